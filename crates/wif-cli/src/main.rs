@@ -1,0 +1,2 @@
+//! The `wif` command.
+fn main() {}

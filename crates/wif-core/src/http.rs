@@ -1,0 +1,172 @@
+//! HTTP plumbing every layer shares: one well-configured `reqwest::Client`, bounded response
+//! reading, and mapping transport failures into [`Error`] without leaking URLs' query strings.
+//!
+//! Build one client with [`default_client`] (or bring your own) and hand clones of it to every
+//! layer: clones share the connection pool, so the STS and IAM calls reuse connections.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::{Error, ErrorKind, Step};
+
+/// Connect timeout of the default client.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Whole-request timeout of the default client (each call may set a shorter one).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest response body any token endpoint may send; larger bodies are refused, not buffered.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// The `User-Agent` wif-rs sends.
+pub const USER_AGENT: &str = concat!("wif-rs/", env!("CARGO_PKG_VERSION"));
+
+/// Builds the default client: rustls, connect timeout 5 s, request timeout 30 s, no redirects
+/// (a token endpoint that redirects is misconfigured, and following it could send a credential
+/// to another host).
+pub fn default_client() -> Result<reqwest::Client, Error> {
+    client_builder().build().map_err(|e| {
+        Error::new(
+            Step::Config,
+            ErrorKind::Internal,
+            "could not build the HTTP client",
+        )
+        .with_source(e)
+    })
+}
+
+/// The default client's builder, for callers who want to adjust it.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
+        .timeout(DEFAULT_REQUEST_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(USER_AGENT)
+}
+
+/// A response read in full (up to [`MAX_RESPONSE_BYTES`]).
+#[derive(Debug)]
+pub struct Response {
+    /// The HTTP status.
+    pub status: u16,
+    /// The response headers.
+    pub headers: http::HeaderMap,
+    /// The body. May hold secrets: never log it.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// True for 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The `Retry-After` header in seconds, if present.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.headers
+            .get(http::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .map(Duration::from_secs)
+    }
+
+    /// Turns a non-success response into the step's error (server words parsed, body dropped).
+    pub fn error_for_status(self, step: Step) -> Result<Response, Error> {
+        if self.is_success() {
+            return Ok(self);
+        }
+        let mut err = Error::http(step, self.status, &self.body);
+        if let Some(after) = self.retry_after() {
+            err = err.with_retry_after(after);
+        }
+        Err(err)
+    }
+}
+
+/// Sends `request`, reads the body up to [`MAX_RESPONSE_BYTES`], and maps failures to `step`.
+///
+/// `what` names the call in errors ("POST https://sts.googleapis.com/v1/token"); it must not
+/// contain secrets. The caller decides what a non-2xx status means.
+pub async fn send(
+    step: Step,
+    what: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<Response, Error> {
+    let started = Instant::now();
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| transport_error(step, what, e))?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_large(step, what));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_error(step, what, e))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large(step, what));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    tracing::debug!(
+        step = %step,
+        call = what,
+        status,
+        bytes = body.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "http response"
+    );
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn too_large(step: Step, what: &str) -> Error {
+    Error::invalid_response(
+        step,
+        format!("{what}: response body larger than {MAX_RESPONSE_BYTES} bytes"),
+    )
+}
+
+/// Maps a `reqwest` transport error to [`Error`]. The URL is dropped from the source error (it
+/// may carry a query string); `what` says which call it was.
+pub fn transport_error(step: Step, what: &str, e: reqwest::Error) -> Error {
+    let kind = if e.is_timeout() {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Transport
+    };
+    let problem = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "connection failed while reading the response"
+    } else {
+        "request failed"
+    };
+    Error::new(step, kind, format!("{what}: {problem}")).with_source(e.without_url())
+}
+
+/// Describes a URL for messages: scheme, host, port and path, never the query or user info.
+pub fn describe_url(url: &url::Url) -> String {
+    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    shown.push_str(url.path());
+    shown
+}

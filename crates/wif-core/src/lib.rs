@@ -1,0 +1,60 @@
+//! # wif-core — the contracts every wif-rs crate shares
+//!
+//! wif-rs lets workloads with an identity somewhere else (AWS, any OIDC or SAML issuer) call
+//! Google Cloud through [Workload Identity Federation] without a service-account key. The chain:
+//!
+//! ```text
+//! caller ──token()──▶ TokenCache ──▶ [impersonation] ──▶ STS exchange ──▶ SubjectTokenSource
+//! ```
+//!
+//! This crate holds the seams and shared pieces, and does no I/O of its own:
+//!
+//! * [`SubjectTokenSource`] — proves who the workload is (implement it to plug in your own).
+//! * [`TokenProvider`] — hands out [`AccessToken`]s; the STS exchange, impersonation, the cache
+//!   and the facade's `Credentials` all implement it.
+//! * [`SubjectToken`] / [`AccessToken`] — secret-holding types with redacted `Debug`.
+//! * [`Error`] — one error type: step, kind, server words, retryability, hint.
+//! * [`TokenCache`] — single-flight, refresh-ahead caching around any provider.
+//! * [`RetryPolicy`] — exponential backoff with jitter and an overall deadline.
+//! * [`http`] — the default `reqwest` client and bounded response reading.
+//! * [`Environment`] / [`Clock`] — the outside world, injected so tests stay hermetic.
+//!
+//! ```
+//! use std::time::Duration;
+//! use wif_core::{AccessToken, StaticTokenProvider, TokenCache, TokenProvider};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wif_core::Error> {
+//! let upstream = StaticTokenProvider::new(AccessToken::expiring_in(
+//!     "ya29.example",
+//!     tokio::time::Instant::now(),
+//!     Duration::from_secs(3600),
+//! ));
+//! let cached = TokenCache::new(upstream);
+//! let token = cached.token().await?;
+//! assert_eq!(token.token_type(), "Bearer");
+//! # Ok(()) }
+//! ```
+//!
+//! [Workload Identity Federation]: https://cloud.google.com/iam/docs/workload-identity-federation
+
+mod cache;
+mod environment;
+mod error;
+pub mod http;
+mod retry;
+mod source;
+mod token;
+
+pub use async_trait::async_trait;
+pub use cache::{CacheOptions, TokenCache};
+pub use environment::{Clock, Environment, FixedClock, MapEnvironment, OsEnvironment, SystemClock};
+pub use error::{Error, ErrorKind, ServerError, Step};
+pub use retry::RetryPolicy;
+pub use secrecy;
+pub use source::{SourceContext, StaticTokenProvider, SubjectTokenSource, TokenProvider};
+pub use token::{AccessToken, SubjectToken};
+
+/// The OAuth scope that grants access to all Google Cloud APIs the principal is allowed to use.
+pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+/// The IAM scope (what Python's google-auth requests for the STS leg of impersonation).
+pub const IAM_SCOPE: &str = "https://www.googleapis.com/auth/iam";

@@ -1,0 +1,131 @@
+//! The two pluggable seams of the chain.
+//!
+//! * [`SubjectTokenSource`] — step 1: proves who the workload is (AWS, file, URL, executable, yours).
+//! * [`TokenProvider`] — anything that hands out Google access tokens: the STS exchange, the
+//!   impersonation layer, the cache, the facade's `Credentials`, or a static token in tests.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{AccessToken, Error, SubjectToken};
+
+/// What a subject-token source may need to know about the exchange it serves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SourceContext {
+    /// The STS audience: the workload/workforce pool provider's full resource name.
+    pub audience: String,
+    /// The subject token type the exchange will declare (`urn:ietf:params:oauth:token-type:jwt`, …).
+    pub subject_token_type: String,
+    /// The service account that will be impersonated, when there is one.
+    pub impersonated_email: Option<String>,
+}
+
+impl SourceContext {
+    /// A context for `audience` and `subject_token_type`, without impersonation.
+    pub fn new(audience: impl Into<String>, subject_token_type: impl Into<String>) -> Self {
+        SourceContext {
+            audience: audience.into(),
+            subject_token_type: subject_token_type.into(),
+            impersonated_email: None,
+        }
+    }
+
+    /// Records the service account that will be impersonated.
+    pub fn with_impersonated_email(mut self, email: impl Into<String>) -> Self {
+        self.impersonated_email = Some(email.into());
+        self
+    }
+}
+
+/// Step 1 of the chain: produces the token that proves who this workload is.
+///
+/// Implement this to plug your own identity into wif-rs; every built-in source implements it too.
+///
+/// ```
+/// use wif_core::{async_trait, Error, SourceContext, SubjectToken, SubjectTokenSource};
+///
+/// #[derive(Debug)]
+/// struct FromVault;
+///
+/// #[async_trait]
+/// impl SubjectTokenSource for FromVault {
+///     async fn subject_token(&self, _ctx: &SourceContext) -> Result<SubjectToken, Error> {
+///         Ok(SubjectToken::new("eyJhbGciOi..."))
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait SubjectTokenSource: Send + Sync + fmt::Debug {
+    /// Produces a fresh subject token. Called once per STS exchange; never cached by the caller.
+    async fn subject_token(&self, ctx: &SourceContext) -> Result<SubjectToken, Error>;
+
+    /// The source kind reported in Google's `x-goog-api-client` metrics header
+    /// (`aws`, `file`, `url`, `executable`, `x509`); `programmatic` for your own sources.
+    fn kind(&self) -> &'static str {
+        "programmatic"
+    }
+}
+
+/// Anything that hands out Google access tokens.
+#[async_trait]
+pub trait TokenProvider: Send + Sync + fmt::Debug {
+    /// Returns a token valid for at least a short while. Implementations decide about caching.
+    async fn token(&self) -> Result<AccessToken, Error>;
+}
+
+#[async_trait]
+impl<T: SubjectTokenSource + ?Sized> SubjectTokenSource for Arc<T> {
+    async fn subject_token(&self, ctx: &SourceContext) -> Result<SubjectToken, Error> {
+        (**self).subject_token(ctx).await
+    }
+    fn kind(&self) -> &'static str {
+        (**self).kind()
+    }
+}
+
+#[async_trait]
+impl<T: SubjectTokenSource + ?Sized> SubjectTokenSource for Box<T> {
+    async fn subject_token(&self, ctx: &SourceContext) -> Result<SubjectToken, Error> {
+        (**self).subject_token(ctx).await
+    }
+    fn kind(&self) -> &'static str {
+        (**self).kind()
+    }
+}
+
+#[async_trait]
+impl<T: TokenProvider + ?Sized> TokenProvider for Arc<T> {
+    async fn token(&self) -> Result<AccessToken, Error> {
+        (**self).token().await
+    }
+}
+
+#[async_trait]
+impl<T: TokenProvider + ?Sized> TokenProvider for Box<T> {
+    async fn token(&self) -> Result<AccessToken, Error> {
+        (**self).token().await
+    }
+}
+
+/// A provider that always returns the same token: for tests, and for tokens obtained elsewhere.
+#[derive(Clone, Debug)]
+pub struct StaticTokenProvider {
+    token: AccessToken,
+}
+
+impl StaticTokenProvider {
+    /// Always hands out `token`.
+    pub fn new(token: AccessToken) -> Self {
+        StaticTokenProvider { token }
+    }
+}
+
+#[async_trait]
+impl TokenProvider for StaticTokenProvider {
+    async fn token(&self) -> Result<AccessToken, Error> {
+        Ok(self.token.clone())
+    }
+}

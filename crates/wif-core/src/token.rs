@@ -1,0 +1,230 @@
+//! The two secrets that travel through the chain: the [`SubjectToken`] a source produces (the
+//! workload's proof of identity) and the [`AccessToken`] Google hands back.
+//!
+//! Both keep their value in a [`secrecy::SecretString`] and print as `[REDACTED]` in `Debug`; the
+//! only way to the value is [`ExposeSecret::expose_secret`], which makes every use visible in review.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::time::Instant;
+
+/// The proof of identity a [`crate::SubjectTokenSource`] produced: an OIDC/SAML token, or the
+/// serialized, SigV4-signed AWS `GetCallerIdentity` request.
+#[derive(Clone)]
+pub struct SubjectToken {
+    value: SecretString,
+    expires_at: Option<SystemTime>,
+}
+
+impl SubjectToken {
+    /// Wraps a subject token value.
+    pub fn new(value: impl Into<String>) -> Self {
+        SubjectToken {
+            value: SecretString::from(value.into()),
+            expires_at: None,
+        }
+    }
+
+    /// Records when the token stops being valid, if the source knows (executable sources do).
+    pub fn with_expires_at(mut self, at: SystemTime) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+
+    /// When the token stops being valid, if known.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
+
+    /// The token value. Handle with care: it is a credential.
+    pub fn secret(&self) -> &SecretString {
+        &self.value
+    }
+
+    /// Length of the value in bytes (useful for diagnostics without exposing the value).
+    pub fn len(&self) -> usize {
+        self.value.expose_secret().len()
+    }
+
+    /// True when the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.value.expose_secret().is_empty()
+    }
+}
+
+impl fmt::Debug for SubjectToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubjectToken")
+            .field("value", &"[REDACTED]")
+            .field("len", &self.len())
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// An OAuth 2.0 access token for Google APIs, with its expiry.
+///
+/// Cloning is cheap (one reference count), so caches hand out clones freely.
+#[derive(Clone)]
+pub struct AccessToken {
+    inner: Arc<AccessTokenInner>,
+}
+
+struct AccessTokenInner {
+    value: SecretString,
+    token_type: String,
+    /// Monotonic expiry: what refresh decisions use (immune to wall-clock jumps, and to
+    /// `tokio::time::pause` in tests).
+    expires_at: Option<Instant>,
+    /// Wall-clock expiry, for display and JSON output.
+    expires_at_utc: Option<SystemTime>,
+}
+
+impl AccessToken {
+    /// A bearer token with no known expiry.
+    pub fn new(value: impl Into<String>) -> Self {
+        AccessToken {
+            inner: Arc::new(AccessTokenInner {
+                value: SecretString::from(value.into()),
+                token_type: "Bearer".to_owned(),
+                expires_at: None,
+                expires_at_utc: None,
+            }),
+        }
+    }
+
+    /// A bearer token valid for `expires_in` from `now` (a monotonic instant taken *before* the
+    /// request was sent, so network latency shortens, never lengthens, the believed lifetime).
+    pub fn expiring_in(value: impl Into<String>, now: Instant, expires_in: Duration) -> Self {
+        let wall_now = SystemTime::now();
+        AccessToken {
+            inner: Arc::new(AccessTokenInner {
+                value: SecretString::from(value.into()),
+                token_type: "Bearer".to_owned(),
+                expires_at: now.checked_add(expires_in),
+                expires_at_utc: wall_now.checked_add(expires_in.saturating_sub(now.elapsed())),
+            }),
+        }
+    }
+
+    /// A bearer token valid until the wall-clock time `at` (e.g. IAM Credentials' `expireTime`).
+    /// The monotonic expiry is derived from the current wall clock once, here.
+    pub fn expiring_at(value: impl Into<String>, at: SystemTime) -> Self {
+        let remaining = at
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        AccessToken {
+            inner: Arc::new(AccessTokenInner {
+                value: SecretString::from(value.into()),
+                token_type: "Bearer".to_owned(),
+                expires_at: Instant::now().checked_add(remaining),
+                expires_at_utc: Some(at),
+            }),
+        }
+    }
+
+    /// Replaces the token type (default `Bearer`).
+    pub fn with_token_type(self, token_type: impl Into<String>) -> Self {
+        let inner = AccessTokenInner {
+            value: self.inner.value.clone(),
+            token_type: token_type.into(),
+            expires_at: self.inner.expires_at,
+            expires_at_utc: self.inner.expires_at_utc,
+        };
+        AccessToken {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The token value. Handle with care: it is a credential.
+    pub fn secret(&self) -> &SecretString {
+        &self.inner.value
+    }
+
+    /// The token type, normally `Bearer`.
+    pub fn token_type(&self) -> &str {
+        &self.inner.token_type
+    }
+
+    /// Monotonic expiry, if known.
+    pub fn expires_at(&self) -> Option<Instant> {
+        self.inner.expires_at
+    }
+
+    /// Wall-clock expiry, if known.
+    pub fn expires_at_utc(&self) -> Option<SystemTime> {
+        self.inner.expires_at_utc
+    }
+
+    /// Time left before expiry (`None` if the expiry is unknown; zero once expired).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.inner
+            .expires_at
+            .map(|at| at.saturating_duration_since(Instant::now()))
+    }
+
+    /// The value of an `Authorization` header for this token, marked sensitive so `http` and
+    /// `reqwest` never print it.
+    pub fn authorization_header(&self) -> http::HeaderValue {
+        let raw = format!(
+            "{} {}",
+            self.inner.token_type,
+            self.inner.value.expose_secret()
+        );
+        match http::HeaderValue::from_str(&raw) {
+            Ok(mut v) => {
+                v.set_sensitive(true);
+                v
+            }
+            // A token with control characters can't be sent; an empty header makes the server
+            // answer 401, which surfaces as an error at the API step instead of a panic here.
+            Err(_) => http::HeaderValue::from_static(""),
+        }
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("value", &"[REDACTED]")
+            .field("token_type", &self.inner.token_type)
+            .field("remaining", &self.remaining())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_values() {
+        let s = SubjectToken::new("subject-secret-123");
+        let a = AccessToken::new("ya29.access-secret-456");
+        let shown = format!("{s:?} {a:?} {:?}", a.authorization_header());
+        assert!(!shown.contains("subject-secret-123"), "{shown}");
+        assert!(!shown.contains("access-secret-456"), "{shown}");
+        assert!(shown.contains("[REDACTED]"), "{shown}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expiry_is_monotonic_from_the_given_instant() {
+        let start = Instant::now();
+        let t = AccessToken::expiring_in("x", start, Duration::from_secs(3600));
+        assert_eq!(t.remaining(), Some(Duration::from_secs(3600)));
+        tokio::time::advance(Duration::from_secs(600)).await;
+        assert_eq!(t.remaining(), Some(Duration::from_secs(3000)));
+        tokio::time::advance(Duration::from_secs(4000)).await;
+        assert_eq!(t.remaining(), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn authorization_header_has_type_and_value() {
+        let t = AccessToken::new("abc");
+        assert_eq!(t.authorization_header().to_str().ok(), Some("Bearer abc"));
+        assert!(t.authorization_header().is_sensitive());
+    }
+}

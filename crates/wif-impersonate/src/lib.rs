@@ -1,0 +1,1 @@
+//! IAM Credentials generateAccessToken client: service-account impersonation for Workload Identity Federation.

@@ -1,0 +1,1 @@
+//! URL-sourced subject tokens (OIDC/SAML from a local metadata endpoint) for Google Workload Identity Federation.
