@@ -40,6 +40,7 @@
 mod cache;
 mod environment;
 mod error;
+mod format;
 pub mod http;
 mod retry;
 mod source;
@@ -49,6 +50,7 @@ pub use async_trait::async_trait;
 pub use cache::{CacheOptions, TokenCache};
 pub use environment::{Clock, Environment, FixedClock, MapEnvironment, OsEnvironment, SystemClock};
 pub use error::{Error, ErrorKind, ServerError, Step};
+pub use format::TokenFormat;
 pub use retry::RetryPolicy;
 pub use secrecy;
 pub use source::{SourceContext, StaticTokenProvider, SubjectTokenSource, TokenProvider};
