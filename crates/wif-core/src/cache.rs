@@ -251,14 +251,17 @@ impl<P: TokenProvider + 'static> TokenProvider for TokenCache<P> {
                             now.saturating_duration_since(at)
                                 < self.shared.options.retry_failed_after
                         });
-                        if state.refresh.is_none() && !paused {
-                            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                                let refresh = self.refresh_locked(&mut state);
-                                let task = handle.spawn(async move {
-                                    let _ = refresh.await;
-                                });
-                                state.background = Some(task.abort_handle());
-                            }
+                        // Without a Tokio runtime (another executor) there is no background
+                        // refresh; the token is then refreshed in the foreground once invalid.
+                        if state.refresh.is_none()
+                            && !paused
+                            && let Ok(handle) = tokio::runtime::Handle::try_current()
+                        {
+                            let refresh = self.refresh_locked(&mut state);
+                            let task = handle.spawn(async move {
+                                let _ = refresh.await;
+                            });
+                            state.background = Some(task.abort_handle());
                         }
                         return Ok(cached.token);
                     }

@@ -1,1 +1,187 @@
-//! File-sourced subject tokens (OIDC/SAML in a text or JSON file) for Google Workload Identity Federation.
+//! # wif-source-file — subject tokens read from a file
+//!
+//! Step 1 of the chain (the [`SubjectTokenSource`]) for Google's identity-pool `credential_source`
+//! of the file shape:
+//!
+//! ```json
+//! { "file": "/var/run/secrets/tokens/gcp-token", "format": { "type": "text" } }
+//! ```
+//!
+//! The platform writes an OIDC or SAML token into a file (a Kubernetes projected service account
+//! token, a GitHub Actions OIDC step, a sidecar) and rotates it there; [`FileSource`] reads it
+//! afresh for every STS exchange. The content is parsed by [`TokenFormat`] (`text`, or `json`
+//! with `subject_token_field_name`), trimmed of surrounding whitespace as Go's x/oauth2 does.
+//!
+//! Files larger than [`MAX_TOKEN_FILE_BYTES`] are refused rather than buffered: a subject token is
+//! a few KiB, so a bigger file is the wrong file.
+//!
+//! ```no_run
+//! use wif_core::{SourceContext, SubjectTokenSource, TokenFormat};
+//! use wif_source_file::FileSource;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wif_core::Error> {
+//! let source = FileSource::new("/var/run/secrets/tokens/gcp-token", TokenFormat::Text);
+//! let ctx = SourceContext::new(
+//!     "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/k8s",
+//!     "urn:ietf:params:oauth:token-type:jwt",
+//! );
+//! let token = source.subject_token(&ctx).await?;
+//! println!("read a subject token of {} bytes", token.len());
+//! # Ok(()) }
+//! ```
+//!
+//! Reference: `shared/reference/external-account.md` §1.2 (shape) and §7 (behaviour of the
+//! reference clients).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use tokio::io::AsyncReadExt;
+use tracing::Instrument;
+use wif_core::{
+    Error, ErrorKind, SourceContext, Step, SubjectToken, SubjectTokenSource, TokenFormat,
+    async_trait,
+};
+
+/// Largest token file read (1 MiB, the same bound as Go's x/oauth2); larger files are refused.
+pub const MAX_TOKEN_FILE_BYTES: usize = 1024 * 1024;
+
+/// Why a token file is usually missing or unreadable: someone else writes it.
+const PLATFORM_HINT: &str = "this file is written by the platform that issues the token \
+(e.g. a Kubernetes projected service account token volume, or a GitHub Actions OIDC step); \
+check that it is mounted at this path before the workload starts and that \
+`credential_source.file` names it";
+
+/// A subject token read from a file, re-read on every call because the platform rotates it.
+///
+/// Holds only the path and format, so `Debug` shows no token material.
+#[derive(Clone, Debug)]
+pub struct FileSource {
+    path: PathBuf,
+    format: TokenFormat,
+}
+
+impl FileSource {
+    /// A source reading `path` and extracting the token according to `format`.
+    ///
+    /// Nothing is read until [`SubjectTokenSource::subject_token`] is called: the file may not
+    /// exist yet when the credentials are built.
+    pub fn new(path: impl Into<PathBuf>, format: TokenFormat) -> Self {
+        FileSource {
+            path: path.into(),
+            format,
+        }
+    }
+
+    /// The file the token is read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The format the token is extracted with.
+    pub fn format(&self) -> &TokenFormat {
+        &self.format
+    }
+
+    /// Reads at most [`MAX_TOKEN_FILE_BYTES`] of the file, mapping every failure to a
+    /// [`Step::Source`] error that names the path (never the content).
+    async fn read(&self) -> Result<Vec<u8>, Error> {
+        let shown = self.path.display();
+        let file = tokio::fs::File::open(&self.path)
+            .await
+            .map_err(|e| io_error(&self.path, e))?;
+        // Opening a directory succeeds on Unix; only the read fails, with a vaguer message.
+        let metadata = file.metadata().await.map_err(|e| io_error(&self.path, e))?;
+        if metadata.is_dir() {
+            return Err(is_a_directory(&self.path));
+        }
+        if metadata.len() > MAX_TOKEN_FILE_BYTES as u64 {
+            return Err(too_large(&self.path));
+        }
+        // The size can change between stat and read (a rotating writer, a pipe): bound the read
+        // itself, one byte past the limit to detect an oversize file without buffering it.
+        let mut content = Vec::new();
+        file.take(MAX_TOKEN_FILE_BYTES as u64 + 1)
+            .read_to_end(&mut content)
+            .await
+            .map_err(|e| io_error(&self.path, e))?;
+        if content.len() > MAX_TOKEN_FILE_BYTES {
+            return Err(too_large(&self.path));
+        }
+        tracing::debug!(path = %shown, bytes = content.len(), "read subject token file");
+        Ok(content)
+    }
+}
+
+#[async_trait]
+impl SubjectTokenSource for FileSource {
+    async fn subject_token(&self, _ctx: &SourceContext) -> Result<SubjectToken, Error> {
+        let span = tracing::debug_span!("file_subject_token", path = %self.path.display());
+        async {
+            let content = self.read().await?;
+            self.format
+                .extract(&content, &self.path.display().to_string())
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+}
+
+fn io_error(path: &Path, e: io::Error) -> Error {
+    let shown = path.display();
+    match e.kind() {
+        io::ErrorKind::NotFound => Error::new(
+            Step::Source,
+            ErrorKind::Io,
+            format!("subject token file `{shown}` not found"),
+        )
+        .with_hint(PLATFORM_HINT),
+        io::ErrorKind::PermissionDenied => Error::new(
+            Step::Source,
+            ErrorKind::Io,
+            format!("subject token file `{shown}` is not readable: permission denied"),
+        )
+        .with_hint(
+            "the workload's user must be allowed to read the token file; for a Kubernetes \
+             projected token, set the pod's `securityContext.fsGroup` or the volume's `defaultMode`",
+        ),
+        io::ErrorKind::IsADirectory => is_a_directory(path),
+        _ => Error::new(
+            Step::Source,
+            ErrorKind::Io,
+            format!("could not read subject token file `{shown}`"),
+        )
+        .with_source(e),
+    }
+}
+
+fn is_a_directory(path: &Path) -> Error {
+    Error::new(
+        Step::Source,
+        ErrorKind::Io,
+        format!(
+            "subject token file `{}` is a directory, not a file",
+            path.display()
+        ),
+    )
+    .with_hint("`credential_source.file` must name the token file itself, not its directory")
+}
+
+fn too_large(path: &Path) -> Error {
+    Error::new(
+        Step::Source,
+        ErrorKind::InvalidToken,
+        format!(
+            "subject token file `{}` is larger than {MAX_TOKEN_FILE_BYTES} bytes; refusing to read it",
+            path.display()
+        ),
+    )
+    .with_hint("a subject token is a few KiB at most: check that `credential_source.file` names the token file")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,426 @@
+use std::sync::{Arc, Mutex};
+
+use tokio::time::Instant;
+use wif_core::ErrorKind;
+use wif_core::secrecy::ExposeSecret;
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use super::*;
+
+const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.url-subject-token.sig";
+/// A query parameter value standing in for a secret (Azure puts none there, others might).
+const QUERY_SECRET: &str = "q-secret-sig";
+const HEADER_SECRET: &str = "Bearer header-secret-value";
+
+fn ctx() -> SourceContext {
+    SourceContext::new(
+        "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/u",
+        "urn:ietf:params:oauth:token-type:jwt",
+    )
+}
+
+fn json(field: &str) -> TokenFormat {
+    TokenFormat::Json {
+        subject_token_field_name: field.into(),
+    }
+}
+
+/// Fast backoff so retry tests take milliseconds of real time (wiremock needs real sockets).
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy::default()
+        .with_backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .without_jitter()
+}
+
+fn token_url(server: &MockServer) -> String {
+    format!(
+        "{}/token?api-version=2018-02-01&sig={QUERY_SECRET}",
+        server.uri()
+    )
+}
+
+fn source(server: &MockServer, format: TokenFormat) -> UrlSource {
+    UrlSource::new(&token_url(server), format)
+        .expect("valid url")
+        .with_retry_policy(fast_retries())
+}
+
+async fn fetch(source: &UrlSource) -> Result<String, Error> {
+    source
+        .subject_token(&ctx())
+        .await
+        .map(|t| t.secret().expose_secret().to_owned())
+}
+
+/// Asserts nothing secret shows in an error's Display or Debug.
+fn assert_no_leak(err: &Error, extra: &[&str]) {
+    let shown = format!("{err} {err:?}");
+    for needle in [QUERY_SECRET, HEADER_SECRET, "url-subject-token"]
+        .iter()
+        .chain(extra)
+    {
+        assert!(!shown.contains(needle), "{needle} leaked: {shown}");
+    }
+}
+
+#[tokio::test]
+async fn sends_the_configured_headers_and_query_and_reads_a_text_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .and(query_param("api-version", "2018-02-01"))
+        .and(header("metadata", "True"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{TOKEN}\n")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let source = source(&server, TokenFormat::Text)
+        .with_headers([
+            ("Metadata".to_owned(), "True".to_owned()),
+            ("Authorization".to_owned(), HEADER_SECRET.to_owned()),
+        ])
+        .expect("valid headers");
+
+    assert_eq!(fetch(&source).await.expect("token"), TOKEN, "trimmed");
+    assert_eq!(source.kind(), "url");
+
+    let requests = server.received_requests().await.expect("recording on");
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(request.method.as_str(), "GET");
+    assert_eq!(request.url.path(), "/token");
+    assert_eq!(
+        request.url.query(),
+        Some(format!("api-version=2018-02-01&sig={QUERY_SECRET}").as_str()),
+        "the query is sent verbatim"
+    );
+    let sent = |name: &str| {
+        request
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(sent("metadata").as_deref(), Some("True"));
+    assert_eq!(sent("authorization").as_deref(), Some(HEADER_SECRET));
+    assert!(request.body.is_empty(), "a GET has no body");
+}
+
+#[tokio::test]
+async fn reads_a_json_field_and_reports_a_missing_one_by_url_without_query() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": TOKEN,
+            "expires_in": "3599",
+            "token_type": "Bearer",
+        })))
+        .mount(&server)
+        .await;
+    let got = fetch(&source(&server, json("access_token")))
+        .await
+        .expect("json token");
+    assert_eq!(got, TOKEN);
+
+    let err = fetch(&source(&server, json("id_token")))
+        .await
+        .expect_err("missing field");
+    assert_eq!(err.step(), Step::Source);
+    assert_eq!(err.kind(), ErrorKind::InvalidToken);
+    let shown = err.to_string();
+    assert!(shown.contains("no field `id_token`"), "{shown}");
+    assert!(
+        shown.contains(&format!("{}/token", server.uri())),
+        "URL named: {shown}"
+    );
+    assert!(!shown.contains("api-version"), "query shown: {shown}");
+    assert_no_leak(&err, &[]);
+}
+
+#[tokio::test]
+async fn not_found_is_reported_once_with_a_path_hint() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404).set_body_string("no such token, body-secret"))
+        .mount(&server)
+        .await;
+    let err = fetch(&source(&server, TokenFormat::Text))
+        .await
+        .expect_err("404");
+
+    let requests = server.received_requests().await.expect("recording on");
+    assert_eq!(requests.len(), 1, "a 404 is not retried");
+    assert_eq!(err.step(), Step::Source);
+    assert_eq!(err.kind(), ErrorKind::Http);
+    assert_eq!(err.status(), Some(404));
+    assert!(!err.is_retryable());
+    let shown = err.to_string();
+    assert!(
+        shown.contains(&format!("GET {}/token: HTTP 404", server.uri())),
+        "{shown}"
+    );
+    assert!(
+        err.hint()
+            .is_some_and(|h| h.contains("path of `credential_source.url`")),
+        "{shown}"
+    );
+    assert_no_leak(&err, &["body-secret", "api-version"]);
+}
+
+#[tokio::test]
+async fn refused_requests_hint_at_the_headers() {
+    for status in [401, 403] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(status))
+            .mount(&server)
+            .await;
+        let err = fetch(&source(&server, TokenFormat::Text))
+            .await
+            .expect_err("refused");
+        assert_eq!(err.status(), Some(status));
+        assert!(!err.is_retryable(), "{err}");
+        let hint = err.hint().unwrap_or_default();
+        assert!(
+            hint.contains("credential_source.headers") && hint.contains("Metadata: True"),
+            "{status}: {hint}"
+        );
+        assert_eq!(server.received_requests().await.map(|r| r.len()), Some(1));
+    }
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_then_reported_without_the_body() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(500)
+                .set_body_string(r#"{"access_token":"body-secret-token","note":"misrouted"}"#),
+        )
+        .mount(&server)
+        .await;
+    let err = fetch(&source(&server, TokenFormat::Text))
+        .await
+        .expect_err("500");
+
+    let requests = server.received_requests().await.expect("recording on");
+    assert_eq!(
+        requests.len(),
+        3,
+        "the default policy makes 3 attempts on a 5xx"
+    );
+    assert_eq!(err.status(), Some(500));
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("not shown"), "{err}");
+    assert_no_leak(&err, &["body-secret", "misrouted", "api-version"]);
+}
+
+#[tokio::test]
+async fn a_500_then_a_200_succeeds() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(TOKEN))
+        .mount(&server)
+        .await;
+    let got = fetch(&source(&server, TokenFormat::Text))
+        .await
+        .expect("second attempt");
+    assert_eq!(got, TOKEN);
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
+}
+
+#[tokio::test]
+async fn a_hanging_server_times_out_within_the_timeout() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(TOKEN)
+                .set_delay(Duration::from_secs(30)),
+        )
+        .mount(&server)
+        .await;
+    let source = source(&server, TokenFormat::Text)
+        .with_timeout(Duration::from_millis(200))
+        .with_retry_policy(RetryPolicy::never());
+
+    let started = Instant::now();
+    let err = fetch(&source).await.expect_err("timeout");
+    let elapsed = started.elapsed();
+
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(err.step(), Step::Source);
+    assert!(
+        elapsed >= Duration::from_millis(200) && elapsed < Duration::from_secs(5),
+        "gave up after {elapsed:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("GET {}/token: timed out", server.uri())),
+        "{err}"
+    );
+    assert_no_leak(&err, &["api-version"]);
+}
+
+#[tokio::test]
+async fn timeouts_are_retried_like_transport_failures() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(TOKEN))
+        .mount(&server)
+        .await;
+    let source = source(&server, TokenFormat::Text).with_timeout(Duration::from_millis(200));
+    assert_eq!(fetch(&source).await.expect("retried"), TOKEN);
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
+}
+
+#[tokio::test]
+async fn uses_the_injected_client() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(header("x-injected", "yes"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(TOKEN))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut defaults = HeaderMap::new();
+    defaults.insert("x-injected", HeaderValue::from_static("yes"));
+    let client = http::client_builder()
+        .default_headers(defaults)
+        .build()
+        .expect("client");
+    let source = source(&server, TokenFormat::Text).with_http_client(client);
+    assert_eq!(fetch(&source).await.expect("token"), TOKEN);
+}
+
+#[test]
+fn bad_urls_are_config_errors_naming_the_field() {
+    let cases = [
+        ("not a url?sig=q-secret-sig", "not a valid URL"),
+        ("/relative/token?sig=q-secret-sig", "not a valid URL"),
+        ("ftp://host/token", "scheme `ftp` is not supported"),
+        ("file:///var/run/token", "scheme `file` is not supported"),
+        ("http://", "not a valid URL"),
+    ];
+    for (url, needle) in cases {
+        let err = UrlSource::new(url, TokenFormat::Text).expect_err(url);
+        let shown = err.to_string();
+        assert!(err.is_config(), "{url}: {shown}");
+        assert_eq!(err.step(), Step::Config);
+        assert!(shown.contains("`credential_source.url`"), "{url}: {shown}");
+        assert!(shown.contains(needle), "{url}: {shown}");
+        assert!(!shown.contains(QUERY_SECRET), "{url}: {shown}");
+    }
+    assert!(UrlSource::new(" https://token.example/t ", TokenFormat::Text).is_ok());
+}
+
+#[test]
+fn bad_headers_are_config_errors_that_never_show_the_value() {
+    let base = || UrlSource::new("http://127.0.0.1:1/token", TokenFormat::Text).expect("url");
+    let cases = [
+        ("bad header", "ok", "not a valid HTTP header name"),
+        ("", "ok", "not a valid HTTP header name"),
+        (
+            "Authorization",
+            "Bearer top-secret\n",
+            "value of header `authorization`",
+        ),
+    ];
+    for (name, value, needle) in cases {
+        let err = base()
+            .with_headers([(name.to_owned(), value.to_owned())])
+            .expect_err(needle);
+        let shown = format!("{err} {err:?}");
+        assert!(err.is_config(), "{shown}");
+        assert!(shown.contains("`credential_source.headers`"), "{shown}");
+        assert!(shown.contains(needle), "{shown}");
+        assert!(!shown.contains("top-secret"), "value leaked: {shown}");
+    }
+}
+
+#[tokio::test]
+async fn debug_never_shows_header_values_the_query_or_the_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(TOKEN))
+        .mount(&server)
+        .await;
+    let source = source(&server, TokenFormat::Text)
+        .with_headers([("Authorization".to_owned(), HEADER_SECRET.to_owned())])
+        .expect("header");
+    let token = source.subject_token(&ctx()).await.expect("token");
+
+    let shown = format!("{source:?} {token:?} {:?}", source.clone());
+    assert!(
+        shown.contains(&format!("{}/token", server.uri())),
+        "{shown}"
+    );
+    assert!(shown.contains("authorization"), "names shown: {shown}");
+    for secret in [HEADER_SECRET, QUERY_SECRET, "url-subject-token"] {
+        assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+    }
+}
+
+/// Captures formatted tracing output so a test can assert what it (doesn't) contain.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut out) = self.0.lock() {
+            out.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn tracing_shows_the_url_and_size_but_no_secret() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(TOKEN))
+        .mount(&server)
+        .await;
+    let source = source(&server, TokenFormat::Text)
+        .with_headers([("Authorization".to_owned(), HEADER_SECRET.to_owned())])
+        .expect("header");
+
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // Current-thread test runtime: the default subscriber covers every await below.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    fetch(&source).await.expect("token");
+
+    let logs = String::from_utf8_lossy(&captured.0.lock().expect("lock")).into_owned();
+    assert!(logs.contains(&format!("{}/token", server.uri())), "{logs}");
+    assert!(logs.contains(&format!("bytes={}", TOKEN.len())), "{logs}");
+    assert!(logs.contains("retrying"), "the retry is visible: {logs}");
+    for secret in [HEADER_SECRET, QUERY_SECRET, "url-subject-token"] {
+        assert!(!logs.contains(secret), "{secret} leaked: {logs}");
+    }
+}
