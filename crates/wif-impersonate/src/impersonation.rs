@@ -1,0 +1,325 @@
+//! Step 3 of the chain: the IAM Credentials `generateAccessToken` call that trades the federated
+//! token for a service account's token.
+//!
+//! Wire format (external-account reference §5; Go x/oauth2's compact body, Python's
+//! `x-goog-user-project`):
+//!
+//! ```text
+//! POST {service_account_impersonation_url}
+//! Authorization: Bearer <federated token>
+//! Content-Type: application/json
+//! x-goog-user-project: <quota project>            (only when set)
+//!
+//! {"scope":["…"],"lifetime":"3600s","delegates":["projects/-/serviceAccounts/…"]}   (delegates only when set)
+//! → {"accessToken":"ya29…","expireTime":"2026-01-01T01:00:00Z"}
+//! ```
+//!
+//! `expireTime` is parsed as full RFC 3339 (fractional seconds, offsets), like Go and unlike
+//! Python, which only accepts `%Y-%m-%dT%H:%M:%SZ`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tracing::Instrument;
+use url::Url;
+use wif_core::{AccessToken, Error, ErrorKind, RetryPolicy, Step, TokenProvider};
+
+use crate::ImpersonationBuilder;
+
+/// The header that names the project billed for the call.
+const QUOTA_PROJECT_HEADER: &str = "x-goog-user-project";
+
+/// Impersonates one service account: a [`TokenProvider`] handing out that account's tokens,
+/// obtained with the federated token of the inner provider.
+///
+/// Cheap to clone (clones share the configuration and the HTTP client). Does not cache: wrap it
+/// in a [`wif_core::TokenCache`].
+#[derive(Clone)]
+pub struct Impersonation {
+    inner: Arc<Inner>,
+}
+
+/// What the builder validated.
+pub(crate) struct Settings {
+    pub(crate) federated: Arc<dyn TokenProvider>,
+    pub(crate) url: Url,
+    pub(crate) email: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) lifetime: Duration,
+    pub(crate) delegates: Vec<String>,
+    pub(crate) quota_project: Option<HeaderValue>,
+    pub(crate) client: reqwest::Client,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) timeout: Duration,
+}
+
+struct Inner {
+    settings: Settings,
+    /// Names the call in errors and logs: method and URL (no query string).
+    what: String,
+    /// The request body never changes, so it is serialized once.
+    body: Vec<u8>,
+}
+
+#[derive(Serialize)]
+struct GenerateAccessTokenRequest<'a> {
+    scope: &'a [String],
+    lifetime: String,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    delegates: &'a [String],
+}
+
+#[derive(Deserialize)]
+struct GenerateAccessTokenResponse {
+    #[serde(rename = "accessToken", default)]
+    access_token: Option<SecretString>,
+    #[serde(rename = "expireTime", default)]
+    expire_time: Option<String>,
+}
+
+impl Impersonation {
+    /// Starts configuring an impersonation.
+    pub fn builder() -> ImpersonationBuilder {
+        ImpersonationBuilder::default()
+    }
+
+    pub(crate) fn new(settings: Settings) -> Result<Self, Error> {
+        let body = serde_json::to_vec(&GenerateAccessTokenRequest {
+            scope: &settings.scopes,
+            lifetime: format!("{}s", settings.lifetime.as_secs()),
+            delegates: &settings.delegates,
+        })
+        .map_err(|e| {
+            Error::new(
+                Step::Config,
+                ErrorKind::Internal,
+                format!("could not serialize the generateAccessToken request: {e}"),
+            )
+        })?;
+        let what = format!("POST {}", wif_core::http::describe_url(&settings.url));
+        Ok(Impersonation {
+            inner: Arc::new(Inner {
+                settings,
+                what,
+                body,
+            }),
+        })
+    }
+
+    /// The email of the impersonated service account.
+    pub fn service_account_email(&self) -> &str {
+        &self.inner.settings.email
+    }
+
+    /// The `generateAccessToken` URL this provider POSTs to.
+    pub fn url(&self) -> &str {
+        self.inner.settings.url.as_str()
+    }
+
+    /// The requested token lifetime.
+    pub fn lifetime(&self) -> Duration {
+        self.inner.settings.lifetime
+    }
+
+    /// The requested scopes.
+    pub fn scopes(&self) -> &[String] {
+        &self.inner.settings.scopes
+    }
+}
+
+impl Inner {
+    /// One `generateAccessToken` attempt with the given federated token.
+    async fn generate(&self, federated: &AccessToken, attempt: u32) -> Result<AccessToken, Error> {
+        let s = &self.settings;
+        let span = tracing::debug_span!(
+            "generate_access_token",
+            attempt,
+            status = tracing::field::Empty
+        );
+        async {
+            let mut request = s
+                .client
+                .post(s.url.clone())
+                .timeout(s.timeout)
+                .header(AUTHORIZATION, federated.authorization_header())
+                .header(CONTENT_TYPE, "application/json")
+                .body(self.body.clone());
+            if let Some(project) = &s.quota_project {
+                request = request.header(QUOTA_PROJECT_HEADER, project.clone());
+            }
+            let response = wif_core::http::send(Step::Impersonation, &self.what, request).await?;
+            tracing::Span::current().record("status", response.status);
+            tracing::debug!("generateAccessToken answered");
+            let response = response
+                .error_for_status(Step::Impersonation)
+                .map_err(|e| self.explain(e))?;
+            let token = parse_response(&response.body)?;
+            tracing::debug!(
+                expires_at = ?token.expires_at_utc(),
+                "impersonated token issued"
+            );
+            Ok(token)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Names the call and adds the hint for the misconfigurations that cause each answer.
+    fn explain(&self, err: Error) -> Error {
+        let hint = hint(&err, &self.settings);
+        let err = err.context(&self.what);
+        match hint {
+            Some(hint) => err.with_hint(hint),
+            None => err,
+        }
+    }
+}
+
+/// What to check for an HTTP error from `generateAccessToken`, from the status and the
+/// google.rpc status/reason (reference: gcp-apis-and-aws-practice §7.3).
+fn hint(err: &Error, s: &Settings) -> Option<String> {
+    let server = err.server_error();
+    let code = server.and_then(|s| s.code.as_deref()).unwrap_or("");
+    let reason = server.and_then(|s| s.reason.as_deref()).unwrap_or("");
+    let message = server.and_then(|s| s.message.as_deref()).unwrap_or("");
+    let status = err.status().unwrap_or(0);
+    let email = &s.email;
+    if reason == "SERVICE_DISABLED" || message.contains("has not been used in project") {
+        return Some(
+            "The IAM Service Account Credentials API (iamcredentials.googleapis.com) is not \
+             enabled in the project the error names; enable it there (usually the project of \
+             the workload identity pool), then retry after a few minutes"
+                .to_owned(),
+        );
+    }
+    if status == 403
+        || code == "PERMISSION_DENIED"
+        || reason == "IAM_PERMISSION_DENIED"
+        || message.contains("iam.serviceAccounts.getAccessToken")
+    {
+        return Some(format!(
+            "The STS exchange succeeded; impersonation was denied. Grant \
+             roles/iam.workloadIdentityUser on {email} to the federated principal \
+             (principal:// or principalSet://, using the project NUMBER); IAM changes can take \
+             a few minutes to propagate. Also check that {email} exists"
+        ));
+    }
+    if status == 404 || code == "NOT_FOUND" {
+        return Some(format!(
+            "The service account {email} does not exist, or its email is misspelled in \
+             service_account_impersonation_url (it must be the full email, e.g. \
+             NAME@PROJECT_ID.iam.gserviceaccount.com)"
+        ));
+    }
+    if status == 400 || code == "INVALID_ARGUMENT" {
+        let lifetime = s.lifetime.as_secs();
+        return Some(format!(
+            "Check the service account email in the impersonation URL ({email}); the token \
+             lifetime ({lifetime}s: more than 3600s needs the org policy \
+             constraints/iam.allowServiceAccountCredentialLifetimeExtension to allow it for \
+             this service account); and the scopes ({})",
+            s.scopes.join(" ")
+        ));
+    }
+    if status == 401 || code == "UNAUTHENTICATED" {
+        return Some(format!(
+            "IAM Credentials rejected the federated token from the STS exchange: it may have \
+             expired, or it was issued for a different universe domain than {}",
+            s.url.host_str().unwrap_or("the impersonation URL's host")
+        ));
+    }
+    None
+}
+
+/// Reads `{"accessToken","expireTime"}`. Nothing of the body reaches an error: it holds the token.
+fn parse_response(body: &[u8]) -> Result<AccessToken, Error> {
+    let invalid = |what: &str| Error::invalid_response(Step::Impersonation, what);
+    let response: GenerateAccessTokenResponse = serde_json::from_slice(body).map_err(|_| {
+        invalid(&format!(
+            "generateAccessToken response is not the expected JSON object ({} bytes, not shown)",
+            body.len()
+        ))
+    })?;
+    let access_token = response
+        .access_token
+        .filter(|t| !t.expose_secret().is_empty())
+        .ok_or_else(|| invalid("generateAccessToken response has no `accessToken`"))?;
+    let expire_time = response
+        .expire_time
+        .ok_or_else(|| invalid("generateAccessToken response has no `expireTime`"))?;
+    let expires_at = parse_expire_time(&expire_time).ok_or_else(|| {
+        let shown: String = expire_time.chars().take(64).collect();
+        invalid(&format!(
+            "generateAccessToken response has an `expireTime` that is not an RFC 3339 \
+             timestamp: {shown:?}"
+        ))
+    })?;
+    if expires_at <= SystemTime::now() {
+        // Still handed out: the cache will ask again, and the API call will say what is wrong.
+        tracing::warn!(
+            expire_time = %expire_time,
+            "the impersonated token is already expired by the local clock; is the clock wrong?"
+        );
+    }
+    Ok(AccessToken::expiring_at(
+        access_token.expose_secret(),
+        expires_at,
+    ))
+}
+
+/// RFC 3339 with fractional seconds and offsets. `None` for anything else, including times
+/// before 1970 (never a real expiry), so the conversion cannot overflow.
+fn parse_expire_time(text: &str) -> Option<SystemTime> {
+    let at = OffsetDateTime::parse(text.trim(), &Rfc3339).ok()?;
+    let secs = u64::try_from(at.unix_timestamp()).ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, at.nanosecond()))
+}
+
+#[async_trait]
+impl TokenProvider for Impersonation {
+    /// Gets the federated token from the inner provider (its errors pass through unchanged),
+    /// then calls `generateAccessToken`, retrying per the [`RetryPolicy`].
+    async fn token(&self) -> Result<AccessToken, Error> {
+        let inner = &*self.inner;
+        let span = tracing::debug_span!("impersonation", service_account = %inner.settings.email);
+        async {
+            let federated = inner.settings.federated.token().await?;
+            inner
+                .settings
+                .retry
+                .run(Step::Impersonation, &inner.what, |attempt| {
+                    inner.generate(&federated, attempt)
+                })
+                .await
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+impl fmt::Debug for Impersonation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.inner.settings;
+        f.debug_struct("Impersonation")
+            .field("service_account", &s.email)
+            .field("url", &wif_core::http::describe_url(&s.url))
+            .field("scopes", &s.scopes)
+            .field("lifetime", &s.lifetime)
+            .field("delegates", &s.delegates)
+            .field("quota_project", &s.quota_project)
+            .field("timeout", &s.timeout)
+            .field("retry", &s.retry)
+            .field("federated", &s.federated)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;
