@@ -1,1 +1,91 @@
-//! Google STS (RFC 8693) token-exchange client for Workload Identity Federation.
+//! # wif-sts — the Google STS token exchange (RFC 8693)
+//!
+//! Step 2 of Workload Identity Federation: a subject token (an OIDC/SAML token, or the signed AWS
+//! `GetCallerIdentity` request) is exchanged at `https://sts.googleapis.com/v1/token` for a
+//! federated Google access token, after Google checks the pool provider's attribute condition.
+//!
+//! ```text
+//! caller ──▶ TokenCache ──▶ [impersonation] ──▶ StsExchange (this crate) ──▶ SubjectTokenSource
+//! ```
+//!
+//! [`StsExchange`] implements [`wif_core::TokenProvider`]: each `token()` call asks its source for
+//! a fresh subject token and exchanges it. It does not cache; wrap it in [`wif_core::TokenCache`]
+//! (the `wif` facade does this for you).
+//!
+//! On the wire it matches Google's own clients (Python google-auth, Go x/oauth2): the form
+//! fields, HTTP Basic client authentication, the workforce `options`, and the
+//! `x-goog-api-client` metrics header. Failures say what STS answered and, for the usual
+//! misconfigurations (attribute condition, audience format, disabled pool, clock skew, the
+//! 127-byte `google.subject` limit, quota), what to check. Retryable failures (408, 429, 5xx,
+//! transport errors, timeouts) are retried per the [`wif_core::RetryPolicy`], and every attempt
+//! has its own timeout.
+//!
+//! ```no_run
+//! use wif_core::{async_trait, Error, SourceContext, SubjectToken, SubjectTokenSource, TokenProvider};
+//! use wif_sts::StsExchange;
+//!
+//! /// Your workload's OIDC token, from wherever you keep it.
+//! #[derive(Debug)]
+//! struct MyOidcToken;
+//!
+//! #[async_trait]
+//! impl SubjectTokenSource for MyOidcToken {
+//!     async fn subject_token(&self, _ctx: &SourceContext) -> Result<SubjectToken, Error> {
+//!         Ok(SubjectToken::new("eyJhbGciOi..."))
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), Error> {
+//! let sts = StsExchange::builder()
+//!     .source(MyOidcToken)
+//!     .audience("//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/my-pool/providers/my-oidc")
+//!     .subject_token_type("urn:ietf:params:oauth:token-type:jwt")
+//!     .scopes([wif_core::CLOUD_PLATFORM_SCOPE])
+//!     .build()?;
+//! let token = sts.token().await?;
+//! println!("federated token valid for {:?}", token.remaining());
+//! # Ok(()) }
+//! ```
+
+mod builder;
+mod exchange;
+mod hints;
+mod request;
+mod response;
+
+use std::time::Duration;
+
+pub use builder::StsExchangeBuilder;
+pub use exchange::StsExchange;
+
+/// Google's STS endpoint in the default (`googleapis.com`) universe.
+pub const DEFAULT_TOKEN_URL: &str = "https://sts.googleapis.com/v1/token";
+
+/// Default timeout of each exchange attempt.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The STS endpoint of a universe: `https://sts.{universe_domain}/v1/token`, as Google's
+/// clients derive it. An empty (or blank) domain means the default universe, `googleapis.com`.
+///
+/// ```
+/// assert_eq!(wif_sts::default_token_url("googleapis.com"), wif_sts::DEFAULT_TOKEN_URL);
+/// assert_eq!(wif_sts::default_token_url("s3nsapis.fr"), "https://sts.s3nsapis.fr/v1/token");
+/// ```
+pub fn default_token_url(universe_domain: &str) -> String {
+    let domain = universe_domain.trim();
+    let domain = if domain.is_empty() {
+        "googleapis.com"
+    } else {
+        domain
+    };
+    format!("https://sts.{domain}/v1/token")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn empty_universe_is_the_default() {
+        assert_eq!(super::default_token_url(""), super::DEFAULT_TOKEN_URL);
+        assert_eq!(super::default_token_url("  "), super::DEFAULT_TOKEN_URL);
+    }
+}

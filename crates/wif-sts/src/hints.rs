@@ -1,0 +1,301 @@
+//! Step 2 of the chain, the failure half: STS error responses turned into errors that say what
+//! to check. STS's own words are terse ("rejected by the attribute condition") and never say
+//! *which* value was wrong; the hints name the setting and show what we sent, when that is not
+//! a secret (reference: `gcp-apis-and-aws-practice.md` §1.2 and §7.3).
+
+use wif_core::{Error, ServerError, Step, SubjectToken};
+
+use secrecy::ExposeSecret;
+
+/// What we sent that helps a reader make sense of the server's answer. No secrets.
+pub(crate) struct Sent<'a> {
+    pub(crate) audience: &'a str,
+    pub(crate) subject_token_type: &'a str,
+}
+
+/// Builds the error for a non-2xx STS response and attaches a hint when the server's words
+/// match a known misconfiguration.
+///
+/// The subject token is scrubbed from the body first: STS echoing a malformed token back in
+/// `error_description` would otherwise put a credential into an error message.
+pub(crate) fn http_error(
+    status: u16,
+    body: &[u8],
+    subject: &SubjectToken,
+    sent: &Sent<'_>,
+) -> Error {
+    let body = scrub(body, subject);
+    let mut err = Error::http(Step::Exchange, status, &body);
+    let server = err.server_error().cloned().unwrap_or_default();
+    let code = server.code.as_deref().unwrap_or("");
+    if status == 429 || code == "quota_exceeded" {
+        // STS sends 429 for its per-project quota; a 400 carrying the same code is equally
+        // transient.
+        err = err.retryable(true);
+    }
+    if let Some(hint) = hint(status, &server, sent) {
+        err = err.with_hint(hint);
+    }
+    err
+}
+
+/// The hint for a known STS complaint, if any. Order matters: the audience mismatch of an ID
+/// token must win over the clock check, whose words ("expected") overlap.
+pub(crate) fn hint(status: u16, server: &ServerError, sent: &Sent<'_>) -> Option<String> {
+    let code = server.code.as_deref().unwrap_or("").to_ascii_lowercase();
+    let message = server.message.as_deref().unwrap_or("").to_ascii_lowercase();
+    let words: Vec<&str> = message
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has_word = |w: &str| words.contains(&w);
+    let audience = sent.audience;
+
+    if status == 429 || code == "quota_exceeded" {
+        return Some(
+            "STS throttled this project's token exchanges (quota sts.googleapis.com/requests): \
+             cache tokens and share one credential per process instead of exchanging per request, \
+             and back off before retrying"
+                .to_owned(),
+        );
+    }
+    if code == "unauthorized_client" && message.contains("attribute condition") {
+        return Some(
+            "the workload identity pool provider's attribute condition rejected this identity: \
+             compare the condition with the caller's identity (for AWS, the assumed-role ARN and \
+             account that signed the request; `wif explain` shows them)"
+                .to_owned(),
+        );
+    }
+    if message.contains("google.subject") && message.contains("127 bytes") {
+        return Some(
+            "the mapped google.subject is longer than 127 bytes, typical for AWS Lambda session \
+             ARNs (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION): change the provider's attribute \
+             mapping, e.g. google.subject=assertion.arn.extract('assumed-role/{role_name}/'), or \
+             use shorter role names"
+                .to_owned(),
+        );
+    }
+    if code == "invalid_request" && message.contains("invalid value for \"audience\"") {
+        return Some(format!(
+            "the audience must be the provider's full resource name, \
+             //iam.googleapis.com/projects/<PROJECT_NUMBER>/locations/global/workloadIdentityPools/<POOL>/providers/<PROVIDER> \
+             (the project number, not the project ID; no https: prefix); sent: {audience}"
+        ));
+    }
+    if code == "invalid_target" {
+        return Some(format!(
+            "the workload identity pool or provider in the audience is disabled, deleted or \
+             misspelled (pool and provider IDs are case-sensitive); sent: {audience}"
+        ));
+    }
+    if message.contains("subject_token_type")
+        || message.contains("subject token type")
+        || code == "unsupported_token_type"
+    {
+        return Some(format!(
+            "the subject_token_type must match the provider kind: \
+             urn:ietf:params:aws:token-type:aws4_request for AWS providers, \
+             urn:ietf:params:oauth:token-type:jwt or :id_token for OIDC, \
+             urn:ietf:params:oauth:token-type:saml2 for SAML; sent: {}",
+            sent.subject_token_type
+        ));
+    }
+    if code == "invalid_grant"
+        && message.contains("audience")
+        && (message.contains("does not match") || message.contains("mismatch"))
+    {
+        return Some(
+            "the token's audience is not one the provider accepts: add it to the OIDC provider's \
+             allowed audiences, or have the issuer mint the token for the provider's default \
+             audience (https://iam.googleapis.com/projects/<NUMBER>/locations/global/workloadIdentityPools/<POOL>/providers/<PROVIDER>)"
+                .to_owned(),
+        );
+    }
+    if message.contains("signaturedoesnotmatch")
+        || message.contains("invalidclienttokenid")
+        || message.contains("security token included in the request is invalid")
+    {
+        return Some(
+            "AWS rejected the signed GetCallerIdentity request: check the region (it must match \
+             the STS host in the signed URL) and that temporary credentials come with their \
+             session token"
+                .to_owned(),
+        );
+    }
+    if code == "invalid_grant"
+        && (message.contains("expired")
+            || [
+                "iat",
+                "exp",
+                "nbf",
+                "time",
+                "timestamp",
+                "clock",
+                "skew",
+                "future",
+            ]
+            .iter()
+            .any(|w| has_word(w)))
+    {
+        return Some(
+            "the subject token is expired or not yet valid from Google's point of view: check this \
+             machine's clock (skew over a few minutes breaks JWTs and AWS signatures, which are \
+             valid 15 minutes) and that the token or AWS session credentials are fresh"
+                .to_owned(),
+        );
+    }
+    None
+}
+
+/// Replaces the subject token, raw and JSON-escaped, by `[REDACTED]` in an error body.
+fn scrub(body: &[u8], subject: &SubjectToken) -> Vec<u8> {
+    let secret = subject.secret().expose_secret();
+    // Very short values would redact innocent text and can't be a meaningful leak.
+    if secret.len() < 8 {
+        return body.to_vec();
+    }
+    let Ok(text) = std::str::from_utf8(body) else {
+        // Not text, so not a JSON error body either: Error::http won't keep any of it.
+        return body.to_vec();
+    };
+    let mut text = text.replace(secret, "[REDACTED]");
+    if let Ok(quoted) = serde_json::to_string(secret) {
+        let escaped = &quoted[1..quoted.len() - 1];
+        if escaped != secret {
+            text = text.replace(escaped, "[REDACTED]");
+        }
+    }
+    text.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SENT: Sent<'static> = Sent {
+        audience: "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov",
+        subject_token_type: "urn:ietf:params:aws:token-type:aws4_request",
+    };
+
+    fn hint_for(status: u16, body: &str) -> Option<String> {
+        http_error(
+            status,
+            body.as_bytes(),
+            &SubjectToken::new("subject-secret"),
+            &SENT,
+        )
+        .hint()
+        .map(str::to_owned)
+    }
+
+    #[test]
+    fn known_sts_errors_get_hints() {
+        let table: &[(u16, &str, &str)] = &[
+            (
+                400,
+                r#"{"error":"unauthorized_client","error_description":"The given credential is rejected by the attribute condition."}"#,
+                "attribute condition",
+            ),
+            (
+                400,
+                r#"{"error":"invalid_request","error_description":"Invalid value for \"audience\". This value should be the full resource name of the Identity Provider."}"#,
+                "project number",
+            ),
+            (
+                400,
+                r#"{"error":"invalid_target","error_description":"The target service indicated by the \"audience\" parameters is invalid."}"#,
+                "case-sensitive",
+            ),
+            (
+                400,
+                r#"{"error":"invalid_request","error_description":"Invalid subject_token_type."}"#,
+                "provider kind",
+            ),
+            (
+                400,
+                r#"{"error":"invalid_grant","error_description":"ID Token issued at 1700000000 is expired."}"#,
+                "clock",
+            ),
+            (
+                400,
+                r#"{"error":"invalid_grant","error_description":"The token has an invalid \"iat\" claim."}"#,
+                "clock",
+            ),
+            (
+                400,
+                r#"{"error":"invalid_grant","error_description":"Signature expired: 20260101T000000Z is now earlier than 20260101T001500Z"}"#,
+                "clock",
+            ),
+            (
+                400,
+                r#"{"error":"invalid_request","error_description":"The size of mapped attribute google.subject exceeds the 127 bytes limit. Either modify your attribute mapping or the incoming assertion to produce a mapped attribute that is less than 127 bytes."}"#,
+                "attribute mapping",
+            ),
+            (
+                400,
+                r#"{"error":"invalid_grant","error_description":"The audience in ID Token does not match the expected audience."}"#,
+                "allowed audiences",
+            ),
+            (
+                400,
+                r#"{"error":"invalid_grant","error_description":"Received invalid AWS response of type SignatureDoesNotMatch"}"#,
+                "region",
+            ),
+            (
+                429,
+                r#"{"error":"quota_exceeded","error_description":"The request was throttled due to rate limit: sts.googleapis.com/requests. Please retry after a few seconds."}"#,
+                "cache tokens",
+            ),
+            (429, "", "cache tokens"),
+        ];
+        for (status, body, want) in table {
+            let hint = hint_for(*status, body).unwrap_or_else(|| panic!("no hint for {body}"));
+            assert!(hint.contains(want), "{body}\n-> {hint}");
+        }
+    }
+
+    #[test]
+    fn unrelated_errors_get_no_hint() {
+        for (status, body) in [
+            (
+                400,
+                r#"{"error":"invalid_grant","error_description":"Unable to parse the ID Token."}"#,
+            ),
+            (500, r#"{"error":"server_error"}"#),
+            (502, "<html>bad gateway</html>"),
+            (
+                400,
+                r#"{"error":"invalid_request","error_description":"Invalid scope."}"#,
+            ),
+        ] {
+            assert_eq!(hint_for(status, body), None, "{body}");
+        }
+    }
+
+    #[test]
+    fn quota_exceeded_is_retryable_even_on_400() {
+        let e = http_error(
+            400,
+            br#"{"error":"quota_exceeded"}"#,
+            &SubjectToken::new("x"),
+            &SENT,
+        );
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn echoed_subject_tokens_are_scrubbed() {
+        let subject = SubjectToken::new(r#"{"url":"https://sts.amazonaws.com","sig":"abc"}"#);
+        let body = r#"{"error":"invalid_grant","error_description":"cannot parse {\"url\":\"https://sts.amazonaws.com\",\"sig\":\"abc\"} or eyJraWQ.secret-jwt"}"#;
+        let e = http_error(400, body.as_bytes(), &subject, &SENT);
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("sig"), "{shown}");
+        assert!(shown.contains("[REDACTED]"), "{shown}");
+
+        let jwt = SubjectToken::new("eyJraWQ.secret-jwt");
+        let e = http_error(400, body.as_bytes(), &jwt, &SENT);
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("secret-jwt"), "{shown}");
+    }
+}

@@ -1,0 +1,381 @@
+//! How the exchange fails: STS errors with hints, retries of retryable failures only, per-attempt
+//! timeouts, source errors passing through, and secrets never showing in Debug, Display, errors
+//! or tracing output.
+
+// Test helpers outside #[test] fns: panicking with a message is how they report.
+#![allow(clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::json;
+use support::*;
+use wif_core::{ErrorKind, Step, SubjectToken, TokenProvider};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[tokio::test]
+async fn known_sts_errors_carry_the_server_words_and_a_hint() {
+    // (status, error, error_description, words of the hint)
+    let cases: &[(u16, &str, &str, &str)] = &[
+        (
+            400,
+            "unauthorized_client",
+            "The given credential is rejected by the attribute condition.",
+            "attribute condition",
+        ),
+        (
+            400,
+            "invalid_request",
+            "Invalid value for \"audience\". This value should be the full resource name of the Identity Provider. See https://cloud.google.com/iam/docs/reference/sts/rest/v1/TopLevel/token for the list of possible formats.",
+            "project number",
+        ),
+        (
+            400,
+            "invalid_target",
+            "The target service indicated by the \"audience\" parameters is invalid. This might either be because the pool or provider is disabled or deleted or because it doesn't exist.",
+            "case-sensitive",
+        ),
+        (
+            400,
+            "invalid_request",
+            "Invalid subject_token_type: urn:ietf:params:oauth:token-type:jwt is not supported by this provider.",
+            "provider kind",
+        ),
+        (400, "invalid_grant", "The ID token has expired.", "clock"),
+        (
+            400,
+            "invalid_grant",
+            "Invalid \"iat\" claim: token issued in the future.",
+            "clock",
+        ),
+        (
+            400,
+            "invalid_grant",
+            "Received invalid AWS response of type SignatureDoesNotMatch: Signature expired: 20260101T000000Z is now earlier than 20260101T001000Z",
+            "region",
+        ),
+        (
+            400,
+            "invalid_request",
+            "The size of mapped attribute google.subject exceeds the 127 bytes limit. Either modify your attribute mapping or the incoming assertion to produce a mapped attribute that is less than 127 bytes.",
+            "attribute mapping",
+        ),
+        (
+            400,
+            "invalid_grant",
+            "The audience in ID Token [https://example.com] does not match the expected audience.",
+            "allowed audiences",
+        ),
+        (
+            429,
+            "quota_exceeded",
+            "The request was throttled due to rate limit: sts.googleapis.com/requests. Please retry after a few seconds.",
+            "cache tokens",
+        ),
+    ];
+    for (status, code, description, hint_words) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(*status)
+                    .set_body_json(json!({"error": code, "error_description": description})),
+            )
+            .mount(&server)
+            .await;
+        let sts = builder(&server, TestSource::new(SUBJECT))
+            .retry_policy(fast_retries(1))
+            .build()
+            .expect("valid config");
+        let err = sts.token().await.expect_err("STS refuses");
+
+        assert_eq!(err.step(), Step::Exchange, "{code}");
+        assert_eq!(err.kind(), ErrorKind::Http, "{code}");
+        assert_eq!(err.status(), Some(*status), "{code}");
+        let server_words = err.server_error().expect("server words parsed");
+        assert_eq!(server_words.code.as_deref(), Some(*code));
+        assert_eq!(server_words.message.as_deref(), Some(*description));
+        let hint = err
+            .hint()
+            .unwrap_or_else(|| panic!("no hint for {code}: {description}"));
+        assert!(!hint.trim().is_empty());
+        assert!(hint.contains(hint_words), "{code}: {hint}");
+        let shown = err.to_string();
+        assert!(
+            shown.contains(code) && shown.contains(description),
+            "{shown}"
+        );
+        assert!(shown.contains("hint: "), "{shown}");
+        assert!(shown.contains("/v1/token"), "names the call: {shown}");
+        assert_eq!(err.is_retryable(), *status == 429, "{shown}");
+        assert_no_secrets(&format!("{err} {err:?}"));
+    }
+}
+
+#[tokio::test]
+async fn audience_hints_show_the_audience_that_was_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": "invalid_target", "error_description": "The target service indicated by the \"audience\" parameters is invalid."}),
+        ))
+        .mount(&server)
+        .await;
+    let sts = builder(&server, TestSource::new(SUBJECT))
+        .build()
+        .expect("valid config");
+    let err = sts.token().await.expect_err("STS refuses");
+    assert!(
+        err.hint().is_some_and(|h| h.contains(WORKLOAD_AUDIENCE)),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn non_json_502_is_retried_then_succeeds() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(success_body(json!(3600)))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let sts = builder(&server, TestSource::new(SUBJECT))
+        .build()
+        .expect("valid config");
+    let token = sts.token().await.expect("second attempt succeeds");
+    assert!(token.remaining().is_some());
+    let reqs = requests(&server).await;
+    assert_eq!(reqs.len(), 2, "one failure, one retry");
+    assert_eq!(
+        form_of(&reqs[0]),
+        form_of(&reqs[1]),
+        "the retry resends the same form"
+    );
+}
+
+#[tokio::test]
+async fn quota_429_is_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).set_body_json(json!({"error": "quota_exceeded"})))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(success_body(json!(3600)))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let sts = builder(&server, TestSource::new(SUBJECT))
+        .build()
+        .expect("valid config");
+    sts.token().await.expect("third attempt succeeds");
+    assert_eq!(requests(&server).await.len(), 3);
+}
+
+#[tokio::test]
+async fn persistent_503_gives_up_after_the_policy_attempts() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let sts = builder(&server, TestSource::new(SUBJECT))
+        .build()
+        .expect("valid config");
+    let err = sts.token().await.expect_err("always 503");
+    assert_eq!(err.status(), Some(503));
+    assert!(err.is_retryable());
+    assert_eq!(requests(&server).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_400_is_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": "invalid_grant", "error_description": "Unable to parse the ID Token."}),
+        ))
+        .mount(&server)
+        .await;
+    let sts = builder(&server, TestSource::new(SUBJECT))
+        .build()
+        .expect("valid config");
+    let err = sts.token().await.expect_err("STS refuses");
+    assert!(!err.is_retryable(), "{err}");
+    assert_eq!(err.hint(), None, "no hint for an unknown complaint: {err}");
+    assert_eq!(requests(&server).await.len(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn a_hanging_server_is_a_retryable_timeout_per_attempt() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(success_body(json!(3600)).set_delay(Duration::from_secs(10)))
+        .mount(&server)
+        .await;
+    let sts = builder(&server, TestSource::new(SUBJECT))
+        .retry_policy(fast_retries(2))
+        .timeout(Duration::from_millis(200))
+        .build()
+        .expect("valid config");
+    let started = std::time::Instant::now();
+    let err = sts.token().await.expect_err("must time out");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(err.is_timeout() && err.is_retryable(), "{err}");
+    assert_eq!(err.step(), Step::Exchange);
+    assert!(err.to_string().contains("0.2s"), "{err}");
+    assert_eq!(
+        requests(&server).await.len(),
+        2,
+        "each attempt timed out separately"
+    );
+}
+
+#[tokio::test]
+async fn source_errors_pass_through_without_a_request() {
+    let server = MockServer::start().await;
+    let sts = builder(&server, TestSource::failing())
+        .build()
+        .expect("valid config");
+    let err = sts.token().await.expect_err("the source fails");
+    assert_eq!(err.step(), Step::Source);
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert!(err.to_string().contains("/var/run/token"), "{err}");
+    assert!(requests(&server).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_empty_subject_token_fails_before_the_network() {
+    let server = MockServer::start().await;
+    let sts = builder(&server, TestSource::new(""))
+        .build()
+        .expect("valid config");
+    let err = sts.token().await.expect_err("empty subject token");
+    assert_eq!(err.step(), Step::Source);
+    assert_eq!(err.kind(), ErrorKind::InvalidToken);
+    let err = sts
+        .exchange(&SubjectToken::new(""))
+        .await
+        .expect_err("empty");
+    assert_eq!(err.kind(), ErrorKind::InvalidToken);
+    assert!(requests(&server).await.is_empty());
+}
+
+#[tokio::test]
+async fn debug_and_display_never_show_secrets() {
+    let server = MockServer::start().await;
+    // A server that echoes the subject token in its complaint must not leak it through us.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_grant",
+            "error_description": format!("Unable to parse subject token {SUBJECT}"),
+        })))
+        .mount(&server)
+        .await;
+    let b = builder(&server, TestSource::new(SUBJECT))
+        .client_auth("username", Some(SecretString::from(CLIENT_SECRET)));
+    let shown_builder = format!("{b:?}");
+    assert!(shown_builder.contains("[REDACTED]"), "{shown_builder}");
+    assert_no_secrets(&shown_builder);
+
+    let sts = b.build().expect("valid config");
+    let shown = format!("{sts:?}");
+    assert!(
+        shown.contains("username") && shown.contains("[REDACTED]"),
+        "{shown}"
+    );
+    assert_no_secrets(&shown);
+
+    let err = sts.token().await.expect_err("STS refuses");
+    let shown = format!("{err}\n{err:?}");
+    assert!(
+        shown.contains("Unable to parse subject token [REDACTED]"),
+        "{shown}"
+    );
+    assert_no_secrets(&shown);
+    // The request itself did carry the secret.
+    let reqs = requests(&server).await;
+    assert_eq!(
+        form_of(&reqs[0]).get("subject_token").map(String::as_str),
+        Some(SUBJECT)
+    );
+}
+
+/// A `tracing` writer that collects everything into a buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().expect("not poisoned").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn tracing_at_trace_level_never_shows_secrets() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).set_body_string(format!("echo {SUBJECT}")))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(success_body(json!(3600)))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let sts = builder(&server, TestSource::new(SUBJECT))
+        .client_auth("username", Some(SecretString::from(CLIENT_SECRET)))
+        .build()
+        .expect("valid config");
+    let token = sts.token().await.expect("second attempt succeeds");
+    tracing::info!(?token, "got a token");
+
+    let logs = String::from_utf8_lossy(&captured.0.lock().expect("not poisoned")).into_owned();
+    assert!(logs.contains("sts_exchange"), "spans are recorded:\n{logs}");
+    assert!(
+        logs.contains("sts_attempt{attempt=1 status=503}"),
+        "attempt and status are recorded:\n{logs}"
+    );
+    assert!(
+        logs.contains("sts_attempt{attempt=2 status=200}"),
+        "attempt and status are recorded:\n{logs}"
+    );
+    assert!(
+        logs.contains(WORKLOAD_AUDIENCE),
+        "audience is recorded:\n{logs}"
+    );
+    assert_no_secrets(&logs);
+    assert!(!logs.contains("dXNlcm5hbWU6"), "basic auth leaked:\n{logs}");
+}
