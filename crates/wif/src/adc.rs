@@ -1,0 +1,139 @@
+//! Application Default Credentials discovery: which credential file to use when the caller
+//! names none (reference §1.3, Python `google.auth._default` and `_cloud_sdk`).
+//!
+//! Order: `GOOGLE_APPLICATION_CREDENTIALS` (an empty value counts as unset), then gcloud's
+//! well-known file `application_default_credentials.json` in gcloud's configuration directory:
+//! `$CLOUDSDK_CONFIG` if set, else `$HOME/.config/gcloud` (`%APPDATA%\gcloud` on Windows). The
+//! metadata-server fallbacks of other libraries (GAE, GCE) are not part of wif-rs.
+//!
+//! Environment variables come through an injected [`Environment`], so tests never touch the
+//! process environment.
+
+use std::path::{Path, PathBuf};
+
+use wif_core::{Environment, Error, ErrorKind, Step};
+
+/// The variable that names a credential file explicitly.
+pub const CREDENTIALS_ENV_VAR: &str = "GOOGLE_APPLICATION_CREDENTIALS";
+/// The variable that overrides gcloud's configuration directory.
+pub const CLOUDSDK_CONFIG_ENV_VAR: &str = "CLOUDSDK_CONFIG";
+/// The file name gcloud writes Application Default Credentials to.
+pub const WELL_KNOWN_FILE_NAME: &str = "application_default_credentials.json";
+
+/// Finds the credential file Application Default Credentials point at.
+///
+/// * `GOOGLE_APPLICATION_CREDENTIALS` set (non-empty): that path, which must be an existing
+///   file; otherwise a configuration error naming the variable.
+/// * Else gcloud's well-known file, if it exists.
+/// * Else `Ok(None)`.
+///
+/// ```
+/// use wif::MapEnvironment;
+///
+/// let env = MapEnvironment::new().with("HOME", "/nonexistent-home");
+/// assert_eq!(wif::adc::find_credentials_file(&env)?, None);
+/// # Ok::<(), wif::Error>(())
+/// ```
+pub fn find_credentials_file(env: &dyn Environment) -> Result<Option<PathBuf>, Error> {
+    find(env, cfg!(windows))
+}
+
+/// gcloud's well-known ADC file path, whether or not it exists (`None` when no home or config
+/// directory can be determined).
+pub fn well_known_file(env: &dyn Environment) -> Option<PathBuf> {
+    gcloud_config_dir(env, cfg!(windows)).map(|dir| dir.join(WELL_KNOWN_FILE_NAME))
+}
+
+fn find(env: &dyn Environment, windows: bool) -> Result<Option<PathBuf>, Error> {
+    if let Some(explicit) = non_empty(env, CREDENTIALS_ENV_VAR) {
+        let path = PathBuf::from(explicit);
+        return match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => Ok(Some(path)),
+            Ok(_) => Err(Error::config(
+                CREDENTIALS_ENV_VAR,
+                format!("{} is not a file", path.display()),
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::config(
+                CREDENTIALS_ENV_VAR,
+                format!("{} does not exist", path.display()),
+            )
+            .with_hint(
+                "set it to the configuration written by `gcloud iam workload-identity-pools create-cred-config`, or unset it",
+            )),
+            Err(e) => Err(unreadable(&path, e).context(CREDENTIALS_ENV_VAR)),
+        };
+    }
+    let Some(path) = gcloud_config_dir(env, windows).map(|d| d.join(WELL_KNOWN_FILE_NAME)) else {
+        return Ok(None);
+    };
+    match std::fs::metadata(&path) {
+        Ok(meta) if meta.is_file() => Ok(Some(path)),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        // Permission problems are reported rather than skipped: silently falling through would
+        // leave the user guessing why their gcloud credentials are not used.
+        Err(e) => Err(unreadable(&path, e)),
+    }
+}
+
+/// gcloud's configuration directory, as `_cloud_sdk.get_config_path` finds it.
+fn gcloud_config_dir(env: &dyn Environment, windows: bool) -> Option<PathBuf> {
+    if let Some(dir) = non_empty(env, CLOUDSDK_CONFIG_ENV_VAR) {
+        return Some(PathBuf::from(dir));
+    }
+    if windows {
+        let base = non_empty(env, "APPDATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let drive = non_empty(env, "SystemDrive").unwrap_or_else(|| "C:".to_owned());
+                PathBuf::from(format!("{drive}\\"))
+            });
+        return Some(base.join("gcloud"));
+    }
+    non_empty(env, "HOME").map(|home| Path::new(&home).join(".config").join("gcloud"))
+}
+
+fn non_empty(env: &dyn Environment, name: &str) -> Option<String> {
+    env.var(name).filter(|v| !v.is_empty())
+}
+
+fn unreadable(path: &Path, e: std::io::Error) -> Error {
+    Error::new(
+        Step::Config,
+        ErrorKind::Io,
+        format!("cannot access {}", path.display()),
+    )
+    .with_source(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use wif_core::MapEnvironment;
+
+    use super::*;
+
+    #[test]
+    fn windows_uses_appdata_then_system_drive() {
+        let dir = tempfile::tempdir().unwrap();
+        let gcloud = dir.path().join("gcloud");
+        std::fs::create_dir(&gcloud).unwrap();
+        std::fs::write(gcloud.join(WELL_KNOWN_FILE_NAME), "{}").unwrap();
+        let env = MapEnvironment::new()
+            .with("APPDATA", dir.path().to_string_lossy())
+            .with("HOME", "/nonexistent");
+        assert_eq!(
+            find(&env, true).unwrap(),
+            Some(gcloud.join(WELL_KNOWN_FILE_NAME))
+        );
+        let env = MapEnvironment::new().with("SystemDrive", "D:");
+        assert_eq!(
+            gcloud_config_dir(&env, true),
+            Some(PathBuf::from("D:\\").join("gcloud"))
+        );
+        assert_eq!(
+            gcloud_config_dir(&MapEnvironment::new(), true),
+            Some(PathBuf::from("C:\\").join("gcloud"))
+        );
+        assert_eq!(gcloud_config_dir(&MapEnvironment::new(), false), None);
+    }
+}

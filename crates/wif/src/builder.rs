@@ -1,0 +1,390 @@
+//! [`CredentialsBuilder`]: assembles source → STS → [impersonation] → cache from a configuration
+//! file, by hand, or both (explicit settings win over the configuration).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use wif_core::{
+    CLOUD_PLATFORM_SCOPE, CacheOptions, Environment, Error, OsEnvironment, RetryPolicy, Step,
+    SubjectTokenSource, TokenCache, TokenProvider,
+};
+use wif_impersonate::Impersonation;
+use wif_sts::StsExchange;
+
+use crate::config::ExternalAccountConfig;
+use crate::{Credentials, CredentialsInfo, adc, sources};
+
+/// Builds [`Credentials`]. Every setter is optional except what the chain cannot do without
+/// (an audience, a subject token type and a source — all supplied by a configuration file).
+///
+/// `build()` is synchronous and does no I/O: no token is fetched and no task is started until the
+/// first `token()` call.
+#[must_use]
+pub struct CredentialsBuilder {
+    config: Option<ExternalAccountConfig>,
+    source: Option<Arc<dyn SubjectTokenSource>>,
+    audience: Option<String>,
+    subject_token_type: Option<String>,
+    token_url: Option<String>,
+    scopes: Option<Vec<String>>,
+    impersonation_url: Option<String>,
+    impersonate_email: Option<String>,
+    lifetime: Option<Duration>,
+    quota_project: Option<String>,
+    client_auth: Option<(String, Option<SecretString>)>,
+    workforce_pool_user_project: Option<String>,
+    universe_domain: Option<String>,
+    http_client: Option<reqwest::Client>,
+    environment: Arc<dyn Environment>,
+    retry: RetryPolicy,
+    cache: CacheOptions,
+}
+
+impl Default for CredentialsBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for CredentialsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialsBuilder")
+            .field("config", &self.config)
+            .field("source", &self.source)
+            .field("audience", &self.audience)
+            .field("impersonate", &self.impersonate_email)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CredentialsBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        CredentialsBuilder {
+            config: None,
+            source: None,
+            audience: None,
+            subject_token_type: None,
+            token_url: None,
+            scopes: None,
+            impersonation_url: None,
+            impersonate_email: None,
+            lifetime: None,
+            quota_project: None,
+            client_auth: None,
+            workforce_pool_user_project: None,
+            universe_domain: None,
+            http_client: None,
+            environment: Arc::new(OsEnvironment),
+            retry: RetryPolicy::default(),
+            cache: CacheOptions::default(),
+        }
+    }
+
+    /// Starts from a parsed `external_account` configuration.
+    pub fn config(mut self, config: ExternalAccountConfig) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Parses and validates an `external_account` configuration JSON string.
+    pub fn config_json(self, json: &str) -> Result<Self, Error> {
+        Ok(self.config(ExternalAccountConfig::from_json(json)?))
+    }
+
+    /// Reads, parses and validates an `external_account` configuration file.
+    pub fn config_file(self, path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let json = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(
+                Step::Config,
+                wif_core::ErrorKind::Io,
+                format!("could not read credential configuration {}", path.display()),
+            )
+            .with_source(e)
+        })?;
+        self.config_json(&json)
+            .map_err(|e| e.context(format_args!("{}", path.display())))
+    }
+
+    /// Loads the configuration Application Default Credentials point at, using this builder's
+    /// [`environment`](Self::environment).
+    pub fn adc(self) -> Result<Self, Error> {
+        match adc::find_credentials_file(&*self.environment)? {
+            Some(path) => self.config_file(path),
+            None => Err(Error::config(
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                "no credentials found: the variable is unset and gcloud's application_default_credentials.json does not exist",
+            )
+            .with_hint(
+                "create a configuration with `gcloud iam workload-identity-pools create-cred-config ... --output-file=wif.json` and set GOOGLE_APPLICATION_CREDENTIALS=wif.json",
+            )),
+        }
+    }
+
+    /// Uses your own subject token source instead of the configuration's `credential_source`.
+    pub fn source(mut self, source: impl SubjectTokenSource + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// Like [`source`](Self::source), for a shared source.
+    pub fn source_arc(mut self, source: Arc<dyn SubjectTokenSource>) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// The STS audience: the pool provider's full resource name.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// The subject token type (`urn:ietf:params:oauth:token-type:jwt`, `…:id_token`, `…:saml2`,
+    /// `urn:ietf:params:aws:token-type:aws4_request`).
+    pub fn subject_token_type(mut self, token_type: impl Into<String>) -> Self {
+        self.subject_token_type = Some(token_type.into());
+        self
+    }
+
+    /// The STS endpoint (default `https://sts.{universe_domain}/v1/token`).
+    pub fn token_url(mut self, url: impl Into<String>) -> Self {
+        self.token_url = Some(url.into());
+        self
+    }
+
+    /// Scopes of the final token (default `cloud-platform`).
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Impersonates this service account (IAM Credentials `generateAccessToken`).
+    pub fn impersonate(mut self, service_account_email: impl Into<String>) -> Self {
+        self.impersonate_email = Some(service_account_email.into());
+        self.impersonation_url = None;
+        self
+    }
+
+    /// Impersonates through this full `generateAccessToken` URL (as in the configuration file).
+    pub fn impersonation_url(mut self, url: impl Into<String>) -> Self {
+        self.impersonation_url = Some(url.into());
+        self.impersonate_email = None;
+        self
+    }
+
+    /// Lifetime of impersonated tokens (default 1 hour).
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = Some(lifetime);
+        self
+    }
+
+    /// The project billed for quota (`x-goog-user-project`).
+    pub fn quota_project(mut self, project: impl Into<String>) -> Self {
+        self.quota_project = Some(project.into());
+        self
+    }
+
+    /// OAuth client authentication for the STS call (HTTP Basic).
+    pub fn client_auth(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: Option<SecretString>,
+    ) -> Self {
+        self.client_auth = Some((client_id.into(), client_secret));
+        self
+    }
+
+    /// The workforce pool user project (workforce pools only).
+    pub fn workforce_pool_user_project(mut self, project: impl Into<String>) -> Self {
+        self.workforce_pool_user_project = Some(project.into());
+        self
+    }
+
+    /// The universe domain (default `googleapis.com`).
+    pub fn universe_domain(mut self, domain: impl Into<String>) -> Self {
+        self.universe_domain = Some(domain.into());
+        self
+    }
+
+    /// The HTTP client every layer uses (default: [`wif_core::http::default_client`]).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Where environment variables are read from (default: the process environment).
+    pub fn environment(mut self, env: Arc<dyn Environment>) -> Self {
+        self.environment = env;
+        self
+    }
+
+    /// How STS and IAM calls are retried.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Cache timing.
+    pub fn cache_options(mut self, options: CacheOptions) -> Self {
+        self.cache = options;
+        self
+    }
+
+    /// Assembles the chain. Validates everything; does no I/O.
+    pub fn build(self) -> Result<Credentials, Error> {
+        let cfg = self.config.as_ref();
+        let universe = self
+            .universe_domain
+            .clone()
+            .or_else(|| cfg.map(|c| c.universe_domain.clone()))
+            .unwrap_or_else(|| "googleapis.com".to_owned());
+        let audience = self
+            .audience
+            .clone()
+            .or_else(|| cfg.map(|c| c.audience.clone()))
+            .ok_or_else(|| {
+                Error::config(
+                    "audience",
+                    "is required (the workload identity pool provider's resource name)",
+                )
+            })?;
+        let subject_token_type = self
+            .subject_token_type
+            .clone()
+            .or_else(|| cfg.map(|c| c.subject_token_type.clone()))
+            .ok_or_else(|| Error::config("subject_token_type", "is required"))?;
+        let token_url = self
+            .token_url
+            .clone()
+            .or_else(|| cfg.map(|c| c.token_url.clone()))
+            .unwrap_or_else(|| wif_sts::default_token_url(&universe));
+        let scopes = self
+            .scopes
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| vec![CLOUD_PLATFORM_SCOPE.to_owned()]);
+        let impersonation_url = match (&self.impersonation_url, &self.impersonate_email) {
+            (Some(url), _) => Some(url.clone()),
+            (None, Some(email)) => {
+                Some(wif_impersonate::default_impersonation_url(&universe, email))
+            }
+            (None, None) => cfg.and_then(|c| c.service_account_impersonation_url.clone()),
+        };
+        let lifetime = self.lifetime.or_else(|| {
+            cfg.and_then(|c| c.token_lifetime_seconds)
+                .filter(|s| *s > 0)
+                .map(|s| Duration::from_secs(u64::from(s)))
+        });
+        let quota_project = self
+            .quota_project
+            .clone()
+            .or_else(|| cfg.and_then(|c| c.quota_project_id.clone()))
+            .or_else(|| {
+                self.environment
+                    .var("GOOGLE_CLOUD_QUOTA_PROJECT")
+                    .filter(|v| !v.is_empty())
+            });
+        let client_auth = self.client_auth.clone().or_else(|| {
+            cfg.and_then(|c| c.client_id.clone().map(|id| (id, c.client_secret.clone())))
+        });
+        let workforce_user_project = self
+            .workforce_pool_user_project
+            .clone()
+            .or_else(|| cfg.and_then(|c| c.workforce_pool_user_project.clone()));
+
+        let http = match &self.http_client {
+            Some(c) => c.clone(),
+            None => wif_core::http::default_client()?,
+        };
+        let source: Arc<dyn SubjectTokenSource> = match (&self.source, cfg) {
+            (Some(s), _) => s.clone(),
+            (None, Some(c)) => sources::from_config(c, &http, &self.environment)?,
+            (None, None) => {
+                return Err(Error::config(
+                    "credential_source",
+                    "no subject token source: give a configuration file or call `.source(...)`",
+                ));
+            }
+        };
+        let impersonated_email = match &impersonation_url {
+            Some(url) => Some(wif_impersonate::email_from_url(url).ok_or_else(|| {
+                Error::config(
+                    "service_account_impersonation_url",
+                    "no service account email found before `:generateAccessToken`",
+                )
+            })?),
+            None => None,
+        };
+
+        // With impersonation, the federated token only has to call IAM Credentials; we ask STS
+        // for cloud-platform (as Go's x/oauth2 does), which covers generateAccessToken.
+        let sts_scopes = if impersonation_url.is_some() {
+            vec![CLOUD_PLATFORM_SCOPE.to_owned()]
+        } else {
+            scopes.clone()
+        };
+        let mut sts = StsExchange::builder()
+            .source_arc(source.clone())
+            .audience(audience.clone())
+            .subject_token_type(subject_token_type.clone())
+            .token_url(token_url.clone())
+            .scopes(sts_scopes)
+            .metrics(impersonation_url.is_some(), lifetime.is_some())
+            .http_client(http.clone())
+            .retry_policy(self.retry);
+        if let Some((id, secret)) = client_auth {
+            sts = sts.client_auth(id, secret);
+        }
+        if let Some(p) = workforce_user_project {
+            sts = sts.workforce_pool_user_project(p);
+        }
+        if let Some(email) = &impersonated_email {
+            sts = sts.impersonated_email(email.clone());
+        }
+        let sts = sts.build()?;
+        let context = sts.source_context().clone();
+
+        let upstream: Arc<dyn TokenProvider> = match &impersonation_url {
+            None => Arc::new(sts),
+            Some(url) => {
+                // The federated token is cached on its own: a second impersonation within its
+                // life costs one IAM call, not an STS exchange too.
+                let federated = TokenCache::with_options(sts, self.cache);
+                let mut imp = Impersonation::builder()
+                    .federated(federated)
+                    .url(url.clone())
+                    .universe_domain(universe.clone())
+                    .scopes(scopes.clone())
+                    .http_client(http.clone())
+                    .retry_policy(self.retry);
+                if let Some(l) = lifetime {
+                    imp = imp.lifetime(l);
+                }
+                if let Some(q) = &quota_project {
+                    imp = imp.quota_project(q.clone());
+                }
+                Arc::new(imp.build()?)
+            }
+        };
+        let cache = TokenCache::with_options(upstream, self.cache);
+        let info = CredentialsInfo {
+            source_kind: source.kind().to_owned(),
+            audience: Some(audience),
+            subject_token_type: Some(subject_token_type),
+            token_url: Some(token_url),
+            impersonated_service_account: impersonated_email,
+            scopes,
+            quota_project_id: quota_project,
+            universe_domain: universe,
+        };
+        Ok(Credentials::assembled(cache, source, context, info))
+    }
+}

@@ -1,0 +1,159 @@
+//! [`Credentials`]: the assembled, cached chain that callers ask for tokens.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use wif_core::{
+    AccessToken, Error, SourceContext, SubjectToken, SubjectTokenSource, TokenCache, TokenProvider,
+};
+
+use crate::CredentialsBuilder;
+
+/// What a [`Credentials`] was assembled from; safe to print (holds no secrets).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CredentialsInfo {
+    /// The subject token source kind: `aws`, `file`, `url`, `executable`, `x509`, `programmatic`.
+    pub source_kind: String,
+    /// The STS audience (pool provider resource name), if this is a federated chain.
+    pub audience: Option<String>,
+    /// The subject token type declared to STS.
+    pub subject_token_type: Option<String>,
+    /// The STS endpoint.
+    pub token_url: Option<String>,
+    /// The impersonated service account, if any.
+    pub impersonated_service_account: Option<String>,
+    /// The scopes of the final token.
+    pub scopes: Vec<String>,
+    /// The project billed for API quota (`x-goog-user-project`), if configured.
+    pub quota_project_id: Option<String>,
+    /// The universe domain (default `googleapis.com`).
+    pub universe_domain: String,
+}
+
+/// Google credentials obtained through Workload Identity Federation.
+///
+/// Cheap to clone (one `Arc`); clones share one cache, so a process-wide `Credentials` (e.g. in a
+/// `static` `OnceLock` on Lambda) exchanges tokens once for all callers and invocations.
+#[derive(Clone)]
+pub struct Credentials {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    provider: Arc<dyn TokenProvider>,
+    /// The outermost cache, when wif-rs assembled the chain (so [`Credentials::invalidate`] works).
+    cache: Option<TokenCache<Arc<dyn TokenProvider>>>,
+    source: Option<(Arc<dyn SubjectTokenSource>, SourceContext)>,
+    info: CredentialsInfo,
+}
+
+impl Credentials {
+    /// A builder to assemble the chain by hand or from a configuration.
+    pub fn builder() -> CredentialsBuilder {
+        CredentialsBuilder::new()
+    }
+
+    /// Credentials from an `external_account` configuration JSON string.
+    pub fn from_json(json: &str) -> Result<Self, Error> {
+        Self::builder().config_json(json)?.build()
+    }
+
+    /// Credentials from an `external_account` configuration file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::builder().config_file(path)?.build()
+    }
+
+    /// Application Default Credentials: `GOOGLE_APPLICATION_CREDENTIALS`, then gcloud's
+    /// well-known file (`$CLOUDSDK_CONFIG` or `~/.config/gcloud/application_default_credentials.json`).
+    pub fn from_env() -> Result<Self, Error> {
+        Self::builder().adc()?.build()
+    }
+
+    /// Wraps any token provider (your own, or a static one in tests) as `Credentials`.
+    /// No caching is added: the provider decides.
+    pub fn from_provider(provider: impl TokenProvider + 'static) -> Self {
+        Credentials {
+            inner: Arc::new(Inner {
+                provider: Arc::new(provider),
+                cache: None,
+                source: None,
+                info: CredentialsInfo {
+                    source_kind: "programmatic".to_owned(),
+                    audience: None,
+                    subject_token_type: None,
+                    token_url: None,
+                    impersonated_service_account: None,
+                    scopes: Vec::new(),
+                    quota_project_id: None,
+                    universe_domain: "googleapis.com".to_owned(),
+                },
+            }),
+        }
+    }
+
+    pub(crate) fn assembled(
+        cache: TokenCache<Arc<dyn TokenProvider>>,
+        source: Arc<dyn SubjectTokenSource>,
+        context: SourceContext,
+        info: CredentialsInfo,
+    ) -> Self {
+        Credentials {
+            inner: Arc::new(Inner {
+                provider: Arc::new(cache.clone()),
+                cache: Some(cache),
+                source: Some((source, context)),
+                info,
+            }),
+        }
+    }
+
+    /// Drops the cached token so the next [`token`](TokenProvider::token) call fetches a new one
+    /// — what to do when an API answers 401. With impersonation, only the impersonated token is
+    /// dropped: the federated token stays cached, so the refresh costs one IAM call.
+    pub fn invalidate(&self) {
+        if let Some(cache) = &self.inner.cache {
+            cache.invalidate();
+        }
+    }
+
+    /// What these credentials were assembled from.
+    pub fn info(&self) -> &CredentialsInfo {
+        &self.inner.info
+    }
+
+    /// The quota project to send as `x-goog-user-project`, if configured.
+    pub fn quota_project_id(&self) -> Option<&str> {
+        self.inner.info.quota_project_id.as_deref()
+    }
+
+    /// Asks the source for a fresh subject token, without exchanging it (for debugging:
+    /// `wif subject-token`). Handle the result as the credential it is.
+    pub async fn subject_token(&self) -> Result<SubjectToken, Error> {
+        match &self.inner.source {
+            Some((source, ctx)) => source.subject_token(ctx).await,
+            None => Err(Error::not_supported(
+                wif_core::Step::Source,
+                "these credentials wrap a token provider directly and have no subject token source",
+            )),
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("info", &self.inner.info)
+            .field("provider", &self.inner.provider)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl TokenProvider for Credentials {
+    async fn token(&self) -> Result<AccessToken, Error> {
+        self.inner.provider.token().await
+    }
+}
