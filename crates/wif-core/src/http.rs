@@ -4,6 +4,7 @@
 //! Build one client with [`default_client`] (or bring your own) and hand clones of it to every
 //! layer: clones share the connection pool, so the STS and IAM calls reuse connections.
 
+use std::fmt;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -45,7 +46,9 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 }
 
 /// A response read in full (up to [`MAX_RESPONSE_BYTES`]).
-#[derive(Debug)]
+///
+/// `Debug` shows the status, the header names and the body's length, never header values or
+/// the body: a token endpoint's body is the token.
 pub struct Response {
     /// The HTTP status.
     pub status: u16,
@@ -53,6 +56,25 @@ pub struct Response {
     pub headers: http::HeaderMap,
     /// The body. May hold secrets: never log it.
     pub body: Vec<u8>,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .finish()
+    }
+}
+
+/// Lists header names only (`Set-Cookie` and friends can carry credentials).
+struct HeaderNames<'a>(&'a http::HeaderMap);
+
+impl fmt::Debug for HeaderNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 impl Response {
@@ -143,7 +165,20 @@ fn too_large(step: Step, what: &str) -> Error {
 
 /// Maps a `reqwest` transport error to [`Error`]. The URL is dropped from the source error (it
 /// may carry a query string); `what` says which call it was.
+///
+/// Connect failures, timeouts and broken connections are retryable; a request that could not be
+/// built (a non-HTTP URL scheme, an invalid header value) is not, since every retry would fail
+/// the same way.
 pub fn transport_error(step: Step, what: &str, e: reqwest::Error) -> Error {
+    if e.is_builder() {
+        return Error::new(
+            step,
+            ErrorKind::Transport,
+            format!("{what}: could not build the request"),
+        )
+        .retryable(false)
+        .with_source(e.without_url());
+    }
     let kind = if e.is_timeout() {
         ErrorKind::Timeout
     } else {

@@ -99,7 +99,10 @@ impl RetryPolicy {
         Fut: Future<Output = Result<T, Error>>,
     {
         let started = Instant::now();
-        let deadline = started + self.deadline;
+        // `Duration::MAX` means "no deadline": saturate instead of overflowing the instant.
+        let deadline = started
+            .checked_add(self.deadline)
+            .unwrap_or_else(|| started + Duration::from_secs(100 * 365 * 24 * 3600));
         let mut attempt = 1;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -127,7 +130,12 @@ impl RetryPolicy {
             if let Some(after) = err.retry_after() {
                 wait = wait.max(after);
             }
-            if Instant::now() + wait >= deadline {
+            // `Retry-After` is the server's number and can be absurd (u64::MAX seconds): an
+            // instant that cannot be represented is past any deadline, not a panic.
+            if Instant::now()
+                .checked_add(wait)
+                .is_none_or(|resume| resume >= deadline)
+            {
                 tracing::debug!(
                     call = what,
                     attempt,
@@ -290,5 +298,19 @@ mod tests {
             Some(429),
             "gives up instead of sleeping past the deadline"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unrepresentable_retry_after_gives_up_instead_of_panicking() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let c = calls.clone();
+        let out: Result<(), Error> = policy()
+            .run(Step::Exchange, "test", |_| {
+                c.fetch_add(1, Ordering::SeqCst);
+                async { Err(Error::http(Step::Exchange, 503, b"").with_retry_after(Duration::MAX)) }
+            })
+            .await;
+        assert_eq!(out.err().and_then(|e| e.status()), Some(503));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "no second attempt");
     }
 }
