@@ -9,12 +9,13 @@
 //! tracing, which never shows a secret. Exit status: 0 on success, 1 when the chain failed,
 //! 2 for bad usage or configuration.
 
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use wif::secrecy::ExposeSecret;
-use wif::{Credentials, Error, TokenProvider};
+use wif::secrecy::{ExposeSecret, SecretString};
+use wif::{Credentials, Error, Step, TokenProvider};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -62,6 +63,7 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    // clap exits by itself: 0 for --help/--version, 2 for usage errors.
     let cli = Cli::parse();
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -71,17 +73,42 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_FAILED);
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(out) => {
-            println!("{out}");
-            ExitCode::SUCCESS
-        }
+        Ok(out) => print_result(&out),
         Err(e) => {
+            // Display ends with "\n  hint: …" when the error has one.
             eprintln!("error: {e}");
-            ExitCode::from(if e.is_config() { 2 } else { 1 })
+            ExitCode::from(exit_status(&e))
+        }
+    }
+}
+
+/// The chain ran and failed (source, exchange, impersonation).
+const EXIT_FAILED: u8 = 1;
+/// Bad usage or configuration: fixed by the caller, not by retrying (also clap's usage status).
+const EXIT_USAGE: u8 = 2;
+
+fn exit_status(e: &Error) -> u8 {
+    // Every problem found before the chain runs (an unreadable configuration file, a source
+    // this build cannot do) is the caller's to fix, not only the `InvalidConfig` kind.
+    if e.is_config() || e.step() == Step::Config {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILED
+    }
+}
+
+fn print_result(out: &SecretString) -> ExitCode {
+    // `println!` panics when stdout is closed (`wif token | true`); report it instead.
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{}", out.expose_secret()).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: could not write the result to stdout: {e}");
+            ExitCode::from(EXIT_FAILED)
         }
     }
 }
@@ -89,12 +116,21 @@ fn main() -> ExitCode {
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::fmt::format::FmtSpan;
-    let Ok(filter) = EnvFilter::try_from_env("RUST_LOG") else {
+    if std::env::var_os("RUST_LOG").is_none() {
         return;
+    }
+    let filter = match EnvFilter::try_from_env("RUST_LOG") {
+        Ok(filter) => filter,
+        Err(e) => {
+            eprintln!("warning: ignoring RUST_LOG: {e}");
+            return;
+        }
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not for log files or CI captures.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_span_events(FmtSpan::CLOSE)
         .try_init();
 }
@@ -105,20 +141,28 @@ fn load(common: &Common, scopes: &[String]) -> Result<Credentials, Error> {
         Some(path) => builder.config_file(path)?,
         None => builder.adc()?,
     };
+    // `--scopes "a, b,"` means a and b: stray spaces and commas are not scopes.
+    let scopes: Vec<&str> = scopes
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
     let builder = if scopes.is_empty() {
         builder
     } else {
-        builder.scopes(scopes.iter().cloned())
+        builder.scopes(scopes)
     };
     builder.build()
 }
 
-async fn run(cli: Cli) -> Result<String, Error> {
+/// The result to print. It is a credential either way, so it stays a `SecretString` (zeroed on
+/// drop) until it is written.
+async fn run(cli: Cli) -> Result<SecretString, Error> {
     match cli.command {
         Command::Token { common, scopes } => {
             let creds = load(&common, &scopes)?;
             let token = creds.token().await?;
-            Ok(match common.format {
+            Ok(SecretString::from(match common.format {
                 Format::Text => token.secret().expose_secret().to_owned(),
                 Format::Json => {
                     let expires_at = token.expires_at_utc().map(rfc3339);
@@ -129,12 +173,12 @@ async fn run(cli: Cli) -> Result<String, Error> {
                     })
                     .to_string()
                 }
-            })
+            }))
         }
         Command::SubjectToken { common } => {
             let creds = load(&common, &[])?;
             let subject = creds.subject_token().await?;
-            Ok(match common.format {
+            Ok(SecretString::from(match common.format {
                 Format::Text => subject.secret().expose_secret().to_owned(),
                 Format::Json => serde_json::json!({
                     "subject_token": subject.secret().expose_secret(),
@@ -142,7 +186,7 @@ async fn run(cli: Cli) -> Result<String, Error> {
                     "source": creds.info().source_kind,
                 })
                 .to_string(),
-            })
+            }))
         }
     }
 }

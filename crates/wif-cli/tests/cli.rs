@@ -1,0 +1,523 @@
+//! End-to-end tests of the `wif` binary: the real executable, run as a child process with a
+//! controlled environment, against `wif::testing::FakeGoogle` on 127.0.0.1.
+//!
+//! The child's environment is cleared and rebuilt for every run, and `HOME` always points at an
+//! empty temporary directory, so the developer's `GOOGLE_APPLICATION_CREDENTIALS`, gcloud files
+//! and proxy settings never take part.
+
+// The helpers below are test code outside `#[test]` functions, where clippy's test allowances
+// do not reach.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+use wif::testing::FakeGoogle;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+/// The subject token in the token file: distinctive, so a leak anywhere is easy to spot.
+const SUBJECT: &str = "SUBJECT-TOKEN-e2e-7c41f";
+/// The access token FakeGoogle's STS hands out first.
+const FEDERATED: &str = "federated-1";
+/// The access token FakeGoogle's IAM Credentials hands out first.
+const IMPERSONATED: &str = "impersonated-1";
+const SERVICE_ACCOUNT: &str = "writer@my-project.iam.gserviceaccount.com";
+
+/// One test's world: a runtime serving FakeGoogle, a temp dir with the subject token file, a
+/// credential configuration and an empty home.
+struct World {
+    runtime: tokio::runtime::Runtime,
+    google: FakeGoogle,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> Self {
+        // The fake serves from the runtime's worker threads while the test thread blocks on the
+        // child process.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let google = runtime.block_on(FakeGoogle::start());
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("home")).unwrap();
+        // A trailing newline, as `echo` or a Kubernetes projected token writer leave it.
+        std::fs::write(dir.path().join("subject-token"), format!("{SUBJECT}\n")).unwrap();
+        World {
+            runtime,
+            google,
+            dir,
+        }
+    }
+
+    /// Writes FakeGoogle's configuration (optionally impersonating) and returns its path.
+    fn config(&self, impersonate: Option<&str>) -> PathBuf {
+        let json = self
+            .google
+            .config_json(&self.dir.path().join("subject-token"), impersonate);
+        self.write_config("wif.json", &json)
+    }
+
+    fn write_config(&self, name: &str, json: &str) -> PathBuf {
+        let file = self.dir.path().join(name);
+        std::fs::write(&file, json).unwrap();
+        file
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// Runs `wif args…` with only PATH, HOME and `env` in its environment.
+    fn wif(&self, args: &[&str], env: &[(&str, &Path)]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wif"));
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Run::new(args, command.output().unwrap())
+    }
+
+    fn requests(&self) -> Vec<wiremock::Request> {
+        self.runtime
+            .block_on(self.google.server().received_requests())
+            .unwrap_or_default()
+    }
+
+    fn requests_to(&self, suffix: &str) -> Vec<wiremock::Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.url.path().ends_with(suffix))
+            .collect()
+    }
+
+    fn sts_form(&self) -> Vec<(String, String)> {
+        let sts = self.requests_to("/v1/token");
+        assert_eq!(sts.len(), 1, "expected one STS exchange");
+        url::form_urlencoded::parse(&sts[0].body)
+            .into_owned()
+            .collect()
+    }
+}
+
+/// A finished child process, with its output as text.
+struct Run {
+    what: String,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn new(args: &[&str], output: Output) -> Self {
+        Run {
+            what: format!("wif {}", args.join(" ")),
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
+    #[track_caller]
+    fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "{}: exit status\nstdout:\n{}\nstderr:\n{}",
+            self.what,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    fn assert_stderr_clean(&self, secrets: &[&str]) -> &Self {
+        for secret in secrets {
+            assert!(
+                !self.stderr.contains(secret),
+                "{}: stderr leaked {secret}:\n{}",
+                self.what,
+                self.stderr
+            );
+        }
+        self
+    }
+}
+
+fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn token_prints_exactly_the_token_and_a_newline() {
+    let world = World::new();
+    let config = world.config(None);
+    let run = world.wif(&["token", "--credentials", path_str(&config)], &[]);
+    run.assert_code(0)
+        .assert_stderr_clean(&[SUBJECT, FEDERATED]);
+    assert_eq!(run.stdout, format!("{FEDERATED}\n"));
+    assert_eq!(run.stderr, "", "nothing on stderr without RUST_LOG");
+
+    let form = world.sts_form();
+    assert_eq!(form_value(&form, "subject_token"), Some(SUBJECT), "trimmed");
+    assert_eq!(
+        form_value(&form, "scope"),
+        Some("https://www.googleapis.com/auth/cloud-platform"),
+        "default scope"
+    );
+}
+
+#[test]
+fn token_json_has_token_type_and_future_rfc3339_expiry() {
+    let world = World::new();
+    let config = world.config(None);
+    let run = world.wif(
+        &[
+            "token",
+            "--credentials",
+            path_str(&config),
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    run.assert_code(0)
+        .assert_stderr_clean(&[SUBJECT, FEDERATED]);
+    assert!(run.stdout.ends_with('\n') && run.stdout.lines().count() == 1);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let object = json.as_object().unwrap();
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["access_token", "expires_at", "token_type"]);
+    assert_eq!(json["access_token"], FEDERATED);
+    assert_eq!(json["token_type"], "Bearer");
+
+    let expires_at = json["expires_at"].as_str().unwrap();
+    let expires_at =
+        time::OffsetDateTime::parse(expires_at, &time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|e| panic!("expires_at {expires_at:?} is not RFC 3339: {e}"));
+    let now = time::OffsetDateTime::from(SystemTime::now());
+    // FakeGoogle's STS tokens live one hour.
+    assert!(
+        expires_at > now + Duration::from_secs(50 * 60),
+        "{expires_at}"
+    );
+    assert!(
+        expires_at <= now + Duration::from_secs(61 * 60),
+        "{expires_at}"
+    );
+}
+
+#[test]
+fn scopes_reach_sts_without_impersonation() {
+    let world = World::new();
+    let config = world.config(None);
+    let run = world.wif(
+        &[
+            "token",
+            "--credentials",
+            path_str(&config),
+            "--scopes",
+            "https://www.googleapis.com/auth/bigquery,https://www.googleapis.com/auth/devstorage.read_only",
+        ],
+        &[],
+    );
+    run.assert_code(0);
+    assert_eq!(run.stdout, format!("{FEDERATED}\n"));
+    let form = world.sts_form();
+    assert_eq!(
+        form_value(&form, "scope"),
+        Some(
+            "https://www.googleapis.com/auth/bigquery https://www.googleapis.com/auth/devstorage.read_only"
+        ),
+        "STS scope is space-separated"
+    );
+}
+
+#[test]
+fn scopes_reach_iam_credentials_with_impersonation() {
+    let world = World::new();
+    let config = world.config(Some(SERVICE_ACCOUNT));
+    let run = world.wif(
+        &[
+            "token",
+            "--credentials",
+            path_str(&config),
+            "--scopes",
+            "a, b,",
+        ],
+        &[],
+    );
+    run.assert_code(0)
+        .assert_stderr_clean(&[SUBJECT, FEDERATED, IMPERSONATED]);
+    assert_eq!(run.stdout, format!("{IMPERSONATED}\n"));
+
+    // The federated token only needs to call IAM Credentials.
+    let form = world.sts_form();
+    assert_eq!(
+        form_value(&form, "scope"),
+        Some("https://www.googleapis.com/auth/cloud-platform")
+    );
+    let iam = world.requests_to(":generateAccessToken");
+    assert_eq!(iam.len(), 1);
+    assert_eq!(
+        iam[0].url.path(),
+        format!("/v1/projects/-/serviceAccounts/{SERVICE_ACCOUNT}:generateAccessToken")
+    );
+    let body: Value = serde_json::from_slice(&iam[0].body).unwrap();
+    assert_eq!(
+        body["scope"],
+        serde_json::json!(["a", "b"]),
+        "scopes are trimmed and empty ones dropped"
+    );
+    assert_eq!(
+        iam[0].headers.get("authorization").unwrap(),
+        &format!("Bearer {FEDERATED}")
+    );
+}
+
+#[test]
+fn adc_uses_google_application_credentials() {
+    let world = World::new();
+    let config = world.config(None);
+    let run = world.wif(
+        &["token"],
+        &[("GOOGLE_APPLICATION_CREDENTIALS", config.as_path())],
+    );
+    run.assert_code(0)
+        .assert_stderr_clean(&[SUBJECT, FEDERATED]);
+    assert_eq!(run.stdout, format!("{FEDERATED}\n"));
+    assert_eq!(world.requests_to("/v1/token").len(), 1);
+}
+
+#[test]
+fn adc_uses_gcloud_well_known_file_under_home() {
+    let world = World::new();
+    let gcloud = world.home().join(".config").join("gcloud");
+    std::fs::create_dir_all(&gcloud).unwrap();
+    let json = world
+        .google
+        .config_json(&world.dir.path().join("subject-token"), None);
+    std::fs::write(gcloud.join("application_default_credentials.json"), json).unwrap();
+    let run = world.wif(&["token"], &[]);
+    run.assert_code(0);
+    assert_eq!(run.stdout, format!("{FEDERATED}\n"));
+}
+
+#[test]
+fn no_credentials_at_all_is_a_config_error() {
+    let world = World::new();
+    let run = world.wif(&["token"], &[]);
+    run.assert_code(2);
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("GOOGLE_APPLICATION_CREDENTIALS"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert!(world.requests().is_empty());
+}
+
+#[test]
+fn google_application_credentials_pointing_nowhere_is_a_config_error() {
+    let world = World::new();
+    let missing = world.dir.path().join("missing.json");
+    let run = world.wif(
+        &["token"],
+        &[("GOOGLE_APPLICATION_CREDENTIALS", missing.as_path())],
+    );
+    run.assert_code(2);
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+}
+
+#[test]
+fn unreadable_credentials_file_is_a_config_error() {
+    let world = World::new();
+    let missing = world.dir.path().join("missing.json");
+    let run = world.wif(&["token", "--credentials", path_str(&missing)], &[]);
+    run.assert_code(2);
+    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+    assert!(run.stderr.contains("missing.json"), "{}", run.stderr);
+    assert!(world.requests().is_empty());
+}
+
+#[test]
+fn config_without_audience_fails_before_any_request() {
+    let world = World::new();
+    let mut json: Value = serde_json::from_str(
+        &world
+            .google
+            .config_json(&world.dir.path().join("subject-token"), None),
+    )
+    .unwrap();
+    json.as_object_mut().unwrap().remove("audience");
+    let config = world.write_config("no-audience.json", &json.to_string());
+
+    for command in ["token", "subject-token"] {
+        let run = world.wif(&[command, "--credentials", path_str(&config)], &[]);
+        run.assert_code(2).assert_stderr_clean(&[SUBJECT]);
+        assert_eq!(run.stdout, "");
+        assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+        assert!(run.stderr.contains("audience"), "{}", run.stderr);
+    }
+    assert_eq!(world.requests().len(), 0, "no request reached the fake");
+}
+
+#[test]
+fn sts_rejection_is_a_chain_failure_with_the_server_words_and_a_hint() {
+    let world = World::new();
+    world.runtime.block_on(
+        Mock::given(method("POST"))
+            .and(path("/v1/token"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+                "error": "unauthorized_client",
+                "error_description": "The given credential is rejected by the attribute condition.",
+            })))
+            .with_priority(1)
+            .mount(world.google.server()),
+    );
+    let config = world.config(None);
+    let run = world.wif(&["token", "--credentials", path_str(&config)], &[]);
+    run.assert_code(1).assert_stderr_clean(&[SUBJECT]);
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("The given credential is rejected by the attribute condition."),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("unauthorized_client"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert_eq!(
+        world.requests_to("/v1/token").len(),
+        1,
+        "a 400 is not retried"
+    );
+}
+
+#[test]
+fn subject_token_prints_the_trimmed_file_token() {
+    let world = World::new();
+    let config = world.config(None);
+    let run = world.wif(&["subject-token", "--credentials", path_str(&config)], &[]);
+    run.assert_code(0);
+    assert_eq!(run.stdout, format!("{SUBJECT}\n"));
+    assert_eq!(run.stderr, "");
+    assert!(world.requests().is_empty(), "no exchange");
+
+    let run = world.wif(
+        &[
+            "subject-token",
+            "--credentials",
+            path_str(&config),
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    run.assert_code(0);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["subject_token"], SUBJECT);
+    assert_eq!(
+        json["subject_token_type"],
+        "urn:ietf:params:oauth:token-type:jwt"
+    );
+    assert_eq!(json["source"], "file");
+}
+
+#[test]
+fn trace_logging_shows_spans_but_no_secret() {
+    let world = World::new();
+    let config = world.config(Some(SERVICE_ACCOUNT));
+    let run = world.wif(
+        &["token", "--credentials", path_str(&config)],
+        &[("RUST_LOG", Path::new("trace"))],
+    );
+    run.assert_code(0)
+        .assert_stderr_clean(&[SUBJECT, FEDERATED, IMPERSONATED]);
+    assert_eq!(run.stdout, format!("{IMPERSONATED}\n"));
+    assert!(run.stderr.lines().count() >= 3, "{}", run.stderr);
+    // Span close events name the steps of the chain.
+    assert!(run.stderr.contains("close"), "{}", run.stderr);
+    assert!(run.stderr.contains("file_subject_token"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains('\u{1b}'),
+        "no colour codes off a terminal"
+    );
+}
+
+#[test]
+fn trace_logging_of_a_failure_shows_no_secret() {
+    let world = World::new();
+    world.runtime.block_on(
+        Mock::given(method("POST"))
+            .and(path("/v1/token"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+                "error": "invalid_grant",
+                "error_description": "The audience in ID Token does not match the expected audience.",
+            })))
+            .with_priority(1)
+            .mount(world.google.server()),
+    );
+    let config = world.config(None);
+    let run = world.wif(
+        &["token", "--credentials", path_str(&config)],
+        &[("RUST_LOG", Path::new("trace"))],
+    );
+    run.assert_code(1).assert_stderr_clean(&[SUBJECT]);
+    assert!(run.stderr.contains("error: "), "{}", run.stderr);
+}
+
+#[test]
+fn help_exits_zero() {
+    let world = World::new();
+    for args in [
+        &["--help"][..],
+        &["token", "--help"],
+        &["subject-token", "--help"],
+    ] {
+        let run = world.wif(args, &[]);
+        run.assert_code(0);
+        assert!(run.stdout.contains("Usage:"), "{}", run.stdout);
+    }
+    let run = world.wif(&["token", "--help"], &[]);
+    assert!(run.stdout.contains("--credentials"), "{}", run.stdout);
+    assert!(run.stdout.contains("--scopes"), "{}", run.stdout);
+    assert!(run.stdout.contains("--format"), "{}", run.stdout);
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    let world = World::new();
+    for args in [
+        &[][..],
+        &["frobnicate"],
+        &["token", "--format", "yaml"],
+        &["token", "--no-such-flag"],
+    ] {
+        let run = world.wif(args, &[]);
+        run.assert_code(2);
+        assert_eq!(run.stdout, "");
+    }
+    assert!(world.requests().is_empty());
+}
