@@ -1,6 +1,8 @@
 //! End to end through the facade: gcloud-style configs with file and URL sources, with and
 //! without impersonation, workload and workforce pools, against wiremock stand-ins for Google.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
