@@ -110,7 +110,7 @@ impl Response {
 
 /// Sends `request`, reads the body up to [`MAX_RESPONSE_BYTES`], and maps failures to `step`.
 ///
-/// `what` names the call in errors ("POST https://sts.googleapis.com/v1/token"); it must not
+/// `what` names the call in errors (`POST https://sts.googleapis.com/v1/token`); it must not
 /// contain secrets. The caller decides what a non-2xx status means.
 pub async fn send(
     step: Step,
