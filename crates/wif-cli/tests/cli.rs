@@ -9,160 +9,16 @@
 // do not reach.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
-use wif::testing::FakeGoogle;
+use std::path::Path;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-/// The subject token in the token file: distinctive, so a leak anywhere is easy to spot.
-const SUBJECT: &str = "SUBJECT-TOKEN-e2e-7c41f";
-/// The access token FakeGoogle's STS hands out first.
-const FEDERATED: &str = "federated-1";
-/// The access token FakeGoogle's IAM Credentials hands out first.
-const IMPERSONATED: &str = "impersonated-1";
-const SERVICE_ACCOUNT: &str = "writer@my-project.iam.gserviceaccount.com";
+mod support;
 
-/// One test's world: a runtime serving FakeGoogle, a temp dir with the subject token file, a
-/// credential configuration and an empty home.
-struct World {
-    runtime: tokio::runtime::Runtime,
-    google: FakeGoogle,
-    dir: tempfile::TempDir,
-}
-
-impl World {
-    fn new() -> Self {
-        // The fake serves from the runtime's worker threads while the test thread blocks on the
-        // child process.
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let google = runtime.block_on(FakeGoogle::start());
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("home")).unwrap();
-        // A trailing newline, as `echo` or a Kubernetes projected token writer leave it.
-        std::fs::write(dir.path().join("subject-token"), format!("{SUBJECT}\n")).unwrap();
-        World {
-            runtime,
-            google,
-            dir,
-        }
-    }
-
-    /// Writes FakeGoogle's configuration (optionally impersonating) and returns its path.
-    fn config(&self, impersonate: Option<&str>) -> PathBuf {
-        let json = self
-            .google
-            .config_json(&self.dir.path().join("subject-token"), impersonate);
-        self.write_config("wif.json", &json)
-    }
-
-    fn write_config(&self, name: &str, json: &str) -> PathBuf {
-        let file = self.dir.path().join(name);
-        std::fs::write(&file, json).unwrap();
-        file
-    }
-
-    fn home(&self) -> PathBuf {
-        self.dir.path().join("home")
-    }
-
-    /// Runs `wif args…` with only PATH, HOME and `env` in its environment.
-    fn wif(&self, args: &[&str], env: &[(&str, &Path)]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wif"));
-        command
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home());
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        Run::new(args, command.output().unwrap())
-    }
-
-    fn requests(&self) -> Vec<wiremock::Request> {
-        self.runtime
-            .block_on(self.google.server().received_requests())
-            .unwrap_or_default()
-    }
-
-    fn requests_to(&self, suffix: &str) -> Vec<wiremock::Request> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.url.path().ends_with(suffix))
-            .collect()
-    }
-
-    fn sts_form(&self) -> Vec<(String, String)> {
-        let sts = self.requests_to("/v1/token");
-        assert_eq!(sts.len(), 1, "expected one STS exchange");
-        url::form_urlencoded::parse(&sts[0].body)
-            .into_owned()
-            .collect()
-    }
-}
-
-/// A finished child process, with its output as text.
-struct Run {
-    what: String,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn new(args: &[&str], output: Output) -> Self {
-        Run {
-            what: format!("wif {}", args.join(" ")),
-            code: output.status.code(),
-            stdout: String::from_utf8(output.stdout).unwrap(),
-            stderr: String::from_utf8(output.stderr).unwrap(),
-        }
-    }
-
-    #[track_caller]
-    fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "{}: exit status\nstdout:\n{}\nstderr:\n{}",
-            self.what,
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    #[track_caller]
-    fn assert_stderr_clean(&self, secrets: &[&str]) -> &Self {
-        for secret in secrets {
-            assert!(
-                !self.stderr.contains(secret),
-                "{}: stderr leaked {secret}:\n{}",
-                self.what,
-                self.stderr
-            );
-        }
-        self
-    }
-}
-
-fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use support::*;
 
 #[test]
 fn token_prints_exactly_the_token_and_a_newline() {

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use secrecy::SecretString;
 use wif_core::{
     CLOUD_PLATFORM_SCOPE, CacheOptions, Environment, Error, OsEnvironment, RetryPolicy, Step,
@@ -37,6 +38,8 @@ pub struct CredentialsBuilder {
     workforce_pool_user_project: Option<String>,
     universe_domain: Option<String>,
     http_client: Option<reqwest::Client>,
+    aws_provider: Option<SharedCredentialsProvider>,
+    aws_region: Option<String>,
     environment: Arc<dyn Environment>,
     retry: RetryPolicy,
     cache: CacheOptions,
@@ -78,6 +81,8 @@ impl CredentialsBuilder {
             workforce_pool_user_project: None,
             universe_domain: None,
             http_client: None,
+            aws_provider: None,
+            aws_region: None,
             environment: Arc::new(OsEnvironment),
             retry: RetryPolicy::default(),
             cache: CacheOptions::default(),
@@ -220,6 +225,36 @@ impl CredentialsBuilder {
         self
     }
 
+    /// AWS source: get AWS credentials from this provider instead of the environment or the
+    /// instance metadata service — any `aws-config` provider (ECS/Fargate container
+    /// credentials, EKS IRSA or Pod Identity, SSO, profiles) or your own, e.g. after an
+    /// `AssumeRole` in code.
+    pub fn aws_credentials_provider(mut self, provider: impl ProvideCredentials + 'static) -> Self {
+        self.aws_provider = Some(SharedCredentialsProvider::new(provider));
+        self
+    }
+
+    /// AWS source: use this region instead of `AWS_REGION` / `AWS_DEFAULT_REGION` / metadata.
+    pub fn aws_region(mut self, region: impl Into<String>) -> Self {
+        self.aws_region = Some(region.into());
+        self
+    }
+
+    /// AWS source: take credentials and region from an `aws-config` [`SdkConfig`]
+    /// (`aws_config::load_defaults(..)`, or [`wif_source_aws::config_loader`]).
+    ///
+    /// [`SdkConfig`]: wif_source_aws::aws_config::SdkConfig
+    #[cfg(feature = "aws-config")]
+    pub fn aws_sdk_config(mut self, config: &wif_source_aws::aws_config::SdkConfig) -> Self {
+        if let Some(p) = config.credentials_provider() {
+            self.aws_provider = Some(p);
+        }
+        if let Some(r) = config.region() {
+            self.aws_region = Some(r.to_string());
+        }
+        self
+    }
+
     /// Where environment variables are read from (default: the process environment).
     pub fn environment(mut self, env: Arc<dyn Environment>) -> Self {
         self.environment = env;
@@ -306,7 +341,15 @@ impl CredentialsBuilder {
         };
         let source: Arc<dyn SubjectTokenSource> = match (&self.source, cfg) {
             (Some(s), _) => s.clone(),
-            (None, Some(c)) => sources::from_config(c, &http, &self.environment)?,
+            (None, Some(c)) => sources::from_config(
+                c,
+                sources::SourceOptions {
+                    http: &http,
+                    env: &self.environment,
+                    aws_provider: self.aws_provider.clone(),
+                    aws_region: self.aws_region.clone(),
+                },
+            )?,
             (None, None) => {
                 return Err(Error::config(
                     "credential_source",

@@ -71,6 +71,7 @@ pub use wif_core::{
 pub mod layers {
     pub use wif_core as core;
     pub use wif_impersonate as impersonate;
+    pub use wif_source_aws as source_aws;
     pub use wif_source_file as source_file;
     pub use wif_source_url as source_url;
     pub use wif_sts as sts;

@@ -1,0 +1,395 @@
+//! The EC2 instance metadata service (IMDS): region, role name and role credentials, with the
+//! IMDSv2 session token when `imdsv2_session_token_url` is configured (external-account reference
+//! §3.1–§3.3).
+//!
+//! Only reached when the environment (or a credentials provider) cannot answer: Lambda has no
+//! metadata service and must never wait on one. Calls have short timeouts and errors that name the
+//! likely cause, because "timed out" alone sends people hunting in the wrong place.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+use wif_core::http::{describe_url, send};
+use wif_core::{Error, ErrorKind, RetryPolicy, Step};
+
+use crate::AwsCredentials;
+use crate::region::region_from_zone;
+
+/// TTL of the IMDSv2 session token: one refresh needs it for a few seconds; both reference
+/// libraries ask for 300.
+const SESSION_TOKEN_TTL_SECONDS: &str = "300";
+const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
+const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
+
+/// Connect timeout of the metadata client: the service is link-local, so anything slower means
+/// it is not there.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Whole-request timeout of each metadata call.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+
+const NO_METADATA_HINT: &str = "no instance metadata service reachable: not on EC2, or in a container \
+     with hop limit 1 (set HttpPutResponseHopLimit=2), or on Lambda/ECS where credentials come from \
+     the environment or the container endpoint (set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and \
+     AWS_REGION, or use the `aws-config` feature)";
+const IMDSV2_REQUIRED_HINT: &str = "IMDSv2 is required on this instance: add \
+     \"imdsv2_session_token_url\": \"http://169.254.169.254/latest/api/token\" to credential_source \
+     (gcloud iam workload-identity-pools create-cred-config --aws --enable-imdsv2)";
+const NO_ROLE_HINT: &str = "no IAM role attached to the instance: attach an instance profile whose \
+     role the workload identity pool's AWS provider trusts";
+const DISABLED_HINT: &str = "the instance metadata service refused the request: it may be disabled \
+     for this instance (HttpEndpoint=disabled) or blocked by a local firewall";
+
+/// Which metadata lookup a call is, for error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Call {
+    SessionToken,
+    Region,
+    RoleName,
+    Credentials,
+}
+
+impl Call {
+    fn describe(self) -> &'static str {
+        match self {
+            Call::SessionToken => "IMDSv2 session token",
+            Call::Region => "region",
+            Call::RoleName => "IAM role name",
+            Call::Credentials => "role credentials",
+        }
+    }
+}
+
+/// The metadata endpoints of one source, and how to call them.
+#[derive(Clone, Debug)]
+pub(crate) struct Imds {
+    pub(crate) http: reqwest::Client,
+    pub(crate) timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) region_url: Option<Url>,
+    pub(crate) credentials_url: Option<Url>,
+    pub(crate) session_token_url: Option<Url>,
+}
+
+impl Imds {
+    /// Whether IMDSv2 session tokens are used.
+    pub(crate) fn is_v2(&self) -> bool {
+        self.session_token_url.is_some()
+    }
+
+    /// `PUT imdsv2_session_token_url`, when configured.
+    pub(crate) async fn session_token(&self) -> Result<Option<SecretString>, Error> {
+        let Some(url) = &self.session_token_url else {
+            return Ok(None);
+        };
+        let body = self.fetch(Call::SessionToken, url, None).await?;
+        let token = String::from_utf8(body)
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty() && reqwest::header::HeaderValue::from_str(t).is_ok())
+            .ok_or_else(|| {
+                Error::invalid_response(
+                    Step::Source,
+                    "AWS instance metadata answered the IMDSv2 session token request with an empty or unusable token",
+                )
+            })?;
+        Ok(Some(SecretString::from(token)))
+    }
+
+    /// `GET region_url`, answered with an availability zone (or a region).
+    pub(crate) async fn region(&self, token: Option<&SecretString>) -> Result<String, Error> {
+        let Some(url) = &self.region_url else {
+            return Err(unresolvable_region());
+        };
+        let body = self.fetch(Call::Region, url, token).await?;
+        let zone = String::from_utf8_lossy(&body);
+        region_from_zone(&zone).ok_or_else(|| {
+            Error::invalid_response(
+                Step::Source,
+                format!(
+                    "AWS instance metadata {}: could not derive an AWS region from {:?}",
+                    describe_url(url),
+                    clip(zone.trim(), 64)
+                ),
+            )
+            .with_hint("region_url should be http://169.254.169.254/latest/meta-data/placement/availability-zone; or set AWS_REGION")
+        })
+    }
+
+    /// `GET url` (the role name), then `GET url/<role>` (its temporary credentials).
+    pub(crate) async fn credentials(
+        &self,
+        token: Option<&SecretString>,
+    ) -> Result<(AwsCredentials, String), Error> {
+        let Some(url) = &self.credentials_url else {
+            return Err(unresolvable_credentials());
+        };
+        let body = self.fetch(Call::RoleName, url, token).await?;
+        let role = parse_role_name(&body).map_err(|e| e.context(describe_url(url)))?;
+        let mut role_url = url.clone();
+        role_url
+            .path_segments_mut()
+            .map_err(|()| {
+                Error::config(
+                    "credential_source.url",
+                    "cannot have a role name appended to it",
+                )
+            })?
+            .pop_if_empty()
+            .push(&role);
+        let body = self.fetch(Call::Credentials, &role_url, token).await?;
+        let creds = parse_credentials(&body)
+            .map_err(|e| e.context(format!("role {role}: {}", describe_url(&role_url))))?;
+        Ok((creds, role))
+    }
+
+    /// One metadata call, retried (5xx only) under the source's retry policy.
+    async fn fetch(
+        &self,
+        call: Call,
+        url: &Url,
+        token: Option<&SecretString>,
+    ) -> Result<Vec<u8>, Error> {
+        let method = if call == Call::SessionToken {
+            reqwest::Method::PUT
+        } else {
+            reqwest::Method::GET
+        };
+        let what = format!("{method} {}", describe_url(url));
+        self.retry
+            .run(Step::Source, &what, |_| {
+                let mut request = self
+                    .http
+                    .request(method.clone(), url.clone())
+                    .timeout(self.timeout);
+                if call == Call::SessionToken {
+                    request = request.header(TTL_HEADER, SESSION_TOKEN_TTL_SECONDS);
+                }
+                if let Some(token) = token {
+                    // Checked to be a valid header value when it was received.
+                    if let Ok(mut value) =
+                        reqwest::header::HeaderValue::from_str(token.expose_secret())
+                    {
+                        value.set_sensitive(true);
+                        request = request.header(TOKEN_HEADER, value);
+                    }
+                }
+                let what = what.as_str();
+                async move {
+                    let response = send(Step::Source, what, request)
+                        .await
+                        .map_err(|e| unreachable_error(call, e))?;
+                    if response.is_success() {
+                        Ok(response.body)
+                    } else {
+                        Err(status_error(call, what, response, token.is_some()))
+                    }
+                }
+            })
+            .await
+    }
+}
+
+/// Transport failures and timeouts: the service is not there (or the PUT answer cannot reach us).
+/// Not retried: on a machine without IMDS every retry would only add another timeout.
+fn unreachable_error(call: Call, e: Error) -> Error {
+    e.context(format!("AWS instance metadata ({})", call.describe()))
+        .retryable(false)
+        .with_hint(NO_METADATA_HINT)
+}
+
+fn status_error(call: Call, what: &str, response: wif_core::http::Response, v2: bool) -> Error {
+    let status = response.status;
+    // IMDS error bodies are HTML or plain text, never worth showing; Error::http drops them.
+    let err = match response.error_for_status(Step::Source) {
+        Err(e) => e.context(format!(
+            "AWS instance metadata ({}) {what}",
+            call.describe()
+        )),
+        Ok(_) => Error::new(Step::Source, ErrorKind::Http, what.to_owned()),
+    };
+    match (status, call, v2) {
+        (401, Call::SessionToken, _) | (403, _, _) => err.with_hint(DISABLED_HINT),
+        (401, _, false) => err.with_hint(IMDSV2_REQUIRED_HINT),
+        (401, _, true) => err.with_hint(
+            "the metadata service rejected the IMDSv2 session token (expired, or issued elsewhere); a new one is requested on the next refresh",
+        ),
+        (404, Call::RoleName, _) => err.with_hint(NO_ROLE_HINT),
+        (404, Call::Credentials, _) => err.with_hint(
+            "the metadata service has no credentials for the role it listed: the instance profile may have just been replaced",
+        ),
+        (404, Call::Region, _) => err.with_hint(
+            "region_url should be http://169.254.169.254/latest/meta-data/placement/availability-zone; or set AWS_REGION",
+        ),
+        (404, Call::SessionToken, _) => err.with_hint(
+            "imdsv2_session_token_url should be http://169.254.169.254/latest/api/token",
+        ),
+        _ => err,
+    }
+}
+
+/// The role-name answer: one IAM role name (`[\w+=,.@-]{1,64}`), possibly followed by a newline.
+fn parse_role_name(body: &[u8]) -> Result<String, Error> {
+    let text = String::from_utf8_lossy(body);
+    let role = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    if role.is_empty() {
+        return Err(Error::invalid_response(
+            Step::Source,
+            "AWS instance metadata listed no IAM role",
+        )
+        .with_hint(NO_ROLE_HINT));
+    }
+    let valid = role.len() <= 64
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    if !valid {
+        return Err(Error::invalid_response(
+            Step::Source,
+            format!(
+                "AWS instance metadata answered {:?}, which is not an IAM role name",
+                clip(role, 64)
+            ),
+        ));
+    }
+    Ok(role.to_owned())
+}
+
+#[derive(Deserialize)]
+struct MetadataCredentials {
+    #[serde(rename = "Code")]
+    code: Option<String>,
+    #[serde(rename = "AccessKeyId")]
+    access_key_id: Option<String>,
+    #[serde(rename = "SecretAccessKey")]
+    secret_access_key: Option<SecretString>,
+    #[serde(rename = "Token")]
+    token: Option<SecretString>,
+}
+
+/// The role-credentials answer: `{"Code":"Success","AccessKeyId":…,"SecretAccessKey":…,"Token":…}`.
+fn parse_credentials(body: &[u8]) -> Result<AwsCredentials, Error> {
+    // serde_json's messages can quote input, and this input holds secrets: keep position only.
+    let parsed: MetadataCredentials = serde_json::from_slice(body).map_err(|e| {
+        Error::invalid_response(
+            Step::Source,
+            format!(
+                "AWS instance metadata credentials are not the expected JSON object (error at line {} column {})",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    if let Some(code) = parsed.code.as_deref().filter(|c| *c != "Success") {
+        return Err(Error::invalid_response(
+            Step::Source,
+            format!(
+                "AWS instance metadata credentials have Code {:?} instead of \"Success\"",
+                clip(code, 64)
+            ),
+        ));
+    }
+    let missing = |field: &str| {
+        Error::invalid_response(
+            Step::Source,
+            format!("AWS instance metadata credentials have no {field}"),
+        )
+    };
+    let id = parsed
+        .access_key_id
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| missing("AccessKeyId"))?;
+    let secret = parsed
+        .secret_access_key
+        .filter(|v| !v.expose_secret().is_empty())
+        .ok_or_else(|| missing("SecretAccessKey"))?;
+    Ok(AwsCredentials::new(
+        id,
+        secret.expose_secret(),
+        parsed.token.map(|t| t.expose_secret().to_owned()),
+    ))
+}
+
+/// No region from the builder, the environment or a `region_url`.
+pub(crate) fn unresolvable_region() -> Error {
+    Error::new(
+        Step::Source,
+        ErrorKind::InvalidConfig,
+        "unable to determine the AWS region: AWS_REGION and AWS_DEFAULT_REGION are unset and credential_source has no region_url",
+    )
+    .with_hint("set AWS_REGION, or add \"region_url\": \"http://169.254.169.254/latest/meta-data/placement/availability-zone\"")
+}
+
+/// No credentials from a provider, the environment or a metadata `url`.
+pub(crate) fn unresolvable_credentials() -> Error {
+    Error::new(
+        Step::Source,
+        ErrorKind::InvalidConfig,
+        "unable to determine AWS credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are unset and credential_source has no url",
+    )
+    .with_hint("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), add \"url\": \"http://169.254.169.254/latest/meta-data/iam/security-credentials\", or pass a credentials provider (ECS/EKS: the `aws-config` feature)")
+}
+
+fn clip(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_are_trimmed_and_validated() {
+        assert_eq!(
+            parse_role_name(b"gcp-aws-role\n").expect("valid"),
+            "gcp-aws-role"
+        );
+        assert_eq!(
+            parse_role_name(b"\nrole+=,.@_-1\n").expect("valid"),
+            "role+=,.@_-1"
+        );
+        let err = parse_role_name(b"").expect_err("empty");
+        assert!(
+            err.hint().is_some_and(|h| h.contains("no IAM role")),
+            "{err}"
+        );
+        assert!(parse_role_name(b"../../etc/passwd").is_err());
+        assert!(parse_role_name("x".repeat(65).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn credentials_json_is_parsed_and_never_echoed() {
+        let ok = br#"{"Code":"Success","LastUpdated":"2020-08-11T06:55:22Z","Type":"AWS-HMAC","AccessKeyId":"ASIAX","SecretAccessKey":"very-secret","Token":"session-secret","Expiration":"2020-08-11T12:55:22Z"}"#;
+        let creds = parse_credentials(ok).expect("parses");
+        assert_eq!(creds.access_key_id(), "ASIAX");
+        assert_eq!(creds.secret_access_key().expose_secret(), "very-secret");
+        assert_eq!(
+            creds.session_token().map(|t| t.expose_secret()),
+            Some("session-secret")
+        );
+
+        let bad: [&[u8]; 5] = [
+            br#"{"AccessKeyId":"ASIAX","SecretAccessKey":"very-secret","Token":"session-secret""#,
+            br#"{"AccessKeyId":"ASIAX","Token":"session-secret"}"#,
+            br#"{"AccessKeyId":"","SecretAccessKey":"very-secret"}"#,
+            br#"{"Code":"Failure","SecretAccessKey":"very-secret"}"#,
+            br#"{"AccessKeyId":7,"SecretAccessKey":"very-secret","Token":"session-secret"}"#,
+        ];
+        for body in bad {
+            let err = parse_credentials(body).expect_err("must fail");
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("very-secret"), "{shown}");
+            assert!(!shown.contains("session-secret"), "{shown}");
+            assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+        }
+    }
+}

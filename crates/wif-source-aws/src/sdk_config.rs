@@ -1,0 +1,57 @@
+//! aws-config integration (feature `aws-config`): take region and credentials from an AWS SDK
+//! `SdkConfig`, so ECS/Fargate container credentials, EKS IRSA web identity and Pod Identity, SSO
+//! and profiles all work — the environments Google's own libraries leave out.
+//!
+//! The HTTP client aws-config needs is built on rustls with `ring`, never `aws-lc-sys`, to keep
+//! the C build out of the dependency tree (aws-config panics at load without one).
+
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use wif_core::Error;
+
+use crate::{AwsSource, AwsSourceBuilder};
+
+impl AwsSourceBuilder {
+    /// Uses the config's credentials provider and, when it has one, its region (as an explicit
+    /// region). The provider is called once per refresh.
+    pub fn sdk_config(mut self, config: &SdkConfig) -> Self {
+        if let Some(provider) = config.credentials_provider() {
+            self = self.credentials_provider(provider);
+        }
+        if let Some(region) = config.region() {
+            self = self.region(region.as_ref());
+        }
+        self
+    }
+}
+
+impl AwsSource {
+    /// A builder preset from aws-config's default chains (environment, profiles, SSO, web
+    /// identity, ECS/EKS container endpoints, IMDS). Add config-file settings before `build()`.
+    pub async fn default_chain_builder() -> AwsSourceBuilder {
+        let config = config_loader().load().await;
+        AwsSource::builder().sdk_config(&config)
+    }
+
+    /// An `AwsSource` using aws-config's default credential and region chains.
+    pub async fn from_default_chain() -> Result<AwsSource, Error> {
+        AwsSource::default_chain_builder().await.build()
+    }
+}
+
+/// `aws_config::defaults(BehaviorVersion::latest())` with a rustls/ring HTTP client already set:
+/// adjust it (profile, region, …) and `load()` it, then pass the result to
+/// [`AwsSourceBuilder::sdk_config`].
+///
+/// ```no_run
+/// # async fn f() -> Result<(), wif_core::Error> {
+/// let config = wif_source_aws::config_loader().profile_name("ci").load().await;
+/// let source = wif_source_aws::AwsSource::builder().sdk_config(&config).build()?;
+/// # Ok(()) }
+/// ```
+pub fn config_loader() -> ConfigLoader {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client)
+}

@@ -1,0 +1,326 @@
+//! The AWS source's failures against wiremock fakes of the metadata service: each error names the
+//! step, the likely cause and the fix, happens before any request when it can, and leaks nothing.
+
+// Test helpers outside #[test] functions may panic too.
+#![allow(clippy::expect_used)]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wif_core::{ErrorKind, MapEnvironment, SourceContext, Step, SubjectTokenSource};
+use wif_source_aws::{AWS_SUBJECT_TOKEN_TYPE, AwsSource, AwsSourceBuilder};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use support::imds::*;
+
+#[tokio::test]
+async fn tokenless_get_on_an_imdsv2_only_instance_names_the_fix() {
+    let server = MockServer::start().await;
+    mount_imds(&server, true, "us-east-2b", &creds_json("A", "s", "t")).await;
+    let source = builder(&server, false, MapEnvironment::new())
+        .build()
+        .expect("builds");
+    let err = source
+        .subject_token(&ctx())
+        .await
+        .expect_err("401 without token");
+    assert_eq!(err.step(), Step::Source);
+    assert_eq!(err.status(), Some(401));
+    assert!(!err.is_retryable(), "{err:?}");
+    let hint = err.hint().expect("hint");
+    assert!(hint.contains("IMDSv2 is required"), "{hint}");
+    assert!(hint.contains("imdsv2_session_token_url"), "{hint}");
+    assert!(hint.contains("--enable-imdsv2"), "{hint}");
+}
+
+#[tokio::test]
+async fn missing_role_is_named() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(ROLE_PATH))
+        .respond_with(ResponseTemplate::new(404).set_body_string("<html>Not Found</html>"))
+        .mount(&server)
+        .await;
+    let env = MapEnvironment::new().with("AWS_REGION", "us-east-1");
+    let source = builder(&server, false, env).build().expect("builds");
+    let err = source.subject_token(&ctx()).await.expect_err("404");
+    assert_eq!(err.status(), Some(404));
+    assert!(
+        err.hint()
+            .is_some_and(|h| h.contains("no IAM role attached")),
+        "{err}"
+    );
+    assert!(
+        !err.to_string().contains("<html>"),
+        "bodies are not echoed: {err}"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_then_reported() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(ZONE_PATH))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let env = MapEnvironment::new()
+        .with("AWS_ACCESS_KEY_ID", "AKIAENV")
+        .with("AWS_SECRET_ACCESS_KEY", "env-secret");
+    let source = builder(&server, false, env).build().expect("builds");
+    let err = source.resolve().await.expect_err("500");
+    assert_eq!(err.status(), Some(500));
+    assert!(
+        err.is_retryable(),
+        "a 5xx stays retryable for the caller: {err:?}"
+    );
+    assert!(
+        err.to_string().contains("AWS instance metadata (region)"),
+        "{err}"
+    );
+    let reqs = requests(&server).await;
+    assert_eq!(
+        count(&reqs, "GET", ZONE_PATH),
+        3,
+        "three attempts: {reqs:?}"
+    );
+}
+
+#[tokio::test]
+async fn metadata_timeouts_fail_fast_with_the_likely_causes() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path(TOKEN_PATH))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(IMDS_TOKEN)
+                .set_delay(Duration::from_secs(5)),
+        )
+        .mount(&server)
+        .await;
+    let source = builder(&server, true, MapEnvironment::new())
+        .metadata_timeout(Duration::from_millis(200))
+        .build()
+        .expect("builds");
+    let started = Instant::now();
+    let err = source.resolve().await.expect_err("times out");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    assert!(!err.is_retryable());
+    let hint = err.hint().expect("hint");
+    assert!(
+        hint.contains("no instance metadata service reachable"),
+        "{hint}"
+    );
+    assert!(hint.contains("HttpPutResponseHopLimit=2"), "{hint}");
+    assert_eq!(
+        count(&requests(&server).await, "PUT", TOKEN_PATH),
+        1,
+        "not retried"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_metadata_service_is_explained() {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let source = AwsSource::builder()
+        .environment(Arc::new(
+            MapEnvironment::new().with("AWS_REGION", "us-east-1"),
+        ))
+        .credentials_url(format!("http://127.0.0.1:{port}{ROLE_PATH}"))
+        .build()
+        .expect("builds");
+    let err = source.resolve().await.expect_err("connection refused");
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
+    assert!(
+        err.hint().is_some_and(|h| h.contains("not on EC2")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn garbage_region_answer_is_a_clear_error() {
+    let server = MockServer::start().await;
+    mount_imds(
+        &server,
+        false,
+        "<html>oops</html>",
+        &creds_json("A", "s", "t"),
+    )
+    .await;
+    let source = builder(&server, false, MapEnvironment::new())
+        .build()
+        .expect("builds");
+    let err = source.resolve().await.expect_err("garbage");
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    assert!(
+        err.to_string().contains("could not derive an AWS region"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn missing_region_or_credentials_fail_before_any_request() {
+    let server = MockServer::start().await;
+    // No region anywhere.
+    let err = AwsSource::builder()
+        .environment(Arc::new(MapEnvironment::new()))
+        .credentials_url(format!("{}{ROLE_PATH}", server.uri()))
+        .build()
+        .expect("builds")
+        .resolve()
+        .await
+        .expect_err("no region");
+    assert!(err.is_config(), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("unable to determine the AWS region"),
+        "{err}"
+    );
+
+    // Half an env key pair and no metadata url.
+    let env = MapEnvironment::new()
+        .with("AWS_REGION", "us-east-1")
+        .with("AWS_ACCESS_KEY_ID", "AKIAHALF");
+    let err = AwsSource::builder()
+        .environment(Arc::new(env))
+        .build()
+        .expect("builds")
+        .resolve()
+        .await
+        .expect_err("no credentials");
+    assert!(err.is_config(), "{err:?}");
+    assert!(
+        err.to_string().contains("AWS_SECRET_ACCESS_KEY is not"),
+        "{err}"
+    );
+    assert!(requests(&server).await.is_empty());
+}
+
+#[tokio::test]
+async fn bad_configuration_fails_in_build_before_any_request() {
+    let server = MockServer::start().await;
+    mount_imds(&server, true, "us-east-2b", &creds_json("A", "s", "t")).await;
+    let cases: Vec<(AwsSourceBuilder, &str)> = vec![
+        (
+            builder(&server, true, MapEnvironment::new()).environment_id("aws2"),
+            "credential_source.environment_id",
+        ),
+        (
+            builder(&server, true, MapEnvironment::new()).environment_id("AWS1"),
+            "credential_source.environment_id",
+        ),
+        (
+            builder(&server, true, MapEnvironment::new()).regional_cred_verification_url(
+                "http://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15",
+            ),
+            "credential_source.regional_cred_verification_url",
+        ),
+        (
+            builder(&server, true, MapEnvironment::new()).region_url("not a url"),
+            "credential_source.region_url",
+        ),
+        (
+            builder(&server, true, MapEnvironment::new()).region("us east 1"),
+            "region",
+        ),
+        (
+            builder(&server, true, MapEnvironment::new())
+                .subject_token_type("urn:ietf:params:oauth:token-type:jwt"),
+            "subject_token_type",
+        ),
+    ];
+    for (b, field) in cases {
+        let err = b.build().expect_err(field);
+        assert!(err.is_config(), "{field}: {err:?}");
+        assert_eq!(err.step(), Step::Config);
+        assert!(err.to_string().contains(field), "{field}: {err}");
+    }
+    assert!(
+        requests(&server).await.is_empty(),
+        "no request before a valid build"
+    );
+}
+
+#[tokio::test]
+async fn wrong_subject_token_type_fails_before_any_request() {
+    let server = MockServer::start().await;
+    let source = builder(&server, true, MapEnvironment::new())
+        .build()
+        .expect("builds");
+    let ctx = SourceContext::new(AUDIENCE, "urn:ietf:params:oauth:token-type:jwt");
+    let err = source.subject_token(&ctx).await.expect_err("wrong type");
+    assert!(err.to_string().contains("subject_token_type"), "{err}");
+    let err = source
+        .subject_token(&SourceContext::new("", AWS_SUBJECT_TOKEN_TYPE))
+        .await
+        .expect_err("empty audience");
+    assert!(err.to_string().contains("audience"), "{err}");
+    assert!(requests(&server).await.is_empty());
+    assert_eq!(source.kind(), "aws");
+}
+
+#[tokio::test]
+async fn secrets_never_appear_in_debug_display_or_errors() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(ROLE_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string(ROLE))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(CREDS_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"{"Code":"Success","AccessKeyId":"ASIALEAK","SecretAccessKey":"imds-secret-value","Token":["imds-session-value"]}"#,
+        ))
+        .mount(&server)
+        .await;
+    let env = MapEnvironment::new()
+        .with("AWS_REGION", "us-east-1")
+        .with("AWS_SECRET_ACCESS_KEY", "env-secret-value");
+    let source = builder(&server, false, env.clone())
+        .build()
+        .expect("builds");
+    let err = source
+        .resolve()
+        .await
+        .expect_err("malformed credentials JSON");
+
+    let ok_env = env
+        .with("AWS_ACCESS_KEY_ID", "ASIAOK")
+        .with("AWS_SESSION_TOKEN", "env-session-value");
+    let ok = builder(&server, false, ok_env).build().expect("builds");
+    let resolved = ok.resolve().await.expect("resolves");
+    let signed = ok.signed_request(AUDIENCE).await.expect("signs");
+    let token = ok.subject_token(&ctx()).await.expect("token");
+
+    let shown = format!(
+        "{source:?} {ok:?} {err} {err:?} {resolved:?} {} {signed:?} {token:?} {:?}",
+        resolved.provenance,
+        builder(&server, false, MapEnvironment::new()),
+    );
+    for secret in [
+        "env-secret-value",
+        "env-session-value",
+        "imds-secret-value",
+        "imds-session-value",
+        "Signature=",
+    ] {
+        assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+    }
+    assert!(
+        shown.contains("ASIAOK"),
+        "access key ids are identifiers and may show"
+    );
+}
