@@ -1,6 +1,7 @@
 //! Project automation. `cargo xtask ci` is what `.ci/run` and the README call.
 //!
-//! * `ci` — format check, clippy with warnings denied, every test, docs with warnings denied.
+//! * `ci` — format check, clippy with warnings denied, every test (and the opt-in `aws-config`
+//!   feature's), docs with warnings denied.
 //! * `test` — just the tests.
 
 use std::process::{Command, ExitCode};
@@ -35,6 +36,33 @@ fn ci() -> Result<(), String> {
         &[],
     )?;
     test()?;
+    // The opt-in aws-config integration (ECS, EKS, SSO providers) is off in the default build;
+    // lint and test it explicitly so it can't rot.
+    cargo(
+        &[
+            "clippy",
+            "-p",
+            "wif",
+            "--features",
+            "aws-config",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    cargo(
+        &[
+            "test",
+            "-p",
+            "wif-source-aws",
+            "--features",
+            "aws-config",
+            "--locked",
+        ],
+        &[],
+    )?;
     cargo(
         &["doc", "--workspace", "--no-deps", "--locked"],
         &[("RUSTDOCFLAGS", "-D warnings")],
