@@ -1,0 +1,67 @@
+//! The Lambda entry point: builds one [`Handler`] per container (cold start), keeps it in a
+//! process-wide `static`, and hands every invocation to it. The credentials' token cache lives
+//! as long as the container does, so warm invocations reuse the Google token.
+
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use tracing_subscriber::EnvFilter;
+use wif_example_aws_lambda::{Handler, ListRequest};
+
+/// The one handler of this container.
+static HANDLER: OnceLock<Handler> = OnceLock::new();
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    // CloudWatch stamps each line with the time; colours would show as escape codes.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .without_time()
+        .with_ansi(false)
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Display, not Debug: the message, the server's words and the hint, readable in
+            // CloudWatch (and never a token).
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), lambda_runtime::Error> {
+    // lambda_runtime panics without these (Lambda always sets them); say what is wrong instead.
+    for var in [
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+    ] {
+        if std::env::var_os(var).is_none() {
+            return Err(format!(
+                "{var} is not set: run this on AWS Lambda, or locally with `cargo lambda watch` \
+                 and `cargo lambda invoke`"
+            )
+            .into());
+        }
+    }
+
+    // A broken configuration fails the cold start (Lambda reports an init error), before any
+    // invocation is accepted. No token is fetched here: the first invocation does that.
+    let handler = Handler::from_environment(Arc::new(wif::OsEnvironment))?;
+    tracing::info!(
+        credentials = ?handler.credentials().info(),
+        gcs = %handler.gcs_base(),
+        "handler ready"
+    );
+    let handler: &'static Handler = HANDLER.get_or_init(|| handler);
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ListRequest>| {
+        handler.invoke(event)
+    }))
+    .await
+}

@@ -1,0 +1,183 @@
+//! How the handler fails: each failure names its step, says what the server said and what to
+//! check, and never carries a token or an AWS secret.
+
+#![allow(clippy::panic)]
+
+mod support;
+
+use support::*;
+
+#[tokio::test]
+async fn a_token_refused_twice_is_an_api_error_with_a_hint_and_no_secrets() {
+    let google = FakeGoogle::start().await;
+    let gcs = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(unauthenticated())
+        .mount(&gcs)
+        .await;
+    let handler = handler(lambda_credentials(&google, None, None), &gcs);
+
+    let d = invoke_err(&handler, json!({"bucket": BUCKET})).await;
+    assert_eq!(d.error_type, "ApiError");
+    assert!(d.error_message.contains("HTTP 401"), "{}", d.error_message);
+    assert!(
+        d.error_message.contains("UNAUTHENTICATED"),
+        "{}",
+        d.error_message
+    );
+    assert!(
+        d.error_message
+            .contains("hint: a freshly issued token was refused too"),
+        "{}",
+        d.error_message
+    );
+    assert_no_secrets(&d.error_message);
+    assert_eq!(
+        gcs_requests(&gcs).await.len(),
+        2,
+        "exactly one retry after the 401"
+    );
+    assert_eq!(google.sts_calls().await, 2);
+}
+
+#[tokio::test]
+async fn permission_denied_names_the_fix_and_leaks_nothing() {
+    let google = FakeGoogle::start().await;
+    let gcs = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": {
+            "code": 403,
+            "message": "principal://iam.googleapis.com/... does not have storage.objects.list access to the Google Cloud Storage bucket.",
+            "errors": [{"reason": "forbidden", "domain": "global"}]
+        }})))
+        .mount(&gcs)
+        .await;
+    let handler = handler(lambda_credentials(&google, None, None), &gcs);
+
+    let d = invoke_err(&handler, json!({"bucket": BUCKET})).await;
+    assert_eq!(d.error_type, "ApiError");
+    assert!(d.error_message.contains("HTTP 403"), "{}", d.error_message);
+    assert!(
+        d.error_message.contains("storage.objects.list access"),
+        "{}",
+        d.error_message
+    );
+    assert!(
+        d.error_message.contains("roles/storage.objectViewer"),
+        "{}",
+        d.error_message
+    );
+    assert!(
+        d.error_message.contains("(not retryable)"),
+        "{}",
+        d.error_message
+    );
+    assert_no_secrets(&d.error_message);
+    assert_eq!(
+        gcs_requests(&gcs).await.len(),
+        1,
+        "403 is neither retried nor refreshed"
+    );
+    assert_eq!(google.sts_calls().await, 1);
+}
+
+#[tokio::test]
+async fn a_rejected_exchange_is_an_exchange_error_without_aws_secrets() {
+    let google = FakeGoogle::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_request",
+            "error_description": "The size of mapped attribute google.subject exceeds the 127 bytes limit. Either modify your attribute mapping or the incoming assertion to produce a mapped attribute that is less than 127 bytes."
+        })))
+        .with_priority(1)
+        .mount(google.server())
+        .await;
+    let gcs = fake_gcs(&["a"]).await;
+    let handler = handler(lambda_credentials(&google, None, None), &gcs);
+
+    let d = invoke_err(&handler, json!({"bucket": BUCKET})).await;
+    assert_eq!(d.error_type, "ExchangeError", "{}", d.error_message);
+    assert!(d.error_message.contains("127 bytes"), "{}", d.error_message);
+    assert_no_secrets(&d.error_message);
+    assert_no_secrets(&format!("{handler:?}"));
+    assert!(
+        gcs_requests(&gcs).await.is_empty(),
+        "no API call without a token"
+    );
+}
+
+#[tokio::test]
+async fn bad_events_fail_before_any_token_is_fetched() {
+    let google = FakeGoogle::start().await;
+    let gcs = fake_gcs(&[]).await;
+    let handler = handler(lambda_credentials(&google, None, None), &gcs);
+    let d = invoke_err(&handler, json!({"bucket": "gs://my-bucket/reports"})).await;
+    assert_eq!(d.error_type, "ApiError");
+    assert!(
+        d.error_message.contains("invalid event: `bucket`"),
+        "{}",
+        d.error_message
+    );
+    assert_eq!(google.sts_calls().await, 0);
+    assert!(gcs_requests(&gcs).await.is_empty());
+}
+
+#[tokio::test]
+async fn from_environment_explains_missing_adc_and_a_bad_gcs_url() {
+    let e = Handler::from_environment(Arc::new(
+        lambda_environment()
+            .with("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/wif.json")
+            .with("HOME", "/nonexistent"),
+    ));
+    let shown = e
+        .map(|_| ())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(shown.contains("/nonexistent/wif.json"), "{shown}");
+
+    let google = FakeGoogle::start().await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let config_path = dir.path().join("wif.json");
+    std::fs::write(&config_path, aws_config(&google, NO_METADATA, None, None))
+        .unwrap_or_else(|e| panic!("write config: {e}"));
+    let e = Handler::from_environment(Arc::new(
+        lambda_environment()
+            .with(
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                config_path.to_string_lossy(),
+            )
+            .with("GCS_BASE_URL", "http://storage.example.com"),
+    ));
+    let shown = e
+        .map(|_| ())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        shown.contains("GCS_BASE_URL") && shown.contains("must be https"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_repeating_its_page_token_cannot_hold_the_invocation() {
+    let google = FakeGoogle::start().await;
+    let gcs = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(OBJECTS_PATH))
+        .respond_with(objects_page(&[], Some("same")))
+        .mount(&gcs)
+        .await;
+    let handler = handler(lambda_credentials(&google, None, None), &gcs);
+
+    let d = invoke_err(&handler, json!({"bucket": BUCKET})).await;
+    assert_eq!(d.error_type, "ApiError");
+    assert!(
+        d.error_message.contains("same nextPageToken"),
+        "{}",
+        d.error_message
+    );
+    assert_eq!(gcs_requests(&gcs).await.len(), 2);
+}
