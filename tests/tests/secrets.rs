@@ -52,6 +52,9 @@ fn no_secret_reaches_trace_logs_debug_or_errors() {
     // Everything (client, servers, chain) runs on this thread's runtime, so the thread-local
     // default subscriber sees all of it, including reqwest/hyper internals.
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests in this binary may have registered callsites concurrently, caching
+    // "not interested" before this subscriber existed; recompute with it in place.
+    tracing::callsite::rebuild_interest_cache();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

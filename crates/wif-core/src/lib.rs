@@ -44,6 +44,8 @@ mod format;
 pub mod http;
 mod retry;
 mod source;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod token;
 
 pub use async_trait::async_trait;

@@ -3,8 +3,7 @@
 // Test helpers outside #[test] functions may panic too.
 #![allow(clippy::expect_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 use wif_core::{MapEnvironment, SourceContext, SubjectTokenSource};
@@ -12,29 +11,9 @@ use wif_source_aws::{AWS_SUBJECT_TOKEN_TYPE, AwsSource};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn trace_output_holds_no_secrets() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = wif_core::testing::LogCapture::global();
 
     let server = MockServer::start().await;
     Mock::given(method("PUT"))
@@ -77,7 +56,7 @@ async fn trace_output_holds_no_secrets() {
         .map(|s| s[..64].to_owned())
         .expect("signature in token");
 
-    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    let logs = captured.contents();
     assert!(
         logs.contains("signed AWS GetCallerIdentity"),
         "tracing was captured: {logs}"

@@ -1,5 +1,3 @@
-use std::sync::{Arc, Mutex};
-
 use wif_core::secrecy::ExposeSecret;
 
 use super::*;
@@ -207,40 +205,16 @@ async fn debug_shows_the_path_and_never_the_token() {
     );
 }
 
-/// Captures formatted tracing output so a test can assert what it (doesn't) contain.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut out) = self.0.lock() {
-            out.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn tracing_shows_path_and_size_but_never_the_content() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    // Current-thread test runtime: the default subscriber covers every await below.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = wif_core::testing::LogCapture::global();
 
     let (_dir, path) = write("token", TOKEN.as_bytes());
     read(&FileSource::new(&path, TokenFormat::Text))
         .await
         .expect("token");
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().expect("lock")).into_owned();
+    let logs = captured.contents();
     assert!(logs.contains(&path.display().to_string()), "{logs}");
     assert!(logs.contains(&format!("bytes={}", TOKEN.len())), "{logs}");
     assert!(!logs.contains("file-subject-token"), "token leaked: {logs}");

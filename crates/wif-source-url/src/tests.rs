@@ -1,5 +1,3 @@
-use std::sync::{Arc, Mutex};
-
 use tokio::time::Instant;
 use wif_core::ErrorKind;
 use wif_core::secrecy::ExposeSecret;
@@ -373,22 +371,6 @@ async fn debug_never_shows_header_values_the_query_or_the_token() {
     }
 }
 
-/// Captures formatted tracing output so a test can assert what it (doesn't) contain.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut out) = self.0.lock() {
-            out.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn tracing_shows_the_url_and_size_but_no_secret() {
     let server = MockServer::start().await;
@@ -405,18 +387,10 @@ async fn tracing_shows_the_url_and_size_but_no_secret() {
         .with_headers([("Authorization".to_owned(), HEADER_SECRET.to_owned())])
         .expect("header");
 
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    // Current-thread test runtime: the default subscriber covers every await below.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = wif_core::testing::LogCapture::global();
     fetch(&source).await.expect("token");
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().expect("lock")).into_owned();
+    let logs = captured.contents();
     assert!(logs.contains(&format!("{}/token", server.uri())), "{logs}");
     assert!(logs.contains(&format!("bytes={}", TOKEN.len())), "{logs}");
     assert!(logs.contains("retrying"), "the retry is visible: {logs}");

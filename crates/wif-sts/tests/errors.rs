@@ -7,8 +7,6 @@
 
 mod support;
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -318,30 +316,9 @@ async fn debug_and_display_never_show_secrets() {
     );
 }
 
-/// A `tracing` writer that collects everything into a buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn tracing_at_trace_level_never_shows_secrets() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = wif_core::testing::LogCapture::global();
 
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -362,7 +339,7 @@ async fn tracing_at_trace_level_never_shows_secrets() {
     let token = sts.token().await.expect("second attempt succeeds");
     tracing::info!(?token, "got a token");
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().expect("not poisoned")).into_owned();
+    let logs = captured.contents();
     assert!(logs.contains("sts_exchange"), "spans are recorded:\n{logs}");
     assert!(
         logs.contains("sts_attempt{attempt=1 status=503}"),

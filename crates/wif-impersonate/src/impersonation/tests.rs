@@ -1,8 +1,6 @@
 //! wiremock tests of the `generateAccessToken` call: the exact request, response parsing, error
 //! mapping with hints, retries, timeouts, and that no token reaches Debug, Display or logs.
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
@@ -444,40 +442,9 @@ async fn each_attempt_is_cut_off_by_the_timeout() {
     );
 }
 
-/// Collects everything a `tracing` subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
-    }
-}
-
 #[tokio::test]
 async fn tokens_never_reach_debug_display_or_trace_logs() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    // The test runtime is single-threaded, so a thread-local default sees every event.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = wif_core::testing::LogCapture::global();
 
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -514,7 +481,7 @@ async fn tokens_never_reach_debug_display_or_trace_logs() {
         "Debug names the service account: {shown}"
     );
 
-    let logs = logs.text();
+    let logs = logs.contents();
     assert_no_secrets(&logs);
     for want in [
         format!("service_account={SA}"),
