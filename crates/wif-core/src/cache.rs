@@ -153,6 +153,7 @@ impl<P: TokenProvider + 'static> TokenCache<P> {
     }
 
     /// Forgets the cached token (e.g. after an API answered 401), so the next call refreshes.
+    /// Only this layer's token is dropped; caches further down the chain keep theirs.
     pub fn invalidate(&self) {
         lock(&self.shared.state).token = None;
     }
@@ -281,6 +282,10 @@ impl<P: TokenProvider + 'static> TokenProvider for TokenCache<P> {
                 _ => Err(err),
             },
         }
+    }
+
+    fn invalidate(&self) {
+        TokenCache::invalidate(self);
     }
 }
 

@@ -74,6 +74,10 @@ pub trait SubjectTokenSource: Send + Sync + fmt::Debug {
 pub trait TokenProvider: Send + Sync + fmt::Debug {
     /// Returns a token valid for at least a short while. Implementations decide about caching.
     async fn token(&self) -> Result<AccessToken, Error>;
+
+    /// Forgets any cached token, so the next [`token`](Self::token) call fetches a new one.
+    /// API clients call this after a 401. The default does nothing (no cache).
+    fn invalidate(&self) {}
 }
 
 #[async_trait]
@@ -101,12 +105,18 @@ impl<T: TokenProvider + ?Sized> TokenProvider for Arc<T> {
     async fn token(&self) -> Result<AccessToken, Error> {
         (**self).token().await
     }
+    fn invalidate(&self) {
+        (**self).invalidate()
+    }
 }
 
 #[async_trait]
 impl<T: TokenProvider + ?Sized> TokenProvider for Box<T> {
     async fn token(&self) -> Result<AccessToken, Error> {
         (**self).token().await
+    }
+    fn invalidate(&self) {
+        (**self).invalidate()
     }
 }
 

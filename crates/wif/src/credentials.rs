@@ -114,8 +114,9 @@ impl Credentials {
     /// — what to do when an API answers 401. With impersonation, only the impersonated token is
     /// dropped: the federated token stays cached, so the refresh costs one IAM call.
     pub fn invalidate(&self) {
-        if let Some(cache) = &self.inner.cache {
-            cache.invalidate();
+        match &self.inner.cache {
+            Some(cache) => cache.invalidate(),
+            None => self.inner.provider.invalidate(),
         }
     }
 
@@ -155,5 +156,9 @@ impl fmt::Debug for Credentials {
 impl TokenProvider for Credentials {
     async fn token(&self) -> Result<AccessToken, Error> {
         self.inner.provider.token().await
+    }
+
+    fn invalidate(&self) {
+        Credentials::invalidate(self);
     }
 }
