@@ -1,12 +1,17 @@
 //! Project automation. `cargo xtask ci` is what `.ci/run` and the README call.
 //!
 //! * `ci` — format check, clippy with warnings denied, every test (and the opt-in `aws-config`
-//!   feature's), docs with warnings denied.
+//!   feature's), the reference-client proof, docs with warnings denied.
 //! * `test` — just the tests.
+//! * `reference` — the reference-client proof: Python google-auth (in a venv under
+//!   `target/reference-venv`, installed from PyPI on first use) obtains tokens from the emulator
+//!   with the credential configurations it writes (see `reference.rs`).
+
+mod reference;
 
 use std::process::{Command, ExitCode};
 
-fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
+pub(crate) fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     eprintln!("xtask: cargo {}", args.join(" "));
     let status = Command::new(cargo)
@@ -63,6 +68,8 @@ fn ci() -> Result<(), String> {
         ],
         &[],
     )?;
+    // The emulator must speak the real protocol: Google's own Python client gets tokens from it.
+    reference::run()?;
     cargo(
         &["doc", "--workspace", "--no-deps", "--locked"],
         &[("RUSTDOCFLAGS", "-D warnings")],
@@ -78,8 +85,9 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "ci" => ci(),
         "test" => test(),
+        "reference" => reference::run(),
         _ => Err(format!(
-            "unknown task `{task}`; tasks: ci (fmt, clippy, tests, docs), test"
+            "unknown task `{task}`; tasks: ci (fmt, clippy, tests, docs), test, reference (Python google-auth against the emulator)"
         )),
     };
     match result {

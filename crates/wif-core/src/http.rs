@@ -117,6 +117,17 @@ pub async fn send(
     what: &str,
     request: reqwest::RequestBuilder,
 ) -> Result<Response, Error> {
+    send_with_limit(step, what, request, MAX_RESPONSE_BYTES).await
+}
+
+/// Like [`send`], with another bound on the body: for APIs whose answers are legitimately larger
+/// than a token endpoint's (a BigQuery result page may hold 10 MB of rows).
+pub async fn send_with_limit(
+    step: Step,
+    what: &str,
+    request: reqwest::RequestBuilder,
+    max_bytes: usize,
+) -> Result<Response, Error> {
     let started = Instant::now();
     let mut response = request
         .send()
@@ -126,9 +137,9 @@ pub async fn send(
     let headers = response.headers().clone();
     if response
         .content_length()
-        .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
+        .is_some_and(|len| len > max_bytes as u64)
     {
-        return Err(too_large(step, what));
+        return Err(too_large(step, what, max_bytes));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
@@ -136,8 +147,8 @@ pub async fn send(
         .await
         .map_err(|e| transport_error(step, what, e))?
     {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(too_large(step, what));
+        if body.len() + chunk.len() > max_bytes {
+            return Err(too_large(step, what, max_bytes));
         }
         body.extend_from_slice(&chunk);
     }
@@ -156,10 +167,10 @@ pub async fn send(
     })
 }
 
-fn too_large(step: Step, what: &str) -> Error {
+fn too_large(step: Step, what: &str, max_bytes: usize) -> Error {
     Error::invalid_response(
         step,
-        format!("{what}: response body larger than {MAX_RESPONSE_BYTES} bytes"),
+        format!("{what}: response body larger than {max_bytes} bytes"),
     )
 }
 

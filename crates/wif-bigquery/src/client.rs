@@ -1,0 +1,394 @@
+//! The [`BigQuery`] client and the one code path every call takes: bearer token, quota project,
+//! BigQuery's retry rules, one token refresh on 401, bounded response reading, a tracing span.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use serde::de::DeserializeOwned;
+use tracing::Instrument as _;
+use url::Url;
+use wif_core::{Environment, Error, RetryPolicy, Step, TokenProvider};
+
+use crate::hints::{self, Operation};
+
+/// BigQuery v2's REST root in the default universe.
+pub const DEFAULT_BASE_URL: &str = "https://bigquery.googleapis.com/bigquery/v2/";
+
+/// The variable Google's clients read to talk to a BigQuery emulator (`host:port`).
+pub const EMULATOR_HOST_ENV: &str = "BIGQUERY_EMULATOR_HOST";
+
+/// Largest response read: a result page holds up to 10 MB of rows, plus the f/v encoding.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+
+/// A BigQuery REST client working with any [`TokenProvider`].
+///
+/// Cheap to clone (one reference count); clones share the HTTP connection pool. Every call sends
+/// `Authorization: Bearer …` from the provider (and `x-goog-user-project` when a quota project is
+/// set), is retried by BigQuery's rules (reasons `backendError`, `rateLimitExceeded` — sent as
+/// HTTP 403 —, `internalError`, `badGateway`, and HTTP 500/502/503/504) under the
+/// [`RetryPolicy`], and after a 401 asks the provider for a fresh token once.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use wif_bigquery::BigQuery;
+/// use wif_core::{AccessToken, StaticTokenProvider};
+///
+/// let provider = StaticTokenProvider::new(AccessToken::expiring_in(
+///     "ya29.token-from-elsewhere",
+///     tokio::time::Instant::now(),
+///     Duration::from_secs(3600),
+/// ));
+/// let bq = BigQuery::new(provider, "my-project").with_quota_project("my-billing-project");
+/// # let _ = bq;
+/// ```
+#[derive(Clone)]
+pub struct BigQuery {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Inner {
+    http: Option<reqwest::Client>,
+    auth: Option<Arc<dyn TokenProvider>>,
+    pub(crate) project: String,
+    /// Kept as parsed so that a bad URL is reported by the first call, as a configuration error.
+    base_url: Result<Url, Error>,
+    quota_project: Option<String>,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for BigQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let base = match &self.inner.base_url {
+            Ok(url) => wif_core::http::describe_url(url),
+            Err(_) => "<invalid>".to_owned(),
+        };
+        f.debug_struct("BigQuery")
+            .field("project", &self.inner.project)
+            .field("base_url", &base)
+            .field("authenticated", &self.inner.auth.is_some())
+            .field("quota_project", &self.inner.quota_project)
+            .field("retry", &self.inner.retry)
+            .finish()
+    }
+}
+
+/// BigQuery's retry defaults: backoff from 1 s doubling to 32 s (Google's clients and SLA
+/// guidance), at most 6 attempts, 60 s overall.
+pub fn default_retry_policy() -> RetryPolicy {
+    RetryPolicy::default()
+        .with_max_attempts(6)
+        .with_backoff(Duration::from_secs(1), Duration::from_secs(32))
+        .with_deadline(Duration::from_secs(60))
+}
+
+impl BigQuery {
+    /// A client for `project` (the project that runs queries) authenticating with `provider`.
+    pub fn new(provider: impl TokenProvider + 'static, project: impl Into<String>) -> Self {
+        Self::build(Some(Arc::new(provider)), project.into())
+    }
+
+    /// A client that sends no `Authorization` header: only for emulators.
+    pub fn unauthenticated(project: impl Into<String>) -> Self {
+        Self::build(None, project.into())
+    }
+
+    /// Like Google's own clients: when `BIGQUERY_EMULATOR_HOST` (`host:port`) is set in `env`,
+    /// talks to `http://{host:port}/bigquery/v2/`, unauthenticated unless `provider` is given.
+    /// Otherwise talks to BigQuery itself with `provider`, which is then required.
+    ///
+    /// ```
+    /// use wif_core::MapEnvironment;
+    ///
+    /// let env = MapEnvironment::new().with("BIGQUERY_EMULATOR_HOST", "127.0.0.1:9050");
+    /// let bq = wif_bigquery::BigQuery::from_env(&env, None, "test-project")?;
+    /// assert!(format!("{bq:?}").contains("http://127.0.0.1:9050/bigquery/v2/"));
+    /// # Ok::<(), wif_core::Error>(())
+    /// ```
+    pub fn from_env(
+        env: &dyn Environment,
+        provider: Option<Arc<dyn TokenProvider>>,
+        project: impl Into<String>,
+    ) -> Result<Self, Error> {
+        let host = env
+            .var(EMULATOR_HOST_ENV)
+            .map(|h| h.trim().trim_end_matches('/').to_owned())
+            .filter(|h| !h.is_empty());
+        match (host, provider) {
+            (Some(host), provider) => {
+                let base = if host.contains("://") {
+                    format!("{host}/bigquery/v2/")
+                } else {
+                    format!("http://{host}/bigquery/v2/")
+                };
+                let client = Self::build(provider, project.into()).with_base_url(&base);
+                client.base()?;
+                Ok(client)
+            }
+            (None, Some(provider)) => Ok(Self::build(Some(provider), project.into())),
+            (None, None) => Err(Error::config(
+                "credentials",
+                format!("no credentials are configured and {EMULATOR_HOST_ENV} is not set"),
+            )),
+        }
+    }
+
+    fn build(auth: Option<Arc<dyn TokenProvider>>, project: String) -> Self {
+        BigQuery {
+            inner: Arc::new(Inner {
+                http: None,
+                auth,
+                project,
+                base_url: Url::parse(DEFAULT_BASE_URL).map_err(|e| Error::config("base_url", e)),
+                quota_project: None,
+                retry: default_retry_policy(),
+            }),
+        }
+    }
+
+    fn edit(mut self, f: impl FnOnce(&mut Inner)) -> Self {
+        f(Arc::make_mut(&mut self.inner));
+        self
+    }
+
+    /// Talks to another BigQuery v2 root (a regional or private endpoint, another universe, an
+    /// emulator): the URL that `projects/{p}/queries` is relative to. A URL that does not parse
+    /// is reported by the first call, before any network traffic.
+    pub fn with_base_url(self, base_url: &str) -> Self {
+        let parsed = parse_base_url(base_url);
+        self.edit(|i| i.base_url = parsed)
+    }
+
+    /// Uses `client` (share one across your process; it carries the timeouts).
+    pub fn with_http_client(self, client: reqwest::Client) -> Self {
+        self.edit(|i| i.http = Some(client))
+    }
+
+    /// Sends `x-goog-user-project: {project}`: the project billed and charged quota.
+    pub fn with_quota_project(self, project: impl Into<String>) -> Self {
+        let project = project.into();
+        self.edit(|i| i.quota_project = Some(project).filter(|p| !p.trim().is_empty()))
+    }
+
+    /// Replaces the retry policy (default: [`default_retry_policy`]).
+    pub fn with_retry_policy(self, policy: RetryPolicy) -> Self {
+        self.edit(|i| i.retry = policy)
+    }
+
+    /// The project queries run in.
+    pub fn project(&self) -> &str {
+        &self.inner.project
+    }
+
+    /// A reference to `dataset.table` in this client's project.
+    pub fn table(&self, dataset: impl Into<String>, table: impl Into<String>) -> crate::TableRef {
+        crate::TableRef::new(self.inner.project.clone(), dataset, table)
+    }
+
+    pub(crate) fn base(&self) -> Result<&Url, Error> {
+        self.inner.base_url.as_ref().map_err(Clone::clone)
+    }
+
+    /// `{base}/projects/{p}/…` with every segment percent-encoded (ids never break the path).
+    pub(crate) fn url(&self, segments: &[&str]) -> Result<Url, Error> {
+        let mut url = self.base()?.clone();
+        url.path_segments_mut()
+            .map_err(|()| Error::config("base_url", "must be an http(s) URL"))?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    pub(crate) fn validated_project(&self) -> Result<&str, Error> {
+        let p = self.inner.project.trim();
+        if p.is_empty() {
+            return Err(Error::config("project", "must not be empty"));
+        }
+        Ok(p)
+    }
+
+    fn http(&self) -> Result<reqwest::Client, Error> {
+        match &self.inner.http {
+            Some(c) => Ok(c.clone()),
+            None => shared_default_client(),
+        }
+    }
+
+    /// Runs one API call with retries and the 401 refresh, and parses the JSON answer.
+    pub(crate) async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, Error> {
+        let span = tracing::info_span!(
+            "bigquery",
+            method = call.method,
+            project = %self.inner.project,
+            table = call.table.unwrap_or(""),
+            rows = call.rows,
+            attempt = tracing::field::Empty,
+        );
+        let http = self.http()?;
+        let what = format!("{} {}", call.method, call.resource);
+        let refreshed = AtomicBool::new(false);
+        let response = self
+            .inner
+            .retry
+            .run(Step::Api, &what, |attempt| {
+                tracing::Span::current().record("attempt", attempt);
+                self.attempt(&http, &call, &what, &refreshed)
+            })
+            .instrument(span)
+            .await?;
+        serde_json::from_slice(&response.body).map_err(|e| {
+            Error::invalid_response(
+                Step::Api,
+                format!("{what}: the response is not the expected JSON ({e})"),
+            )
+        })
+    }
+
+    async fn attempt(
+        &self,
+        http: &reqwest::Client,
+        call: &Call<'_>,
+        what: &str,
+        refreshed: &AtomicBool,
+    ) -> Result<wif_core::http::Response, Error> {
+        loop {
+            let mut request = http
+                .request(call.http_method.clone(), call.url.clone())
+                .timeout(call.timeout)
+                .header(ACCEPT, "application/json");
+            if let Some(auth) = &self.inner.auth {
+                let token = auth.token().await?;
+                request = request.header(AUTHORIZATION, token.authorization_header());
+            }
+            if let Some(project) = &self.inner.quota_project {
+                request = request.header("x-goog-user-project", project.as_str());
+            }
+            if let Some(body) = call.body {
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.to_vec());
+            }
+            let response =
+                wif_core::http::send_with_limit(Step::Api, what, request, MAX_RESPONSE_BYTES)
+                    .await?;
+            // One refresh per logical call: a token that is rejected twice is not stale, it
+            // is wrong, and refreshing again would only hammer the token endpoints.
+            if response.status == 401
+                && let Some(auth) = &self.inner.auth
+                && !refreshed.swap(true, Ordering::SeqCst)
+            {
+                tracing::debug!(call = what, "401: refreshing the access token once");
+                auth.invalidate();
+                continue;
+            }
+            if response.is_success() {
+                return Ok(response);
+            }
+            return Err(hints::api_error(call.operation, what, response));
+        }
+    }
+}
+
+fn parse_base_url(base_url: &str) -> Result<Url, Error> {
+    let mut text = base_url.trim().to_owned();
+    if !text.ends_with('/') {
+        text.push('/');
+    }
+    let url = Url::parse(&text).map_err(|e| Error::config("base_url", e))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(Error::config("base_url", "must be an http(s) URL"));
+    }
+    Ok(url)
+}
+
+/// The default client, built once per process so that clients made without one still share a
+/// connection pool.
+fn shared_default_client() -> Result<reqwest::Client, Error> {
+    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, Error>> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(wif_core::http::default_client).clone()
+}
+
+/// One API call's description.
+pub(crate) struct Call<'a> {
+    /// The API method name (`tabledata.insertAll`), for spans and messages.
+    pub(crate) method: &'static str,
+    pub(crate) operation: Operation,
+    /// What it acts on (`p:d.t`, a job id) for messages; no secrets.
+    pub(crate) resource: String,
+    pub(crate) table: Option<&'a str>,
+    pub(crate) rows: u64,
+    pub(crate) http_method: Method,
+    pub(crate) url: Url,
+    pub(crate) body: Option<&'a [u8]>,
+    pub(crate) timeout: Duration,
+}
+
+/// A random UUID (version 4 layout) for `insertId`s and `requestId`s. Not a secret: it only has
+/// to be unique.
+pub(crate) fn random_uuid() -> String {
+    let hi = fastrand::u64(..);
+    let lo = fastrand::u64(..);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xffff,
+        hi & 0x0fff,
+        ((lo >> 48) & 0x3fff) | 0x8000,
+        lo & 0xffff_ffff_ffff
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use wif_core::MapEnvironment;
+
+    use super::*;
+
+    #[test]
+    fn uuids_look_like_uuids() {
+        let a = random_uuid();
+        assert_eq!(a.len(), 36, "{a}");
+        assert_eq!(&a[14..15], "4", "{a}");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
+        assert_ne!(a, random_uuid());
+    }
+
+    #[test]
+    fn urls_encode_each_segment() {
+        let bq = BigQuery::unauthenticated("p").with_base_url("http://127.0.0.1:1/bigquery/v2");
+        let url = bq
+            .url(&["projects", "p", "datasets", "d/x", "tables", "t?q"])
+            .expect("builds");
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:1/bigquery/v2/projects/p/datasets/d%2Fx/tables/t%3Fq"
+        );
+    }
+
+    #[test]
+    fn bad_base_urls_are_config_errors_at_first_use() {
+        for bad in ["not a url", "ftp://x/", "mailto:a@b"] {
+            let bq = BigQuery::unauthenticated("p").with_base_url(bad);
+            let err = bq.url(&["projects"]).expect_err(bad);
+            assert!(err.is_config(), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn emulator_host_from_the_environment() {
+        let env = MapEnvironment::new().with(EMULATOR_HOST_ENV, "localhost:9050");
+        let bq = BigQuery::from_env(&env, None, "p").expect("emulator without credentials");
+        assert!(bq.inner.auth.is_none());
+        assert_eq!(
+            bq.url(&["projects"]).expect("url").as_str(),
+            "http://localhost:9050/bigquery/v2/projects"
+        );
+        let err = BigQuery::from_env(&MapEnvironment::new(), None, "p").expect_err("no creds");
+        assert!(err.is_config(), "{err}");
+        assert!(err.to_string().contains(EMULATOR_HOST_ENV), "{err}");
+    }
+}

@@ -1,0 +1,462 @@
+//! `jobs.query` and `jobs.getQueryResults` on the wire: request shape, polling, paging with
+//! URL-encoded tokens, decoding, BigQuery's retry rules, deadlines and tracing hygiene.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+mod support;
+
+use std::time::Duration;
+
+use futures::TryStreamExt as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use support::{CountingProvider, client, header, json_body, rpc_error};
+use wif_bigquery::QueryRequest;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const QUERY_PATH: &str = "/bigquery/v2/projects/proj/queries";
+const JOB_PATH: &str = "/bigquery/v2/projects/proj/queries/job_1";
+
+fn schema() -> Value {
+    json!({"fields": [
+        {"name": "id", "type": "INTEGER", "mode": "REQUIRED"},
+        {"name": "name", "type": "STRING", "mode": "NULLABLE"},
+        {"name": "at", "type": "TIMESTAMP"},
+        {"name": "tags", "type": "STRING", "mode": "REPEATED"},
+        {"name": "meta", "type": "RECORD", "fields": [{"name": "n", "type": "INT64"}]}
+    ]})
+}
+
+fn row(id: i64) -> Value {
+    json!({"f": [
+        {"v": id.to_string()},
+        {"v": format!("name-{id}")},
+        {"v": "1767225600000000"},
+        {"v": [{"v": "t"}]},
+        {"v": {"f": [{"v": "7"}]}}
+    ]})
+}
+
+fn job_ref() -> Value {
+    json!({"projectId": "proj", "jobId": "job_1", "location": "europe-west1"})
+}
+
+fn complete(rows: Vec<Value>, total: usize, page_token: Option<&str>) -> ResponseTemplate {
+    let mut body = json!({
+        "kind": "bigquery#queryResponse",
+        "jobComplete": true,
+        "jobReference": job_ref(),
+        "schema": schema(),
+        "rows": rows,
+        "totalRows": total.to_string(),
+    });
+    if let Some(t) = page_token {
+        body["pageToken"] = json!(t);
+    }
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct Row {
+    id: i64,
+    name: Option<String>,
+    at: String,
+    tags: Vec<String>,
+    meta: Option<Meta>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct Meta {
+    n: i64,
+}
+
+#[tokio::test]
+async fn sends_the_documented_query_and_decodes_rows() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(QUERY_PATH))
+        .respond_with(complete(vec![row(1), row(2)], 2, None))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let bq = client(&server, CountingProvider::new()).with_quota_project("billing");
+    let results = bq
+        .query(
+            QueryRequest::new("SELECT * FROM `proj.ds.t` WHERE id = @id")
+                .param("id", 1)
+                .location("europe-west1")
+                .page_size(100)
+                .timeout(Duration::from_secs(3)),
+        )
+        .await
+        .expect("query runs");
+    assert_eq!(results.total_rows(), Some(2));
+    assert_eq!(
+        results.job_reference().map(|j| j.job_id.as_str()),
+        Some("job_1")
+    );
+    assert_eq!(results.schema().fields.len(), 5);
+    let rows: Vec<Row> = results
+        .rows_as::<Row>()
+        .try_collect()
+        .await
+        .expect("rows decode");
+    assert_eq!(
+        rows[0],
+        Row {
+            id: 1,
+            name: Some("name-1".into()),
+            at: "2026-01-01T00:00:00.000000Z".into(),
+            tags: vec!["t".into()],
+            meta: Some(Meta { n: 7 }),
+        }
+    );
+    assert_eq!(rows.len(), 2);
+
+    let requests = server.received_requests().await.expect("recorded");
+    let r = &requests[0];
+    assert_eq!(header(r, "authorization"), Some("Bearer tok-1"));
+    assert_eq!(header(r, "x-goog-user-project"), Some("billing"));
+    let body = json_body(r);
+    assert_eq!(body["query"], "SELECT * FROM `proj.ds.t` WHERE id = @id");
+    assert_eq!(body["useLegacySql"], false);
+    assert_eq!(body["formatOptions"], json!({"useInt64Timestamp": true}));
+    assert_eq!(body["timeoutMs"], 3000);
+    assert_eq!(body["maxResults"], 100);
+    assert_eq!(body["location"], "europe-west1");
+    assert_eq!(body["parameterMode"], "NAMED");
+    assert_eq!(
+        body["queryParameters"],
+        json!([{"name": "id", "parameterType": {"type": "INT64"}, "parameterValue": {"value": "1"}}])
+    );
+    assert_eq!(body["requestId"].as_str().map(str::len), Some(36));
+}
+
+#[tokio::test]
+async fn polls_until_complete_then_pages_with_encoded_tokens() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(QUERY_PATH))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"jobComplete": false, "jobReference": job_ref()})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Polls (maxResults=0): incomplete once, then complete without rows.
+    Mock::given(method("GET"))
+        .and(path(JOB_PATH))
+        .and(query_param("maxResults", "0"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"jobComplete": false, "jobReference": job_ref()})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(JOB_PATH))
+        .and(query_param("maxResults", "0"))
+        .respond_with(complete(vec![], 3, Some("first+page/token=")))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(JOB_PATH))
+        .and(query_param("pageToken", "a+b/c="))
+        .respond_with(complete(vec![row(3)], 3, None))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(JOB_PATH))
+        .respond_with(complete(vec![row(1), row(2)], 3, Some("a+b/c=")))
+        .with_priority(3)
+        .mount(&server)
+        .await;
+
+    let bq = client(&server, CountingProvider::new());
+    let rows = bq
+        .query(QueryRequest::new("SELECT 1").page_size(2))
+        .await
+        .expect("completes")
+        .collect_rows()
+        .await
+        .expect("all pages");
+    let ids: Vec<&Value> = rows.iter().map(|r| &r["id"]).collect();
+    assert_eq!(ids, [&json!(1), &json!(2), &json!(3)]);
+
+    let requests = server.received_requests().await.expect("recorded");
+    let gets: Vec<String> = requests
+        .iter()
+        .filter(|r| r.method.as_str() == "GET")
+        .map(|r| r.url.query().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        gets.len(),
+        4,
+        "two polls, the first page, the second page: {gets:?}"
+    );
+    for q in &gets[..2] {
+        assert!(q.contains("maxResults=0"), "{q}");
+        assert!(
+            q.contains("location=europe-west1"),
+            "location from the job reference: {q}"
+        );
+        assert!(q.contains("timeoutMs=10000"), "{q}");
+        assert!(q.contains("formatOptions.useInt64Timestamp=true"), "{q}");
+    }
+    assert!(
+        gets[2].contains("maxResults=2") && !gets[2].contains("pageToken"),
+        "{}",
+        gets[2]
+    );
+    assert!(
+        gets[3].contains("pageToken=a%2Bb%2Fc%3D"),
+        "the token is URL-encoded: {}",
+        gets[3]
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_arrive_as_403_and_are_retried_with_the_same_request_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(rpc_error(
+            403,
+            "rateLimitExceeded",
+            "Exceeded rate limits: too many api requests per user per method",
+        )))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(complete(vec![row(1)], 1, None))
+        .mount(&server)
+        .await;
+    let bq = client(&server, CountingProvider::new());
+    let rows = bq
+        .query(QueryRequest::new("SELECT 1"))
+        .await
+        .expect("third attempt succeeds")
+        .collect_rows()
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 1);
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 3);
+    let ids: Vec<Value> = requests
+        .iter()
+        .map(|r| json_body(r)["requestId"].clone())
+        .collect();
+    assert!(
+        ids.iter().all(|id| id == &ids[0]),
+        "one requestId per logical query: {ids:?}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_query_is_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(rpc_error(
+            400,
+            "invalidQuery",
+            "Syntax error: Unexpected keyword FROM at [1:8]",
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let bq = client(&server, CountingProvider::new());
+    let err = bq
+        .query(QueryRequest::new("SELECT FROM t"))
+        .await
+        .expect_err("bad SQL");
+    assert_eq!(err.status(), Some(400));
+    assert!(!err.is_retryable());
+    let text = err.to_string();
+    assert!(
+        text.contains("Syntax error: Unexpected keyword FROM at [1:8]"),
+        "{text}"
+    );
+    assert!(text.contains("(reason: invalidQuery)"), "{text}");
+    assert!(
+        err.hint().is_some_and(|h| h.contains("GoogleSQL")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_by_status_even_without_json() {
+    for (status, body) in [
+        (500, "".to_owned()),
+        (502, "<html>bad gateway</html>".to_owned()),
+        (504, "".to_owned()),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).set_body_string(body.clone()))
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(complete(vec![], 0, None))
+            .mount(&server)
+            .await;
+        let bq = client(&server, CountingProvider::new());
+        bq.query(QueryRequest::new("SELECT 1"))
+            .await
+            .unwrap_or_else(|e| panic!("{status} is retried: {e}"));
+        assert_eq!(
+            server.received_requests().await.map(|r| r.len()),
+            Some(2),
+            "{status}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_job_that_never_completes_hits_the_deadline() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"jobComplete": false, "jobReference": job_ref()})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"jobComplete": false, "jobReference": job_ref()})),
+        )
+        .mount(&server)
+        .await;
+    let bq = client(&server, CountingProvider::new());
+    let started = std::time::Instant::now();
+    let err = bq
+        .query(QueryRequest::new("SELECT 1").deadline(Duration::from_millis(400)))
+        .await
+        .expect_err("never completes");
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(err.to_string().contains("job_1"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let polls = server.received_requests().await.map_or(0, |r| r.len());
+    assert!(
+        polls < 20,
+        "polling backs off instead of spinning: {polls} requests"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_page_fetch_ends_the_stream_with_the_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(complete(vec![row(1)], 2, Some("next")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(rpc_error(
+            404,
+            "notFound",
+            "Not found: Job proj:job_1",
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let bq = client(&server, CountingProvider::new());
+    let mut results = bq
+        .query(QueryRequest::new("SELECT 1"))
+        .await
+        .expect("first page");
+    assert!(results.next_row().await.is_some_and(|r| r.is_ok()));
+    let err = results
+        .next_row()
+        .await
+        .expect("an item")
+        .expect_err("page 2 fails");
+    assert_eq!(err.status(), Some(404));
+    assert!(
+        err.hint().is_some_and(|h| h.contains("location")),
+        "{err:?}"
+    );
+    assert!(
+        results.next_row().await.is_none(),
+        "the stream ends after the error"
+    );
+}
+
+#[tokio::test]
+async fn bad_rows_and_bad_requests_are_clear_errors() {
+    let server = MockServer::start().await;
+    let bad_row =
+        json!({"f": [{"v": "not-a-number"}, {"v": null}, {"v": null}, {"v": []}, {"v": null}]});
+    Mock::given(method("POST"))
+        .respond_with(complete(vec![bad_row], 1, None))
+        .mount(&server)
+        .await;
+    let bq = client(&server, CountingProvider::new());
+    let err = bq
+        .query(QueryRequest::new("SELECT 1"))
+        .await
+        .expect("query")
+        .collect_rows()
+        .await
+        .expect_err("row 0 is malformed");
+    assert!(
+        err.to_string().contains("query result row 0: column `id`"),
+        "{err}"
+    );
+
+    let err = bq
+        .query(
+            QueryRequest::new("SELECT @a, ?")
+                .param("a", 1)
+                .positional_param(2),
+        )
+        .await
+        .expect_err("mixed parameters");
+    assert!(err.is_config(), "{err}");
+    assert_eq!(
+        server.received_requests().await.map(|r| r.len()),
+        Some(1),
+        "only the first query was sent"
+    );
+}
+
+#[tokio::test]
+async fn tracing_names_the_call_but_never_the_token() {
+    let logs = wif_core::testing::LogCapture::global();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(complete(vec![row(1)], 1, None))
+        .mount(&server)
+        .await;
+    let provider = std::sync::Arc::new(wif_core::StaticTokenProvider::new(
+        wif_core::AccessToken::new("ya29.SECRET-bigquery-token"),
+    ));
+    let bq = wif_bigquery::BigQuery::new(provider, "proj")
+        .with_base_url(&format!("{}/bigquery/v2/", server.uri()))
+        .with_retry_policy(support::fast_retries());
+    bq.query(QueryRequest::new("SELECT 1"))
+        .await
+        .expect("query");
+    let text = logs.contents();
+    assert!(
+        text.contains("jobs.query"),
+        "a span names the method: {text}"
+    );
+    assert!(
+        !text.contains("SECRET-bigquery-token"),
+        "token leaked: {text}"
+    );
+    assert!(
+        !format!("{bq:?}").contains("SECRET"),
+        "Debug shows no token"
+    );
+}

@@ -1,0 +1,210 @@
+//! What the emulated world looks like: the AWS identity the workload runs as, the Google pool
+//! that trusts it, the service accounts it may impersonate, and the rules Google STS applies.
+
+use std::time::Duration;
+
+/// The emulated AWS identity (what a Lambda function or EC2 instance runs as).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct AwsIdentity {
+    /// AWS account id.
+    pub account: String,
+    /// IAM role name.
+    pub role: String,
+    /// Session name of the assumed role (a Lambda function's name).
+    pub session_name: String,
+    /// Region (`us-east-1`); the metadata service reports `{region}a` as the availability zone.
+    pub region: String,
+    /// Access key id of the role's temporary credentials.
+    pub access_key_id: String,
+    /// Secret access key of the role's temporary credentials.
+    pub secret_access_key: String,
+    /// Session token of the role's temporary credentials.
+    pub session_token: String,
+}
+
+impl AwsIdentity {
+    /// The assumed-role ARN AWS reports for this identity:
+    /// `arn:aws:sts::{account}:assumed-role/{role}/{session_name}`.
+    pub fn assumed_role_arn(&self) -> String {
+        format!(
+            "arn:aws:sts::{}:assumed-role/{}/{}",
+            self.account, self.role, self.session_name
+        )
+    }
+
+    /// The role ARN without the session (what `attribute.aws_role` maps to).
+    pub fn role_arn(&self) -> String {
+        format!("arn:aws:sts::{}:assumed-role/{}", self.account, self.role)
+    }
+}
+
+/// A condition Google STS evaluates over the mapped attributes of an AWS caller, the emulator's
+/// stand-in for a CEL attribute condition. Every set field must match.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct AttributeCondition {
+    /// `assertion.account == '…'`
+    pub account: Option<String>,
+    /// `attribute.aws_role == '…'` (the role ARN without session)
+    pub aws_role: Option<String>,
+    /// `assertion.arn.startsWith('…')`
+    pub arn_prefix: Option<String>,
+}
+
+/// How Google STS maps an AWS caller to `google.subject`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubjectMapping {
+    /// `google.subject = assertion.arn` (Google's default; breaks on long Lambda session ARNs).
+    #[default]
+    Arn,
+    /// `google.subject = attribute.aws_role` (the role ARN without session).
+    AwsRole,
+}
+
+/// A service account the federated principal may impersonate.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ServiceAccount {
+    /// The service account's email.
+    pub email: String,
+    /// Principals holding `roles/iam.workloadIdentityUser` on it, as `principal://…` or
+    /// `principalSet://…` strings (see [`EmulatorConfig::principal_set_for_role`]).
+    pub workload_identity_users: Vec<String>,
+}
+
+impl ServiceAccount {
+    /// A service account `email` that `workload_identity_users` (`principal://…` or
+    /// `principalSet://…` strings) may impersonate.
+    pub fn new(
+        email: impl Into<String>,
+        workload_identity_users: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        ServiceAccount {
+            email: email.into(),
+            workload_identity_users: workload_identity_users
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        }
+    }
+}
+
+/// The whole emulated world.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct EmulatorConfig {
+    /// The AWS identity of the workload.
+    pub aws: AwsIdentity,
+    /// Google project number hosting the workload identity pool.
+    pub project_number: String,
+    /// Google project id used for BigQuery and Cloud Storage.
+    pub project_id: String,
+    /// Workload identity pool id.
+    pub pool: String,
+    /// Workload identity pool provider id (AWS provider).
+    pub aws_provider: String,
+    /// Workload identity pool provider id (OIDC provider, for file and URL sources).
+    pub oidc_provider: String,
+    /// The attribute condition of the AWS provider.
+    pub condition: AttributeCondition,
+    /// How `google.subject` is mapped for AWS callers.
+    pub subject_mapping: SubjectMapping,
+    /// Service accounts that exist.
+    pub service_accounts: Vec<ServiceAccount>,
+    /// Refuse tokenless instance-metadata GETs (IMDSv2 required).
+    pub imdsv2_required: bool,
+    /// Lifetime of federated tokens.
+    pub federated_token_lifetime: Duration,
+    /// Accepted clock skew on signed AWS requests (AWS allows 15 minutes).
+    pub max_clock_skew: Duration,
+    /// The longest service-account token IAM Credentials issues: 1 h, or up to 12 h where the
+    /// org policy `constraints/iam.allowServiceAccountCredentialLifetimeExtension` allows it.
+    pub max_token_lifetime: Duration,
+}
+
+/// The service account the default configuration lets the AWS role impersonate.
+pub const DEFAULT_SERVICE_ACCOUNT: &str = "wif-demo-writer@wif-demo.iam.gserviceaccount.com";
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        let aws = AwsIdentity {
+            account: "123456789012".into(),
+            role: "wif-demo-lambda-role".into(),
+            session_name: "wif-demo-function".into(),
+            region: "us-east-1".into(),
+            access_key_id: "ASIAEMULATOR00000001".into(),
+            secret_access_key: "emulator/secret/access/key/0000000000000".into(),
+            session_token: "emulator-session-token-FwoGZXIvYXdzEBYaDEMULATOR".into(),
+        };
+        let mut config = EmulatorConfig {
+            aws,
+            project_number: "123456789012".into(),
+            project_id: "wif-demo".into(),
+            pool: "wif-demo-pool".into(),
+            aws_provider: "aws".into(),
+            oidc_provider: "oidc".into(),
+            condition: AttributeCondition::default(),
+            subject_mapping: SubjectMapping::Arn,
+            service_accounts: Vec::new(),
+            imdsv2_required: false,
+            federated_token_lifetime: Duration::from_secs(3600),
+            max_clock_skew: Duration::from_secs(15 * 60),
+            max_token_lifetime: Duration::from_secs(3600),
+        };
+        config.condition.account = Some(config.aws.account.clone());
+        let role_set = config.principal_set_for_role();
+        config.service_accounts.push(ServiceAccount {
+            email: DEFAULT_SERVICE_ACCOUNT.into(),
+            workload_identity_users: vec![role_set, config.principal_set_all()],
+        });
+        config
+    }
+}
+
+impl EmulatorConfig {
+    /// `//iam.googleapis.com/projects/{n}/locations/global/workloadIdentityPools/{pool}/providers/{provider}`
+    pub fn audience(&self, provider: &str) -> String {
+        format!(
+            "//iam.googleapis.com/projects/{}/locations/global/workloadIdentityPools/{}/providers/{}",
+            self.project_number, self.pool, provider
+        )
+    }
+
+    /// The audience of the AWS provider.
+    pub fn aws_audience(&self) -> String {
+        self.audience(&self.aws_provider)
+    }
+
+    /// The audience of the OIDC provider.
+    pub fn oidc_audience(&self) -> String {
+        self.audience(&self.oidc_provider)
+    }
+
+    /// `principalSet://…/attribute.aws_role/{role ARN}`: every session of the AWS role.
+    pub fn principal_set_for_role(&self) -> String {
+        format!(
+            "principalSet://iam.googleapis.com/projects/{}/locations/global/workloadIdentityPools/{}/attribute.aws_role/{}",
+            self.project_number,
+            self.pool,
+            self.aws.role_arn()
+        )
+    }
+
+    /// `principalSet://…/*`: every identity of the pool.
+    pub fn principal_set_all(&self) -> String {
+        format!(
+            "principalSet://iam.googleapis.com/projects/{}/locations/global/workloadIdentityPools/{}/*",
+            self.project_number, self.pool
+        )
+    }
+
+    /// `principal://…/subject/{subject}`.
+    pub fn principal_for_subject(&self, subject: &str) -> String {
+        format!(
+            "principal://iam.googleapis.com/projects/{}/locations/global/workloadIdentityPools/{}/subject/{}",
+            self.project_number, self.pool, subject
+        )
+    }
+}

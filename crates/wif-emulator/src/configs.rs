@@ -1,0 +1,249 @@
+//! Ready-to-use credential configurations for a running emulator: the `external_account` files
+//! `gcloud iam workload-identity-pools create-cred-config` would write, with every Google and AWS
+//! metadata URL pointing at the emulator, so any client (wif, Python google-auth, Go x/oauth2)
+//! can run the whole chain against it.
+//!
+//! [`write_configs`] writes into a directory:
+//!
+//! | file | source |
+//! |---|---|
+//! | `aws-lambda.json` | AWS, credentials and region from the environment (`aws-lambda.env`) |
+//! | `aws-lambda.env` | `export AWS_ACCESS_KEY_ID=…` lines for the Lambda case |
+//! | `aws-ec2-imdsv2.json` | AWS, region and role credentials from the emulated IMDSv2 |
+//! | `file.json` + `oidc-token.jwt` | an OIDC token in a file (minted by the emulator) |
+//! | `url.json` | an OIDC token from `GET {base}/oidc/token` (`{"id_token": …}`) |
+//!
+//! `regional_cred_verification_url` keeps AWS's `https://sts.{region}.amazonaws.com?…`: clients
+//! require https there and only sign it, never call it; the emulator's Google STS verifies the
+//! signature itself.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::RunningEmulator;
+use crate::config::DEFAULT_SERVICE_ACCOUNT;
+use crate::oidc;
+
+/// The AWS `subject_token_type`.
+const AWS_TOKEN_TYPE: &str = "urn:ietf:params:aws:token-type:aws4_request";
+/// The OIDC `subject_token_type`.
+const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+/// What gcloud writes (and AWS's regional endpoint shape).
+const REGIONAL_CRED_VERIFICATION_URL: &str =
+    "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15";
+/// Lifetime of the OIDC token written to `oidc-token.jwt`: long enough for a working session.
+/// (A token only ever verifies at the emulator that minted it.)
+pub const FILE_TOKEN_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The subject of the OIDC token written for the file source.
+pub const FILE_TOKEN_SUBJECT: &str = "wif-demo-file-workload";
+
+/// The files [`write_configs`] wrote.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct WrittenConfigs {
+    /// The directory written into.
+    pub dir: PathBuf,
+    /// `aws-lambda.json`: AWS source with environment credentials.
+    pub aws_lambda: PathBuf,
+    /// `aws-lambda.env`: the AWS environment of the Lambda case (`export NAME=value` lines).
+    pub aws_lambda_env: PathBuf,
+    /// `aws-ec2-imdsv2.json`: AWS source through IMDSv2.
+    pub aws_ec2_imdsv2: PathBuf,
+    /// `file.json`: file source reading [`Self::oidc_token`].
+    pub file: PathBuf,
+    /// `oidc-token.jwt`: the subject token of the file source.
+    pub oidc_token: PathBuf,
+    /// `url.json`: URL source at the emulator's `/oidc/token`.
+    pub url: PathBuf,
+}
+
+impl WrittenConfigs {
+    /// The four credential configurations with their names: `aws-lambda`, `aws-ec2-imdsv2`,
+    /// `file`, `url`.
+    pub fn all(&self) -> [(&'static str, &Path); 4] {
+        [
+            ("aws-lambda", &self.aws_lambda),
+            ("aws-ec2-imdsv2", &self.aws_ec2_imdsv2),
+            ("file", &self.file),
+            ("url", &self.url),
+        ]
+    }
+}
+
+/// Writes the credential configurations for `emulator` into `dir` (created if missing); existing
+/// files of the same names are replaced.
+pub fn write_configs(emulator: &RunningEmulator, dir: &Path) -> io::Result<WrittenConfigs> {
+    std::fs::create_dir_all(dir)?;
+    let written = WrittenConfigs {
+        dir: dir.to_path_buf(),
+        aws_lambda: dir.join("aws-lambda.json"),
+        aws_lambda_env: dir.join("aws-lambda.env"),
+        aws_ec2_imdsv2: dir.join("aws-ec2-imdsv2.json"),
+        file: dir.join("file.json"),
+        oidc_token: dir.join("oidc-token.jwt"),
+        url: dir.join("url.json"),
+    };
+    let token = oidc::mint(
+        emulator.state(),
+        FILE_TOKEN_SUBJECT,
+        &emulator.config().oidc_audience(),
+        FILE_TOKEN_LIFETIME,
+    );
+    std::fs::write(&written.oidc_token, token)?;
+    write_json(&written.aws_lambda, &aws_config(emulator, false))?;
+    write_json(&written.aws_ec2_imdsv2, &aws_config(emulator, true))?;
+    write_json(&written.file, &file_config(emulator, &written.oidc_token))?;
+    write_json(&written.url, &url_config(emulator))?;
+    std::fs::write(&written.aws_lambda_env, env_file(&aws_lambda_env(emulator)))?;
+    Ok(written)
+}
+
+fn write_json(path: &Path, value: &Value) -> io::Result<()> {
+    let mut text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+    text.push('\n');
+    std::fs::write(path, text)
+}
+
+/// The `service_account_impersonation_url` of `email` at the emulator.
+pub fn impersonation_url(emulator: &RunningEmulator, email: &str) -> String {
+    format!(
+        "{}/v1/projects/-/serviceAccounts/{email}:generateAccessToken",
+        emulator.base_url()
+    )
+}
+
+/// The fields every configuration shares, for `audience` and `subject_token_type`.
+fn common(emulator: &RunningEmulator, audience: String, token_type: &str, source: Value) -> Value {
+    // Key order as gcloud writes it (serde_json keeps insertion order only with
+    // `preserve_order`, so this is cosmetic at most).
+    json!({
+        "universe_domain": "googleapis.com",
+        "type": "external_account",
+        "audience": audience,
+        "subject_token_type": token_type,
+        "token_url": format!("{}/v1/token", emulator.base_url()),
+        "credential_source": source,
+        "service_account_impersonation_url": impersonation_url(emulator, DEFAULT_SERVICE_ACCOUNT),
+    })
+}
+
+/// The AWS configuration: `imdsv2` adds `imdsv2_session_token_url` (gcloud's `--enable-imdsv2`).
+pub fn aws_config(emulator: &RunningEmulator, imdsv2: bool) -> Value {
+    let base = emulator.base_url();
+    let mut source = json!({
+        "environment_id": "aws1",
+        "region_url": format!("{base}/latest/meta-data/placement/availability-zone"),
+        "url": format!("{base}/latest/meta-data/iam/security-credentials"),
+        "regional_cred_verification_url": REGIONAL_CRED_VERIFICATION_URL,
+    });
+    if imdsv2 {
+        source["imdsv2_session_token_url"] = json!(format!("{base}/latest/api/token"));
+    }
+    common(
+        emulator,
+        emulator.config().aws_audience(),
+        AWS_TOKEN_TYPE,
+        source,
+    )
+}
+
+/// The file-source configuration reading the OIDC token at `token_file`.
+pub fn file_config(emulator: &RunningEmulator, token_file: &Path) -> Value {
+    let source = json!({
+        "file": token_file.to_string_lossy(),
+        "format": { "type": "text" },
+    });
+    common(
+        emulator,
+        emulator.config().oidc_audience(),
+        JWT_TOKEN_TYPE,
+        source,
+    )
+}
+
+/// The URL-source configuration reading `{"id_token": …}` from `{base}/oidc/token`.
+pub fn url_config(emulator: &RunningEmulator) -> Value {
+    let source = json!({
+        "url": format!("{}/oidc/token", emulator.base_url()),
+        "format": { "type": "json", "subject_token_field_name": "id_token" },
+    });
+    common(
+        emulator,
+        emulator.config().oidc_audience(),
+        JWT_TOKEN_TYPE,
+        source,
+    )
+}
+
+/// The environment of the emulated Lambda function: the role's temporary credentials and region.
+pub fn aws_lambda_env(emulator: &RunningEmulator) -> Vec<(String, String)> {
+    let aws = &emulator.config().aws;
+    vec![
+        ("AWS_ACCESS_KEY_ID".into(), aws.access_key_id.clone()),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            aws.secret_access_key.clone(),
+        ),
+        ("AWS_SESSION_TOKEN".into(), aws.session_token.clone()),
+        ("AWS_REGION".into(), aws.region.clone()),
+    ]
+}
+
+/// `export NAME='value'` lines, sourceable by any POSIX shell.
+fn env_file(vars: &[(String, String)]) -> String {
+    vars.iter()
+        .map(|(name, value)| format!("export {name}='{}'\n", value.replace('\'', r"'\''")))
+        .collect()
+}
+
+/// Reads an env file as [`write_configs`] writes it (`[export ]NAME=value` lines, values optionally
+/// in single or double quotes; blank lines and `#` comments skipped).
+pub fn read_env_file(path: &Path) -> io::Result<Vec<(String, String)>> {
+    Ok(parse_env(&std::fs::read_to_string(path)?))
+}
+
+fn parse_env(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| {
+            let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+            let (name, value) = line.split_once('=')?;
+            let value = if let Some(quoted) =
+                value.strip_prefix('\'').and_then(|v| v.strip_suffix('\''))
+            {
+                quoted.replace(r"'\''", "'")
+            } else if let Some(quoted) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                quoted.to_owned()
+            } else {
+                value.to_owned()
+            };
+            Some((name.trim().to_owned(), value))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_files_round_trip() {
+        let vars = vec![
+            ("A".to_owned(), "plain".to_owned()),
+            ("B".to_owned(), "with/slash+and=equals".to_owned()),
+            ("C".to_owned(), "it's quoted".to_owned()),
+        ];
+        assert_eq!(parse_env(&env_file(&vars)), vars);
+        assert_eq!(
+            parse_env("# comment\n\nX=1\nexport Y=\"two\"\n"),
+            vec![
+                ("X".to_owned(), "1".to_owned()),
+                ("Y".to_owned(), "two".to_owned())
+            ]
+        );
+    }
+}

@@ -1,0 +1,254 @@
+//! # wif-emulator — the whole chain on one machine
+//!
+//! A loopback HTTP server that plays every service a Workload Identity Federation flow touches,
+//! with in-memory state, so demos, tests and benchmarks run with no cloud account:
+//!
+//! | path | plays |
+//! |---|---|
+//! | `/latest/…` | AWS instance metadata (IMDSv1/v2; optionally v2-only) |
+//! | `POST /aws/sts` | AWS STS `GetCallerIdentity` (verifies SigV4, answers AWS's XML) |
+//! | `POST /v1/token` | Google STS (RFC 8693; verifies the AWS SigV4 subject token, the audience, the attribute condition) |
+//! | `POST /v1/projects/-/serviceAccounts/{email}:generateAccessToken` | IAM Credentials |
+//! | `/bigquery/v2/…` | BigQuery (datasets/tables in memory, `insertAll`, `jobs.query` on a small SQL subset) |
+//! | `/storage/v1/…`, `/upload/storage/v1/…`, `/download/storage/v1/…` | Cloud Storage JSON API |
+//! | `GET /oidc/token` | an OIDC identity provider for URL-sourced configs (`{"id_token": …}`) |
+//! | `/_emulator/…` | control: faults, counters, tokeninfo, test OIDC tokens |
+//!
+//! Every Google API checks the bearer token the chain produced: expired or foreign tokens get
+//! 401, so a demo that succeeds proves the chain worked.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! let emulator = wif_emulator::Emulator::new(Default::default()).start_local().await?;
+//! println!("emulating at {}", emulator.base_url());
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod faults;
+mod state;
+
+mod aws_imds;
+mod aws_sts;
+pub mod bigquery;
+pub mod configs;
+mod control;
+mod google_sts;
+mod iam;
+pub mod oidc;
+mod sigv4;
+mod storage;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{AttributeCondition, AwsIdentity, EmulatorConfig, ServiceAccount, SubjectMapping};
+pub use faults::{Fault, Faults};
+pub use state::{Issued, State, TokenKind};
+
+/// The services the emulator plays; requests are counted and faults injected per endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// AWS instance metadata.
+    Imds = 0,
+    /// AWS STS.
+    AwsSts = 1,
+    /// Google STS.
+    GoogleSts = 2,
+    /// IAM Credentials.
+    IamCredentials = 3,
+    /// BigQuery.
+    BigQuery = 4,
+    /// Cloud Storage.
+    Storage = 5,
+    /// The emulator's own control API.
+    Control = 6,
+}
+
+impl Endpoint {
+    pub(crate) const COUNT: usize = 7;
+
+    /// Which endpoint serves `path`.
+    pub fn of_path(path: &str) -> Endpoint {
+        if path.starts_with("/latest/") {
+            Endpoint::Imds
+        } else if path.starts_with("/aws/") {
+            Endpoint::AwsSts
+        } else if path == "/v1/token" {
+            Endpoint::GoogleSts
+        } else if path.starts_with("/v1/projects/") {
+            Endpoint::IamCredentials
+        } else if path.starts_with("/bigquery/") {
+            Endpoint::BigQuery
+        } else if path.starts_with("/storage/")
+            || path.starts_with("/upload/")
+            || path.starts_with("/download/")
+            || path.starts_with("/resumable/")
+        {
+            Endpoint::Storage
+        } else {
+            Endpoint::Control
+        }
+    }
+
+    /// The name used by the control API (`imds`, `aws-sts`, `google-sts`, `iam`, `bigquery`, `storage`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Imds => "imds",
+            Endpoint::AwsSts => "aws-sts",
+            Endpoint::GoogleSts => "google-sts",
+            Endpoint::IamCredentials => "iam",
+            Endpoint::BigQuery => "bigquery",
+            Endpoint::Storage => "storage",
+            Endpoint::Control => "control",
+        }
+    }
+
+    /// The endpoint with this control-API name.
+    pub fn from_name(name: &str) -> Option<Endpoint> {
+        [
+            Endpoint::Imds,
+            Endpoint::AwsSts,
+            Endpoint::GoogleSts,
+            Endpoint::IamCredentials,
+            Endpoint::BigQuery,
+            Endpoint::Storage,
+        ]
+        .into_iter()
+        .find(|e| e.name() == name)
+    }
+}
+
+/// An emulator, configured but not yet serving.
+#[derive(Debug)]
+pub struct Emulator {
+    config: EmulatorConfig,
+}
+
+impl Emulator {
+    /// An emulator of `config`'s world.
+    pub fn new(config: EmulatorConfig) -> Self {
+        Emulator { config }
+    }
+
+    /// Serves on `127.0.0.1` at a free port.
+    pub async fn start_local(self) -> std::io::Result<RunningEmulator> {
+        self.start(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Serves on `addr` (use a loopback address).
+    pub async fn start(self, addr: SocketAddr) -> std::io::Result<RunningEmulator> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let state = Arc::new(State::new(self.config));
+        let app = router(state.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let server = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = server.await {
+                tracing::warn!(error = %e, "emulator server stopped with an error");
+            }
+        });
+        tracing::info!(%local, "emulator listening");
+        Ok(RunningEmulator {
+            base_url: format!("http://{local}"),
+            addr: local,
+            state,
+            stop: Some(stop),
+            task,
+        })
+    }
+}
+
+fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .merge(aws_imds::routes())
+        .merge(aws_sts::routes())
+        .merge(google_sts::routes())
+        .merge(iam::routes())
+        .merge(bigquery::routes())
+        .merge(storage::routes())
+        .merge(oidc::routes())
+        .merge(control::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            faults::middleware,
+        ))
+        .with_state(state)
+}
+
+/// A serving emulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct RunningEmulator {
+    base_url: String,
+    addr: SocketAddr,
+    state: Arc<State>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl RunningEmulator {
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The socket address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The emulated world.
+    pub fn config(&self) -> &EmulatorConfig {
+        &self.state.config
+    }
+
+    /// Shared state: issued tokens, counters.
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+
+    /// Fault plans.
+    pub fn faults(&self) -> &Faults {
+        &self.state.faults
+    }
+
+    /// Requests received by `endpoint` so far.
+    pub fn requests(&self, endpoint: Endpoint) -> u64 {
+        self.state.requests(endpoint)
+    }
+
+    /// A test OIDC token for `subject`, for the OIDC provider's audience, valid for an hour: the
+    /// subject token a file or URL source would read.
+    pub fn mint_oidc_token(&self, subject: &str) -> String {
+        oidc::mint(
+            &self.state,
+            subject,
+            &self.state.config.oidc_audience(),
+            oidc::DEFAULT_LIFETIME,
+        )
+    }
+
+    /// Stops serving and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Fault injection: fail-next-N, Retry-After, latency, slow bodies and connection resets, set
+//! from Rust and through the control API. IAM Credentials is the guinea pig endpoint.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
+use wif_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, RunningEmulator, TokenKind};
+
+struct Iam {
+    emulator: RunningEmulator,
+    client: reqwest::Client,
+    bearer: String,
+}
+
+impl Iam {
+    async fn start() -> Self {
+        let emulator = Emulator::new(EmulatorConfig::default())
+            .start_local()
+            .await
+            .unwrap();
+        let sets = vec![emulator.config().principal_set_all()];
+        let (bearer, _) = emulator.state().issue(
+            TokenKind::Federated,
+            emulator.config().principal_for_subject("faulty"),
+            sets,
+            vec![],
+            Duration::from_secs(3600),
+        );
+        Iam {
+            emulator,
+            client: reqwest::Client::new(),
+            bearer,
+        }
+    }
+
+    fn request(&self) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!(
+                "{}/v1/projects/-/serviceAccounts/{DEFAULT_SERVICE_ACCOUNT}:generateAccessToken",
+                self.emulator.base_url()
+            ))
+            .bearer_auth(&self.bearer)
+            .json(&json!({"scope": ["https://www.googleapis.com/auth/cloud-platform"]}))
+    }
+
+    async fn status(&self) -> u16 {
+        self.request().send().await.unwrap().status().as_u16()
+    }
+
+    async fn control(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(
+            method,
+            format!("{}/_emulator/{path}", self.emulator.base_url()),
+        );
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn fail_next_n_fails_n_times_then_serves() {
+    let iam = Iam::start().await;
+    iam.emulator.faults().set(
+        Endpoint::IamCredentials,
+        Fault::fail_next(2, 503).with_retry_after(7),
+    );
+    let first = iam.request().send().await.unwrap();
+    assert_eq!(first.status(), 503);
+    assert_eq!(first.headers()["retry-after"], "7");
+    let body: Value = first.json().await.unwrap();
+    assert_eq!(body["error"]["code"], 503);
+    assert_eq!(iam.status().await, 503);
+    assert_eq!(iam.status().await, 200);
+    assert_eq!(iam.status().await, 200);
+    // Failed requests are counted too: the client really made them.
+    assert_eq!(iam.emulator.requests(Endpoint::IamCredentials), 4);
+}
+
+#[tokio::test]
+async fn other_endpoints_are_unaffected() {
+    let iam = Iam::start().await;
+    iam.emulator
+        .faults()
+        .set(Endpoint::GoogleSts, Fault::fail_next(5, 500));
+    assert_eq!(iam.status().await, 200);
+    // The control API is never faulted.
+    iam.emulator
+        .faults()
+        .set(Endpoint::Control, Fault::fail_next(5, 500));
+    let health = iam.control(reqwest::Method::GET, "health", None).await;
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn latency_delays_every_response() {
+    let iam = Iam::start().await;
+    iam.emulator.faults().set(
+        Endpoint::IamCredentials,
+        Fault::latency(Duration::from_millis(300)),
+    );
+    for _ in 0..2 {
+        let started = Instant::now();
+        assert_eq!(iam.status().await, 200);
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    iam.emulator.faults().clear();
+    let started = Instant::now();
+    assert_eq!(iam.status().await, 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_slow_body_arrives_late_after_a_prompt_head() {
+    let iam = Iam::start().await;
+    let fault = iam
+        .control(
+            reqwest::Method::POST,
+            "faults",
+            Some(json!({"endpoint": "iam", "slow_body": 400})),
+        )
+        .await;
+    assert_eq!(fault.status(), 204);
+    let started = Instant::now();
+    let response = iam.request().send().await.unwrap();
+    let head = started.elapsed();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["accessToken"].is_string());
+    assert!(head < Duration::from_millis(400), "head after {head:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    // A client with a short overall timeout gives up on it.
+    let request = iam.request().timeout(Duration::from_millis(150));
+    let outcome = async { request.send().await?.bytes().await }.await;
+    assert!(outcome.unwrap_err().is_timeout());
+}
+
+#[tokio::test]
+async fn a_connection_reset_is_a_transport_error_then_service_resumes() {
+    let iam = Iam::start().await;
+    iam.emulator
+        .faults()
+        .set(Endpoint::IamCredentials, Fault::reset_next(1));
+    // Whether the failure surfaces at the head or the body, the client never gets a usable
+    // answer and no HTTP status error: it is a transport failure.
+    let outcome = async { iam.request().send().await?.bytes().await }.await;
+    let err = outcome.unwrap_err();
+    assert!(!err.is_status(), "{err:?}");
+    assert!(
+        err.is_body() || err.is_request() || err.is_connect(),
+        "{err:?}"
+    );
+    assert_eq!(iam.status().await, 200);
+}
+
+#[tokio::test]
+async fn the_control_api_sets_counts_and_clears_faults() {
+    let iam = Iam::start().await;
+    let set = iam
+        .control(
+            reqwest::Method::POST,
+            "faults",
+            Some(json!({"endpoint": "iam", "fail_next": 1, "status": 429, "retry_after": 2})),
+        )
+        .await;
+    assert_eq!(set.status(), 204);
+    let failed = iam.request().send().await.unwrap();
+    assert_eq!(failed.status(), 429);
+    assert_eq!(failed.headers()["retry-after"], "2");
+    assert_eq!(iam.status().await, 200);
+
+    let counters: Value = iam
+        .control(reqwest::Method::GET, "counters", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counters["iam"], 2);
+    assert_eq!(counters["google-sts"], 0);
+
+    // Clearing one endpoint, then all.
+    iam.control(
+        reqwest::Method::POST,
+        "faults",
+        Some(json!({"endpoint": "iam", "fail_next": 9})),
+    )
+    .await;
+    let cleared = iam
+        .control(reqwest::Method::DELETE, "faults/iam", None)
+        .await;
+    assert_eq!(cleared.status(), 204);
+    assert_eq!(iam.status().await, 200);
+    iam.control(
+        reqwest::Method::POST,
+        "faults",
+        Some(json!({"endpoint": "iam", "fail_next": 9})),
+    )
+    .await;
+    let cleared = iam.control(reqwest::Method::DELETE, "faults", None).await;
+    assert_eq!(cleared.status(), 204);
+    assert_eq!(iam.status().await, 200);
+
+    // Bad requests are refused, not guessed at.
+    let unknown = iam
+        .control(
+            reqwest::Method::POST,
+            "faults",
+            Some(json!({"endpoint": "dynamodb", "fail_next": 1})),
+        )
+        .await;
+    assert_eq!(unknown.status(), 400);
+    let typo = iam
+        .control(
+            reqwest::Method::POST,
+            "faults",
+            Some(json!({"endpoint": "iam", "fail_nxt": 1})),
+        )
+        .await;
+    assert!(typo.status().is_client_error(), "{}", typo.status());
+    assert_eq!(iam.status().await, 200);
+}
+
+#[tokio::test]
+async fn the_world_is_described_without_secrets() {
+    let iam = Iam::start().await;
+    let world: Value = iam
+        .control(reqwest::Method::GET, "world", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let config = iam.emulator.config();
+    assert_eq!(world["aws_audience"], config.aws_audience().as_str());
+    assert_eq!(world["oidc_audience"], config.oidc_audience().as_str());
+    assert_eq!(world["service_accounts"], json!([DEFAULT_SERVICE_ACCOUNT]));
+    let text = world.to_string();
+    assert!(!text.contains(&config.aws.secret_access_key));
+    assert!(!text.contains(&config.aws.session_token));
+}

@@ -1,0 +1,439 @@
+//! Reads, lists, deletes and downloads against wiremock (and one raw TCP server that breaks a
+//! download mid-body): request shapes, retry eligibility, token refresh, errors, logs.
+
+// Test helpers outside #[test] fns: panicking with a message is how they report.
+#![allow(clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::{CountingProvider, pattern, storage};
+use futures::TryStreamExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use wif_core::{AccessToken, MapEnvironment, StaticTokenProvider, Step};
+use wif_storage::{ByteRange, ListEntry, ListOptions, Preconditions, Storage};
+use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn object_json(name: &str) -> serde_json::Value {
+    serde_json::json!({"name": name, "bucket": "bkt", "generation": "1700000000000001", "metageneration": "3", "size": "10"})
+}
+
+#[tokio::test]
+async fn metadata_puts_the_name_in_one_encoded_segment() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/storage/v1/b/bkt/o/dir%2Fa%20b%2B%C3%BC.txt"))
+        .and(header("authorization", "Bearer tok-0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(object_json("dir/a b+ü.txt")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = storage(&server.uri(), CountingProvider::new());
+    let o = s.metadata("bkt", "dir/a b+ü.txt").await.expect("found");
+    assert_eq!(o.name, "dir/a b+ü.txt");
+    assert_eq!(
+        (o.generation, o.metageneration, o.size),
+        (1_700_000_000_000_001, 3, 10)
+    );
+}
+
+#[tokio::test]
+async fn list_streams_every_page_with_prefixes() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/storage/v1/b/bkt/o"))
+        .and(query_param("prefix", "logs/"))
+        .and(query_param("delimiter", "/"))
+        .and(query_param("maxResults", "2"))
+        .and(query_param_is_missing("pageToken"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "kind": "storage#objects",
+            "prefixes": ["logs/2026/"],
+            "items": [object_json("logs/a.txt")],
+            "nextPageToken": "next/+= page",
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/storage/v1/b/bkt/o"))
+        .and(query_param("pageToken", "next/+= page"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "items": [object_json("logs/b.txt")],
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = storage(&server.uri(), CountingProvider::new());
+    let entries: Vec<ListEntry> = s
+        .list(
+            "bkt",
+            ListOptions::new()
+                .prefix("logs/")
+                .delimiter("/")
+                .page_size(2),
+        )
+        .try_collect()
+        .await
+        .expect("lists");
+    let names: Vec<&str> = entries.iter().map(ListEntry::name).collect();
+    assert_eq!(names, ["logs/2026/", "logs/a.txt", "logs/b.txt"]);
+    assert!(matches!(&entries[0], ListEntry::Prefix(_)));
+    // The token went out encoded, and came back intact.
+    let second = &server.received_requests().await.expect("recorded")[1];
+    assert!(
+        second
+            .url
+            .query()
+            .is_some_and(|q| q.contains("pageToken=next%2F%2B%3D+page")),
+        "{:?}",
+        second.url.query()
+    );
+}
+
+#[tokio::test]
+async fn reads_are_retried_on_5xx() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("<html>bad gateway</html>"))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(object_json("o")))
+        .mount(&server)
+        .await;
+    let s = storage(&server.uri(), CountingProvider::new());
+    s.metadata("bkt", "o").await.expect("third attempt");
+    assert_eq!(server.received_requests().await.expect("recorded").len(), 3);
+}
+
+#[tokio::test]
+async fn deletes_are_retried_only_when_pinned_to_a_generation() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/storage/v1/b/bkt/o/a%2Fb"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    let s = storage(&server.uri(), CountingProvider::new());
+    let err = s
+        .delete("bkt", "a/b", Preconditions::none())
+        .await
+        .expect_err("unpinned delete: one attempt");
+    assert_eq!(err.status(), Some(503));
+    assert_eq!(server.received_requests().await.expect("recorded").len(), 1);
+    s.delete("bkt", "a/b", Preconditions::none().if_generation_match(5))
+        .await
+        .expect("pinned delete is retried");
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[2].url.query(), Some("ifGenerationMatch=5"));
+}
+
+#[tokio::test]
+async fn a_401_refreshes_the_token_once_and_retries() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(header("authorization", "Bearer tok-0"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(object_json("o")))
+        .mount(&server)
+        .await;
+    let provider = CountingProvider::new();
+    let s = storage(&server.uri(), provider.clone());
+    s.metadata("bkt", "o")
+        .await
+        .expect("the refreshed token works");
+    assert_eq!(provider.invalidations(), 1);
+    assert_eq!(server.received_requests().await.expect("recorded").len(), 2);
+}
+
+#[tokio::test]
+async fn a_second_401_is_final() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
+            "error": {"code": 401, "message": "Invalid Credentials", "errors": [{"reason": "authError"}]}
+        })))
+        .mount(&server)
+        .await;
+    let provider = CountingProvider::new();
+    let s = storage(&server.uri(), provider.clone());
+    let err = s.metadata("bkt", "o").await.expect_err("401");
+    assert_eq!(provider.invalidations(), 1, "one refresh, not a loop");
+    assert_eq!(server.received_requests().await.expect("recorded").len(), 2);
+    assert_eq!(err.step(), Step::Api);
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(
+        err.server_error().and_then(|s| s.reason.as_deref()),
+        Some("authError")
+    );
+    assert!(err.hint().is_some_and(|h| h.contains("scopes")), "{err}");
+}
+
+#[tokio::test]
+async fn a_federated_principal_on_a_fine_grained_bucket_gets_the_hint() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(serde_json::json!({
+            "error": {"code": 403,
+                      "message": "principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/subject/arn does not have storage.objects.get access to the Google Cloud Storage object.",
+                      "errors": [{"reason": "forbidden", "domain": "global"}]}
+        })))
+        .mount(&server)
+        .await;
+    let s = storage(&server.uri(), CountingProvider::new());
+    let err = s.metadata("bkt", "o").await.expect_err("403");
+    assert!(!err.is_retryable());
+    let shown = err.to_string();
+    assert!(
+        shown.contains("does not have storage.objects.get access"),
+        "{shown}"
+    );
+    assert!(shown.contains("uniform bucket-level access"), "{shown}");
+}
+
+#[tokio::test]
+async fn the_emulator_host_without_credentials_is_unauthenticated() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(object_json("o")))
+        .mount(&server)
+        .await;
+    let host = server.uri().trim_start_matches("http://").to_owned();
+    let s = Storage::builder()
+        .environment(MapEnvironment::new().with("STORAGE_EMULATOR_HOST", host))
+        .build()
+        .expect("no credentials needed");
+    s.metadata("bkt", "o").await.expect("works");
+    let request = &server.received_requests().await.expect("recorded")[0];
+    assert!(request.headers.get("authorization").is_none());
+}
+
+#[tokio::test]
+async fn ranged_downloads_report_what_they_yield() {
+    let server = MockServer::start().await;
+    let data = pattern(1000);
+    Mock::given(method("GET"))
+        .and(path("/storage/v1/b/bkt/o/o"))
+        .and(query_param("alt", "media"))
+        .and(header("range", "bytes=100-199"))
+        .respond_with(
+            ResponseTemplate::new(206)
+                .set_body_bytes(data[100..200].to_vec())
+                .insert_header("content-range", "bytes 100-199/1000")
+                .insert_header("x-goog-generation", "77")
+                .insert_header("content-type", "application/x-test"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = storage(&server.uri(), CountingProvider::new());
+    let d = s
+        .download("bkt", "o", Some(ByteRange::from(100..200)))
+        .await
+        .expect("206");
+    assert_eq!(
+        (
+            d.start(),
+            d.len(),
+            d.object_size(),
+            d.generation(),
+            d.content_type()
+        ),
+        (
+            100,
+            Some(100),
+            Some(1000),
+            Some(77),
+            Some("application/x-test")
+        )
+    );
+    assert_eq!(d.into_bytes().await.expect("body"), data[100..200]);
+}
+
+#[tokio::test]
+async fn a_missing_object_fails_at_download_with_the_servers_words() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({
+            "error": {"code": 404, "message": "No such object: bkt/nope", "errors": [{"reason": "notFound"}]}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = storage(&server.uri(), CountingProvider::new());
+    let err = s.download("bkt", "nope", None).await.expect_err("404");
+    assert_eq!(err.status(), Some(404));
+    assert!(
+        err.to_string().contains("No such object: bkt/nope"),
+        "{err}"
+    );
+}
+
+/// Reads one request head from `sock`.
+async fn read_head(sock: &mut tokio::net::TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if sock.read(&mut byte).await.expect("read") == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).to_lowercase()
+}
+
+#[tokio::test]
+async fn a_broken_download_resumes_pinned_to_its_generation() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let data = pattern(100_000);
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let (server_data, server_heads) = (data.clone(), heads.clone());
+    let server = tokio::spawn(async move {
+        // First answer: the whole object announced, 40,000 bytes sent, connection closed.
+        let (mut sock, _) = listener.accept().await.expect("accept");
+        let head = read_head(&mut sock).await;
+        server_heads.lock().expect("lock").push(head);
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 100000\r\nx-goog-generation: 1234\r\ncontent-type: application/octet-stream\r\n\r\n";
+        sock.write_all(head.as_bytes()).await.expect("write");
+        sock.write_all(&server_data[..40_000]).await.expect("write");
+        sock.flush().await.expect("flush");
+        drop(sock);
+        // Second: the rest, as asked.
+        let (mut sock, _) = listener.accept().await.expect("accept");
+        let head = read_head(&mut sock).await;
+        server_heads.lock().expect("lock").push(head);
+        let head = "HTTP/1.1 206 Partial Content\r\ncontent-length: 60000\r\ncontent-range: bytes 40000-99999/100000\r\nx-goog-generation: 1234\r\n\r\n";
+        sock.write_all(head.as_bytes()).await.expect("write");
+        sock.write_all(&server_data[40_000..]).await.expect("write");
+        sock.flush().await.expect("flush");
+    });
+    let s = storage(&base, CountingProvider::new());
+    let got = s
+        .download("bkt", "big", None)
+        .await
+        .expect("headers")
+        .into_bytes()
+        .await
+        .expect("resumed to the end");
+    assert_eq!(got.len(), data.len());
+    assert!(
+        got == data,
+        "the resumed bytes continue exactly where the first stopped"
+    );
+    server.await.expect("server task");
+    let heads = heads.lock().expect("lock");
+    assert!(
+        heads[0].starts_with("get /storage/v1/b/bkt/o/big?alt=media "),
+        "{}",
+        heads[0]
+    );
+    assert!(
+        heads[1].starts_with("get /storage/v1/b/bkt/o/big?alt=media&generation=1234 "),
+        "{}",
+        heads[1]
+    );
+    assert!(
+        heads[1].contains("\r\nrange: bytes=40000-99999\r\n"),
+        "{}",
+        heads[1]
+    );
+}
+
+#[tokio::test]
+async fn download_to_file_writes_atomically() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/storage/v1/b/bkt/o/f"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"file body".to_vec()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/storage/v1/b/bkt/o/missing"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let target = dir.path().join("out.txt");
+    let s = storage(&server.uri(), CountingProvider::new());
+    assert_eq!(
+        s.download_to_file("bkt", "f", &target)
+            .await
+            .expect("written"),
+        9
+    );
+    assert_eq!(std::fs::read(&target).expect("read"), b"file body");
+    s.download_to_file("bkt", "missing", dir.path().join("other.txt"))
+        .await
+        .expect_err("404");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, ["out.txt"], "no partial files are left behind");
+}
+
+#[tokio::test]
+async fn logs_name_the_calls_but_never_tokens_or_session_uris() {
+    let logs = wif_core::testing::LogCapture::global();
+    let server = MockServer::start().await;
+    let location = format!(
+        "{}/upload/storage/v1/b/bkt/o?uploadType=resumable&upload_id=SESSION-CAPABILITY-123",
+        server.uri()
+    );
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).insert_header("location", location.as_str()))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(object_json("logged.bin")))
+        .mount(&server)
+        .await;
+    let s = Storage::builder()
+        .provider(StaticTokenProvider::new(AccessToken::new(
+            "ya29.NEVER-LOG-ME",
+        )))
+        .base_url(server.uri())
+        .environment(MapEnvironment::new())
+        .retry_policy(common::fast_retries())
+        .resumable_threshold(0)
+        .build()
+        .expect("builds");
+    s.upload(
+        "bkt",
+        "logged.bin",
+        wif_storage::UploadSource::bytes(&b"data"[..]),
+        wif_storage::UploadOptions::new(),
+    )
+    .await
+    .expect("uploads");
+    let text = logs.contents();
+    assert!(text.contains("gcs.upload"), "spans are emitted: {text}");
+    assert!(text.contains("logged.bin"), "{text}");
+    assert!(!text.contains("NEVER-LOG-ME"), "token leaked: {text}");
+    assert!(
+        !text.contains("SESSION-CAPABILITY-123"),
+        "session URI leaked: {text}"
+    );
+}

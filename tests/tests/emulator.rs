@@ -1,0 +1,202 @@
+//! End to end through the emulator: every credential configuration `wif emulator` writes gives
+//! `wif::Credentials` a service-account token the emulator accepts, and a stampede of cold
+//! callers costs exactly one STS exchange and one impersonation.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use wif::{Credentials, MapEnvironment, TokenProvider};
+use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
+use wif_emulator::configs::{WrittenConfigs, read_env_file, write_configs};
+use wif_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, RunningEmulator};
+
+struct World {
+    emulator: RunningEmulator,
+    configs: WrittenConfigs,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let emulator = Emulator::new(EmulatorConfig::default())
+        .start_local()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let configs = write_configs(&emulator, dir.path()).unwrap();
+    World {
+        emulator,
+        configs,
+        _dir: dir,
+    }
+}
+
+/// Credentials from `config`, seeing only `env` (never the process environment).
+fn credentials(config: &Path, env: MapEnvironment) -> Credentials {
+    Credentials::builder()
+        .environment(Arc::new(env))
+        .config_file(config)
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
+fn lambda_env(configs: &WrittenConfigs) -> MapEnvironment {
+    read_env_file(&configs.aws_lambda_env)
+        .unwrap()
+        .into_iter()
+        .fold(MapEnvironment::new(), |env, (name, value)| {
+            env.with(name, value)
+        })
+}
+
+/// What every emulated Google API does with a bearer token: it must be a live service-account
+/// token of the default service account.
+async fn assert_accepted(world: &World, creds: &Credentials, what: &str) {
+    let token = creds
+        .token()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let response = reqwest::Client::new()
+        .get(format!("{}/_emulator/tokeninfo", world.emulator.base_url()))
+        .bearer_auth(token.secret().expose_secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "{what}: the emulator refused the token"
+    );
+    let issued: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(issued["kind"], "service_account", "{what}");
+    assert_eq!(issued["principal"], DEFAULT_SERVICE_ACCOUNT, "{what}");
+    assert_eq!(
+        world.emulator.requests(Endpoint::GoogleSts),
+        1,
+        "{what}: one exchange"
+    );
+    assert_eq!(
+        world.emulator.requests(Endpoint::IamCredentials),
+        1,
+        "{what}: one impersonation"
+    );
+}
+
+#[tokio::test]
+async fn the_file_config_yields_an_accepted_token() {
+    let world = world().await;
+    let creds = credentials(&world.configs.file, MapEnvironment::new());
+    assert_accepted(&world, &creds, "file.json").await;
+}
+
+#[tokio::test]
+async fn the_url_config_yields_an_accepted_token() {
+    let world = world().await;
+    let creds = credentials(&world.configs.url, MapEnvironment::new());
+    assert_accepted(&world, &creds, "url.json").await;
+}
+
+#[tokio::test]
+async fn the_lambda_config_with_its_env_yields_an_accepted_token() {
+    let world = world().await;
+    let creds = credentials(&world.configs.aws_lambda, lambda_env(&world.configs));
+    assert_accepted(&world, &creds, "aws-lambda.json").await;
+    // Everything came from the environment: no metadata lookups, and the signed request was
+    // verified by Google STS without calling AWS STS.
+    assert_eq!(world.emulator.requests(Endpoint::Imds), 0);
+    assert_eq!(world.emulator.requests(Endpoint::AwsSts), 0);
+}
+
+#[tokio::test]
+async fn the_ec2_imdsv2_config_yields_an_accepted_token() {
+    let world = world().await;
+    let creds = credentials(&world.configs.aws_ec2_imdsv2, MapEnvironment::new());
+    assert_accepted(&world, &creds, "aws-ec2-imdsv2.json").await;
+    // Region, role name and role credentials came from the metadata service.
+    assert!(world.emulator.requests(Endpoint::Imds) >= 3);
+}
+
+#[tokio::test]
+async fn the_lambda_config_without_credentials_in_env_fails_before_google() {
+    let world = world().await;
+    // Only the region: credentials then come from IMDS, and the emulator plays IMDS too, so to
+    // see a failure the metadata service must be down.
+    world
+        .emulator
+        .faults()
+        .set(Endpoint::Imds, Fault::fail_next(100, 500));
+    let creds = credentials(
+        &world.configs.aws_lambda,
+        MapEnvironment::new().with("AWS_REGION", "us-east-1"),
+    );
+    assert!(creds.token().await.is_err());
+    assert_eq!(world.emulator.requests(Endpoint::GoogleSts), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_cold_callers_cost_one_exchange_and_one_impersonation() {
+    let world = world().await;
+    // Slow STS down so that every caller arrives while the first refresh is in flight.
+    world.emulator.faults().set(
+        Endpoint::GoogleSts,
+        Fault::latency(Duration::from_millis(200)),
+    );
+    let creds = credentials(&world.configs.file, MapEnvironment::new());
+    let mut callers = tokio::task::JoinSet::new();
+    let start = Arc::new(tokio::sync::Barrier::new(1000));
+    for _ in 0..1000 {
+        let creds = creds.clone();
+        let start = start.clone();
+        callers.spawn(async move {
+            start.wait().await;
+            creds
+                .token()
+                .await
+                .map(|t| t.secret().expose_secret().to_owned())
+        });
+    }
+    let mut tokens = std::collections::HashSet::new();
+    while let Some(result) = callers.join_next().await {
+        tokens.insert(result.unwrap().unwrap());
+    }
+    assert_eq!(tokens.len(), 1, "every caller got the same token");
+    assert_eq!(world.emulator.requests(Endpoint::GoogleSts), 1);
+    assert_eq!(world.emulator.requests(Endpoint::IamCredentials), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_cold_lambda_callers_cost_one_exchange_and_one_impersonation() {
+    let world = world().await;
+    world.emulator.faults().set(
+        Endpoint::GoogleSts,
+        Fault::latency(Duration::from_millis(200)),
+    );
+    let creds = credentials(&world.configs.aws_lambda, lambda_env(&world.configs));
+    let mut callers = tokio::task::JoinSet::new();
+    for _ in 0..1000 {
+        let creds = creds.clone();
+        callers.spawn(async move { creds.token().await.map(|_| ()) });
+    }
+    while let Some(result) = callers.join_next().await {
+        result.unwrap().unwrap();
+    }
+    assert_eq!(world.emulator.requests(Endpoint::GoogleSts), 1);
+    assert_eq!(world.emulator.requests(Endpoint::IamCredentials), 1);
+}
+
+#[tokio::test]
+async fn transient_sts_failures_are_retried_through_to_a_token() {
+    let world = world().await;
+    world.emulator.faults().set(
+        Endpoint::GoogleSts,
+        Fault::fail_next(2, 503).with_retry_after(0),
+    );
+    let creds = credentials(&world.configs.file, MapEnvironment::new());
+    creds.token().await.unwrap();
+    assert_eq!(world.emulator.requests(Endpoint::GoogleSts), 3);
+    assert_eq!(world.emulator.requests(Endpoint::IamCredentials), 1);
+}
