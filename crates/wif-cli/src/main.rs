@@ -3,6 +3,9 @@
 //! ```text
 //! wif token [--credentials FILE] [--scopes S,S] [--format text|json]
 //! wif subject-token [--credentials FILE] [--format text|json]
+//! wif emulator [--port N] [--config-dir DIR]
+//! wif demo
+//! wif gcs cp|ls|rm …            wif bq query|insert …
 //! ```
 //!
 //! Results go to stdout, diagnostics to stderr; `RUST_LOG` (e.g. `RUST_LOG=wif=debug`) turns on
@@ -14,6 +17,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+mod bq;
+mod demo;
+mod demo_apis;
+mod demo_storage;
+mod emulator_cmd;
+mod gcs;
 use wif::secrecy::{ExposeSecret, SecretString};
 use wif::{Credentials, Error, Step, TokenProvider};
 
@@ -42,6 +52,33 @@ enum Command {
     SubjectToken {
         #[command(flatten)]
         common: Common,
+    },
+    /// Serve the loopback emulator of AWS and Google Cloud until Ctrl-C, writing ready-to-use
+    /// credential configurations that point at it.
+    Emulator {
+        /// Port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 8787)]
+        port: u16,
+        /// Where to write the credential configurations (default: a temporary directory).
+        #[arg(long, value_name = "DIR")]
+        config_dir: Option<PathBuf>,
+    },
+    /// Run the whole chain — Lambda credentials → AWS signature → Google STS → impersonation →
+    /// BigQuery and Cloud Storage — against the in-process emulator, narrating each step.
+    Demo,
+    /// Cloud Storage: copy, list and remove objects with the chain's token.
+    Gcs {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: gcs::GcsCommand,
+    },
+    /// BigQuery: run queries and insert rows with the chain's token.
+    Bq {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: bq::BqCommand,
     },
 }
 
@@ -77,7 +114,8 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(out) => print_result(&out),
+        Ok(Some(out)) => print_result(&out),
+        Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
             // Display ends with "\n  hint: …" when the error has one.
             eprintln!("error: {e}");
@@ -157,12 +195,28 @@ fn load(common: &Common, scopes: &[String]) -> Result<Credentials, Error> {
 
 /// The result to print. It is a credential either way, so it stays a `SecretString` (zeroed on
 /// drop) until it is written.
-async fn run(cli: Cli) -> Result<SecretString, Error> {
+async fn run(cli: Cli) -> Result<Option<SecretString>, Error> {
     match cli.command {
+        Command::Emulator { port, config_dir } => {
+            emulator_cmd::serve(port, config_dir, &mut std::io::stdout()).await?;
+            Ok(None)
+        }
+        Command::Demo => {
+            demo::run(&mut std::io::stdout()).await?;
+            Ok(None)
+        }
+        Command::Gcs { common, command } => {
+            gcs::run(command, load(&common, &[])?).await?;
+            Ok(None)
+        }
+        Command::Bq { common, command } => {
+            bq::run(command, load(&common, &[])?, &mut std::io::stdout()).await?;
+            Ok(None)
+        }
         Command::Token { common, scopes } => {
             let creds = load(&common, &scopes)?;
             let token = creds.token().await?;
-            Ok(SecretString::from(match common.format {
+            Ok(Some(SecretString::from(match common.format {
                 Format::Text => token.secret().expose_secret().to_owned(),
                 Format::Json => {
                     let expires_at = token.expires_at_utc().map(rfc3339);
@@ -173,12 +227,12 @@ async fn run(cli: Cli) -> Result<SecretString, Error> {
                     })
                     .to_string()
                 }
-            }))
+            })))
         }
         Command::SubjectToken { common } => {
             let creds = load(&common, &[])?;
             let subject = creds.subject_token().await?;
-            Ok(SecretString::from(match common.format {
+            Ok(Some(SecretString::from(match common.format {
                 Format::Text => subject.secret().expose_secret().to_owned(),
                 Format::Json => serde_json::json!({
                     "subject_token": subject.secret().expose_secret(),
@@ -186,7 +240,7 @@ async fn run(cli: Cli) -> Result<SecretString, Error> {
                     "source": creds.info().source_kind,
                 })
                 .to_string(),
-            }))
+            })))
         }
     }
 }
