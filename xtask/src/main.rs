@@ -1,12 +1,20 @@
 //! Project automation. `cargo xtask ci` is what `.ci/run` and the README call.
 //!
 //! * `ci` — format check, clippy with warnings denied, every test (and the opt-in `aws-config`
-//!   feature's), the reference-client proof, docs with warnings denied.
+//!   feature's), every fuzz target for 5 s, the reference-client proof, docs with warnings
+//!   denied.
 //! * `test` — just the tests.
+//! * `fuzz [--seconds N] [TARGET…]` — every coverage-guided fuzz target of `fuzz/` for N seconds
+//!   (default 10; `ci` runs them for 5), failing on any crash (see `fuzz.rs`).
 //! * `reference` — the reference-client proof: Python google-auth (in a venv under
 //!   `target/reference-venv`, installed from PyPI on first use) obtains tokens from the emulator
 //!   with the credential configurations it writes (see `reference.rs`).
+//! * `bench [--runs N]` — wif against google-cloud-auth and Python google-auth on one emulator;
+//!   writes `docs/benchmarks.md` (see `bench.rs`). Never part of `ci`, which only compiles the
+//!   benches.
 
+mod bench;
+mod fuzz;
 mod reference;
 
 use std::process::{Command, ExitCode};
@@ -68,6 +76,9 @@ fn ci() -> Result<(), String> {
         ],
         &[],
     )?;
+    // Every parser of untrusted input, briefly: long enough to replay the seed corpus and
+    // mutate a little; `cargo xtask fuzz --seconds N` goes deeper on demand.
+    fuzz::run(fuzz::CI_SECONDS, &[])?;
     // The emulator must speak the real protocol: Google's own Python client gets tokens from it.
     reference::run()?;
     cargo(
@@ -86,8 +97,10 @@ fn main() -> ExitCode {
         "ci" => ci(),
         "test" => test(),
         "reference" => reference::run(),
+        "bench" => bench::run(&std::env::args().skip(2).collect::<Vec<_>>()),
+        "fuzz" => fuzz::cli(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => Err(format!(
-            "unknown task `{task}`; tasks: ci (fmt, clippy, tests, docs), test, reference (Python google-auth against the emulator)"
+            "unknown task `{task}`; tasks: ci (fmt, clippy, tests, docs), test, fuzz [--seconds N] [TARGET…], reference (Python google-auth against the emulator), bench [--runs N] (docs/benchmarks.md)"
         )),
     };
     match result {

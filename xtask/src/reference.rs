@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 /// What the venv holds. google-auth is pinned to 2.63.0: 2.62.x starts a background lookup at a
 /// real Google host from `before_request()` (not from the `refresh()` we call, but pinning keeps
 /// the check reproducible).
-const REQUIREMENTS: [&str; 2] = ["google-auth==2.63.0", "requests>=2.31,<3"];
+pub(crate) const REQUIREMENTS: [&str; 2] = ["google-auth==2.63.0", "requests>=2.31,<3"];
 
 const VENV_TIMEOUT: Duration = Duration::from_secs(120);
 const PIP_TIMEOUT: Duration = Duration::from_secs(600);
@@ -99,7 +99,7 @@ pub(crate) fn run() -> Result<(), String> {
 
 /// Creates the venv and installs the requirements unless the marker says they are there.
 /// Returns the venv's interpreter.
-fn prepare_venv(venv: &Path) -> Result<PathBuf, String> {
+pub(crate) fn prepare_venv(venv: &Path) -> Result<PathBuf, String> {
     let python = if cfg!(windows) {
         venv.join("Scripts").join("python.exe")
     } else {

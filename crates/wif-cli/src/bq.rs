@@ -56,7 +56,7 @@ pub(crate) enum BqFormat {
 /// Runs a `wif bq` command, printing results to `out`.
 pub(crate) async fn run(
     cmd: BqCommand,
-    creds: Credentials,
+    creds: Option<Credentials>,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     run_with_env(cmd, creds, &OsEnvironment, out).await
@@ -64,7 +64,7 @@ pub(crate) async fn run(
 
 async fn run_with_env(
     cmd: BqCommand,
-    creds: Credentials,
+    creds: Option<Credentials>,
     env: &dyn Environment,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
@@ -77,7 +77,11 @@ async fn run_with_env(
         } => {
             let project = project
                 .or_else(|| env.var("GOOGLE_CLOUD_PROJECT"))
-                .or_else(|| creds.quota_project_id().map(str::to_owned))
+                .or_else(|| {
+                    creds
+                        .as_ref()
+                        .and_then(|c| c.quota_project_id().map(str::to_owned))
+                })
                 .filter(|p| !p.trim().is_empty())
                 .ok_or_else(|| {
                     Error::config(
@@ -117,10 +121,18 @@ async fn run_with_env(
     }
 }
 
-fn client(creds: Credentials, project: String, env: &dyn Environment) -> Result<BigQuery, Error> {
-    let quota = creds.quota_project_id().map(str::to_owned);
-    let provider: Arc<dyn TokenProvider> = Arc::new(creds);
-    let bq = BigQuery::from_env(env, Some(provider), project)?;
+/// `creds` is `None` only when `BIGQUERY_EMULATOR_HOST` is set (then unauthenticated, as
+/// Google's own clients do); `BigQuery::from_env` refuses it otherwise.
+fn client(
+    creds: Option<Credentials>,
+    project: String,
+    env: &dyn Environment,
+) -> Result<BigQuery, Error> {
+    let quota = creds
+        .as_ref()
+        .and_then(|c| c.quota_project_id().map(str::to_owned));
+    let provider = creds.map(|c| Arc::new(c) as Arc<dyn TokenProvider>);
+    let bq = BigQuery::from_env(env, provider, project)?;
     Ok(match quota {
         Some(q) => bq.with_quota_project(q),
         None => bq,
@@ -366,7 +378,7 @@ mod tests {
         let mut out = Vec::new();
         run_with_env(
             query("SELECT 1", BqFormat::Json),
-            creds(),
+            Some(creds()),
             &env(&server),
             &mut out,
         )
@@ -392,7 +404,7 @@ mod tests {
         let mut out = Vec::new();
         run_with_env(
             query("SELECT 1", BqFormat::Table),
-            creds(),
+            Some(creds()),
             &env(&server),
             &mut out,
         )
@@ -413,7 +425,7 @@ mod tests {
             format: BqFormat::Json,
             location: None,
         };
-        let err = run_with_env(cmd, creds(), &env(&server), &mut Vec::new())
+        let err = run_with_env(cmd, Some(creds()), &env(&server), &mut Vec::new())
             .await
             .expect_err("no project");
         assert!(err.is_config(), "{err}");
@@ -425,7 +437,7 @@ mod tests {
             format: BqFormat::Json,
             location: Some("EU".into()),
         };
-        run_with_env(cmd, creds(), &with_env, &mut Vec::new())
+        run_with_env(cmd, Some(creds()), &with_env, &mut Vec::new())
             .await
             .expect("project from GOOGLE_CLOUD_PROJECT");
         let requests = server.received_requests().await.expect("recorded");
@@ -456,7 +468,7 @@ mod tests {
             table: "p.d.t".into(),
             rows: file.path().to_owned(),
         };
-        let err = run_with_env(cmd, creds(), &env(&server), &mut Vec::new())
+        let err = run_with_env(cmd, Some(creds()), &env(&server), &mut Vec::new())
             .await
             .expect_err("a rejected row");
         let text = err.to_string();
@@ -485,7 +497,7 @@ mod tests {
             table: "p.d.t".into(),
             rows: file.path().to_owned(),
         };
-        run_with_env(cmd, creds(), &env(&server), &mut out)
+        run_with_env(cmd, Some(creds()), &env(&server), &mut out)
             .await
             .expect("inserted");
         assert_eq!(
@@ -502,7 +514,7 @@ mod tests {
                 table: "p.d.t".into(),
                 rows: file.path().to_owned(),
             };
-            let err = run_with_env(cmd, creds(), &env(&server), &mut Vec::new())
+            let err = run_with_env(cmd, Some(creds()), &env(&server), &mut Vec::new())
                 .await
                 .expect_err(want);
             assert!(err.is_config() && err.to_string().contains(want), "{err}");
@@ -511,7 +523,7 @@ mod tests {
             table: "not-a-table".into(),
             rows: file.path().to_owned(),
         };
-        let err = run_with_env(cmd, creds(), &env(&server), &mut Vec::new())
+        let err = run_with_env(cmd, Some(creds()), &env(&server), &mut Vec::new())
             .await
             .expect_err("bad table");
         assert!(err.is_config(), "{err}");

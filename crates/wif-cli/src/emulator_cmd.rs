@@ -53,6 +53,7 @@ pub(crate) async fn serve(
          \x20 aws-ec2-imdsv2.json   AWS source, credentials from the emulated instance metadata (IMDSv2)\n\
          \x20 file.json             OIDC token from a file\n\
          \x20 url.json              OIDC token from a URL\n\
+         \x20 executable.json       OIDC token from a program (set GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1)\n\
          \n\
          try it:\n\
          \x20 set -a; . {d}/aws-lambda.env; set +a\n\

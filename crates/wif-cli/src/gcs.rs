@@ -44,13 +44,17 @@ pub(crate) enum GcsCommand {
     },
 }
 
-/// Runs `cmd` with `creds`, writing results to stdout.
-pub(crate) async fn run(cmd: GcsCommand, creds: wif::Credentials) -> Result<(), Error> {
+/// Runs `cmd` with `creds` (`None`: unauthenticated, only with `STORAGE_EMULATOR_HOST`),
+/// writing results to stdout.
+pub(crate) async fn run(cmd: GcsCommand, creds: Option<wif::Credentials>) -> Result<(), Error> {
     let mut builder = Storage::builder();
-    if let Some(project) = creds.quota_project_id() {
-        builder = builder.quota_project(project);
+    if let Some(creds) = creds {
+        if let Some(project) = creds.quota_project_id() {
+            builder = builder.quota_project(project);
+        }
+        builder = builder.provider(creds);
     }
-    let storage = builder.provider(creds).build()?;
+    let storage = builder.build()?;
     let progress = std::io::stderr().is_terminal();
     execute(cmd, &storage, &mut std::io::stdout(), progress).await
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! wif token [--credentials FILE] [--scopes S,S] [--format text|json]
 //! wif subject-token [--credentials FILE] [--format text|json]
+//! wif explain [--credentials FILE] [--format text|json] [--call-aws]
 //! wif emulator [--port N] [--config-dir DIR]
 //! wif demo
 //! wif gcs cp|ls|rm …            wif bq query|insert …
@@ -23,6 +24,7 @@ mod demo;
 mod demo_apis;
 mod demo_storage;
 mod emulator_cmd;
+mod explain;
 mod gcs;
 use wif::secrecy::{ExposeSecret, SecretString};
 use wif::{Credentials, Error, Step, TokenProvider};
@@ -66,6 +68,9 @@ enum Command {
     /// Run the whole chain — Lambda credentials → AWS signature → Google STS → impersonation →
     /// BigQuery and Cloud Storage — against the in-process emulator, narrating each step.
     Demo,
+    /// Walk the chain step by step (configuration, subject token, STS exchange, impersonation,
+    /// token), showing what each step used and proved, and the cause and fix of a failure.
+    Explain(explain::ExplainArgs),
     /// Cloud Storage: copy, list and remove objects with the chain's token.
     Gcs {
         #[command(flatten)]
@@ -88,6 +93,10 @@ struct Common {
     /// Credentials decide (GOOGLE_APPLICATION_CREDENTIALS, then gcloud's well-known file).
     #[arg(long, value_name = "FILE")]
     credentials: Option<PathBuf>,
+    /// Also trust the CA certificates of this PEM file for the STS and IAM calls: a private CA
+    /// (or TLS-inspecting proxy) in front of Google, or a test server.
+    #[arg(long, value_name = "PEM_FILE", env = "WIF_CA_CERTS")]
+    ca_certs: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -179,6 +188,17 @@ fn load(common: &Common, scopes: &[String]) -> Result<Credentials, Error> {
         Some(path) => builder.config_file(path)?,
         None => builder.adc()?,
     };
+    let builder = match &common.ca_certs {
+        Some(path) => builder.add_root_certificates_pem(std::fs::read(path).map_err(|e| {
+            Error::new(
+                Step::Config,
+                wif::ErrorKind::Io,
+                format!("could not read --ca-certs {}", path.display()),
+            )
+            .with_source(e)
+        })?),
+        None => builder,
+    };
     // `--scopes "a, b,"` means a and b: stray spaces and commas are not scopes.
     let scopes: Vec<&str> = scopes
         .iter()
@@ -193,6 +213,20 @@ fn load(common: &Common, scopes: &[String]) -> Result<Credentials, Error> {
     builder.build()
 }
 
+/// Credentials for `wif gcs` / `wif bq`. Like Google's own tools, with `emulator_var`
+/// (`STORAGE_EMULATOR_HOST`, `BIGQUERY_EMULATOR_HOST`) set and no credentials configured at all,
+/// requests go unauthenticated (`None`); configured credentials are always used.
+fn load_unless_emulated(common: &Common, emulator_var: &str) -> Result<Option<Credentials>, Error> {
+    let emulated = std::env::var(emulator_var).is_ok_and(|v| !v.trim().is_empty());
+    if common.credentials.is_none()
+        && emulated
+        && wif::adc::find_credentials_file(&wif::OsEnvironment)?.is_none()
+    {
+        return Ok(None);
+    }
+    load(common, &[]).map(Some)
+}
+
 /// The result to print. It is a credential either way, so it stays a `SecretString` (zeroed on
 /// drop) until it is written.
 async fn run(cli: Cli) -> Result<Option<SecretString>, Error> {
@@ -205,12 +239,18 @@ async fn run(cli: Cli) -> Result<Option<SecretString>, Error> {
             demo::run(&mut std::io::stdout()).await?;
             Ok(None)
         }
+        Command::Explain(args) => {
+            explain::run(args, &mut std::io::stdout()).await?;
+            Ok(None)
+        }
         Command::Gcs { common, command } => {
-            gcs::run(command, load(&common, &[])?).await?;
+            let creds = load_unless_emulated(&common, "STORAGE_EMULATOR_HOST")?;
+            gcs::run(command, creds).await?;
             Ok(None)
         }
         Command::Bq { common, command } => {
-            bq::run(command, load(&common, &[])?, &mut std::io::stdout()).await?;
+            let creds = load_unless_emulated(&common, "BIGQUERY_EMULATOR_HOST")?;
+            bq::run(command, creds, &mut std::io::stdout()).await?;
             Ok(None)
         }
         Command::Token { common, scopes } => {

@@ -377,3 +377,50 @@ fn usage_errors_exit_two() {
     }
     assert!(world.requests().is_empty());
 }
+
+#[test]
+fn gcs_and_bq_go_unauthenticated_to_an_emulator_host_when_no_credentials_exist() {
+    let world = World::new();
+    let server = world.google.server();
+    world.runtime.block_on(async {
+        Mock::given(method("GET"))
+            .and(path("/storage/v1/b/bkt/o"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "kind": "storage#objects",
+                "items": [{"name": "a.txt", "bucket": "bkt", "generation": "1", "metageneration": "1", "size": "3"}]
+            })))
+            .mount(server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/bigquery/v2/projects/p/queries"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "jobComplete": true,
+                "schema": {"fields": [{"name": "n", "type": "INT64"}]},
+                "rows": [{"f": [{"v": "7"}]}],
+                "totalRows": "1"
+            })))
+            .mount(server)
+            .await;
+    });
+    let host = server.address().to_string();
+    let run = world.wif(
+        &["gcs", "ls", "gs://bkt"],
+        &[("STORAGE_EMULATOR_HOST", Path::new(&host))],
+    );
+    run.assert_code(0);
+    assert!(run.stdout.contains("a.txt"), "{}", run.stdout);
+    let run = world.wif(
+        &["bq", "query", "SELECT 7 AS n", "--project", "p"],
+        &[("BIGQUERY_EMULATOR_HOST", Path::new(&host))],
+    );
+    run.assert_code(0);
+    assert!(run.stdout.contains('7'), "{}", run.stdout);
+    for request in world.requests() {
+        assert!(
+            request.headers.get("authorization").is_none(),
+            "no token without credentials: {request:?}"
+        );
+    }
+    // Without the emulator variable, missing credentials are still an error.
+    world.wif(&["gcs", "ls", "gs://bkt"], &[]).assert_code(2);
+}

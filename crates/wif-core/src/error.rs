@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// The step of the token chain that failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -182,6 +182,7 @@ struct Inner {
     retryable: bool,
     retry_after: Option<Duration>,
     hint: Option<String>,
+    server_date: Option<SystemTime>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -200,6 +201,7 @@ impl Error {
                 retryable,
                 retry_after: None,
                 hint: None,
+                server_date: None,
                 source: None,
             }),
         }
@@ -268,6 +270,14 @@ impl Error {
         self
     }
 
+    /// Records the time the server's `Date` header stated, so a diagnosis can compare it with the
+    /// local clock (see [`crate::http::clock_skew_seconds`]). [`crate::http::Response::error_for_status`]
+    /// sets it for every HTTP error.
+    pub fn with_server_date(mut self, at: SystemTime) -> Self {
+        self.inner_mut().server_date = Some(at);
+        self
+    }
+
     /// Overrides whether retrying can help.
     pub fn retryable(mut self, retryable: bool) -> Self {
         self.inner_mut().retryable = retryable;
@@ -307,6 +317,7 @@ impl Error {
                 retryable: i.retryable,
                 retry_after: i.retry_after,
                 hint: i.hint.clone(),
+                server_date: i.server_date,
                 source: None,
             });
         }
@@ -351,6 +362,11 @@ impl Error {
     /// What to check, when the cause is a known misconfiguration.
     pub fn hint(&self) -> Option<&str> {
         self.inner.hint.as_deref()
+    }
+
+    /// The server's clock when it answered (its `Date` header), when an HTTP error recorded it.
+    pub fn server_date(&self) -> Option<SystemTime> {
+        self.inner.server_date
     }
 
     /// True for configuration errors (detected before any network call).

@@ -11,6 +11,10 @@ use tokio::time::Instant;
 
 use crate::{Error, ErrorKind, Step};
 
+mod date;
+
+pub use date::{clock_skew_seconds, parse_http_date};
+
 /// Connect timeout of the default client.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Whole-request timeout of the default client (each call may set a shorter one).
@@ -95,7 +99,13 @@ impl Response {
             .map(Duration::from_secs)
     }
 
-    /// Turns a non-success response into the step's error (server words parsed, body dropped).
+    /// The server's clock when it answered: its `Date` header, if present and well-formed.
+    pub fn date(&self) -> Option<std::time::SystemTime> {
+        parse_http_date(self.headers.get(http::header::DATE)?.to_str().ok()?)
+    }
+
+    /// Turns a non-success response into the step's error (server words parsed, body dropped,
+    /// `Retry-After` and the `Date` header kept).
     pub fn error_for_status(self, step: Step) -> Result<Response, Error> {
         if self.is_success() {
             return Ok(self);
@@ -103,6 +113,9 @@ impl Response {
         let mut err = Error::http(step, self.status, &self.body);
         if let Some(after) = self.retry_after() {
             err = err.with_retry_after(after);
+        }
+        if let Some(date) = self.date() {
+            err = err.with_server_date(date);
         }
         Err(err)
     }
@@ -190,6 +203,22 @@ pub fn transport_error(step: Step, what: &str, e: reqwest::Error) -> Error {
         .retryable(false)
         .with_source(e.without_url());
     }
+    if let Some(reason) = tls_failure(&e) {
+        // A handshake that failed on certificates or protocol fails the same way next time:
+        // retrying only spends the caller's deadline.
+        return Error::new(
+            step,
+            ErrorKind::Transport,
+            format!("{what}: TLS handshake failed: {reason}"),
+        )
+        .retryable(false)
+        .with_hint(
+            "the server's certificate is not trusted (a private CA: add it with `--ca-certs` or \
+             CredentialsBuilder::add_root_certificates_pem), the server refused this client's \
+             certificate (X.509 sources: check the certificate configuration and the pool \
+             provider's trust store), or the URL says https for a server that speaks plain HTTP",
+        );
+    }
     let kind = if e.is_timeout() {
         ErrorKind::Timeout
     } else {
@@ -205,6 +234,35 @@ pub fn transport_error(step: Step, what: &str, e: reqwest::Error) -> Error {
         "request failed"
     };
     Error::new(step, kind, format!("{what}: {problem}")).with_source(e.without_url())
+}
+
+/// The TLS library's words when `e` is a failed handshake (certificate, alert or protocol
+/// trouble), read from the innermost error that mentions them. These messages name certificate
+/// problems, never certificate or key contents.
+fn tls_failure(e: &reqwest::Error) -> Option<String> {
+    if !e.is_connect() {
+        return None;
+    }
+    let mut found = None;
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        let lower = text.to_ascii_lowercase();
+        if [
+            "certificate",
+            "alert",
+            "corrupt message",
+            "handshake",
+            "peer ",
+        ]
+        .iter()
+        .any(|needle| lower.contains(needle))
+        {
+            found = Some(text);
+        }
+        source = s.source();
+    }
+    found
 }
 
 /// Describes a URL for messages: scheme, host, port and path, never the query or user info.

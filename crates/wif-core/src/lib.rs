@@ -18,6 +18,7 @@
 //! * [`RetryPolicy`] — exponential backoff with jitter and an overall deadline.
 //! * [`http`] — the default `reqwest` client and bounded response reading.
 //! * [`Environment`] / [`Clock`] — the outside world, injected so tests stay hermetic.
+//! * [`jwt`] — reading (never verifying) a JWT subject token's claims, for diagnostics.
 //!
 //! ```
 //! use std::time::Duration;
@@ -42,6 +43,7 @@ mod environment;
 mod error;
 mod format;
 pub mod http;
+pub mod jwt;
 mod retry;
 mod source;
 #[cfg(feature = "testing")]

@@ -702,3 +702,21 @@ async fn an_absurd_retry_after_does_not_panic_the_retry_loop() {
     assert_eq!(err.status(), Some(503));
     server.verify().await;
 }
+
+#[tokio::test]
+async fn a_failed_tls_handshake_is_not_retryable_and_says_why() {
+    let server = MockServer::start().await;
+    // https to a plain-HTTP server: the handshake fails the same way every time.
+    let url = server.uri().replace("http://", "https://");
+    let client = wif_core::http::default_client().unwrap();
+    let err = wif_core::http::send(Step::Exchange, "POST sts", client.post(url))
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable(), "{err:?}");
+    let shown = err.to_string();
+    assert!(shown.contains("TLS handshake failed"), "{shown}");
+    assert!(
+        err.hint().is_some_and(|h| h.contains("plain HTTP")),
+        "{shown}"
+    );
+}

@@ -63,6 +63,20 @@ pub enum SubjectMapping {
     AwsRole,
 }
 
+/// How Google STS maps an X.509 workload certificate (the leaf of an mTLS subject token) to
+/// `google.subject`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum X509SubjectMapping {
+    /// `google.subject = assertion.subject.dn.cn`: the leaf's subject common name (the mapping
+    /// Google's X.509 federation guide uses).
+    #[default]
+    CommonName,
+    /// `google.subject = assertion.san.uri`: the leaf's first URI subject alternative name, where
+    /// a SPIFFE ID (`spiffe://trust-domain/workload`) lives.
+    SanUri,
+}
+
 /// A service account the federated principal may impersonate.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -105,12 +119,16 @@ pub struct EmulatorConfig {
     pub pool: String,
     /// Workload identity pool provider id (AWS provider).
     pub aws_provider: String,
-    /// Workload identity pool provider id (OIDC provider, for file and URL sources).
+    /// Workload identity pool provider id (OIDC provider, for file, URL and executable sources).
     pub oidc_provider: String,
+    /// Workload identity pool provider id (X.509 provider, for certificate sources over mTLS).
+    pub x509_provider: String,
     /// The attribute condition of the AWS provider.
     pub condition: AttributeCondition,
     /// How `google.subject` is mapped for AWS callers.
     pub subject_mapping: SubjectMapping,
+    /// How `google.subject` is mapped for X.509 workload certificates.
+    pub x509_subject_mapping: X509SubjectMapping,
     /// Service accounts that exist.
     pub service_accounts: Vec<ServiceAccount>,
     /// Refuse tokenless instance-metadata GETs (IMDSv2 required).
@@ -145,8 +163,10 @@ impl Default for EmulatorConfig {
             pool: "wif-demo-pool".into(),
             aws_provider: "aws".into(),
             oidc_provider: "oidc".into(),
+            x509_provider: "x509".into(),
             condition: AttributeCondition::default(),
             subject_mapping: SubjectMapping::Arn,
+            x509_subject_mapping: X509SubjectMapping::CommonName,
             service_accounts: Vec::new(),
             imdsv2_required: false,
             federated_token_lifetime: Duration::from_secs(3600),
@@ -180,6 +200,11 @@ impl EmulatorConfig {
     /// The audience of the OIDC provider.
     pub fn oidc_audience(&self) -> String {
         self.audience(&self.oidc_provider)
+    }
+
+    /// The audience of the X.509 provider (reached over the mTLS listener only).
+    pub fn x509_audience(&self) -> String {
+        self.audience(&self.x509_provider)
     }
 
     /// `principalSet://…/attribute.aws_role/{role ARN}`: every session of the AWS role.

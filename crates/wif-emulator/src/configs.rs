@@ -12,6 +12,12 @@
 //! | `aws-ec2-imdsv2.json` | AWS, region and role credentials from the emulated IMDSv2 |
 //! | `file.json` + `oidc-token.jwt` | an OIDC token in a file (minted by the emulator) |
 //! | `url.json` | an OIDC token from `GET {base}/oidc/token` (`{"id_token": …}`) |
+//! | `executable.json` + `executable-token.sh` | an OIDC token printed by a `#!/bin/sh` script (pluggable auth) |
+//!
+//! The executable source runs only where `GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1` is set,
+//! and its script needs a POSIX shell. For X.509 federation, [`certificate_config`] gives the
+//! configuration of a workload certificate (the emulator must serve mTLS, and the certificate
+//! comes from your own CA, so it is not written here).
 //!
 //! `regional_cred_verification_url` keeps AWS's `https://sts.{region}.amazonaws.com?…`: clients
 //! require https there and only sign it, never call it; the emulator's Google STS verifies the
@@ -31,6 +37,8 @@ use crate::oidc;
 const AWS_TOKEN_TYPE: &str = "urn:ietf:params:aws:token-type:aws4_request";
 /// The OIDC `subject_token_type`.
 const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+/// The X.509 `subject_token_type`.
+const MTLS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:mtls";
 /// What gcloud writes (and AWS's regional endpoint shape).
 const REGIONAL_CRED_VERIFICATION_URL: &str =
     "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15";
@@ -39,6 +47,8 @@ const REGIONAL_CRED_VERIFICATION_URL: &str =
 pub const FILE_TOKEN_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The subject of the OIDC token written for the file source.
 pub const FILE_TOKEN_SUBJECT: &str = "wif-demo-file-workload";
+/// The subject of the OIDC token the executable source's script prints.
+pub const EXECUTABLE_TOKEN_SUBJECT: &str = "wif-demo-executable-workload";
 
 /// The files [`write_configs`] wrote.
 #[derive(Clone, Debug)]
@@ -58,17 +68,22 @@ pub struct WrittenConfigs {
     pub oidc_token: PathBuf,
     /// `url.json`: URL source at the emulator's `/oidc/token`.
     pub url: PathBuf,
+    /// `executable.json`: executable source running [`Self::executable_script`].
+    pub executable: PathBuf,
+    /// `executable-token.sh`: prints a pluggable-auth response with an OIDC token.
+    pub executable_script: PathBuf,
 }
 
 impl WrittenConfigs {
-    /// The four credential configurations with their names: `aws-lambda`, `aws-ec2-imdsv2`,
-    /// `file`, `url`.
-    pub fn all(&self) -> [(&'static str, &Path); 4] {
+    /// The five credential configurations with their names: `aws-lambda`, `aws-ec2-imdsv2`,
+    /// `file`, `url`, `executable`.
+    pub fn all(&self) -> [(&'static str, &Path); 5] {
         [
             ("aws-lambda", &self.aws_lambda),
             ("aws-ec2-imdsv2", &self.aws_ec2_imdsv2),
             ("file", &self.file),
             ("url", &self.url),
+            ("executable", &self.executable),
         ]
     }
 }
@@ -85,6 +100,8 @@ pub fn write_configs(emulator: &RunningEmulator, dir: &Path) -> io::Result<Writt
         file: dir.join("file.json"),
         oidc_token: dir.join("oidc-token.jwt"),
         url: dir.join("url.json"),
+        executable: dir.join("executable.json"),
+        executable_script: dir.join("executable-token.sh"),
     };
     let token = oidc::mint(
         emulator.state(),
@@ -97,6 +114,11 @@ pub fn write_configs(emulator: &RunningEmulator, dir: &Path) -> io::Result<Writt
     write_json(&written.aws_ec2_imdsv2, &aws_config(emulator, true))?;
     write_json(&written.file, &file_config(emulator, &written.oidc_token))?;
     write_json(&written.url, &url_config(emulator))?;
+    write_executable_script(emulator, &written.executable_script)?;
+    write_json(
+        &written.executable,
+        &executable_config(emulator, &written.executable_script),
+    )?;
     std::fs::write(&written.aws_lambda_env, env_file(&aws_lambda_env(emulator)))?;
     Ok(written)
 }
@@ -178,6 +200,110 @@ pub fn url_config(emulator: &RunningEmulator) -> Value {
     )
 }
 
+/// The executable-source configuration running `script` (gcloud's `--executable-command`),
+/// with a 30 s timeout and no output file.
+pub fn executable_config(emulator: &RunningEmulator, script: &Path) -> Value {
+    let source = json!({
+        "executable": {
+            "command": shell_word(&script.to_string_lossy()),
+            "timeout_millis": 30_000,
+        }
+    });
+    common(
+        emulator,
+        emulator.config().oidc_audience(),
+        JWT_TOKEN_TYPE,
+        source,
+    )
+}
+
+/// The pluggable-auth response (version 1) carrying `id_token`, a JWT expiring at
+/// `expiration_time` (seconds since the Unix epoch): what an executable prints.
+pub fn executable_response(id_token: &str, expiration_time: u64) -> Value {
+    json!({
+        "version": 1,
+        "success": true,
+        "token_type": JWT_TOKEN_TYPE,
+        "id_token": id_token,
+        "expiration_time": expiration_time,
+    })
+}
+
+/// A `#!/bin/sh` script printing a response with a fresh OIDC token for the OIDC provider,
+/// valid for [`FILE_TOKEN_LIFETIME`]; executable by its owner.
+fn write_executable_script(emulator: &RunningEmulator, path: &Path) -> io::Result<()> {
+    let audience = emulator.config().oidc_audience();
+    let token = oidc::mint(
+        emulator.state(),
+        EXECUTABLE_TOKEN_SUBJECT,
+        &audience,
+        FILE_TOKEN_LIFETIME,
+    );
+    let expiry = oidc::verify(emulator.state(), &token, &audience)
+        .map_err(io::Error::other)?
+        .exp;
+    // JSON of a JWT and numbers holds no single quote: safe inside '…'.
+    let script = format!(
+        "#!/bin/sh
+         # Pluggable-auth executable for the wif emulator at {base}: prints an OIDC token it minted.
+         echo '{response}'
+",
+        base = emulator.base_url(),
+        response = executable_response(&token, expiry),
+    );
+    std::fs::write(path, script)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(())
+}
+
+/// `word` as one word of a POSIX command line (`shlex.split` gives it back): single-quoted
+/// unless it is made of characters no shell treats specially.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:,@%=".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// The certificate-source configuration (X.509 federation) for the emulator's X.509 provider,
+/// reading the certificate configuration at `certificate_config` and appending the
+/// intermediates of `trust_chain` to the subject token. STS and impersonation go to the mTLS
+/// listener (clients present the workload certificate on both); `None` when the emulator has
+/// no mTLS listener ([`crate::Emulator::with_mtls`]).
+pub fn certificate_config(
+    emulator: &RunningEmulator,
+    certificate_config: &Path,
+    trust_chain: Option<&Path>,
+) -> Option<Value> {
+    let base = emulator.mtls_base_url()?;
+    let mut certificate = json!({
+        "certificate_config_location": certificate_config.to_string_lossy(),
+    });
+    if let Some(chain) = trust_chain {
+        certificate["trust_chain_path"] = json!(chain.to_string_lossy());
+    }
+    Some(json!({
+        "universe_domain": "googleapis.com",
+        "type": "external_account",
+        "audience": emulator.config().x509_audience(),
+        "subject_token_type": MTLS_TOKEN_TYPE,
+        "token_url": format!("{base}/v1/token"),
+        "credential_source": { "certificate": certificate },
+        "service_account_impersonation_url": format!(
+            "{base}/v1/projects/-/serviceAccounts/{DEFAULT_SERVICE_ACCOUNT}:generateAccessToken"
+        ),
+    }))
+}
+
 /// The environment of the emulated Lambda function: the role's temporary credentials and region.
 pub fn aws_lambda_env(emulator: &RunningEmulator) -> Vec<(String, String)> {
     let aws = &emulator.config().aws;
@@ -229,6 +355,17 @@ fn parse_env(text: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_words_survive_shlex() {
+        assert_eq!(
+            shell_word("/tmp/x/executable-token.sh"),
+            "/tmp/x/executable-token.sh"
+        );
+        assert_eq!(shell_word("/tmp/my dir/t.sh"), "'/tmp/my dir/t.sh'");
+        assert_eq!(shell_word("/tmp/it's"), r"'/tmp/it'\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
 
     #[test]
     fn env_files_round_trip() {

@@ -115,6 +115,7 @@ async fn world(AxState(state): AxState<Arc<State>>) -> Json<serde_json::Value> {
         "pool": c.pool,
         "aws_audience": c.aws_audience(),
         "oidc_audience": c.oidc_audience(),
+        "x509_audience": c.x509_audience(),
         "oidc_issuer": crate::oidc::ISSUER,
         "aws_role_arn": c.aws.role_arn(),
         "aws_assumed_role_arn": c.aws.assumed_role_arn(),

@@ -1,5 +1,5 @@
-//! Fault injection: per-endpoint latency, fail-next-N with a status, connection resets and slow
-//! bodies — so tests and benchmarks can prove retries, timeouts and deadlines.
+//! Fault injection: per-endpoint latency, fail-next-N with a status, connection resets, truncated
+//! and slow bodies — so tests and benchmarks can prove retries, timeouts and deadlines.
 //!
 //! Set from Rust through [`crate::RunningEmulator::faults`], or over HTTP:
 //! `POST /_emulator/faults {"endpoint":"google-sts","fail_next":2,"status":503}`.
@@ -38,6 +38,9 @@ pub struct Fault {
     /// Delay between the response head and its body.
     #[serde(with = "millis")]
     pub slow_body: Duration,
+    /// The next N responses promise their whole body (`Content-Length`) but send only the first
+    /// half of it before the connection drops: a proxy or network cut mid-body.
+    pub truncate_next: u32,
 }
 
 impl Fault {
@@ -64,6 +67,13 @@ impl Fault {
     pub fn reset_next(n: u32) -> Self {
         Fault {
             reset_next: n,
+            ..Self::default()
+        }
+    }
+    /// Cuts the body of the next `n` responses in half, then drops the connection.
+    pub fn truncate_next(n: u32) -> Self {
+        Fault {
+            truncate_next: n,
             ..Self::default()
         }
     }
@@ -101,6 +111,9 @@ enum Action {
         retry_after: Option<u64>,
     },
     Reset,
+    Truncate {
+        latency: Duration,
+    },
 }
 
 impl Faults {
@@ -133,6 +146,10 @@ impl Faults {
                 status: f.status.unwrap_or(503),
                 retry_after: f.retry_after,
             };
+        }
+        if f.truncate_next > 0 {
+            f.truncate_next -= 1;
+            return Action::Truncate { latency: f.latency };
         }
         Action::Pass {
             latency: f.latency,
@@ -176,6 +193,10 @@ pub(crate) async fn middleware(
             }
             response
         }
+        Action::Truncate { latency } => {
+            tokio::time::sleep(latency).await;
+            truncated(next.run(request).await).await
+        }
         Action::Pass { latency, slow_body } => {
             tokio::time::sleep(latency).await;
             let response = next.run(request).await;
@@ -187,6 +208,30 @@ pub(crate) async fn middleware(
             Response::from_parts(parts, stream)
         }
     }
+}
+
+/// `response` with a `Content-Length` of its whole body but only the first half sent, then a
+/// body error, which makes hyper abort the connection mid-body.
+async fn truncated(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(whole) = axum::body::to_bytes(body, usize::MAX).await else {
+        return ResetConnection.into_response();
+    };
+    parts.headers.insert(
+        axum::http::header::CONTENT_LENGTH,
+        axum::http::HeaderValue::from(whole.len()),
+    );
+    let half = whole.slice(..whole.len() / 2);
+    let cut = futures::stream::once(async {
+        // Give hyper time to flush the head and the first half before the connection drops.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "injected truncated body",
+        ))
+    });
+    let stream = futures::StreamExt::chain(futures::stream::iter([Ok(half)]), cut);
+    Response::from_parts(parts, Body::from_stream(stream))
 }
 
 /// A response whose body errors immediately, which makes hyper abort the connection.

@@ -9,7 +9,8 @@
 //! would replay the request to AWS. Then `x-goog-cloud-target-resource` must name the audience,
 //! the attributes are mapped (`google.subject`, `attribute.aws_role`, the account) and the
 //! provider's attribute condition evaluated. JWT subject tokens must be tokens this emulator
-//! minted ([`crate::oidc::verify`]).
+//! minted ([`crate::oidc::verify`]). mTLS subject tokens (X.509 federation) must arrive over the
+//! mTLS listener, their leaf being the certificate of the handshake ([`x509`]).
 //!
 //! Google's words where they are known (the audience, `invalid_target`, 127-byte and attribute
 //! condition texts). For a signature AWS rejects, Google's exact `error_description` is not on
@@ -19,6 +20,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State as AxState;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -29,6 +31,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
 use crate::config::SubjectMapping;
+use crate::mtls::ClientCertificates;
 use crate::sigv4::{KnownKey, SignedRequest, Verifier, sts_host_region};
 use crate::state::{State, TokenKind, oauth_error};
 
@@ -37,12 +40,13 @@ const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
 const AWS4_REQUEST: &str = "urn:ietf:params:aws:token-type:aws4_request";
 const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
+const MTLS: &str = "urn:ietf:params:oauth:token-type:mtls";
 const SUBJECT_TOKEN_TYPES: [&str; 5] = [
     AWS4_REQUEST,
     JWT,
     ID_TOKEN,
     "urn:ietf:params:oauth:token-type:saml2",
-    "urn:ietf:params:oauth:token-type:mtls",
+    MTLS,
 ];
 const DEFAULT_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 const TARGET_RESOURCE: &str = "x-goog-cloud-target-resource";
@@ -73,11 +77,16 @@ fn reject(error: &'static str, description: impl Into<String>) -> StsError {
     }
 }
 
-async fn token(AxState(state): AxState<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn token(
+    AxState(state): AxState<Arc<State>>,
+    presented: Option<Extension<ClientCertificates>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     // Basic client authentication (a `client_id` in the configuration) is accepted as is: the
     // emulator has no OAuth clients to check it against.
     let form = parse_form(&headers, &body);
-    match exchange(&state, &form) {
+    match exchange(&state, presented.as_ref().map(|e| &e.0), &form) {
         Ok(answer) => Json(answer).into_response(),
         Err(e) => {
             tracing::info!(error = e.error, description = %e.description, "google sts refused an exchange");
@@ -132,8 +141,13 @@ fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Validates the form, verifies the subject token and issues a federated token.
-fn exchange(state: &State, form: &[(String, String)]) -> Result<Value, StsError> {
+/// Validates the form, verifies the subject token and issues a federated token. `presented` is
+/// the client certificate chain of an mTLS request.
+fn exchange(
+    state: &State,
+    presented: Option<&ClientCertificates>,
+    form: &[(String, String)],
+) -> Result<Value, StsError> {
     let config = &state.config;
     match param(form, "grant_type") {
         Some(TOKEN_EXCHANGE) => {}
@@ -180,21 +194,22 @@ fn exchange(state: &State, form: &[(String, String)]) -> Result<Value, StsError>
         return Err(reject("invalid_request", INVALID_AUDIENCE));
     }
     let aws = audience == config.aws_audience();
-    let oidc = audience == config.oidc_audience();
-    if !aws && !oidc {
+    let x509 = audience == config.x509_audience();
+    if !aws && !x509 && audience != config.oidc_audience() {
         return Err(reject("invalid_target", INVALID_TARGET));
     }
-    let accepted: &[&str] = if aws {
-        &[AWS4_REQUEST]
+    let (provider, accepted): (&str, &[&str]) = if aws {
+        ("AWS", &[AWS4_REQUEST])
+    } else if x509 {
+        ("X.509", &[MTLS])
     } else {
-        &[JWT, ID_TOKEN]
+        ("OIDC", &[JWT, ID_TOKEN])
     };
     if !accepted.contains(&subject_token_type) {
         return Err(reject(
             "invalid_request",
             format!(
-                "Invalid value for \"subject_token_type\". The {} provider accepts {}.",
-                if aws { "AWS" } else { "OIDC" },
+                "Invalid value for \"subject_token_type\". The {provider} provider accepts {}.",
                 accepted.join(" or ")
             ),
         ));
@@ -213,6 +228,9 @@ fn exchange(state: &State, form: &[(String, String)]) -> Result<Value, StsError>
             subject,
             vec![config.principal_set_for_role(), config.principal_set_all()],
         )
+    } else if x509 {
+        let subject = x509::subject(config, presented, subject_token)?;
+        (subject, vec![config.principal_set_all()])
     } else {
         let claims = crate::oidc::verify(state, subject_token, audience)
             .map_err(|description| reject("invalid_grant", description))?;
@@ -511,6 +529,9 @@ fn clip(s: &str) -> String {
         None => s.to_owned(),
     }
 }
+
+#[path = "google_sts_x509.rs"]
+mod x509;
 
 #[cfg(test)]
 #[path = "google_sts_tests.rs"]

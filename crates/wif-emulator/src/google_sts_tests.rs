@@ -97,7 +97,7 @@ fn bearer(token: &str) -> HeaderMap {
 #[test]
 fn a_valid_aws_token_buys_a_federated_token_for_the_assumed_role() {
     let state = state_with(|_| {});
-    let answer = exchange(&state, &valid_aws_form(&state)).unwrap();
+    let answer = exchange(&state, None, &valid_aws_form(&state)).unwrap();
     assert_eq!(answer["issued_token_type"], ACCESS_TOKEN);
     assert_eq!(answer["token_type"], "Bearer");
     assert_eq!(answer["expires_in"], 3600);
@@ -123,7 +123,7 @@ fn a_valid_aws_token_buys_a_federated_token_for_the_assumed_role() {
 #[test]
 fn the_aws_role_mapping_uses_the_role_arn() {
     let state = state_with(|c| c.subject_mapping = SubjectMapping::AwsRole);
-    let answer = exchange(&state, &valid_aws_form(&state)).unwrap();
+    let answer = exchange(&state, None, &valid_aws_form(&state)).unwrap();
     let issued = state
         .authorize(
             &bearer(answer["access_token"].as_str().unwrap()),
@@ -158,14 +158,14 @@ fn the_form_is_validated_like_the_real_service() {
     for (name, value, error) in cases {
         let mut f = good.clone();
         set(&mut f, name, value);
-        let err = exchange(&state, &f).unwrap_err();
+        let err = exchange(&state, None, &f).unwrap_err();
         assert_eq!(err.error, error, "{name}={value}: {err:?}");
     }
     // The subject token type errors name the parameter (the client's hint keys on it).
     let mut f = good.clone();
     set(&mut f, "subject_token_type", JWT);
     assert!(
-        exchange(&state, &f)
+        exchange(&state, None, &f)
             .unwrap_err()
             .description
             .contains("subject_token_type")
@@ -186,7 +186,7 @@ fn audiences_get_googles_words() {
         let mut f = good.clone();
         set(&mut f, "audience", malformed);
         assert_eq!(
-            exchange(&state, &f).unwrap_err(),
+            exchange(&state, None, &f).unwrap_err(),
             reject("invalid_request", INVALID_AUDIENCE),
             "{malformed}"
         );
@@ -199,7 +199,7 @@ fn audiences_get_googles_words() {
         let mut f = good.clone();
         set(&mut f, "audience", &unknown);
         assert_eq!(
-            exchange(&state, &f).unwrap_err(),
+            exchange(&state, None, &f).unwrap_err(),
             reject("invalid_target", INVALID_TARGET),
             "{unknown}"
         );
@@ -217,7 +217,7 @@ fn options_scope_and_json_bodies_are_honoured() {
         "scope",
         "https://www.googleapis.com/auth/iam https://www.googleapis.com/auth/bigquery",
     );
-    let answer = exchange(&state, &f).unwrap();
+    let answer = exchange(&state, None, &f).unwrap();
     let issued = state
         .authorize(
             &bearer(answer["access_token"].as_str().unwrap()),
@@ -227,7 +227,7 @@ fn options_scope_and_json_bodies_are_honoured() {
     assert_eq!(issued.scopes.len(), 2);
     // Go's single encoding.
     set(&mut f, "options", "{\"userProject\":\"123\"}");
-    assert!(exchange(&state, &f).is_ok());
+    assert!(exchange(&state, None, &f).is_ok());
 
     let mut headers = HeaderMap::new();
     headers.insert(
@@ -249,7 +249,7 @@ fn a_wrong_secret_is_invalid_grant_naming_the_aws_cause() {
     let state = state_with(|_| {});
     let audience = state.config.aws_audience();
     let token = aws_token(&state, "wrong-secret", &audience, TargetResource::Signed);
-    let err = exchange(&state, &form(&audience, AWS4_REQUEST, &token)).unwrap_err();
+    let err = exchange(&state, None, &form(&audience, AWS4_REQUEST, &token)).unwrap_err();
     assert_eq!(err.error, "invalid_grant");
     assert!(
         err.description.starts_with(
@@ -269,7 +269,7 @@ fn the_target_resource_must_be_the_audience() {
     let other = state.config.audience("other");
     // Unsigned (Python): the signature holds, the binding does not.
     let token = aws_token(&state, &secret, &other, TargetResource::Unsigned);
-    let err = exchange(&state, &form(&audience, AWS4_REQUEST, &token)).unwrap_err();
+    let err = exchange(&state, None, &form(&audience, AWS4_REQUEST, &token)).unwrap_err();
     assert_eq!(err.error, "invalid_grant");
     assert!(
         err.description.contains("x-goog-cloud-target-resource"),
@@ -283,7 +283,7 @@ fn the_target_resource_must_be_the_audience() {
     );
     // Unsigned and right: accepted (Python clients).
     let token = aws_token(&state, &secret, &audience, TargetResource::Unsigned);
-    assert!(exchange(&state, &form(&audience, AWS4_REQUEST, &token)).is_ok());
+    assert!(exchange(&state, None, &form(&audience, AWS4_REQUEST, &token)).is_ok());
     // Missing altogether.
     let mut request = parse_aws_subject_token(&aws_token(
         &state,
@@ -298,7 +298,12 @@ fn the_target_resource_must_be_the_audience() {
         "url": request.url,
         "headers": request.headers.iter().map(|(k, v)| serde_json::json!({"key": k, "value": v})).collect::<Vec<_>>(),
     });
-    let err = exchange(&state, &form(&audience, AWS4_REQUEST, &json.to_string())).unwrap_err();
+    let err = exchange(
+        &state,
+        None,
+        &form(&audience, AWS4_REQUEST, &json.to_string()),
+    )
+    .unwrap_err();
     assert_eq!(err.error, "invalid_request");
     assert!(
         err.description.starts_with(INVALID_AWS_FORMAT),
@@ -319,7 +324,7 @@ fn only_get_caller_identity_on_aws_sts_is_replayed() {
         "https://sts.{region}.amazonaws.com:8443?Action=GetCallerIdentity&Version=2011-06-15",
     ] {
         let token = aws_token_for(&state, &secret, &audience, TargetResource::Signed, template);
-        let err = exchange(&state, &form(&audience, AWS4_REQUEST, &token)).unwrap_err();
+        let err = exchange(&state, None, &form(&audience, AWS4_REQUEST, &token)).unwrap_err();
         assert_eq!(err.error, "invalid_request", "{template}: {err:?}");
         assert!(
             err.description.starts_with(INVALID_AWS_FORMAT),
@@ -328,7 +333,7 @@ fn only_get_caller_identity_on_aws_sts_is_replayed() {
         );
     }
     for garbage in ["%7B", "not a token", "%FF%FE", "[]", "{\"url\":1}"] {
-        let err = exchange(&state, &form(&audience, AWS4_REQUEST, garbage)).unwrap_err();
+        let err = exchange(&state, None, &form(&audience, AWS4_REQUEST, garbage)).unwrap_err();
         assert_eq!(err.error, "invalid_request", "{garbage}");
     }
 }
@@ -340,7 +345,7 @@ fn long_session_arns_exceed_127_bytes() {
         c.aws.session_name = "WifDemoStack-IngestFunction9F8E7D6C-AbCdEfGhIjKl".into();
     });
     assert!(state.config.aws.assumed_role_arn().len() > 127);
-    let err = exchange(&state, &valid_aws_form(&state)).unwrap_err();
+    let err = exchange(&state, None, &valid_aws_form(&state)).unwrap_err();
     assert_eq!(err, reject("invalid_request", SUBJECT_TOO_LONG));
     // Google's recommended fix: map google.subject to the role.
     let state = state_with(|c| {
@@ -348,14 +353,14 @@ fn long_session_arns_exceed_127_bytes() {
         c.aws.session_name = "WifDemoStack-IngestFunction9F8E7D6C-AbCdEfGhIjKl".into();
         c.subject_mapping = SubjectMapping::AwsRole;
     });
-    assert!(exchange(&state, &valid_aws_form(&state)).is_ok());
+    assert!(exchange(&state, None, &valid_aws_form(&state)).is_ok());
 }
 
 #[test]
 fn the_attribute_condition_is_evaluated() {
     let rejected = |edit: fn(&mut EmulatorConfig)| {
         let state = state_with(edit);
-        exchange(&state, &valid_aws_form(&state)).unwrap_err()
+        exchange(&state, None, &valid_aws_form(&state)).unwrap_err()
     };
     let want = reject("unauthorized_client", CONDITION_REJECTED);
     assert_eq!(
@@ -377,7 +382,7 @@ fn the_attribute_condition_is_evaluated() {
         c.condition.aws_role = Some(c.aws.role_arn());
         c.condition.arn_prefix = Some(format!("{}/", c.aws.role_arn()));
     });
-    assert!(exchange(&state, &valid_aws_form(&state)).is_ok());
+    assert!(exchange(&state, None, &valid_aws_form(&state)).is_ok());
 }
 
 #[test]
@@ -385,7 +390,7 @@ fn emulator_minted_jwts_are_accepted_for_the_oidc_provider() {
     let state = state_with(|_| {});
     let audience = state.config.oidc_audience();
     let jwt = crate::oidc::mint(&state, "workload-7", &audience, Duration::from_secs(300));
-    let answer = exchange(&state, &form(&audience, JWT, &jwt)).unwrap();
+    let answer = exchange(&state, None, &form(&audience, JWT, &jwt)).unwrap();
     let issued = state
         .authorize(
             &bearer(answer["access_token"].as_str().unwrap()),
@@ -397,7 +402,7 @@ fn emulator_minted_jwts_are_accepted_for_the_oidc_provider() {
         state.config.principal_for_subject("workload-7")
     );
     assert_eq!(issued.principal_sets, [state.config.principal_set_all()]);
-    assert!(exchange(&state, &form(&audience, ID_TOKEN, &jwt)).is_ok());
+    assert!(exchange(&state, None, &form(&audience, ID_TOKEN, &jwt)).is_ok());
 
     // Minted for another audience, or by another emulator.
     let foreign = crate::oidc::mint(
@@ -406,18 +411,18 @@ fn emulator_minted_jwts_are_accepted_for_the_oidc_provider() {
         &state.config.aws_audience(),
         Duration::from_secs(300),
     );
-    let err = exchange(&state, &form(&audience, JWT, &foreign)).unwrap_err();
+    let err = exchange(&state, None, &form(&audience, JWT, &foreign)).unwrap_err();
     assert_eq!(err.error, "invalid_grant");
     let other = State::new(EmulatorConfig::default());
     let forged = crate::oidc::mint(&other, "w", &audience, Duration::from_secs(300));
     assert_eq!(
-        exchange(&state, &form(&audience, JWT, &forged))
+        exchange(&state, None, &form(&audience, JWT, &forged))
             .unwrap_err()
             .error,
         "invalid_grant"
     );
     // A JWT sent to the AWS provider.
-    let err = exchange(&state, &form(&state.config.aws_audience(), JWT, &jwt)).unwrap_err();
+    let err = exchange(&state, None, &form(&state.config.aws_audience(), JWT, &jwt)).unwrap_err();
     assert_eq!(err.error, "invalid_request");
 }
 

@@ -23,6 +23,23 @@
 //! println!("emulating at {}", emulator.base_url());
 //! # Ok(()) }
 //! ```
+//!
+//! For X.509 federation, [`Emulator::with_mtls`] adds a second, HTTPS port serving the same
+//! routes that requires a client certificate from a CA you name ([`mtls`]); there Google STS
+//! also takes `urn:ietf:params:oauth:token-type:mtls` subject tokens for the X.509 provider
+//! ([`EmulatorConfig::x509_audience`]).
+//!
+//! ```no_run
+//! # async fn run(server_chain_pem: String, server_key_pem: String, workload_ca_pem: String)
+//! # -> std::io::Result<()> {
+//! use wif_emulator::{Emulator, MtlsConfig};
+//! let emulator = Emulator::new(Default::default())
+//!     .with_mtls(MtlsConfig::new(server_chain_pem, server_key_pem, workload_ca_pem))
+//!     .start_local()
+//!     .await?;
+//! println!("X.509 token_url: {}/v1/token", emulator.mtls_base_url().unwrap_or_default());
+//! # Ok(()) }
+//! ```
 
 pub mod config;
 pub mod faults;
@@ -35,9 +52,11 @@ pub mod configs;
 mod control;
 mod google_sts;
 mod iam;
+pub mod mtls;
 pub mod oidc;
 mod sigv4;
 mod storage;
+mod x509_names;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,8 +65,12 @@ use axum::Router;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{AttributeCondition, AwsIdentity, EmulatorConfig, ServiceAccount, SubjectMapping};
+pub use config::{
+    AttributeCondition, AwsIdentity, EmulatorConfig, ServiceAccount, SubjectMapping,
+    X509SubjectMapping,
+};
 pub use faults::{Fault, Faults};
+pub use mtls::MtlsConfig;
 pub use state::{Issued, State, TokenKind};
 
 /// The services the emulator plays; requests are counted and faults injected per endpoint.
@@ -128,24 +151,55 @@ impl Endpoint {
 #[derive(Debug)]
 pub struct Emulator {
     config: EmulatorConfig,
+    mtls: Option<MtlsConfig>,
 }
 
 impl Emulator {
     /// An emulator of `config`'s world.
     pub fn new(config: EmulatorConfig) -> Self {
-        Emulator { config }
+        Emulator { config, mtls: None }
     }
 
-    /// Serves on `127.0.0.1` at a free port.
+    /// Also serves the same routes over mTLS, on a second port of the same address
+    /// ([`RunningEmulator::mtls_base_url`]), with `mtls`'s server certificate, to clients
+    /// presenting a certificate that chains to its client CA.
+    pub fn with_mtls(mut self, mtls: MtlsConfig) -> Self {
+        self.mtls = Some(mtls);
+        self
+    }
+
+    /// Serves on `127.0.0.1` at a free port (and another for mTLS, when configured).
     pub async fn start_local(self) -> std::io::Result<RunningEmulator> {
         self.start(SocketAddr::from(([127, 0, 0, 1], 0))).await
     }
 
-    /// Serves on `addr` (use a loopback address).
+    /// Serves on `addr` (use a loopback address); the mTLS listener, when configured, takes a
+    /// free port of the same IP. Bad mTLS material is an `InvalidInput` error.
     pub async fn start(self, addr: SocketAddr) -> std::io::Result<RunningEmulator> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
+        let mtls_listener = match &self.mtls {
+            Some(config) => {
+                Some(mtls::MtlsListener::bind(SocketAddr::new(local.ip(), 0), config).await?)
+            }
+            None => None,
+        };
         let state = Arc::new(State::new(self.config));
+        let mtls = match mtls_listener {
+            Some(listener) => {
+                let addr = listener.local_addr()?;
+                let (stop, stopped) = oneshot::channel::<()>();
+                let task = tokio::spawn(listener.serve(router(state.clone()), stopped));
+                tracing::info!(%addr, "emulator listening for mTLS");
+                Some(MtlsServer {
+                    base_url: format!("https://{addr}"),
+                    addr,
+                    stop: Some(stop),
+                    task,
+                })
+            }
+            None => None,
+        };
         let app = router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -163,6 +217,7 @@ impl Emulator {
             state,
             stop: Some(stop),
             task,
+            mtls,
         })
     }
 }
@@ -192,6 +247,16 @@ pub struct RunningEmulator {
     state: Arc<State>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    mtls: Option<MtlsServer>,
+}
+
+/// The serving mTLS listener of a [`RunningEmulator`].
+#[derive(Debug)]
+struct MtlsServer {
+    base_url: String,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
 }
 
 impl RunningEmulator {
@@ -203,6 +268,17 @@ impl RunningEmulator {
     /// The socket address served.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `https://127.0.0.1:PORT` of the mTLS listener, when the emulator has one
+    /// ([`Emulator::with_mtls`]).
+    pub fn mtls_base_url(&self) -> Option<&str> {
+        self.mtls.as_ref().map(|m| m.base_url.as_str())
+    }
+
+    /// The socket address of the mTLS listener, when the emulator has one.
+    pub fn mtls_addr(&self) -> Option<SocketAddr> {
+        self.mtls.as_ref().map(|m| m.addr)
     }
 
     /// The emulated world.
@@ -236,10 +312,16 @@ impl RunningEmulator {
         )
     }
 
-    /// Stops serving and waits for the server task.
+    /// Stops serving and waits for the server tasks.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(mtls) = &mut self.mtls {
+            if let Some(stop) = mtls.stop.take() {
+                let _ = stop.send(());
+            }
+            let _ = (&mut mtls.task).await;
         }
         let _ = (&mut self.task).await;
     }
@@ -248,6 +330,9 @@ impl RunningEmulator {
 impl Drop for RunningEmulator {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(stop) = self.mtls.as_mut().and_then(|m| m.stop.take()) {
             let _ = stop.send(());
         }
     }

@@ -178,3 +178,59 @@ async fn writing_twice_replaces_the_files() {
     let token = std::fs::read_to_string(&written.oidc_token).unwrap();
     oidc::verify(other.state(), &token, &other.config().oidc_audience()).unwrap();
 }
+
+/// The executable configuration's script prints a pluggable-auth response whose token the
+/// emulator accepts, and `wif::Credentials` runs it when executables are allowed.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_executable_script_prints_a_token_the_emulator_accepts() {
+    use secrecy::ExposeSecret as _;
+    use wif::TokenProvider as _;
+
+    let emulator = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let written = write_configs(&emulator, dir.path()).unwrap();
+    let config = read(&written.executable);
+    assert_eq!(
+        config["audience"],
+        emulator.config().oidc_audience().as_str()
+    );
+    assert_eq!(
+        config["credential_source"]["executable"]["command"],
+        written.executable_script.to_str().unwrap()
+    );
+    assert_eq!(
+        config["credential_source"]["executable"]["timeout_millis"],
+        30_000
+    );
+
+    let output = std::process::Command::new(&written.executable_script)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let response: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(response["version"], 1);
+    assert_eq!(response["success"], true);
+    assert_eq!(response["token_type"], config["subject_token_type"]);
+    let claims = oidc::verify(
+        emulator.state(),
+        response["id_token"].as_str().unwrap(),
+        &emulator.config().oidc_audience(),
+    )
+    .unwrap();
+    assert_eq!(claims.sub, wif_emulator::configs::EXECUTABLE_TOKEN_SUBJECT);
+    assert_eq!(response["expiration_time"], claims.exp);
+
+    let env = wif::MapEnvironment::new().with("GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES", "1");
+    let credentials = wif::Credentials::builder()
+        .environment(std::sync::Arc::new(env))
+        .config_file(&written.executable)
+        .unwrap()
+        .build()
+        .unwrap();
+    let token = credentials.token().await.unwrap();
+    assert!(
+        token.secret().expose_secret().starts_with("emu-sa."),
+        "a service-account token"
+    );
+}

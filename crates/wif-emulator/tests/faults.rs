@@ -253,8 +253,38 @@ async fn the_world_is_described_without_secrets() {
     let config = iam.emulator.config();
     assert_eq!(world["aws_audience"], config.aws_audience().as_str());
     assert_eq!(world["oidc_audience"], config.oidc_audience().as_str());
+    assert_eq!(world["x509_audience"], config.x509_audience().as_str());
     assert_eq!(world["service_accounts"], json!([DEFAULT_SERVICE_ACCOUNT]));
     let text = world.to_string();
     assert!(!text.contains(&config.aws.secret_access_key));
     assert!(!text.contains(&config.aws.session_token));
+}
+
+#[tokio::test]
+async fn a_truncated_body_is_cut_mid_way_then_service_resumes() {
+    let iam = Iam::start().await;
+    iam.emulator
+        .faults()
+        .set(Endpoint::IamCredentials, Fault::truncate_next(1));
+    // The head arrives, promising the whole body; the body stops half way.
+    let response = iam.request().send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let promised = response.content_length().unwrap();
+    assert!(promised > 20, "{promised}");
+    let err = response.bytes().await.unwrap_err();
+    assert!(err.is_body() || err.is_decode(), "{err:?}");
+    assert_eq!(iam.status().await, 200);
+
+    // Also settable over the control API.
+    let set = iam
+        .control(
+            reqwest::Method::POST,
+            "faults",
+            Some(json!({"endpoint": "iam", "truncate_next": 1})),
+        )
+        .await;
+    assert_eq!(set.status(), 204);
+    let outcome = async { iam.request().send().await?.bytes().await }.await;
+    assert!(outcome.is_err());
+    assert_eq!(iam.status().await, 200);
 }

@@ -135,6 +135,16 @@ impl Impersonation {
 }
 
 impl Inner {
+    /// `generateAccessToken` with `federated`, retried per the policy.
+    async fn generate_with_retries(&self, federated: &AccessToken) -> Result<AccessToken, Error> {
+        self.settings
+            .retry
+            .run(Step::Impersonation, &self.what, |attempt| {
+                self.generate(federated, attempt)
+            })
+            .await
+    }
+
     /// One `generateAccessToken` attempt with the given federated token.
     async fn generate(&self, federated: &AccessToken, attempt: u32) -> Result<AccessToken, Error> {
         let s = &self.settings;
@@ -239,7 +249,7 @@ fn hint(err: &Error, s: &Settings) -> Option<String> {
 }
 
 /// Reads `{"accessToken","expireTime"}`. Nothing of the body reaches an error: it holds the token.
-fn parse_response(body: &[u8]) -> Result<AccessToken, Error> {
+pub(crate) fn parse_response(body: &[u8]) -> Result<AccessToken, Error> {
     let invalid = |what: &str| Error::invalid_response(Step::Impersonation, what);
     let response: GenerateAccessTokenResponse = serde_json::from_slice(body).map_err(|_| {
         invalid(&format!(
@@ -286,18 +296,28 @@ fn parse_expire_time(text: &str) -> Option<SystemTime> {
 impl TokenProvider for Impersonation {
     /// Gets the federated token from the inner provider (its errors pass through unchanged),
     /// then calls `generateAccessToken`, retrying per the [`RetryPolicy`].
+    ///
+    /// A 401 means IAM no longer accepts the federated token although it has not expired by our
+    /// clock (revoked, expired early at Google): the inner provider is told to drop it
+    /// ([`TokenProvider::invalidate`]) and the call is made once more with a new one. Without
+    /// this, a cached federated token would fail every refresh until its own expiry, up to an
+    /// hour (found by the fault-injection suite, `tests/tests/faults.rs`).
     async fn token(&self) -> Result<AccessToken, Error> {
         let inner = &*self.inner;
         let span = tracing::debug_span!("impersonation", service_account = %inner.settings.email);
         async {
             let federated = inner.settings.federated.token().await?;
-            inner
-                .settings
-                .retry
-                .run(Step::Impersonation, &inner.what, |attempt| {
-                    inner.generate(&federated, attempt)
-                })
-                .await
+            match inner.generate_with_retries(&federated).await {
+                Err(e) if e.status() == Some(401) => {
+                    tracing::debug!(
+                        "IAM Credentials refused the federated token; getting a new one"
+                    );
+                    inner.settings.federated.invalidate();
+                    let federated = inner.settings.federated.token().await?;
+                    inner.generate_with_retries(&federated).await
+                }
+                result => result,
+            }
         }
         .instrument(span)
         .await

@@ -37,6 +37,8 @@
 
 mod builder;
 mod endpoint;
+#[doc(hidden)]
+pub mod fuzzing;
 mod impersonation;
 
 pub use builder::ImpersonationBuilder;

@@ -230,7 +230,7 @@ fn status_error(call: Call, what: &str, response: wif_core::http::Response, v2: 
 }
 
 /// The role-name answer: one IAM role name (`[\w+=,.@-]{1,64}`), possibly followed by a newline.
-fn parse_role_name(body: &[u8]) -> Result<String, Error> {
+pub(crate) fn parse_role_name(body: &[u8]) -> Result<String, Error> {
     let text = String::from_utf8_lossy(body);
     let role = text
         .lines()
@@ -273,7 +273,7 @@ struct MetadataCredentials {
 }
 
 /// The role-credentials answer: `{"Code":"Success","AccessKeyId":…,"SecretAccessKey":…,"Token":…}`.
-fn parse_credentials(body: &[u8]) -> Result<AwsCredentials, Error> {
+pub(crate) fn parse_credentials(body: &[u8]) -> Result<AwsCredentials, Error> {
     // serde_json's messages can quote input, and this input holds secrets: keep position only.
     let parsed: MetadataCredentials = serde_json::from_slice(body).map_err(|e| {
         Error::invalid_response(

@@ -39,11 +39,18 @@
 //! On ECS/Fargate, EKS (IRSA, Pod Identity), or with SSO and profiles, enable the `aws-config`
 //! feature and use `AwsSource::from_default_chain()` or `AwsSourceBuilder::sdk_config`.
 //!
+//! To see what Google will see, [`get_caller_identity`] sends the signed request to AWS once
+//! (`wif explain --call-aws`) and returns the caller's assumed-role ARN, checked against Google's
+//! 127-byte `google.subject` limit.
+//!
 //! Secrets (secret key, session token, IMDSv2 token, the signed request) are `secrecy` types and
 //! never appear in `Debug`, errors or traces.
 
 mod builder;
+mod caller_identity;
 mod credentials;
+#[doc(hidden)]
+pub mod fuzzing;
 mod imds;
 mod region;
 #[cfg(feature = "aws-config")]
@@ -52,6 +59,10 @@ mod signing;
 mod source;
 
 pub use builder::{AwsCredentialSource, AwsSourceBuilder};
+pub use caller_identity::{
+    CallerIdentity, GOOGLE_SUBJECT_MAX_BYTES, SHORT_SUBJECT_MAPPING, SIGNED_HOST_HEADER,
+    SubjectMapping, exceeds_google_subject_limit, get_caller_identity,
+};
 pub use credentials::AwsCredentials;
 pub use region::region_from_zone;
 pub use signing::{

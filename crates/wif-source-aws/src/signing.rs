@@ -107,7 +107,7 @@ impl SignedRequest {
 
     /// The headers in serialization order: `Authorization`, `host`, `x-amz-date`,
     /// `x-amz-security-token` (when present), `x-goog-cloud-target-resource`.
-    fn headers(&self) -> Vec<(&'static str, &str)> {
+    pub(crate) fn headers(&self) -> Vec<(&'static str, &str)> {
         let mut headers = vec![
             ("Authorization", self.authorization.expose_secret()),
             ("host", self.host.as_str()),

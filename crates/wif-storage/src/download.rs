@@ -498,12 +498,15 @@ fn header_int<T: std::str::FromStr>(headers: &http::HeaderMap, name: &str) -> Op
 }
 
 /// `Content-Range: bytes FIRST-LAST/SIZE` (`SIZE` may be `*`).
-fn content_range(headers: &http::HeaderMap) -> Option<(u64, u64, Option<u64>)> {
+pub(crate) fn content_range(headers: &http::HeaderMap) -> Option<(u64, u64, Option<u64>)> {
     let value = headers.get(http::header::CONTENT_RANGE)?.to_str().ok()?;
     let (span, size) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
     let (first, last) = span.split_once('-')?;
-    let (first, last) = (first.parse().ok()?, last.parse().ok()?);
-    if last < first {
+    let (first, last): (u64, u64) = (first.parse().ok()?, last.parse().ok()?);
+    // `last` must leave room for the exclusive end the callers compute (`last + 1`): a server
+    // saying `bytes 0-18446744073709551615/*` would otherwise overflow it (found by the fuzz
+    // target `gcs_range`).
+    if last < first || last == u64::MAX {
         return None;
     }
     Some((first, last, size.parse().ok()))
@@ -549,7 +552,13 @@ mod tests {
             http::HeaderValue::from_static("bytes 0-0/*"),
         );
         assert_eq!(content_range(&h), Some((0, 0, None)));
-        for bad in ["bytes */100", "items 0-1/2", "bytes 5-1/9", "bytes x-1/2"] {
+        for bad in [
+            "bytes */100",
+            "items 0-1/2",
+            "bytes 5-1/9",
+            "bytes x-1/2",
+            "bytes 0-18446744073709551615/*",
+        ] {
             h.insert(
                 http::header::CONTENT_RANGE,
                 http::HeaderValue::from_static(bad),

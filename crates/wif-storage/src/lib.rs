@@ -61,6 +61,8 @@ mod api_error;
 mod backoff;
 mod client;
 mod download;
+#[doc(hidden)]
+pub mod fuzzing;
 mod names;
 mod object;
 mod objects;

@@ -515,6 +515,24 @@ fn persisted_bytes(call: &Call, headers: &http::HeaderMap) -> Result<u64, Error>
         })
 }
 
+/// Where an upload stands after a 308 answering `pending` bytes sent from `offset`: the new
+/// confirmed offset. The way in for the fuzz targets (see `crate::fuzzing`).
+pub(crate) fn offset_after_308(
+    call: &Call,
+    headers: &http::HeaderMap,
+    offset: u64,
+    pending: Bytes,
+) -> Result<u64, Error> {
+    let persisted = persisted_bytes(call, headers)?;
+    let mut window = Window {
+        pending,
+        offset,
+        eof: false,
+    };
+    window.confirm(persisted, &call.what)?;
+    Ok(window.offset)
+}
+
 /// 404 and 410 on a session mean it expired or was cancelled.
 fn session_gone(err: Error) -> Error {
     match err.status() {

@@ -177,6 +177,10 @@ impl Inner {
             if let Some(after) = response.retry_after() {
                 err = err.with_retry_after(after);
             }
+            // Kept so a diagnosis can measure this machine's clock against Google's.
+            if let Some(date) = response.date() {
+                err = err.with_server_date(date);
+            }
             return Err(err);
         }
         tracing::debug!("STS answered");

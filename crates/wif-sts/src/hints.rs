@@ -71,8 +71,10 @@ pub(crate) fn hint(status: u16, server: &ServerError, sent: &Sent<'_>) -> Option
         return Some(
             "the mapped google.subject is longer than 127 bytes, typical for AWS Lambda session \
              ARNs (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION): change the provider's attribute \
-             mapping, e.g. google.subject=assertion.arn.extract('assumed-role/{role_name}/'), or \
-             use shorter role names"
+             mapping to leave the session out, e.g. \
+             google.subject=assertion.arn.extract('{account_arn}assumed-role/') + 'assumed-role/' + assertion.arn.extract('assumed-role/{role_name}/') \
+             (`wif explain --call-aws` shows your ARN and its length), or use shorter role and \
+             session names"
                 .to_owned(),
         );
     }
@@ -112,6 +114,16 @@ pub(crate) fn hint(status: u16, server: &ServerError, sent: &Sent<'_>) -> Option
                 .to_owned(),
         );
     }
+    // AWS's words for a signing time outside its 15-minute window; Google relays them inside a
+    // SignatureDoesNotMatch, so this must come before the signature check below.
+    if message.contains("signature expired") || message.contains("signature not yet current") {
+        return Some(
+            "AWS refused the signed GetCallerIdentity request because its signing time is more \
+             than 15 minutes from AWS's clock: this machine's clock is wrong (sync it with NTP, \
+             e.g. chrony or systemd-timesyncd); the request is signed afresh on every refresh"
+                .to_owned(),
+        );
+    }
     if message.contains("signaturedoesnotmatch")
         || message.contains("invalidclienttokenid")
         || message.contains("security token included in the request is invalid")
@@ -148,25 +160,33 @@ pub(crate) fn hint(status: u16, server: &ServerError, sent: &Sent<'_>) -> Option
     None
 }
 
-/// Replaces the subject token, raw and JSON-escaped, by `[REDACTED]` in an error body.
+/// Replaces the subject token by `[REDACTED]` in every string of a JSON error body. The body is
+/// decoded first, so every spelling of the token (`\/` for `/`, `\u0041` for `A`, which some
+/// servers' JSON encoders produce) is caught; the fuzz target `sts_response` found the raw-text
+/// replacement missing `\/`. A body that is not JSON is returned as is: `Error::http` keeps
+/// nothing of it.
 fn scrub(body: &[u8], subject: &SubjectToken) -> Vec<u8> {
     let secret = subject.secret().expose_secret();
     // Very short values would redact innocent text and can't be a meaningful leak.
     if secret.len() < 8 {
         return body.to_vec();
     }
-    let Ok(text) = std::str::from_utf8(body) else {
-        // Not text, so not a JSON error body either: Error::http won't keep any of it.
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(body) else {
         return body.to_vec();
     };
-    let mut text = text.replace(secret, "[REDACTED]");
-    if let Ok(quoted) = serde_json::to_string(secret) {
-        let escaped = &quoted[1..quoted.len() - 1];
-        if escaped != secret {
-            text = text.replace(escaped, "[REDACTED]");
+    redact(&mut value, secret);
+    serde_json::to_vec(&value).unwrap_or_default()
+}
+
+fn redact(value: &mut serde_json::Value, secret: &str) {
+    match value {
+        serde_json::Value::String(s) if s.contains(secret) => {
+            *s = s.replace(secret, "[REDACTED]");
         }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| redact(v, secret)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| redact(v, secret)),
+        _ => {}
     }
-    text.into_bytes()
 }
 
 #[cfg(test)]
@@ -243,6 +263,16 @@ mod tests {
                 "region",
             ),
             (
+                400,
+                r#"{"error":"invalid_grant","error_description":"Received invalid AWS response of type SignatureDoesNotMatch with error message: Signature expired: 20260101T000000Z is now earlier than 20260101T001500Z (20260101T003000Z - 15 min.)"}"#,
+                "clock is wrong",
+            ),
+            (
+                400,
+                r#"{"error":"invalid_grant","error_description":"Received invalid AWS response of type SignatureDoesNotMatch with error message: Signature not yet current: 20260101T010000Z is still later than 20260101T001500Z (20260101T000000Z + 15 min.)"}"#,
+                "clock is wrong",
+            ),
+            (
                 429,
                 r#"{"error":"quota_exceeded","error_description":"The request was throttled due to rate limit: sts.googleapis.com/requests. Please retry after a few seconds."}"#,
                 "cache tokens",
@@ -297,5 +327,21 @@ mod tests {
         let e = http_error(400, body.as_bytes(), &jwt, &SENT);
         let shown = format!("{e} {e:?}");
         assert!(!shown.contains("secret-jwt"), "{shown}");
+    }
+
+    #[test]
+    fn echoed_subject_tokens_are_scrubbed_in_any_json_spelling() {
+        // A SAML assertion (base64) echoed by an encoder that escapes `/` and letters.
+        let saml = SubjectToken::new("PHNhbWw+/assertion+0123==");
+        for body in [
+            r#"{"error":"invalid_grant","error_description":"bad PHNhbWw+\/assertion+0123=="}"#,
+            r#"{"error":"invalid_grant","error_description":"bad \u0050HNhbWw+/assertion+0123=="}"#,
+            r#"{"error":{"code":400,"status":"INVALID_ARGUMENT","message":"PHNhbWw+\/assertion+0123=="}}"#,
+        ] {
+            let e = http_error(400, body.as_bytes(), &saml, &SENT);
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains("assertion+0123"), "{body}: {shown}");
+            assert!(shown.contains("[REDACTED]"), "{body}: {shown}");
+        }
     }
 }

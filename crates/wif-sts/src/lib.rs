@@ -49,6 +49,8 @@
 
 mod builder;
 mod exchange;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hints;
 mod request;
 mod response;

@@ -55,6 +55,12 @@ async fn known_sts_errors_carry_the_server_words_and_a_hint() {
             400,
             "invalid_grant",
             "Received invalid AWS response of type SignatureDoesNotMatch: Signature expired: 20260101T000000Z is now earlier than 20260101T001000Z",
+            "clock is wrong",
+        ),
+        (
+            400,
+            "invalid_grant",
+            "Received invalid AWS response of type SignatureDoesNotMatch with error message: The request signature we calculated does not match the signature you provided.",
             "region",
         ),
         (
@@ -112,6 +118,31 @@ async fn known_sts_errors_carry_the_server_words_and_a_hint() {
         assert_eq!(err.is_retryable(), *status == 429, "{shown}");
         assert_no_secrets(&format!("{err} {err:?}"));
     }
+}
+
+#[tokio::test]
+async fn errors_keep_the_server_date_for_clock_checks() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .insert_header("date", "Sun, 06 Nov 1994 08:49:37 GMT")
+                .set_body_json(
+                    json!({"error": "invalid_grant", "error_description": "Token expired."}),
+                ),
+        )
+        .mount(&server)
+        .await;
+    let sts = builder(&server, TestSource::new(SUBJECT))
+        .retry_policy(fast_retries(1))
+        .build()
+        .expect("valid config");
+    let err = sts.token().await.expect_err("STS refuses");
+    assert_eq!(
+        err.server_date(),
+        Some(std::time::UNIX_EPOCH + Duration::from_secs(784_111_777)),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use wif_impersonate::Impersonation;
 use wif_sts::StsExchange;
 
 use crate::config::ExternalAccountConfig;
+use crate::trust::{TrustPolicy, Used};
 use crate::{Credentials, CredentialsInfo, adc, sources};
 
 /// Builds [`Credentials`]. Every setter is optional except what the chain cannot do without
@@ -22,6 +23,10 @@ use crate::{Credentials, CredentialsInfo, adc, sources};
 ///
 /// `build()` is synchronous and does no I/O: no token is fetched and no task is started until the
 /// first `token()` call.
+///
+/// Explicit settings are yours and trusted; a configuration is trusted too unless a
+/// [`trust_policy`](Self::trust_policy) is set, which then checks the parts of the
+/// configuration the chain uses.
 #[must_use]
 pub struct CredentialsBuilder {
     config: Option<ExternalAccountConfig>,
@@ -37,7 +42,9 @@ pub struct CredentialsBuilder {
     client_auth: Option<(String, Option<SecretString>)>,
     workforce_pool_user_project: Option<String>,
     universe_domain: Option<String>,
+    trust_policy: Option<TrustPolicy>,
     http_client: Option<reqwest::Client>,
+    root_certificates: Vec<Vec<u8>>,
     aws_provider: Option<SharedCredentialsProvider>,
     aws_region: Option<String>,
     environment: Arc<dyn Environment>,
@@ -59,6 +66,7 @@ impl std::fmt::Debug for CredentialsBuilder {
             .field("audience", &self.audience)
             .field("impersonate", &self.impersonate_email)
             .field("scopes", &self.scopes)
+            .field("trust_policy", &self.trust_policy)
             .finish_non_exhaustive()
     }
 }
@@ -80,7 +88,9 @@ impl CredentialsBuilder {
             client_auth: None,
             workforce_pool_user_project: None,
             universe_domain: None,
+            trust_policy: None,
             http_client: None,
+            root_certificates: Vec::new(),
             aws_provider: None,
             aws_region: None,
             environment: Arc::new(OsEnvironment),
@@ -213,15 +223,54 @@ impl CredentialsBuilder {
         self
     }
 
-    /// The universe domain (default `googleapis.com`).
+    /// The universe domain (default: the configuration's, else `googleapis.com`). Default
+    /// endpoints follow it: `https://sts.{universe}/v1/token`, and
+    /// `https://iamcredentials.{universe}/…` for [`impersonate`](Self::impersonate). A
+    /// configuration declaring another universe is refused at [`build`](Self::build), as
+    /// Google's client libraries refuse a universe mismatch.
     pub fn universe_domain(mut self, domain: impl Into<String>) -> Self {
         self.universe_domain = Some(domain.into());
         self
     }
 
+    /// Checks the configuration with `policy` at [`build`](Self::build), before anything in it
+    /// is used. Without it, the configuration is trusted (your own file). Values you set on the
+    /// builder are not checked — they replace the configuration's: an explicit
+    /// [`token_url`](Self::token_url), impersonation or [`source`](Self::source) exempts the
+    /// configuration's `token_url`, `service_account_impersonation_url` or `credential_source`.
+    /// A [`universe_domain`](Self::universe_domain) set here counts as trusted.
+    ///
+    /// ```
+    /// use wif::{Credentials, TrustPolicy};
+    ///
+    /// let policy = TrustPolicy::strict()
+    ///     .allow_universe_domain("s3nsapis.fr")
+    ///     .allow_file_directory("/var/lib/my-app/tokens");
+    /// let builder = Credentials::builder().trust_policy(policy);
+    /// # let _ = builder;
+    /// ```
+    pub fn trust_policy(mut self, policy: TrustPolicy) -> Self {
+        self.trust_policy = Some(policy);
+        self
+    }
+
     /// The HTTP client every layer uses (default: [`wif_core::http::default_client`]).
+    ///
+    /// With a certificate (X.509) source, the STS and impersonation calls use a client built
+    /// from the certificate instead (the same timeouts, presenting the workload certificate);
+    /// this one serves the rest.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
+        self
+    }
+
+    /// Also trusts the CA certificates of this PEM bundle, beside the public web roots, for the
+    /// STS and impersonation calls: for a private CA in front of Google (a TLS-inspecting proxy)
+    /// or a test server. Applies to the default client and to the mTLS client of a certificate
+    /// source, not to a client given to [`http_client`](Self::http_client). May be called more
+    /// than once; the PEM is parsed by [`build`](Self::build).
+    pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
         self
     }
 
@@ -276,11 +325,12 @@ impl CredentialsBuilder {
     /// Assembles the chain. Validates everything; does no I/O.
     pub fn build(self) -> Result<Credentials, Error> {
         let cfg = self.config.as_ref();
+        self.check_universe_and_trust()?;
         let universe = self
             .universe_domain
             .clone()
             .or_else(|| cfg.map(|c| c.universe_domain.clone()))
-            .unwrap_or_else(|| "googleapis.com".to_owned());
+            .unwrap_or_else(|| crate::config::DEFAULT_UNIVERSE_DOMAIN.to_owned());
         let audience = self
             .audience
             .clone()
@@ -335,13 +385,31 @@ impl CredentialsBuilder {
             .clone()
             .or_else(|| cfg.and_then(|c| c.workforce_pool_user_project.clone()));
 
+        let extra_roots = self.extra_roots()?;
         let http = match &self.http_client {
             Some(c) => c.clone(),
-            None => wif_core::http::default_client()?,
+            None if extra_roots.is_empty() => wif_core::http::default_client()?,
+            None => plain_client_with_roots(&extra_roots)?,
         };
-        let source: Arc<dyn SubjectTokenSource> = match (&self.source, cfg) {
-            (Some(s), _) => s.clone(),
-            (None, Some(c)) => sources::from_config(
+        // A certificate source is kept concrete: the STS client presents its certificate.
+        let x509 = match (&self.source, cfg) {
+            (None, Some(c)) => sources::certificate_source(c, &self.environment),
+            _ => None,
+        };
+        let (token_url, exchange_http) = match &x509 {
+            Some(x) => sources::mtls_exchange(
+                x,
+                token_url,
+                self.token_url.is_some(),
+                &universe,
+                &extra_roots,
+            )?,
+            None => (token_url, http.clone()),
+        };
+        let source: Arc<dyn SubjectTokenSource> = match (&self.source, &x509, cfg) {
+            (Some(s), _, _) => s.clone(),
+            (None, Some(x), _) => Arc::new(x.clone()),
+            (None, None, Some(c)) => sources::from_config(
                 c,
                 sources::SourceOptions {
                     http: &http,
@@ -350,7 +418,7 @@ impl CredentialsBuilder {
                     aws_region: self.aws_region.clone(),
                 },
             )?,
-            (None, None) => {
+            (None, None, None) => {
                 return Err(Error::config(
                     "credential_source",
                     "no subject token source: give a configuration file or call `.source(...)`",
@@ -381,7 +449,7 @@ impl CredentialsBuilder {
             .token_url(token_url.clone())
             .scopes(sts_scopes)
             .metrics(impersonation_url.is_some(), lifetime.is_some())
-            .http_client(http.clone())
+            .http_client(exchange_http.clone())
             .retry_policy(self.retry);
         if let Some((id, secret)) = client_auth {
             sts = sts.client_auth(id, secret);
@@ -406,7 +474,7 @@ impl CredentialsBuilder {
                     .url(url.clone())
                     .universe_domain(universe.clone())
                     .scopes(scopes.clone())
-                    .http_client(http.clone())
+                    .http_client(exchange_http.clone())
                     .retry_policy(self.retry);
                 if let Some(l) = lifetime {
                     imp = imp.lifetime(l);
@@ -424,10 +492,97 @@ impl CredentialsBuilder {
             subject_token_type: Some(subject_token_type),
             token_url: Some(token_url),
             impersonated_service_account: impersonated_email,
+            impersonation_url,
             scopes,
             quota_project_id: quota_project,
             universe_domain: universe,
         };
         Ok(Credentials::assembled(cache, source, context, info))
+    }
+}
+
+/// The default client, also trusting `roots`.
+fn plain_client_with_roots(
+    roots: &[wif_source_x509::CertificateDer<'static>],
+) -> Result<reqwest::Client, Error> {
+    let mut builder = wif_core::http::client_builder();
+    for (i, der) in roots.iter().enumerate() {
+        let cert = reqwest::Certificate::from_der(der).map_err(|_| {
+            Error::config(
+                "root_certificates",
+                format!("certificate {} is not a usable trust anchor", i + 1),
+            )
+        })?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().map_err(|e| {
+        Error::new(
+            Step::Config,
+            wif_core::ErrorKind::Internal,
+            "could not build the HTTP client",
+        )
+        .with_source(e)
+    })
+}
+
+impl CredentialsBuilder {
+    /// The certificates of every [`add_root_certificates_pem`](Self::add_root_certificates_pem)
+    /// bundle; a bundle without any is an error (it is surely the wrong file).
+    fn extra_roots(&self) -> Result<Vec<wif_source_x509::CertificateDer<'static>>, Error> {
+        let mut roots = Vec::new();
+        for pem in &self.root_certificates {
+            let parsed = wif_source_x509::parse_root_certificates(pem)?;
+            if parsed.is_empty() {
+                return Err(Error::config(
+                    "root_certificates",
+                    "a PEM bundle holds no certificate (-----BEGIN CERTIFICATE-----)",
+                ));
+            }
+            roots.extend(parsed);
+        }
+        Ok(roots)
+    }
+
+    /// The explicit universe must be a domain and agree with the configuration's (a token for
+    /// one universe is useless in another, and the configuration's default `token_url` was
+    /// derived from its own universe); then the trust policy, if any, checks the configuration.
+    fn check_universe_and_trust(&self) -> Result<(), Error> {
+        if let Some(domain) = &self.universe_domain {
+            if !crate::config::is_domain(domain) {
+                return Err(Error::config(
+                    "universe_domain",
+                    "is not a domain name (e.g. \"googleapis.com\")",
+                ));
+            }
+            if let Some(cfg) = &self.config
+                && !cfg.universe_domain.eq_ignore_ascii_case(domain)
+            {
+                return Err(Error::config(
+                    "universe_domain",
+                    format!(
+                        "the builder was given {domain}, but the credential configuration is for universe {}",
+                        cfg.universe_domain
+                    ),
+                )
+                .with_hint(
+                    "set \"universe_domain\" in the configuration (gcloud writes it), or drop .universe_domain(…)",
+                ));
+            }
+        }
+        let (Some(policy), Some(cfg)) = (&self.trust_policy, &self.config) else {
+            return Ok(());
+        };
+        let mut policy = policy.clone();
+        if let Some(domain) = &self.universe_domain {
+            policy = policy.allow_universe_domain(domain.clone());
+        }
+        policy.check_used(
+            cfg,
+            Used {
+                token_url: self.token_url.is_none(),
+                impersonation: self.impersonation_url.is_none() && self.impersonate_email.is_none(),
+                source: self.source.is_none(),
+            },
+        )
     }
 }

@@ -473,7 +473,7 @@ fn email_from_impersonation_url(url: &str) -> Option<String> {
     (!email.is_empty()).then(|| email.to_owned())
 }
 
-fn is_domain(d: &str) -> bool {
+pub(crate) fn is_domain(d: &str) -> bool {
     d.split('.').all(|label| {
         !label.is_empty()
             && label

@@ -9,7 +9,7 @@ use wif_core::{
     AccessToken, Error, SourceContext, SubjectToken, SubjectTokenSource, TokenCache, TokenProvider,
 };
 
-use crate::CredentialsBuilder;
+use crate::{CredentialsBuilder, TrustPolicy};
 
 /// What a [`Credentials`] was assembled from; safe to print (holds no secrets).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub struct CredentialsInfo {
     pub token_url: Option<String>,
     /// The impersonated service account, if any.
     pub impersonated_service_account: Option<String>,
+    /// The IAM Credentials `generateAccessToken` URL, when impersonating.
+    pub impersonation_url: Option<String>,
     /// The scopes of the final token.
     pub scopes: Vec<String>,
     /// The project billed for API quota (`x-goog-user-project`), if configured.
@@ -56,18 +58,54 @@ impl Credentials {
         CredentialsBuilder::new()
     }
 
-    /// Credentials from an `external_account` configuration JSON string.
+    /// Credentials from an `external_account` configuration JSON string **you trust**.
+    ///
+    /// No [`TrustPolicy`] is applied: the configuration may send the subject token to any
+    /// `token_url`, read any file, fetch any URL and (with the executable source and
+    /// `GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1`) run a command. Right for the file you
+    /// generated with gcloud; for a configuration from anywhere else use
+    /// [`from_json_untrusted`](Self::from_json_untrusted).
     pub fn from_json(json: &str) -> Result<Self, Error> {
         Self::builder().config_json(json)?.build()
     }
 
-    /// Credentials from an `external_account` configuration file.
+    /// Credentials from an `external_account` configuration file **you trust** (no
+    /// [`TrustPolicy`]; see [`from_json`](Self::from_json) and
+    /// [`from_file_untrusted`](Self::from_file_untrusted)).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
         Self::builder().config_file(path)?.build()
     }
 
+    /// Credentials from a configuration JSON string that came from a place you do not control,
+    /// checked with [`TrustPolicy::strict`] before anything in it is used: tokens go only to
+    /// Google's STS / IAM Credentials hosts of universe `googleapis.com`, AWS metadata URLs must
+    /// be the instance metadata service, executables are refused, token files must be under
+    /// [`DEFAULT_FILE_DIRECTORIES`](crate::trust::DEFAULT_FILE_DIRECTORIES), URL sources may
+    /// only reach the metadata address, and loopback endpoints are refused.
+    ///
+    /// A refusal is a [`Step::Config`](wif_core::Step::Config) error naming the field and the
+    /// rule, returned before any network call. For another policy (other universes, loopback
+    /// for an emulator, more directories) use
+    /// [`CredentialsBuilder::trust_policy`](crate::CredentialsBuilder::trust_policy).
+    pub fn from_json_untrusted(json: &str) -> Result<Self, Error> {
+        Self::builder()
+            .trust_policy(TrustPolicy::strict())
+            .config_json(json)?
+            .build()
+    }
+
+    /// Like [`from_json_untrusted`](Self::from_json_untrusted), reading the configuration from
+    /// a file.
+    pub fn from_file_untrusted(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::builder()
+            .trust_policy(TrustPolicy::strict())
+            .config_file(path)?
+            .build()
+    }
+
     /// Application Default Credentials: `GOOGLE_APPLICATION_CREDENTIALS`, then gcloud's
     /// well-known file (`$CLOUDSDK_CONFIG` or `~/.config/gcloud/application_default_credentials.json`).
+    /// Like [`from_file`](Self::from_file), the file is trusted: it is what the environment names.
     pub fn from_env() -> Result<Self, Error> {
         Self::builder().adc()?.build()
     }
@@ -86,6 +124,7 @@ impl Credentials {
                     subject_token_type: None,
                     token_url: None,
                     impersonated_service_account: None,
+                    impersonation_url: None,
                     scopes: Vec::new(),
                     quota_project_id: None,
                     universe_domain: "googleapis.com".to_owned(),

@@ -26,6 +26,13 @@
 //! # let _ = header; Ok(()) }
 //! ```
 //!
+//! `from_env`, `from_file` and `from_json` trust the configuration: it is your own file, and it
+//! decides where tokens are sent, which files are read and (with the executable source) what
+//! runs. A configuration from anywhere else — uploaded by a tenant, fetched from a repository
+//! you don't control — goes through [`Credentials::from_json_untrusted`] /
+//! [`Credentials::from_file_untrusted`], which apply [`TrustPolicy::strict`] first (see
+//! [`trust`] and `docs/security.md`).
+//!
 //! Plug in your own identity with the builder:
 //!
 //! ```
@@ -57,10 +64,12 @@ mod credentials;
 mod sources;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trust;
 
 pub use builder::CredentialsBuilder;
 pub use config::{CredentialSource, ExternalAccountConfig};
 pub use credentials::{Credentials, CredentialsInfo};
+pub use trust::TrustPolicy;
 pub use wif_core::{
     AccessToken, CLOUD_PLATFORM_SCOPE, CacheOptions, Environment, Error, ErrorKind, IAM_SCOPE,
     MapEnvironment, OsEnvironment, RetryPolicy, ServerError, SourceContext, Step, SubjectToken,
@@ -72,7 +81,9 @@ pub mod layers {
     pub use wif_core as core;
     pub use wif_impersonate as impersonate;
     pub use wif_source_aws as source_aws;
+    pub use wif_source_exec as source_exec;
     pub use wif_source_file as source_file;
     pub use wif_source_url as source_url;
+    pub use wif_source_x509 as source_x509;
     pub use wif_sts as sts;
 }

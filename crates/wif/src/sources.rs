@@ -1,14 +1,16 @@
 //! Turns a configuration's `credential_source` into a [`SubjectTokenSource`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use wif_core::{Environment, Error, Step, SubjectTokenSource};
-use wif_source_aws::AwsSource;
+use wif_source_exec::ExecutableSource;
 use wif_source_file::FileSource;
 use wif_source_url::UrlSource;
+use wif_source_x509::{CertificateConfigLocation, CertificateDer, X509Source};
 
-use crate::config::{CredentialSource, ExternalAccountConfig};
+use crate::config::{CertificateSourceConfig, CredentialSource, ExternalAccountConfig};
 
 /// What the builder knows beyond the configuration file.
 pub(crate) struct SourceOptions<'a> {
@@ -24,7 +26,9 @@ pub(crate) fn from_config(
 ) -> Result<Arc<dyn SubjectTokenSource>, Error> {
     let http = opts.http;
     match &config.credential_source {
-        CredentialSource::File(f) => Ok(Arc::new(FileSource::new(f.file.clone(), f.format.clone()))),
+        CredentialSource::File(f) => {
+            Ok(Arc::new(FileSource::new(f.file.clone(), f.format.clone())))
+        }
         CredentialSource::Url(u) => Ok(Arc::new(
             UrlSource::new(&u.url, u.format.clone())?
                 .with_headers(u.headers.clone())?
@@ -33,20 +37,8 @@ pub(crate) fn from_config(
         CredentialSource::Aws(a) => {
             // The AWS source builds its own metadata client on purpose: IMDS needs ~1 s
             // timeouts and no proxy, unlike the STS client.
-            let mut b = AwsSource::builder()
-                .environment_id(&a.environment_id)
-                .regional_cred_verification_url(&a.regional_cred_verification_url)
-                .subject_token_type(&config.subject_token_type)
-                .environment(opts.env.clone());
-            if let Some(u) = &a.region_url {
-                b = b.region_url(u);
-            }
-            if let Some(u) = &a.url {
-                b = b.credentials_url(u);
-            }
-            if let Some(u) = &a.imdsv2_session_token_url {
-                b = b.imdsv2_session_token_url(u);
-            }
+            // The parser only selects the AWS source for the AWS subject_token_type.
+            let mut b = a.source_builder().environment(opts.env.clone());
             if let Some(p) = opts.aws_provider {
                 b = b.credentials_provider(p);
             }
@@ -55,14 +47,78 @@ pub(crate) fn from_config(
             }
             Ok(Arc::new(b.build()?))
         }
-        CredentialSource::Executable(_) => Err(Error::not_supported(
-            Step::Config,
-            "executable-sourced credentials (credential_source.executable) are not supported yet",
-        )
-        .with_hint("use a file or URL credential source, or plug your own SubjectTokenSource into Credentials::builder()")),
-        CredentialSource::Certificate(_) => Err(Error::not_supported(
-            Step::Config,
-            "X.509 certificate credentials (credential_source.certificate) are not supported yet",
-        )),
+        CredentialSource::Executable(e) => {
+            // Building needs no permission; GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES is checked
+            // (through the same environment) each time the source runs, as Python does.
+            let mut b = ExecutableSource::builder()
+                .command(&e.command)
+                .timeout(Duration::from_millis(e.timeout_millis.into()))
+                .environment(opts.env.clone());
+            if let Some(o) = &e.output_file {
+                b = b.output_file(o);
+            }
+            if let Some(i) = e.interactive_timeout_millis {
+                b = b.interactive_timeout(Duration::from_millis(i.into()));
+            }
+            Ok(Arc::new(b.build()?))
+        }
+        CredentialSource::Certificate(c) => Ok(Arc::new(x509_source(c, opts.env))),
     }
+}
+
+fn x509_source(c: &CertificateSourceConfig, env: &Arc<dyn Environment>) -> X509Source {
+    let location = match &c.certificate_config_location {
+        Some(path) => CertificateConfigLocation::Path(path.clone()),
+        None => CertificateConfigLocation::Default,
+    };
+    let mut source = X509Source::new(location).with_environment(env.clone());
+    if let Some(chain) = &c.trust_chain_path {
+        source = source.with_trust_chain(chain);
+    }
+    source
+}
+
+/// The certificate source of a configuration, when it has one. The builder needs the concrete
+/// source: the STS client must present the very certificate the subject token is made of.
+pub(crate) fn certificate_source(
+    config: &ExternalAccountConfig,
+    env: &Arc<dyn Environment>,
+) -> Option<X509Source> {
+    match &config.credential_source {
+        CredentialSource::Certificate(c) => Some(x509_source(c, env)),
+        _ => None,
+    }
+}
+
+/// The STS endpoint and HTTP client of a certificate (X.509) source: the client presents the
+/// workload certificate (Python sends it on the STS and the impersonation calls alike), and the
+/// universe's default STS endpoint is replaced by its mTLS twin `sts.mtls.{universe}`, the only
+/// one that asks for a client certificate. An endpoint set on the builder, or any other
+/// endpoint in the configuration (gcloud writes the mTLS one), is kept.
+pub(crate) fn mtls_exchange(
+    source: &X509Source,
+    token_url: String,
+    token_url_is_explicit: bool,
+    universe: &str,
+    extra_roots: &[CertificateDer<'static>],
+) -> Result<(String, reqwest::Client), Error> {
+    let token_url = if !token_url_is_explicit && token_url == wif_sts::default_token_url(universe) {
+        let mtls = wif_source_x509::mtls_token_url(universe);
+        tracing::debug!(token_url = %mtls, "certificate source: using the mTLS STS endpoint");
+        mtls
+    } else {
+        token_url
+    };
+    let client = source
+        .mtls_client_builder(extra_roots)?
+        .build()
+        .map_err(|e| {
+            Error::new(
+                Step::Config,
+                wif_core::ErrorKind::Internal,
+                "could not build the mTLS HTTP client",
+            )
+            .with_source(e)
+        })?;
+    Ok((token_url, client))
 }

@@ -153,3 +153,91 @@ pub fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a st
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// How long any one `wif` child may run before a test gives up on it (generous: debug builds on
+/// a loaded CI machine; a healthy run takes milliseconds).
+pub const CHILD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `wif` with a cleared environment: only PATH and HOME (`home`) set, so the developer's
+/// credentials, gcloud files and proxy settings never take part.
+pub fn wif_command(home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wif"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home);
+    command
+}
+
+/// A child process killed (and reaped) when dropped, so a failing test never leaves one behind.
+pub struct ChildGuard(pub std::process::Child);
+
+impl ChildGuard {
+    /// The running process.
+    pub fn child(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself.
+    pub fn wait_within(
+        &mut self,
+        timeout: std::time::Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `command` (`wif args…`) to completion with its output captured, killing it and failing
+/// the test if it takes longer than [`CHILD_TIMEOUT`].
+pub fn run_within(args: &[&str], mut command: Command) -> Run {
+    use std::io::Read as _;
+    use std::process::Stdio;
+
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut guard = ChildGuard(command.spawn().unwrap());
+    // Drain both pipes on threads: a child blocked on a full pipe would never exit.
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(guard.child().stdout.take().unwrap()));
+    let stderr = drain(Box::new(guard.child().stderr.take().unwrap()));
+    let Some(status) = guard.wait_within(CHILD_TIMEOUT) else {
+        drop(guard);
+        panic!(
+            "wif {}: still running after {CHILD_TIMEOUT:?}",
+            args.join(" ")
+        );
+    };
+    let output = Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    Run::new(args, output)
+}

@@ -316,12 +316,75 @@ async fn http_errors_name_the_step_and_carry_hints_and_are_not_retried() {
             )),
             "{shown}"
         );
+        // A 401 is tried once more with a new federated token (here the same static one).
+        let expected = if status == 401 { 2 } else { 1 };
         assert_eq!(
             server.received_requests().await.map(|r| r.len()),
-            Some(1),
+            Some(expected),
             "{status} must not be retried"
         );
     }
+}
+
+/// A federated provider handing out `federated-1`, `federated-2`, … and counting invalidations.
+#[derive(Debug, Default)]
+struct Renewing {
+    issued: std::sync::atomic::AtomicU32,
+    invalidated: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait]
+impl TokenProvider for Renewing {
+    async fn token(&self) -> Result<AccessToken, Error> {
+        use std::sync::atomic::Ordering::SeqCst;
+        // A cache: a new token only after an invalidation.
+        let n = self.invalidated.load(SeqCst) + 1;
+        self.issued.fetch_add(1, SeqCst);
+        Ok(AccessToken::new(format!("federated-{n}")))
+    }
+    fn invalidate(&self) {
+        self.invalidated
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_refused_federated_token_is_replaced_once() {
+    let server = MockServer::start().await;
+    // IAM refuses the first federated token (revoked or expired early at Google)…
+    Mock::given(method("POST"))
+        .and(header("authorization", "Bearer federated-1"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(rpc_error(
+            401,
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials. The access token has expired.",
+            Some("ACCESS_TOKEN_EXPIRED"),
+        )))
+        .mount(&server)
+        .await;
+    // …and accepts a new one.
+    Mock::given(method("POST"))
+        .and(header("authorization", "Bearer federated-2"))
+        .respond_with(granted(EXPIRES))
+        .mount(&server)
+        .await;
+    let federated = Arc::new(Renewing::default());
+    let imp = builder(&server)
+        .federated_arc(federated.clone())
+        .build()
+        .expect("valid configuration");
+    let token = imp
+        .token()
+        .await
+        .expect("healed with a new federated token");
+    assert_eq!(token.secret().expose_secret(), IMPERSONATED);
+    assert_eq!(
+        federated
+            .invalidated
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
 }
 
 #[tokio::test]

@@ -79,6 +79,27 @@ impl AwsSourceConfig {
         self.regional_cred_verification_url
             .replace("{region}", region)
     }
+
+    /// An AWS source builder with these settings and the AWS `subject_token_type`, as
+    /// [`Credentials`](crate::Credentials) builds it; add an environment, a region or a
+    /// credentials provider, then `build()`. For callers that need the source itself, such as
+    /// `wif explain` (which shows where region and credentials came from).
+    pub fn source_builder(&self) -> wif_source_aws::AwsSourceBuilder {
+        let mut b = wif_source_aws::AwsSource::builder()
+            .environment_id(&self.environment_id)
+            .regional_cred_verification_url(&self.regional_cred_verification_url)
+            .subject_token_type(AWS_SUBJECT_TOKEN_TYPE);
+        if let Some(u) = &self.region_url {
+            b = b.region_url(u);
+        }
+        if let Some(u) = &self.url {
+            b = b.credentials_url(u);
+        }
+        if let Some(u) = &self.imdsv2_session_token_url {
+            b = b.imdsv2_session_token_url(u);
+        }
+        b
+    }
 }
 
 /// `credential_source` for a file.

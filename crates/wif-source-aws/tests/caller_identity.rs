@@ -1,0 +1,103 @@
+//! `get_caller_identity`: the signed request goes out exactly as signed (to a stand-in for AWS STS
+//! here, with the signed host named in `x-wif-signed-host`), AWS's XML answer is read, and AWS's
+//! XML errors become errors with AWS's words and no secret.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::time::SystemTime;
+
+use wif_source_aws::{
+    AwsCredentials, DEFAULT_REGIONAL_CRED_VERIFICATION_URL, SIGNED_HOST_HEADER, TargetResource,
+    get_caller_identity, sign_get_caller_identity,
+};
+use wiremock::matchers::{body_string, header, header_exists, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SECRET: &str = "caller-identity-SECRET-key";
+const SESSION: &str = "caller-identity-SESSION-token";
+const AUDIENCE: &str =
+    "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/aws";
+
+fn signed() -> wif_source_aws::SignedRequest {
+    let creds = AwsCredentials::new("ASIACALLER", SECRET, Some(SESSION.to_owned()));
+    sign_get_caller_identity(
+        &creds,
+        "eu-west-1",
+        DEFAULT_REGIONAL_CRED_VERIFICATION_URL,
+        AUDIENCE,
+        SystemTime::now(),
+        TargetResource::Signed,
+    )
+    .expect("signs")
+}
+
+#[tokio::test]
+async fn sends_the_signed_request_and_reads_the_arn() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/aws/sts"))
+        .and(query_param("Action", "GetCallerIdentity"))
+        .and(query_param("Version", "2011-06-15"))
+        .and(header(SIGNED_HOST_HEADER, "sts.eu-west-1.amazonaws.com"))
+        .and(header("x-amz-security-token", SESSION))
+        .and(header("x-goog-cloud-target-resource", AUDIENCE))
+        .and(header_exists("x-amz-date"))
+        .and(header_exists("authorization"))
+        .and(body_string(""))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            "<GetCallerIdentityResponse><GetCallerIdentityResult>\
+             <Arn>arn:aws:sts::210987654321:assumed-role/app/fn</Arn>\
+             <UserId>AROAX:fn</UserId><Account>210987654321</Account>\
+             </GetCallerIdentityResult></GetCallerIdentityResponse>",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let signed = signed();
+    let who = get_caller_identity(
+        &reqwest::Client::new(),
+        &signed,
+        Some(&format!("{}/aws/sts", server.uri())),
+    )
+    .await
+    .expect("AWS answers");
+    assert_eq!(who.arn, "arn:aws:sts::210987654321:assumed-role/app/fn");
+    assert_eq!(who.account, "210987654321");
+    let sent = &server.received_requests().await.unwrap()[0];
+    let auth = sent.headers.get("authorization").unwrap().to_str().unwrap();
+    assert!(
+        auth.starts_with("AWS4-HMAC-SHA256 Credential=ASIACALLER/"),
+        "{auth}"
+    );
+}
+
+#[tokio::test]
+async fn aws_errors_name_the_cause_without_secrets() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("date", "Sun, 06 Nov 1994 08:49:37 GMT")
+                .set_body_string(
+                    "<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code>\
+                     <Message>Signature expired: 20260101T000000Z is now earlier than 20260101T001500Z</Message>\
+                     </Error></ErrorResponse>",
+                ),
+        )
+        .mount(&server)
+        .await;
+    let err = get_caller_identity(&reqwest::Client::new(), &signed(), Some(&server.uri()))
+        .await
+        .expect_err("AWS refuses");
+    let shown = format!("{err} {err:?}");
+    assert!(shown.contains("SignatureDoesNotMatch"), "{shown}");
+    assert!(err.hint().is_some_and(|h| h.contains("clock")), "{shown}");
+    assert!(err.server_date().is_some(), "{shown}");
+    assert!(
+        shown.contains("GetCallerIdentity"),
+        "names the call: {shown}"
+    );
+    for secret in [SECRET, SESSION, "Signature="] {
+        assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+    }
+}

@@ -1,0 +1,27 @@
+//! Entry points for the coverage-guided fuzz targets in the repository's `fuzz/` directory: the
+//! response half of step 2 (success bodies and error bodies) without a network. Not part of the
+//! API: hidden from the documentation, and free to change.
+
+use tokio::time::Instant;
+use wif_core::{AccessToken, Error, SubjectToken};
+
+use crate::hints::{Sent, http_error};
+use crate::response;
+
+/// Handles an STS answer the way an exchange attempt does: a 2xx `body` becomes a token,
+/// anything else an error with the server's words (the `subject_token` scrubbed out) and a hint.
+pub fn token_response(status: u16, body: &[u8], subject_token: &str) -> Result<AccessToken, Error> {
+    if (200..300).contains(&status) {
+        return response::parse(body, Instant::now());
+    }
+    let sent = Sent {
+        audience: "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/pool/providers/aws",
+        subject_token_type: "urn:ietf:params:aws:token-type:aws4_request",
+    };
+    Err(http_error(
+        status,
+        body,
+        &SubjectToken::new(subject_token),
+        &sent,
+    ))
+}

@@ -1,0 +1,72 @@
+//! What the emulator-driven suites (`faults.rs`, `leak_sweep.rs`) share: an emulator with every
+//! credential configuration written for it, and credentials that see only an injected
+//! environment.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wif::{CredentialsBuilder, MapEnvironment, RetryPolicy};
+use wif_emulator::configs::{WrittenConfigs, read_env_file, write_configs};
+use wif_emulator::{Emulator, EmulatorConfig, RunningEmulator};
+
+/// A running emulator and the configurations `wif emulator` would write for it.
+pub struct World {
+    pub emulator: RunningEmulator,
+    pub configs: WrittenConfigs,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn world() -> World {
+    world_of(EmulatorConfig::default()).await
+}
+
+pub async fn world_of(config: EmulatorConfig) -> World {
+    let emulator = Emulator::new(config).start_local().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let configs = write_configs(&emulator, dir.path()).unwrap();
+    World {
+        emulator,
+        configs,
+        dir,
+    }
+}
+
+/// A builder for `config`, seeing only `env` (never the process environment), retrying quickly
+/// so fault tests stay short.
+pub fn builder(config: &Path, env: MapEnvironment) -> CredentialsBuilder {
+    wif::Credentials::builder()
+        .environment(Arc::new(env))
+        .config_file(config)
+        .unwrap()
+        .retry_policy(quick_retries())
+}
+
+/// The default policy (3 attempts, 30 s deadline) with backoff in tens of milliseconds.
+pub fn quick_retries() -> RetryPolicy {
+    RetryPolicy::default().with_backoff(Duration::from_millis(20), Duration::from_millis(100))
+}
+
+/// The environment of the emulated Lambda function (role credentials and region).
+pub fn lambda_env(configs: &WrittenConfigs) -> MapEnvironment {
+    read_env_file(&configs.aws_lambda_env)
+        .unwrap()
+        .into_iter()
+        .fold(MapEnvironment::new(), |env, (name, value)| {
+            env.with(name, value)
+        })
+}
+
+/// `GET /_emulator/tokeninfo` with `token`: the emulator's verdict (200, or 401 when expired).
+pub async fn tokeninfo_status(emulator: &RunningEmulator, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{}/_emulator/tokeninfo", emulator.base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
