@@ -335,8 +335,9 @@ fn case_targets(case: Case, rows: &[Row], targets: &mut Vec<Target>) {
             format!("{label}: connection reuse"),
             "keep-alive: no new connection to a service with an idle one open",
             format!(
-                "{} connections for {} requests, {} reuse missed",
+                "{} connection{} for {} requests, {} reuse missed",
                 log.connections,
+                if log.connections == 1 { "" } else { "s" },
                 log.requests.len(),
                 log.avoidable
             ),

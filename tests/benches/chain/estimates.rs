@@ -92,7 +92,9 @@ pub fn section(estimates: &[Estimate]) -> String {
          from the emulator; `token_cache` is `wif_core::TokenCache` alone around a static \
          provider, the floor under it. With `threads=N`, one iteration is one call on each of N \
          threads at once, so the time is what each caller waits; with more threads than cores \
-         threads share a core and take longer for that reason alone.\n\n{}\n",
+         threads share a core and take longer for that reason alone. Run-to-run differences of \
+         10–20% are usual on shared virtual machines (code placement, neighbours): near a \
+         target, compare several runs rather than one number.\n\n{}\n",
         table(
             &[
                 "benchmark",
