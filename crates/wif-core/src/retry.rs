@@ -90,6 +90,22 @@ impl RetryPolicy {
         Duration::from_secs_f64(secs)
     }
 
+    /// How long to wait after failed attempt `attempt` (from 1) ended in `err`: the
+    /// exponential backoff, jittered unless [`without_jitter`](Self::without_jitter), and never
+    /// shorter than the server's `Retry-After`. For callers with their own retry loop (multi-request
+    /// transfers) that still follow this policy.
+    pub fn wait_after(&self, attempt: u32, err: &Error) -> Duration {
+        let mut wait = self.backoff(attempt);
+        if self.jitter {
+            // Full jitter: uniformly in [wait/2, wait], so herds spread out but still back off.
+            wait = wait.mul_f64(0.5 + fastrand::f64() * 0.5);
+        }
+        if let Some(after) = err.retry_after() {
+            wait = wait.max(after);
+        }
+        wait
+    }
+
     /// Runs `op` (a call at `step`) until it succeeds, fails with a non-retryable error, runs out of attempts or the
     /// deadline passes. `op` receives the attempt number (from 1). Each attempt is also cut off at
     /// the remaining deadline, so a hanging server cannot outlast it.
@@ -122,14 +138,7 @@ impl RetryPolicy {
                 tracing::debug!(call = what, attempt, "giving up: attempts exhausted");
                 return Err(err);
             }
-            let mut wait = self.backoff(attempt);
-            if self.jitter {
-                // Full jitter: uniformly in [wait/2, wait], so herds spread out but still back off.
-                wait = wait.mul_f64(0.5 + fastrand::f64() * 0.5);
-            }
-            if let Some(after) = err.retry_after() {
-                wait = wait.max(after);
-            }
+            let wait = self.wait_after(attempt, &err);
             // `Retry-After` is the server's number and can be absurd (u64::MAX seconds): an
             // instant that cannot be represented is past any deadline, not a panic.
             if Instant::now()
@@ -189,6 +198,32 @@ mod tests {
         assert_eq!(p.backoff(2), Duration::from_millis(200));
         assert_eq!(p.backoff(3), Duration::from_millis(400));
         assert_eq!(p.backoff(10), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn wait_after_follows_backoff_jitter_and_retry_after() {
+        let p = policy();
+        let e503 = Error::http(Step::Exchange, 503, b"");
+        assert_eq!(
+            p.wait_after(2, &e503),
+            Duration::from_millis(200),
+            "no jitter: exact"
+        );
+        let slow = Error::http(Step::Exchange, 429, b"").with_retry_after(Duration::from_secs(7));
+        assert_eq!(
+            p.wait_after(1, &slow),
+            Duration::from_secs(7),
+            "Retry-After wins"
+        );
+        let jittered =
+            RetryPolicy::default().with_backoff(Duration::from_secs(1), Duration::from_secs(1));
+        for _ in 0..50 {
+            let w = jittered.wait_after(1, &e503);
+            assert!(
+                w >= Duration::from_millis(500) && w <= Duration::from_secs(1),
+                "{w:?}"
+            );
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -35,11 +35,7 @@ impl Backoff {
         if self.failures >= self.policy.max_attempts() {
             return Err(err);
         }
-        let mut wait = self.policy.backoff(self.failures);
-        wait = wait.mul_f64(0.5 + fastrand::f64() * 0.5);
-        if let Some(after) = err.retry_after() {
-            wait = wait.max(after);
-        }
+        let wait = self.policy.wait_after(self.failures, &err);
         if started.elapsed().saturating_add(wait) > self.policy.deadline() {
             return Err(err);
         }
