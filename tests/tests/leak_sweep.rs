@@ -68,65 +68,10 @@ impl Sweep {
                     "{what} shows the secret {secret:?}:\n{text}"
                 );
             }
-            let shaped = shaped_like_secrets(text);
+            let shaped = wif_emulator::leaks::secret_shapes(text);
             assert!(shaped.is_empty(), "{what} shows {shaped:?}:\n{text}");
         }
     }
-}
-
-/// Substrings of `text` shaped like an emulator-issued access token, a JWT or a SigV4 signature.
-fn shaped_like_secrets(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let token_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    for prefix in ["emu-federated.", "emu-sa."] {
-        for (at, _) in text.match_indices(prefix) {
-            let hex: String = text[at + prefix.len()..]
-                .chars()
-                .take_while(char::is_ascii_hexdigit)
-                .collect();
-            // A bare prefix (prose) is not a token; the emulator's have 32 hex digits.
-            if hex.len() >= 8 {
-                found.push(format!("{prefix}{hex}"));
-            }
-        }
-    }
-    for (at, _) in text.match_indices("eyJ") {
-        let candidate: String = text[at..]
-            .chars()
-            .take_while(|c| token_char(*c) || *c == '.')
-            .collect();
-        let parts: Vec<&str> = candidate.split('.').collect();
-        if parts.len() >= 3 && parts[..3].iter().all(|p| p.len() >= 8) {
-            found.push(candidate);
-        }
-    }
-    for marker in ["Signature=", "Signature%3D", "signature="] {
-        for (at, _) in text.match_indices(marker) {
-            let hex: String = text[at + marker.len()..]
-                .chars()
-                .take_while(char::is_ascii_hexdigit)
-                .collect();
-            if hex.len() == 64 {
-                found.push(format!("{marker}{hex}"));
-            }
-        }
-    }
-    found
-}
-
-#[test]
-fn the_detector_finds_secret_shapes_and_ignores_prose() {
-    let text = "Bearer emu-sa.0123456789abcdef, eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl \
-                Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    assert_eq!(
-        shaped_like_secrets(text).len(),
-        3,
-        "{:?}",
-        shaped_like_secrets(text)
-    );
-    let prose =
-        "emu-sa. tokens; a JWT starts with eyJ; SignedHeaders=host;x-amz-date, Signature=...";
-    assert!(shaped_like_secrets(prose).is_empty());
 }
 
 /// The configurations of one world as JSON values, so variants can be derived.

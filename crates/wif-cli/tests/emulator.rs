@@ -36,38 +36,6 @@ fn aws_secrets() -> [String; 2] {
     [aws.secret_access_key, aws.session_token]
 }
 
-/// Every emulator-issued access token (`emu-federated.<hex>`, `emu-sa.<hex>`) in `text`.
-fn issued_tokens(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for prefix in ["emu-federated.", "emu-sa."] {
-        for (at, _) in text.match_indices(prefix) {
-            let hex: String = text[at + prefix.len()..]
-                .chars()
-                .take_while(char::is_ascii_hexdigit)
-                .collect();
-            // A prefix alone (as in prose) is not a token; the emulator's are 32 hex digits.
-            if hex.len() >= 8 {
-                found.push(format!("{prefix}{hex}"));
-            }
-        }
-    }
-    found
-}
-
-#[test]
-fn the_leak_detector_finds_issued_tokens_and_ignores_bare_prefixes() {
-    let text =
-        "Bearer emu-sa.0123456789abcdef0123456789abcdef, emu-federated.deadbeef00; emu-sa. tokens";
-    assert_eq!(
-        issued_tokens(text),
-        [
-            "emu-federated.deadbeef00",
-            "emu-sa.0123456789abcdef0123456789abcdef"
-        ]
-    );
-    assert!(issued_tokens("emu-sa.xyz and emu-federated.").is_empty());
-}
-
 /// Fails if `text` (the `stream` of `run`) holds an AWS secret or an issued access token.
 #[track_caller]
 fn assert_no_secret(run: &Run, stream: &str, text: &str) {
@@ -78,7 +46,7 @@ fn assert_no_secret(run: &Run, stream: &str, text: &str) {
             run.what
         );
     }
-    let tokens = issued_tokens(text);
+    let tokens = wif_emulator::leaks::issued_tokens(text);
     assert!(
         tokens.is_empty(),
         "{}: {stream} leaked access tokens {tokens:?}:\n{text}",
@@ -380,7 +348,7 @@ fn emulator_configs_give_tokens_to_wif_token_and_ctrl_c_stops_it() {
             .strip_suffix('\n')
             .unwrap_or_else(|| panic!("{}: one line on stdout: {:?}", run.what, run.stdout));
         assert_eq!(
-            issued_tokens(printed),
+            wif_emulator::leaks::issued_tokens(printed),
             [printed],
             "{}: a service-account token: {printed:?}",
             run.what

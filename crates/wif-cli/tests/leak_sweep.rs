@@ -32,44 +32,6 @@ const BUCKET: &str = "sweep-bucket";
 /// Environment variables of a child process.
 type Env = Vec<(String, String)>;
 
-/// Substrings of `text` shaped like an emulator-issued access token, a JWT or a SigV4 signature.
-fn shaped_like_secrets(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for prefix in ["emu-federated.", "emu-sa."] {
-        for (at, _) in text.match_indices(prefix) {
-            let hex: String = text[at + prefix.len()..]
-                .chars()
-                .take_while(char::is_ascii_hexdigit)
-                .collect();
-            if hex.len() >= 8 {
-                found.push(format!("{prefix}{hex}"));
-            }
-        }
-    }
-    for (at, _) in text.match_indices("eyJ") {
-        let candidate: String = text[at..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            .collect();
-        let parts: Vec<&str> = candidate.split('.').collect();
-        if parts.len() >= 3 && parts[..3].iter().all(|p| p.len() >= 8) {
-            found.push(candidate);
-        }
-    }
-    for marker in ["Signature=", "Signature%3D", "signature="] {
-        for (at, _) in text.match_indices(marker) {
-            let hex: String = text[at + marker.len()..]
-                .chars()
-                .take_while(char::is_ascii_hexdigit)
-                .collect();
-            if hex.len() == 64 {
-                found.push(format!("{marker}{hex}"));
-            }
-        }
-    }
-    found
-}
-
 /// An emulator serving from its own runtime's threads while the test blocks on children.
 struct World {
     _runtime: tokio::runtime::Runtime,
@@ -311,7 +273,7 @@ fn no_secret_reaches_cli_output_at_trace_level() {
                     run.what
                 );
             }
-            let shaped = shaped_like_secrets(text);
+            let shaped = wif_emulator::leaks::secret_shapes(text);
             assert!(
                 shaped.is_empty(),
                 "{}: {stream} shows {shaped:?}:\n{text}",

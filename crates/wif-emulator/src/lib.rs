@@ -43,6 +43,7 @@
 
 pub mod config;
 pub mod faults;
+pub mod leaks;
 mod state;
 
 mod aws_imds;

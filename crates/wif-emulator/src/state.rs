@@ -90,11 +90,11 @@ impl State {
         lifetime: Duration,
     ) -> (String, Issued) {
         let prefix = match kind {
-            TokenKind::Federated => "emu-federated",
-            TokenKind::ServiceAccount => "emu-sa",
+            TokenKind::Federated => crate::leaks::FEDERATED_PREFIX,
+            TokenKind::ServiceAccount => crate::leaks::SERVICE_ACCOUNT_PREFIX,
         };
         let token = format!(
-            "{prefix}.{:016x}{:016x}",
+            "{prefix}{:016x}{:016x}",
             fastrand::u64(..),
             fastrand::u64(..)
         );
