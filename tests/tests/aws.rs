@@ -8,7 +8,7 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use wif::testing::{FAKE_AUDIENCE, FakeGoogle};
-use wif::{Credentials, MapEnvironment, TokenProvider};
+use wif::{Credentials, MapEnvironment};
 use wiremock::MockServer;
 
 fn aws_config(google: &FakeGoogle, imds: &MockServer) -> String {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use serde_json::json;
 use wif::testing::{FAKE_AUDIENCE, FakeGoogle};
-use wif::{Credentials, Step, TokenProvider};
+use wif::{Credentials, Step};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use wif::{Credentials, MapEnvironment, TokenProvider};
+use wif::{Credentials, MapEnvironment};
 use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
 use wif_emulator::configs::{WrittenConfigs, read_env_file, write_configs};
 use wif_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, RunningEmulator};

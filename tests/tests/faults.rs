@@ -14,10 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use secrecy::ExposeSecret;
-use wif::{
-    AccessToken, CacheOptions, Credentials, ErrorKind, MapEnvironment, RetryPolicy, Step,
-    TokenProvider,
-};
+use wif::{AccessToken, CacheOptions, Credentials, ErrorKind, MapEnvironment, RetryPolicy, Step};
 use wif_core::FixedClock;
 use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
 use wif_emulator::configs::impersonation_url;

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use wif::{Credentials, MapEnvironment, TokenProvider};
+use wif::{Credentials, MapEnvironment};
 use wif_bigquery::{BigQuery, InsertOptions, QueryRequest};
 use wif_core::testing::LogCapture;
 use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;

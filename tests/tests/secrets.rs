@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use secrecy::ExposeSecret;
 use serde_json::json;
+use wif::Credentials;
 use wif::testing::{FAKE_AUDIENCE, IamCredentialsResponder};
-use wif::{Credentials, TokenProvider};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

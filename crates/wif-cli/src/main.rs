@@ -27,7 +27,7 @@ mod emulator_cmd;
 mod explain;
 mod gcs;
 use wif::secrecy::{ExposeSecret, SecretString};
-use wif::{Credentials, Error, Step, TokenProvider};
+use wif::{Credentials, Error, Step};
 
 #[derive(Parser, Debug)]
 #[command(

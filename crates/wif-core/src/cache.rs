@@ -14,6 +14,12 @@
 //! never poisons the cache. No task is started at construction (no runtime needed), and the one
 //! background refresh that may be running is aborted when the last clone of the cache is dropped.
 //!
+//! Handing out a fresh token takes no lock and writes no memory other threads read: the cached
+//! token sits behind an [`arc_swap::ArcSwapOption`] with the instant it stops being fresh worked
+//! out when it was stored, and [`AccessToken`] clones are private copies. So the cost of a cached
+//! call stays the same however many threads make it. Everything else (stale, invalid, refreshing)
+//! goes through one mutex, which is never held across an await.
+//!
 //! The default margin, 3 min 45 s, is Google's own (`google-auth`'s `REFRESH_THRESHOLD`,
 //! `cloud.google.com/go/auth`'s `defaultExpiryDelta`).
 
@@ -22,13 +28,14 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::{AccessToken, Error, ErrorKind, Step, TokenProvider};
+use crate::{AccessToken, Error, ErrorKind, Step, TokenProvider, coarse_clock};
 
 /// Timing knobs of a [`TokenCache`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +49,27 @@ pub struct CacheOptions {
     /// After a failed background refresh, wait this long before trying another one in the
     /// background (callers keep getting the still-valid token meanwhile).
     pub retry_failed_after: Duration,
+    /// The clock that decides, on the fast path, whether the cached token is still fresh.
+    pub clock: CacheClock,
+}
+
+/// The clock a [`TokenCache`] reads on every call to decide that its token is still fresh.
+///
+/// Every other decision (stale, invalid, expiry) always uses Tokio's clock,
+/// [`tokio::time::Instant`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CacheClock {
+    /// The system's coarse monotonic clock where there is one (Linux: `CLOCK_MONOTONIC_COARSE`,
+    /// a memory read; it lags real time by at most one kernel tick, 1–10 ms, so a token may be
+    /// called fresh that much longer — harmless against margins of seconds to minutes), the
+    /// precise clock elsewhere. It does not follow Tokio's paused time.
+    #[default]
+    System,
+    /// [`tokio::time::Instant::now`] on every call: follows `tokio::time::pause`/`advance` (tests
+    /// with `#[tokio::test(start_paused = true)]` that expect a refresh after advancing time need
+    /// it), at the price of a precise clock read per call.
+    Tokio,
 }
 
 impl Default for CacheOptions {
@@ -50,6 +78,7 @@ impl Default for CacheOptions {
             refresh_ahead: Duration::from_secs(225),
             min_validity: Duration::from_secs(10),
             retry_failed_after: Duration::from_secs(5),
+            clock: CacheClock::System,
         }
     }
 }
@@ -64,6 +93,12 @@ impl CacheOptions {
     /// Sets the minimum validity of a handed-out token.
     pub fn with_min_validity(mut self, min: Duration) -> Self {
         self.min_validity = min;
+        self
+    }
+
+    /// Sets the clock of the fast path (see [`CacheClock`]).
+    pub fn with_clock(mut self, clock: CacheClock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -85,21 +120,66 @@ pub struct TokenCache<P> {
 struct CacheShared<P> {
     provider: Arc<P>,
     options: CacheOptions,
+    /// The cached token: read without locking, replaced (under `state`'s lock) when a refresh
+    /// succeeds or the token is invalidated.
+    current: ArcSwapOption<Cached>,
     state: Mutex<State>,
 }
 
 #[derive(Default)]
 struct State {
-    token: Option<Cached>,
     refresh: Option<Refresh>,
     last_failure: Option<Instant>,
     background: Option<AbortHandle>,
 }
 
-#[derive(Clone)]
 struct Cached {
     token: AccessToken,
-    fetched_at: Instant,
+    /// Until when the token is handed out with no further thought; `None`: it never expires.
+    fresh_until: Option<Instant>,
+    /// The same moment on the coarse clock, when there is one.
+    coarse_fresh_until: Option<Duration>,
+}
+
+impl Cached {
+    fn new(token: AccessToken, fetched_at: Instant, options: &CacheOptions) -> Self {
+        let fresh_until = token.expires_at().map(|expires_at| {
+            let lifetime = expires_at.saturating_duration_since(fetched_at);
+            let margin = options
+                .refresh_ahead
+                .min(lifetime / 2)
+                .max(options.min_validity);
+            // A margin longer than the token's whole life: never fresh.
+            expires_at.checked_sub(margin).unwrap_or(fetched_at)
+        });
+        let coarse_fresh_until = fresh_until.and_then(|until| {
+            let left = until.saturating_duration_since(Instant::now());
+            coarse_clock::now().map(|now| now + left)
+        });
+        Cached {
+            token,
+            fresh_until,
+            coarse_fresh_until,
+        }
+    }
+
+    fn is_fresh(&self, now: Instant) -> bool {
+        self.fresh_until.is_none_or(|until| now < until)
+    }
+
+    /// [`is_fresh`](Self::is_fresh) now, on `clock`. A "no" is only a hint: the caller then
+    /// takes the locked path, which decides on Tokio's clock.
+    fn is_fresh_now(&self, clock: CacheClock) -> bool {
+        let Some(until) = self.fresh_until else {
+            return true;
+        };
+        match (clock, self.coarse_fresh_until) {
+            (CacheClock::System, Some(coarse_until)) => {
+                coarse_clock::now().is_some_and(|now| now < coarse_until)
+            }
+            _ => Instant::now() < until,
+        }
+    }
 }
 
 enum Freshness {
@@ -142,6 +222,7 @@ impl<P: TokenProvider + 'static> TokenCache<P> {
             shared: Arc::new(CacheShared {
                 provider: Arc::new(provider),
                 options,
+                current: ArcSwapOption::empty(),
                 state: Mutex::new(State::default()),
             }),
         }
@@ -155,22 +236,36 @@ impl<P: TokenProvider + 'static> TokenCache<P> {
     /// Forgets the cached token (e.g. after an API answered 401), so the next call refreshes.
     /// Only this layer's token is dropped; caches further down the chain keep theirs.
     pub fn invalidate(&self) {
-        lock(&self.shared.state).token = None;
+        let _state = lock(&self.shared.state);
+        self.shared.current.store(None);
+    }
+
+    /// The cached token if it is fresh (outside the refresh-ahead margin), without waiting,
+    /// locking or starting anything; `None` otherwise. [`token`](TokenProvider::token) starts
+    /// with this, so a caller that only wants the fast path (e.g. to decide whether to await)
+    /// can use it directly.
+    pub fn fresh_token(&self) -> Option<AccessToken> {
+        let current = self.shared.current.load();
+        match current.as_deref() {
+            Some(cached) if cached.is_fresh_now(self.shared.options.clock) => {
+                Some(cached.token.clone())
+            }
+            _ => None,
+        }
     }
 
     fn freshness(&self, cached: &Cached, now: Instant) -> Freshness {
-        let Some(expires_at) = cached.token.expires_at() else {
+        if cached.is_fresh(now) {
             return Freshness::Fresh;
-        };
-        let remaining = expires_at.saturating_duration_since(now);
-        let lifetime = expires_at.saturating_duration_since(cached.fetched_at);
-        let ahead = self.shared.options.refresh_ahead.min(lifetime / 2);
+        }
+        let remaining = cached
+            .token
+            .expires_at()
+            .map_or(Duration::MAX, |at| at.saturating_duration_since(now));
         if remaining <= self.shared.options.min_validity {
             Freshness::Invalid
-        } else if remaining <= ahead {
-            Freshness::Stale
         } else {
-            Freshness::Fresh
+            Freshness::Stale
         }
     }
 
@@ -198,10 +293,11 @@ impl<P: TokenProvider + 'static> TokenCache<P> {
                 state.background = None;
                 match &result {
                     Ok(token) => {
-                        state.token = Some(Cached {
-                            token: token.clone(),
-                            fetched_at: started,
-                        });
+                        shared.current.store(Some(Arc::new(Cached::new(
+                            token.clone(),
+                            started,
+                            &shared.options,
+                        ))));
                         state.last_failure = None;
                     }
                     Err(_) => state.last_failure = Some(Instant::now()),
@@ -229,10 +325,11 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = lock(&self.shared.state);
+        let current = self.shared.current.load();
         f.debug_struct("TokenCache")
             .field("provider", &self.shared.provider)
             .field("options", &self.shared.options)
-            .field("cached", &state.token.as_ref().map(|c| &c.token))
+            .field("cached", &current.as_ref().map(|c| &c.token))
             .field("refreshing", &state.refresh.is_some())
             .finish()
     }
@@ -241,12 +338,15 @@ where
 #[async_trait]
 impl<P: TokenProvider + 'static> TokenProvider for TokenCache<P> {
     async fn token(&self) -> Result<AccessToken, Error> {
+        if let Some(token) = self.fresh_token() {
+            return Ok(token);
+        }
         let now = Instant::now();
         let (refresh, fallback) = {
             let mut state = lock(&self.shared.state);
-            match state.token.clone() {
+            match self.shared.current.load_full() {
                 Some(cached) => match self.freshness(&cached, now) {
-                    Freshness::Fresh => return Ok(cached.token),
+                    Freshness::Fresh => return Ok(cached.token.clone()),
                     Freshness::Stale => {
                         let paused = state.last_failure.is_some_and(|at| {
                             now.saturating_duration_since(at)
@@ -264,9 +364,11 @@ impl<P: TokenProvider + 'static> TokenProvider for TokenCache<P> {
                             });
                             state.background = Some(task.abort_handle());
                         }
-                        return Ok(cached.token);
+                        return Ok(cached.token.clone());
                     }
-                    Freshness::Invalid => (self.refresh_locked(&mut state), Some(cached.token)),
+                    Freshness::Invalid => {
+                        (self.refresh_locked(&mut state), Some(cached.token.clone()))
+                    }
                 },
                 None => (self.refresh_locked(&mut state), None),
             }
@@ -361,9 +463,81 @@ mod tests {
 
     const HOUR: Duration = Duration::from_secs(3600);
 
+    /// Most tests drive time with `tokio::time::advance`, which only Tokio's clock sees.
+    fn on_tokio_clock(upstream: Upstream) -> TokenCache<Upstream> {
+        TokenCache::with_options(
+            upstream,
+            CacheOptions::default().with_clock(CacheClock::Tokio),
+        )
+    }
+
+    /// The default clock, in real time: a token is fresh, then (after half its 600 ms life)
+    /// stale and refreshed in the background, then fresh again.
+    #[tokio::test]
+    async fn system_clock_sees_tokens_go_stale_in_real_time() {
+        let mut upstream = Upstream::new(Duration::from_millis(600));
+        upstream.latency = Duration::ZERO;
+        let options = CacheOptions::default()
+            .with_refresh_ahead(Duration::from_secs(1))
+            .with_min_validity(Duration::ZERO);
+        assert_eq!(options.clock, CacheClock::System);
+        let cache = TokenCache::with_options(upstream, options);
+        assert!(cache.fresh_token().is_none(), "nothing cached yet");
+
+        assert_eq!(value(&cache.token().await.expect("first")), "token-1");
+        let fresh = cache.fresh_token().expect("a new token is fresh");
+        assert_eq!(value(&fresh), "token-1");
+
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(cache.fresh_token().is_none(), "past half its life: stale");
+        // Stale but valid: served at once, refreshed in the background.
+        assert_eq!(value(&cache.token().await.expect("stale")), "token-1");
+        for _ in 0..100 {
+            if cache.provider().calls() == 2 && cache.fresh_token().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(cache.provider().calls(), 2);
+        assert_eq!(value(&cache.fresh_token().expect("refreshed")), "token-2");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fresh_token_never_waits_or_refreshes() {
+        let cache = on_tokio_clock(Upstream::new(HOUR));
+        assert!(cache.fresh_token().is_none());
+        assert_eq!(cache.provider().calls(), 0, "fresh_token starts nothing");
+        cache.token().await.expect("first");
+        assert_eq!(value(&cache.fresh_token().expect("fresh")), "token-1");
+        // Inside the refresh-ahead margin: not fresh, and still no refresh started by asking.
+        tokio::time::advance(HOUR - Duration::from_secs(200)).await;
+        assert!(cache.fresh_token().is_none());
+        tokio::task::yield_now().await;
+        assert_eq!(cache.provider().calls(), 1);
+        cache.invalidate();
+        assert!(cache.fresh_token().is_none(), "invalidated");
+    }
+
+    #[test]
+    fn a_margin_longer_than_the_lifetime_is_never_fresh() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            // 5 s of life, 10 s minimum validity: every call must go upstream.
+            let cache = on_tokio_clock(Upstream::new(Duration::from_secs(5)));
+            cache.token().await.expect("first");
+            assert!(cache.fresh_token().is_none());
+            cache.token().await.expect("second");
+            assert_eq!(cache.provider().calls(), 2);
+        });
+    }
+
     #[tokio::test(start_paused = true)]
     async fn cold_cache_is_single_flight_for_many_callers() {
-        let cache = TokenCache::new(Upstream::new(HOUR));
+        let cache = on_tokio_clock(Upstream::new(HOUR));
         let calls = (0..200).map(|_| {
             let c = cache.clone();
             tokio::spawn(async move { c.token().await })
@@ -382,7 +556,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn fresh_tokens_are_served_without_upstream_calls() {
-        let cache = TokenCache::new(Upstream::new(HOUR));
+        let cache = on_tokio_clock(Upstream::new(HOUR));
         cache.token().await.expect("first");
         tokio::time::advance(Duration::from_secs(1800)).await;
         let t = cache.token().await.expect("second");
@@ -392,7 +566,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn stale_tokens_are_served_at_once_and_refreshed_in_the_background() {
-        let cache = TokenCache::new(Upstream::new(HOUR));
+        let cache = on_tokio_clock(Upstream::new(HOUR));
         cache.token().await.expect("first");
         // Into the refresh-ahead window (225 s before expiry).
         tokio::time::advance(HOUR - Duration::from_secs(200)).await;
@@ -433,7 +607,7 @@ mod tests {
     async fn failed_refresh_keeps_serving_a_still_valid_token() {
         let mut upstream = Upstream::new(HOUR);
         upstream.fail_on = vec![2, 3, 4, 5, 6, 7, 8];
-        let cache = TokenCache::new(upstream);
+        let cache = on_tokio_clock(upstream);
         cache.token().await.expect("first");
         tokio::time::advance(HOUR - Duration::from_secs(200)).await;
         assert_eq!(value(&cache.token().await.expect("stale")), "token-1");
@@ -460,7 +634,7 @@ mod tests {
     async fn a_panicking_provider_does_not_poison_the_cache() {
         let mut upstream = Upstream::new(HOUR);
         upstream.panic_on = vec![1];
-        let cache = TokenCache::new(upstream);
+        let cache = on_tokio_clock(upstream);
         let a = cache.clone();
         let b = cache.clone();
         let (ra, rb) = tokio::join!(a.token(), b.token());
@@ -474,7 +648,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn short_lived_tokens_are_not_refreshed_continuously() {
-        let cache = TokenCache::new(Upstream::new(Duration::from_secs(120)));
+        let cache = on_tokio_clock(Upstream::new(Duration::from_secs(120)));
         cache.token().await.expect("first");
         tokio::time::advance(Duration::from_secs(30)).await;
         cache.token().await.expect("second");
@@ -491,7 +665,7 @@ mod tests {
         let mut upstream = Upstream::new(HOUR);
         upstream.latency = Duration::from_secs(60);
         let dropped = upstream.dropped_midway.clone();
-        let cache = TokenCache::new(upstream);
+        let cache = on_tokio_clock(upstream);
         // The first fill takes 60 s of virtual time.
         cache.token().await.expect("first");
         tokio::time::advance(HOUR - Duration::from_secs(200)).await;
@@ -510,7 +684,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn invalidate_forces_a_refresh() {
-        let cache = TokenCache::new(Upstream::new(HOUR));
+        let cache = on_tokio_clock(Upstream::new(HOUR));
         cache.token().await.expect("first");
         cache.invalidate();
         assert_eq!(value(&cache.token().await.expect("second")), "token-2");
@@ -518,7 +692,7 @@ mod tests {
 
     #[test]
     fn construction_needs_no_runtime() {
-        let cache = TokenCache::new(Upstream::new(HOUR));
+        let cache = on_tokio_clock(Upstream::new(HOUR));
         assert!(format!("{cache:?}").contains("TokenCache"));
     }
 }

@@ -39,6 +39,7 @@
 //! [Workload Identity Federation]: https://cloud.google.com/iam/docs/workload-identity-federation
 
 mod cache;
+mod coarse_clock;
 mod environment;
 mod error;
 mod format;
@@ -51,7 +52,7 @@ pub mod testing;
 mod token;
 
 pub use async_trait::async_trait;
-pub use cache::{CacheOptions, TokenCache};
+pub use cache::{CacheClock, CacheOptions, TokenCache};
 pub use environment::{Clock, Environment, FixedClock, MapEnvironment, OsEnvironment, SystemClock};
 pub use error::{Error, ErrorKind, ServerError, Step};
 pub use format::TokenFormat;

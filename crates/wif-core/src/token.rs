@@ -4,8 +4,8 @@
 //! Both keep their value in a [`secrecy::SecretString`] and print as `[REDACTED]` in `Debug`; the
 //! only way to the value is [`ExposeSecret::expose_secret`], which makes every use visible in review.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -67,15 +67,13 @@ impl fmt::Debug for SubjectToken {
 
 /// An OAuth 2.0 access token for Google APIs, with its expiry.
 ///
-/// Cloning is cheap (one reference count), so caches hand out clones freely.
+/// A clone is a private copy of the value (one small allocation), not a shared reference count:
+/// caches hand out clones on every call, from every thread, and a shared count would make all of
+/// them write to one cache line. The copy is zeroed when dropped, like the original.
 #[derive(Clone)]
 pub struct AccessToken {
-    inner: Arc<AccessTokenInner>,
-}
-
-struct AccessTokenInner {
     value: SecretString,
-    token_type: String,
+    token_type: Cow<'static, str>,
     /// Monotonic expiry: what refresh decisions use (immune to wall-clock jumps, and to
     /// `tokio::time::pause` in tests).
     expires_at: Option<Instant>,
@@ -84,30 +82,33 @@ struct AccessTokenInner {
 }
 
 impl AccessToken {
+    fn bearer(
+        value: String,
+        expires_at: Option<Instant>,
+        expires_at_utc: Option<SystemTime>,
+    ) -> Self {
+        AccessToken {
+            value: SecretString::from(value),
+            token_type: Cow::Borrowed("Bearer"),
+            expires_at,
+            expires_at_utc,
+        }
+    }
+
     /// A bearer token with no known expiry.
     pub fn new(value: impl Into<String>) -> Self {
-        AccessToken {
-            inner: Arc::new(AccessTokenInner {
-                value: SecretString::from(value.into()),
-                token_type: "Bearer".to_owned(),
-                expires_at: None,
-                expires_at_utc: None,
-            }),
-        }
+        Self::bearer(value.into(), None, None)
     }
 
     /// A bearer token valid for `expires_in` from `now` (a monotonic instant taken *before* the
     /// request was sent, so network latency shortens, never lengthens, the believed lifetime).
     pub fn expiring_in(value: impl Into<String>, now: Instant, expires_in: Duration) -> Self {
         let wall_now = SystemTime::now();
-        AccessToken {
-            inner: Arc::new(AccessTokenInner {
-                value: SecretString::from(value.into()),
-                token_type: "Bearer".to_owned(),
-                expires_at: now.checked_add(expires_in),
-                expires_at_utc: wall_now.checked_add(expires_in.saturating_sub(now.elapsed())),
-            }),
-        }
+        Self::bearer(
+            value.into(),
+            now.checked_add(expires_in),
+            wall_now.checked_add(expires_in.saturating_sub(now.elapsed())),
+        )
     }
 
     /// A bearer token valid until the wall-clock time `at` (e.g. IAM Credentials' `expireTime`).
@@ -116,64 +117,54 @@ impl AccessToken {
         let remaining = at
             .duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO);
-        AccessToken {
-            inner: Arc::new(AccessTokenInner {
-                value: SecretString::from(value.into()),
-                token_type: "Bearer".to_owned(),
-                expires_at: Instant::now().checked_add(remaining),
-                expires_at_utc: Some(at),
-            }),
-        }
+        Self::bearer(
+            value.into(),
+            Instant::now().checked_add(remaining),
+            Some(at),
+        )
     }
 
     /// Replaces the token type (default `Bearer`).
-    pub fn with_token_type(self, token_type: impl Into<String>) -> Self {
-        let inner = AccessTokenInner {
-            value: self.inner.value.clone(),
-            token_type: token_type.into(),
-            expires_at: self.inner.expires_at,
-            expires_at_utc: self.inner.expires_at_utc,
+    pub fn with_token_type(mut self, token_type: impl Into<String>) -> Self {
+        let token_type: String = token_type.into();
+        self.token_type = if token_type == "Bearer" {
+            Cow::Borrowed("Bearer")
+        } else {
+            Cow::Owned(token_type)
         };
-        AccessToken {
-            inner: Arc::new(inner),
-        }
+        self
     }
 
     /// The token value. Handle with care: it is a credential.
     pub fn secret(&self) -> &SecretString {
-        &self.inner.value
+        &self.value
     }
 
     /// The token type, normally `Bearer`.
     pub fn token_type(&self) -> &str {
-        &self.inner.token_type
+        &self.token_type
     }
 
     /// Monotonic expiry, if known.
     pub fn expires_at(&self) -> Option<Instant> {
-        self.inner.expires_at
+        self.expires_at
     }
 
     /// Wall-clock expiry, if known.
     pub fn expires_at_utc(&self) -> Option<SystemTime> {
-        self.inner.expires_at_utc
+        self.expires_at_utc
     }
 
     /// Time left before expiry (`None` if the expiry is unknown; zero once expired).
     pub fn remaining(&self) -> Option<Duration> {
-        self.inner
-            .expires_at
+        self.expires_at
             .map(|at| at.saturating_duration_since(Instant::now()))
     }
 
     /// The value of an `Authorization` header for this token, marked sensitive so `http` and
     /// `reqwest` never print it.
     pub fn authorization_header(&self) -> http::HeaderValue {
-        let raw = format!(
-            "{} {}",
-            self.inner.token_type,
-            self.inner.value.expose_secret()
-        );
+        let raw = format!("{} {}", self.token_type, self.value.expose_secret());
         match http::HeaderValue::from_str(&raw) {
             Ok(mut v) => {
                 v.set_sensitive(true);
@@ -190,7 +181,7 @@ impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AccessToken")
             .field("value", &"[REDACTED]")
-            .field("token_type", &self.inner.token_type)
+            .field("token_type", &self.token_type)
             .field("remaining", &self.remaining())
             .finish()
     }

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use secrecy::ExposeSecret;
 use serde_json::json;
-use wif::{Credentials, Error, MapEnvironment, Step, TokenProvider};
+use wif::{Credentials, Error, MapEnvironment, Step};
 use wif_emulator::{Emulator, EmulatorConfig, Endpoint, RunningEmulator, TokenKind};
 use wif_source_aws::{
     AwsCredentials, DEFAULT_REGIONAL_CRED_VERIFICATION_URL, TargetResource,

@@ -185,7 +185,6 @@ async fn writing_twice_replaces_the_files() {
 #[tokio::test]
 async fn the_executable_script_prints_a_token_the_emulator_accepts() {
     use secrecy::ExposeSecret as _;
-    use wif::TokenProvider as _;
 
     let emulator = start().await;
     let dir = tempfile::tempdir().unwrap();

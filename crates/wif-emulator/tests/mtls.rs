@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::ExposeSecret;
 use serde_json::Value;
-use wif::{Credentials, MapEnvironment, RetryPolicy, TokenProvider};
+use wif::{Credentials, MapEnvironment, RetryPolicy};
 use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
 use wif_emulator::configs::certificate_config;
 use wif_emulator::{Emulator, EmulatorConfig, Endpoint, MtlsConfig, RunningEmulator};

@@ -9,9 +9,7 @@
 
 use wif::secrecy::ExposeSecret;
 use wif::testing::{FAKE_AUDIENCE, FakeGoogle};
-use wif::{
-    Credentials, Error, SourceContext, SubjectToken, SubjectTokenSource, TokenProvider, async_trait,
-};
+use wif::{Credentials, Error, SourceContext, SubjectToken, SubjectTokenSource, async_trait};
 
 /// A subject token source that asks "our IdP" for a token for the requested audience.
 #[derive(Debug)]

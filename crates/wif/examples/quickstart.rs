@@ -11,9 +11,9 @@
 
 use std::time::Instant;
 
+use wif::Credentials;
 use wif::secrecy::ExposeSecret;
 use wif::testing::FakeGoogle;
-use wif::{Credentials, TokenProvider};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -149,6 +149,19 @@ impl Credentials {
         }
     }
 
+    /// An access token for Google APIs.
+    ///
+    /// While the cached token is fresh this returns a copy of it at once: no I/O, no lock, no
+    /// allocation beyond the copy, and nothing written that other threads read, so it costs the
+    /// same from any number of threads. Otherwise the chain runs, once for all concurrent callers
+    /// (see [`TokenCache`]). [`TokenProvider::token`] calls this.
+    pub async fn token(&self) -> Result<AccessToken, Error> {
+        if let Some(token) = self.inner.cache.as_ref().and_then(TokenCache::fresh_token) {
+            return Ok(token);
+        }
+        self.inner.provider.token().await
+    }
+
     /// Drops the cached token so the next [`token`](TokenProvider::token) call fetches a new one
     /// — what to do when an API answers 401. With impersonation, only the impersonated token is
     /// dropped: the federated token stays cached, so the refresh costs one IAM call.
@@ -194,7 +207,7 @@ impl fmt::Debug for Credentials {
 #[async_trait]
 impl TokenProvider for Credentials {
     async fn token(&self) -> Result<AccessToken, Error> {
-        self.inner.provider.token().await
+        Credentials::token(self).await
     }
 
     fn invalidate(&self) {

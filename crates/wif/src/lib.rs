@@ -15,7 +15,7 @@
 //! [`TokenProvider`].
 //!
 //! ```no_run
-//! use wif::{Credentials, TokenProvider};
+//! use wif::Credentials;
 //! use wif::secrecy::ExposeSecret;
 //!
 //! # async fn run() -> Result<(), wif::Error> {

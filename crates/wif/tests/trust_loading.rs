@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 use wif::secrecy::ExposeSecret;
-use wif::{Credentials, Error, Step, TokenProvider, TrustPolicy};
+use wif::{Credentials, Error, Step, TrustPolicy};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use wif::secrecy::ExposeSecret;
-use wif::{Credentials, MapEnvironment, RetryPolicy, Step, TokenProvider};
+use wif::{Credentials, MapEnvironment, RetryPolicy, Step};
 use wif_source_x509::testing::{MtlsStsServer, TestFiles, TestPki};
 use wif_source_x509::{CertificateConfigLocation, X509Source};
 

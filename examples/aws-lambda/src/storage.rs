@@ -10,7 +10,7 @@ use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde::Deserialize;
 use url::Url;
 use wif::layers::core::http::{describe_url, send};
-use wif::{AccessToken, Credentials, Error, RetryPolicy, Step, TokenProvider};
+use wif::{AccessToken, Credentials, Error, RetryPolicy, Step};
 
 /// Each Cloud Storage request gets at most this long; the retry policy's deadline bounds the
 /// whole call.

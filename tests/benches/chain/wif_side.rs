@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use wif::{Credentials, MapEnvironment, TokenProvider};
+use wif::{Credentials, MapEnvironment};
 
 /// Time to build the credentials, and to get the first token from them.
 #[derive(Debug, Clone, Copy)]
