@@ -282,3 +282,91 @@ async fn bad_configs_fail_before_any_network_call() {
     }
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+/// `build_chain` hands out the layers `build` wraps in its cache; run one at a time they make
+/// exactly the requests the credentials make (what `wif explain` relies on).
+#[tokio::test]
+async fn the_chain_runs_step_by_step_with_the_same_requests_as_the_credentials() {
+    let google = FakeGoogle::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "the.oidc.jwt\n").unwrap();
+    let email = "runner@proj.iam.gserviceaccount.com";
+    let config = google.config_json(&token_file, Some(email));
+
+    let chain = Credentials::builder()
+        .config_json(&config)
+        .unwrap()
+        .build_chain()
+        .unwrap();
+    assert!(chain.impersonates());
+    assert_eq!(chain.info().source_kind, "file");
+    assert_eq!(
+        chain.info().impersonated_service_account.as_deref(),
+        Some(email)
+    );
+    assert_eq!(google.sts_calls().await, 0, "building does no I/O");
+
+    let subject = chain.subject_token().await.unwrap();
+    assert_eq!(subject.secret().expose_secret(), "the.oidc.jwt");
+    let federated = chain.exchange(&subject).await.unwrap();
+    assert_eq!(federated.secret().expose_secret(), "federated-1");
+    let token = chain.impersonate(&federated).await.unwrap();
+    assert_eq!(token.secret().expose_secret(), "impersonated-1");
+    assert_eq!((google.sts_calls().await, google.iam_calls().await), (1, 1));
+
+    let creds = Credentials::from_json(&config).unwrap();
+    creds.token().await.unwrap();
+    let requests = google.server().received_requests().await.unwrap();
+    assert_eq!(requests.len(), 4);
+    // Step by step and all at once: the same STS form and the same IAM request, apart from
+    // the federated token each IAM call carries.
+    assert_eq!(form_of(&requests[0].body), form_of(&requests[2].body));
+    assert_eq!(requests[1].url.path(), requests[3].url.path());
+    assert_eq!(requests[1].body, requests[3].body);
+    assert_eq!(
+        requests[1].headers.get("authorization").unwrap(),
+        "Bearer federated-1"
+    );
+    assert_eq!(
+        requests[3].headers.get("authorization").unwrap(),
+        "Bearer federated-2"
+    );
+
+    // The chain itself becomes credentials too.
+    let from_chain = Credentials::builder()
+        .config_json(&config)
+        .unwrap()
+        .build_chain()
+        .unwrap()
+        .into_credentials();
+    assert_eq!(
+        from_chain.token().await.unwrap().secret().expose_secret(),
+        "impersonated-3"
+    );
+}
+
+#[tokio::test]
+async fn a_chain_without_impersonation_says_so_at_the_impersonation_step() {
+    let google = FakeGoogle::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "the.oidc.jwt").unwrap();
+    let chain = Credentials::builder()
+        .config_json(&google.config_json(&token_file, None))
+        .unwrap()
+        .build_chain()
+        .unwrap();
+    assert!(!chain.impersonates());
+    let federated = chain
+        .exchange(&chain.subject_token().await.unwrap())
+        .await
+        .unwrap();
+    let err = chain.impersonate(&federated).await.unwrap_err();
+    assert_eq!(err.step(), Step::Impersonation);
+    assert_eq!(err.kind(), wif::ErrorKind::NotSupported);
+    assert_eq!(google.iam_calls().await, 0);
+    let shown = format!("{err} {err:?} {chain:?}");
+    assert!(!shown.contains("federated-1"), "{shown}");
+    assert!(!shown.contains("the.oidc.jwt"), "{shown}");
+}

@@ -132,6 +132,12 @@ impl Impersonation {
     pub fn scopes(&self) -> &[String] {
         &self.inner.settings.scopes
     }
+
+    /// One `generateAccessToken` (retried per the policy) with the given federated token instead
+    /// of one from the configured provider: for running the chain step by step.
+    pub async fn generate(&self, federated: &AccessToken) -> Result<AccessToken, Error> {
+        self.inner.generate_with_retries(federated).await
+    }
 }
 
 impl Inner {

@@ -9,14 +9,14 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use secrecy::SecretString;
 use wif_core::{
     CLOUD_PLATFORM_SCOPE, CacheOptions, Environment, Error, OsEnvironment, RetryPolicy, Step,
-    SubjectTokenSource, TokenCache, TokenProvider,
+    SubjectTokenSource, TokenCache,
 };
 use wif_impersonate::Impersonation;
 use wif_sts::StsExchange;
 
 use crate::config::ExternalAccountConfig;
 use crate::trust::{TrustPolicy, Used};
-use crate::{Credentials, CredentialsInfo, adc, sources};
+use crate::{Chain, Credentials, CredentialsInfo, adc, sources};
 
 /// Builds [`Credentials`]. Every setter is optional except what the chain cannot do without
 /// (an audience, a subject token type and a source — all supplied by a configuration file).
@@ -324,6 +324,13 @@ impl CredentialsBuilder {
 
     /// Assembles the chain. Validates everything; does no I/O.
     pub fn build(self) -> Result<Credentials, Error> {
+        self.build_chain().map(Chain::into_credentials)
+    }
+
+    /// Assembles the same layers as [`build`](Self::build) without wrapping them in their cache,
+    /// for running the flow one step at a time (what `wif explain` does). Same validation, no
+    /// I/O.
+    pub fn build_chain(self) -> Result<Chain, Error> {
         let cfg = self.config.as_ref();
         self.check_universe_and_trust()?;
         let universe = self
@@ -460,15 +467,14 @@ impl CredentialsBuilder {
         if let Some(email) = &impersonated_email {
             sts = sts.impersonated_email(email.clone());
         }
-        let sts = sts.build()?;
-        let context = sts.source_context().clone();
+        let sts = Arc::new(sts.build()?);
 
-        let upstream: Arc<dyn TokenProvider> = match &impersonation_url {
-            None => Arc::new(sts),
+        let impersonation = match &impersonation_url {
+            None => None,
             Some(url) => {
                 // The federated token is cached on its own: a second impersonation within its
                 // life costs one IAM call, not an STS exchange too.
-                let federated = TokenCache::with_options(sts, self.cache);
+                let federated = TokenCache::with_options(sts.clone(), self.cache);
                 let mut imp = Impersonation::builder()
                     .federated(federated)
                     .url(url.clone())
@@ -482,10 +488,9 @@ impl CredentialsBuilder {
                 if let Some(q) = &quota_project {
                     imp = imp.quota_project(q.clone());
                 }
-                Arc::new(imp.build()?)
+                Some(imp.build()?)
             }
         };
-        let cache = TokenCache::with_options(upstream, self.cache);
         let info = CredentialsInfo {
             source_kind: source.kind().to_owned(),
             audience: Some(audience),
@@ -497,7 +502,13 @@ impl CredentialsBuilder {
             quota_project_id: quota_project,
             universe_domain: universe,
         };
-        Ok(Credentials::assembled(cache, source, context, info))
+        Ok(Chain {
+            source,
+            exchange: sts,
+            impersonation,
+            cache: self.cache,
+            info,
+        })
     }
 }
 

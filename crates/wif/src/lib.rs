@@ -59,6 +59,7 @@
 
 pub mod adc;
 mod builder;
+mod chain;
 pub mod config;
 mod credentials;
 mod sources;
@@ -67,6 +68,7 @@ pub mod testing;
 pub mod trust;
 
 pub use builder::CredentialsBuilder;
+pub use chain::Chain;
 pub use config::{CredentialSource, ExternalAccountConfig};
 pub use credentials::{Credentials, CredentialsInfo};
 pub use trust::TrustPolicy;

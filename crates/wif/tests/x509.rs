@@ -291,3 +291,37 @@ fn root_certificate_bundles_are_checked_at_build() {
     assert!(err.is_config(), "{err}");
     assert!(err.to_string().contains("root_certificates"), "{err}");
 }
+
+/// Step by step (what `wif explain` does): the chain's exchange step presents the workload
+/// certificate too, so a diagnosis of an X.509 chain can run the exchange.
+#[tokio::test]
+async fn the_chain_runs_the_mtls_exchange_step_by_step() {
+    let w = world().await;
+    let chain = Credentials::builder()
+        .config_json(&w.config(true).to_string())
+        .unwrap()
+        .add_root_certificates_pem(w.pki.root_pem())
+        .environment(Arc::new(MapEnvironment::new()))
+        .retry_policy(RetryPolicy::never())
+        .build_chain()
+        .unwrap();
+    assert_eq!(chain.info().source_kind, "x509");
+    assert!(chain.impersonates());
+
+    let subject = chain.subject_token().await.unwrap();
+    let federated = chain.exchange(&subject).await.unwrap();
+    assert_eq!(federated.secret().expose_secret(), "mtls-federated-1");
+    let requests = w.sts.requests();
+    assert_eq!(requests.len(), 1, "one STS call, nothing else yet");
+    assert_eq!(
+        requests[0].client_certificates[0].as_ref(),
+        w.pki.leaf.cert_der.as_ref(),
+        "the exchange step presented the workload certificate"
+    );
+
+    let token = chain.impersonate(&federated).await.unwrap();
+    assert!(!token.secret().expose_secret().is_empty());
+    let requests = w.sts.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(requests[1].path.ends_with(":generateAccessToken"));
+}

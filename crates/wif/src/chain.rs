@@ -1,0 +1,99 @@
+//! [`Chain`]: the assembled layers (source → STS → [impersonation]), before they are wrapped in a
+//! cache as [`Credentials`], for tools that run the flow one step at a time — `wif explain` times
+//! and diagnoses each step this way. What a `Chain` does is exactly what the `Credentials` built
+//! from the same builder would do, because [`CredentialsBuilder::build`] is
+//! `build_chain()?.into_credentials()`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use wif_core::{
+    AccessToken, CacheOptions, Error, SourceContext, Step, SubjectToken, SubjectTokenSource,
+    TokenCache, TokenProvider,
+};
+use wif_impersonate::Impersonation;
+use wif_sts::StsExchange;
+
+#[cfg(doc)]
+use crate::CredentialsBuilder;
+use crate::{Credentials, CredentialsInfo};
+
+/// The layers of one credential chain, callable step by step. Made by
+/// [`CredentialsBuilder::build_chain`]; no I/O happens until a step is called.
+pub struct Chain {
+    pub(crate) source: Arc<dyn SubjectTokenSource>,
+    pub(crate) exchange: Arc<StsExchange>,
+    /// Built around a cache of `exchange`, as `Credentials` use it; [`Chain::impersonate`] hands
+    /// it the federated token explicitly instead.
+    pub(crate) impersonation: Option<Impersonation>,
+    pub(crate) cache: CacheOptions,
+    pub(crate) info: CredentialsInfo,
+}
+
+impl Chain {
+    /// What the chain was assembled from (safe to print).
+    pub fn info(&self) -> &CredentialsInfo {
+        &self.info
+    }
+
+    /// The subject token source (step 2).
+    pub fn source(&self) -> &dyn SubjectTokenSource {
+        self.source.as_ref()
+    }
+
+    /// What the source is told about the exchange it serves (audience, token type, ...).
+    pub fn source_context(&self) -> &SourceContext {
+        self.exchange.source_context()
+    }
+
+    /// Step 2: a fresh subject token from the source. Handle it as the credential it is.
+    pub async fn subject_token(&self) -> Result<SubjectToken, Error> {
+        self.source.subject_token(self.source_context()).await
+    }
+
+    /// Step 3: exchanges `subject` at Google STS for a federated token — the same request, HTTP
+    /// client (the mTLS one for a certificate source), timeout and retries as the credentials.
+    pub async fn exchange(&self, subject: &SubjectToken) -> Result<AccessToken, Error> {
+        self.exchange.exchange(subject).await
+    }
+
+    /// True when the chain impersonates a service account (step 4 exists).
+    pub fn impersonates(&self) -> bool {
+        self.impersonation.is_some()
+    }
+
+    /// Step 4: trades `federated` for a service account token at IAM Credentials. A
+    /// [`NotSupported`](wif_core::ErrorKind::NotSupported) error when the chain does not
+    /// impersonate (the federated token is then the result).
+    pub async fn impersonate(&self, federated: &AccessToken) -> Result<AccessToken, Error> {
+        match &self.impersonation {
+            Some(imp) => imp.generate(federated).await,
+            None => Err(Error::not_supported(
+                Step::Impersonation,
+                "this chain does not impersonate a service account",
+            )),
+        }
+    }
+
+    /// Wraps the chain in its cache: the [`Credentials`] that
+    /// [`CredentialsBuilder::build`] returns.
+    pub fn into_credentials(self) -> Credentials {
+        let context = self.exchange.source_context().clone();
+        let upstream: Arc<dyn TokenProvider> = match self.impersonation {
+            Some(imp) => Arc::new(imp),
+            None => Arc::new(self.exchange),
+        };
+        let cache = TokenCache::with_options(upstream, self.cache);
+        Credentials::assembled(cache, self.source, context, self.info)
+    }
+}
+
+impl fmt::Debug for Chain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chain")
+            .field("info", &self.info)
+            .field("source", &self.source)
+            .field("impersonates", &self.impersonates())
+            .finish()
+    }
+}
