@@ -3,10 +3,12 @@
 //! long it took and how it ended; on failure, the named cause and the fix
 //! ([`diagnose`]; every cause is in docs/troubleshooting.md, the chain in docs/flow.md).
 //!
-//! Unlike `wif token`, the layers are assembled here one by one (the same way the facade does)
-//! so each step can be timed and shown on its own: the AWS source's `resolve()` tells where
-//! region and credentials came from, the exchange gets the subject token we looked at, and
-//! impersonation gets the federated token of that exchange. Nothing is cached.
+//! Unlike `wif token`, the chain is run one step at a time so each can be timed and shown on
+//! its own, with the very layers `wif token` uses (`CredentialsBuilder::build_chain`): the
+//! exchange gets the subject token we looked at, and impersonation the federated token of that
+//! exchange. The AWS source is the exception: it is built here from the configuration so that
+//! `resolve()` can tell where region and credentials came from, and signs with this walk's
+//! clock (`--clock-offset`). Nothing is cached.
 //!
 //! Options beyond `--credentials` and `--format`:
 //! * `--call-aws` sends the signed `GetCallerIdentity` request to AWS STS (the URL it was signed
@@ -28,7 +30,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 use wif::config::ExternalAccountConfig;
 use wif::layers::core::Clock;
-use wif::{Environment, Error, ErrorKind, OsEnvironment, Step, SubjectToken};
+use wif::{Chain, Credentials, Environment, Error, ErrorKind, OsEnvironment, Step, SubjectToken};
 
 mod diagnose;
 mod google;
@@ -64,10 +66,13 @@ pub(crate) struct ExplainArgs {
 /// Runs the walk, writes the report to `out`, and returns the first failure.
 pub(crate) async fn run(args: ExplainArgs, out: &mut dyn Write) -> Result<(), Error> {
     let format = args.common.format;
+    let (http, ca_certs) = http_client(&args.common)?;
     let mut walk = Walk {
         env: Arc::new(OsEnvironment),
         clock: Arc::new(OffsetClock(args.clock_offset.unwrap_or(0))),
-        http: http_client(&args.common)?,
+        http,
+        ca_certs,
+        chain: None,
         args,
         known: Known::default(),
         redactor: Redactor::default(),
@@ -94,10 +99,10 @@ pub(crate) async fn run(args: ExplainArgs, out: &mut dyn Write) -> Result<(), Er
     result
 }
 
-/// The default client, also trusting `--ca-certs` (as `wif token` does).
-fn http_client(common: &crate::Common) -> Result<reqwest::Client, Error> {
+/// The default client, also trusting `--ca-certs` (as `wif token` does), and the PEM it read.
+fn http_client(common: &crate::Common) -> Result<(reqwest::Client, Option<Vec<u8>>), Error> {
     let Some(path) = &common.ca_certs else {
-        return wif::layers::core::http::default_client();
+        return Ok((wif::layers::core::http::default_client()?, None));
     };
     let problem = |what: String| Error::new(Step::Config, ErrorKind::InvalidConfig, what);
     let pem = std::fs::read(path).map_err(|e| {
@@ -118,9 +123,10 @@ fn http_client(common: &crate::Common) -> Result<reqwest::Client, Error> {
     for cert in certs {
         builder = builder.add_root_certificate(cert);
     }
-    builder
+    let client = builder
         .build()
-        .map_err(|e| problem("could not build the HTTP client".to_owned()).with_source(e))
+        .map_err(|e| problem("could not build the HTTP client".to_owned()).with_source(e))?;
+    Ok((client, Some(pem)))
 }
 
 /// The system clock shifted by a fixed offset (see `--clock-offset`).
@@ -146,6 +152,10 @@ struct Walk {
     env: Arc<dyn Environment>,
     clock: Arc<OffsetClock>,
     http: reqwest::Client,
+    /// `--ca-certs`, for the chain's own clients (the mTLS one of a certificate source).
+    ca_certs: Option<Vec<u8>>,
+    /// The facade's layers for this configuration, assembled at the first step that needs them.
+    chain: Option<Arc<Chain>>,
     known: Known,
     redactor: Redactor,
     steps: [StepReport; 5],
@@ -153,6 +163,24 @@ struct Walk {
 }
 
 impl Walk {
+    /// The layers `wif token` would use for `cfg` (`CredentialsBuilder::build_chain`), with this
+    /// walk's environment and HTTP client: the steps below call them one at a time.
+    fn chain(&mut self, cfg: &ExternalAccountConfig) -> Result<Arc<Chain>, Error> {
+        if let Some(chain) = &self.chain {
+            return Ok(chain.clone());
+        }
+        let mut builder = Credentials::builder()
+            .config(cfg.clone())
+            .environment(self.env.clone())
+            .http_client(self.http.clone());
+        if let Some(pem) = &self.ca_certs {
+            builder = builder.add_root_certificates_pem(pem.clone());
+        }
+        let chain = Arc::new(builder.build_chain()?);
+        self.chain = Some(chain.clone());
+        Ok(chain)
+    }
+
     fn step(&mut self, id: StepId) -> &mut StepReport {
         let i = StepId::ALL.iter().position(|s| *s == id).unwrap_or(0);
         &mut self.steps[i]

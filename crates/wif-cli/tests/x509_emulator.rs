@@ -155,3 +155,38 @@ fn a_certificate_from_another_ca_fails_the_handshake() {
         "no request got past the handshake"
     );
 }
+
+/// `wif explain` runs an X.509 chain to the end: its exchange step presents the workload
+/// certificate (the same mTLS client as `wif token`), and the report shows no key material.
+#[test]
+fn explain_walks_an_x509_chain_through_the_mtls_exchange() {
+    let world = World::new();
+    let pki = TestPki::new().unwrap();
+    let files = pki.write_files(&world.dir.path().join("pki")).unwrap();
+    let emulator = start(&world, &pki);
+    let key_line = pki.leaf.key_pem.lines().nth(1).unwrap().to_owned();
+    let config = write_config(&world, &emulator, &files, "x509.json", true);
+
+    let run = world.wif(
+        &[
+            "explain",
+            "--credentials",
+            path_str(&config),
+            "--ca-certs",
+            path_str(&files.root),
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    run.assert_code(0).assert_stderr_clean(&[&key_line]);
+    assert!(!run.stdout.contains(&key_line), "{}", run.stdout);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["ok"], true, "{report:#}");
+    let steps = report["steps"].as_array().unwrap();
+    for s in steps {
+        assert_eq!(s["status"], "ok", "{s:#}");
+    }
+    assert_eq!(emulator.requests(Endpoint::GoogleSts), 1);
+    assert_eq!(emulator.requests(Endpoint::IamCredentials), 1);
+}

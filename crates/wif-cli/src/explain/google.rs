@@ -5,36 +5,12 @@
 use std::time::SystemTime;
 
 use wif::config::ExternalAccountConfig;
-use wif::layers::core::{Clock, StaticTokenProvider};
-use wif::layers::impersonate::Impersonation;
-use wif::layers::sts::StsExchange;
-use wif::{
-    AccessToken, CLOUD_PLATFORM_SCOPE, Error, SourceContext, Step, SubjectToken,
-    SubjectTokenSource, TokenProvider, async_trait,
-};
+use wif::layers::core::Clock;
+use wif::{AccessToken, CLOUD_PLATFORM_SCOPE, Error, SubjectToken};
 
 use super::diagnose;
 use super::report::StepId;
 use super::{Walk, describe_duration, shown_url};
-
-/// Stands in for the source inside [`StsExchange`]: the walk hands the exchange the subject
-/// token it already looked at, so this is only asked for its kind (for the metrics header).
-#[derive(Debug)]
-struct AlreadyObtained(&'static str);
-
-#[async_trait]
-impl SubjectTokenSource for AlreadyObtained {
-    async fn subject_token(&self, _ctx: &SourceContext) -> Result<SubjectToken, Error> {
-        Err(Error::not_supported(
-            Step::Source,
-            "wif explain obtains the subject token itself",
-        ))
-    }
-
-    fn kind(&self) -> &'static str {
-        self.0
-    }
-}
 
 /// The scopes of the final token: `wif explain` asks for what `wif token` asks by default.
 fn scopes() -> Vec<String> {
@@ -59,15 +35,10 @@ impl Walk {
         step.fact("scopes", "scopes", scopes());
         step.optional("client_id", "client id", cfg.client_id.clone());
         let started = tokio::time::Instant::now();
-        let result = match self.sts(cfg) {
-            // The exchange of a certificate source is authenticated by the workload
-            // certificate (mTLS), which this walk's client does not present.
-            Ok(_) if cfg.source_kind() == "x509" => Err(Error::not_supported(
-                Step::Exchange,
-                "wif explain cannot run the mTLS exchange of an X.509 certificate source yet",
-            )
-            .with_hint("run `wif token` to test the whole chain")),
-            Ok(sts) => sts.exchange(subject).await,
+        // A certificate source's exchange presents the workload certificate (the chain's
+        // mTLS client), exactly as `wif token` does.
+        let result = match self.chain(cfg) {
+            Ok(chain) => chain.exchange(subject).await,
             Err(e) => Err(e),
         };
         let elapsed = started.elapsed();
@@ -127,29 +98,6 @@ impl Walk {
         }
     }
 
-    fn sts(&self, cfg: &ExternalAccountConfig) -> Result<StsExchange, Error> {
-        let impersonate = cfg.impersonated_email();
-        let mut b = StsExchange::builder()
-            .source(AlreadyObtained(cfg.source_kind()))
-            .audience(cfg.audience.clone())
-            .subject_token_type(cfg.subject_token_type.clone())
-            .token_url(cfg.token_url.clone())
-            // Both with and without impersonation the facade asks STS for cloud-platform.
-            .scopes(scopes())
-            .metrics(impersonate.is_some(), cfg.token_lifetime_seconds.is_some())
-            .http_client(self.http.clone());
-        if let Some(id) = &cfg.client_id {
-            b = b.client_auth(id.clone(), cfg.client_secret.clone());
-        }
-        if let Some(p) = &cfg.workforce_pool_user_project {
-            b = b.workforce_pool_user_project(p.clone());
-        }
-        if let Some(email) = impersonate {
-            b = b.impersonated_email(email);
-        }
-        b.build()
-    }
-
     /// Step 4: impersonation, when the configuration asks for it; else the federated token is
     /// the result.
     pub(super) async fn impersonation_step(
@@ -157,43 +105,33 @@ impl Walk {
         cfg: &ExternalAccountConfig,
         federated: AccessToken,
     ) -> Result<AccessToken, Error> {
-        let Some(url) = cfg.service_account_impersonation_url.clone() else {
+        let chain = match self.chain(cfg) {
+            Ok(chain) => chain,
+            Err(e) => {
+                self.step(StepId::Impersonation).fail(&e);
+                return Err(e);
+            }
+        };
+        let Some(url) = chain.info().impersonation_url.clone() else {
             self.step(StepId::Impersonation).not_configured(
                 "no service_account_impersonation_url: the federated token is the result; grant roles to its principal:// or principalSet:// directly",
             );
             return Ok(federated);
         };
-        let quota_project = cfg.quota_project_id.clone().or_else(|| {
-            self.env
-                .var("GOOGLE_CLOUD_QUOTA_PROJECT")
-                .filter(|v| !v.is_empty())
-        });
+        let quota_project = chain.info().quota_project_id.clone();
         let lifetime = cfg.token_lifetime_seconds.unwrap_or(3600);
         let step = self.step(StepId::Impersonation);
         step.fact(
             "service_account",
             "service account",
-            cfg.impersonated_email(),
+            chain.info().impersonated_service_account.clone(),
         );
         step.fact("url", "URL", shown_url(&url));
         step.fact("lifetime_seconds", "requested lifetime (s)", lifetime);
-        step.fact("scopes", "scopes", scopes());
-        step.optional("quota_project", "quota project", quota_project.clone());
-        let mut b = Impersonation::builder()
-            .federated(StaticTokenProvider::new(federated))
-            .url(url)
-            .universe_domain(cfg.universe_domain.clone())
-            .scopes(scopes())
-            .lifetime(std::time::Duration::from_secs(u64::from(lifetime)))
-            .http_client(self.http.clone());
-        if let Some(q) = quota_project {
-            b = b.quota_project(q);
-        }
+        step.fact("scopes", "scopes", chain.info().scopes.clone());
+        step.optional("quota_project", "quota project", quota_project);
         let started = tokio::time::Instant::now();
-        let result = match b.build() {
-            Ok(imp) => imp.token().await,
-            Err(e) => Err(e),
-        };
+        let result = chain.impersonate(&federated).await;
         let elapsed = started.elapsed();
         self.known.local_now = Some(self.clock.now());
         let sa = cfg.impersonated_email().unwrap_or_default();

@@ -14,7 +14,7 @@ use wif::layers::source_aws::{
     CallerIdentity, CredentialsFrom, GOOGLE_SUBJECT_MAX_BYTES, RegionFrom, get_caller_identity,
 };
 use wif::secrecy::ExposeSecret;
-use wif::{Credentials, Error, ErrorKind, SubjectToken};
+use wif::{Error, ErrorKind, SubjectToken};
 
 use super::report::StepId;
 use super::{Walk, describe_duration, shown_url};
@@ -208,19 +208,14 @@ impl Walk {
             self.step(StepId::Source)
                 .warn("--call-aws applies to AWS credential sources only; ignored");
         }
-        let creds = Credentials::builder()
-            .config(cfg.clone())
-            .environment(self.env.clone())
-            .http_client(self.http.clone())
-            .build()
-            .map_err(|e| {
-                if e.kind() == ErrorKind::NotSupported {
-                    e.at_step(wif::Step::Source)
-                } else {
-                    e
-                }
-            })?;
-        let subject = creds.subject_token().await?;
+        let chain = self.chain(cfg).map_err(|e| {
+            if e.kind() == ErrorKind::NotSupported {
+                e.at_step(wif::Step::Source)
+            } else {
+                e
+            }
+        })?;
+        let subject = chain.subject_token().await?;
         self.redactor.add(subject.secret());
         self.describe_token(cfg, &subject);
         Ok(subject)
