@@ -160,25 +160,37 @@ fn print_result(out: &SecretString) -> ExitCode {
     }
 }
 
+/// Logs to stderr when `RUST_LOG` is set: a level (`debug`) or `target=level,…`
+/// (`wif_sts=trace,hyper=info`). tracing's `Targets` filter, not `EnvFilter`: the regex engine
+/// behind `EnvFilter`'s span-field syntax would be a large part of the binary every `wif token`
+/// maps, for syntax nobody needs here.
 fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::Targets;
     use tracing_subscriber::fmt::format::FmtSpan;
-    if std::env::var_os("RUST_LOG").is_none() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let Some(spec) = std::env::var_os("RUST_LOG") else {
         return;
-    }
-    let filter = match EnvFilter::try_from_env("RUST_LOG") {
-        Ok(filter) => filter,
-        Err(e) => {
+    };
+    let filter = match spec.to_str().map(str::parse::<Targets>) {
+        Some(Ok(filter)) => filter,
+        Some(Err(e)) => {
             eprintln!("warning: ignoring RUST_LOG: {e}");
+            return;
+        }
+        None => {
+            eprintln!("warning: ignoring RUST_LOG: not UTF-8");
             return;
         }
     };
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(tracing::Level::TRACE)
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, not for log files or CI captures.
         .with_ansi(std::io::stderr().is_terminal())
         .with_span_events(FmtSpan::CLOSE)
+        .finish()
+        .with(filter)
         .try_init();
 }
 

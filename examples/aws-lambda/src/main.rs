@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 use wif_example_aws_lambda::{Handler, ListRequest};
 
 /// The one handler of this container.
@@ -14,13 +16,19 @@ static HANDLER: OnceLock<Handler> = OnceLock::new();
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    // `RUST_LOG` as `level` or `target=level,…` (tracing's `Targets`: no regex engine in the
+    // binary, which keeps it and its cold start small); `info` when unset or unreadable.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     // CloudWatch stamps each line with the time; colours would show as escape codes.
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_max_level(tracing::Level::TRACE)
         .without_time()
         .with_ansi(false)
+        .finish()
+        .with(filter)
         .init();
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
