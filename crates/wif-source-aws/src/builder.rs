@@ -11,11 +11,9 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 use url::Url;
-use wif_core::{
-    Clock, Environment, Error, ErrorKind, OsEnvironment, RetryPolicy, Step, SystemClock,
-};
+use wif_core::{Clock, Environment, Error, OsEnvironment, RetryPolicy, SystemClock};
 
-use crate::imds::{self, Imds};
+use crate::imds::{self, Imds, MetadataClient};
 use crate::region::is_plausible_region;
 use crate::signing::verification_url;
 use crate::source::Inner;
@@ -236,8 +234,8 @@ impl AwsSourceBuilder {
             ));
         }
         let http = match self.http {
-            Some(client) => client,
-            None => metadata_client()?,
+            Some(client) => MetadataClient::given(client),
+            None => MetadataClient::lazy(),
         };
         let imds = Imds {
             http,
@@ -322,24 +320,6 @@ fn metadata_url(field: &str, url: Option<String>) -> Result<Option<Url>, Error> 
         return Err(Error::config(field, "must be an http(s) URL with a host"));
     }
     Ok(Some(parsed))
-}
-
-/// The default metadata client: short connect timeout, and no proxy, because `HTTP_PROXY` would
-/// otherwise route the link-local metadata address through a proxy that cannot reach it.
-fn metadata_client() -> Result<reqwest::Client, Error> {
-    wif_core::http::client_builder()
-        .connect_timeout(imds::CONNECT_TIMEOUT)
-        .timeout(imds::REQUEST_TIMEOUT)
-        .no_proxy()
-        .build()
-        .map_err(|e| {
-            Error::new(
-                Step::Config,
-                ErrorKind::Internal,
-                "could not build the metadata HTTP client",
-            )
-            .with_source(e)
-        })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! metadata service and must never wait on one. Calls have short timeouts and errors that name the
 //! likely cause, because "timed out" alone sends people hunting in the wrong place.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -61,10 +62,63 @@ impl Call {
     }
 }
 
+/// The metadata service's HTTP client: the caller's, or the default one built at the first
+/// metadata call — a Lambda function, with its credentials in the environment, never pays for
+/// building a client (and its TLS root store) it would not use.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MetadataClient {
+    given: Option<reqwest::Client>,
+    built: Arc<OnceLock<reqwest::Client>>,
+}
+
+impl MetadataClient {
+    /// Always `client`.
+    pub(crate) fn given(client: reqwest::Client) -> Self {
+        MetadataClient {
+            given: Some(client),
+            built: Arc::default(),
+        }
+    }
+
+    /// The default client, built when first needed and shared by clones.
+    pub(crate) fn lazy() -> Self {
+        MetadataClient::default()
+    }
+
+    fn get(&self) -> Result<&reqwest::Client, Error> {
+        if let Some(client) = &self.given {
+            return Ok(client);
+        }
+        if let Some(client) = self.built.get() {
+            return Ok(client);
+        }
+        let client = default_client()?;
+        Ok(self.built.get_or_init(|| client))
+    }
+}
+
+/// The default metadata client: short connect timeout, and no proxy, because `HTTP_PROXY` would
+/// otherwise route the link-local metadata address through a proxy that cannot reach it.
+fn default_client() -> Result<reqwest::Client, Error> {
+    wif_core::http::client_builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .no_proxy()
+        .build()
+        .map_err(|e| {
+            Error::new(
+                Step::Source,
+                ErrorKind::Internal,
+                "could not build the metadata HTTP client",
+            )
+            .with_source(e)
+        })
+}
+
 /// The metadata endpoints of one source, and how to call them.
 #[derive(Clone, Debug)]
 pub(crate) struct Imds {
-    pub(crate) http: reqwest::Client,
+    pub(crate) http: MetadataClient,
     pub(crate) timeout: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) region_url: Option<Url>,
@@ -157,10 +211,10 @@ impl Imds {
             reqwest::Method::GET
         };
         let what = format!("{method} {}", describe_url(url));
+        let http = self.http.get()?;
         self.retry
             .run(Step::Source, &what, |_| {
-                let mut request = self
-                    .http
+                let mut request = http
                     .request(method.clone(), url.clone())
                     .timeout(self.timeout);
                 if call == Call::SessionToken {
