@@ -42,6 +42,8 @@ fn ci() -> Result<(), String> {
             "--workspace",
             "--all-targets",
             "--locked",
+            "--features",
+            WITH_EMULATOR,
             "--",
             "-D",
             "warnings",
@@ -49,6 +51,22 @@ fn ci() -> Result<(), String> {
         &[],
     )?;
     test()?;
+    // The `wif` users install has no emulator (the feature is off by default): lint and test
+    // that build as well, so the default can't rot behind the feature.
+    cargo(
+        &[
+            "clippy",
+            "-p",
+            "wif-cli",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    cargo(&["test", "-p", "wif-cli", "--locked"], &[])?;
     // The opt-in aws-config integration (ECS, EKS, SSO providers) is off in the default build;
     // lint and test it explicitly so it can't rot.
     cargo(
@@ -82,13 +100,26 @@ fn ci() -> Result<(), String> {
     // The emulator must speak the real protocol: Google's own Python client gets tokens from it.
     reference::run()?;
     cargo(
-        &["doc", "--workspace", "--no-deps", "--locked"],
+        &[
+            "doc",
+            "--workspace",
+            "--no-deps",
+            "--locked",
+            "--features",
+            WITH_EMULATOR,
+        ],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )
 }
 
+/// The CLI's `emulator` feature (`wif emulator`, `wif demo`), which its end-to-end tests use.
+const WITH_EMULATOR: &str = "wif-cli/emulator";
+
 fn test() -> Result<(), String> {
-    cargo(&["test", "--workspace", "--locked"], &[])
+    cargo(
+        &["test", "--workspace", "--locked", "--features", WITH_EMULATOR],
+        &[],
+    )
 }
 
 fn main() -> ExitCode {

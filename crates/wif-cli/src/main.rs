@@ -20,9 +20,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod bq;
+#[cfg(feature = "emulator")]
 mod demo;
+#[cfg(feature = "emulator")]
 mod demo_apis;
+#[cfg(feature = "emulator")]
 mod demo_storage;
+#[cfg(feature = "emulator")]
 mod emulator_cmd;
 mod explain;
 mod gcs;
@@ -243,14 +247,20 @@ fn load_unless_emulated(common: &Common, emulator_var: &str) -> Result<Option<Cr
 /// drop) until it is written.
 async fn run(cli: Cli) -> Result<Option<SecretString>, Error> {
     match cli.command {
+        #[cfg(feature = "emulator")]
         Command::Emulator { port, config_dir } => {
             emulator_cmd::serve(port, config_dir, &mut std::io::stdout()).await?;
             Ok(None)
         }
+        #[cfg(feature = "emulator")]
         Command::Demo => {
             demo::run(&mut std::io::stdout()).await?;
             Ok(None)
         }
+        #[cfg(not(feature = "emulator"))]
+        Command::Emulator { .. } => Err(without_emulator("emulator")),
+        #[cfg(not(feature = "emulator"))]
+        Command::Demo => Err(without_emulator("demo")),
         Command::Explain(args) => {
             explain::run(args, &mut std::io::stdout()).await?;
             Ok(None)
@@ -295,6 +305,19 @@ async fn run(cli: Cli) -> Result<Option<SecretString>, Error> {
             })))
         }
     }
+}
+
+/// `wif emulator` and `wif demo` in a build without the emulator (the default: a production
+/// `wif` carries no server).
+#[cfg(not(feature = "emulator"))]
+fn without_emulator(command: &str) -> Error {
+    Error::not_supported(
+        Step::Config,
+        format!("`wif {command}` needs the emulator, which this wif was built without"),
+    )
+    .with_hint(format!(
+        "build it in: `cargo run -p wif-cli --features emulator -- {command}`, or `cargo install wif-cli --features emulator`"
+    ))
 }
 
 fn rfc3339(t: std::time::SystemTime) -> String {
