@@ -582,7 +582,9 @@ pub async fn footprint(world: &World, tools: &Tools, targets: &mut Vec<Target>) 
     }
     format!(
         "## Footprint\n\n\
-         Release builds (thin LTO, symbols stripped). Peak RSS is GNU time's maximum resident \
+         Release builds (fat LTO in one codegen unit, symbols stripped — the same profile for \
+         wif and the google-cloud-auth bench binary; `wif` with its default features, so without \
+         the emulator, as `cargo install wif-cli` builds it). Peak RSS is GNU time's maximum resident \
          set size of one whole cold process, median of 3.\n\n{}\n\
          **Lambda example** (`examples/aws-lambda`, release): {lambda_line}. Measured from spawn \
          to the function's first answer under a loopback Lambda Runtime API: process start, \
