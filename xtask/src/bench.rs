@@ -52,18 +52,24 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     )?;
     let peer_manifest = root.join("xtask/peers/gcauth-bench/Cargo.toml");
     let peer_target = target.join("peers");
-    crate::cargo(
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "--manifest-path",
-            &peer_manifest.to_string_lossy(),
-            "--target-dir",
-            &peer_target.to_string_lossy(),
-        ],
-        &[],
-    )?;
+    // Twice, as wif is: the release profile (size-optimized, like the `wif` binary) for whole
+    // processes and footprint, and `inprocess` (O3, like wif's bench profile) for the library
+    // measured inside a process (cached token, thundering herd).
+    for profile in ["release", "inprocess"] {
+        crate::cargo(
+            &[
+                "build",
+                "--profile",
+                profile,
+                "--locked",
+                "--manifest-path",
+                &peer_manifest.to_string_lossy(),
+                "--target-dir",
+                &peer_target.to_string_lossy(),
+            ],
+            &[],
+        )?;
+    }
     let python = crate::reference::prepare_venv(&target.join("reference-venv"))?;
 
     // Criterion keeps old results next to new ones; only this run's may reach the document.
@@ -95,6 +101,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         (
             "--gcauth",
             exe(&peer_target.join("release"), "gcauth-bench"),
+        ),
+        (
+            "--gcauth-inprocess",
+            exe(&peer_target.join("inprocess"), "gcauth-bench"),
         ),
         ("--python", python.clone()),
         ("--script", root.join("xtask/peers/google_auth_bench.py")),

@@ -117,7 +117,13 @@ const WITH_EMULATOR: &str = "wif-cli/emulator";
 
 fn test() -> Result<(), String> {
     cargo(
-        &["test", "--workspace", "--locked", "--features", WITH_EMULATOR],
+        &[
+            "test",
+            "--workspace",
+            "--locked",
+            "--features",
+            WITH_EMULATOR,
+        ],
         &[],
     )
 }

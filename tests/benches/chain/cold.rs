@@ -64,7 +64,9 @@ pub async fn run(
          building the credentials from the file (medians) and the first token; *whole \
          process* is spawn to exit of `wif token`, the google-cloud-auth bench binary and the \
          google-auth script (interpreter start and imports included). Each process is run once to \
-         warm the page cache, then measured.\n\n\
+         warm the page cache, then measured. wif's in-process numbers come from this bench \
+         (O3), google-cloud-auth's from its whole-process runs (release profile, opt-level s, \
+         like `wif`).\n\n\
          Round trips and connections come from a separate run through a counting proxy that \
          follows requests and responses, with {ACCOUNTING_LATENCY_MS} ms of latency added to \
          every emulated service (so requests a client makes concurrently are unmistakably \
@@ -433,7 +435,9 @@ pub async fn cached(
          After one warm-up token, each client's cached-token call is timed in 30 batches \
          ({CALLS} calls per batch; {PYTHON_CALLS} for Python) and the median ns per call is \
          reported. Rust futures are polled once with a no-op waker (a cached token must be \
-         ready at once), so no executor's cost is counted for either Rust client. With several \
+         ready at once), so no executor's cost is counted for either Rust client. Both Rust \
+         libraries are compiled at O3 here, as applications build them (wif: this bench's \
+         profile; google-cloud-auth: its bench binary's `inprocess` profile). With several \
          threads, each thread runs the same batches at once; the number is per call, per \
          thread. Criterion's numbers for wif are in the next section.\n\n{}\n",
         table(
@@ -582,7 +586,7 @@ pub async fn footprint(world: &World, tools: &Tools, targets: &mut Vec<Target>) 
     }
     format!(
         "## Footprint\n\n\
-         Release builds (fat LTO in one codegen unit, symbols stripped — the same profile for \
+         Release builds (fat LTO in one codegen unit, opt-level s, symbols stripped — the same profile for \
          wif and the google-cloud-auth bench binary; `wif` with its default features, so without \
          the emulator, as `cargo install wif-cli` builds it). Peak RSS is GNU time's maximum resident \
          set size of one whole cold process, median of 3.\n\n{}\n\

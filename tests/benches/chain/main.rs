@@ -14,6 +14,7 @@
 //!
 //! ```text
 //! cargo bench -p wif-tests --bench chain -- [--wif-cli PATH] [--lambda PATH] [--gcauth PATH]
+//!     [--gcauth-inprocess PATH]
 //!     [--python PATH --script PATH] [--criterion DIR] [--runs N] [--out FILE]
 //! ```
 //!
@@ -67,6 +68,9 @@ fn parse_args() -> Result<Args, String> {
             "--wif-cli" => args.tools.wif_cli = Some(PathBuf::from(value()?)),
             "--lambda" => args.tools.lambda = Some(PathBuf::from(value()?)),
             "--gcauth" => args.tools.gcauth = Some(PathBuf::from(value()?)),
+            "--gcauth-inprocess" => {
+                args.tools.gcauth_inprocess = Some(PathBuf::from(value()?));
+            }
             "--python" => args.tools.python = Some(PathBuf::from(value()?)),
             "--script" => args.tools.script = Some(PathBuf::from(value()?)),
             "--out" => args.out = Some(PathBuf::from(value()?)),

@@ -34,8 +34,11 @@ pub struct Tools {
     pub wif_cli: Option<PathBuf>,
     /// The release Lambda example binary.
     pub lambda: Option<PathBuf>,
-    /// The release `gcauth-bench` binary.
+    /// The release `gcauth-bench` binary (size-optimized, like `wif`): whole processes.
     pub gcauth: Option<PathBuf>,
+    /// `gcauth-bench` at O3 (its `inprocess` profile, like this bench's): the library measured
+    /// inside one process (cached token, thundering herd). Falls back to `gcauth`.
+    pub gcauth_inprocess: Option<PathBuf>,
     /// The venv's Python interpreter.
     pub python: Option<PathBuf>,
     /// `google_auth_bench.py`.
@@ -59,7 +62,14 @@ impl Tools {
     pub fn invocation(&self, peer: Peer, args: &[&str]) -> Option<(PathBuf, Vec<String>)> {
         let args = args.iter().map(|a| (*a).to_owned());
         match peer {
-            Peer::GcAuth => Some((self.gcauth.clone()?, args.collect())),
+            Peer::GcAuth => {
+                let in_process = matches!(args.clone().next().as_deref(), Some("cached" | "herd"));
+                let program = match (&self.gcauth_inprocess, in_process) {
+                    (Some(o3), true) => o3.clone(),
+                    _ => self.gcauth.clone()?,
+                };
+                Some((program, args.collect()))
+            }
             Peer::GoogleAuth => {
                 let script = self.script.as_ref()?.to_string_lossy().into_owned();
                 Some((
