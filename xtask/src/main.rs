@@ -34,55 +34,25 @@ pub(crate) fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> 
     }
 }
 
+/// `cargo clippy --locked <selection> -- -D warnings`.
+fn clippy(selection: &[&str]) -> Result<(), String> {
+    let mut args = vec!["clippy", "--locked"];
+    args.extend_from_slice(selection);
+    args.extend_from_slice(&["--", "-D", "warnings"]);
+    cargo(&args, &[])
+}
+
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"], &[])?;
-    cargo(
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--locked",
-            "--features",
-            WITH_EMULATOR,
-            "--",
-            "-D",
-            "warnings",
-        ],
-        &[],
-    )?;
+    clippy(&["--workspace", "--all-targets", "--features", WITH_EMULATOR])?;
     test()?;
     // The `wif` users install has no emulator (the feature is off by default): lint and test
     // that build as well, so the default can't rot behind the feature.
-    cargo(
-        &[
-            "clippy",
-            "-p",
-            "wif-cli",
-            "--all-targets",
-            "--locked",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        &[],
-    )?;
+    clippy(&["-p", "wif-cli", "--all-targets"])?;
     cargo(&["test", "-p", "wif-cli", "--locked"], &[])?;
     // The opt-in aws-config integration (ECS, EKS, SSO providers) is off in the default build;
     // lint and test it explicitly so it can't rot.
-    cargo(
-        &[
-            "clippy",
-            "-p",
-            "wif",
-            "--features",
-            "aws-config",
-            "--locked",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        &[],
-    )?;
+    clippy(&["-p", "wif", "--features", "aws-config"])?;
     cargo(
         &[
             "test",

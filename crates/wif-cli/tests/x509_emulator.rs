@@ -56,6 +56,53 @@ fn write_config(
     world.write_config(name, &config.to_string())
 }
 
+/// A private PKI written to disk and an emulator serving mTLS with it.
+struct Mtls {
+    world: World,
+    pki: TestPki,
+    files: TestFiles,
+    emulator: RunningEmulator,
+}
+
+impl Mtls {
+    fn new() -> Self {
+        let world = World::new();
+        let pki = TestPki::new().unwrap();
+        let files = pki.write_files(&world.dir.path().join("pki")).unwrap();
+        let emulator = start(&world, &pki);
+        Mtls {
+            world,
+            pki,
+            files,
+            emulator,
+        }
+    }
+
+    /// A line of the workload's private key, which no output may contain.
+    fn key_line(&self) -> String {
+        self.pki.leaf.key_pem.lines().nth(1).unwrap().to_owned()
+    }
+
+    /// `wif COMMAND --credentials CONFIG --ca-certs <the emulator's CA> EXTRA…`.
+    fn wif(
+        &self,
+        command: &str,
+        config: &std::path::Path,
+        extra: &[&str],
+        env: &[(&str, &std::path::Path)],
+    ) -> Run {
+        let mut args = vec![
+            command,
+            "--credentials",
+            path_str(config),
+            "--ca-certs",
+            path_str(&self.files.root),
+        ];
+        args.extend_from_slice(extra);
+        self.world.wif(&args, env)
+    }
+}
+
 /// Who the emulator says `token` is.
 fn tokeninfo(world: &World, emulator: &RunningEmulator, token: &str) -> Value {
     world.runtime.block_on(async {
@@ -72,22 +119,16 @@ fn tokeninfo(world: &World, emulator: &RunningEmulator, token: &str) -> Value {
 
 #[test]
 fn a_workload_certificate_gets_tokens_over_mtls() {
-    let world = World::new();
-    let pki = TestPki::new().unwrap();
-    let files = pki.write_files(&world.dir.path().join("pki")).unwrap();
-    let emulator = start(&world, &pki);
-    let key_line = pki.leaf.key_pem.lines().nth(1).unwrap().to_owned();
+    let m = Mtls::new();
+    let (world, emulator, files) = (&m.world, &m.emulator, &m.files);
+    let key_line = m.key_line();
 
     // Exchange and impersonation, both on the mTLS port.
-    let config = write_config(&world, &emulator, &files, "x509.json", true);
-    let run = world.wif(
-        &[
-            "token",
-            "--credentials",
-            path_str(&config),
-            "--ca-certs",
-            path_str(&files.root),
-        ],
+    let config = write_config(world, emulator, files, "x509.json", true);
+    let run = m.wif(
+        "token",
+        &config,
+        &[],
         &[("RUST_LOG", std::path::Path::new("debug"))],
     );
     run.assert_code(0).assert_stderr_clean(&[&key_line]);
@@ -95,29 +136,20 @@ fn a_workload_certificate_gets_tokens_over_mtls() {
     assert!(token.starts_with("emu-sa."), "{}", run.stdout);
     run.assert_stderr_clean(&[token]);
     assert_eq!(
-        tokeninfo(&world, &emulator, token)["principal"],
+        tokeninfo(world, emulator, token)["principal"],
         DEFAULT_SERVICE_ACCOUNT
     );
     assert_eq!(emulator.requests(Endpoint::GoogleSts), 1);
     assert_eq!(emulator.requests(Endpoint::IamCredentials), 1);
 
     // The federated token alone: google.subject is the leaf's common name.
-    let config = write_config(&world, &emulator, &files, "x509-federated.json", false);
-    let run = world.wif(
-        &[
-            "token",
-            "--credentials",
-            path_str(&config),
-            "--ca-certs",
-            path_str(&files.root),
-        ],
-        &[],
-    );
+    let config = write_config(world, emulator, files, "x509-federated.json", false);
+    let run = m.wif("token", &config, &[], &[]);
     run.assert_code(0);
     let token = run.stdout.trim_end();
     assert!(token.starts_with("emu-federated."), "{}", run.stdout);
     assert_eq!(
-        tokeninfo(&world, &emulator, token)["principal"],
+        tokeninfo(world, emulator, token)["principal"],
         emulator.config().principal_for_subject("workload-1")
     );
     assert_eq!(emulator.requests(Endpoint::GoogleSts), 2);
@@ -125,27 +157,16 @@ fn a_workload_certificate_gets_tokens_over_mtls() {
 
 #[test]
 fn a_certificate_from_another_ca_fails_the_handshake() {
-    let world = World::new();
-    let pki = TestPki::new().unwrap();
-    let files = pki.write_files(&world.dir.path().join("pki")).unwrap();
-    let emulator = start(&world, &pki);
+    let m = Mtls::new();
+    let (world, emulator) = (&m.world, &m.emulator);
     // A workload whose certificate the emulator's client CA did not issue.
     let stranger = TestPki::new().unwrap();
     let stranger_files = stranger
         .write_files(&world.dir.path().join("stranger"))
         .unwrap();
-    let config = write_config(&world, &emulator, &stranger_files, "stranger.json", true);
+    let config = write_config(world, emulator, &stranger_files, "stranger.json", true);
 
-    let run = world.wif(
-        &[
-            "token",
-            "--credentials",
-            path_str(&config),
-            "--ca-certs",
-            path_str(&files.root),
-        ],
-        &[],
-    );
+    let run = m.wif("token", &config, &[], &[]);
     run.assert_code(1);
     assert!(run.stderr.contains("STS token exchange"), "{}", run.stderr);
     assert_eq!(run.stdout, "");
@@ -160,25 +181,12 @@ fn a_certificate_from_another_ca_fails_the_handshake() {
 /// certificate (the same mTLS client as `wif token`), and the report shows no key material.
 #[test]
 fn explain_walks_an_x509_chain_through_the_mtls_exchange() {
-    let world = World::new();
-    let pki = TestPki::new().unwrap();
-    let files = pki.write_files(&world.dir.path().join("pki")).unwrap();
-    let emulator = start(&world, &pki);
-    let key_line = pki.leaf.key_pem.lines().nth(1).unwrap().to_owned();
-    let config = write_config(&world, &emulator, &files, "x509.json", true);
+    let m = Mtls::new();
+    let emulator = &m.emulator;
+    let key_line = m.key_line();
+    let config = write_config(&m.world, emulator, &m.files, "x509.json", true);
 
-    let run = world.wif(
-        &[
-            "explain",
-            "--credentials",
-            path_str(&config),
-            "--ca-certs",
-            path_str(&files.root),
-            "--format",
-            "json",
-        ],
-        &[],
-    );
+    let run = m.wif("explain", &config, &["--format", "json"], &[]);
     run.assert_code(0).assert_stderr_clean(&[&key_line]);
     assert!(!run.stdout.contains(&key_line), "{}", run.stdout);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
