@@ -23,7 +23,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use wif::{AccessToken, Credentials, MapEnvironment, TokenProvider};
+use wif::{AccessToken, Credentials, MapEnvironment};
 use wif_core::{StaticTokenProvider, TokenCache};
 use wif_emulator::configs::write_configs;
 use wif_emulator::{Emulator, EmulatorConfig};
@@ -123,9 +123,9 @@ fn cached_token(c: &mut Criterion) {
         Duration::from_secs(3600),
     )));
     runtime.block_on(cache.token()).unwrap();
-    // Through the trait (a boxed future), as a layer above the cache calls it.
+    // `cache.token()`: the inherent method, as a user of wif-core alone calls it.
     bench_calls(c, "cached_token/token_cache", || {
-        ready(TokenProvider::token(&cache)).unwrap()
+        ready(cache.token()).unwrap()
     });
 
     drop(creds);

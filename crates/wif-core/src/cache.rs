@@ -335,9 +335,12 @@ where
     }
 }
 
-#[async_trait]
-impl<P: TokenProvider + 'static> TokenProvider for TokenCache<P> {
-    async fn token(&self) -> Result<AccessToken, Error> {
+impl<P: TokenProvider + 'static> TokenCache<P> {
+    /// A token: the cached one while fresh (see [`fresh_token`](Self::fresh_token)); a stale
+    /// one at once while one background refresh runs; otherwise the result of the one refresh
+    /// every concurrent caller shares. [`TokenProvider::token`] calls this; calling it directly
+    /// (`cache.token()`) also spares the boxed future of the trait method.
+    pub async fn token(&self) -> Result<AccessToken, Error> {
         if let Some(token) = self.fresh_token() {
             return Ok(token);
         }
@@ -384,6 +387,13 @@ impl<P: TokenProvider + 'static> TokenProvider for TokenCache<P> {
                 _ => Err(err),
             },
         }
+    }
+}
+
+#[async_trait]
+impl<P: TokenProvider + 'static> TokenProvider for TokenCache<P> {
+    async fn token(&self) -> Result<AccessToken, Error> {
+        TokenCache::token(self).await
     }
 
     fn invalidate(&self) {
