@@ -283,14 +283,22 @@ async fn bad_configs_fail_before_any_network_call() {
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
+/// A Google fake, and a token file holding `subject` (in a directory kept as long as the guard).
+async fn google_and_token_file(
+    subject: &str,
+) -> (FakeGoogle, tempfile::TempDir, std::path::PathBuf) {
+    let google = FakeGoogle::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, subject).unwrap();
+    (google, dir, token_file)
+}
+
 /// `build_chain` hands out the layers `build` wraps in its cache; run one at a time they make
 /// exactly the requests the credentials make (what `wif explain` relies on).
 #[tokio::test]
 async fn the_chain_runs_step_by_step_with_the_same_requests_as_the_credentials() {
-    let google = FakeGoogle::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "the.oidc.jwt\n").unwrap();
+    let (google, _dir, token_file) = google_and_token_file("the.oidc.jwt\n").await;
     let email = "runner@proj.iam.gserviceaccount.com";
     let config = google.config_json(&token_file, Some(email));
 
@@ -348,10 +356,7 @@ async fn the_chain_runs_step_by_step_with_the_same_requests_as_the_credentials()
 
 #[tokio::test]
 async fn a_chain_without_impersonation_says_so_at_the_impersonation_step() {
-    let google = FakeGoogle::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "the.oidc.jwt").unwrap();
+    let (google, _dir, token_file) = google_and_token_file("the.oidc.jwt").await;
     let chain = Credentials::builder()
         .config_json(&google.config_json(&token_file, None))
         .unwrap()

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use wif::secrecy::ExposeSecret;
-use wif::{Credentials, MapEnvironment, RetryPolicy, Step};
+use wif::{Credentials, CredentialsBuilder, MapEnvironment, RetryPolicy, Step};
 use wif_source_x509::testing::{MtlsStsServer, TestFiles, TestPki};
 use wif_source_x509::{CertificateConfigLocation, X509Source};
 
@@ -59,15 +59,18 @@ impl World {
         v
     }
 
-    fn credentials(&self, config: &Value) -> Credentials {
+    /// A builder for `config`, trusting the fake's private CA, with no retries.
+    fn builder(&self, config: &Value) -> CredentialsBuilder {
         Credentials::builder()
             .config_json(&config.to_string())
             .unwrap()
             .add_root_certificates_pem(self.pki.root_pem())
             .environment(Arc::new(MapEnvironment::new()))
             .retry_policy(RetryPolicy::never())
-            .build()
-            .unwrap()
+    }
+
+    fn credentials(&self, config: &Value) -> Credentials {
+        self.builder(config).build().unwrap()
     }
 }
 
@@ -297,14 +300,7 @@ fn root_certificate_bundles_are_checked_at_build() {
 #[tokio::test]
 async fn the_chain_runs_the_mtls_exchange_step_by_step() {
     let w = world().await;
-    let chain = Credentials::builder()
-        .config_json(&w.config(true).to_string())
-        .unwrap()
-        .add_root_certificates_pem(w.pki.root_pem())
-        .environment(Arc::new(MapEnvironment::new()))
-        .retry_policy(RetryPolicy::never())
-        .build_chain()
-        .unwrap();
+    let chain = w.builder(&w.config(true)).build_chain().unwrap();
     assert_eq!(chain.info().source_kind, "x509");
     assert!(chain.impersonates());
 
