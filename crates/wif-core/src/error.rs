@@ -182,6 +182,7 @@ struct Inner {
     retryable: bool,
     retry_after: Option<Duration>,
     hint: Option<String>,
+    cause: Option<&'static str>,
     server_date: Option<SystemTime>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -201,6 +202,7 @@ impl Error {
                 retryable,
                 retry_after: None,
                 hint: None,
+                cause: None,
                 server_date: None,
                 source: None,
             }),
@@ -270,6 +272,15 @@ impl Error {
         self
     }
 
+    /// Names the known misconfiguration or environment problem behind this error, in
+    /// `snake_case` (e.g. `imdsv2_required`): a stable key for programs — alerting, `wif
+    /// explain`'s diagnoses — where the message and hint are prose for people and may change.
+    /// The crate that sets a cause documents its names.
+    pub fn with_cause(mut self, cause: &'static str) -> Self {
+        self.inner_mut().cause = Some(cause);
+        self
+    }
+
     /// Records the time the server's `Date` header stated, so a diagnosis can compare it with the
     /// local clock (see [`crate::http::clock_skew_seconds`]). [`crate::http::Response::error_for_status`]
     /// sets it for every HTTP error.
@@ -317,6 +328,7 @@ impl Error {
                 retryable: i.retryable,
                 retry_after: i.retry_after,
                 hint: i.hint.clone(),
+                cause: i.cause,
                 server_date: i.server_date,
                 source: None,
             });
@@ -362,6 +374,11 @@ impl Error {
     /// What to check, when the cause is a known misconfiguration.
     pub fn hint(&self) -> Option<&str> {
         self.inner.hint.as_deref()
+    }
+
+    /// The named cause, when the failing layer recognized one (see [`Error::with_cause`]).
+    pub fn cause(&self) -> Option<&'static str> {
+        self.inner.cause
     }
 
     /// The server's clock when it answered (its `Date` header), when an HTTP error recorded it.
@@ -419,6 +436,9 @@ impl fmt::Debug for Error {
         if let Some(h) = &self.inner.hint {
             d.field("hint", h);
         }
+        if let Some(c) = self.inner.cause {
+            d.field("cause", &c);
+        }
         if let Some(s) = &self.inner.source {
             d.field("source", &format_args!("{s}"));
         }
@@ -437,6 +457,28 @@ impl std::error::Error for Error {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_named_cause_is_kept_and_shown_in_debug() {
+        let err = Error::new(Step::Source, ErrorKind::Http, "GET /role")
+            .with_hint("attach a role")
+            .with_cause("no_instance_role");
+        let shared = err.clone();
+        // Adding context after sharing copies the inner error: the cause must survive that.
+        let err = shared.clone().context("AWS instance metadata");
+        assert_eq!(err.cause(), Some("no_instance_role"));
+        assert_eq!(shared.cause(), Some("no_instance_role"));
+        assert!(
+            format!("{err:?}").contains("cause: \"no_instance_role\""),
+            "{err:?}"
+        );
+        assert!(
+            !err.to_string().contains("no_instance_role"),
+            "prose only: {err}"
+        );
+        assert_eq!(Error::http(Step::Exchange, 500, b"").cause(), None);
+    }
+
     use super::*;
 
     #[test]

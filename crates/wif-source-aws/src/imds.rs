@@ -15,8 +15,8 @@ use url::Url;
 use wif_core::http::{describe_url, send};
 use wif_core::{Error, ErrorKind, RetryPolicy, Step};
 
-use crate::AwsCredentials;
 use crate::region::region_from_zone;
+use crate::{AwsCredentials, causes};
 
 /// TTL of the IMDSv2 session token: one refresh needs it for a few seconds; both reference
 /// libraries ask for 300.
@@ -251,6 +251,7 @@ fn unreachable_error(call: Call, e: Error) -> Error {
     e.context(format!("AWS instance metadata ({})", call.describe()))
         .retryable(false)
         .with_hint(NO_METADATA_HINT)
+        .with_cause(causes::NO_METADATA_SERVICE)
 }
 
 fn status_error(call: Call, what: &str, response: wif_core::http::Response, v2: bool) -> Error {
@@ -264,12 +265,18 @@ fn status_error(call: Call, what: &str, response: wif_core::http::Response, v2: 
         Ok(_) => Error::new(Step::Source, ErrorKind::Http, what.to_owned()),
     };
     match (status, call, v2) {
-        (401, Call::SessionToken, _) | (403, _, _) => err.with_hint(DISABLED_HINT),
-        (401, _, false) => err.with_hint(IMDSV2_REQUIRED_HINT),
+        (401, Call::SessionToken, _) | (403, _, _) => err
+            .with_hint(DISABLED_HINT)
+            .with_cause(causes::METADATA_REFUSED),
+        (401, _, false) => err
+            .with_hint(IMDSV2_REQUIRED_HINT)
+            .with_cause(causes::IMDSV2_REQUIRED),
         (401, _, true) => err.with_hint(
             "the metadata service rejected the IMDSv2 session token (expired, or issued elsewhere); a new one is requested on the next refresh",
         ),
-        (404, Call::RoleName, _) => err.with_hint(NO_ROLE_HINT),
+        (404, Call::RoleName, _) => err
+            .with_hint(NO_ROLE_HINT)
+            .with_cause(causes::NO_INSTANCE_ROLE),
         (404, Call::Credentials, _) => err.with_hint(
             "the metadata service has no credentials for the role it listed: the instance profile may have just been replaced",
         ),
@@ -296,7 +303,8 @@ pub(crate) fn parse_role_name(body: &[u8]) -> Result<String, Error> {
             Step::Source,
             "AWS instance metadata listed no IAM role",
         )
-        .with_hint(NO_ROLE_HINT));
+        .with_hint(NO_ROLE_HINT)
+        .with_cause(causes::NO_INSTANCE_ROLE));
     }
     let valid = role.len() <= 64
         && role
@@ -377,6 +385,7 @@ pub(crate) fn unresolvable_region() -> Error {
         "unable to determine the AWS region: AWS_REGION and AWS_DEFAULT_REGION are unset and credential_source has no region_url",
     )
     .with_hint("set AWS_REGION, or add \"region_url\": \"http://169.254.169.254/latest/meta-data/placement/availability-zone\"")
+    .with_cause(causes::NO_REGION)
 }
 
 /// No credentials from a provider, the environment or a metadata `url`.
@@ -387,6 +396,7 @@ pub(crate) fn unresolvable_credentials() -> Error {
         "unable to determine AWS credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are unset and credential_source has no url",
     )
     .with_hint("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), add \"url\": \"http://169.254.169.254/latest/meta-data/iam/security-credentials\", or pass a credentials provider (ECS/EKS: the `aws-config` feature)")
+    .with_cause(causes::NO_AWS_CREDENTIALS)
 }
 
 fn clip(s: &str, max: usize) -> &str {

@@ -48,6 +48,7 @@
 
 mod builder;
 mod caller_identity;
+pub mod causes;
 mod credentials;
 #[doc(hidden)]
 pub mod fuzzing;

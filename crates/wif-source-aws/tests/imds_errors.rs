@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wif_core::{ErrorKind, MapEnvironment, SourceContext, Step, SubjectTokenSource};
-use wif_source_aws::{AWS_SUBJECT_TOKEN_TYPE, AwsSource, AwsSourceBuilder};
+use wif_source_aws::{AWS_SUBJECT_TOKEN_TYPE, AwsSource, AwsSourceBuilder, causes};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -34,6 +34,7 @@ async fn tokenless_get_on_an_imdsv2_only_instance_names_the_fix() {
     assert!(hint.contains("IMDSv2 is required"), "{hint}");
     assert!(hint.contains("imdsv2_session_token_url"), "{hint}");
     assert!(hint.contains("--enable-imdsv2"), "{hint}");
+    assert_eq!(err.cause(), Some(causes::IMDSV2_REQUIRED));
 }
 
 #[tokio::test]
@@ -53,6 +54,7 @@ async fn missing_role_is_named() {
             .is_some_and(|h| h.contains("no IAM role attached")),
         "{err}"
     );
+    assert_eq!(err.cause(), Some(causes::NO_INSTANCE_ROLE));
     assert!(
         !err.to_string().contains("<html>"),
         "bodies are not echoed: {err}"
@@ -120,6 +122,7 @@ async fn metadata_timeouts_fail_fast_with_the_likely_causes() {
         "{hint}"
     );
     assert!(hint.contains("HttpPutResponseHopLimit=2"), "{hint}");
+    assert_eq!(err.cause(), Some(causes::NO_METADATA_SERVICE));
     assert_eq!(
         count(&requests(&server).await, "PUT", TOKEN_PATH),
         1,
@@ -188,6 +191,20 @@ async fn missing_region_or_credentials_fail_before_any_request() {
             .contains("unable to determine the AWS region"),
         "{err}"
     );
+    assert_eq!(err.cause(), Some(causes::NO_REGION));
+
+    // A region, but no credentials anywhere.
+    let err = AwsSource::builder()
+        .environment(Arc::new(
+            MapEnvironment::new().with("AWS_REGION", "us-east-1"),
+        ))
+        .build()
+        .expect("builds")
+        .resolve()
+        .await
+        .expect_err("no credentials");
+    assert!(err.is_config(), "{err:?}");
+    assert_eq!(err.cause(), Some(causes::NO_AWS_CREDENTIALS));
 
     // Half an env key pair and no metadata url.
     let env = MapEnvironment::new()
@@ -322,5 +339,29 @@ async fn secrets_never_appear_in_debug_display_or_errors() {
     assert!(
         shown.contains("ASIAOK"),
         "access key ids are identifiers and may show"
+    );
+}
+
+#[tokio::test]
+async fn a_metadata_service_that_refuses_is_named() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(ROLE_PATH))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&server)
+        .await;
+    let env = MapEnvironment::new().with("AWS_REGION", "us-east-1");
+    let err = builder(&server, false, env)
+        .build()
+        .expect("builds")
+        .subject_token(&ctx())
+        .await
+        .expect_err("403");
+    assert_eq!(err.status(), Some(403));
+    assert_eq!(err.cause(), Some(causes::METADATA_REFUSED));
+    assert!(
+        err.hint()
+            .is_some_and(|h| h.contains("metadata service refused the request")),
+        "{err}"
     );
 }

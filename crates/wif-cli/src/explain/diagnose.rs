@@ -107,54 +107,58 @@ fn unsupported_source(err: &Error) -> Diagnosis {
 
 /// The subject token could not be obtained (or, with `--call-aws`, AWS refused it).
 pub(crate) fn source_failure(err: &Error, known: &Known) -> Vec<Diagnosis> {
+    use wif::layers::source_aws::causes;
     let message = err.message();
     let hint = err.hint().unwrap_or_default();
     if err.kind() == ErrorKind::NotSupported {
         return vec![unsupported_source(err)];
     }
-    if message.contains("unable to determine the AWS region") {
+    // The AWS source names what it recognized (`Error::cause`); the diagnoses carry the same
+    // names.
+    let cause = err.cause();
+    if cause == Some(causes::NO_REGION) {
         return vec![d(
-            "no_region",
+            causes::NO_REGION,
             "no AWS region",
             "the signed request names a regional AWS STS host, so a region is needed: AWS_REGION and AWS_DEFAULT_REGION are unset and credential_source has no region_url (Lambda sets AWS_REGION; EC2 answers region_url)".into(),
             "set AWS_REGION (e.g. AWS_REGION=us-east-1), or add \"region_url\": \"http://169.254.169.254/latest/meta-data/placement/availability-zone\" to credential_source".into(),
         )];
     }
-    if message.contains("unable to determine AWS credentials") {
+    if cause == Some(causes::NO_AWS_CREDENTIALS) {
         return vec![d(
-            "no_aws_credentials",
+            causes::NO_AWS_CREDENTIALS,
             "no AWS credentials",
             format!("nothing to sign with: {message}"),
             "set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or add \"url\": \"http://169.254.169.254/latest/meta-data/iam/security-credentials\" to credential_source (EC2); on ECS/EKS use the library's aws-config feature".into(),
         )];
     }
-    if hint.contains("IMDSv2 is required") {
+    if cause == Some(causes::IMDSV2_REQUIRED) {
         return vec![d(
-            "imdsv2_required",
+            causes::IMDSV2_REQUIRED,
             "the instance requires IMDSv2",
             "the metadata service answered 401 to a GET without a session token: the instance is configured with HttpTokens=required, and the configuration uses IMDSv1".into(),
             "add \"imdsv2_session_token_url\": \"http://169.254.169.254/latest/api/token\" to credential_source (gcloud iam workload-identity-pools create-cred-config --aws --enable-imdsv2)".into(),
         )];
     }
-    if hint.contains("no instance metadata service reachable") {
+    if cause == Some(causes::NO_METADATA_SERVICE) {
         return vec![d(
-            "no_metadata_service",
+            causes::NO_METADATA_SERVICE,
             "the instance metadata service is unreachable",
             format!("{message}: this is not an EC2 instance, or a container cannot reach the metadata service (hop limit 1)"),
             "on Lambda/ECS give credentials and region through the environment; in a container on EC2 set the instance's HttpPutResponseHopLimit to 2".into(),
         )];
     }
-    if hint.contains("no IAM role attached") {
+    if cause == Some(causes::NO_INSTANCE_ROLE) {
         return vec![d(
-            "no_instance_role",
+            causes::NO_INSTANCE_ROLE,
             "no IAM role attached to the instance",
             format!("the metadata service lists no role: {message}"),
             "attach an instance profile whose role the pool's AWS provider trusts".into(),
         )];
     }
-    if hint.contains("metadata service refused the request") {
+    if cause == Some(causes::METADATA_REFUSED) {
         return vec![d(
-            "metadata_refused",
+            causes::METADATA_REFUSED,
             "the instance metadata service refused the request",
             message.to_owned(),
             "enable the metadata endpoint (HttpEndpoint=enabled) or allow the workload to reach 169.254.169.254".into(),
