@@ -37,17 +37,29 @@ async fn tokenless_get_on_an_imdsv2_only_instance_names_the_fix() {
     assert_eq!(err.cause(), Some(causes::IMDSV2_REQUIRED));
 }
 
-#[tokio::test]
-async fn missing_role_is_named() {
+/// The error of an IMDSv1 source (region from the environment) whose role-name request gets
+/// `answer`.
+async fn error_when_the_role_listing_answers(answer: ResponseTemplate) -> wif_core::Error {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(ROLE_PATH))
-        .respond_with(ResponseTemplate::new(404).set_body_string("<html>Not Found</html>"))
+        .respond_with(answer)
         .mount(&server)
         .await;
     let env = MapEnvironment::new().with("AWS_REGION", "us-east-1");
     let source = builder(&server, false, env).build().expect("builds");
-    let err = source.subject_token(&ctx()).await.expect_err("404");
+    source
+        .subject_token(&ctx())
+        .await
+        .expect_err("the role listing fails")
+}
+
+#[tokio::test]
+async fn missing_role_is_named() {
+    let err = error_when_the_role_listing_answers(
+        ResponseTemplate::new(404).set_body_string("<html>Not Found</html>"),
+    )
+    .await;
     assert_eq!(err.status(), Some(404));
     assert!(
         err.hint()
@@ -344,19 +356,7 @@ async fn secrets_never_appear_in_debug_display_or_errors() {
 
 #[tokio::test]
 async fn a_metadata_service_that_refuses_is_named() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(ROLE_PATH))
-        .respond_with(ResponseTemplate::new(403))
-        .mount(&server)
-        .await;
-    let env = MapEnvironment::new().with("AWS_REGION", "us-east-1");
-    let err = builder(&server, false, env)
-        .build()
-        .expect("builds")
-        .subject_token(&ctx())
-        .await
-        .expect_err("403");
+    let err = error_when_the_role_listing_answers(ResponseTemplate::new(403)).await;
     assert_eq!(err.status(), Some(403));
     assert_eq!(err.cause(), Some(causes::METADATA_REFUSED));
     assert!(
