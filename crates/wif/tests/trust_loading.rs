@@ -4,63 +4,14 @@
 
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
 
-use serde_json::{Value, json};
+mod support;
+
+use serde_json::json;
+use support::{JWT, WORKLOAD, assert_policy_error, file_config, with};
 use wif::secrecy::ExposeSecret;
-use wif::{Credentials, Error, Step, TrustPolicy};
+use wif::{Credentials, TrustPolicy};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const WORKLOAD: &str = "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/pool/providers/prov";
-const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
-
-/// gcloud's `--credential-source-file=…` output for an EKS projected token.
-fn file_config() -> Value {
-    json!({
-        "universe_domain": "googleapis.com",
-        "type": "external_account",
-        "audience": WORKLOAD,
-        "subject_token_type": JWT,
-        "token_url": "https://sts.googleapis.com/v1/token",
-        "credential_source": {
-            "file": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
-            "format": { "type": "text" }
-        }
-    })
-}
-
-/// `value` with `edits` applied: `"a.b": v` sets a nested key, `null` removes it.
-fn with(mut value: Value, edits: &[(&str, Value)]) -> Value {
-    for (key, new) in edits {
-        let mut parts: Vec<&str> = key.split('.').collect();
-        let last = parts.pop().unwrap();
-        let mut at = &mut value;
-        for p in parts {
-            at = at.get_mut(p).unwrap();
-        }
-        let obj = at.as_object_mut().unwrap();
-        if new.is_null() {
-            obj.remove(last);
-        } else {
-            obj.insert(last.to_owned(), new.clone());
-        }
-    }
-    value
-}
-
-fn assert_policy_error(err: &Error, field: &str, rule: &str) {
-    let shown = err.to_string();
-    assert!(err.is_config(), "{shown}");
-    assert_eq!(err.step(), Step::Config, "{shown}");
-    assert!(
-        shown.contains(&format!("`{field}`:")),
-        "field {field}: {shown}"
-    );
-    assert!(
-        shown.contains(&format!("refused by the trust policy (rule `{rule}`)")),
-        "rule {rule}: {shown}"
-    );
-    assert!(err.hint().is_some(), "no hint: {shown}");
-}
 
 // ---------------------------------------------------------------------------------------------
 // Builder: explicit settings are the caller's and exempt what they replace.

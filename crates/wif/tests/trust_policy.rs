@@ -4,13 +4,14 @@
 
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
 
-use serde_json::{Value, json};
-use wif::config::ExternalAccountConfig;
-use wif::{Credentials, Error, Step, TrustPolicy};
+mod support;
 
-const WORKLOAD: &str = "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/pool/providers/prov";
+use serde_json::{Value, json};
+use support::{JWT, WORKLOAD, assert_policy_error, file_config, with};
+use wif::config::ExternalAccountConfig;
+use wif::{Credentials, Error, TrustPolicy};
+
 const WORKFORCE: &str = "//iam.googleapis.com/locations/global/workforcePools/staff/providers/okta";
-const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 const AWS: &str = "urn:ietf:params:aws:token-type:aws4_request";
 const SA_URL: &str = "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/loader@proj.iam.gserviceaccount.com:generateAccessToken";
 const VERIFY: &str =
@@ -36,21 +37,6 @@ fn aws_imdsv2() -> Value {
     })
 }
 
-/// gcloud's `--credential-source-file=…` output for an EKS projected token.
-fn file_config() -> Value {
-    json!({
-        "universe_domain": "googleapis.com",
-        "type": "external_account",
-        "audience": WORKLOAD,
-        "subject_token_type": JWT,
-        "token_url": "https://sts.googleapis.com/v1/token",
-        "credential_source": {
-            "file": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
-            "format": { "type": "text" }
-        }
-    })
-}
-
 /// gcloud's `--azure --app-id-uri=…` output (a URL source to Azure's IMDS).
 fn azure_url_config() -> Value {
     json!({
@@ -65,25 +51,6 @@ fn azure_url_config() -> Value {
             "format": { "type": "json", "subject_token_field_name": "access_token" }
         }
     })
-}
-
-/// `value` with `edits` applied: `"a.b": v` sets a nested key, `null` removes it.
-fn with(mut value: Value, edits: &[(&str, Value)]) -> Value {
-    for (key, new) in edits {
-        let mut parts: Vec<&str> = key.split('.').collect();
-        let last = parts.pop().unwrap();
-        let mut at = &mut value;
-        for p in parts {
-            at = at.get_mut(p).unwrap();
-        }
-        let obj = at.as_object_mut().unwrap();
-        if new.is_null() {
-            obj.remove(last);
-        } else {
-            obj.insert(last.to_owned(), new.clone());
-        }
-    }
-    value
 }
 
 fn parsed(value: &Value) -> ExternalAccountConfig {
@@ -106,21 +73,6 @@ fn assert_refused(policy: &TrustPolicy, value: &Value, field: &str, rule: &str) 
     };
     assert_policy_error(&err, field, rule);
     err
-}
-
-fn assert_policy_error(err: &Error, field: &str, rule: &str) {
-    let shown = err.to_string();
-    assert!(err.is_config(), "{shown}");
-    assert_eq!(err.step(), Step::Config, "{shown}");
-    assert!(
-        shown.contains(&format!("`{field}`:")),
-        "field {field}: {shown}"
-    );
-    assert!(
-        shown.contains(&format!("refused by the trust policy (rule `{rule}`)")),
-        "rule {rule}: {shown}"
-    );
-    assert!(err.hint().is_some(), "no hint: {shown}");
 }
 
 // ---------------------------------------------------------------------------------------------
