@@ -10,7 +10,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use support::*;
 use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
 use wif_emulator::configs::{executable_response, impersonation_url, write_configs};
@@ -60,20 +60,6 @@ fn config(world: &World, emulator: &RunningEmulator, tool: &Path) -> PathBuf {
         }},
     });
     world.write_config("exec-emulator.json", &config.to_string())
-}
-
-/// Who the emulator says `token` is.
-fn tokeninfo(world: &World, emulator: &RunningEmulator, token: &str) -> Value {
-    world.runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .get(format!("{}/_emulator/tokeninfo", emulator.base_url()))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "the emulator refused {token}");
-        response.json().await.unwrap()
-    })
 }
 
 #[test]

@@ -103,20 +103,6 @@ impl Mtls {
     }
 }
 
-/// Who the emulator says `token` is.
-fn tokeninfo(world: &World, emulator: &RunningEmulator, token: &str) -> Value {
-    world.runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .get(format!("{}/_emulator/tokeninfo", emulator.base_url()))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "the emulator refused {token}");
-        response.json().await.unwrap()
-    })
-}
-
 #[test]
 fn a_workload_certificate_gets_tokens_over_mtls() {
     let m = Mtls::new();

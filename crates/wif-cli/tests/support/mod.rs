@@ -241,3 +241,21 @@ pub fn run_within(args: &[&str], mut command: Command) -> Run {
     };
     Run::new(args, output)
 }
+
+/// Who the emulator says `token` is (`GET /_emulator/tokeninfo`; the token must be accepted).
+pub fn tokeninfo(
+    world: &World,
+    emulator: &wif_emulator::RunningEmulator,
+    token: &str,
+) -> serde_json::Value {
+    world.runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(format!("{}/_emulator/tokeninfo", emulator.base_url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "the emulator refused {token}");
+        response.json().await.unwrap()
+    })
+}
