@@ -62,6 +62,12 @@ impl Chain {
         self.impersonation.is_some()
     }
 
+    /// The impersonation layer (step 4), if any: the service account, URL, lifetime and scopes
+    /// it requests.
+    pub fn impersonation(&self) -> Option<&Impersonation> {
+        self.impersonation.as_ref()
+    }
+
     /// Step 4: trades `federated` for a service account token at IAM Credentials. A
     /// [`NotSupported`](wif_core::ErrorKind::NotSupported) error when the chain does not
     /// impersonate (the federated token is then the result).

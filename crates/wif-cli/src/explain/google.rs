@@ -112,29 +112,30 @@ impl Walk {
                 return Err(e);
             }
         };
-        let Some(url) = chain.info().impersonation_url.clone() else {
+        let Some(imp) = chain.impersonation() else {
             self.step(StepId::Impersonation).not_configured(
                 "no service_account_impersonation_url: the federated token is the result; grant roles to its principal:// or principalSet:// directly",
             );
             return Ok(federated);
         };
         let quota_project = chain.info().quota_project_id.clone();
-        let lifetime = cfg.token_lifetime_seconds.unwrap_or(3600);
-        let step = self.step(StepId::Impersonation);
-        step.fact(
-            "service_account",
-            "service account",
-            chain.info().impersonated_service_account.clone(),
+        // What the layer will request, not what the configuration file says.
+        let (sa, url, lifetime, scopes) = (
+            imp.service_account_email().to_owned(),
+            shown_url(imp.url()),
+            imp.lifetime().as_secs(),
+            imp.scopes().to_vec(),
         );
-        step.fact("url", "URL", shown_url(&url));
+        let step = self.step(StepId::Impersonation);
+        step.fact("service_account", "service account", sa.clone());
+        step.fact("url", "URL", url);
         step.fact("lifetime_seconds", "requested lifetime (s)", lifetime);
-        step.fact("scopes", "scopes", chain.info().scopes.clone());
+        step.fact("scopes", "scopes", scopes);
         step.optional("quota_project", "quota project", quota_project);
         let started = tokio::time::Instant::now();
         let result = chain.impersonate(&federated).await;
         let elapsed = started.elapsed();
         self.known.local_now = Some(self.clock.now());
-        let sa = cfg.impersonated_email().unwrap_or_default();
         match result {
             Ok(token) => {
                 self.redactor.add(token.secret());
