@@ -66,18 +66,12 @@ impl Call {
 /// metadata call — a Lambda function, with its credentials in the environment, never pays for
 /// building a client (and its TLS root store) it would not use.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct MetadataClient {
-    given: Option<reqwest::Client>,
-    built: Arc<OnceLock<reqwest::Client>>,
-}
+pub(crate) struct MetadataClient(Arc<OnceLock<reqwest::Client>>);
 
 impl MetadataClient {
     /// Always `client`.
     pub(crate) fn given(client: reqwest::Client) -> Self {
-        MetadataClient {
-            given: Some(client),
-            built: Arc::default(),
-        }
+        MetadataClient(Arc::new(OnceLock::from(client)))
     }
 
     /// The default client, built when first needed and shared by clones.
@@ -86,14 +80,11 @@ impl MetadataClient {
     }
 
     fn get(&self) -> Result<&reqwest::Client, Error> {
-        if let Some(client) = &self.given {
-            return Ok(client);
-        }
-        if let Some(client) = self.built.get() {
+        if let Some(client) = self.0.get() {
             return Ok(client);
         }
         let client = default_client()?;
-        Ok(self.built.get_or_init(|| client))
+        Ok(self.0.get_or_init(|| client))
     }
 }
 
