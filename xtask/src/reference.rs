@@ -47,7 +47,8 @@ pub(crate) fn run() -> Result<(), String> {
             "serve",
             "--locked",
         ],
-        &[],
+        // The same build settings as `ci`'s tests, so inside `ci` this reuses their artifacts.
+        crate::CI_ENV,
     )?;
     let server_binary = target
         .join("debug")
