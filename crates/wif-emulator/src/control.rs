@@ -74,14 +74,7 @@ async fn clear_faults(AxState(state): AxState<Arc<State>>) -> StatusCode {
 
 async fn counters(AxState(state): AxState<Arc<State>>) -> Json<serde_json::Value> {
     let mut out = serde_json::Map::new();
-    for e in [
-        Endpoint::Imds,
-        Endpoint::AwsSts,
-        Endpoint::GoogleSts,
-        Endpoint::IamCredentials,
-        Endpoint::BigQuery,
-        Endpoint::Storage,
-    ] {
+    for e in Endpoint::SERVICES {
         out.insert(e.name().to_owned(), state.requests(e).into());
     }
     Json(out.into())

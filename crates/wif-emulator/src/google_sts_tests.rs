@@ -13,6 +13,7 @@ use wif_source_aws::{
 };
 
 use super::*;
+use crate::Issued;
 use crate::config::EmulatorConfig;
 
 fn state_with(edit: impl FnOnce(&mut EmulatorConfig)) -> State {
@@ -94,6 +95,23 @@ fn bearer(token: &str) -> HeaderMap {
     headers
 }
 
+/// What the emulator recorded for the federated token in an exchange answer: presenting it
+/// back must be accepted.
+fn federated_grant(state: &State, answer: &serde_json::Value) -> Issued {
+    state
+        .authorize(
+            &bearer(answer["access_token"].as_str().unwrap()),
+            &[TokenKind::Federated],
+        )
+        .unwrap()
+}
+
+/// A role and session name whose assumed-role ARN is longer than Google's 127-byte subject.
+fn long_session_names(config: &mut EmulatorConfig) {
+    config.aws.role = "WifDemoStack-IngestFunctionServiceRole3E6A8B2C-1A2B3C4D5E6F".into();
+    config.aws.session_name = "WifDemoStack-IngestFunction9F8E7D6C-AbCdEfGhIjKl".into();
+}
+
 #[test]
 fn a_valid_aws_token_buys_a_federated_token_for_the_assumed_role() {
     let state = state_with(|_| {});
@@ -101,10 +119,7 @@ fn a_valid_aws_token_buys_a_federated_token_for_the_assumed_role() {
     assert_eq!(answer["issued_token_type"], ACCESS_TOKEN);
     assert_eq!(answer["token_type"], "Bearer");
     assert_eq!(answer["expires_in"], 3600);
-    let token = answer["access_token"].as_str().unwrap();
-    let issued = state
-        .authorize(&bearer(token), &[TokenKind::Federated])
-        .unwrap();
+    let issued = federated_grant(&state, &answer);
     let config = &state.config;
     assert_eq!(
         issued.principal,
@@ -124,12 +139,7 @@ fn a_valid_aws_token_buys_a_federated_token_for_the_assumed_role() {
 fn the_aws_role_mapping_uses_the_role_arn() {
     let state = state_with(|c| c.subject_mapping = SubjectMapping::AwsRole);
     let answer = exchange(&state, None, &valid_aws_form(&state)).unwrap();
-    let issued = state
-        .authorize(
-            &bearer(answer["access_token"].as_str().unwrap()),
-            &[TokenKind::Federated],
-        )
-        .unwrap();
+    let issued = federated_grant(&state, &answer);
     assert_eq!(
         issued.principal,
         state
@@ -218,12 +228,7 @@ fn options_scope_and_json_bodies_are_honoured() {
         "https://www.googleapis.com/auth/iam https://www.googleapis.com/auth/bigquery",
     );
     let answer = exchange(&state, None, &f).unwrap();
-    let issued = state
-        .authorize(
-            &bearer(answer["access_token"].as_str().unwrap()),
-            &[TokenKind::Federated],
-        )
-        .unwrap();
+    let issued = federated_grant(&state, &answer);
     assert_eq!(issued.scopes.len(), 2);
     // Go's single encoding.
     set(&mut f, "options", "{\"userProject\":\"123\"}");
@@ -340,17 +345,13 @@ fn only_get_caller_identity_on_aws_sts_is_replayed() {
 
 #[test]
 fn long_session_arns_exceed_127_bytes() {
-    let state = state_with(|c| {
-        c.aws.role = "WifDemoStack-IngestFunctionServiceRole3E6A8B2C-1A2B3C4D5E6F".into();
-        c.aws.session_name = "WifDemoStack-IngestFunction9F8E7D6C-AbCdEfGhIjKl".into();
-    });
+    let state = state_with(long_session_names);
     assert!(state.config.aws.assumed_role_arn().len() > 127);
     let err = exchange(&state, None, &valid_aws_form(&state)).unwrap_err();
     assert_eq!(err, reject("invalid_request", SUBJECT_TOO_LONG));
     // Google's recommended fix: map google.subject to the role.
     let state = state_with(|c| {
-        c.aws.role = "WifDemoStack-IngestFunctionServiceRole3E6A8B2C-1A2B3C4D5E6F".into();
-        c.aws.session_name = "WifDemoStack-IngestFunction9F8E7D6C-AbCdEfGhIjKl".into();
+        long_session_names(c);
         c.subject_mapping = SubjectMapping::AwsRole;
     });
     assert!(exchange(&state, None, &valid_aws_form(&state)).is_ok());
@@ -391,12 +392,7 @@ fn emulator_minted_jwts_are_accepted_for_the_oidc_provider() {
     let audience = state.config.oidc_audience();
     let jwt = crate::oidc::mint(&state, "workload-7", &audience, Duration::from_secs(300));
     let answer = exchange(&state, None, &form(&audience, JWT, &jwt)).unwrap();
-    let issued = state
-        .authorize(
-            &bearer(answer["access_token"].as_str().unwrap()),
-            &[TokenKind::Federated],
-        )
-        .unwrap();
+    let issued = federated_grant(&state, &answer);
     assert_eq!(
         issued.principal,
         state.config.principal_for_subject("workload-7")

@@ -31,22 +31,12 @@ pub(super) fn subject(
     let Some(presented_leaf) = presented.and_then(ClientCertificates::leaf) else {
         return Err(reject("invalid_request", NOT_OVER_MTLS));
     };
-    let chain = parse_subject_token(token).map_err(|why| {
-        reject(
-            "invalid_request",
-            format!("Invalid mtls subject token: {why}."),
-        )
-    })?;
+    let chain = parse_subject_token(token).map_err(invalid_subject_token)?;
     let leaf = chain.first().map(Vec::as_slice).unwrap_or_default();
     if leaf != presented_leaf.as_ref() {
         return Err(reject("invalid_grant", LEAF_MISMATCH));
     }
-    let names = subject_names(leaf).map_err(|why| {
-        reject(
-            "invalid_request",
-            format!("Invalid mtls subject token: {why}."),
-        )
-    })?;
+    let names = subject_names(leaf).map_err(invalid_subject_token)?;
     let (subject, attribute) = match config.x509_subject_mapping {
         X509SubjectMapping::CommonName => (names.common_name, "assertion.subject.dn.cn"),
         X509SubjectMapping::SanUri => (names.uris.into_iter().next(), "assertion.san.uri"),
@@ -61,6 +51,15 @@ pub(super) fn subject(
     })?;
     check_subject_size(&subject)?;
     Ok(subject)
+}
+
+/// Google's answer to an `mtls` subject token that is not a chain of certificates with a usable
+/// subject.
+fn invalid_subject_token(why: impl std::fmt::Display) -> StsError {
+    reject(
+        "invalid_request",
+        format!("Invalid mtls subject token: {why}."),
+    )
 }
 
 /// The DER certificates of the token, leaf first. The error never quotes the token.

@@ -97,6 +97,16 @@ pub enum Endpoint {
 impl Endpoint {
     pub(crate) const COUNT: usize = 7;
 
+    /// The emulated services, which the control API counts and injects faults into (not itself).
+    pub(crate) const SERVICES: [Endpoint; 6] = [
+        Endpoint::Imds,
+        Endpoint::AwsSts,
+        Endpoint::GoogleSts,
+        Endpoint::IamCredentials,
+        Endpoint::BigQuery,
+        Endpoint::Storage,
+    ];
+
     /// Which endpoint serves `path`.
     pub fn of_path(path: &str) -> Endpoint {
         if path.starts_with("/latest/") {
@@ -135,16 +145,7 @@ impl Endpoint {
 
     /// The endpoint with this control-API name.
     pub fn from_name(name: &str) -> Option<Endpoint> {
-        [
-            Endpoint::Imds,
-            Endpoint::AwsSts,
-            Endpoint::GoogleSts,
-            Endpoint::IamCredentials,
-            Endpoint::BigQuery,
-            Endpoint::Storage,
-        ]
-        .into_iter()
-        .find(|e| e.name() == name)
+        Endpoint::SERVICES.into_iter().find(|e| e.name() == name)
     }
 }
 

@@ -241,6 +241,17 @@ mod tests {
     const AUD: &str =
         "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/o";
 
+    /// Claims for `sub` at [`AUD`], issued now and valid for a minute.
+    fn fresh_claims(sub: &str) -> Claims {
+        Claims {
+            iss: ISSUER.into(),
+            sub: sub.into(),
+            aud: AUD.into(),
+            iat: unix_now(),
+            exp: unix_now() + 60,
+        }
+    }
+
     #[test]
     fn a_minted_token_verifies_with_its_claims() {
         let state = state();
@@ -264,13 +275,7 @@ mod tests {
         let state = state();
         let token = mint(&state, "alice", AUD, Duration::from_secs(60));
         let parts: Vec<&str> = token.split('.').collect();
-        let forged = encode_json(&Claims {
-            iss: ISSUER.into(),
-            sub: "mallory".into(),
-            aud: AUD.into(),
-            iat: unix_now(),
-            exp: unix_now() + 60,
-        });
+        let forged = encode_json(&fresh_claims("mallory"));
         let tampered = format!("{}.{forged}.{}", parts[0], parts[2]);
         let err = verify(&state, &tampered, AUD).unwrap_err();
         assert!(err.contains("signature"), "{err}");
@@ -329,13 +334,7 @@ mod tests {
             alg: "none".into(),
             typ: "JWT".into(),
         });
-        let claims = encode_json(&Claims {
-            iss: ISSUER.into(),
-            sub: "x".into(),
-            aud: AUD.into(),
-            iat: unix_now(),
-            exp: unix_now() + 60,
-        });
+        let claims = encode_json(&fresh_claims("x"));
         let err = verify(&state, &format!("{header}.{claims}."), AUD).unwrap_err();
         assert!(err.contains("algorithm"), "{err}");
     }

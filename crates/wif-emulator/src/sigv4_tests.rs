@@ -43,13 +43,38 @@ fn signed(
     parse_aws_subject_token(request.subject_token().secret().expose_secret()).unwrap()
 }
 
+/// The role's own credentials signing for `region` through `template`, now, with the target
+/// resource signed: the request a correctly configured client sends.
+fn signed_by_role(id: &AwsIdentity, region: &str, template: &str) -> AwsSubjectRequest {
+    signed(
+        &credentials(id, &id.secret_access_key),
+        region,
+        template,
+        now(),
+        TargetResource::Signed,
+    )
+}
+
+/// The baseline every tampering case starts from: the role signing for us-east-1's default URL.
+fn good_request(id: &AwsIdentity) -> AwsSubjectRequest {
+    signed_by_role(id, "us-east-1", DEFAULT_REGIONAL_CRED_VERIFICATION_URL)
+}
+
 fn verify_at(
     identity: &AwsIdentity,
     request: &AwsSubjectRequest,
     now: SystemTime,
 ) -> Result<VerifiedCaller, Rejection> {
+    verify_with_key(KnownKey::of(identity), request, now)
+}
+
+fn verify_with_key(
+    key: KnownKey<'_>,
+    request: &AwsSubjectRequest,
+    now: SystemTime,
+) -> Result<VerifiedCaller, Rejection> {
     let verifier = Verifier {
-        keys: vec![KnownKey::of(identity)],
+        keys: vec![key],
         now,
         max_clock_skew: Duration::from_secs(15 * 60),
         also_host: None,
@@ -60,6 +85,17 @@ fn verify_at(
         headers: &request.headers,
         body: b"",
     })
+}
+
+/// Verifies `request` now, asserting the signature does not match; the rejection, for more checks.
+fn mismatch(identity: &AwsIdentity, request: &AwsSubjectRequest) -> Rejection {
+    let err = verify_at(identity, request, now()).unwrap_err();
+    assert!(matches!(err, Rejection::SignatureMismatch { .. }), "{err}");
+    err
+}
+
+fn header<'r>(request: &'r AwsSubjectRequest, name: &str) -> &'r str {
+    &request.headers.iter().find(|(k, _)| k == name).unwrap().1
 }
 
 fn set_header(request: &mut AwsSubjectRequest, name: &str, value: &str) {
@@ -127,13 +163,7 @@ fn gos_serialization_parses_and_verifies() {
     // Go writes url/method/headers in struct order, canonical MIME header names, `&` as \u0026,
     // and QueryEscapes the JSON (space → `+`, `/` → %2F).
     let id = identity();
-    let python = signed(
-        &credentials(&id, &id.secret_access_key),
-        "eu-west-1",
-        DEFAULT_REGIONAL_CRED_VERIFICATION_URL,
-        now(),
-        TargetResource::Signed,
-    );
+    let python = signed_by_role(&id, "eu-west-1", DEFAULT_REGIONAL_CRED_VERIFICATION_URL);
     let mut headers: Vec<serde_json::Value> = python
         .headers
         .iter()
@@ -171,13 +201,7 @@ fn gos_serialization_parses_and_verifies() {
 #[test]
 fn tampered_headers_are_rejected() {
     let id = identity();
-    let good = signed(
-        &credentials(&id, &id.secret_access_key),
-        "us-east-1",
-        DEFAULT_REGIONAL_CRED_VERIFICATION_URL,
-        now(),
-        TargetResource::Signed,
-    );
+    let good = good_request(&id);
     // A signed target resource pointing at another pool: replay against another provider.
     let mut request = good.clone();
     set_header(
@@ -185,35 +209,24 @@ fn tampered_headers_are_rejected() {
         TARGET_RESOURCE_HEADER,
         "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/evil/providers/aws",
     );
-    let err = verify_at(&id, &request, now()).unwrap_err();
-    assert!(matches!(err, Rejection::SignatureMismatch { .. }), "{err}");
+    let err = mismatch(&id, &request);
     assert_eq!(err.aws_code(), "SignatureDoesNotMatch");
     assert_eq!(err.status(), 403);
 
     // A date moved by one second.
     let mut request = good.clone();
-    let date = crate::sigv4::parse_amz_date(
-        &request
-            .headers
-            .iter()
-            .find(|(k, _)| k == "x-amz-date")
-            .unwrap()
-            .1,
-    )
-    .unwrap();
+    let date = crate::sigv4::parse_amz_date(header(&request, "x-amz-date")).unwrap();
     set_header(
         &mut request,
         "x-amz-date",
         &format_amz_date(date + Duration::from_secs(1)),
     );
-    let err = verify_at(&id, &request, now()).unwrap_err();
-    assert!(matches!(err, Rejection::SignatureMismatch { .. }), "{err}");
+    mismatch(&id, &request);
 
     // A query parameter changed.
     let mut request = good.clone();
     request.url = request.url.replace("2011-06-15", "2011-06-16");
-    let err = verify_at(&id, &request, now()).unwrap_err();
-    assert!(matches!(err, Rejection::SignatureMismatch { .. }), "{err}");
+    mismatch(&id, &request);
 
     // A signed header removed.
     let mut request = good.clone();
@@ -253,8 +266,7 @@ fn a_wrong_secret_is_a_signature_mismatch_that_names_no_secret() {
         now(),
         TargetResource::Signed,
     );
-    let err = verify_at(&id, &request, now()).unwrap_err();
-    assert!(matches!(err, Rejection::SignatureMismatch { .. }), "{err}");
+    let err = mismatch(&id, &request);
     assert!(
         err.aws_message()
             .starts_with("The request signature we calculated does not match")
@@ -292,12 +304,10 @@ fn an_unknown_access_key_is_an_invalid_client_token_id() {
 fn a_scope_region_other_than_the_hosts_is_rejected() {
     let id = identity();
     // The classic bug: signing for us-east-2 while the URL names us-east-1.
-    let request = signed(
-        &credentials(&id, &id.secret_access_key),
+    let request = signed_by_role(
+        &id,
         "us-east-2",
         "https://sts.us-east-1.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15",
-        now(),
-        TargetResource::Signed,
     );
     let err = verify_at(&id, &request, now()).unwrap_err();
     assert_eq!(
@@ -313,12 +323,10 @@ fn a_scope_region_other_than_the_hosts_is_rejected() {
             .contains("Credential should be scoped to a valid region, not 'us-east-2'")
     );
     // The global endpoint is us-east-1's.
-    let global = signed(
-        &credentials(&id, &id.secret_access_key),
+    let global = signed_by_role(
+        &id,
         "us-east-1",
         "https://sts.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15",
-        now(),
-        TargetResource::Signed,
     );
     assert!(verify_at(&id, &global, now()).is_ok());
 }
@@ -326,12 +334,10 @@ fn a_scope_region_other_than_the_hosts_is_rejected() {
 #[test]
 fn a_host_that_is_not_aws_sts_is_rejected() {
     let id = identity();
-    let request = signed(
-        &credentials(&id, &id.secret_access_key),
+    let request = signed_by_role(
+        &id,
         "us-east-1",
         "https://sts.{region}.evil.example?Action=GetCallerIdentity&Version=2011-06-15",
-        now(),
-        TargetResource::Signed,
     );
     let err = verify_at(&id, &request, now()).unwrap_err();
     assert_eq!(err, Rejection::BadHost("sts.us-east-1.evil.example".into()));
@@ -370,29 +376,10 @@ fn signatures_older_or_newer_than_the_skew_are_rejected() {
 #[test]
 fn expired_credentials_are_an_expired_token() {
     let id = identity();
-    let request = signed(
-        &credentials(&id, &id.secret_access_key),
-        "us-east-1",
-        DEFAULT_REGIONAL_CRED_VERIFICATION_URL,
-        now(),
-        TargetResource::Signed,
-    );
+    let request = good_request(&id);
     let mut key = KnownKey::of(&id);
     key.expired = true;
-    let verifier = Verifier {
-        keys: vec![key],
-        now: now(),
-        max_clock_skew: Duration::from_secs(900),
-        also_host: None,
-    };
-    let err = verifier
-        .verify(&SignedRequest {
-            method: &request.method,
-            url: &request.url,
-            headers: &request.headers,
-            body: b"",
-        })
-        .unwrap_err();
+    let err = verify_with_key(key, &request, now()).unwrap_err();
     assert_eq!(err.aws_code(), "ExpiredToken");
     assert_eq!(
         err.aws_message(),
@@ -403,13 +390,7 @@ fn expired_credentials_are_an_expired_token() {
 #[test]
 fn malformed_authorization_headers_get_precise_reasons() {
     let id = identity();
-    let good = signed(
-        &credentials(&id, &id.secret_access_key),
-        "us-east-1",
-        DEFAULT_REGIONAL_CRED_VERIFICATION_URL,
-        now(),
-        TargetResource::Signed,
-    );
+    let good = good_request(&id);
     let cases = [
         ("", "Unsupported AWS 'algorithm'"),
         ("AWS4-HMAC-SHA1 Credential=a", "Unsupported AWS 'algorithm'"),
@@ -452,20 +433,8 @@ fn malformed_authorization_headers_get_precise_reasons() {
 #[test]
 fn a_garbage_signature_or_date_does_not_panic() {
     let id = identity();
-    let good = signed(
-        &credentials(&id, &id.secret_access_key),
-        "us-east-1",
-        DEFAULT_REGIONAL_CRED_VERIFICATION_URL,
-        now(),
-        TargetResource::Signed,
-    );
-    let auth = good
-        .headers
-        .iter()
-        .find(|(k, _)| k == "Authorization")
-        .unwrap()
-        .1
-        .clone();
+    let good = good_request(&id);
+    let auth = header(&good, "Authorization").to_owned();
     let (head, _) = auth.split_once("Signature=").unwrap();
     for signature in ["zz", "0", "é", "", "00ff"] {
         let mut request = good.clone();

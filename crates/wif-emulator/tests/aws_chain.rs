@@ -5,25 +5,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use secrecy::ExposeSecret;
 use serde_json::json;
+use support::{authorize, long_session_names, start_with as start};
 use wif::{Credentials, Error, MapEnvironment, Step};
-use wif_emulator::{Emulator, EmulatorConfig, Endpoint, RunningEmulator, TokenKind};
+use wif_emulator::{Endpoint, RunningEmulator, TokenKind};
 use wif_source_aws::{
     AwsCredentials, DEFAULT_REGIONAL_CRED_VERIFICATION_URL, TargetResource,
     sign_get_caller_identity,
 };
 
 const AWS4_REQUEST: &str = "urn:ietf:params:aws:token-type:aws4_request";
-
-async fn start(edit: impl FnOnce(&mut EmulatorConfig)) -> RunningEmulator {
-    let mut config = EmulatorConfig::default();
-    edit(&mut config);
-    Emulator::new(config).start_local().await.unwrap()
-}
 
 /// What `gcloud iam workload-identity-pools create-cred-config --aws [--enable-imdsv2]` writes,
 /// with the metadata and token URLs at the emulator.
@@ -69,13 +66,7 @@ fn credentials(config: &str, env: MapEnvironment) -> Credentials {
 
 /// Asserts a federated token the emulator issued to the assumed-role session.
 fn assert_federated(emulator: &RunningEmulator, token: &str) {
-    // reqwest and axum share the `http` crate's HeaderMap.
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let issued = emulator
-        .state()
-        .authorize(&headers, &[TokenKind::Federated])
-        .unwrap();
+    let issued = authorize(emulator, token, TokenKind::Federated);
     let config = emulator.config();
     assert_eq!(
         issued.principal,
@@ -85,6 +76,14 @@ fn assert_federated(emulator: &RunningEmulator, token: &str) {
 
 async fn exchange_error(config: &str, env: MapEnvironment) -> Error {
     credentials(config, env).token().await.unwrap_err()
+}
+
+/// The error a Lambda function with the role's own credentials gets for a gcloud AWS config
+/// naming `audience`.
+async fn lambda_exchange_error(emulator: &RunningEmulator, audience: &str) -> Error {
+    let config = aws_config(emulator, audience, false);
+    let secret = emulator.config().aws.secret_access_key.clone();
+    exchange_error(&config, lambda_env(emulator, &secret)).await
 }
 
 fn server_code(err: &Error) -> String {
@@ -158,9 +157,7 @@ async fn a_wrong_secret_is_an_invalid_grant_naming_aws_s_signature_check() {
 #[tokio::test]
 async fn another_account_in_the_condition_is_unauthorized_client_with_our_hint() {
     let emulator = start(|c| c.condition.account = Some("999999999999".into())).await;
-    let config = aws_config(&emulator, &emulator.config().aws_audience(), false);
-    let secret = emulator.config().aws.secret_access_key.clone();
-    let err = exchange_error(&config, lambda_env(&emulator, &secret)).await;
+    let err = lambda_exchange_error(&emulator, &emulator.config().aws_audience()).await;
     assert_eq!(err.step(), Step::Exchange);
     assert_eq!(server_code(&err), "unauthorized_client");
     assert_eq!(
@@ -172,14 +169,8 @@ async fn another_account_in_the_condition_is_unauthorized_client_with_our_hint()
 
 #[tokio::test]
 async fn a_long_lambda_session_arn_hits_the_127_byte_limit() {
-    let emulator = start(|c| {
-        c.aws.role = "WifDemoStack-IngestFunctionServiceRole3E6A8B2C-1A2B3C4D5E6F".into();
-        c.aws.session_name = "WifDemoStack-IngestFunction9F8E7D6C-AbCdEfGhIjKl".into();
-    })
-    .await;
-    let config = aws_config(&emulator, &emulator.config().aws_audience(), false);
-    let secret = emulator.config().aws.secret_access_key.clone();
-    let err = exchange_error(&config, lambda_env(&emulator, &secret)).await;
+    let emulator = start(long_session_names).await;
+    let err = lambda_exchange_error(&emulator, &emulator.config().aws_audience()).await;
     assert_eq!(server_code(&err), "invalid_request");
     assert_eq!(
         server_message(&err),
@@ -192,9 +183,7 @@ async fn a_long_lambda_session_arn_hits_the_127_byte_limit() {
 async fn an_unknown_provider_is_invalid_target() {
     let emulator = start(|_| {}).await;
     let audience = emulator.config().audience("not-a-provider");
-    let config = aws_config(&emulator, &audience, false);
-    let secret = emulator.config().aws.secret_access_key.clone();
-    let err = exchange_error(&config, lambda_env(&emulator, &secret)).await;
+    let err = lambda_exchange_error(&emulator, &audience).await;
     assert_eq!(server_code(&err), "invalid_target");
     assert!(err.hint().unwrap().contains(&audience), "{err}");
 }

@@ -3,11 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
+mod support;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::{reason, start_default, writer_token};
 use wif_emulator::bigquery::{self, TableField};
-use wif_emulator::{Emulator, RunningEmulator, TokenKind};
+use wif_emulator::{RunningEmulator, TokenKind};
 
 struct Bq {
     emulator: RunningEmulator,
@@ -18,17 +21,8 @@ struct Bq {
 const P: &str = "wif-demo";
 
 async fn start() -> Bq {
-    let emulator = Emulator::new(Default::default())
-        .start_local()
-        .await
-        .expect("emulator starts");
-    let (token, _) = emulator.state().issue(
-        TokenKind::ServiceAccount,
-        "writer@wif-demo.iam.gserviceaccount.com".into(),
-        vec![],
-        vec!["https://www.googleapis.com/auth/cloud-platform".into()],
-        Duration::from_secs(3600),
-    );
+    let emulator = start_default().await;
+    let token = writer_token(&emulator);
     bigquery::create_table(
         emulator.state(),
         P,
@@ -82,6 +76,15 @@ impl Bq {
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
+    /// The status of a GET of `url` with `bearer` (or none) in place of the writer's token.
+    async fn status_as(&self, url: &str, bearer: Option<&str>) -> u16 {
+        let mut request = self.http.get(url);
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        request.send().await.expect("request").status().as_u16()
+    }
+
     async fn insert(&self, rows: Value) -> Value {
         let (status, body) = self
             .post(
@@ -98,10 +101,6 @@ impl Bq {
     }
 }
 
-fn reason(body: &Value) -> &str {
-    body["error"]["errors"][0]["reason"].as_str().unwrap_or("")
-}
-
 fn sql(query: &str) -> Value {
     json!({"query": query, "useLegacySql": false})
 }
@@ -110,16 +109,11 @@ fn sql(query: &str) -> Value {
 async fn every_call_needs_a_token_the_chain_issued() {
     let bq = start().await;
     let url = bq.url("datasets/demo");
-    let none = bq.http.get(&url).send().await.expect("request");
-    assert_eq!(none.status(), 401);
-    let foreign = bq
-        .http
-        .get(&url)
-        .bearer_auth("ya29.not-from-the-emulator")
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(foreign.status(), 401);
+    assert_eq!(bq.status_as(&url, None).await, 401);
+    assert_eq!(
+        bq.status_as(&url, Some("ya29.not-from-the-emulator")).await,
+        401
+    );
     let (fed, _) = bq.emulator.state().issue(
         TokenKind::Federated,
         "principal://x".into(),
@@ -127,14 +121,11 @@ async fn every_call_needs_a_token_the_chain_issued() {
         vec![],
         Duration::from_secs(60),
     );
-    let federated = bq
-        .http
-        .get(&url)
-        .bearer_auth(fed)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(federated.status(), 200, "direct resource access works too");
+    assert_eq!(
+        bq.status_as(&url, Some(&fed)).await,
+        200,
+        "direct resource access works too"
+    );
     bq.emulator.state().expire_all_tokens();
     let (status, _) = bq.get("datasets/demo", &[]).await;
     assert_eq!(status, 401, "expired tokens are refused");
@@ -336,14 +327,7 @@ async fn queries_encode_rows_by_schema_and_page_with_encoded_tokens() {
 
     // A token sent without URL-encoding arrives with its `+` turned into a space.
     let raw = format!("{}?pageToken={token}", bq.url(&format!("queries/{job}")));
-    let r = bq
-        .http
-        .get(raw)
-        .bearer_auth(&bq.token)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(r.status(), 400);
+    assert_eq!(bq.status_as(&raw, Some(&bq.token)).await, 400);
     let (status, wrong_location) = bq
         .get(&format!("queries/{job}"), &[("location", "EU")])
         .await;

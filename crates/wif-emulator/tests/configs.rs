@@ -3,20 +3,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use serde_json::Value;
-use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
-use wif_emulator::configs::{read_env_file, write_configs};
-use wif_emulator::{Emulator, EmulatorConfig, RunningEmulator, oidc};
+mod support;
 
-async fn start() -> RunningEmulator {
-    Emulator::new(EmulatorConfig::default())
-        .start_local()
-        .await
-        .unwrap()
-}
+use serde_json::Value;
+use support::{get_json, start_default as start, unix_now};
+use tempfile::TempDir;
+use wif_emulator::RunningEmulator;
+use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
+use wif_emulator::configs::{WrittenConfigs, read_env_file, write_configs};
+use wif_emulator::oidc;
 
 fn read(path: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A running emulator with its configurations written to a fresh directory (kept alive with it).
+async fn emulator_with_configs() -> (RunningEmulator, TempDir, WrittenConfigs) {
+    let emulator = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let written = write_configs(&emulator, dir.path()).unwrap();
+    (emulator, dir, written)
 }
 
 #[tokio::test]
@@ -107,28 +113,17 @@ async fn every_config_points_at_the_emulator() {
 
 #[tokio::test]
 async fn the_subject_tokens_are_ones_the_emulator_accepts() {
-    let emulator = start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let written = write_configs(&emulator, dir.path()).unwrap();
+    let (emulator, _dir, written) = emulator_with_configs().await;
     let audience = emulator.config().oidc_audience();
 
     let token = std::fs::read_to_string(&written.oidc_token).unwrap();
     let claims = oidc::verify(emulator.state(), &token, &audience).unwrap();
     // Valid for days: a developer session with `wif emulator` doesn't outlive it.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    assert!(claims.exp > now + 24 * 3600);
+    assert!(claims.exp > unix_now() + 24 * 3600);
 
     // What the URL source reads.
     let url = read(&written.url);
-    let body: Value = reqwest::get(url["credential_source"]["url"].as_str().unwrap())
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = get_json(url["credential_source"]["url"].as_str().unwrap()).await;
     oidc::verify(
         emulator.state(),
         body["id_token"].as_str().unwrap(),
@@ -143,9 +138,7 @@ async fn the_subject_tokens_are_ones_the_emulator_accepts() {
 
 #[tokio::test]
 async fn the_lambda_env_file_holds_the_roles_credentials() {
-    let emulator = start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let written = write_configs(&emulator, dir.path()).unwrap();
+    let (emulator, _dir, written) = emulator_with_configs().await;
     let text = std::fs::read_to_string(&written.aws_lambda_env).unwrap();
     assert!(text.lines().all(|l| l.starts_with("export AWS_")), "{text}");
     let aws = &emulator.config().aws;
@@ -186,9 +179,7 @@ async fn writing_twice_replaces_the_files() {
 async fn the_executable_script_prints_a_token_the_emulator_accepts() {
     use secrecy::ExposeSecret as _;
 
-    let emulator = start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let written = write_configs(&emulator, dir.path()).unwrap();
+    let (emulator, _dir, written) = emulator_with_configs().await;
     let config = read(&written.executable);
     assert_eq!(
         config["audience"],

@@ -3,11 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::{CLOUD_PLATFORM, start_default};
 use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
-use wif_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, RunningEmulator, TokenKind};
+use wif_emulator::{Endpoint, Fault, RunningEmulator, TokenKind};
 
 struct Iam {
     emulator: RunningEmulator,
@@ -17,10 +20,7 @@ struct Iam {
 
 impl Iam {
     async fn start() -> Self {
-        let emulator = Emulator::new(EmulatorConfig::default())
-            .start_local()
-            .await
-            .unwrap();
+        let emulator = start_default().await;
         let sets = vec![emulator.config().principal_set_all()];
         let (bearer, _) = emulator.state().issue(
             TokenKind::Federated,
@@ -43,7 +43,17 @@ impl Iam {
                 self.emulator.base_url()
             ))
             .bearer_auth(&self.bearer)
-            .json(&json!({"scope": ["https://www.googleapis.com/auth/cloud-platform"]}))
+            .json(&json!({"scope": [CLOUD_PLATFORM]}))
+    }
+
+    /// Sets `fault` on IAM Credentials, from Rust.
+    fn inject(&self, fault: Fault) {
+        self.emulator.faults().set(Endpoint::IamCredentials, fault);
+    }
+
+    /// The whole answer to one request: head and body, or the transport error cutting it.
+    async fn whole_answer(&self) -> reqwest::Result<axum::body::Bytes> {
+        self.request().send().await?.bytes().await
     }
 
     async fn status(&self) -> u16 {
@@ -65,15 +75,27 @@ impl Iam {
         }
         request.send().await.unwrap()
     }
+
+    /// Sets a fault through the control API (`POST /_emulator/faults`).
+    async fn set_fault(&self, fault: Value) -> reqwest::Response {
+        self.control(reqwest::Method::POST, "faults", Some(fault))
+            .await
+    }
+
+    /// The JSON a control API GET answers.
+    async fn control_json(&self, path: &str) -> Value {
+        self.control(reqwest::Method::GET, path, None)
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
 }
 
 #[tokio::test]
 async fn fail_next_n_fails_n_times_then_serves() {
     let iam = Iam::start().await;
-    iam.emulator.faults().set(
-        Endpoint::IamCredentials,
-        Fault::fail_next(2, 503).with_retry_after(7),
-    );
+    iam.inject(Fault::fail_next(2, 503).with_retry_after(7));
     let first = iam.request().send().await.unwrap();
     assert_eq!(first.status(), 503);
     assert_eq!(first.headers()["retry-after"], "7");
@@ -104,10 +126,7 @@ async fn other_endpoints_are_unaffected() {
 #[tokio::test]
 async fn latency_delays_every_response() {
     let iam = Iam::start().await;
-    iam.emulator.faults().set(
-        Endpoint::IamCredentials,
-        Fault::latency(Duration::from_millis(300)),
-    );
+    iam.inject(Fault::latency(Duration::from_millis(300)));
     for _ in 0..2 {
         let started = Instant::now();
         assert_eq!(iam.status().await, 200);
@@ -131,11 +150,7 @@ async fn latency_delays_every_response() {
 async fn a_slow_body_arrives_late_after_a_prompt_head() {
     let iam = Iam::start().await;
     let fault = iam
-        .control(
-            reqwest::Method::POST,
-            "faults",
-            Some(json!({"endpoint": "iam", "slow_body": 400})),
-        )
+        .set_fault(json!({"endpoint": "iam", "slow_body": 400}))
         .await;
     assert_eq!(fault.status(), 204);
     let started = Instant::now();
@@ -159,12 +174,10 @@ async fn a_slow_body_arrives_late_after_a_prompt_head() {
 #[tokio::test]
 async fn a_connection_reset_is_a_transport_error_then_service_resumes() {
     let iam = Iam::start().await;
-    iam.emulator
-        .faults()
-        .set(Endpoint::IamCredentials, Fault::reset_next(1));
+    iam.inject(Fault::reset_next(1));
     // Whether the failure surfaces at the head or the body, the client never gets a usable
     // answer and no HTTP status error: it is a transport failure.
-    let outcome = async { iam.request().send().await?.bytes().await }.await;
+    let outcome = iam.whole_answer().await;
     let err = outcome.unwrap_err();
     assert!(!err.is_status(), "{err:?}");
     assert!(
@@ -178,11 +191,7 @@ async fn a_connection_reset_is_a_transport_error_then_service_resumes() {
 async fn the_control_api_sets_counts_and_clears_faults() {
     let iam = Iam::start().await;
     let set = iam
-        .control(
-            reqwest::Method::POST,
-            "faults",
-            Some(json!({"endpoint": "iam", "fail_next": 1, "status": 429, "retry_after": 2})),
-        )
+        .set_fault(json!({"endpoint": "iam", "fail_next": 1, "status": 429, "retry_after": 2}))
         .await;
     assert_eq!(set.status(), 204);
     let failed = iam.request().send().await.unwrap();
@@ -190,52 +199,31 @@ async fn the_control_api_sets_counts_and_clears_faults() {
     assert_eq!(failed.headers()["retry-after"], "2");
     assert_eq!(iam.status().await, 200);
 
-    let counters: Value = iam
-        .control(reqwest::Method::GET, "counters", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let counters: Value = iam.control_json("counters").await;
     assert_eq!(counters["iam"], 2);
     assert_eq!(counters["google-sts"], 0);
 
     // Clearing one endpoint, then all.
-    iam.control(
-        reqwest::Method::POST,
-        "faults",
-        Some(json!({"endpoint": "iam", "fail_next": 9})),
-    )
-    .await;
+    iam.set_fault(json!({"endpoint": "iam", "fail_next": 9}))
+        .await;
     let cleared = iam
         .control(reqwest::Method::DELETE, "faults/iam", None)
         .await;
     assert_eq!(cleared.status(), 204);
     assert_eq!(iam.status().await, 200);
-    iam.control(
-        reqwest::Method::POST,
-        "faults",
-        Some(json!({"endpoint": "iam", "fail_next": 9})),
-    )
-    .await;
+    iam.set_fault(json!({"endpoint": "iam", "fail_next": 9}))
+        .await;
     let cleared = iam.control(reqwest::Method::DELETE, "faults", None).await;
     assert_eq!(cleared.status(), 204);
     assert_eq!(iam.status().await, 200);
 
     // Bad requests are refused, not guessed at.
     let unknown = iam
-        .control(
-            reqwest::Method::POST,
-            "faults",
-            Some(json!({"endpoint": "dynamodb", "fail_next": 1})),
-        )
+        .set_fault(json!({"endpoint": "dynamodb", "fail_next": 1}))
         .await;
     assert_eq!(unknown.status(), 400);
     let typo = iam
-        .control(
-            reqwest::Method::POST,
-            "faults",
-            Some(json!({"endpoint": "iam", "fail_nxt": 1})),
-        )
+        .set_fault(json!({"endpoint": "iam", "fail_nxt": 1}))
         .await;
     assert!(typo.status().is_client_error(), "{}", typo.status());
     assert_eq!(iam.status().await, 200);
@@ -244,12 +232,7 @@ async fn the_control_api_sets_counts_and_clears_faults() {
 #[tokio::test]
 async fn the_world_is_described_without_secrets() {
     let iam = Iam::start().await;
-    let world: Value = iam
-        .control(reqwest::Method::GET, "world", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let world: Value = iam.control_json("world").await;
     let config = iam.emulator.config();
     assert_eq!(world["aws_audience"], config.aws_audience().as_str());
     assert_eq!(world["oidc_audience"], config.oidc_audience().as_str());
@@ -263,9 +246,7 @@ async fn the_world_is_described_without_secrets() {
 #[tokio::test]
 async fn a_truncated_body_is_cut_mid_way_then_service_resumes() {
     let iam = Iam::start().await;
-    iam.emulator
-        .faults()
-        .set(Endpoint::IamCredentials, Fault::truncate_next(1));
+    iam.inject(Fault::truncate_next(1));
     // The head arrives, promising the whole body; the body stops half way.
     let response = iam.request().send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -277,14 +258,10 @@ async fn a_truncated_body_is_cut_mid_way_then_service_resumes() {
 
     // Also settable over the control API.
     let set = iam
-        .control(
-            reqwest::Method::POST,
-            "faults",
-            Some(json!({"endpoint": "iam", "truncate_next": 1})),
-        )
+        .set_fault(json!({"endpoint": "iam", "truncate_next": 1}))
         .await;
     assert_eq!(set.status(), 204);
-    let outcome = async { iam.request().send().await?.bytes().await }.await;
+    let outcome = iam.whole_answer().await;
     assert!(outcome.is_err());
     assert_eq!(iam.status().await, 200);
 }

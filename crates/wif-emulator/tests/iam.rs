@@ -3,19 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
+use support::{CLOUD_PLATFORM, authorize, start, status_and_json, tokeninfo};
 use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
-use wif_emulator::{
-    Emulator, EmulatorConfig, Endpoint, RunningEmulator, ServiceAccount, TokenKind,
-};
-
-const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
-
-async fn start(config: EmulatorConfig) -> RunningEmulator {
-    Emulator::new(config).start_local().await.unwrap()
-}
+use wif_emulator::{EmulatorConfig, Endpoint, RunningEmulator, ServiceAccount, TokenKind};
 
 /// A federated token as Google STS would issue it for the default AWS role.
 fn federated(emulator: &RunningEmulator, lifetime: Duration) -> String {
@@ -53,13 +48,16 @@ async fn call(
     if let Some(bearer) = bearer {
         request = request.bearer_auth(bearer);
     }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    status_and_json(request.send().await.unwrap()).await
 }
 
 fn standard_body() -> Value {
     json!({"scope": [CLOUD_PLATFORM], "lifetime": "3600s"})
+}
+
+/// `generateAccessToken` for `email` with the standard body (an hour of cloud-platform).
+async fn generate(emulator: &RunningEmulator, email: &str, bearer: Option<&str>) -> (u16, Value) {
+    call(emulator, email, bearer, standard_body()).await
 }
 
 fn parse_rfc3339(text: &str) -> SystemTime {
@@ -98,12 +96,7 @@ async fn an_allowed_principal_gets_a_service_account_token() {
     );
 
     // The token is a service-account token of that account with those scopes.
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let issued = emulator
-        .state()
-        .authorize(&headers, &[TokenKind::ServiceAccount])
-        .unwrap();
+    let issued = authorize(&emulator, token, TokenKind::ServiceAccount);
     assert_eq!(issued.principal, DEFAULT_SERVICE_ACCOUNT);
     assert_eq!(
         issued.scopes,
@@ -112,15 +105,7 @@ async fn an_allowed_principal_gets_a_service_account_token() {
     assert_eq!(emulator.requests(Endpoint::IamCredentials), 1);
 
     // The emulator's tokeninfo says the same over HTTP.
-    let info: Value = reqwest::Client::new()
-        .get(format!("{}/_emulator/tokeninfo", emulator.base_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = tokeninfo(&emulator, token).await;
     assert_eq!(info["kind"], "service_account");
     assert_eq!(info["principal"], DEFAULT_SERVICE_ACCOUNT);
     let left = info["expires_in"].as_u64().unwrap();
@@ -159,13 +144,8 @@ async fn a_direct_principal_binding_is_honoured() {
         vec![],
         Duration::from_secs(60),
     );
-    let (status, body) = call(
-        &emulator,
-        "direct@p.iam.gserviceaccount.com",
-        Some(&alice),
-        standard_body(),
-    )
-    .await;
+    let (status, body) =
+        generate(&emulator, "direct@p.iam.gserviceaccount.com", Some(&alice)).await;
     assert_eq!(status, 200, "{body}");
 
     // Someone else of the same pool is not alice.
@@ -177,13 +157,7 @@ async fn a_direct_principal_binding_is_honoured() {
         vec![],
         Duration::from_secs(60),
     );
-    let (status, _) = call(
-        &emulator,
-        "direct@p.iam.gserviceaccount.com",
-        Some(&bob),
-        standard_body(),
-    )
-    .await;
+    let (status, _) = generate(&emulator, "direct@p.iam.gserviceaccount.com", Some(&bob)).await;
     assert_eq!(status, 403);
 }
 
@@ -196,11 +170,10 @@ async fn a_principal_without_the_binding_is_denied_with_iams_words() {
     ));
     let emulator = start(config).await;
     let bearer = federated(&emulator, Duration::from_secs(3600));
-    let (status, body) = call(
+    let (status, body) = generate(
         &emulator,
         "locked@wif-demo.iam.gserviceaccount.com",
         Some(&bearer),
-        standard_body(),
     )
     .await;
     assert_eq!(status, 403);
@@ -224,11 +197,10 @@ async fn a_principal_without_the_binding_is_denied_with_iams_words() {
 async fn an_unknown_service_account_is_not_found() {
     let emulator = start(EmulatorConfig::default()).await;
     let bearer = federated(&emulator, Duration::from_secs(3600));
-    let (status, body) = call(
+    let (status, body) = generate(
         &emulator,
         "nobody@nowhere.iam.gserviceaccount.com",
         Some(&bearer),
-        standard_body(),
     )
     .await;
     assert_eq!(status, 404);
@@ -242,15 +214,14 @@ async fn an_unknown_service_account_is_not_found() {
 #[tokio::test]
 async fn missing_foreign_and_expired_bearers_are_unauthenticated() {
     let emulator = start(EmulatorConfig::default()).await;
-    let (status, body) = call(&emulator, DEFAULT_SERVICE_ACCOUNT, None, standard_body()).await;
+    let (status, body) = generate(&emulator, DEFAULT_SERVICE_ACCOUNT, None).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"]["status"], "UNAUTHENTICATED");
 
-    let (status, body) = call(
+    let (status, body) = generate(
         &emulator,
         DEFAULT_SERVICE_ACCOUNT,
         Some("ya29.from-somewhere-else"),
-        standard_body(),
     )
     .await;
     assert_eq!(status, 401, "{body}");
@@ -259,23 +230,11 @@ async fn missing_foreign_and_expired_bearers_are_unauthenticated() {
     // A token from another emulator is foreign too.
     let other = start(EmulatorConfig::default()).await;
     let theirs = federated(&other, Duration::from_secs(3600));
-    let (status, _) = call(
-        &emulator,
-        DEFAULT_SERVICE_ACCOUNT,
-        Some(&theirs),
-        standard_body(),
-    )
-    .await;
+    let (status, _) = generate(&emulator, DEFAULT_SERVICE_ACCOUNT, Some(&theirs)).await;
     assert_eq!(status, 401);
 
     let expired = federated(&emulator, Duration::ZERO);
-    let (status, body) = call(
-        &emulator,
-        DEFAULT_SERVICE_ACCOUNT,
-        Some(&expired),
-        standard_body(),
-    )
-    .await;
+    let (status, body) = generate(&emulator, DEFAULT_SERVICE_ACCOUNT, Some(&expired)).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(
         body["error"]["details"][0]["reason"],
@@ -290,13 +249,7 @@ async fn missing_foreign_and_expired_bearers_are_unauthenticated() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    let (status, _) = call(
-        &emulator,
-        DEFAULT_SERVICE_ACCOUNT,
-        Some(&good),
-        standard_body(),
-    )
-    .await;
+    let (status, _) = generate(&emulator, DEFAULT_SERVICE_ACCOUNT, Some(&good)).await;
     assert_eq!(status, 401);
 }
 
@@ -304,21 +257,9 @@ async fn missing_foreign_and_expired_bearers_are_unauthenticated() {
 async fn a_service_account_token_cannot_impersonate() {
     let emulator = start(EmulatorConfig::default()).await;
     let bearer = federated(&emulator, Duration::from_secs(3600));
-    let (_, body) = call(
-        &emulator,
-        DEFAULT_SERVICE_ACCOUNT,
-        Some(&bearer),
-        standard_body(),
-    )
-    .await;
+    let (_, body) = generate(&emulator, DEFAULT_SERVICE_ACCOUNT, Some(&bearer)).await;
     let sa_token = body["accessToken"].as_str().unwrap();
-    let (status, body) = call(
-        &emulator,
-        DEFAULT_SERVICE_ACCOUNT,
-        Some(sa_token),
-        standard_body(),
-    )
-    .await;
+    let (status, body) = generate(&emulator, DEFAULT_SERVICE_ACCOUNT, Some(sa_token)).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"]["status"], "PERMISSION_DENIED");
 }

@@ -5,12 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::ExposeSecret;
 use serde_json::Value;
+use support::{start_default, status_and_json, tokeninfo};
 use wif::{Credentials, MapEnvironment, RetryPolicy};
 use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
 use wif_emulator::configs::certificate_config;
@@ -66,10 +69,15 @@ impl World {
         ))
         .with_trust_chain(&self.files.trust_chain)
         .with_environment(Arc::new(MapEnvironment::new()));
+        let client = self.mtls_client(&source);
+        (source, client)
+    }
+
+    /// An mTLS client presenting `source`'s certificate and trusting the PKI's root.
+    fn mtls_client(&self, source: &X509Source) -> reqwest::Client {
         let roots =
             wif_source_x509::parse_root_certificates(self.pki.root_pem().as_bytes()).unwrap();
-        let client = source.mtls_client_builder(&roots).unwrap().build().unwrap();
-        (source, client)
+        source.mtls_client_builder(&roots).unwrap().build().unwrap()
     }
 
     fn form(&self, subject_token: &str) -> Vec<(&'static str, String)> {
@@ -94,9 +102,17 @@ impl World {
 }
 
 async fn post(client: &reqwest::Client, url: &str, form: &[(&str, String)]) -> (u16, Value) {
-    let response = client.post(url).form(form).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    status_and_json(client.post(url).form(form).send().await.unwrap()).await
+}
+
+/// Asserts Google STS refused the exchange with `error` and a description containing `words`.
+fn assert_refused(status: u16, body: &Value, error: &str, words: &str) {
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], error);
+    assert!(
+        body["error_description"].as_str().unwrap().contains(words),
+        "{body}"
+    );
 }
 
 fn token_of(certs: &[&[u8]]) -> String {
@@ -119,15 +135,7 @@ async fn the_presented_certificate_gets_a_federated_token() {
     assert!(token.starts_with("emu-federated."), "{body}");
 
     // The federated identity is the leaf's common name, and the token works on either port.
-    let info: Value = reqwest::Client::new()
-        .get(format!("{}/_emulator/tokeninfo", world.emulator.base_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = tokeninfo(&world.emulator, token).await;
     assert_eq!(
         info["principal"],
         world.emulator.config().principal_for_subject("workload-1")
@@ -144,14 +152,11 @@ async fn a_subject_token_of_another_leaf_is_refused() {
     // …and the token names another one, from the same trusted CA.
     let token = token_of(&[&other.cert_der, &world.pki.intermediate.cert_der]);
     let (status, body) = post(&client, &world.mtls_url("/v1/token"), &world.form(&token)).await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["error"], "invalid_grant");
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("not the client certificate presented in the mTLS handshake"),
-        "{body}"
+    assert_refused(
+        status,
+        &body,
+        "invalid_grant",
+        "not the client certificate presented in the mTLS handshake",
     );
 }
 
@@ -165,15 +170,7 @@ async fn the_plain_port_refuses_mtls_subject_tokens() {
         &world.form(&token),
     )
     .await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["error"], "invalid_request");
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("only over mTLS"),
-        "{body}"
-    );
+    assert_refused(status, &body, "invalid_request", "only over mTLS");
 }
 
 #[tokio::test]
@@ -201,8 +198,7 @@ async fn a_handshake_needs_a_client_certificate_from_the_ca() {
         .unwrap();
     let source = X509Source::new(CertificateConfigLocation::Path(files.certificate_config))
         .with_environment(Arc::new(MapEnvironment::new()));
-    let roots = wif_source_x509::parse_root_certificates(world.pki.root_pem().as_bytes()).unwrap();
-    let client = source.mtls_client_builder(&roots).unwrap().build().unwrap();
+    let client = world.mtls_client(&source);
     let token = source.load().unwrap();
     let form = world.form(token.secret().expose_secret());
     assert!(
@@ -242,15 +238,7 @@ async fn credentials_exchange_and_impersonate_over_mtls() {
     let token = credentials.token().await.unwrap();
     let token = token.secret().expose_secret();
     assert!(token.starts_with("emu-sa."), "{token}");
-    let info: Value = reqwest::Client::new()
-        .get(format!("{}/_emulator/tokeninfo", world.emulator.base_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = tokeninfo(&world.emulator, token).await;
     assert_eq!(info["principal"], DEFAULT_SERVICE_ACCOUNT);
     assert_eq!(world.emulator.requests(Endpoint::GoogleSts), 1);
     assert_eq!(world.emulator.requests(Endpoint::IamCredentials), 1);
@@ -258,10 +246,7 @@ async fn credentials_exchange_and_impersonate_over_mtls() {
 
 #[tokio::test]
 async fn without_mtls_there_is_no_second_port_and_bad_material_fails_start() {
-    let plain = Emulator::new(EmulatorConfig::default())
-        .start_local()
-        .await
-        .unwrap();
+    let plain = start_default().await;
     assert!(plain.mtls_base_url().is_none());
     assert!(plain.mtls_addr().is_none());
     assert!(certificate_config(&plain, std::path::Path::new("/x"), None).is_none());

@@ -3,31 +3,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod support;
+
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
+use support::{get_json, start_default as start, unix_now as now};
 use wif_emulator::oidc::{self, ISSUER};
-use wif_emulator::{Emulator, EmulatorConfig, RunningEmulator};
-
-async fn start() -> RunningEmulator {
-    Emulator::new(EmulatorConfig::default())
-        .start_local()
-        .await
-        .unwrap()
-}
 
 fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 #[tokio::test]
@@ -132,15 +120,11 @@ async fn the_control_route_mints_on_request() {
 async fn the_url_source_route_answers_json_for_the_oidc_provider() {
     let emulator = start().await;
     // `aud` is ignored here: a URL source always gets a token for the OIDC provider.
-    let body: Value = reqwest::get(format!(
+    let body = get_json(&format!(
         "{}/oidc/token?sub=svc&aud=elsewhere",
         emulator.base_url()
     ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     let token = body["id_token"].as_str().unwrap();
     let verified =
         oidc::verify(emulator.state(), token, &emulator.config().oidc_audience()).unwrap();

@@ -4,11 +4,14 @@
 // Test helpers outside #[test] fns: panicking with a message is how they report.
 #![allow(clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use wif_emulator::{Emulator, Endpoint, Fault, RunningEmulator, TokenKind};
+use support::{reason, start_default, writer_token};
+use wif_emulator::{Endpoint, Fault, RunningEmulator, TokenKind};
 
 const UNIT: usize = 256 * 1024;
 
@@ -20,17 +23,8 @@ struct World {
 
 impl World {
     async fn start() -> World {
-        let emulator = Emulator::new(Default::default())
-            .start_local()
-            .await
-            .expect("emulator starts");
-        let (token, _) = emulator.state().issue(
-            TokenKind::ServiceAccount,
-            "writer@wif-demo.iam.gserviceaccount.com".into(),
-            vec![],
-            vec!["https://www.googleapis.com/auth/cloud-platform".into()],
-            Duration::from_secs(3600),
-        );
+        let emulator = start_default().await;
+        let token = writer_token(&emulator);
         assert!(emulator.state().create_bucket("bkt"));
         World {
             emulator,
@@ -51,17 +45,68 @@ impl World {
         self.http.post(self.url(path)).bearer_auth(&self.token)
     }
 
+    fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.delete(self.url(path)).bearer_auth(&self.token)
+    }
+
+    /// A GET of `path` with `bearer` (or none) instead of the writer's token.
+    fn get_as(&self, path: &str, bearer: Option<&str>) -> reqwest::RequestBuilder {
+        let request = self.http.get(self.url(path));
+        match bearer {
+            Some(bearer) => request.bearer_auth(bearer),
+            None => request,
+        }
+    }
+
+    /// `buckets.insert` in the demo project with `body`, sent.
+    async fn create_bucket(&self, body: Value) -> reqwest::Response {
+        send(self.post("/storage/v1/b?project=wif-demo").json(&body)).await
+    }
+
+    /// `method` on an absolute `url` (a session URI, a mediaLink) with the writer's token.
+    fn at(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, url).bearer_auth(&self.token)
+    }
+
+    /// A GET of `path` with the writer's token, sent.
+    async fn fetch(&self, path: &str) -> reqwest::Response {
+        send(self.get(path)).await
+    }
+
+    /// A GET of `path` asking for the byte `range` (`bytes=…`), sent.
+    async fn fetch_range(&self, path: &str, range: &str) -> reqwest::Response {
+        send(self.get(path).header("range", range)).await
+    }
+
+    /// Initiates a resumable upload with a bare POST of `path`, answering its session URI.
+    async fn open_session(&self, path: &str) -> String {
+        session_uri(&send(self.post(path)).await)
+    }
+
     async fn media(&self, name: &str, body: &'static [u8], extra: &str) -> reqwest::Response {
-        self.post(&format!(
+        let path = format!(
             "/upload/storage/v1/b/bkt/o?uploadType=media&name={}{extra}",
             encode(name)
-        ))
-        .header("content-type", "text/plain")
-        .body(body)
-        .send()
+        );
+        send(
+            self.post(&path)
+                .header("content-type", "text/plain")
+                .body(body),
+        )
         .await
-        .expect("sent")
     }
+}
+
+async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
+    request.send().await.expect("sent")
+}
+
+/// The session URI a resumable upload's initiation answers with.
+fn session_uri(r: &reqwest::Response) -> String {
+    r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned()
 }
 
 fn encode(s: &str) -> String {
@@ -72,30 +117,15 @@ async fn json(r: reqwest::Response) -> Value {
     r.json().await.expect("json body")
 }
 
-fn reason(v: &Value) -> &str {
-    v["error"]["errors"][0]["reason"].as_str().unwrap_or("")
-}
-
 #[tokio::test]
 async fn every_request_needs_a_token_the_chain_issued() {
     let w = World::start().await;
-    let r = w
-        .http
-        .get(w.url("/storage/v1/b/bkt/o"))
-        .send()
-        .await
-        .expect("sent");
+    let r = send(w.get_as("/storage/v1/b/bkt/o", None)).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = w
-        .http
-        .get(w.url("/storage/v1/b/bkt/o"))
-        .bearer_auth("ya29.forged")
-        .send()
-        .await
-        .expect("sent");
+    let r = send(w.get_as("/storage/v1/b/bkt/o", Some("ya29.forged"))).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     w.emulator.state().expire_all_tokens();
-    let r = w.get("/storage/v1/b/bkt/o").send().await.expect("sent");
+    let r = w.fetch("/storage/v1/b/bkt/o").await;
     assert_eq!(
         r.status(),
         StatusCode::UNAUTHORIZED,
@@ -107,11 +137,8 @@ async fn every_request_needs_a_token_the_chain_issued() {
 async fn buckets_are_created_with_the_real_request() {
     let w = World::start().await;
     let r = w
-        .post("/storage/v1/b?project=wif-demo")
-        .json(&serde_json::json!({"name": "made-over-http", "iamConfiguration": {"uniformBucketLevelAccess": {"enabled": true}}}))
-        .send()
-        .await
-        .expect("sent");
+        .create_bucket(serde_json::json!({"name": "made-over-http", "iamConfiguration": {"uniformBucketLevelAccess": {"enabled": true}}}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let b = json(r).await;
     assert_eq!(b["name"], "made-over-http");
@@ -120,13 +147,10 @@ async fn buckets_are_created_with_the_real_request() {
         true
     );
     let again = w
-        .post("/storage/v1/b?project=wif-demo")
-        .json(&serde_json::json!({"name": "made-over-http"}))
-        .send()
-        .await
-        .expect("sent");
+        .create_bucket(serde_json::json!({"name": "made-over-http"}))
+        .await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
-    let r = w.get("/storage/v1/b/nope/o").send().await.expect("sent");
+    let r = w.fetch("/storage/v1/b/nope/o").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(reason(&json(r).await), "notFound");
 }
@@ -149,13 +173,9 @@ async fn media_uploads_read_back_whole_ranged_and_through_the_download_alias() {
     assert!(generation.parse::<i64>().is_ok_and(|g| g > 0));
 
     let path = "/storage/v1/b/bkt/o/dir%2Fa%20b%2B%C3%BC.txt";
-    let meta = json(w.get(path).send().await.expect("sent")).await;
+    let meta = json(w.fetch(path).await).await;
     assert_eq!(meta["generation"], generation.as_str());
-    let r = w
-        .get(&format!("{path}?alt=media"))
-        .send()
-        .await
-        .expect("sent");
+    let r = w.fetch(&format!("{path}?alt=media")).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["x-goog-generation"], generation.as_str());
     assert!(
@@ -166,27 +186,18 @@ async fn media_uploads_read_back_whole_ranged_and_through_the_download_alias() {
     assert_eq!(r.bytes().await.expect("body").as_ref(), b"0123456789");
 
     let r = w
-        .get(&format!("{path}?alt=media"))
-        .header("range", "bytes=2-5")
-        .send()
-        .await
-        .expect("sent");
+        .fetch_range(&format!("{path}?alt=media"), "bytes=2-5")
+        .await;
     assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(r.headers()["content-range"], "bytes 2-5/10");
     assert_eq!(r.bytes().await.expect("body").as_ref(), b"2345");
     let r = w
-        .get(&format!("{path}?alt=media"))
-        .header("range", "bytes=-3")
-        .send()
-        .await
-        .expect("sent");
+        .fetch_range(&format!("{path}?alt=media"), "bytes=-3")
+        .await;
     assert_eq!(r.bytes().await.expect("body").as_ref(), b"789");
     let r = w
-        .get(&format!("{path}?alt=media"))
-        .header("range", "bytes=10-")
-        .send()
-        .await
-        .expect("sent");
+        .fetch_range(&format!("{path}?alt=media"), "bytes=10-")
+        .await;
     assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
 
     // The mediaLink is served by the download alias.
@@ -195,20 +206,10 @@ async fn media_uploads_read_back_whole_ranged_and_through_the_download_alias() {
         link.contains("/download/storage/v1/b/bkt/o/dir%2Fa%20b%2B%C3%BC.txt?generation="),
         "{link}"
     );
-    let r = w
-        .http
-        .get(link)
-        .bearer_auth(&w.token)
-        .send()
-        .await
-        .expect("sent");
+    let r = send(w.at(reqwest::Method::GET, link)).await;
     assert_eq!(r.bytes().await.expect("body").as_ref(), b"0123456789");
     // A generation that is not the live one does not exist.
-    let r = w
-        .get(&format!("{path}?alt=media&generation=1"))
-        .send()
-        .await
-        .expect("sent");
+    let r = w.fetch(&format!("{path}?alt=media&generation=1")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
@@ -216,13 +217,12 @@ async fn media_uploads_read_back_whole_ranged_and_through_the_download_alias() {
 async fn multipart_uploads_keep_their_metadata() {
     let w = World::start().await;
     let body = "--b0undary\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{\"name\":\"m.csv\",\"contentType\":\"text/csv\",\"metadata\":{\"origin\":\"lambda\"}}\r\n--b0undary\r\nContent-Type: text/csv\r\n\r\na,b\r\n1,2\r\n--b0undary--\r\n";
-    let r = w
-        .post("/upload/storage/v1/b/bkt/o?uploadType=multipart")
-        .header("content-type", "multipart/related; boundary=b0undary")
-        .body(body)
-        .send()
-        .await
-        .expect("sent");
+    let r = send(
+        w.post("/upload/storage/v1/b/bkt/o?uploadType=multipart")
+            .header("content-type", "multipart/related; boundary=b0undary")
+            .body(body),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let o = json(r).await;
     assert_eq!(o["contentType"], "text/csv");
@@ -238,53 +238,44 @@ async fn multipart_uploads_keep_their_metadata() {
 #[tokio::test]
 async fn resumable_sessions_follow_the_308_protocol() {
     let w = World::start().await;
-    let r = w
-        .post("/upload/storage/v1/b/bkt/o?uploadType=resumable&name=big.bin&ifGenerationMatch=0")
-        .header("content-type", "application/json; charset=UTF-8")
-        .header("x-upload-content-type", "application/x-big")
-        .body("{\"name\":\"big.bin\"}")
-        .send()
-        .await
-        .expect("sent");
+    let r = send(
+        w.post("/upload/storage/v1/b/bkt/o?uploadType=resumable&name=big.bin&ifGenerationMatch=0")
+            .header("content-type", "application/json; charset=UTF-8")
+            .header("x-upload-content-type", "application/x-big")
+            .body("{\"name\":\"big.bin\"}"),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let session = r.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_owned();
+    let session = session_uri(&r);
     assert!(session.starts_with(w.emulator.base_url()), "{session}");
     assert!(session.contains("upload_id="), "{session}");
     let put = |range: String, body: Vec<u8>| {
-        w.http
-            .put(&session)
-            .bearer_auth(&w.token)
-            .header("content-range", range)
-            .body(body)
-            .send()
+        send(
+            w.at(reqwest::Method::PUT, &session)
+                .header("content-range", range)
+                .body(body),
+        )
     };
     let total = 2 * UNIT + 10;
     let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
 
     // Nothing yet: 308 without Range.
-    let r = put("bytes */*".into(), vec![]).await.expect("sent");
+    let r = put("bytes */*".into(), vec![]).await;
     assert_eq!(r.status().as_u16(), 308);
     assert!(r.headers().get("range").is_none());
     // A non-final chunk of 1.5 units: only one whole unit is persisted.
     let first = UNIT + UNIT / 2;
-    let r = put(format!("bytes 0-{}/*", first - 1), data[..first].to_vec())
-        .await
-        .expect("sent");
+    let r = put(format!("bytes 0-{}/*", first - 1), data[..first].to_vec()).await;
     assert_eq!(r.status().as_u16(), 308);
     assert_eq!(
         r.headers()["range"],
         format!("bytes=0-{}", UNIT - 1).as_str()
     );
     // A gap is refused.
-    let r = put(format!("bytes {}-{}/*", 2 * UNIT, 2 * UNIT), vec![0])
-        .await
-        .expect("sent");
+    let r = put(format!("bytes {}-{}/*", 2 * UNIT, 2 * UNIT), vec![0]).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     // The status query reports the same.
-    let r = put(format!("bytes */{total}"), vec![]).await.expect("sent");
+    let r = put(format!("bytes */{total}"), vec![]).await;
     assert_eq!(
         r.headers()["range"],
         format!("bytes=0-{}", UNIT - 1).as_str()
@@ -294,14 +285,13 @@ async fn resumable_sessions_follow_the_308_protocol() {
         format!("bytes {UNIT}-{}/{total}", total - 1),
         data[UNIT..].to_vec(),
     )
-    .await
-    .expect("sent");
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let o = json(r).await;
     assert_eq!(o["size"], total.to_string());
     assert_eq!(o["contentType"], "application/x-big");
     // A client that lost the answer asks again and gets the object, not an error.
-    let r = put(format!("bytes */{total}"), vec![]).await.expect("sent");
+    let r = put(format!("bytes */{total}"), vec![]).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(json(r).await["generation"], o["generation"]);
     let (_, stored) = w
@@ -312,42 +302,23 @@ async fn resumable_sessions_follow_the_308_protocol() {
     assert!(stored == data);
 
     // The create-only precondition is checked when a second session completes.
-    let r = w
-        .post("/upload/storage/v1/b/bkt/o?uploadType=resumable&name=big.bin&ifGenerationMatch=0")
-        .send()
-        .await
-        .expect("sent");
-    let second = r.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_owned();
-    let r = w
-        .http
-        .put(&second)
-        .bearer_auth(&w.token)
-        .header("content-range", "bytes 0-2/3")
-        .body("abc")
-        .send()
-        .await
-        .expect("sent");
+    let second = w
+        .open_session(
+            "/upload/storage/v1/b/bkt/o?uploadType=resumable&name=big.bin&ifGenerationMatch=0",
+        )
+        .await;
+    let r = send(
+        w.at(reqwest::Method::PUT, &second)
+            .header("content-range", "bytes 0-2/3")
+            .body("abc"),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
     // Cancelling answers 499.
-    let r = w
-        .post("/upload/storage/v1/b/bkt/o?uploadType=resumable&name=c")
-        .send()
-        .await
-        .expect("sent");
-    let third = r.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_owned();
-    let r = w
-        .http
-        .delete(&third)
-        .bearer_auth(&w.token)
-        .send()
-        .await
-        .expect("sent");
+    let third = w
+        .open_session("/upload/storage/v1/b/bkt/o?uploadType=resumable&name=c")
+        .await;
+    let r = send(w.at(reqwest::Method::DELETE, &third)).await;
     assert_eq!(r.status().as_u16(), 499);
 }
 
@@ -372,7 +343,7 @@ async fn lists_page_through_prefixes_and_objects() {
         if let Some(t) = &token {
             path.push_str(&format!("&pageToken={}", encode(t)));
         }
-        let page = json(w.get(&path).send().await.expect("sent")).await;
+        let page = json(w.fetch(&path).await).await;
         pages += 1;
         for p in page["prefixes"].as_array().into_iter().flatten() {
             seen.push(p.as_str().unwrap_or("").to_owned());
@@ -389,10 +360,8 @@ async fn lists_page_through_prefixes_and_objects() {
     assert_eq!(seen, ["a.txt", "logs/", "m.txt", "z/"]);
     assert_eq!(pages, 2);
     let page = json(
-        w.get("/storage/v1/b/bkt/o?prefix=logs%2F&delimiter=%2F")
-            .send()
-            .await
-            .expect("sent"),
+        w.fetch("/storage/v1/b/bkt/o?prefix=logs%2F&delimiter=%2F")
+            .await,
     )
     .await;
     assert_eq!(page["prefixes"], serde_json::json!(["logs/sub/"]));
@@ -403,13 +372,7 @@ async fn lists_page_through_prefixes_and_objects() {
         .filter_map(|o| o["name"].as_str())
         .collect();
     assert_eq!(names, ["logs/1.txt", "logs/2.txt"]);
-    let empty = json(
-        w.get("/storage/v1/b/bkt/o?prefix=none%2F")
-            .send()
-            .await
-            .expect("sent"),
-    )
-    .await;
+    let empty = json(w.fetch("/storage/v1/b/bkt/o?prefix=none%2F").await).await;
     assert!(
         empty.get("items").is_none() && empty.get("prefixes").is_none(),
         "{empty}"
@@ -431,34 +394,19 @@ async fn preconditions_and_deletes() {
     let r = w.media("p.txt", b"4", "&ifMetagenerationMatch=9").await;
     assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
 
-    let r = w
-        .http
-        .delete(w.url(&format!(
-            "/storage/v1/b/bkt/o/p.txt?ifGenerationMatch={generation}"
-        )))
-        .bearer_auth(&w.token)
-        .send()
-        .await
-        .expect("sent");
+    let r = send(w.delete(&format!(
+        "/storage/v1/b/bkt/o/p.txt?ifGenerationMatch={generation}"
+    )))
+    .await;
     assert_eq!(
         r.status(),
         StatusCode::PRECONDITION_FAILED,
         "the old generation is gone"
     );
-    let r = w
-        .http
-        .delete(w.url("/storage/v1/b/bkt/o/p.txt"))
-        .bearer_auth(&w.token)
-        .send()
-        .await
-        .expect("sent");
+    let r = send(w.delete("/storage/v1/b/bkt/o/p.txt")).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(r.bytes().await.expect("body").is_empty());
-    let r = w
-        .get("/storage/v1/b/bkt/o/p.txt")
-        .send()
-        .await
-        .expect("sent");
+    let r = w.fetch("/storage/v1/b/bkt/o/p.txt").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let body = json(r).await;
     assert_eq!(body["error"]["code"], 404);
@@ -480,13 +428,7 @@ async fn federated_principals_need_uniform_bucket_level_access() {
         vec![],
         Duration::from_secs(3600),
     );
-    let r = w
-        .http
-        .get(w.url("/storage/v1/b/acl-bkt/o"))
-        .bearer_auth(&federated)
-        .send()
-        .await
-        .expect("sent");
+    let r = send(w.get_as("/storage/v1/b/acl-bkt/o", Some(&federated))).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let message = json(r).await["error"]["message"]
         .as_str()
@@ -495,15 +437,9 @@ async fn federated_principals_need_uniform_bucket_level_access() {
     assert!(message.starts_with(&principal), "{message}");
     assert!(message.contains("storage.objects.list"), "{message}");
     // On a uniform bucket, and for a service account anywhere, it works.
-    let r = w
-        .http
-        .get(w.url("/storage/v1/b/bkt/o"))
-        .bearer_auth(&federated)
-        .send()
-        .await
-        .expect("sent");
+    let r = send(w.get_as("/storage/v1/b/bkt/o", Some(&federated))).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let r = w.get("/storage/v1/b/acl-bkt/o").send().await.expect("sent");
+    let r = w.fetch("/storage/v1/b/acl-bkt/o").await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -514,9 +450,9 @@ async fn faults_apply_to_storage_requests() {
         .faults()
         .set(Endpoint::Storage, Fault::fail_next(1, 503));
     let before = w.emulator.requests(Endpoint::Storage);
-    let r = w.get("/storage/v1/b/bkt/o").send().await.expect("sent");
+    let r = w.fetch("/storage/v1/b/bkt/o").await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let r = w.get("/storage/v1/b/bkt/o").send().await.expect("sent");
+    let r = w.fetch("/storage/v1/b/bkt/o").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(w.emulator.requests(Endpoint::Storage) - before, 2);
 }

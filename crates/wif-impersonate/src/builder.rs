@@ -299,6 +299,14 @@ mod tests {
         err
     }
 
+    /// Asserts each builder is rejected with an error naming its field.
+    fn assert_each_names_its_field(table: Vec<(ImpersonationBuilder, &str)>) {
+        for (builder, field) in table {
+            let shown = config_error(builder).to_string();
+            assert!(shown.contains(field), "want {field}: {shown}");
+        }
+    }
+
     #[test]
     fn service_account_builds_the_default_url() {
         let imp = base().service_account(SA).build().expect("builds");
@@ -379,10 +387,7 @@ mod tests {
                 "`federated`",
             ),
         ];
-        for (builder, field) in table {
-            let shown = config_error(builder).to_string();
-            assert!(shown.contains(field), "want {field}: {shown}");
-        }
+        assert_each_names_its_field(table);
     }
 
     #[test]
@@ -433,10 +438,7 @@ mod tests {
                 "`timeout`",
             ),
         ];
-        for (builder, field) in table {
-            let shown = config_error(builder).to_string();
-            assert!(shown.contains(field), "want {field}: {shown}");
-        }
+        assert_each_names_its_field(table);
     }
 
     #[test]

@@ -39,6 +39,11 @@ fn builder(server: &MockServer) -> ImpersonationBuilder {
         .retry_policy(fast_retry(3))
 }
 
+/// Builds `builder`, which must be a valid configuration, and asks it for a token.
+async fn token_of(builder: ImpersonationBuilder) -> Result<AccessToken, Error> {
+    builder.build().expect("valid configuration").token().await
+}
+
 fn granted(expire_time: &str) -> ResponseTemplate {
     ResponseTemplate::new(200)
         .set_body_json(json!({"accessToken": IMPERSONATED, "expireTime": expire_time}))
@@ -50,6 +55,28 @@ fn unix(at: time::OffsetDateTime) -> SystemTime {
             u64::try_from(at.unix_timestamp()).expect("after 1970"),
             at.nanosecond(),
         )
+}
+
+/// Answers every POST to `server` with `response` (after any mock mounted before).
+async fn answer(server: &MockServer, response: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
+
+/// Answers the next POST to `server` with `response`, then lets later mocks answer.
+async fn answer_once(server: &MockServer, response: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .respond_with(response)
+        .up_to_n_times(1)
+        .mount(server)
+        .await;
+}
+
+/// How many requests `server` has received.
+async fn request_count(server: &MockServer) -> Option<usize> {
+    server.received_requests().await.map(|r| r.len())
 }
 
 fn assert_no_secrets(shown: &str) {
@@ -174,10 +201,7 @@ async fn expire_time_accepts_rfc3339_and_rejects_the_rest() {
     let imp = builder(&server).build().expect("valid configuration");
     for (expire_time, want) in table {
         server.reset().await;
-        Mock::given(method("POST"))
-            .respond_with(granted(expire_time))
-            .mount(&server)
-            .await;
+        answer(&server, granted(expire_time)).await;
         let got = imp.token().await;
         match want {
             Some(want) => {
@@ -215,16 +239,17 @@ async fn malformed_success_bodies_are_invalid_responses() {
     let imp = builder(&server).build().expect("valid configuration");
     for body in bodies {
         server.reset().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200).set_body_string(body.clone()))
-            .mount(&server)
-            .await;
+        answer(
+            &server,
+            ResponseTemplate::new(200).set_body_string(body.clone()),
+        )
+        .await;
         let err = imp.token().await.expect_err(&body);
         assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{body}: {err:?}");
         assert_eq!(err.step(), Step::Impersonation, "{body}");
         assert_no_secrets(&format!("{err} {err:?}"));
         assert_eq!(
-            server.received_requests().await.map(|r| r.len()),
+            request_count(&server).await,
             Some(1),
             "{body}: an invalid answer is not retried"
         );
@@ -241,6 +266,11 @@ fn rpc_error(code: u16, status: &str, message: &str, reason: Option<&str>) -> se
         }));
     }
     json!({"error": {"code": code, "message": message, "status": status, "details": details}})
+}
+
+/// IAM's answer: HTTP `code` with the matching [`rpc_error`] body.
+fn refused(code: u16, status: &str, message: &str, reason: Option<&str>) -> ResponseTemplate {
+    ResponseTemplate::new(code).set_body_json(rpc_error(code, status, message, reason))
 }
 
 #[tokio::test]
@@ -292,10 +322,7 @@ async fn http_errors_name_the_step_and_carry_hints_and_are_not_retried() {
     for (body, want_hint) in table {
         let status = body["error"]["code"].as_u64().expect("code") as u16;
         server.reset().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(status).set_body_json(&body))
-            .mount(&server)
-            .await;
+        answer(&server, ResponseTemplate::new(status).set_body_json(&body)).await;
         let err = imp.token().await.expect_err("error status");
         assert_eq!(err.step(), Step::Impersonation, "{err:?}");
         assert_eq!(err.kind(), ErrorKind::Http, "{err:?}");
@@ -319,7 +346,7 @@ async fn http_errors_name_the_step_and_carry_hints_and_are_not_retried() {
         // A 401 is tried once more with a new federated token (here the same static one).
         let expected = if status == 401 { 2 } else { 1 };
         assert_eq!(
-            server.received_requests().await.map(|r| r.len()),
+            request_count(&server).await,
             Some(expected),
             "{status} must not be retried"
         );
@@ -354,12 +381,12 @@ async fn a_refused_federated_token_is_replaced_once() {
     // IAM refuses the first federated token (revoked or expired early at Google)…
     Mock::given(method("POST"))
         .and(header("authorization", "Bearer federated-1"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(rpc_error(
+        .respond_with(refused(
             401,
             "UNAUTHENTICATED",
             "Request had invalid authentication credentials. The access token has expired.",
             Some("ACCESS_TOKEN_EXPIRED"),
-        )))
+        ))
         .mount(&server)
         .await;
     // …and accepts a new one.
@@ -384,26 +411,20 @@ async fn a_refused_federated_token_is_replaced_once() {
             .load(std::sync::atomic::Ordering::SeqCst),
         1
     );
-    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
+    assert_eq!(request_count(&server).await, Some(2));
 }
 
 #[tokio::test]
 async fn unavailable_is_retried_until_success() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("<html>overloaded</html>"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(granted(EXPIRES))
-        .mount(&server)
-        .await;
+    answer_once(
+        &server,
+        ResponseTemplate::new(503).set_body_string("<html>overloaded</html>"),
+    )
+    .await;
+    answer(&server, granted(EXPIRES)).await;
 
-    let token = builder(&server)
-        .build()
-        .expect("valid configuration")
-        .token()
+    let token = token_of(builder(&server))
         .await
         .expect("second attempt succeeds");
     assert_eq!(token.secret().expose_secret(), IMPERSONATED);
@@ -421,20 +442,13 @@ async fn unavailable_is_retried_until_success() {
 #[tokio::test]
 async fn retries_stop_at_the_policy_limit() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .mount(&server)
-        .await;
-    let err = builder(&server)
-        .retry_policy(fast_retry(2))
-        .build()
-        .expect("valid configuration")
-        .token()
+    answer(&server, ResponseTemplate::new(500)).await;
+    let err = token_of(builder(&server).retry_policy(fast_retry(2)))
         .await
         .expect_err("always 500");
     assert_eq!(err.status(), Some(500));
     assert!(err.is_retryable());
-    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
+    assert_eq!(request_count(&server).await, Some(2));
 }
 
 #[derive(Debug)]
@@ -465,7 +479,7 @@ async fn federated_errors_pass_through_unchanged() {
     assert_eq!(err.to_string(), original.to_string());
     assert_eq!(err.hint(), Some("check the attribute condition"));
     assert_eq!(
-        server.received_requests().await.map(|r| r.len()),
+        request_count(&server).await,
         Some(0),
         "no impersonation without a federated token"
     );
@@ -474,19 +488,15 @@ async fn federated_errors_pass_through_unchanged() {
 #[tokio::test]
 async fn each_attempt_is_cut_off_by_the_timeout() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(granted(EXPIRES).set_delay(Duration::from_secs(5)))
-        .mount(&server)
-        .await;
+    answer(&server, granted(EXPIRES).set_delay(Duration::from_secs(5))).await;
     let started = std::time::Instant::now();
-    let err = builder(&server)
-        .timeout(Duration::from_millis(200))
-        .retry_policy(fast_retry(2))
-        .build()
-        .expect("valid configuration")
-        .token()
-        .await
-        .expect_err("the server is too slow");
+    let err = token_of(
+        builder(&server)
+            .timeout(Duration::from_millis(200))
+            .retry_policy(fast_retry(2)),
+    )
+    .await
+    .expect_err("the server is too slow");
     assert!(err.is_timeout(), "{err:?}");
     assert_eq!(err.step(), Step::Impersonation);
     assert!(
@@ -499,7 +509,7 @@ async fn each_attempt_is_cut_off_by_the_timeout() {
         started.elapsed()
     );
     assert_eq!(
-        server.received_requests().await.map(|r| r.len()),
+        request_count(&server).await,
         Some(2),
         "a timeout is retried"
     );
@@ -510,25 +520,18 @@ async fn tokens_never_reach_debug_display_or_trace_logs() {
     let logs = wif_core::testing::LogCapture::global();
 
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(granted(EXPIRES))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(rpc_error(
+    answer_once(&server, ResponseTemplate::new(503)).await;
+    answer_once(&server, granted(EXPIRES)).await;
+    answer(
+        &server,
+        refused(
             403,
             "PERMISSION_DENIED",
             "Permission 'iam.serviceAccounts.getAccessToken' denied",
             Some("IAM_PERMISSION_DENIED"),
-        )))
-        .mount(&server)
-        .await;
+        ),
+    )
+    .await;
 
     let imp = builder(&server)
         .quota_project("billing-proj")
