@@ -13,6 +13,7 @@ use tracing::Instrument as _;
 use url::Url;
 use wif_core::{Environment, Error, RetryPolicy, Step, TokenProvider};
 
+use crate::TableRef;
 use crate::hints::{self, Operation};
 
 /// BigQuery v2's REST root in the default universe.
@@ -203,6 +204,20 @@ impl BigQuery {
         Ok(url)
     }
 
+    /// `{base}/projects/{p}/datasets/{d}/tables/{t}`, then the `rest` segments (all encoded).
+    pub(crate) fn table_url(&self, table: &TableRef, rest: &[&str]) -> Result<Url, Error> {
+        let mut segments = vec![
+            "projects",
+            table.project(),
+            "datasets",
+            table.dataset(),
+            "tables",
+            table.table(),
+        ];
+        segments.extend_from_slice(rest);
+        self.url(&segments)
+    }
+
     pub(crate) fn validated_project(&self) -> Result<&str, Error> {
         let p = self.inner.project.trim();
         if p.is_empty() {
@@ -367,6 +382,9 @@ mod tests {
             url.as_str(),
             "http://127.0.0.1:1/bigquery/v2/projects/p/datasets/d%2Fx/tables/t%3Fq"
         );
+        let table = TableRef::new("p", "d/x", "t?q");
+        assert_eq!(bq.table_url(&table, &[]).expect("builds"), url);
+        assert_eq!(table.resource(), "p:d/x.t?q");
     }
 
     #[test]

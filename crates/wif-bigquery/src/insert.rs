@@ -258,16 +258,8 @@ impl BigQuery {
         self.base()?;
         let encoded = encode_rows(rows, &options)?;
         let batches = batches(&encoded, &options);
-        let resource = format!("{}:{}.{}", table.project(), table.dataset(), table.table());
-        let url = self.url(&[
-            "projects",
-            table.project(),
-            "datasets",
-            table.dataset(),
-            "tables",
-            table.table(),
-            "insertAll",
-        ])?;
+        let resource = table.resource();
+        let url = self.table_url(table, &["insertAll"])?;
         let mut report = InsertReport {
             table: resource.clone(),
             rows: encoded.len(),

@@ -19,15 +19,8 @@ impl BigQuery {
     /// The schema of `table` (`tables.get`).
     pub async fn table_schema(&self, table: &TableRef) -> Result<Schema, Error> {
         table.validate()?;
-        let resource = format!("{}:{}.{}", table.project(), table.dataset(), table.table());
-        let url = self.url(&[
-            "projects",
-            table.project(),
-            "datasets",
-            table.dataset(),
-            "tables",
-            table.table(),
-        ])?;
+        let resource = table.resource();
+        let url = self.table_url(table, &[])?;
         let t: Table = self
             .call(Call {
                 method: "tables.get",

@@ -54,6 +54,11 @@ impl TableRef {
         &self.table
     }
 
+    /// `project:dataset.table`: how BigQuery names the table in its messages (and so do ours).
+    pub(crate) fn resource(&self) -> String {
+        format!("{}:{}.{}", self.project, self.dataset, self.table)
+    }
+
     /// Rejects empty ids before any network call.
     pub(crate) fn validate(&self) -> Result<(), Error> {
         for (field, value) in [

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use support::{CountingProvider, client, header, json_body, rpc_error};
+use support::{CountingProvider, answer, client, fail_then, header, json_body, rpc_error_response};
 use wif_bigquery::{InsertOptions, TableRef};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -158,10 +158,7 @@ async fn batches_1200_rows_into_three_requests_and_reports_original_indexes() {
 #[tokio::test]
 async fn large_rows_split_batches_by_bytes() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ok())
-        .mount(&server)
-        .await;
+    answer(&server, "POST", ok()).await;
     let bq = client(&server, CountingProvider::new());
     let big = "x".repeat(300_000);
     let rows: Vec<Value> = (0..40).map(|i| json!({"id": i, "blob": big})).collect();
@@ -230,20 +227,8 @@ async fn bad_input_fails_before_any_request() {
 #[tokio::test]
 async fn retries_backend_errors_with_the_same_insert_ids() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).set_body_json(rpc_error(
-            503,
-            "backendError",
-            "try again",
-        )))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ok())
-        .mount(&server)
-        .await;
+    let backend_error = rpc_error_response(503, "backendError", "try again");
+    fail_then(&server, "POST", 1, backend_error, ok()).await;
     let bq = client(&server, CountingProvider::new());
     bq.insert_rows(&table(), [json!({"id": 1})], InsertOptions::default())
         .await
@@ -260,20 +245,8 @@ async fn retries_backend_errors_with_the_same_insert_ids() {
 #[tokio::test]
 async fn a_401_refreshes_the_token_once() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(rpc_error(
-            401,
-            "authError",
-            "Invalid Credentials",
-        )))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ok())
-        .mount(&server)
-        .await;
+    let unauthorized = rpc_error_response(401, "authError", "Invalid Credentials");
+    fail_then(&server, "POST", 1, unauthorized, ok()).await;
     let provider = CountingProvider::new();
     let bq = client(&server, provider.clone());
     bq.insert_rows(&table(), [json!({"id": 1})], InsertOptions::default())
@@ -292,11 +265,7 @@ async fn a_401_refreshes_the_token_once() {
 async fn a_second_401_is_an_error_not_a_loop() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(rpc_error(
-            401,
-            "authError",
-            "Invalid Credentials",
-        )))
+        .respond_with(rpc_error_response(401, "authError", "Invalid Credentials"))
         .expect(2)
         .mount(&server)
         .await;
@@ -323,9 +292,7 @@ async fn client_errors_are_not_retried_and_carry_hints() {
     for (status, reason, hint) in table_cases {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
-            .respond_with(
-                ResponseTemplate::new(*status).set_body_json(rpc_error(*status, reason, "no")),
-            )
+            .respond_with(rpc_error_response(*status, reason, "no"))
             .expect(1)
             .mount(&server)
             .await;

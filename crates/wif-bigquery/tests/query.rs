@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::TryStreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use support::{CountingProvider, client, header, json_body, rpc_error};
+use support::{CountingProvider, answer, client, fail_then, header, json_body, rpc_error_response};
 use wif_bigquery::QueryRequest;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -40,6 +40,12 @@ fn row(id: i64) -> Value {
 
 fn job_ref() -> Value {
     json!({"projectId": "proj", "jobId": "job_1", "location": "europe-west1"})
+}
+
+/// A job reference whose job is still running.
+fn incomplete() -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_json(json!({"jobComplete": false, "jobReference": job_ref()}))
 }
 
 fn complete(rows: Vec<Value>, total: usize, page_token: Option<&str>) -> ResponseTemplate {
@@ -138,10 +144,7 @@ async fn polls_until_complete_then_pages_with_encoded_tokens() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(QUERY_PATH))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"jobComplete": false, "jobReference": job_ref()})),
-        )
+        .respond_with(incomplete())
         .expect(1)
         .mount(&server)
         .await;
@@ -149,10 +152,7 @@ async fn polls_until_complete_then_pages_with_encoded_tokens() {
     Mock::given(method("GET"))
         .and(path(JOB_PATH))
         .and(query_param("maxResults", "0"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"jobComplete": false, "jobReference": job_ref()})),
-        )
+        .respond_with(incomplete())
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&server)
@@ -224,20 +224,19 @@ async fn polls_until_complete_then_pages_with_encoded_tokens() {
 #[tokio::test]
 async fn rate_limits_arrive_as_403_and_are_retried_with_the_same_request_id() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(rpc_error(
-            403,
-            "rateLimitExceeded",
-            "Exceeded rate limits: too many api requests per user per method",
-        )))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(complete(vec![row(1)], 1, None))
-        .mount(&server)
-        .await;
+    let rate_limited = rpc_error_response(
+        403,
+        "rateLimitExceeded",
+        "Exceeded rate limits: too many api requests per user per method",
+    );
+    fail_then(
+        &server,
+        "POST",
+        2,
+        rate_limited,
+        complete(vec![row(1)], 1, None),
+    )
+    .await;
     let bq = client(&server, CountingProvider::new());
     let rows = bq
         .query(QueryRequest::new("SELECT 1"))
@@ -263,11 +262,11 @@ async fn rate_limits_arrive_as_403_and_are_retried_with_the_same_request_id() {
 async fn invalid_query_is_not_retried() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(rpc_error(
+        .respond_with(rpc_error_response(
             400,
             "invalidQuery",
             "Syntax error: Unexpected keyword FROM at [1:8]",
-        )))
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -298,16 +297,8 @@ async fn server_errors_are_retried_by_status_even_without_json() {
         (504, "".to_owned()),
     ] {
         let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(status).set_body_string(body.clone()))
-            .up_to_n_times(1)
-            .with_priority(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .respond_with(complete(vec![], 0, None))
-            .mount(&server)
-            .await;
+        let failure = ResponseTemplate::new(status).set_body_string(body);
+        fail_then(&server, "POST", 1, failure, complete(vec![], 0, None)).await;
         let bq = client(&server, CountingProvider::new());
         bq.query(QueryRequest::new("SELECT 1"))
             .await
@@ -323,20 +314,8 @@ async fn server_errors_are_retried_by_status_even_without_json() {
 #[tokio::test]
 async fn a_job_that_never_completes_hits_the_deadline() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"jobComplete": false, "jobReference": job_ref()})),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"jobComplete": false, "jobReference": job_ref()})),
-        )
-        .mount(&server)
-        .await;
+    answer(&server, "POST", incomplete()).await;
+    answer(&server, "GET", incomplete()).await;
     let bq = client(&server, CountingProvider::new());
     let started = std::time::Instant::now();
     let err = bq
@@ -356,16 +335,13 @@ async fn a_job_that_never_completes_hits_the_deadline() {
 #[tokio::test]
 async fn a_failed_page_fetch_ends_the_stream_with_the_error() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(complete(vec![row(1)], 2, Some("next")))
-        .mount(&server)
-        .await;
+    answer(&server, "POST", complete(vec![row(1)], 2, Some("next"))).await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(rpc_error(
+        .respond_with(rpc_error_response(
             404,
             "notFound",
             "Not found: Job proj:job_1",
-        )))
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -396,10 +372,7 @@ async fn bad_rows_and_bad_requests_are_clear_errors() {
     let server = MockServer::start().await;
     let bad_row =
         json!({"f": [{"v": "not-a-number"}, {"v": null}, {"v": null}, {"v": []}, {"v": null}]});
-    Mock::given(method("POST"))
-        .respond_with(complete(vec![bad_row], 1, None))
-        .mount(&server)
-        .await;
+    answer(&server, "POST", complete(vec![bad_row], 1, None)).await;
     let bq = client(&server, CountingProvider::new());
     let err = bq
         .query(QueryRequest::new("SELECT 1"))
@@ -433,16 +406,11 @@ async fn bad_rows_and_bad_requests_are_clear_errors() {
 async fn tracing_names_the_call_but_never_the_token() {
     let logs = wif_core::testing::LogCapture::global();
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(complete(vec![row(1)], 1, None))
-        .mount(&server)
-        .await;
-    let provider = std::sync::Arc::new(wif_core::StaticTokenProvider::new(
-        wif_core::AccessToken::new("ya29.SECRET-bigquery-token"),
+    answer(&server, "POST", complete(vec![row(1)], 1, None)).await;
+    let provider = wif_core::StaticTokenProvider::new(wif_core::AccessToken::new(
+        "ya29.SECRET-bigquery-token",
     ));
-    let bq = wif_bigquery::BigQuery::new(provider, "proj")
-        .with_base_url(&format!("{}/bigquery/v2/", server.uri()))
-        .with_retry_policy(support::fast_retries());
+    let bq = client(&server, provider);
     bq.query(QueryRequest::new("SELECT 1"))
         .await
         .expect("query");

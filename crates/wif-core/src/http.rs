@@ -81,22 +81,28 @@ impl fmt::Debug for HeaderNames<'_> {
     }
 }
 
+/// The `Retry-After` of `headers` in delta-seconds, if present. The HTTP-date form is ignored
+/// (Google sends seconds), never misread.
+pub fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
 impl Response {
     /// True for 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
-    /// The `Retry-After` header in seconds, if present.
+    /// The `Retry-After` header in seconds, if present (see [`retry_after`]).
     pub fn retry_after(&self) -> Option<Duration> {
-        self.headers
-            .get(http::header::RETRY_AFTER)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .map(Duration::from_secs)
+        retry_after(&self.headers)
     }
 
     /// The server's clock when it answered: its `Date` header, if present and well-formed.

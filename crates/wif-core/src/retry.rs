@@ -179,7 +179,6 @@ fn deadline_error(step: Step, what: &str, deadline: Duration, attempt: u32) -> E
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
@@ -189,6 +188,22 @@ mod tests {
             .with_max_attempts(4)
             .with_backoff(Duration::from_millis(100), Duration::from_secs(1))
             .without_jitter()
+    }
+
+    /// Runs `policy` over an operation whose call number `n` (from 0) answers `outcome(n)`;
+    /// returns the result and how many calls were made.
+    async fn run_counted<T>(
+        policy: RetryPolicy,
+        outcome: impl Fn(u32) -> Result<T, Error>,
+    ) -> (Result<T, Error>, u32) {
+        let calls = AtomicU32::new(0);
+        let out = policy
+            .run(Step::Exchange, "test", |_| {
+                let result = outcome(calls.fetch_add(1, Ordering::SeqCst));
+                async move { result }
+            })
+            .await;
+        (out, calls.load(Ordering::SeqCst))
     }
 
     #[test]
@@ -228,23 +243,17 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn retries_retryable_errors_until_success() {
-        let calls = Arc::new(AtomicU32::new(0));
-        let c = calls.clone();
         let started = Instant::now();
-        let out = policy()
-            .run(Step::Exchange, "test", |_| {
-                let c = c.clone();
-                async move {
-                    if c.fetch_add(1, Ordering::SeqCst) < 2 {
-                        Err(Error::http(Step::Exchange, 503, b""))
-                    } else {
-                        Ok(7)
-                    }
-                }
-            })
-            .await;
+        let (out, calls) = run_counted(policy(), |n| {
+            if n < 2 {
+                Err(Error::http(Step::Exchange, 503, b""))
+            } else {
+                Ok(7)
+            }
+        })
+        .await;
         assert_eq!(out.ok(), Some(7));
-        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(calls, 3);
         assert_eq!(
             started.elapsed(),
             Duration::from_millis(300),
@@ -254,36 +263,24 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn does_not_retry_non_retryable_errors() {
-        let calls = Arc::new(AtomicU32::new(0));
-        let c = calls.clone();
-        let out: Result<(), Error> = policy()
-            .run(Step::Exchange, "test", |_| {
-                c.fetch_add(1, Ordering::SeqCst);
-                async {
-                    Err(Error::http(
-                        Step::Exchange,
-                        400,
-                        br#"{"error":"invalid_grant"}"#,
-                    ))
-                }
-            })
-            .await;
+        let (out, calls) = run_counted::<()>(policy(), |_| {
+            Err(Error::http(
+                Step::Exchange,
+                400,
+                br#"{"error":"invalid_grant"}"#,
+            ))
+        })
+        .await;
         assert_eq!(out.err().map(|e| e.status()), Some(Some(400)));
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(calls, 1);
     }
 
     #[tokio::test(start_paused = true)]
     async fn stops_after_max_attempts() {
-        let calls = Arc::new(AtomicU32::new(0));
-        let c = calls.clone();
-        let out: Result<(), Error> = policy()
-            .run(Step::Exchange, "test", |_| {
-                c.fetch_add(1, Ordering::SeqCst);
-                async { Err(Error::http(Step::Exchange, 500, b"")) }
-            })
-            .await;
+        let (out, calls) =
+            run_counted::<()>(policy(), |_| Err(Error::http(Step::Exchange, 500, b""))).await;
         assert!(out.is_err());
-        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        assert_eq!(calls, 4);
     }
 
     #[tokio::test(start_paused = true)]
@@ -303,31 +300,22 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn retry_after_is_honoured_but_not_past_the_deadline() {
-        let calls = Arc::new(AtomicU32::new(0));
-        let c = calls.clone();
         let started = Instant::now();
-        let out = policy()
-            .run(Step::Exchange, "test", |_| {
-                let c = c.clone();
-                async move {
-                    if c.fetch_add(1, Ordering::SeqCst) == 0 {
-                        Err(Error::http(Step::Exchange, 429, b"")
-                            .with_retry_after(Duration::from_secs(3)))
-                    } else {
-                        Ok(())
-                    }
-                }
-            })
-            .await;
+        let (out, _) = run_counted(policy(), |n| {
+            if n == 0 {
+                Err(Error::http(Step::Exchange, 429, b"").with_retry_after(Duration::from_secs(3)))
+            } else {
+                Ok(())
+            }
+        })
+        .await;
         assert!(out.is_ok());
         assert_eq!(started.elapsed(), Duration::from_secs(3));
 
-        let out: Result<(), Error> = policy()
-            .with_deadline(Duration::from_secs(2))
-            .run(Step::Exchange, "test", |_| async {
-                Err(Error::http(Step::Exchange, 429, b"").with_retry_after(Duration::from_secs(60)))
-            })
-            .await;
+        let (out, _) = run_counted::<()>(policy().with_deadline(Duration::from_secs(2)), |_| {
+            Err(Error::http(Step::Exchange, 429, b"").with_retry_after(Duration::from_secs(60)))
+        })
+        .await;
         assert_eq!(
             out.err().and_then(|e| e.status()),
             Some(429),
@@ -337,15 +325,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_unrepresentable_retry_after_gives_up_instead_of_panicking() {
-        let calls = Arc::new(AtomicU32::new(0));
-        let c = calls.clone();
-        let out: Result<(), Error> = policy()
-            .run(Step::Exchange, "test", |_| {
-                c.fetch_add(1, Ordering::SeqCst);
-                async { Err(Error::http(Step::Exchange, 503, b"").with_retry_after(Duration::MAX)) }
-            })
-            .await;
+        let (out, calls) = run_counted::<()>(policy(), |_| {
+            Err(Error::http(Step::Exchange, 503, b"").with_retry_after(Duration::MAX))
+        })
+        .await;
         assert_eq!(out.err().and_then(|e| e.status()), Some(503));
-        assert_eq!(calls.load(Ordering::SeqCst), 1, "no second attempt");
+        assert_eq!(calls, 1, "no second attempt");
     }
 }

@@ -2,6 +2,9 @@
 //! wiremock cannot misbehave enough): bounded body reading, status and transport-error mapping,
 //! the default client's settings, and `RetryPolicy::run` driving `send` end to end.
 
+// Test helpers outside #[test] fns: panicking with a message is how they report.
+#![allow(clippy::expect_used)]
+
 use std::error::Error as _;
 use std::io::{Read as _, Write as _};
 use std::time::Duration;
@@ -39,10 +42,81 @@ fn accept_request(listener: &std::net::TcpListener) -> std::io::Result<std::net:
     Ok(socket)
 }
 
+/// A raw server on 127.0.0.1 that hands its one request's socket to `respond`, on a thread of
+/// its own; returns the address to call and the thread.
+fn raw_server<T: Send + 'static>(
+    respond: impl FnOnce(std::net::TcpStream) -> T + Send + 'static,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<T>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let thread =
+        std::thread::spawn(move || respond(accept_request(&listener).expect("accept a request")));
+    (addr, thread)
+}
+
+/// Waits (at most 10 s) for a [`raw_server`] thread to end, which it does once the client has
+/// hung up, and returns what it returned.
+async fn after_hang_up<T: Send + 'static>(server: std::thread::JoinHandle<T>) -> T {
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || server.join()),
+    )
+    .await
+    .expect("the server sees the client hang up")
+    .expect("join task")
+    .expect("server thread")
+}
+
 async fn get(server: &MockServer, step: Step, route: &str) -> Result<Response, Error> {
     let client = default_client()?;
     let url = format!("{}{route}", server.uri());
     send(step, &format!("GET {url}"), client.get(&url)).await
+}
+
+/// A mock server answering each `(path, response)` route, whatever the method.
+async fn serving<const N: usize>(routes: [(&str, ResponseTemplate); N]) -> MockServer {
+    let server = MockServer::start().await;
+    for (route, response) in routes {
+        Mock::given(path(route))
+            .respond_with(response)
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+/// A mock server answering `/v1/token` (any method) with `response`, expecting exactly one call.
+async fn token_endpoint_once(response: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/token"))
+        .respond_with(response)
+        .expect(1)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// `POST {server}/v1/token` under `policy`, each attempt through `send` then `error_for_status`
+/// as wif's crates do it; also returns the attempt numbers `run` handed out.
+async fn post_token_with_retries(
+    server: &MockServer,
+    policy: RetryPolicy,
+) -> (Result<Response, Error>, Vec<u32>) {
+    let client = default_client().expect("default client builds");
+    let url = format!("{}/v1/token", server.uri());
+    let mut attempts = Vec::new();
+    let result = policy
+        .run(Step::Exchange, "POST /v1/token", |attempt| {
+            attempts.push(attempt);
+            let request = client.post(&url).body("grant_type=x");
+            async move {
+                send(Step::Exchange, "POST /v1/token", request)
+                    .await?
+                    .error_for_status(Step::Exchange)
+            }
+        })
+        .await;
+    (result, attempts)
 }
 
 #[tokio::test]
@@ -123,11 +197,11 @@ fn debug_of_a_response_shows_neither_body_nor_header_values() {
 
 #[tokio::test]
 async fn a_body_of_exactly_the_limit_is_read() {
-    let server = MockServer::start().await;
-    Mock::given(path("/exact"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'a'; MAX_RESPONSE_BYTES]))
-        .mount(&server)
-        .await;
+    let server = serving([(
+        "/exact",
+        ResponseTemplate::new(200).set_body_bytes(vec![b'a'; MAX_RESPONSE_BYTES]),
+    )])
+    .await;
 
     let response = get(&server, Step::Exchange, "/exact")
         .await
@@ -137,11 +211,11 @@ async fn a_body_of_exactly_the_limit_is_read() {
 
 #[tokio::test]
 async fn a_declared_content_length_over_the_limit_is_refused() {
-    let server = MockServer::start().await;
-    Mock::given(path("/big"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'a'; MAX_RESPONSE_BYTES + 1]))
-        .mount(&server)
-        .await;
+    let server = serving([(
+        "/big",
+        ResponseTemplate::new(200).set_body_bytes(vec![b'a'; MAX_RESPONSE_BYTES + 1]),
+    )])
+    .await;
 
     let err = get(&server, Step::Impersonation, "/big")
         .await
@@ -164,10 +238,7 @@ async fn a_declared_content_length_over_the_limit_is_refused() {
 async fn a_declared_content_length_over_the_limit_is_refused_before_reading() {
     // A raw server that announces an oversized body and then sends nothing: only the
     // Content-Length check can refuse it (reading would wait for the client timeout).
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    let server = std::thread::spawn(move || {
-        let mut socket = accept_request(&listener).expect("accept a request");
+    let (addr, server) = raw_server(|mut socket| {
         let head = format!(
             "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n",
             MAX_RESPONSE_BYTES + 1
@@ -194,37 +265,28 @@ async fn a_declared_content_length_over_the_limit_is_refused_before_reading() {
         "refused at once, not timed out: {err:?}"
     );
     drop(client);
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::task::spawn_blocking(move || server.join()),
-    )
-    .await
-    .expect("the server sees the client hang up")
-    .expect("join task")
-    .expect("server thread");
+    after_hang_up(server).await;
 }
 
 #[tokio::test]
 async fn a_chunked_body_over_the_limit_is_refused() {
     // wiremock cannot stream, but a `transfer-encoding: chunked` header makes hyper send the
     // body chunked without a Content-Length, so only the read loop can enforce the limit.
-    let server = MockServer::start().await;
-    Mock::given(path("/small"))
-        .respond_with(
+    let server = serving([
+        (
+            "/small",
             ResponseTemplate::new(200)
                 .insert_header("transfer-encoding", "chunked")
                 .set_body_bytes(b"tiny".to_vec()),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(path("/big"))
-        .respond_with(
+        ),
+        (
+            "/big",
             ResponseTemplate::new(200)
                 .insert_header("transfer-encoding", "chunked")
                 .set_body_bytes(vec![b'a'; MAX_RESPONSE_BYTES + 1]),
-        )
-        .mount(&server)
-        .await;
+        ),
+    ])
+    .await;
 
     let small = get(&server, Step::Source, "/small")
         .await
@@ -248,10 +310,7 @@ async fn a_chunked_body_over_the_limit_is_refused() {
 async fn an_endless_stream_is_cut_off_at_the_limit() {
     // A raw server that streams chunks forever: `send` must give up at the limit instead of
     // buffering until memory runs out. The writer thread ends once the client hangs up.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    let writer = std::thread::spawn(move || {
-        let mut socket = accept_request(&listener).expect("accept a request");
+    let (addr, writer) = raw_server(|mut socket| {
         let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
         socket.write_all(head.as_bytes()).expect("write head");
         let chunk = [b'a'; 64 * 1024];
@@ -279,26 +338,14 @@ async fn an_endless_stream_is_cut_off_at_the_limit() {
     assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err:?}");
     drop(client);
 
-    let sent = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::task::spawn_blocking(move || writer.join()),
-    )
-    .await
-    .expect("the server sees the client hang up")
-    .expect("join task")
-    .expect("writer thread");
+    let sent = after_hang_up(writer).await;
     assert!(sent > MAX_RESPONSE_BYTES, "the limit was reached: {sent}");
 }
 
 #[tokio::test]
 async fn error_for_status_parses_oauth_bodies_and_drops_the_body() {
-    let server = MockServer::start().await;
-    Mock::given(path("/token"))
-        .respond_with(ResponseTemplate::new(400).set_body_string(
-            r#"{"error":"invalid_grant","error_description":"The audience does not match.","debug":"BODY-ONLY-MARKER"}"#,
-        ))
-        .mount(&server)
-        .await;
+    let body = r#"{"error":"invalid_grant","error_description":"The audience does not match.","debug":"BODY-ONLY-MARKER"}"#;
+    let server = serving([("/token", ResponseTemplate::new(400).set_body_string(body))]).await;
 
     let response = get(&server, Step::Exchange, "/token").await.expect("sent");
     assert_eq!(response.status, 400);
@@ -323,13 +370,12 @@ async fn error_for_status_parses_oauth_bodies_and_drops_the_body() {
 
 #[tokio::test]
 async fn error_for_status_parses_google_rpc_bodies() {
-    let server = MockServer::start().await;
-    Mock::given(path("/generateAccessToken"))
-        .respond_with(ResponseTemplate::new(403).set_body_string(
-            r#"{"error":{"code":403,"message":"Permission 'iam.serviceAccounts.getAccessToken' denied","status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"IAM_PERMISSION_DENIED","metadata":{"x":"BODY-ONLY-MARKER"}}]}}"#,
-        ))
-        .mount(&server)
-        .await;
+    let body = r#"{"error":{"code":403,"message":"Permission 'iam.serviceAccounts.getAccessToken' denied","status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"IAM_PERMISSION_DENIED","metadata":{"x":"BODY-ONLY-MARKER"}}]}}"#;
+    let route = (
+        "/generateAccessToken",
+        ResponseTemplate::new(403).set_body_string(body),
+    );
+    let server = serving([route]).await;
 
     let err = get(&server, Step::Impersonation, "/generateAccessToken")
         .await
@@ -355,15 +401,13 @@ async fn error_for_status_parses_google_rpc_bodies() {
 
 #[tokio::test]
 async fn error_for_status_keeps_retry_after() {
-    let server = MockServer::start().await;
-    Mock::given(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("retry-after", "7")
-                .set_body_string(r#"{"error":"rate_limited","error_description":"slow down"}"#),
-        )
-        .mount(&server)
-        .await;
+    let server = serving([(
+        "/token",
+        ResponseTemplate::new(429)
+            .insert_header("retry-after", "7")
+            .set_body_string(r#"{"error":"rate_limited","error_description":"slow down"}"#),
+    )])
+    .await;
 
     let response = get(&server, Step::Exchange, "/token").await.expect("sent");
     assert_eq!(response.retry_after(), Some(Duration::from_secs(7)));
@@ -407,17 +451,14 @@ fn retry_after_parses_delta_seconds_only() {
 
 #[tokio::test]
 async fn error_for_status_passes_success_through_and_hides_non_json_bodies() {
-    let server = MockServer::start().await;
-    Mock::given(path("/ok"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("fine"))
-        .mount(&server)
-        .await;
-    Mock::given(path("/html"))
-        .respond_with(
+    let server = serving([
+        ("/ok", ResponseTemplate::new(200).set_body_string("fine")),
+        (
+            "/html",
             ResponseTemplate::new(502).set_body_string("<html>BODY-ONLY-MARKER ya29.x</html>"),
-        )
-        .mount(&server)
-        .await;
+        ),
+    ])
+    .await;
 
     let ok = get(&server, Step::Api, "/ok")
         .await
@@ -490,11 +531,11 @@ async fn a_request_that_cannot_be_built_is_not_retryable_and_hides_the_query() {
 
 #[tokio::test]
 async fn a_slow_server_is_a_retryable_timeout() {
-    let server = MockServer::start().await;
-    Mock::given(path("/slow"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(10)))
-        .mount(&server)
-        .await;
+    let server = serving([(
+        "/slow",
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(10)),
+    )])
+    .await;
 
     let client = client_builder()
         .timeout(Duration::from_millis(100))
@@ -620,25 +661,12 @@ async fn retry_policy_and_send_recover_from_two_503s() {
         .mount(&server)
         .await;
 
-    let client = default_client().expect("default client builds");
-    let url = format!("{}/v1/token", server.uri());
     let policy = RetryPolicy::default()
         .with_max_attempts(3)
         .with_backoff(Duration::from_millis(1), Duration::from_millis(10))
         .without_jitter();
-    let mut attempts = Vec::new();
-    let response = policy
-        .run(Step::Exchange, "POST /v1/token", |attempt| {
-            attempts.push(attempt);
-            let request = client.post(&url).body("grant_type=x");
-            async move {
-                send(Step::Exchange, "POST /v1/token", request)
-                    .await?
-                    .error_for_status(Step::Exchange)
-            }
-        })
-        .await
-        .expect("third attempt succeeds");
+    let (result, attempts) = post_token_with_retries(&server, policy).await;
+    let response = result.expect("third attempt succeeds");
 
     assert_eq!(response.body, br#"{"ok":true}"#);
     assert_eq!(attempts, [1, 2, 3]);
@@ -649,27 +677,15 @@ async fn retry_policy_and_send_recover_from_two_503s() {
 
 #[tokio::test]
 async fn retry_policy_and_send_stop_at_a_permanent_error() {
-    let server = MockServer::start().await;
-    Mock::given(path("/v1/token"))
-        .respond_with(ResponseTemplate::new(400).set_body_string(r#"{"error":"invalid_request"}"#))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = token_endpoint_once(
+        ResponseTemplate::new(400).set_body_string(r#"{"error":"invalid_request"}"#),
+    )
+    .await;
 
-    let client = default_client().expect("default client builds");
-    let url = format!("{}/v1/token", server.uri());
-    let err = RetryPolicy::default()
-        .with_backoff(Duration::from_millis(1), Duration::from_millis(10))
-        .run(Step::Exchange, "POST /v1/token", |_| {
-            let request = client.post(&url);
-            async move {
-                send(Step::Exchange, "POST /v1/token", request)
-                    .await?
-                    .error_for_status(Step::Exchange)
-            }
-        })
-        .await
-        .expect_err("400 is permanent");
+    let policy =
+        RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(10));
+    let (result, _) = post_token_with_retries(&server, policy).await;
+    let err = result.expect_err("400 is permanent");
     assert_eq!(err.status(), Some(400));
     server.verify().await;
 }
@@ -677,28 +693,13 @@ async fn retry_policy_and_send_stop_at_a_permanent_error() {
 #[tokio::test]
 async fn an_absurd_retry_after_does_not_panic_the_retry_loop() {
     // Retry-After comes from the server; u64::MAX seconds must not overflow `Instant + wait`.
-    let server = MockServer::start().await;
-    Mock::given(path("/v1/token"))
-        .respond_with(
-            ResponseTemplate::new(503).insert_header("retry-after", u64::MAX.to_string().as_str()),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = token_endpoint_once(
+        ResponseTemplate::new(503).insert_header("retry-after", u64::MAX.to_string().as_str()),
+    )
+    .await;
 
-    let client = default_client().expect("default client builds");
-    let url = format!("{}/v1/token", server.uri());
-    let err = RetryPolicy::default()
-        .run(Step::Exchange, "POST /v1/token", |_| {
-            let request = client.post(&url);
-            async move {
-                send(Step::Exchange, "POST /v1/token", request)
-                    .await?
-                    .error_for_status(Step::Exchange)
-            }
-        })
-        .await
-        .expect_err("gives up: the wait would pass the deadline");
+    let (result, _) = post_token_with_retries(&server, RetryPolicy::default()).await;
+    let err = result.expect_err("gives up: the wait would pass the deadline");
     assert_eq!(err.status(), Some(503));
     server.verify().await;
 }

@@ -6,8 +6,7 @@
 //! the misconfigurations people actually hit (federated principals on fine-grained-ACL buckets,
 //! missing roles, create-only preconditions).
 
-use std::time::Duration;
-
+use wif_core::http::retry_after;
 use wif_core::{Error, Step};
 
 /// The hint for a 403 naming a federated principal.
@@ -48,19 +47,10 @@ pub(crate) fn api_error(what: &str, status: u16, headers: &http::HeaderMap, body
     }
 }
 
-fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
-    headers
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn err(status: u16, body: &str) -> Error {

@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{CountingProvider, pattern, storage};
+use common::{CountingProvider, answer_first, pattern, storage};
 use futures::TryStreamExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use wif_core::{AccessToken, MapEnvironment, StaticTokenProvider, Step};
@@ -96,11 +96,8 @@ async fn list_streams_every_page_with_prefixes() {
 #[tokio::test]
 async fn reads_are_retried_on_5xx() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(502).set_body_string("<html>bad gateway</html>"))
-        .up_to_n_times(2)
-        .mount(&server)
-        .await;
+    let gateway_error = ResponseTemplate::new(502).set_body_string("<html>bad gateway</html>");
+    answer_first(&server, "GET", 2, gateway_error).await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(200).set_body_json(object_json("o")))
         .mount(&server)
@@ -113,11 +110,7 @@ async fn reads_are_retried_on_5xx() {
 #[tokio::test]
 async fn deletes_are_retried_only_when_pinned_to_a_generation() {
     let server = MockServer::start().await;
-    Mock::given(method("DELETE"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .mount(&server)
-        .await;
+    answer_first(&server, "DELETE", 2, ResponseTemplate::new(503)).await;
     Mock::given(method("DELETE"))
         .and(path("/storage/v1/b/bkt/o/a%2Fb"))
         .respond_with(ResponseTemplate::new(204))
@@ -401,11 +394,7 @@ async fn logs_name_the_calls_but_never_tokens_or_session_uris() {
         .respond_with(ResponseTemplate::new(200).insert_header("location", location.as_str()))
         .mount(&server)
         .await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
+    answer_first(&server, "PUT", 1, ResponseTemplate::new(503)).await;
     Mock::given(method("PUT"))
         .respond_with(ResponseTemplate::new(200).set_body_json(object_json("logged.bin")))
         .mount(&server)

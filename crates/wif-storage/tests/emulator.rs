@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::{assert_condition_not_met, upload_bytes};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,17 +46,7 @@ impl EmulatorTokens {
 impl TokenProvider for EmulatorTokens {
     async fn token(&self) -> Result<AccessToken, Error> {
         let mut current = self.current.lock().expect("lock");
-        let token = current.get_or_insert_with(|| {
-            self.state
-                .issue(
-                    TokenKind::ServiceAccount,
-                    "writer@wif-demo.iam.gserviceaccount.com".into(),
-                    vec![],
-                    vec![wif_core::CLOUD_PLATFORM_SCOPE.into()],
-                    Duration::from_secs(3600),
-                )
-                .0
-        });
+        let token = current.get_or_insert_with(|| writer_token(&self.state));
         Ok(AccessToken::new(token.clone()))
     }
     fn invalidate(&self) {
@@ -85,15 +76,30 @@ fn client(emulator: &RunningEmulator, provider: impl TokenProvider + 'static) ->
         .expect("builds")
 }
 
+/// A fresh hour-long cloud-platform token of the `writer` service account.
+fn writer_token(state: &State) -> String {
+    state
+        .issue(
+            TokenKind::ServiceAccount,
+            "writer@wif-demo.iam.gserviceaccount.com".into(),
+            vec![],
+            vec![wif_core::CLOUD_PLATFORM_SCOPE.into()],
+            Duration::from_secs(3600),
+        )
+        .0
+}
+
 fn sa_token(emulator: &RunningEmulator) -> StaticTokenProvider {
-    let (token, _) = emulator.state().issue(
-        TokenKind::ServiceAccount,
-        "writer@wif-demo.iam.gserviceaccount.com".into(),
-        vec![],
-        vec![wif_core::CLOUD_PLATFORM_SCOPE.into()],
-        Duration::from_secs(3600),
-    );
-    StaticTokenProvider::new(AccessToken::new(token))
+    StaticTokenProvider::new(AccessToken::new(writer_token(emulator.state())))
+}
+
+/// Downloads all of `bkt/name` (or its `range`).
+async fn download_bytes(
+    s: &Storage,
+    name: &str,
+    range: Option<ByteRange>,
+) -> Result<wif_storage::Bytes, Error> {
+    s.download("bkt", name, range).await?.into_bytes().await
 }
 
 #[tokio::test]
@@ -119,12 +125,7 @@ async fn every_upload_kind_round_trips() {
     let meta = s.metadata("bkt", name).await.expect("metadata");
     assert_eq!(meta.generation, o.generation);
     assert_eq!(
-        s.download("bkt", name, None)
-            .await
-            .expect("download")
-            .into_bytes()
-            .await
-            .expect("body"),
+        download_bytes(&s, name, None).await.expect("download"),
         &b"small body"[..]
     );
 
@@ -174,13 +175,9 @@ async fn every_upload_kind_round_trips() {
     assert_eq!(o.size, data.len() as u64);
 
     // Whole and ranged downloads, and to a file.
-    let got = s
-        .download("bkt", "streamed.bin", None)
+    let got = download_bytes(&s, "streamed.bin", None)
         .await
-        .expect("download")
-        .into_bytes()
-        .await
-        .expect("body");
+        .expect("download");
     assert!(got == data);
     let d = s
         .download("bkt", "big.bin", Some(ByteRange::from(1000..2000)))
@@ -191,13 +188,9 @@ async fn every_upload_kind_round_trips() {
         (1000, Some(1000), Some(data.len() as u64))
     );
     assert_eq!(d.into_bytes().await.expect("body"), data[1000..2000]);
-    let tail = s
-        .download("bkt", "big.bin", Some(ByteRange::Last(5)))
+    let tail = download_bytes(&s, "big.bin", Some(ByteRange::Last(5)))
         .await
-        .expect("suffix")
-        .into_bytes()
-        .await
-        .expect("body");
+        .expect("suffix");
     assert_eq!(tail, data[data.len() - 5..]);
     let out = dir.path().join("copy.bin");
     assert_eq!(
@@ -220,14 +213,9 @@ async fn listing_deleting_and_preconditions() {
         "logs/sub/3.txt",
         "z.txt",
     ] {
-        s.upload(
-            "bkt",
-            name,
-            UploadSource::bytes(&b"x"[..]),
-            UploadOptions::new().create_only(),
-        )
-        .await
-        .expect("upload");
+        upload_bytes(&s, "bkt", name, b"x", UploadOptions::new().create_only())
+            .await
+            .expect("upload");
     }
     let top: Vec<String> = s
         .list("bkt", ListOptions::new().delimiter("/").page_size(2))
@@ -247,20 +235,10 @@ async fn listing_deleting_and_preconditions() {
             .all(|e| matches!(e, ListEntry::Object(o) if o.size == 1))
     );
 
-    let err = s
-        .upload(
-            "bkt",
-            "a.txt",
-            UploadSource::bytes(&b"y"[..]),
-            UploadOptions::new().create_only(),
-        )
+    let err = upload_bytes(&s, "bkt", "a.txt", b"y", UploadOptions::new().create_only())
         .await
         .expect_err("exists");
-    assert_eq!(err.status(), Some(412));
-    assert_eq!(
-        err.server_error().and_then(|e| e.reason.as_deref()),
-        Some("conditionNotMet")
-    );
+    assert_condition_not_met(&err);
 
     let live = s.metadata("bkt", "a.txt").await.expect("metadata");
     let err = s
@@ -291,14 +269,9 @@ async fn listing_deleting_and_preconditions() {
 async fn injected_faults_are_retried_for_idempotent_calls() {
     let emulator = emulator().await;
     let s = client(&emulator, sa_token(&emulator));
-    s.upload(
-        "bkt",
-        "o",
-        UploadSource::bytes(&b"x"[..]),
-        UploadOptions::new(),
-    )
-    .await
-    .expect("upload");
+    upload_bytes(&s, "bkt", "o", b"x", UploadOptions::new())
+        .await
+        .expect("upload");
     emulator
         .faults()
         .set(Endpoint::Storage, Fault::fail_next(2, 503));
@@ -309,13 +282,9 @@ async fn injected_faults_are_retried_for_idempotent_calls() {
     emulator
         .faults()
         .set(Endpoint::Storage, Fault::reset_next(1));
-    let got = s
-        .download("bkt", "o", None)
+    let got = download_bytes(&s, "o", None)
         .await
-        .expect("retried past a reset")
-        .into_bytes()
-        .await
-        .expect("body");
+        .expect("retried past a reset");
     assert_eq!(got, &b"x"[..]);
 
     // A resumable upload survives a failed chunk in the middle: once the first chunk is
@@ -370,14 +339,9 @@ async fn an_expired_token_is_refreshed_once() {
     let emulator = emulator().await;
     let tokens = EmulatorTokens::new(emulator.state());
     let s = client(&emulator, tokens.clone());
-    s.upload(
-        "bkt",
-        "o",
-        UploadSource::bytes(&b"x"[..]),
-        UploadOptions::new(),
-    )
-    .await
-    .expect("upload");
+    upload_bytes(&s, "bkt", "o", b"x", UploadOptions::new())
+        .await
+        .expect("upload");
     emulator.state().expire_all_tokens();
     s.metadata("bkt", "o")
         .await
@@ -399,13 +363,7 @@ async fn federated_tokens_need_uniform_bucket_level_access() {
         Duration::from_secs(3600),
     );
     let s = client(&emulator, StaticTokenProvider::new(AccessToken::new(token)));
-    let err = s
-        .upload(
-            "acl-bkt",
-            "o",
-            UploadSource::bytes(&b"x"[..]),
-            UploadOptions::new(),
-        )
+    let err = upload_bytes(&s, "acl-bkt", "o", b"x", UploadOptions::new())
         .await
         .expect_err("403");
     assert_eq!(err.status(), Some(403));
@@ -414,14 +372,9 @@ async fn federated_tokens_need_uniform_bucket_level_access() {
             .is_some_and(|h| h.contains("uniform bucket-level access")),
         "{err}"
     );
-    s.upload(
-        "bkt",
-        "o",
-        UploadSource::bytes(&b"x"[..]),
-        UploadOptions::new(),
-    )
-    .await
-    .expect("a uniform bucket takes federated principals");
+    upload_bytes(&s, "bkt", "o", b"x", UploadOptions::new())
+        .await
+        .expect("a uniform bucket takes federated principals");
 }
 
 #[tokio::test]
@@ -434,14 +387,9 @@ async fn storage_emulator_host_points_the_client_at_the_emulator() {
         .build()
         .expect("builds");
     assert_eq!(s.base_url(), format!("{}/", emulator.base_url()));
-    s.upload(
-        "bkt",
-        "via-env",
-        UploadSource::bytes(&b"x"[..]),
-        UploadOptions::new(),
-    )
-    .await
-    .expect("upload");
+    upload_bytes(&s, "bkt", "via-env", b"x", UploadOptions::new())
+        .await
+        .expect("upload");
     // Without credentials the emulator (like a real server) refuses the anonymous call.
     let anonymous = Storage::builder()
         .environment(MapEnvironment::new().with("STORAGE_EMULATOR_HOST", emulator.base_url()))

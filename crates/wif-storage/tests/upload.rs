@@ -11,10 +11,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-use common::{CountingProvider, FakeSession, Step, pattern, storage};
+use common::{
+    CountingProvider, FakeSession, Step, answer_first, assert_condition_not_met, pattern, storage,
+    upload_bytes,
+};
 use secrecy::ExposeSecret as _;
 use tokio::io::{AsyncRead, ReadBuf};
-use wif_storage::{Storage, UploadOptions, UploadSource, UploadStatus};
+use wif_core::Error;
+use wif_storage::{Object, Storage, UploadOptions, UploadSource, UploadStatus};
 use wiremock::matchers::{body_bytes, header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -37,6 +41,20 @@ fn small_chunks(server: &MockServer, provider: Arc<CountingProvider>) -> Storage
         .quota_project("billing-proj")
         .build()
         .expect("builds")
+}
+
+/// A wiremock server whose resumable session `big.bin` is the scripted fake.
+async fn resumable_server(script: impl IntoIterator<Item = Step>) -> (MockServer, FakeSession) {
+    let server = MockServer::start().await;
+    let session = FakeSession::new(script);
+    mock_session_start(&server, &session).await;
+    (server, session)
+}
+
+/// Uploads `source` as `bkt/big.bin` with default options (resumable once over the threshold).
+async fn upload_big(s: &Storage, source: UploadSource) -> Result<Object, Error> {
+    s.upload("bkt", "big.bin", source, UploadOptions::new())
+        .await
 }
 
 async fn mock_session_start(server: &MockServer, session: &FakeSession) {
@@ -146,31 +164,18 @@ async fn custom_metadata_uses_a_multipart_request() {
 
 #[tokio::test]
 async fn a_truncated_chunk_is_resent_from_the_servers_range() {
-    let server = MockServer::start().await;
     // The server keeps only 100 KiB of the first 256 KiB chunk.
-    let session = FakeSession::new([Step::Truncate(100 * KIB)]);
-    mock_session_start(&server, &session).await;
+    let (server, session) = resumable_server([Step::Truncate(100 * KIB)]).await;
     let data = pattern(600 * KIB);
     let s = small_chunks(&server, CountingProvider::new());
-    let o = s
-        .upload(
-            "bkt",
-            "big.bin",
-            UploadSource::bytes(data.clone()),
-            UploadOptions::new(),
-        )
+    let o = upload_big(&s, UploadSource::bytes(data.clone()))
         .await
         .expect("uploads");
     assert_eq!(o.size, 600 * KIB as u64);
     assert_eq!(session.data(), data, "the server holds exactly the source");
-    let ranges: Vec<String> = session
-        .puts()
-        .into_iter()
-        .map(|p| p.content_range)
-        .collect();
     let total = 600 * KIB;
     assert_eq!(
-        ranges,
+        session.content_ranges(),
         [
             format!("bytes 0-{}/{total}", 256 * KIB - 1),
             // Resent from byte 100 KiB, a full chunk again.
@@ -191,61 +196,44 @@ async fn a_truncated_chunk_is_resent_from_the_servers_range() {
 
 #[tokio::test]
 async fn a_failed_chunk_is_followed_by_a_status_query() {
-    let server = MockServer::start().await;
     // Chunk 2 fails with 503; the status query then says what the server holds.
-    let session = FakeSession::new([Step::Normal, Step::Fail(503)]);
-    mock_session_start(&server, &session).await;
+    let (server, session) = resumable_server([Step::Normal, Step::Fail(503)]).await;
     let data = pattern(600 * KIB);
     let s = small_chunks(&server, CountingProvider::new());
-    s.upload(
-        "bkt",
-        "big.bin",
-        UploadSource::bytes(data.clone()),
-        UploadOptions::new(),
-    )
-    .await
-    .expect("uploads despite the 503");
+    upload_big(&s, UploadSource::bytes(data.clone()))
+        .await
+        .expect("uploads despite the 503");
     assert_eq!(session.data(), data);
-    let puts = session.puts();
     let total = 600 * KIB;
-    let ranges: Vec<&str> = puts.iter().map(|p| p.content_range.as_str()).collect();
     assert_eq!(
-        ranges,
+        session.content_ranges(),
         [
-            format!("bytes 0-{}/{total}", 256 * KIB - 1).as_str(),
-            format!("bytes {}-{}/{total}", 256 * KIB, 512 * KIB - 1).as_str(),
-            format!("bytes */{total}").as_str(),
-            format!("bytes {}-{}/{total}", 256 * KIB, 512 * KIB - 1).as_str(),
-            format!("bytes {}-{}/{total}", 512 * KIB, total - 1).as_str(),
+            format!("bytes 0-{}/{total}", 256 * KIB - 1),
+            format!("bytes {}-{}/{total}", 256 * KIB, 512 * KIB - 1),
+            format!("bytes */{total}"),
+            format!("bytes {}-{}/{total}", 256 * KIB, 512 * KIB - 1),
+            format!("bytes {}-{}/{total}", 512 * KIB, total - 1),
         ]
     );
-    assert_eq!(puts[2].len, 0, "the status query has an empty body");
+    assert_eq!(
+        session.puts()[2].len,
+        0,
+        "the status query has an empty body"
+    );
 }
 
 #[tokio::test]
 async fn a_stream_of_unknown_length_ends_with_its_total() {
-    let server = MockServer::start().await;
-    let session = FakeSession::new([]);
-    mock_session_start(&server, &session).await;
+    let (server, session) = resumable_server([]).await;
     // Exactly two chunks: the end is only known after a read returns nothing.
     let data = pattern(512 * KIB);
     let s = small_chunks(&server, CountingProvider::new());
     let reader = std::io::Cursor::new(data.clone());
-    s.upload(
-        "bkt",
-        "big.bin",
-        UploadSource::reader(reader, None),
-        UploadOptions::new(),
-    )
-    .await
-    .expect("uploads");
-    let ranges: Vec<String> = session
-        .puts()
-        .into_iter()
-        .map(|p| p.content_range)
-        .collect();
+    upload_big(&s, UploadSource::reader(reader, None))
+        .await
+        .expect("uploads");
     assert_eq!(
-        ranges,
+        session.content_ranges(),
         [
             format!("bytes 0-{}/*", 256 * KIB - 1),
             format!("bytes {}-{}/*", 256 * KIB, 512 * KIB - 1),
@@ -280,10 +268,8 @@ async fn a_short_stream_of_unknown_length_is_one_request() {
 
 #[tokio::test]
 async fn a_session_can_be_resumed_from_its_uri() {
-    let server = MockServer::start().await;
     // The first try's status query and chunk succeed; its second chunk fails.
-    let session = FakeSession::new([Step::Normal, Step::Normal, Step::Fail(503)]);
-    mock_session_start(&server, &session).await;
+    let (server, session) = resumable_server([Step::Normal, Step::Normal, Step::Fail(503)]).await;
     let data = pattern(600 * KIB);
     // One attempt per streak: the first upload gives up after its chunk fails.
     let one_try = Storage::builder()
@@ -352,17 +338,9 @@ async fn a_session_uri_on_another_host_is_refused() {
 
 #[tokio::test]
 async fn an_expired_session_is_explained() {
-    let server = MockServer::start().await;
-    let session = FakeSession::new([Step::Fail(410)]);
-    mock_session_start(&server, &session).await;
+    let (server, session) = resumable_server([Step::Fail(410)]).await;
     let s = small_chunks(&server, CountingProvider::new());
-    let err = s
-        .upload(
-            "bkt",
-            "big.bin",
-            UploadSource::bytes(pattern(600 * KIB)),
-            UploadOptions::new(),
-        )
+    let err = upload_big(&s, UploadSource::bytes(pattern(600 * KIB)))
         .await
         .expect_err("410");
     assert_eq!(err.status(), Some(410));
@@ -382,13 +360,7 @@ async fn uploads_without_a_generation_precondition_are_not_retried() {
         .mount(&server)
         .await;
     let s = small_chunks(&server, CountingProvider::new());
-    let err = s
-        .upload(
-            "bkt",
-            "o",
-            UploadSource::bytes(&b"x"[..]),
-            UploadOptions::new(),
-        )
+    let err = upload_bytes(&s, "bkt", "o", b"x", UploadOptions::new())
         .await
         .expect_err("503");
     assert_eq!(err.status(), Some(503));
@@ -398,25 +370,16 @@ async fn uploads_without_a_generation_precondition_are_not_retried() {
 #[tokio::test]
 async fn uploads_with_a_generation_precondition_are_retried() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .mount(&server)
-        .await;
+    answer_first(&server, "POST", 2, ResponseTemplate::new(503)).await;
     Mock::given(method("POST"))
         .and(query_param("ifGenerationMatch", "0"))
         .respond_with(ResponseTemplate::new(200).set_body_json(object_json("o", 1)))
         .mount(&server)
         .await;
     let s = small_chunks(&server, CountingProvider::new());
-    s.upload(
-        "bkt",
-        "o",
-        UploadSource::bytes(&b"x"[..]),
-        UploadOptions::new().create_only(),
-    )
-    .await
-    .expect("third attempt succeeds");
+    upload_bytes(&s, "bkt", "o", b"x", UploadOptions::new().create_only())
+        .await
+        .expect("third attempt succeeds");
     let requests = server.received_requests().await.expect("recorded");
     assert_eq!(requests.len(), 3);
     assert_eq!(
@@ -440,20 +403,10 @@ async fn a_failed_precondition_is_not_retried() {
         .mount(&server)
         .await;
     let s = small_chunks(&server, CountingProvider::new());
-    let err = s
-        .upload(
-            "bkt",
-            "o",
-            UploadSource::bytes(&b"x"[..]),
-            UploadOptions::new().create_only(),
-        )
+    let err = upload_bytes(&s, "bkt", "o", b"x", UploadOptions::new().create_only())
         .await
         .expect_err("412");
-    assert_eq!(err.status(), Some(412));
-    assert_eq!(
-        err.server_error().and_then(|s| s.reason.as_deref()),
-        Some("conditionNotMet")
-    );
+    assert_condition_not_met(&err);
     assert!(!err.is_retryable());
 }
 
@@ -462,13 +415,7 @@ async fn bad_names_fail_before_any_request() {
     let server = MockServer::start().await;
     let s = small_chunks(&server, CountingProvider::new());
     for (bucket, name) in [("BAD", "o"), ("bkt", ""), ("bkt", "a\nb"), ("bkt", "..")] {
-        let err = s
-            .upload(
-                bucket,
-                name,
-                UploadSource::bytes(&b"x"[..]),
-                UploadOptions::new(),
-            )
+        let err = upload_bytes(&s, bucket, name, b"x", UploadOptions::new())
             .await
             .expect_err("invalid");
         assert!(err.is_config(), "{bucket}/{name:?}: {err}");
@@ -535,13 +482,7 @@ async fn a_50_mib_file_streams_in_chunks_without_loading_it() {
     assert_eq!(s.chunk_size(), 16 * MIB, "the default chunk size is used");
 
     // From a path.
-    let o = s
-        .upload(
-            "bkt",
-            "big.bin",
-            UploadSource::file(path.to_path_buf()),
-            UploadOptions::new(),
-        )
+    let o = upload_big(&s, UploadSource::file(path.to_path_buf()))
         .await
         .expect("uploads");
     assert_eq!(o.size, 50 * MIB as u64);
@@ -555,23 +496,18 @@ async fn a_50_mib_file_streams_in_chunks_without_loading_it() {
             16 * MIB,
             "no request body is larger than one chunk"
         );
-        // 0..16, 16..32 of which 3 MiB are kept, resent from 19..35, then the last 35..50.
-        let ranges: Vec<&str> = state
-            .puts
-            .iter()
-            .map(|p| p.content_range.as_str())
-            .collect();
-        let total = 50 * MIB;
-        assert_eq!(
-            ranges,
-            [
-                format!("bytes 0-{}/{total}", 16 * MIB - 1).as_str(),
-                format!("bytes {}-{}/{total}", 16 * MIB, 32 * MIB - 1).as_str(),
-                format!("bytes {}-{}/{total}", 19 * MIB, 35 * MIB - 1).as_str(),
-                format!("bytes {}-{}/{total}", 35 * MIB, total - 1).as_str(),
-            ]
-        );
     }
+    // 0..16, 16..32 of which 3 MiB are kept, resent from 19..35, then the last 35..50.
+    let total = 50 * MIB;
+    assert_eq!(
+        session.content_ranges(),
+        [
+            format!("bytes 0-{}/{total}", 16 * MIB - 1),
+            format!("bytes {}-{}/{total}", 16 * MIB, 32 * MIB - 1),
+            format!("bytes {}-{}/{total}", 19 * MIB, 35 * MIB - 1),
+            format!("bytes {}-{}/{total}", 35 * MIB, total - 1),
+        ]
+    );
 
     // From a reader: no single read may ask for more than a chunk.
     let session2 = FakeSession::verifying([]);
@@ -588,14 +524,9 @@ async fn a_50_mib_file_streams_in_chunks_without_loading_it() {
         largest_read: largest_read.clone(),
         total: total.clone(),
     };
-    s2.upload(
-        "bkt",
-        "big.bin",
-        UploadSource::reader(reader, Some(50 * MIB as u64)),
-        UploadOptions::new(),
-    )
-    .await
-    .expect("uploads");
+    upload_big(&s2, UploadSource::reader(reader, Some(50 * MIB as u64)))
+        .await
+        .expect("uploads");
     assert!(
         largest_read.load(Ordering::SeqCst) <= 16 * MIB,
         "largest read {}",

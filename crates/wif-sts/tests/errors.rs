@@ -13,8 +13,7 @@ use secrecy::SecretString;
 use serde_json::json;
 use support::*;
 use wif_core::{ErrorKind, Step, SubjectToken, TokenProvider};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 #[tokio::test]
 async fn known_sts_errors_carry_the_server_words_and_a_hint() {
@@ -83,14 +82,7 @@ async fn known_sts_errors_carry_the_server_words_and_a_hint() {
         ),
     ];
     for (status, code, description, hint_words) in cases {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(
-                ResponseTemplate::new(*status)
-                    .set_body_json(json!({"error": code, "error_description": description})),
-            )
-            .mount(&server)
-            .await;
+        let server = sts_answering(sts_error(*status, code, description)).await;
         let sts = builder(&server, TestSource::new(SUBJECT))
             .retry_policy(fast_retries(1))
             .build()
@@ -122,17 +114,11 @@ async fn known_sts_errors_carry_the_server_words_and_a_hint() {
 
 #[tokio::test]
 async fn errors_keep_the_server_date_for_clock_checks() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(400)
-                .insert_header("date", "Sun, 06 Nov 1994 08:49:37 GMT")
-                .set_body_json(
-                    json!({"error": "invalid_grant", "error_description": "Token expired."}),
-                ),
-        )
-        .mount(&server)
-        .await;
+    let server = sts_answering(
+        sts_error(400, "invalid_grant", "Token expired.")
+            .insert_header("date", "Sun, 06 Nov 1994 08:49:37 GMT"),
+    )
+    .await;
     let sts = builder(&server, TestSource::new(SUBJECT))
         .retry_policy(fast_retries(1))
         .build()
@@ -147,16 +133,13 @@ async fn errors_keep_the_server_date_for_clock_checks() {
 
 #[tokio::test]
 async fn audience_hints_show_the_audience_that_was_sent() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(
-            json!({"error": "invalid_target", "error_description": "The target service indicated by the \"audience\" parameters is invalid."}),
-        ))
-        .mount(&server)
-        .await;
-    let sts = builder(&server, TestSource::new(SUBJECT))
-        .build()
-        .expect("valid config");
+    let server = sts_answering(sts_error(
+        400,
+        "invalid_target",
+        "The target service indicated by the \"audience\" parameters is invalid.",
+    ))
+    .await;
+    let sts = exchange(&server);
     let err = sts.token().await.expect_err("STS refuses");
     assert!(
         err.hint().is_some_and(|h| h.contains(WORKLOAD_AUDIENCE)),
@@ -166,21 +149,9 @@ async fn audience_hints_show_the_audience_that_was_sent() {
 
 #[tokio::test]
 async fn non_json_502_is_retried_then_succeeds() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(success_body(json!(3600)))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    let sts = builder(&server, TestSource::new(SUBJECT))
-        .build()
-        .expect("valid config");
+    let bad_gateway = ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>");
+    let server = sts_failing_first(1, bad_gateway).await;
+    let sts = exchange(&server);
     let token = sts.token().await.expect("second attempt succeeds");
     assert!(token.remaining().is_some());
     let reqs = requests(&server).await;
@@ -194,35 +165,17 @@ async fn non_json_502_is_retried_then_succeeds() {
 
 #[tokio::test]
 async fn quota_429_is_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).set_body_json(json!({"error": "quota_exceeded"})))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(success_body(json!(3600)))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    let sts = builder(&server, TestSource::new(SUBJECT))
-        .build()
-        .expect("valid config");
+    let throttled = ResponseTemplate::new(429).set_body_json(json!({"error": "quota_exceeded"}));
+    let server = sts_failing_first(2, throttled).await;
+    let sts = exchange(&server);
     sts.token().await.expect("third attempt succeeds");
     assert_eq!(requests(&server).await.len(), 3);
 }
 
 #[tokio::test]
 async fn persistent_503_gives_up_after_the_policy_attempts() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&server)
-        .await;
-    let sts = builder(&server, TestSource::new(SUBJECT))
-        .build()
-        .expect("valid config");
+    let server = sts_answering(ResponseTemplate::new(503)).await;
+    let sts = exchange(&server);
     let err = sts.token().await.expect_err("always 503");
     assert_eq!(err.status(), Some(503));
     assert!(err.is_retryable());
@@ -231,16 +184,13 @@ async fn persistent_503_gives_up_after_the_policy_attempts() {
 
 #[tokio::test]
 async fn a_400_is_not_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(
-            json!({"error": "invalid_grant", "error_description": "Unable to parse the ID Token."}),
-        ))
-        .mount(&server)
-        .await;
-    let sts = builder(&server, TestSource::new(SUBJECT))
-        .build()
-        .expect("valid config");
+    let server = sts_answering(sts_error(
+        400,
+        "invalid_grant",
+        "Unable to parse the ID Token.",
+    ))
+    .await;
+    let sts = exchange(&server);
     let err = sts.token().await.expect_err("STS refuses");
     assert!(!err.is_retryable(), "{err}");
     assert_eq!(err.hint(), None, "no hint for an unknown complaint: {err}");
@@ -249,11 +199,7 @@ async fn a_400_is_not_retried() {
 
 #[tokio::test]
 async fn a_hanging_server_is_a_retryable_timeout_per_attempt() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(success_body(json!(3600)).set_delay(Duration::from_secs(10)))
-        .mount(&server)
-        .await;
+    let server = sts_answering(success_body(json!(3600)).set_delay(Duration::from_secs(10))).await;
     let sts = builder(&server, TestSource::new(SUBJECT))
         .retry_policy(fast_retries(2))
         .timeout(Duration::from_millis(200))
@@ -309,15 +255,13 @@ async fn an_empty_subject_token_fails_before_the_network() {
 
 #[tokio::test]
 async fn debug_and_display_never_show_secrets() {
-    let server = MockServer::start().await;
     // A server that echoes the subject token in its complaint must not leak it through us.
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-            "error": "invalid_grant",
-            "error_description": format!("Unable to parse subject token {SUBJECT}"),
-        })))
-        .mount(&server)
-        .await;
+    let server = sts_answering(sts_error(
+        400,
+        "invalid_grant",
+        &format!("Unable to parse subject token {SUBJECT}"),
+    ))
+    .await;
     let b = builder(&server, TestSource::new(SUBJECT))
         .client_auth("username", Some(SecretString::from(CLIENT_SECRET)));
     let shown_builder = format!("{b:?}");
@@ -351,18 +295,8 @@ async fn debug_and_display_never_show_secrets() {
 async fn tracing_at_trace_level_never_shows_secrets() {
     let captured = wif_core::testing::LogCapture::global();
 
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).set_body_string(format!("echo {SUBJECT}")))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(success_body(json!(3600)))
-        .with_priority(2)
-        .mount(&server)
-        .await;
+    let echo = ResponseTemplate::new(503).set_body_string(format!("echo {SUBJECT}"));
+    let server = sts_failing_first(1, echo).await;
     let sts = builder(&server, TestSource::new(SUBJECT))
         .client_auth("username", Some(SecretString::from(CLIENT_SECRET)))
         .build()

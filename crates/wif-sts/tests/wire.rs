@@ -19,35 +19,35 @@ use wiremock::{Mock, MockServer};
 #[tokio::test]
 async fn sends_the_exact_form_and_headers_and_returns_the_token() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/token"))
-        .and(header_is(
-            "content-type",
-            "application/x-www-form-urlencoded",
-        ))
-        .and(
-            FormMatcher::new()
-                .with(
-                    "grant_type",
-                    "urn:ietf:params:oauth:grant-type:token-exchange",
-                )
-                .with("audience", WORKLOAD_AUDIENCE)
-                .with(
-                    "scope",
-                    &format!("{CLOUD_PLATFORM} https://www.googleapis.com/auth/iam"),
-                )
-                .with(
-                    "requested_token_type",
-                    "urn:ietf:params:oauth:token-type:access_token",
-                )
-                .with("subject_token", SUBJECT)
-                .with("subject_token_type", AWS_TYPE)
-                .without("options"),
-        )
-        .respond_with(success_body(json!(3600)))
-        .expect(1)
-        .mount(&server)
-        .await;
+    grant_once(
+        &server,
+        Mock::given(method("POST"))
+            .and(path("/v1/token"))
+            .and(header_is(
+                "content-type",
+                "application/x-www-form-urlencoded",
+            ))
+            .and(
+                FormMatcher::new()
+                    .with(
+                        "grant_type",
+                        "urn:ietf:params:oauth:grant-type:token-exchange",
+                    )
+                    .with("audience", WORKLOAD_AUDIENCE)
+                    .with(
+                        "scope",
+                        &format!("{CLOUD_PLATFORM} https://www.googleapis.com/auth/iam"),
+                    )
+                    .with(
+                        "requested_token_type",
+                        "urn:ietf:params:oauth:token-type:access_token",
+                    )
+                    .with("subject_token", SUBJECT)
+                    .with("subject_token_type", AWS_TYPE)
+                    .without("options"),
+            ),
+    )
+    .await;
 
     let source = TestSource::with_kind(SUBJECT, "aws");
     let sts = builder(&server, source.clone())
@@ -89,11 +89,11 @@ async fn sends_the_exact_form_and_headers_and_returns_the_token() {
 #[tokio::test]
 async fn scope_is_omitted_when_there_are_no_scopes() {
     let server = MockServer::start().await;
-    Mock::given(FormMatcher::new().without("scope").without("options"))
-        .respond_with(success_body(json!(3600)))
-        .expect(1)
-        .mount(&server)
-        .await;
+    grant_once(
+        &server,
+        Mock::given(FormMatcher::new().without("scope").without("options")),
+    )
+    .await;
     let sts = builder(&server, TestSource::new(SUBJECT))
         .scopes(["", "  "])
         .build()
@@ -106,11 +106,11 @@ async fn scope_is_omitted_when_there_are_no_scopes() {
 #[tokio::test]
 async fn workforce_user_project_is_sent_as_options_encoded_once() {
     let server = MockServer::start().await;
-    Mock::given(FormMatcher::new().with("options", r#"{"userProject":"my-billing-project"}"#))
-        .respond_with(success_body(json!(3600)))
-        .expect(1)
-        .mount(&server)
-        .await;
+    grant_once(
+        &server,
+        Mock::given(FormMatcher::new().with("options", r#"{"userProject":"my-billing-project"}"#)),
+    )
+    .await;
     let sts = builder(&server, TestSource::new(SUBJECT))
         .audience(WORKFORCE_AUDIENCE)
         .subject_token_type(JWT_TYPE)
@@ -132,12 +132,12 @@ async fn workforce_user_project_is_sent_as_options_encoded_once() {
 #[tokio::test]
 async fn client_auth_sends_basic_and_suppresses_options() {
     let server = MockServer::start().await;
-    Mock::given(header_is("authorization", "Basic dXNlcm5hbWU6cGFzc3dvcmQ="))
-        .and(FormMatcher::new().without("options").without("client_id"))
-        .respond_with(success_body(json!(3600)))
-        .expect(1)
-        .mount(&server)
-        .await;
+    grant_once(
+        &server,
+        Mock::given(header_is("authorization", "Basic dXNlcm5hbWU6cGFzc3dvcmQ="))
+            .and(FormMatcher::new().without("options").without("client_id")),
+    )
+    .await;
     let sts = builder(&server, TestSource::new(SUBJECT))
         .audience(WORKFORCE_AUDIENCE)
         .workforce_pool_user_project("my-billing-project")
@@ -152,11 +152,11 @@ async fn client_auth_sends_basic_and_suppresses_options() {
 #[tokio::test]
 async fn empty_client_id_means_no_client_auth() {
     let server = MockServer::start().await;
-    Mock::given(FormMatcher::new().with("options", r#"{"userProject":"p"}"#))
-        .respond_with(success_body(json!(3600)))
-        .expect(1)
-        .mount(&server)
-        .await;
+    grant_once(
+        &server,
+        Mock::given(FormMatcher::new().with("options", r#"{"userProject":"p"}"#)),
+    )
+    .await;
     let sts = builder(&server, TestSource::new(SUBJECT))
         .audience(WORKFORCE_AUDIENCE)
         .workforce_pool_user_project("p")
@@ -169,11 +169,7 @@ async fn empty_client_id_means_no_client_auth() {
 
 #[tokio::test]
 async fn metrics_header_names_source_impersonation_and_lifetime() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(success_body(json!(3600)))
-        .mount(&server)
-        .await;
+    let server = sts_answering(success_body(json!(3600))).await;
     for (kind, imp, life) in [
         ("aws", true, true),
         ("file", false, false),
@@ -209,14 +205,8 @@ async fn metrics_header_names_source_impersonation_and_lifetime() {
 #[tokio::test]
 async fn expires_in_may_be_a_number_or_a_string() {
     for expires_in in [json!(1800), json!("1800")] {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(success_body(expires_in.clone()))
-            .mount(&server)
-            .await;
-        let sts = builder(&server, TestSource::new(SUBJECT))
-            .build()
-            .expect("valid config");
+        let server = sts_answering(success_body(expires_in.clone())).await;
+        let sts = exchange(&server);
         let token = sts
             .exchange(&SubjectToken::new(SUBJECT))
             .await
@@ -255,14 +245,8 @@ async fn bad_success_bodies_are_invalid_response_errors_and_not_retried() {
         ),
     ];
     for (body, want) in cases {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(&body))
-            .mount(&server)
-            .await;
-        let sts = builder(&server, TestSource::new(SUBJECT))
-            .build()
-            .expect("valid config");
+        let server = sts_answering(wiremock::ResponseTemplate::new(200).set_body_json(&body)).await;
+        let sts = exchange(&server);
         let err = sts.token().await.expect_err("must fail");
         assert_eq!(err.step(), Step::Exchange, "{body}");
         assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{body}");
@@ -278,6 +262,7 @@ async fn bad_success_bodies_are_invalid_response_errors_and_not_retried() {
 #[tokio::test]
 async fn build_rejects_bad_configuration_naming_the_field() {
     let server = MockServer::start().await;
+    let valid = || builder(&server, TestSource::new(SUBJECT));
     let cases: Vec<(wif_sts::StsExchangeBuilder, &str)> = vec![
         (
             StsExchange::builder()
@@ -291,40 +276,26 @@ async fn build_rejects_bad_configuration_naming_the_field() {
                 .subject_token_type(AWS_TYPE),
             "`audience`",
         ),
-        (
-            builder(&server, TestSource::new(SUBJECT)).audience("  "),
-            "`audience`",
-        ),
-        (
-            builder(&server, TestSource::new(SUBJECT)).subject_token_type(""),
-            "`subject_token_type`",
-        ),
+        (valid().audience("  "), "`audience`"),
+        (valid().subject_token_type(""), "`subject_token_type`"),
         (
             StsExchange::builder()
                 .source_arc(TestSource::new(SUBJECT))
                 .audience(WORKLOAD_AUDIENCE),
             "`subject_token_type`",
         ),
+        (valid().token_url("not a url"), "`token_url`"),
         (
-            builder(&server, TestSource::new(SUBJECT)).token_url("not a url"),
+            valid().token_url("http://sts.googleapis.com/v1/token"),
             "`token_url`",
         ),
+        (valid().timeout(Duration::ZERO), "`timeout`"),
         (
-            builder(&server, TestSource::new(SUBJECT))
-                .token_url("http://sts.googleapis.com/v1/token"),
-            "`token_url`",
-        ),
-        (
-            builder(&server, TestSource::new(SUBJECT)).timeout(Duration::ZERO),
-            "`timeout`",
-        ),
-        (
-            builder(&server, TestSource::new(SUBJECT)).workforce_pool_user_project("p"),
+            valid().workforce_pool_user_project("p"),
             "`workforce_pool_user_project`",
         ),
         (
-            builder(&server, TestSource::new(SUBJECT))
-                .client_auth("a:b", Some(SecretString::from(CLIENT_SECRET))),
+            valid().client_auth("a:b", Some(SecretString::from(CLIENT_SECRET))),
             "`client_id`",
         ),
     ];

@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde_json::Value;
 use wif_bigquery::BigQuery;
 use wif_core::{AccessToken, Error, RetryPolicy, TokenProvider, async_trait};
-use wiremock::{MockServer, Request};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 /// Hands out `tok-1`, and `tok-2` after one `invalidate`, … and counts both.
 #[derive(Debug, Default)]
@@ -56,7 +57,8 @@ pub fn fast_retries() -> RetryPolicy {
         .without_jitter()
 }
 
-pub fn client(server: &MockServer, provider: Arc<CountingProvider>) -> BigQuery {
+/// A client of project `proj` on `server`'s `/bigquery/v2/`, with [`fast_retries`].
+pub fn client(server: &MockServer, provider: impl TokenProvider + 'static) -> BigQuery {
     BigQuery::new(provider, "proj")
         .with_base_url(&format!("{}/bigquery/v2/", server.uri()))
         .with_retry_policy(fast_retries())
@@ -68,6 +70,36 @@ pub fn json_body(request: &Request) -> Value {
 
 pub fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Every request of `http_method` gets `response`.
+pub async fn answer(server: &MockServer, http_method: &str, response: ResponseTemplate) {
+    Mock::given(method(http_method))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
+
+/// The first `failures` requests of `http_method` get `failure`; every later one `success`.
+pub async fn fail_then(
+    server: &MockServer,
+    http_method: &str,
+    failures: u64,
+    failure: ResponseTemplate,
+    success: ResponseTemplate,
+) {
+    Mock::given(method(http_method))
+        .respond_with(failure)
+        .up_to_n_times(failures)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    answer(server, http_method, success).await;
+}
+
+/// A `status` answer carrying [`rpc_error`]`(status, reason, message)`.
+pub fn rpc_error_response(status: u16, reason: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(rpc_error(status, reason, message))
 }
 
 /// A google.rpc error body with a BigQuery reason.

@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wif_core::{AccessToken, Error, MapEnvironment, RetryPolicy, TokenProvider, async_trait};
-use wif_storage::Storage;
-use wiremock::{Request, Respond, ResponseTemplate};
+use wif_storage::{Object, Storage, UploadOptions, UploadSource};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// Hands out `tok-N` where N counts the invalidations so far.
 #[derive(Debug, Default)]
@@ -59,6 +60,44 @@ pub fn storage(base: &str, provider: Arc<CountingProvider>) -> Storage {
         .retry_policy(fast_retries())
         .build()
         .expect("storage builds")
+}
+
+/// Uploads the small in-memory `body` as `bucket/name`.
+pub async fn upload_bytes(
+    storage: &Storage,
+    bucket: &str,
+    name: &str,
+    body: &'static [u8],
+    options: UploadOptions,
+) -> Result<Object, Error> {
+    storage
+        .upload(bucket, name, UploadSource::bytes(body), options)
+        .await
+}
+
+/// Answers the first `times` requests of `http_method` with `response` (a failure, typically);
+/// mocks mounted after it answer the rest.
+pub async fn answer_first(
+    server: &MockServer,
+    http_method: &str,
+    times: u64,
+    response: ResponseTemplate,
+) {
+    Mock::given(method(http_method))
+        .respond_with(response)
+        .up_to_n_times(times)
+        .mount(server)
+        .await;
+}
+
+/// Asserts that `err` is GCS's 412 `conditionNotMet`.
+pub fn assert_condition_not_met(err: &Error) {
+    assert_eq!(err.status(), Some(412), "{err}");
+    assert_eq!(
+        err.server_error().and_then(|e| e.reason.as_deref()),
+        Some("conditionNotMet"),
+        "{err}"
+    );
 }
 
 /// The bytes of the test pattern at `offset` (not periodic at any power of two, so a chunk sent
@@ -130,6 +169,11 @@ impl FakeSession {
 
     pub fn puts(&self) -> Vec<Put> {
         self.state.lock().expect("lock").puts.clone()
+    }
+
+    /// The `Content-Range` of every PUT so far, in order.
+    pub fn content_ranges(&self) -> Vec<String> {
+        self.puts().into_iter().map(|p| p.content_range).collect()
     }
 
     pub fn data(&self) -> Vec<u8> {

@@ -13,7 +13,8 @@ use wif_core::{
     async_trait,
 };
 use wif_sts::{StsExchange, StsExchangeBuilder};
-use wiremock::{Match, MockServer, Request, ResponseTemplate};
+use wiremock::matchers::method;
+use wiremock::{Match, Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 
 pub const SUBJECT: &str = "subject-token-SECRET-0123456789";
 pub const ACCESS: &str = "ya29.ACCESS-TOKEN-SECRET";
@@ -179,6 +180,54 @@ pub fn builder(server: &MockServer, source: Arc<TestSource>) -> StsExchangeBuild
         .token_url(token_url(server))
         .retry_policy(fast_retries(3))
         .timeout(Duration::from_secs(5))
+}
+
+/// The default exchange of [`builder`], with a source handing out [`SUBJECT`].
+pub fn exchange(server: &MockServer) -> StsExchange {
+    builder(server, TestSource::new(SUBJECT))
+        .build()
+        .expect("valid config")
+}
+
+/// A mock STS answering every POST with `response`.
+pub async fn sts_answering(response: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A mock STS answering its first `failures` POSTs with `failure`, then with a one-hour token.
+pub async fn sts_failing_first(failures: u64, failure: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(failure)
+        .up_to_n_times(failures)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(success_body(serde_json::json!(3600)))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Mounts `mock` to answer a one-hour token, and expects exactly one such request.
+pub async fn grant_once(server: &MockServer, mock: MockBuilder) {
+    mock.respond_with(success_body(serde_json::json!(3600)))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+/// An STS (OAuth 2.0) error answer: `{"error": code, "error_description": description}`.
+pub fn sts_error(status: u16, code: &str, description: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .set_body_json(serde_json::json!({"error": code, "error_description": description}))
 }
 
 pub fn success_body(expires_in: serde_json::Value) -> ResponseTemplate {
