@@ -28,6 +28,14 @@ fn aws_config(google: &FakeGoogle, imds: &MockServer) -> String {
     .to_string()
 }
 
+/// Static AWS keys and the `us-east-1` region in the environment.
+fn env_with_keys(access_key_id: &str, secret_access_key: &str) -> MapEnvironment {
+    MapEnvironment::new()
+        .with("AWS_ACCESS_KEY_ID", access_key_id)
+        .with("AWS_SECRET_ACCESS_KEY", secret_access_key)
+        .with("AWS_REGION", "us-east-1")
+}
+
 fn signed_request(subject_token: &str) -> Value {
     let decoded: String = url::form_urlencoded::parse(format!("t={subject_token}").as_bytes())
         .next()
@@ -51,10 +59,7 @@ async fn a_custom_aws_credentials_provider_replaces_env_and_metadata() {
     let google = FakeGoogle::start().await;
     let imds = MockServer::start().await;
     // The environment has other credentials; the provider must win over them.
-    let env = MapEnvironment::new()
-        .with("AWS_ACCESS_KEY_ID", "AKIAFROMTHEENVIRONMENT")
-        .with("AWS_SECRET_ACCESS_KEY", "env-secret")
-        .with("AWS_REGION", "us-east-1");
+    let env = env_with_keys("AKIAFROMTHEENVIRONMENT", "env-secret");
     let assumed = aws_credential_types::Credentials::new(
         "ASIAASSUMEDROLE00001",
         "assumed-secret",
@@ -100,10 +105,7 @@ async fn a_custom_aws_credentials_provider_replaces_env_and_metadata() {
 async fn each_refresh_signs_afresh() {
     let google = FakeGoogle::start().await;
     let imds = MockServer::start().await;
-    let env = MapEnvironment::new()
-        .with("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE01")
-        .with("AWS_SECRET_ACCESS_KEY", "secret")
-        .with("AWS_REGION", "us-east-1");
+    let env = env_with_keys("AKIAEXAMPLEEXAMPLE01", "secret");
     let creds = Credentials::builder()
         .environment(Arc::new(env))
         .config_json(&aws_config(&google, &imds))

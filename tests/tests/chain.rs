@@ -24,10 +24,7 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 #[tokio::test]
 async fn file_source_without_impersonation_yields_the_federated_token() {
-    let google = FakeGoogle::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "the.oidc.jwt\n").unwrap();
+    let (google, _dir, token_file) = google_and_token_file("the.oidc.jwt\n").await;
     let creds = Credentials::from_json(&google.config_json(&token_file, None)).unwrap();
 
     let token = creds.token().await.unwrap();
@@ -57,10 +54,7 @@ async fn file_source_without_impersonation_yields_the_federated_token() {
 
 #[tokio::test]
 async fn impersonation_caches_the_federated_token_separately() {
-    let google = FakeGoogle::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "jwt").unwrap();
+    let (google, _dir, token_file) = google_and_token_file("jwt").await;
     let config = google.config_json(&token_file, Some("sa@proj.iam.gserviceaccount.com"));
     let creds = Credentials::builder()
         .config_json(&config)
@@ -97,10 +91,7 @@ async fn impersonation_caches_the_federated_token_separately() {
 
 #[tokio::test]
 async fn a_second_impersonation_within_the_federated_tokens_life_calls_only_iam() {
-    let google = FakeGoogle::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "jwt").unwrap();
+    let (google, _dir, token_file) = google_and_token_file("jwt").await;
     let creds = Credentials::from_json(
         &google.config_json(&token_file, Some("sa@p.iam.gserviceaccount.com")),
     )
@@ -162,10 +153,7 @@ async fn url_source_with_headers_and_json_format() {
 
 #[tokio::test]
 async fn workforce_pool_sends_user_project_unless_client_auth_is_used() {
-    let google = FakeGoogle::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "saml").unwrap();
+    let (google, _dir, token_file) = google_and_token_file("saml").await;
     let audience = "//iam.googleapis.com/locations/global/workforcePools/pool/providers/prov";
     let mut config = json!({
         "type": "external_account",
@@ -219,9 +207,7 @@ async fn sts_rejection_surfaces_step_server_words_and_hint() {
         .expect(1)
         .mount(&server)
         .await;
-    let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "jwt").unwrap();
+    let (_dir, token_file) = token_file("jwt");
     let config = json!({
         "type": "external_account",
         "audience": FAKE_AUDIENCE,
@@ -288,10 +274,16 @@ async fn google_and_token_file(
     subject: &str,
 ) -> (FakeGoogle, tempfile::TempDir, std::path::PathBuf) {
     let google = FakeGoogle::start().await;
+    let (dir, token_file) = token_file(subject);
+    (google, dir, token_file)
+}
+
+/// A token file holding `subject` (in a directory kept as long as the guard).
+fn token_file(subject: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, subject).unwrap();
-    (google, dir, token_file)
+    (dir, token_file)
 }
 
 /// `build_chain` hands out the layers `build` wraps in its cache; run one at a time they make

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,28 +13,9 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use wif::{Credentials, MapEnvironment};
 use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
-use wif_emulator::configs::{WrittenConfigs, read_env_file, write_configs};
-use wif_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, RunningEmulator};
+use wif_emulator::{Endpoint, Fault};
 
-struct World {
-    emulator: RunningEmulator,
-    configs: WrittenConfigs,
-    _dir: tempfile::TempDir,
-}
-
-async fn world() -> World {
-    let emulator = Emulator::new(EmulatorConfig::default())
-        .start_local()
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let configs = write_configs(&emulator, dir.path()).unwrap();
-    World {
-        emulator,
-        configs,
-        _dir: dir,
-    }
-}
+use support::{World, lambda_env, world, world_with_fault};
 
 /// Credentials from `config`, seeing only `env` (never the process environment).
 fn credentials(config: &Path, env: MapEnvironment) -> Credentials {
@@ -42,15 +25,6 @@ fn credentials(config: &Path, env: MapEnvironment) -> Credentials {
         .unwrap()
         .build()
         .unwrap()
-}
-
-fn lambda_env(configs: &WrittenConfigs) -> MapEnvironment {
-    read_env_file(&configs.aws_lambda_env)
-        .unwrap()
-        .into_iter()
-        .fold(MapEnvironment::new(), |env, (name, value)| {
-            env.with(name, value)
-        })
 }
 
 /// What every emulated Google API does with a bearer token: it must be a live service-account
@@ -122,13 +96,9 @@ async fn the_ec2_imdsv2_config_yields_an_accepted_token() {
 
 #[tokio::test]
 async fn the_lambda_config_without_credentials_in_env_fails_before_google() {
-    let world = world().await;
     // Only the region: credentials then come from IMDS, and the emulator plays IMDS too, so to
     // see a failure the metadata service must be down.
-    world
-        .emulator
-        .faults()
-        .set(Endpoint::Imds, Fault::fail_next(100, 500));
+    let world = world_with_fault(Endpoint::Imds, Fault::fail_next(100, 500)).await;
     let creds = credentials(
         &world.configs.aws_lambda,
         MapEnvironment::new().with("AWS_REGION", "us-east-1"),
@@ -139,12 +109,12 @@ async fn the_lambda_config_without_credentials_in_env_fails_before_google() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_cold_callers_cost_one_exchange_and_one_impersonation() {
-    let world = world().await;
     // Slow STS down so that every caller arrives while the first refresh is in flight.
-    world.emulator.faults().set(
+    let world = world_with_fault(
         Endpoint::GoogleSts,
         Fault::latency(Duration::from_millis(200)),
-    );
+    )
+    .await;
     let creds = credentials(&world.configs.file, MapEnvironment::new());
     let mut callers = tokio::task::JoinSet::new();
     let start = Arc::new(tokio::sync::Barrier::new(1000));
@@ -170,11 +140,11 @@ async fn a_thousand_cold_callers_cost_one_exchange_and_one_impersonation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_cold_lambda_callers_cost_one_exchange_and_one_impersonation() {
-    let world = world().await;
-    world.emulator.faults().set(
+    let world = world_with_fault(
         Endpoint::GoogleSts,
         Fault::latency(Duration::from_millis(200)),
-    );
+    )
+    .await;
     let creds = credentials(&world.configs.aws_lambda, lambda_env(&world.configs));
     let mut callers = tokio::task::JoinSet::new();
     for _ in 0..1000 {
@@ -190,11 +160,11 @@ async fn a_thousand_cold_lambda_callers_cost_one_exchange_and_one_impersonation(
 
 #[tokio::test]
 async fn transient_sts_failures_are_retried_through_to_a_token() {
-    let world = world().await;
-    world.emulator.faults().set(
+    let world = world_with_fault(
         Endpoint::GoogleSts,
         Fault::fail_next(2, 503).with_retry_after(0),
-    );
+    )
+    .await;
     let creds = credentials(&world.configs.file, MapEnvironment::new());
     creds.token().await.unwrap();
     assert_eq!(world.emulator.requests(Endpoint::GoogleSts), 3);

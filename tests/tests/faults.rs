@@ -20,7 +20,9 @@ use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
 use wif_emulator::configs::impersonation_url;
 use wif_emulator::{Endpoint, Fault, RunningEmulator};
 
-use support::{World, builder, lambda_env, quick_retries, tokeninfo_status, world};
+use support::{
+    World, builder, lambda_env, quick_retries, tokeninfo_status, world, world_with_fault,
+};
 
 fn value(token: &AccessToken) -> String {
     token.secret().expose_secret().to_owned()
@@ -31,6 +33,25 @@ fn file_credentials(world: &World) -> Credentials {
     builder(&world.configs.file, MapEnvironment::new())
         .build()
         .unwrap()
+}
+
+/// The AWS EC2 (IMDSv2) configuration's credentials, retrying quickly.
+fn imds_credentials(world: &World) -> Credentials {
+    builder(&world.configs.aws_ec2_imdsv2, MapEnvironment::new())
+        .build()
+        .unwrap()
+}
+
+/// Every call takes 300 ms and then fails with a 503, (practically) without end.
+fn slow_endless_503s() -> Fault {
+    let mut fault = Fault::fail_next(10_000, 503);
+    fault.latency = Duration::from_millis(300);
+    fault
+}
+
+/// Asserts less than `bound` has passed since `started`.
+fn assert_took_under(started: Instant, bound: Duration) {
+    assert!(started.elapsed() < bound, "{:?}", started.elapsed());
 }
 
 fn with_deadline(world: &World, deadline: Duration) -> Credentials {
@@ -46,11 +67,7 @@ async fn latency_beyond_the_deadline_is_a_timeout_within_it() {
         (Endpoint::GoogleSts, Step::Exchange),
         (Endpoint::IamCredentials, Step::Impersonation),
     ] {
-        let world = world().await;
-        world
-            .emulator
-            .faults()
-            .set(endpoint, Fault::latency(Duration::from_secs(30)));
+        let world = world_with_fault(endpoint, Fault::latency(Duration::from_secs(30))).await;
         let creds = with_deadline(&world, Duration::from_secs(1));
         let started = Instant::now();
         let err = creds.token().await.unwrap_err();
@@ -72,14 +89,8 @@ async fn latency_beyond_the_deadline_is_a_timeout_within_it() {
 
 #[tokio::test]
 async fn a_hanging_metadata_service_fails_the_source_within_its_timeout() {
-    let world = world().await;
-    world
-        .emulator
-        .faults()
-        .set(Endpoint::Imds, Fault::latency(Duration::from_secs(30)));
-    let creds = builder(&world.configs.aws_ec2_imdsv2, MapEnvironment::new())
-        .build()
-        .unwrap();
+    let world = world_with_fault(Endpoint::Imds, Fault::latency(Duration::from_secs(30))).await;
+    let creds = imds_credentials(&world);
     let started = Instant::now();
     let err = creds.token().await.unwrap_err();
     let elapsed = started.elapsed();
@@ -97,11 +108,7 @@ async fn a_5xx_burst_is_retried_through_to_a_token() {
         Endpoint::IamCredentials,
         Endpoint::Imds,
     ] {
-        let world = world().await;
-        world
-            .emulator
-            .faults()
-            .set(endpoint, Fault::fail_next(2, 503));
+        let world = world_with_fault(endpoint, Fault::fail_next(2, 503)).await;
         let config = if endpoint == Endpoint::Imds {
             &world.configs.aws_ec2_imdsv2
         } else {
@@ -125,11 +132,7 @@ async fn a_longer_5xx_burst_ends_in_a_retryable_error_after_bounded_attempts() {
         (Endpoint::GoogleSts, Step::Exchange),
         (Endpoint::IamCredentials, Step::Impersonation),
     ] {
-        let world = world().await;
-        world
-            .emulator
-            .faults()
-            .set(endpoint, Fault::fail_next(100, 500));
+        let world = world_with_fault(endpoint, Fault::fail_next(100, 500)).await;
         let creds = file_credentials(&world);
         let started = Instant::now();
         let err = creds.token().await.unwrap_err();
@@ -141,19 +144,14 @@ async fn a_longer_5xx_burst_ends_in_a_retryable_error_after_bounded_attempts() {
             "the server's words: {err}"
         );
         assert_eq!(world.emulator.requests(endpoint), 3, "max attempts: {err}");
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{:?}",
-            started.elapsed()
-        );
+        assert_took_under(started, Duration::from_secs(3));
     }
 }
 
 #[tokio::test]
 async fn connection_resets_are_retried_through_to_a_token() {
     for endpoint in [Endpoint::GoogleSts, Endpoint::IamCredentials] {
-        let world = world().await;
-        world.emulator.faults().set(endpoint, Fault::reset_next(2));
+        let world = world_with_fault(endpoint, Fault::reset_next(2)).await;
         let creds = file_credentials(&world);
         creds
             .token()
@@ -165,11 +163,7 @@ async fn connection_resets_are_retried_through_to_a_token() {
 
 #[tokio::test]
 async fn endless_connection_resets_end_in_a_transport_error() {
-    let world = world().await;
-    world
-        .emulator
-        .faults()
-        .set(Endpoint::GoogleSts, Fault::reset_next(100));
+    let world = world_with_fault(Endpoint::GoogleSts, Fault::reset_next(100)).await;
     let creds = file_credentials(&world);
     let started = Instant::now();
     let err = creds.token().await.unwrap_err();
@@ -177,21 +171,13 @@ async fn endless_connection_resets_end_in_a_transport_error() {
     assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
     assert_eq!(err.status(), None, "no HTTP answer: {err}");
     assert_eq!(world.emulator.requests(Endpoint::GoogleSts), 3);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
+    assert_took_under(started, Duration::from_secs(3));
 }
 
 #[tokio::test]
 async fn truncated_bodies_are_retried_through_to_a_token() {
     for endpoint in [Endpoint::GoogleSts, Endpoint::IamCredentials] {
-        let world = world().await;
-        world
-            .emulator
-            .faults()
-            .set(endpoint, Fault::truncate_next(1));
+        let world = world_with_fault(endpoint, Fault::truncate_next(1)).await;
         let creds = file_credentials(&world);
         let token = creds
             .token()
@@ -204,14 +190,8 @@ async fn truncated_bodies_are_retried_through_to_a_token() {
 
 #[tokio::test]
 async fn a_truncated_metadata_answer_is_a_clear_source_error() {
-    let world = world().await;
-    world
-        .emulator
-        .faults()
-        .set(Endpoint::Imds, Fault::truncate_next(100));
-    let creds = builder(&world.configs.aws_ec2_imdsv2, MapEnvironment::new())
-        .build()
-        .unwrap();
+    let world = world_with_fault(Endpoint::Imds, Fault::truncate_next(100)).await;
+    let creds = imds_credentials(&world);
     let err = creds.token().await.unwrap_err();
     assert_eq!(err.step(), Step::Source, "{err}");
     assert!(
@@ -223,11 +203,11 @@ async fn a_truncated_metadata_answer_is_a_clear_source_error() {
 
 #[tokio::test]
 async fn a_429_with_retry_after_is_waited_out() {
-    let world = world().await;
-    world.emulator.faults().set(
+    let world = world_with_fault(
         Endpoint::GoogleSts,
         Fault::fail_next(1, 429).with_retry_after(1),
-    );
+    )
+    .await;
     let creds = file_credentials(&world);
     let started = Instant::now();
     creds.token().await.unwrap();
@@ -242,11 +222,11 @@ async fn a_429_with_retry_after_is_waited_out() {
 
 #[tokio::test]
 async fn a_retry_after_beyond_the_deadline_fails_at_once() {
-    let world = world().await;
-    world.emulator.faults().set(
+    let world = world_with_fault(
         Endpoint::IamCredentials,
         Fault::fail_next(1, 429).with_retry_after(120),
-    );
+    )
+    .await;
     let creds = with_deadline(&world, Duration::from_secs(5));
     let started = Instant::now();
     let err = creds.token().await.unwrap_err();
@@ -406,11 +386,7 @@ async fn a_valid_cached_token_is_served_while_refreshes_fail() {
             .await
             .unwrap_or_else(|e| panic!("a valid token exists, yet: {e}"));
         assert_eq!(value(&served), value(&first));
-        assert!(
-            started.elapsed() < Duration::from_millis(500),
-            "{:?}",
-            started.elapsed()
-        );
+        assert_took_under(started, Duration::from_millis(500));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(
@@ -443,15 +419,23 @@ async fn settled(emulator: &RunningEmulator, endpoint: Endpoint, quiet: Duration
     }
 }
 
+/// Once `endpoint`'s calls have settled (400 ms without one), asserts none follow for a second.
+async fn assert_calls_stopped(emulator: &RunningEmulator, endpoint: Endpoint, why: &str) {
+    let after_drop = settled(emulator, endpoint, Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(emulator.requests(endpoint), after_drop, "{why}");
+}
+
 #[tokio::test]
 async fn dropping_credentials_aborts_a_background_refresh() {
     let world = world().await;
     let creds = short_lived(&world, Duration::from_secs(4), Duration::from_secs(2));
     let first = creds.token().await.unwrap();
     // Every IAM call now takes 300 ms and fails; a refresh retries without end.
-    let mut fault = Fault::fail_next(10_000, 503);
-    fault.latency = Duration::from_millis(300);
-    world.emulator.faults().set(Endpoint::IamCredentials, fault);
+    world
+        .emulator
+        .faults()
+        .set(Endpoint::IamCredentials, slow_endless_503s());
 
     // Stale: served at once, and a background refresh starts.
     tokio::time::sleep_until(first.expires_at().unwrap() - Duration::from_millis(1_500)).await;
@@ -466,27 +450,18 @@ async fn dropping_credentials_aborts_a_background_refresh() {
     );
 
     drop(creds);
-    let after_drop = settled(
+    assert_calls_stopped(
         &world.emulator,
         Endpoint::IamCredentials,
-        Duration::from_millis(400),
+        "no call after the credentials were dropped",
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        world.emulator.requests(Endpoint::IamCredentials),
-        after_drop,
-        "no call after the credentials were dropped"
-    );
 }
 
 #[tokio::test]
 async fn dropping_a_waiting_caller_and_the_credentials_stops_a_slow_refresh() {
-    let world = world().await;
     // A slow, failing STS: a cold refresh retries for up to 30 s.
-    let mut fault = Fault::fail_next(10_000, 503);
-    fault.latency = Duration::from_millis(300);
-    world.emulator.faults().set(Endpoint::GoogleSts, fault);
+    let world = world_with_fault(Endpoint::GoogleSts, slow_endless_503s()).await;
     let creds = builder(&world.configs.file, MapEnvironment::new())
         .retry_policy(
             RetryPolicy::default()
@@ -508,17 +483,11 @@ async fn dropping_a_waiting_caller_and_the_credentials_stops_a_slow_refresh() {
     caller.abort();
     assert!(caller.await.unwrap_err().is_cancelled());
     drop(creds);
-    let after_drop = settled(
+    assert_calls_stopped(
         &world.emulator,
         Endpoint::GoogleSts,
-        Duration::from_millis(400),
+        "no call after the caller and the credentials were dropped",
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        world.emulator.requests(Endpoint::GoogleSts),
-        after_drop,
-        "no call after the caller and the credentials were dropped"
-    );
     assert_eq!(world.emulator.requests(Endpoint::IamCredentials), 0);
 }

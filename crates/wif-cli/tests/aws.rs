@@ -144,10 +144,7 @@ fn lambda_env_credentials_make_zero_metadata_calls() {
     let aws = Aws::new();
     aws.mount_metadata(true);
     let config = aws.config("aws1", true);
-    let run = aws.world.wif(
-        &["token", "--credentials", path_str(&config)],
-        &lambda_env(),
-    );
+    let run = aws.world.token_with_env(&config, &lambda_env());
     run.assert_code(0).assert_stderr_clean(&[SECRET, SESSION]);
     assert_eq!(run.stdout, "federated-1\n");
     assert!(
@@ -183,9 +180,7 @@ fn ec2_imdsv2_uses_exactly_one_session_token_put() {
     let aws = Aws::new();
     aws.mount_metadata(true);
     let config = aws.config("aws1", true);
-    let run = aws
-        .world
-        .wif(&["token", "--credentials", path_str(&config)], &[]);
+    let run = aws.world.token(&config, &[]);
     run.assert_code(0)
         .assert_stderr_clean(&[SECRET, SESSION, IMDS_TOKEN]);
     let requests = aws.imds_requests();
@@ -220,9 +215,7 @@ fn ec2_imdsv1_sends_no_session_token() {
     let aws = Aws::new();
     aws.mount_metadata(false);
     let config = aws.config("aws1", false);
-    let run = aws
-        .world
-        .wif(&["token", "--credentials", path_str(&config)], &[]);
+    let run = aws.world.token(&config, &[]);
     run.assert_code(0);
     let requests = aws.imds_requests();
     assert!(
@@ -243,9 +236,7 @@ fn imdsv2_required_instance_with_a_v1_config_fails_with_a_hint() {
     let aws = Aws::new();
     aws.mount_metadata(true);
     let config = aws.config("aws1", false);
-    let run = aws
-        .world
-        .wif(&["token", "--credentials", path_str(&config)], &[]);
+    let run = aws.world.token(&config, &[]);
     run.assert_code(1);
     assert!(run.stderr.contains("IMDSv2"), "{}", run.stderr);
     assert!(run.stderr.contains("hint:"), "{}", run.stderr);
@@ -264,9 +255,7 @@ fn permanent_keys_sign_without_a_session_token() {
         ("AWS_SECRET_ACCESS_KEY", Path::new(SECRET)),
         ("AWS_DEFAULT_REGION", Path::new("ap-southeast-1")),
     ];
-    let run = aws
-        .world
-        .wif(&["token", "--credentials", path_str(&config)], &env);
+    let run = aws.world.token_with_env(&config, &env);
     run.assert_code(0);
     let req = aws.signed_request();
     assert_eq!(header_value(&req, "x-amz-security-token"), None);
@@ -281,10 +270,7 @@ fn unsupported_environment_id_fails_before_any_network_call() {
     let aws = Aws::new();
     aws.mount_metadata(true);
     let config = aws.config("aws2", true);
-    let run = aws.world.wif(
-        &["token", "--credentials", path_str(&config)],
-        &lambda_env(),
-    );
+    let run = aws.world.token_with_env(&config, &lambda_env());
     run.assert_code(2);
     assert!(run.stderr.contains("environment_id"), "{}", run.stderr);
     assert!(aws.imds_requests().is_empty());

@@ -24,7 +24,7 @@ use support::*;
 fn token_prints_exactly_the_token_and_a_newline() {
     let world = World::new();
     let config = world.config(None);
-    let run = world.wif(&["token", "--credentials", path_str(&config)], &[]);
+    let run = world.token(&config, &[]);
     run.assert_code(0)
         .assert_stderr_clean(&[SUBJECT, FEDERATED]);
     assert_eq!(run.stdout, format!("{FEDERATED}\n"));
@@ -43,16 +43,7 @@ fn token_prints_exactly_the_token_and_a_newline() {
 fn token_json_has_token_type_and_future_rfc3339_expiry() {
     let world = World::new();
     let config = world.config(None);
-    let run = world.wif(
-        &[
-            "token",
-            "--credentials",
-            path_str(&config),
-            "--format",
-            "json",
-        ],
-        &[],
-    );
+    let run = world.token(&config, &["--format", "json"]);
     run.assert_code(0)
         .assert_stderr_clean(&[SUBJECT, FEDERATED]);
     assert!(run.stdout.ends_with('\n') && run.stdout.lines().count() == 1);
@@ -84,16 +75,7 @@ fn token_json_has_token_type_and_future_rfc3339_expiry() {
 fn scopes_reach_sts_without_impersonation() {
     let world = World::new();
     let config = world.config(None);
-    let run = world.wif(
-        &[
-            "token",
-            "--credentials",
-            path_str(&config),
-            "--scopes",
-            "https://www.googleapis.com/auth/bigquery,https://www.googleapis.com/auth/devstorage.read_only",
-        ],
-        &[],
-    );
+    let run = world.token(&config, &["--scopes", "https://www.googleapis.com/auth/bigquery,https://www.googleapis.com/auth/devstorage.read_only"]);
     run.assert_code(0);
     assert_eq!(run.stdout, format!("{FEDERATED}\n"));
     let form = world.sts_form();
@@ -110,16 +92,7 @@ fn scopes_reach_sts_without_impersonation() {
 fn scopes_reach_iam_credentials_with_impersonation() {
     let world = World::new();
     let config = world.config(Some(SERVICE_ACCOUNT));
-    let run = world.wif(
-        &[
-            "token",
-            "--credentials",
-            path_str(&config),
-            "--scopes",
-            "a, b,",
-        ],
-        &[],
-    );
+    let run = world.token(&config, &["--scopes", "a, b,"]);
     run.assert_code(0)
         .assert_stderr_clean(&[SUBJECT, FEDERATED, IMPERSONATED]);
     assert_eq!(run.stdout, format!("{IMPERSONATED}\n"));
@@ -209,7 +182,7 @@ fn google_application_credentials_pointing_nowhere_is_a_config_error() {
 fn unreadable_credentials_file_is_a_config_error() {
     let world = World::new();
     let missing = world.dir.path().join("missing.json");
-    let run = world.wif(&["token", "--credentials", path_str(&missing)], &[]);
+    let run = world.token(&missing, &[]);
     run.assert_code(2);
     assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
     assert!(run.stderr.contains("missing.json"), "{}", run.stderr);
@@ -238,21 +211,30 @@ fn config_without_audience_fails_before_any_request() {
     assert_eq!(world.requests().len(), 0, "no request reached the fake");
 }
 
-#[test]
-fn sts_rejection_is_a_chain_failure_with_the_server_words_and_a_hint() {
-    let world = World::new();
+/// Makes the fake STS answer every exchange with a 400 carrying `error` and `description`.
+fn sts_rejects(world: &World, error: &str, description: &str) {
     world.runtime.block_on(
         Mock::given(method("POST"))
             .and(path("/v1/token"))
             .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
-                "error": "unauthorized_client",
-                "error_description": "The given credential is rejected by the attribute condition.",
+                "error": error,
+                "error_description": description,
             })))
             .with_priority(1)
             .mount(world.google.server()),
     );
+}
+
+#[test]
+fn sts_rejection_is_a_chain_failure_with_the_server_words_and_a_hint() {
+    let world = World::new();
+    sts_rejects(
+        &world,
+        "unauthorized_client",
+        "The given credential is rejected by the attribute condition.",
+    );
     let config = world.config(None);
-    let run = world.wif(&["token", "--credentials", path_str(&config)], &[]);
+    let run = world.token(&config, &[]);
     run.assert_code(1).assert_stderr_clean(&[SUBJECT]);
     assert_eq!(run.stdout, "");
     assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
@@ -305,10 +287,7 @@ fn subject_token_prints_the_trimmed_file_token() {
 fn trace_logging_shows_spans_but_no_secret() {
     let world = World::new();
     let config = world.config(Some(SERVICE_ACCOUNT));
-    let run = world.wif(
-        &["token", "--credentials", path_str(&config)],
-        &[("RUST_LOG", Path::new("trace"))],
-    );
+    let run = world.token_with_env(&config, &[("RUST_LOG", Path::new("trace"))]);
     run.assert_code(0)
         .assert_stderr_clean(&[SUBJECT, FEDERATED, IMPERSONATED]);
     assert_eq!(run.stdout, format!("{IMPERSONATED}\n"));
@@ -325,21 +304,13 @@ fn trace_logging_shows_spans_but_no_secret() {
 #[test]
 fn trace_logging_of_a_failure_shows_no_secret() {
     let world = World::new();
-    world.runtime.block_on(
-        Mock::given(method("POST"))
-            .and(path("/v1/token"))
-            .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
-                "error": "invalid_grant",
-                "error_description": "The audience in ID Token does not match the expected audience.",
-            })))
-            .with_priority(1)
-            .mount(world.google.server()),
+    sts_rejects(
+        &world,
+        "invalid_grant",
+        "The audience in ID Token does not match the expected audience.",
     );
     let config = world.config(None);
-    let run = world.wif(
-        &["token", "--credentials", path_str(&config)],
-        &[("RUST_LOG", Path::new("trace"))],
-    );
+    let run = world.token_with_env(&config, &[("RUST_LOG", Path::new("trace"))]);
     run.assert_code(1).assert_stderr_clean(&[SUBJECT]);
     assert!(run.stderr.contains("error: "), "{}", run.stderr);
 }

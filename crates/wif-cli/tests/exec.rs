@@ -74,10 +74,7 @@ fn token_comes_from_the_executable() {
     let world = World::new();
     let tool = tool(&world);
     let config = config(&world, &tool, None);
-    let run = world.wif(
-        &["token", "--credentials", path_str(&config)],
-        &[(ALLOW, Path::new("1"))],
-    );
+    let run = world.token_with_env(&config, &[(ALLOW, Path::new("1"))]);
     run.assert_code(0)
         .assert_stderr_clean(&[EXEC_TOKEN, EXEC_STDERR, FEDERATED]);
     assert_eq!(run.stdout, format!("{FEDERATED}\n"));
@@ -114,8 +111,8 @@ fn impersonating_tells_the_executable_the_service_account() {
     let world = World::new();
     let tool = tool(&world);
     let config = config(&world, &tool, Some(SERVICE_ACCOUNT));
-    let run = world.wif(
-        &["token", "--credentials", path_str(&config)],
+    let run = world.token_with_env(
+        &config,
         &[(ALLOW, Path::new("1")), ("RUST_LOG", Path::new("trace"))],
     );
     run.assert_code(0)
@@ -139,7 +136,7 @@ fn executables_must_be_allowed() {
     let tool = tool(&world);
     let config = config(&world, &tool, None);
     for env in [&[][..], &[(ALLOW, Path::new("0"))]] {
-        let run = world.wif(&["token", "--credentials", path_str(&config)], env);
+        let run = world.token_with_env(&config, env);
         run.assert_code(2)
             .assert_stderr_clean(&[EXEC_TOKEN, EXEC_STDERR]);
         assert!(
@@ -166,8 +163,8 @@ fn a_failing_executable_is_reported_without_its_output() {
     .unwrap();
     std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
     let config = config(&world, &tool, None);
-    let run = world.wif(
-        &["token", "--credentials", path_str(&config)],
+    let run = world.token_with_env(
+        &config,
         &[(ALLOW, Path::new("1")), ("RUST_LOG", Path::new("trace"))],
     );
     run.assert_code(1)

@@ -70,8 +70,8 @@ fn the_executables_oidc_token_becomes_a_service_account_token() {
     let tool = tool(&world, &id_token);
     let config = config(&world, &emulator, &tool);
 
-    let run = world.wif(
-        &["token", "--credentials", path_str(&config)],
+    let run = world.token_with_env(
+        &config,
         &[(ALLOW, Path::new("1")), ("RUST_LOG", Path::new("debug"))],
     );
     run.assert_code(0).assert_stderr_clean(&[&id_token]);
@@ -105,10 +105,7 @@ fn a_token_the_emulator_did_not_mint_is_refused_by_its_sts() {
     let tool = tool(&world, &foreign);
     let config = config(&world, &emulator, &tool);
 
-    let run = world.wif(
-        &["token", "--credentials", path_str(&config)],
-        &[(ALLOW, Path::new("1"))],
-    );
+    let run = world.token_with_env(&config, &[(ALLOW, Path::new("1"))]);
     run.assert_code(1).assert_stderr_clean(&[&foreign]);
     assert!(run.stderr.contains("invalid_grant"), "{}", run.stderr);
     assert_eq!(run.stdout, "");

@@ -34,16 +34,7 @@ fn token_over_mtls_from_a_certificate_configuration() {
     );
     let key_line = pki.leaf.key_pem.lines().nth(1).unwrap().to_owned();
 
-    let run = world.wif(
-        &[
-            "token",
-            "--credentials",
-            path_str(&config),
-            "--ca-certs",
-            path_str(&files.root),
-        ],
-        &[],
-    );
+    let run = world.token(&config, &["--ca-certs", path_str(&files.root)]);
     run.assert_code(0).assert_stderr_clean(&[&key_line]);
     assert_eq!(run.stdout, "mtls-federated-1\n");
     let requests = sts.requests();
@@ -55,30 +46,18 @@ fn token_over_mtls_from_a_certificate_configuration() {
     );
 
     // The variable works as the flag does.
-    let run = world.wif(
-        &["token", "--credentials", path_str(&config)],
-        &[("WIF_CA_CERTS", &files.root)],
-    );
+    let run = world.token_with_env(&config, &[("WIF_CA_CERTS", &files.root)]);
     run.assert_code(0);
     assert_eq!(run.stdout, "mtls-federated-2\n");
 
     // Without the private CA the fake's certificate is not trusted: the exchange fails.
-    let run = world.wif(&["token", "--credentials", path_str(&config)], &[]);
+    let run = world.token(&config, &[]);
     run.assert_code(1).assert_stderr_clean(&[&key_line]);
     assert!(run.stderr.contains("STS token exchange"), "{}", run.stderr);
     assert_eq!(sts.requests().len(), 2);
 
     // A bundle with no certificate is a usage error.
-    let run = world.wif(
-        &[
-            "token",
-            "--credentials",
-            path_str(&config),
-            "--ca-certs",
-            path_str(&config),
-        ],
-        &[],
-    );
+    let run = world.token(&config, &["--ca-certs", path_str(&config)]);
     run.assert_code(2);
     assert!(run.stderr.contains("root_certificates"), "{}", run.stderr);
 }

@@ -61,6 +61,18 @@ fn go_creds(with_token: bool) -> AwsCredentials {
     )
 }
 
+/// Python's credentials with a session token, signed for the default endpoint at Python's time,
+/// target resource signed (our default).
+fn py_signed_with_session() -> SignedRequest {
+    sign(
+        &py_creds(true),
+        DEFAULT_REGIONAL_CRED_VERIFICATION_URL,
+        AUDIENCE,
+        PY_TIME,
+        TargetResource::Signed,
+    )
+}
+
 fn sign(
     creds: &AwsCredentials,
     template: &str,
@@ -196,13 +208,7 @@ fn signed_target_resource_verifies_independently() {
 
 #[test]
 fn serialization_keeps_python_key_order_and_header_order() {
-    let signed = sign(
-        &py_creds(true),
-        DEFAULT_REGIONAL_CRED_VERIFICATION_URL,
-        AUDIENCE,
-        PY_TIME,
-        TargetResource::Signed,
-    );
+    let signed = py_signed_with_session();
     let decoded = support::decode(signed.subject_token().secret().expose_secret());
     assert!(
         decoded
@@ -227,13 +233,7 @@ fn serialization_keeps_python_key_order_and_header_order() {
 
 #[test]
 fn signed_request_debug_hides_the_signature_and_session_token() {
-    let signed = sign(
-        &py_creds(true),
-        DEFAULT_REGIONAL_CRED_VERIFICATION_URL,
-        AUDIENCE,
-        PY_TIME,
-        TargetResource::Signed,
-    );
+    let signed = py_signed_with_session();
     let shown = format!("{signed:?} {:?}", signed.subject_token());
     assert!(!shown.contains("Signature="), "{shown}");
     assert!(!shown.contains("AQoEXAMPLE"), "{shown}");

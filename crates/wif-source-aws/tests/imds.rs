@@ -21,17 +21,13 @@ use support::imds::*;
 
 #[tokio::test]
 async fn imdsv1_reads_region_role_and_credentials_without_tokens() {
-    let server = MockServer::start().await;
-    mount_imds(
-        &server,
+    let server = imds_server(
         false,
         "us-east-2b",
         &creds_json("ASIAV1", "v1-secret", "v1-session"),
     )
     .await;
-    let source = builder(&server, false, MapEnvironment::new())
-        .build()
-        .expect("builds");
+    let source = build(&server, false);
 
     let decoded = decoded_token(&source).await;
     support::verify(&decoded, "v1-secret").expect("signature verifies");
@@ -67,17 +63,13 @@ async fn imdsv1_reads_region_role_and_credentials_without_tokens() {
 
 #[tokio::test]
 async fn imdsv2_makes_exactly_one_put_per_refresh_and_caches_the_region() {
-    let server = MockServer::start().await;
-    mount_imds(
-        &server,
+    let server = imds_server(
         true,
         "us-east-2b",
         &creds_json("ASIAV2", "v2-secret", "v2-session"),
     )
     .await;
-    let source = builder(&server, true, MapEnvironment::new())
-        .build()
-        .expect("builds");
+    let source = build(&server, true);
 
     let first = source.resolve().await.expect("first refresh");
     assert_eq!(first.region, "us-east-2");
@@ -185,9 +177,7 @@ async fn permanent_env_keys_sign_without_a_session_token() {
 
 #[tokio::test]
 async fn env_region_wins_over_metadata_region() {
-    let server = MockServer::start().await;
-    mount_imds(
-        &server,
+    let server = imds_server(
         true,
         "us-east-2b",
         &creds_json("ASIAX", "x-secret", "x-session"),
@@ -232,18 +222,8 @@ async fn env_region_wins_over_metadata_region() {
 
 #[tokio::test]
 async fn env_credentials_without_env_region_only_fetch_the_region() {
-    let server = MockServer::start().await;
-    mount_imds(
-        &server,
-        true,
-        "us-west-2-lax-1a",
-        &creds_json("ASIAX", "x", "y"),
-    )
-    .await;
-    let env = MapEnvironment::new()
-        .with("AWS_ACCESS_KEY_ID", "AKIAENV")
-        .with("AWS_SECRET_ACCESS_KEY", "env-secret");
-    let source = builder(&server, true, env).build().expect("builds");
+    let server = imds_server(true, "us-west-2-lax-1a", &creds_json("ASIAX", "x", "y")).await;
+    let source = builder(&server, true, env_keys()).build().expect("builds");
     let resolved = source.resolve().await.expect("resolves");
     assert_eq!(
         resolved.region, "us-west-2",
@@ -268,24 +248,24 @@ async fn region_and_role_lookups_run_concurrently() {
         (ZONE_PATH, "us-east-2b".to_owned()),
         (ROLE_PATH, ROLE.to_owned()),
     ] {
-        Mock::given(method("GET"))
-            .and(path(p))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_string(body)
-                    .set_delay(delay),
-            )
-            .mount(&server)
-            .await;
-    }
-    Mock::given(method("GET"))
-        .and(path(CREDS_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string(creds_json("A", "s", "t")))
-        .mount(&server)
+        answer(
+            &server,
+            "GET",
+            p,
+            ResponseTemplate::new(200)
+                .set_body_string(body)
+                .set_delay(delay),
+        )
         .await;
-    let source = builder(&server, false, MapEnvironment::new())
-        .build()
-        .expect("builds");
+    }
+    answer(
+        &server,
+        "GET",
+        CREDS_PATH,
+        ResponseTemplate::new(200).set_body_string(creds_json("A", "s", "t")),
+    )
+    .await;
+    let source = build(&server, false);
     let started = Instant::now();
     source.resolve().await.expect("resolves");
     let elapsed = started.elapsed();
@@ -316,9 +296,7 @@ async fn rotated_metadata_credentials_are_picked_up_on_the_next_refresh() {
         &creds_json("ASIANEW", "new-secret", "new-session"),
     )
     .await;
-    let source = builder(&server, false, MapEnvironment::new())
-        .build()
-        .expect("builds");
+    let source = build(&server, false);
 
     let first = decoded_token(&source).await;
     assert_eq!(first.access_key_id(), "ASIAOLD");
@@ -390,10 +368,7 @@ async fn a_static_credentials_provider_is_used_instead_of_env_and_metadata() {
         "test",
     );
     // Env credentials exist too: the provider still wins.
-    let env = MapEnvironment::new()
-        .with("AWS_ACCESS_KEY_ID", "AKIAENV")
-        .with("AWS_SECRET_ACCESS_KEY", "env-secret");
-    let source = builder(&server, true, env)
+    let source = builder(&server, true, env_keys())
         .credentials_provider(provider)
         .region("us-east-2")
         .build()
@@ -454,12 +429,8 @@ async fn unsigned_target_resource_mode_matches_python() {
 
 #[tokio::test]
 async fn clones_share_the_cached_region() {
-    let server = MockServer::start().await;
-    mount_imds(&server, false, "us-east-2b", &creds_json("A", "s", "t")).await;
-    let env = MapEnvironment::new()
-        .with("AWS_ACCESS_KEY_ID", "AKIAENV")
-        .with("AWS_SECRET_ACCESS_KEY", "env-secret");
-    let source = builder(&server, false, env).build().expect("builds");
+    let server = imds_server(false, "us-east-2b", &creds_json("A", "s", "t")).await;
+    let source = builder(&server, false, env_keys()).build().expect("builds");
     let clone = source.clone();
     let (a, b) = tokio::join!(source.resolve(), clone.resolve());
     assert_eq!(a.expect("a").region, "us-east-2");

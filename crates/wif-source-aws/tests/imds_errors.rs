@@ -11,18 +11,14 @@ use std::time::{Duration, Instant};
 
 use wif_core::{ErrorKind, MapEnvironment, SourceContext, Step, SubjectTokenSource};
 use wif_source_aws::{AWS_SUBJECT_TOKEN_TYPE, AwsSource, AwsSourceBuilder, causes};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 use support::imds::*;
 
 #[tokio::test]
 async fn tokenless_get_on_an_imdsv2_only_instance_names_the_fix() {
-    let server = MockServer::start().await;
-    mount_imds(&server, true, "us-east-2b", &creds_json("A", "s", "t")).await;
-    let source = builder(&server, false, MapEnvironment::new())
-        .build()
-        .expect("builds");
+    let server = imds_server(true, "us-east-2b", &creds_json("A", "s", "t")).await;
+    let source = build(&server, false);
     let err = source
         .subject_token(&ctx())
         .await
@@ -38,14 +34,10 @@ async fn tokenless_get_on_an_imdsv2_only_instance_names_the_fix() {
 }
 
 /// The error of an IMDSv1 source (region from the environment) whose role-name request gets
-/// `answer`.
-async fn error_when_the_role_listing_answers(answer: ResponseTemplate) -> wif_core::Error {
+/// `response`.
+async fn error_when_the_role_listing_answers(response: ResponseTemplate) -> wif_core::Error {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(ROLE_PATH))
-        .respond_with(answer)
-        .mount(&server)
-        .await;
+    answer(&server, "GET", ROLE_PATH, response).await;
     let env = MapEnvironment::new().with("AWS_REGION", "us-east-1");
     let source = builder(&server, false, env).build().expect("builds");
     source
@@ -76,15 +68,8 @@ async fn missing_role_is_named() {
 #[tokio::test]
 async fn server_errors_are_retried_then_reported() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(ZONE_PATH))
-        .respond_with(ResponseTemplate::new(500))
-        .mount(&server)
-        .await;
-    let env = MapEnvironment::new()
-        .with("AWS_ACCESS_KEY_ID", "AKIAENV")
-        .with("AWS_SECRET_ACCESS_KEY", "env-secret");
-    let source = builder(&server, false, env).build().expect("builds");
+    answer(&server, "GET", ZONE_PATH, ResponseTemplate::new(500)).await;
+    let source = builder(&server, false, env_keys()).build().expect("builds");
     let err = source.resolve().await.expect_err("500");
     assert_eq!(err.status(), Some(500));
     assert!(
@@ -106,15 +91,15 @@ async fn server_errors_are_retried_then_reported() {
 #[tokio::test]
 async fn metadata_timeouts_fail_fast_with_the_likely_causes() {
     let server = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .and(path(TOKEN_PATH))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_string(IMDS_TOKEN)
-                .set_delay(Duration::from_secs(5)),
-        )
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "PUT",
+        TOKEN_PATH,
+        ResponseTemplate::new(200)
+            .set_body_string(IMDS_TOKEN)
+            .set_delay(Duration::from_secs(5)),
+    )
+    .await;
     let source = builder(&server, true, MapEnvironment::new())
         .metadata_timeout(Duration::from_millis(200))
         .build()
@@ -149,10 +134,7 @@ async fn unreachable_metadata_service_is_explained() {
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
-    let source = AwsSource::builder()
-        .environment(Arc::new(
-            MapEnvironment::new().with("AWS_REGION", "us-east-1"),
-        ))
+    let source = env_builder(MapEnvironment::new().with("AWS_REGION", "us-east-1"))
         .credentials_url(format!("http://127.0.0.1:{port}{ROLE_PATH}"))
         .build()
         .expect("builds");
@@ -166,17 +148,8 @@ async fn unreachable_metadata_service_is_explained() {
 
 #[tokio::test]
 async fn garbage_region_answer_is_a_clear_error() {
-    let server = MockServer::start().await;
-    mount_imds(
-        &server,
-        false,
-        "<html>oops</html>",
-        &creds_json("A", "s", "t"),
-    )
-    .await;
-    let source = builder(&server, false, MapEnvironment::new())
-        .build()
-        .expect("builds");
+    let server = imds_server(false, "<html>oops</html>", &creds_json("A", "s", "t")).await;
+    let source = build(&server, false);
     let err = source.resolve().await.expect_err("garbage");
     assert_eq!(err.kind(), ErrorKind::InvalidResponse);
     assert!(
@@ -185,19 +158,32 @@ async fn garbage_region_answer_is_a_clear_error() {
     );
 }
 
-#[tokio::test]
-async fn missing_region_or_credentials_fail_before_any_request() {
-    let server = MockServer::start().await;
-    // No region anywhere.
-    let err = AwsSource::builder()
-        .environment(Arc::new(MapEnvironment::new()))
-        .credentials_url(format!("{}{ROLE_PATH}", server.uri()))
+/// The configuration error `builder` builds into and resolving it then fails with.
+async fn resolve_config_error(builder: AwsSourceBuilder, why: &str) -> wif_core::Error {
+    let err = builder
         .build()
         .expect("builds")
         .resolve()
         .await
-        .expect_err("no region");
-    assert!(err.is_config(), "{err:?}");
+        .expect_err(why);
+    assert!(err.is_config(), "{why}: {err:?}");
+    err
+}
+
+/// A plain builder (no metadata service unless set) reading `env`.
+fn env_builder(env: MapEnvironment) -> AwsSourceBuilder {
+    AwsSource::builder().environment(Arc::new(env))
+}
+
+#[tokio::test]
+async fn missing_region_or_credentials_fail_before_any_request() {
+    let server = MockServer::start().await;
+    // No region anywhere.
+    let err = resolve_config_error(
+        env_builder(MapEnvironment::new()).credentials_url(format!("{}{ROLE_PATH}", server.uri())),
+        "no region",
+    )
+    .await;
     assert!(
         err.to_string()
             .contains("unable to determine the AWS region"),
@@ -206,30 +192,18 @@ async fn missing_region_or_credentials_fail_before_any_request() {
     assert_eq!(err.cause(), Some(causes::NO_REGION));
 
     // A region, but no credentials anywhere.
-    let err = AwsSource::builder()
-        .environment(Arc::new(
-            MapEnvironment::new().with("AWS_REGION", "us-east-1"),
-        ))
-        .build()
-        .expect("builds")
-        .resolve()
-        .await
-        .expect_err("no credentials");
-    assert!(err.is_config(), "{err:?}");
+    let err = resolve_config_error(
+        env_builder(MapEnvironment::new().with("AWS_REGION", "us-east-1")),
+        "no credentials",
+    )
+    .await;
     assert_eq!(err.cause(), Some(causes::NO_AWS_CREDENTIALS));
 
     // Half an env key pair and no metadata url.
     let env = MapEnvironment::new()
         .with("AWS_REGION", "us-east-1")
         .with("AWS_ACCESS_KEY_ID", "AKIAHALF");
-    let err = AwsSource::builder()
-        .environment(Arc::new(env))
-        .build()
-        .expect("builds")
-        .resolve()
-        .await
-        .expect_err("no credentials");
-    assert!(err.is_config(), "{err:?}");
+    let err = resolve_config_error(env_builder(env), "no credentials").await;
     assert!(
         err.to_string().contains("AWS_SECRET_ACCESS_KEY is not"),
         "{err}"
@@ -239,8 +213,7 @@ async fn missing_region_or_credentials_fail_before_any_request() {
 
 #[tokio::test]
 async fn bad_configuration_fails_in_build_before_any_request() {
-    let server = MockServer::start().await;
-    mount_imds(&server, true, "us-east-2b", &creds_json("A", "s", "t")).await;
+    let server = imds_server(true, "us-east-2b", &creds_json("A", "s", "t")).await;
     let cases: Vec<(AwsSourceBuilder, &str)> = vec![
         (
             builder(&server, true, MapEnvironment::new()).environment_id("aws2"),
@@ -285,9 +258,7 @@ async fn bad_configuration_fails_in_build_before_any_request() {
 #[tokio::test]
 async fn wrong_subject_token_type_fails_before_any_request() {
     let server = MockServer::start().await;
-    let source = builder(&server, true, MapEnvironment::new())
-        .build()
-        .expect("builds");
+    let source = build(&server, true);
     let ctx = SourceContext::new(AUDIENCE, "urn:ietf:params:oauth:token-type:jwt");
     let err = source.subject_token(&ctx).await.expect_err("wrong type");
     assert!(err.to_string().contains("subject_token_type"), "{err}");
@@ -303,18 +274,22 @@ async fn wrong_subject_token_type_fails_before_any_request() {
 #[tokio::test]
 async fn secrets_never_appear_in_debug_display_or_errors() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(ROLE_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string(ROLE))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(CREDS_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string(
+    answer(
+        &server,
+        "GET",
+        ROLE_PATH,
+        ResponseTemplate::new(200).set_body_string(ROLE),
+    )
+    .await;
+    answer(
+        &server,
+        "GET",
+        CREDS_PATH,
+        ResponseTemplate::new(200).set_body_string(
             r#"{"Code":"Success","AccessKeyId":"ASIALEAK","SecretAccessKey":"imds-secret-value","Token":["imds-session-value"]}"#,
-        ))
-        .mount(&server)
-        .await;
+        ),
+    )
+    .await;
     let env = MapEnvironment::new()
         .with("AWS_REGION", "us-east-1")
         .with("AWS_SECRET_ACCESS_KEY", "env-secret-value");

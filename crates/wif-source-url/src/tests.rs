@@ -51,15 +51,51 @@ async fn fetch(source: &UrlSource) -> Result<String, Error> {
         .map(|t| t.secret().expose_secret().to_owned())
 }
 
-/// Asserts nothing secret shows in an error's Display or Debug.
-fn assert_no_leak(err: &Error, extra: &[&str]) {
-    let shown = format!("{err} {err:?}");
+/// The source with an `Authorization` header carrying [`HEADER_SECRET`].
+fn with_secret_header(source: UrlSource) -> UrlSource {
+    source
+        .with_headers([("Authorization".to_owned(), HEADER_SECRET.to_owned())])
+        .expect("header")
+}
+
+/// Starts a server that answers every GET with `response`.
+async fn server_answering(response: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Starts a server that answers the first GET with `first` and every later one with [`TOKEN`].
+async fn server_answering_after(first: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(first)
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(TOKEN))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Asserts none of the test's secrets (nor `extra`) shows in `shown`.
+fn assert_secrets_absent(shown: &str, extra: &[&str]) {
     for needle in [QUERY_SECRET, HEADER_SECRET, "url-subject-token"]
         .iter()
         .chain(extra)
     {
         assert!(!shown.contains(needle), "{needle} leaked: {shown}");
     }
+}
+
+/// Asserts nothing secret shows in an error's Display or Debug.
+fn assert_no_leak(err: &Error, extra: &[&str]) {
+    assert_secrets_absent(&format!("{err} {err:?}"), extra);
 }
 
 #[tokio::test]
@@ -139,11 +175,9 @@ async fn reads_a_json_field_and_reports_a_missing_one_by_url_without_query() {
 
 #[tokio::test]
 async fn not_found_is_reported_once_with_a_path_hint() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(404).set_body_string("no such token, body-secret"))
-        .mount(&server)
-        .await;
+    let server =
+        server_answering(ResponseTemplate::new(404).set_body_string("no such token, body-secret"))
+            .await;
     let err = fetch(&source(&server, TokenFormat::Text))
         .await
         .expect_err("404");
@@ -170,11 +204,7 @@ async fn not_found_is_reported_once_with_a_path_hint() {
 #[tokio::test]
 async fn refused_requests_hint_at_the_headers() {
     for status in [401, 403] {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(status))
-            .mount(&server)
-            .await;
+        let server = server_answering(ResponseTemplate::new(status)).await;
         let err = fetch(&source(&server, TokenFormat::Text))
             .await
             .expect_err("refused");
@@ -191,14 +221,11 @@ async fn refused_requests_hint_at_the_headers() {
 
 #[tokio::test]
 async fn server_errors_are_retried_then_reported_without_the_body() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(500)
-                .set_body_string(r#"{"access_token":"body-secret-token","note":"misrouted"}"#),
-        )
-        .mount(&server)
-        .await;
+    let server = server_answering(
+        ResponseTemplate::new(500)
+            .set_body_string(r#"{"access_token":"body-secret-token","note":"misrouted"}"#),
+    )
+    .await;
     let err = fetch(&source(&server, TokenFormat::Text))
         .await
         .expect_err("500");
@@ -217,16 +244,7 @@ async fn server_errors_are_retried_then_reported_without_the_body() {
 
 #[tokio::test]
 async fn a_500_then_a_200_succeeds() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(TOKEN))
-        .mount(&server)
-        .await;
+    let server = server_answering_after(ResponseTemplate::new(503)).await;
     let got = fetch(&source(&server, TokenFormat::Text))
         .await
         .expect("second attempt");
@@ -236,15 +254,12 @@ async fn a_500_then_a_200_succeeds() {
 
 #[tokio::test]
 async fn a_hanging_server_times_out_within_the_timeout() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_string(TOKEN)
-                .set_delay(Duration::from_secs(30)),
-        )
-        .mount(&server)
-        .await;
+    let server = server_answering(
+        ResponseTemplate::new(200)
+            .set_body_string(TOKEN)
+            .set_delay(Duration::from_secs(30)),
+    )
+    .await;
     let source = source(&server, TokenFormat::Text)
         .with_timeout(Duration::from_millis(200))
         .with_retry_policy(RetryPolicy::never());
@@ -269,16 +284,8 @@ async fn a_hanging_server_times_out_within_the_timeout() {
 
 #[tokio::test]
 async fn timeouts_are_retried_like_transport_failures() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(TOKEN))
-        .mount(&server)
-        .await;
+    let server =
+        server_answering_after(ResponseTemplate::new(200).set_delay(Duration::from_secs(30))).await;
     let source = source(&server, TokenFormat::Text).with_timeout(Duration::from_millis(200));
     assert_eq!(fetch(&source).await.expect("retried"), TOKEN);
     assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
@@ -350,14 +357,8 @@ fn bad_headers_are_config_errors_that_never_show_the_value() {
 
 #[tokio::test]
 async fn debug_never_shows_header_values_the_query_or_the_token() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(TOKEN))
-        .mount(&server)
-        .await;
-    let source = source(&server, TokenFormat::Text)
-        .with_headers([("Authorization".to_owned(), HEADER_SECRET.to_owned())])
-        .expect("header");
+    let server = server_answering(ResponseTemplate::new(200).set_body_string(TOKEN)).await;
+    let source = with_secret_header(source(&server, TokenFormat::Text));
     let token = source.subject_token(&ctx()).await.expect("token");
 
     let shown = format!("{source:?} {token:?} {:?}", source.clone());
@@ -366,26 +367,13 @@ async fn debug_never_shows_header_values_the_query_or_the_token() {
         "{shown}"
     );
     assert!(shown.contains("authorization"), "names shown: {shown}");
-    for secret in [HEADER_SECRET, QUERY_SECRET, "url-subject-token"] {
-        assert!(!shown.contains(secret), "{secret} leaked: {shown}");
-    }
+    assert_secrets_absent(&shown, &[]);
 }
 
 #[tokio::test]
 async fn tracing_shows_the_url_and_size_but_no_secret() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(TOKEN))
-        .mount(&server)
-        .await;
-    let source = source(&server, TokenFormat::Text)
-        .with_headers([("Authorization".to_owned(), HEADER_SECRET.to_owned())])
-        .expect("header");
+    let server = server_answering_after(ResponseTemplate::new(503)).await;
+    let source = with_secret_header(source(&server, TokenFormat::Text));
 
     let captured = wif_core::testing::LogCapture::global();
     fetch(&source).await.expect("token");
@@ -394,7 +382,5 @@ async fn tracing_shows_the_url_and_size_but_no_secret() {
     assert!(logs.contains(&format!("{}/token", server.uri())), "{logs}");
     assert!(logs.contains(&format!("bytes={}", TOKEN.len())), "{logs}");
     assert!(logs.contains("retrying"), "the retry is visible: {logs}");
-    for secret in [HEADER_SECRET, QUERY_SECRET, "url-subject-token"] {
-        assert!(!logs.contains(secret), "{secret} leaked: {logs}");
-    }
+    assert_secrets_absent(&logs, &[]);
 }

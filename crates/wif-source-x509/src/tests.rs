@@ -52,6 +52,28 @@ impl World {
     fn roots(&self) -> Vec<CertificateDer<'static>> {
         parse_root_certificates(self.pki.root_pem().as_bytes()).unwrap()
     }
+
+    /// The test CA's root as a reqwest trust anchor.
+    fn root_certificate(&self) -> reqwest::Certificate {
+        reqwest::Certificate::from_pem(self.pki.root_pem().as_bytes()).unwrap()
+    }
+
+    /// A client presenting `source`'s certificate and trusting this world's CA.
+    fn mtls_client(&self, source: &X509Source) -> reqwest::Client {
+        source
+            .mtls_client_builder(&self.roots())
+            .unwrap()
+            .build()
+            .unwrap()
+    }
+
+    /// Asserts the first request `sts` saw presented this world's leaf certificate.
+    fn assert_first_request_presented_the_leaf(&self, sts: &MtlsStsServer) {
+        assert_eq!(
+            sts.requests()[0].client_certificates[0].as_ref(),
+            self.pki.leaf.cert_der.as_ref()
+        );
+    }
 }
 
 /// Decodes the subject token: a JSON array of base64 DER certificates.
@@ -369,11 +391,7 @@ async fn mtls_client_presents_the_leaf_and_the_server_sees_it() {
     let w = World::new();
     let sts = MtlsStsServer::start(&w.pki).await.unwrap();
     let source = w.source().with_trust_chain(&w.files.trust_chain);
-    let client = source
-        .mtls_client_builder(&w.roots())
-        .unwrap()
-        .build()
-        .unwrap();
+    let client = w.mtls_client(&source);
 
     let subject = token_of(&source).await;
     let response = client
@@ -410,7 +428,7 @@ async fn the_handshake_fails_without_a_client_certificate_or_with_a_foreign_one(
 
     // The public roots plus the test CA, but no identity.
     let plain = wif_core::http::client_builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(w.pki.root_pem().as_bytes()).unwrap())
+        .add_root_certificate(w.root_certificate())
         .build()
         .unwrap();
     let err = plain
@@ -424,12 +442,7 @@ async fn the_handshake_fails_without_a_client_certificate_or_with_a_foreign_one(
 
     // A certificate from another CA.
     let foreign = World::new();
-    let client = foreign
-        .source()
-        .mtls_client_builder(&w.roots())
-        .unwrap()
-        .build()
-        .unwrap();
+    let client = w.mtls_client(&foreign.source());
     foreign.source().load().unwrap();
     assert!(client.post(sts.token_url()).body("x").send().await.is_err());
     assert!(sts.requests().is_empty());
@@ -444,17 +457,10 @@ async fn a_client_used_before_any_token_loads_the_certificate_itself() {
     let w = World::new();
     let sts = MtlsStsServer::start(&w.pki).await.unwrap();
     let source = w.source();
-    let client = source
-        .mtls_client_builder(&w.roots())
-        .unwrap()
-        .build()
-        .unwrap();
+    let client = w.mtls_client(&source);
     let response = client.post(sts.token_url()).body("x").send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        sts.requests()[0].client_certificates[0].as_ref(),
-        w.pki.leaf.cert_der.as_ref()
-    );
+    w.assert_first_request_presented_the_leaf(&sts);
 }
 
 #[tokio::test]
@@ -462,11 +468,7 @@ async fn a_rotated_certificate_is_used_by_the_next_token_and_handshake() {
     let w = World::new();
     let sts = MtlsStsServer::start(&w.pki).await.unwrap();
     let source = w.source();
-    let client = source
-        .mtls_client_builder(&w.roots())
-        .unwrap()
-        .build()
-        .unwrap();
+    let client = w.mtls_client(&source);
 
     let first = token_of(&source).await;
     client.post(sts.token_url()).body("1").send().await.unwrap();
@@ -502,15 +504,12 @@ async fn mtls_identity_works_with_a_plain_reqwest_client() {
     let sts = MtlsStsServer::start(&w.pki).await.unwrap();
     let client = wif_core::http::client_builder()
         .identity(w.source().mtls_identity().unwrap())
-        .add_root_certificate(reqwest::Certificate::from_pem(w.pki.root_pem().as_bytes()).unwrap())
+        .add_root_certificate(w.root_certificate())
         .build()
         .unwrap();
     let response = client.post(sts.token_url()).body("x").send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        sts.requests()[0].client_certificates[0].as_ref(),
-        w.pki.leaf.cert_der.as_ref()
-    );
+    w.assert_first_request_presented_the_leaf(&sts);
 }
 
 #[test]

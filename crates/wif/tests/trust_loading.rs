@@ -110,14 +110,17 @@ fn url_source_config(server: &MockServer, token_url: &str) -> String {
     .to_string()
 }
 
-#[tokio::test]
-async fn a_hostile_token_url_is_refused_before_the_source_is_contacted() {
-    let server = MockServer::start().await;
+/// The URL source's endpoint: `GET /token` answers `subject-jwt`.
+fn subject_source() -> Mock {
     Mock::given(method("GET"))
         .and(path("/token"))
         .respond_with(ResponseTemplate::new(200).set_body_string("subject-jwt"))
-        .mount(&server)
-        .await;
+}
+
+#[tokio::test]
+async fn a_hostile_token_url_is_refused_before_the_source_is_contacted() {
+    let server = MockServer::start().await;
+    subject_source().mount(&server).await;
     let json = url_source_config(&server, "https://collector.example/v1/token");
 
     let err = Credentials::builder()
@@ -139,12 +142,7 @@ async fn a_hostile_token_url_is_refused_before_the_source_is_contacted() {
 #[tokio::test]
 async fn loopback_endpoints_work_only_after_the_opt_in() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("subject-jwt"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    subject_source().expect(1).mount(&server).await;
     Mock::given(method("POST"))
         .and(path("/v1/token"))
         .and(body_string_contains("subject_token=subject-jwt"))

@@ -7,7 +7,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{JWT, WORKLOAD, assert_policy_error, file_config, with};
+use support::{WORKLOAD, assert_policy_error, file_config, with};
 use wif::config::ExternalAccountConfig;
 use wif::{Credentials, Error, TrustPolicy};
 
@@ -39,18 +39,18 @@ fn aws_imdsv2() -> Value {
 
 /// gcloud's `--azure --app-id-uri=…` output (a URL source to Azure's IMDS).
 fn azure_url_config() -> Value {
-    json!({
-        "universe_domain": "googleapis.com",
-        "type": "external_account",
-        "audience": WORKLOAD,
-        "subject_token_type": JWT,
-        "token_url": "https://sts.googleapis.com/v1/token",
-        "credential_source": {
-            "url": "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api://wif-app",
-            "headers": { "Metadata": "True" },
-            "format": { "type": "json", "subject_token_field_name": "access_token" }
-        }
-    })
+    // The same document as `file_config()` but for its credential source.
+    with(
+        file_config(),
+        &[(
+            "credential_source",
+            json!({
+                "url": "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api://wif-app",
+                "headers": { "Metadata": "True" },
+                "format": { "type": "json", "subject_token_field_name": "access_token" }
+            }),
+        )],
+    )
 }
 
 fn parsed(value: &Value) -> ExternalAccountConfig {

@@ -69,51 +69,44 @@ fn impersonating_by_email_uses_the_configuration_universe() {
     );
 }
 
-#[test]
-fn the_builder_universe_sets_both_defaults_without_a_configuration() {
-    let creds = Credentials::builder()
+/// Credentials built without a configuration, impersonating [`EMAIL`], in `universe` (`None`:
+/// the builder's default).
+fn built_in(universe: Option<&str>) -> Credentials {
+    let mut builder = Credentials::builder()
         .source(source())
         .audience(AUDIENCE)
-        .subject_token_type("urn:ietf:params:oauth:token-type:jwt")
-        .universe_domain("s3nsapis.fr")
-        .impersonate(EMAIL)
-        .build()
-        .unwrap();
+        .subject_token_type("urn:ietf:params:oauth:token-type:jwt");
+    if let Some(u) = universe {
+        builder = builder.universe_domain(u);
+    }
+    builder.impersonate(EMAIL).build().unwrap()
+}
+
+/// Asserts `creds` are in `universe` and default to its STS and IAM Credentials endpoints.
+fn assert_default_endpoints_of(creds: &Credentials, universe: &str) {
     let info = creds.info();
-    assert_eq!(info.universe_domain, "s3nsapis.fr");
+    assert_eq!(info.universe_domain, universe);
     assert_eq!(
         info.token_url.as_deref(),
-        Some("https://sts.s3nsapis.fr/v1/token")
+        Some(format!("https://sts.{universe}/v1/token").as_str())
     );
+    let iam = format!("https://iamcredentials.{universe}/v1/");
     assert!(
         info.impersonation_url
             .as_deref()
-            .is_some_and(|u| u.starts_with("https://iamcredentials.s3nsapis.fr/v1/")),
+            .is_some_and(|u| u.starts_with(&iam)),
         "{info:?}"
     );
 }
 
 #[test]
+fn the_builder_universe_sets_both_defaults_without_a_configuration() {
+    assert_default_endpoints_of(&built_in(Some("s3nsapis.fr")), "s3nsapis.fr");
+}
+
+#[test]
 fn the_default_universe_is_googleapis() {
-    let creds = Credentials::builder()
-        .source(source())
-        .audience(AUDIENCE)
-        .subject_token_type("urn:ietf:params:oauth:token-type:jwt")
-        .impersonate(EMAIL)
-        .build()
-        .unwrap();
-    let info = creds.info();
-    assert_eq!(info.universe_domain, "googleapis.com");
-    assert_eq!(
-        info.token_url.as_deref(),
-        Some("https://sts.googleapis.com/v1/token")
-    );
-    assert!(
-        info.impersonation_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://iamcredentials.googleapis.com/v1/")),
-        "{info:?}"
-    );
+    assert_default_endpoints_of(&built_in(None), "googleapis.com");
 }
 
 #[test]

@@ -72,6 +72,14 @@ impl World {
     fn credentials(&self, config: &Value) -> Credentials {
         self.builder(config).build().unwrap()
     }
+
+    /// Asserts `creds` fail at the exchange with no request reaching the fake: the TLS
+    /// handshake itself failed.
+    async fn assert_exchange_fails_in_the_handshake(&self, creds: &Credentials) {
+        let err = creds.token().await.unwrap_err();
+        assert_eq!(err.step(), Step::Exchange, "{err}");
+        assert!(self.sts.requests().is_empty());
+    }
 }
 
 fn decode(token: &str) -> Vec<Vec<u8>> {
@@ -180,9 +188,7 @@ async fn without_the_certificate_wiring_the_handshake_fails() {
         .retry_policy(RetryPolicy::never())
         .build()
         .unwrap();
-    let err = creds.token().await.unwrap_err();
-    assert_eq!(err.step(), Step::Exchange, "{err}");
-    assert!(w.sts.requests().is_empty());
+    w.assert_exchange_fails_in_the_handshake(&creds).await;
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     assert_eq!(
         w.sts.handshake_failures().len(),
@@ -202,9 +208,7 @@ async fn without_the_private_ca_the_server_is_not_trusted() {
         .retry_policy(RetryPolicy::never())
         .build()
         .unwrap();
-    let err = creds.token().await.unwrap_err();
-    assert_eq!(err.step(), Step::Exchange, "{err}");
-    assert!(w.sts.requests().is_empty());
+    w.assert_exchange_fails_in_the_handshake(&creds).await;
 }
 
 #[tokio::test]

@@ -10,26 +10,18 @@ use support::*;
 #[tokio::test]
 async fn a_token_refused_twice_is_an_api_error_with_a_hint_and_no_secrets() {
     let google = FakeGoogle::start().await;
-    let gcs = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(unauthenticated())
-        .mount(&gcs)
-        .await;
+    let gcs = gcs_answering(unauthenticated()).await;
     let handler = handler(lambda_credentials(&google, None, None), &gcs);
 
     let d = invoke_err(&handler, json!({"bucket": BUCKET})).await;
     assert_eq!(d.error_type, "ApiError");
-    assert!(d.error_message.contains("HTTP 401"), "{}", d.error_message);
-    assert!(
-        d.error_message.contains("UNAUTHENTICATED"),
-        "{}",
-        d.error_message
-    );
-    assert!(
-        d.error_message
-            .contains("hint: a freshly issued token was refused too"),
-        "{}",
-        d.error_message
+    assert_message_contains(
+        &d,
+        &[
+            "HTTP 401",
+            "UNAUTHENTICATED",
+            "hint: a freshly issued token was refused too",
+        ],
     );
     assert_no_secrets(&d.error_message);
     assert_eq!(
@@ -43,34 +35,24 @@ async fn a_token_refused_twice_is_an_api_error_with_a_hint_and_no_secrets() {
 #[tokio::test]
 async fn permission_denied_names_the_fix_and_leaks_nothing() {
     let google = FakeGoogle::start().await;
-    let gcs = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": {
-            "code": 403,
-            "message": "principal://iam.googleapis.com/... does not have storage.objects.list access to the Google Cloud Storage bucket.",
-            "errors": [{"reason": "forbidden", "domain": "global"}]
-        }})))
-        .mount(&gcs)
-        .await;
+    let gcs = gcs_answering(ResponseTemplate::new(403).set_body_json(json!({"error": {
+        "code": 403,
+        "message": "principal://iam.googleapis.com/... does not have storage.objects.list access to the Google Cloud Storage bucket.",
+        "errors": [{"reason": "forbidden", "domain": "global"}]
+    }})))
+    .await;
     let handler = handler(lambda_credentials(&google, None, None), &gcs);
 
     let d = invoke_err(&handler, json!({"bucket": BUCKET})).await;
     assert_eq!(d.error_type, "ApiError");
-    assert!(d.error_message.contains("HTTP 403"), "{}", d.error_message);
-    assert!(
-        d.error_message.contains("storage.objects.list access"),
-        "{}",
-        d.error_message
-    );
-    assert!(
-        d.error_message.contains("roles/storage.objectViewer"),
-        "{}",
-        d.error_message
-    );
-    assert!(
-        d.error_message.contains("(not retryable)"),
-        "{}",
-        d.error_message
+    assert_message_contains(
+        &d,
+        &[
+            "HTTP 403",
+            "storage.objects.list access",
+            "roles/storage.objectViewer",
+            "(not retryable)",
+        ],
     );
     assert_no_secrets(&d.error_message);
     assert_eq!(
@@ -98,7 +80,7 @@ async fn a_rejected_exchange_is_an_exchange_error_without_aws_secrets() {
 
     let d = invoke_err(&handler, json!({"bucket": BUCKET})).await;
     assert_eq!(d.error_type, "ExchangeError", "{}", d.error_message);
-    assert!(d.error_message.contains("127 bytes"), "{}", d.error_message);
+    assert_message_contains(&d, &["127 bytes"]);
     assert_no_secrets(&d.error_message);
     assert_no_secrets(&format!("{handler:?}"));
     assert!(
@@ -114,47 +96,32 @@ async fn bad_events_fail_before_any_token_is_fetched() {
     let handler = handler(lambda_credentials(&google, None, None), &gcs);
     let d = invoke_err(&handler, json!({"bucket": "gs://my-bucket/reports"})).await;
     assert_eq!(d.error_type, "ApiError");
-    assert!(
-        d.error_message.contains("invalid event: `bucket`"),
-        "{}",
-        d.error_message
-    );
+    assert_message_contains(&d, &["invalid event: `bucket`"]);
     assert_eq!(google.sts_calls().await, 0);
     assert!(gcs_requests(&gcs).await.is_empty());
 }
 
+/// What `Handler::from_environment` says when it fails in `env` (empty if it succeeds).
+fn from_environment_error(env: MapEnvironment) -> String {
+    Handler::from_environment(Arc::new(env))
+        .map(|_| ())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
+}
+
 #[tokio::test]
 async fn from_environment_explains_missing_adc_and_a_bad_gcs_url() {
-    let e = Handler::from_environment(Arc::new(
+    let shown = from_environment_error(
         lambda_environment()
             .with("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/wif.json")
             .with("HOME", "/nonexistent"),
-    ));
-    let shown = e
-        .map(|_| ())
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    );
     assert!(shown.contains("/nonexistent/wif.json"), "{shown}");
 
     let google = FakeGoogle::start().await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let config_path = dir.path().join("wif.json");
-    std::fs::write(&config_path, aws_config(&google, NO_METADATA, None, None))
-        .unwrap_or_else(|e| panic!("write config: {e}"));
-    let e = Handler::from_environment(Arc::new(
-        lambda_environment()
-            .with(
-                "GOOGLE_APPLICATION_CREDENTIALS",
-                config_path.to_string_lossy(),
-            )
-            .with("GCS_BASE_URL", "http://storage.example.com"),
-    ));
-    let shown = e
-        .map(|_| ())
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let (_dir, env) = adc_environment(&google);
+    let shown = from_environment_error(env.with("GCS_BASE_URL", "http://storage.example.com"));
     assert!(
         shown.contains("GCS_BASE_URL") && shown.contains("must be https"),
         "{shown}"
@@ -174,10 +141,6 @@ async fn a_server_repeating_its_page_token_cannot_hold_the_invocation() {
 
     let d = invoke_err(&handler, json!({"bucket": BUCKET})).await;
     assert_eq!(d.error_type, "ApiError");
-    assert!(
-        d.error_message.contains("same nextPageToken"),
-        "{}",
-        d.error_message
-    );
+    assert_message_contains(&d, &["same nextPageToken"]);
     assert_eq!(gcs_requests(&gcs).await.len(), 2);
 }

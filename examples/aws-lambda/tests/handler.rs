@@ -184,20 +184,15 @@ async fn concurrent_cold_invocations_share_one_exchange() {
 #[tokio::test]
 async fn a_401_re_exchanges_once_and_retries() {
     let google = FakeGoogle::start().await;
-    let gcs = MockServer::start().await;
     // Google revoked the first token early; the second one works.
-    Mock::given(method("GET"))
-        .and(path(OBJECTS_PATH))
-        .and(header("authorization", "Bearer federated-1"))
-        .respond_with(unauthenticated())
-        .with_priority(1)
-        .mount(&gcs)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(OBJECTS_PATH))
-        .respond_with(objects_page(&["a"], None))
-        .mount(&gcs)
-        .await;
+    let gcs = gcs_preferring(
+        Mock::given(method("GET"))
+            .and(path(OBJECTS_PATH))
+            .and(header("authorization", "Bearer federated-1"))
+            .respond_with(unauthenticated()),
+        objects_page(&["a"], None),
+    )
+    .await;
     let handler = handler(lambda_credentials(&google, None, None), &gcs);
 
     let response = invoke_ok(&handler, json!({"bucket": BUCKET})).await;
@@ -229,18 +224,13 @@ async fn a_401_re_exchanges_once_and_retries() {
 async fn a_401_with_impersonation_re_impersonates_without_a_new_exchange() {
     let sa = "lister@my-project.iam.gserviceaccount.com";
     let google = FakeGoogle::start().await;
-    let gcs = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(header("authorization", "Bearer impersonated-1"))
-        .respond_with(unauthenticated())
-        .with_priority(1)
-        .mount(&gcs)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(OBJECTS_PATH))
-        .respond_with(objects_page(&["a"], None))
-        .mount(&gcs)
-        .await;
+    let gcs = gcs_preferring(
+        Mock::given(method("GET"))
+            .and(header("authorization", "Bearer impersonated-1"))
+            .respond_with(unauthenticated()),
+        objects_page(&["a"], None),
+    )
+    .await;
     let handler = handler(lambda_credentials(&google, Some(sa), None), &gcs);
 
     invoke_ok(&handler, json!({"bucket": BUCKET})).await;
@@ -260,18 +250,13 @@ async fn a_401_with_impersonation_re_impersonates_without_a_new_exchange() {
 #[tokio::test]
 async fn transient_storage_errors_are_retried_with_the_same_token() {
     let google = FakeGoogle::start().await;
-    let gcs = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&gcs)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(OBJECTS_PATH))
-        .respond_with(objects_page(&["a"], None))
-        .mount(&gcs)
-        .await;
+    let gcs = gcs_preferring(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(1),
+        objects_page(&["a"], None),
+    )
+    .await;
     let handler = handler(lambda_credentials(&google, None, None), &gcs);
 
     let response = invoke_ok(&handler, json!({"bucket": BUCKET})).await;
@@ -293,19 +278,14 @@ async fn transient_storage_errors_are_retried_with_the_same_token() {
 #[tokio::test]
 async fn pages_are_followed_up_to_the_limit() {
     let google = FakeGoogle::start().await;
-    let gcs = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(OBJECTS_PATH))
-        .and(query_param("pageToken", "page/2+"))
-        .respond_with(objects_page(&["c", "d"], Some("page-3")))
-        .with_priority(1)
-        .mount(&gcs)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(OBJECTS_PATH))
-        .respond_with(objects_page(&["a", "b"], Some("page/2+")))
-        .mount(&gcs)
-        .await;
+    let gcs = gcs_preferring(
+        Mock::given(method("GET"))
+            .and(path(OBJECTS_PATH))
+            .and(query_param("pageToken", "page/2+"))
+            .respond_with(objects_page(&["c", "d"], Some("page-3"))),
+        objects_page(&["a", "b"], Some("page/2+")),
+    )
+    .await;
     let handler = handler(lambda_credentials(&google, None, None), &gcs);
 
     let response = invoke_ok(
@@ -349,16 +329,8 @@ async fn prefixes_are_url_encoded() {
 async fn from_environment_builds_the_container_handler_from_adc() {
     let google = FakeGoogle::start().await;
     let gcs = fake_gcs(&["from-adc"]).await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let config_path = dir.path().join("wif.json");
-    std::fs::write(&config_path, aws_config(&google, NO_METADATA, None, None))
-        .unwrap_or_else(|e| panic!("write config: {e}"));
-    let env = lambda_environment()
-        .with(
-            "GOOGLE_APPLICATION_CREDENTIALS",
-            config_path.to_string_lossy(),
-        )
-        .with("GCS_BASE_URL", gcs.uri());
+    let (_dir, env) = adc_environment(&google);
+    let env = env.with("GCS_BASE_URL", gcs.uri());
 
     let handler = Handler::from_environment(Arc::new(env))
         .unwrap_or_else(|e| panic!("handler from the environment: {e}"));

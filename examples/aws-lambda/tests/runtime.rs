@@ -5,18 +5,20 @@
 
 #![allow(clippy::panic)]
 
-use std::process::{Command, Stdio};
+mod support;
+
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
-use wif::testing::{FAKE_AUDIENCE, FakeGoogle};
+use support::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN, aws_config};
+use wif::testing::FakeGoogle;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-const SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzSECRETKEY";
-const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLE+session/token==";
+const SERVICE_ACCOUNT: &str = "lister@my-project.iam.gserviceaccount.com";
 
 /// Plays `GET /2018-06-01/runtime/invocation/next`: hands out `events` in order, then holds the
 /// next poll open (as Lambda does while no request arrives) until the test stops the process.
@@ -49,23 +51,26 @@ impl Respond for NextInvocation {
     }
 }
 
-/// `metadata` stands in for `http://169.254.169.254`: a loopback server that must see nothing.
-fn aws_config(google: &FakeGoogle, metadata: &str) -> String {
-    json!({
-        "type": "external_account",
-        "audience": FAKE_AUDIENCE,
-        "subject_token_type": "urn:ietf:params:aws:token-type:aws4_request",
-        "token_url": google.token_url(),
-        "credential_source": {
-            "environment_id": "aws1",
-            "region_url": format!("{metadata}/latest/meta-data/placement/availability-zone"),
-            "url": format!("{metadata}/latest/meta-data/iam/security-credentials"),
-            "imdsv2_session_token_url": format!("{metadata}/latest/api/token"),
-            "regional_cred_verification_url": "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"
-        },
-        "service_account_impersonation_url": google.impersonation_url("lister@my-project.iam.gserviceaccount.com"),
-    })
-    .to_string()
+/// The function's binary with a cleared environment plus what Lambda sets for every function,
+/// its runtime API at `runtime_api`.
+fn function(runtime_api: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wif-example-aws-lambda"));
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "list-reports")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
+    command
+}
+
+/// Everything the function printed, stdout then stderr.
+fn logs_of(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 async fn posted(runtime: &MockServer) -> Vec<Request> {
@@ -116,18 +121,14 @@ async fn one_container_serves_many_invocations_with_one_token() {
 
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let config = dir.path().join("wif.json");
-    std::fs::write(&config, aws_config(&google, &metadata.uri()))
-        .unwrap_or_else(|e| panic!("config: {e}"));
+    // `metadata` stands in for `http://169.254.169.254`: a loopback server that must see nothing.
+    let json = aws_config(&google, &metadata.uri(), Some(SERVICE_ACCOUNT), None);
+    std::fs::write(&config, json).unwrap_or_else(|e| panic!("config: {e}"));
     let runtime_api = runtime.address().to_string();
 
     // The environment Lambda gives a function, and nothing else from ours.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wif-example-aws-lambda"))
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "list-reports")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_ACCESS_KEY_ID", "ASIAEXAMPLELAMBDA123")
+    let mut child = function(&runtime_api)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
         .env("AWS_SESSION_TOKEN", SESSION_TOKEN)
         .env("AWS_REGION", "us-east-1")
@@ -151,11 +152,7 @@ async fn one_container_serves_many_invocations_with_one_token() {
     let output = child
         .wait_with_output()
         .unwrap_or_else(|e| panic!("collect the function's output: {e}"));
-    let logs = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let logs = logs_of(&output);
 
     let posts = posted(&runtime).await;
     assert_eq!(
@@ -224,24 +221,15 @@ async fn one_container_serves_many_invocations_with_one_token() {
 
 #[test]
 fn a_broken_configuration_fails_the_cold_start_with_a_readable_message() {
-    let output = Command::new(env!("CARGO_BIN_EXE_wif-example-aws-lambda"))
-        .env_clear()
-        // Nothing listens here: the process must stop before talking to the runtime API.
-        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
-        .env("AWS_LAMBDA_FUNCTION_NAME", "list-reports")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+    // Nothing listens on the runtime API: the process must stop before talking to it.
+    let output = function("127.0.0.1:9")
         .env(
             "GOOGLE_APPLICATION_CREDENTIALS",
             "/var/task/missing-wif.json",
         )
         .output()
         .unwrap_or_else(|e| panic!("run the function: {e}"));
-    let logs = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let logs = logs_of(&output);
     assert_eq!(output.status.code(), Some(1), "{logs}");
     assert!(logs.contains("/var/task/missing-wif.json"), "{logs}");
     assert!(logs.contains("hint:"), "Display, not Debug: {logs}");

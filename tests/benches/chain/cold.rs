@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::peers::{Peer, Tools};
-use crate::process::{Stats, gnu_time, peak_rss_kib};
+use crate::process::{Outcome, Stats, gnu_time, peak_rss_kib};
 use crate::proxy::Log;
 use crate::report::{STEPS, Target, mib, ms, ms_stats, ns, per_step, ratio, sequence, table};
 use crate::{ACCOUNTING_LATENCY_MS, Case, World, lambda, progress, wif_side};
@@ -43,10 +43,39 @@ impl Row {
             note: None,
         }
     }
+
+    /// Runs a child once to warm up, then `runs` times, and keeps [`Row::whole`] from the timed
+    /// runs; the first failure is noted and ends the series. Returns the timed outcomes.
+    fn time_processes(
+        &mut self,
+        runs: usize,
+        mut run: impl FnMut() -> Option<Outcome>,
+    ) -> Vec<Outcome> {
+        let mut timed = Vec::new();
+        for i in 0..=runs {
+            let Some(outcome) = run() else {
+                break;
+            };
+            if !outcome.success {
+                self.note = Some(outcome.failure());
+                break;
+            }
+            if i > 0 {
+                timed.push(outcome);
+            }
+        }
+        let walls: Vec<f64> = timed.iter().map(|o| millis(o.wall)).collect();
+        self.whole = Stats::of(&walls);
+        timed
+    }
 }
 
 fn micros_to_ms(us: f64) -> f64 {
     us / 1000.0
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 /// The cold chain for both cases, every client.
@@ -90,9 +119,9 @@ pub async fn run(
         let (mut builds, mut tokens, mut totals) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs * 2 {
             let run = wif_side::cold_once(direct, &env).await?;
-            builds.push(run.build.as_secs_f64() * 1000.0);
-            tokens.push(run.token.as_secs_f64() * 1000.0);
-            totals.push((run.build + run.token).as_secs_f64() * 1000.0);
+            builds.push(millis(run.build));
+            tokens.push(millis(run.token));
+            totals.push(millis(run.build + run.token));
         }
         row.build = Stats::of(&builds);
         row.token = Stats::of(&tokens);
@@ -101,7 +130,7 @@ pub async fn run(
         let result = wif_side::cold_once(proxied, &env).await;
         let log = world.end_accounting();
         let run = result?;
-        row.slow_token = Some((run.build + run.token).as_secs_f64() * 1000.0);
+        row.slow_token = Some(millis(run.build + run.token));
         row.log = Some(log);
         rows.push(row);
 
@@ -109,25 +138,14 @@ pub async fn run(
         if tools.wif_cli.is_some() {
             let mut row = Row::new("wif (`wif token`)");
             let direct_arg = direct.to_string_lossy();
-            let mut walls = Vec::new();
-            for i in 0..=runs {
-                let Some(outcome) = tools.run_wif_token(&direct_arg, &env, PROCESS_DEADLINE) else {
-                    break;
-                };
-                if !outcome.success {
-                    row.note = Some(outcome.failure());
-                    break;
-                }
-                if i > 0 {
-                    walls.push(outcome.wall.as_secs_f64() * 1000.0);
-                }
-            }
-            row.whole = Stats::of(&walls);
+            row.time_processes(runs, || {
+                tools.run_wif_token(&direct_arg, &env, PROCESS_DEADLINE)
+            });
             world.begin_accounting();
             let outcome = tools.run_wif_token(&proxied.to_string_lossy(), &env, PROCESS_DEADLINE);
             let log = world.end_accounting();
             if let Some(o) = outcome.filter(|o| o.success) {
-                row.slow_token = Some(o.wall.as_secs_f64() * 1000.0);
+                row.slow_token = Some(millis(o.wall));
                 row.log = Some(log);
             }
             rows.push(row);
@@ -146,26 +164,17 @@ fn peer_row(world: &World, tools: &Tools, peer: Peer, case: Case, runs: usize) -
     let env = world.env(case);
     let mut row = Row::new(peer.name());
     let direct = case.config(&world.direct).to_string_lossy().into_owned();
-    let mut walls = Vec::new();
     let (mut builds, mut tokens, mut in_process) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..=runs {
-        let Some(outcome) = tools.run_peer(peer, &["cold", &direct], &env, PROCESS_DEADLINE) else {
-            break;
-        };
-        if !outcome.success {
-            row.note = Some(outcome.failure());
-            break;
-        }
-        if i > 0 {
-            walls.push(outcome.wall.as_secs_f64() * 1000.0);
-            if let (Some(b), Some(t)) = (outcome.field("build_us"), outcome.field("token_us")) {
-                builds.push(micros_to_ms(b));
-                tokens.push(micros_to_ms(t));
-                in_process.push(micros_to_ms(b + t));
-            }
+    let timed = row.time_processes(runs, || {
+        tools.run_peer(peer, &["cold", &direct], &env, PROCESS_DEADLINE)
+    });
+    for outcome in &timed {
+        if let (Some(b), Some(t)) = (outcome.field("build_us"), outcome.field("token_us")) {
+            builds.push(micros_to_ms(b));
+            tokens.push(micros_to_ms(t));
+            in_process.push(micros_to_ms(b + t));
         }
     }
-    row.whole = Stats::of(&walls);
     row.build = Stats::of(&builds);
     row.token = Stats::of(&tokens);
     row.in_process = Stats::of(&in_process);
@@ -176,7 +185,7 @@ fn peer_row(world: &World, tools: &Tools, peer: Peer, case: Case, runs: usize) -
     if let Some(o) = outcome.filter(|o| o.success) {
         row.slow_token = match (o.field("build_us"), o.field("token_us")) {
             (Some(b), Some(t)) => Some(micros_to_ms(b + t)),
-            _ => Some(o.wall.as_secs_f64() * 1000.0),
+            _ => Some(millis(o.wall)),
         };
         row.log = Some(log);
     }
@@ -566,7 +575,7 @@ pub async fn footprint(world: &World, tools: &Tools, targets: &mut Vec<Target>) 
             )
             .await
             {
-                Ok(d) if i > 0 => samples.push(d.as_secs_f64() * 1000.0),
+                Ok(d) if i > 0 => samples.push(millis(d)),
                 Ok(_) => {}
                 Err(e) => {
                     failure = Some(e);

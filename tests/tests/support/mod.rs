@@ -1,4 +1,4 @@
-//! What the emulator-driven suites (`faults.rs`, `leak_sweep.rs`) share: an emulator with every
+//! What the emulator-driven suites (`emulator.rs`, `faults.rs`, `leak_sweep.rs`) share: an emulator with every
 //! credential configuration written for it, and credentials that see only an injected
 //! environment.
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use wif::{CredentialsBuilder, MapEnvironment, RetryPolicy};
 use wif_emulator::configs::{WrittenConfigs, read_env_file, write_configs};
-use wif_emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use wif_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, RunningEmulator};
 
 /// A running emulator and the configurations `wif emulator` would write for it.
 pub struct World {
@@ -21,6 +21,13 @@ pub struct World {
 
 pub async fn world() -> World {
     world_of(EmulatorConfig::default()).await
+}
+
+/// A fresh emulator whose `endpoint` misbehaves as `fault` says.
+pub async fn world_with_fault(endpoint: Endpoint, fault: Fault) -> World {
+    let world = world().await;
+    world.emulator.faults().set(endpoint, fault);
+    world
 }
 
 pub async fn world_of(config: EmulatorConfig) -> World {

@@ -77,6 +77,18 @@ impl World {
         Run::new(args, command.output().unwrap())
     }
 
+    /// Runs `wif token --credentials <config> flags…` with no extra environment.
+    pub fn token(&self, config: &Path, flags: &[&str]) -> Run {
+        let mut args = vec!["token", "--credentials", path_str(config)];
+        args.extend_from_slice(flags);
+        self.wif(&args, &[])
+    }
+
+    /// Runs `wif token --credentials <config>` with `env` added to its environment.
+    pub fn token_with_env(&self, config: &Path, env: &[(&str, &Path)]) -> Run {
+        self.wif(&["token", "--credentials", path_str(config)], env)
+    }
+
     pub fn requests(&self) -> Vec<wiremock::Request> {
         self.runtime
             .block_on(self.google.server().received_requests())

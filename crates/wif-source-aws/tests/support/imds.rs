@@ -83,6 +83,36 @@ pub async fn mount_imds(server: &MockServer, require_token: bool, zone: &str, cr
     }
 }
 
+/// Mounts `response` for every `m` request to `p`.
+pub async fn answer(server: &MockServer, m: &str, p: &str, response: ResponseTemplate) {
+    Mock::given(method(m))
+        .and(path(p))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
+
+/// Static environment credentials (`AKIAENV` / `env-secret`), no region.
+pub fn env_keys() -> MapEnvironment {
+    MapEnvironment::new()
+        .with("AWS_ACCESS_KEY_ID", "AKIAENV")
+        .with("AWS_SECRET_ACCESS_KEY", "env-secret")
+}
+
+/// Starts a complete metadata service (see [`mount_imds`]).
+pub async fn imds_server(require_token: bool, zone: &str, creds: &str) -> MockServer {
+    let server = MockServer::start().await;
+    mount_imds(&server, require_token, zone, creds).await;
+    server
+}
+
+/// [`builder`] with an empty environment, built.
+pub fn build(server: &MockServer, imdsv2: bool) -> AwsSource {
+    builder(server, imdsv2, MapEnvironment::new())
+        .build()
+        .expect("builds")
+}
+
 /// (method, path, had an IMDSv2 token header) of every request the fake received.
 pub async fn requests(server: &MockServer) -> Vec<(String, String, bool)> {
     server

@@ -133,6 +133,56 @@ pub async fn fake_gcs(names: &[&str]) -> MockServer {
     gcs
 }
 
+/// A Cloud Storage fake answering every GET with `response`.
+pub async fn gcs_answering(response: ResponseTemplate) -> MockServer {
+    let gcs = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(response)
+        .mount(&gcs)
+        .await;
+    gcs
+}
+
+/// A Cloud Storage fake where `first` takes precedence (priority 1) and objects.list otherwise
+/// answers `page`.
+pub async fn gcs_preferring(first: Mock, page: ResponseTemplate) -> MockServer {
+    let gcs = MockServer::start().await;
+    first.with_priority(1).mount(&gcs).await;
+    Mock::given(method("GET"))
+        .and(path(OBJECTS_PATH))
+        .respond_with(page)
+        .mount(&gcs)
+        .await;
+    gcs
+}
+
+/// Writes the AWS configuration (no impersonation) as an ADC file in a new temp dir, and returns
+/// the dir (keep it alive) with the Lambda environment pointing `GOOGLE_APPLICATION_CREDENTIALS`
+/// at the file.
+pub fn adc_environment(google: &FakeGoogle) -> (tempfile::TempDir, MapEnvironment) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let config_path = dir.path().join("wif.json");
+    std::fs::write(&config_path, aws_config(google, NO_METADATA, None, None))
+        .unwrap_or_else(|e| panic!("write config: {e}"));
+    let env = lambda_environment().with(
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        config_path.to_string_lossy(),
+    );
+    (dir, env)
+}
+
+/// Asserts the failure's message holds every one of `needles`.
+#[track_caller]
+pub fn assert_message_contains(d: &Diagnostic, needles: &[&str]) {
+    for needle in needles {
+        assert!(
+            d.error_message.contains(needle),
+            "{needle:?} missing: {}",
+            d.error_message
+        );
+    }
+}
+
 pub async fn gcs_requests(gcs: &MockServer) -> Vec<Request> {
     gcs.received_requests().await.unwrap_or_default()
 }
