@@ -339,7 +339,7 @@ fn encode_rows<R: Serialize>(
                 "rows",
                 format!(
                     "row {index} serializes to {}, not to a JSON object of columns",
-                    kind(&json)
+                    wif_core::json::type_name(&json)
                 ),
             ));
         }
@@ -363,17 +363,6 @@ fn encode_rows<R: Serialize>(
         out.push(bytes);
     }
     Ok(out)
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Splits rows into consecutive ranges under the row and byte limits.

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -13,6 +14,12 @@ use std::time::SystemTime;
 pub trait Environment: Send + Sync + fmt::Debug {
     /// The variable's value, or `None` when it is unset or not valid Unicode.
     fn var(&self, name: &str) -> Option<String>;
+
+    /// The variable's value unless it is unset or empty: how gcloud and google-auth read their
+    /// variables (an empty `GOOGLE_APPLICATION_CREDENTIALS` counts as unset).
+    fn non_empty_var(&self, name: &str) -> Option<String> {
+        self.var(name).filter(|v| !v.is_empty())
+    }
 }
 
 /// The real process environment.
@@ -73,6 +80,34 @@ impl<T: Environment + ?Sized> Environment for Arc<T> {
     }
 }
 
+/// gcloud's configuration directory, found the way gcloud (and google-auth's
+/// `_cloud_sdk.get_config_path`) finds it: `$CLOUDSDK_CONFIG` if set, else
+/// `$HOME/.config/gcloud`, or on Windows (`windows`) `%APPDATA%\gcloud` with `%SystemDrive%\`
+/// (default `C:`) standing in for an unset `APPDATA`. Empty variables count as unset. `None` only
+/// when nothing says where a home is.
+///
+/// Application Default Credentials look for gcloud's well-known file here, and certificate
+/// configurations for gcloud's `certificate_config.json`.
+pub fn gcloud_config_dir(env: &dyn Environment, windows: bool) -> Option<PathBuf> {
+    if let Some(dir) = env.non_empty_var("CLOUDSDK_CONFIG") {
+        return Some(PathBuf::from(dir));
+    }
+    if windows {
+        let base = env
+            .non_empty_var("APPDATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let drive = env
+                    .non_empty_var("SystemDrive")
+                    .unwrap_or_else(|| "C:".to_owned());
+                PathBuf::from(format!("{drive}\\"))
+            });
+        return Some(base.join("gcloud"));
+    }
+    env.non_empty_var("HOME")
+        .map(|home| Path::new(&home).join(".config").join("gcloud"))
+}
+
 /// The wall clock (used for signing times and absolute expiries; refresh timing uses the
 /// monotonic `tokio::time::Instant`).
 pub trait Clock: Send + Sync + fmt::Debug {
@@ -121,5 +156,40 @@ mod tests {
         let shown = format!("{env:?}");
         assert!(!shown.contains("very-secret"), "{shown}");
         assert!(shown.contains("AWS_SECRET_ACCESS_KEY"), "{shown}");
+    }
+
+    #[test]
+    fn gcloud_config_dir_follows_gcloud() {
+        let dir = |env: MapEnvironment, windows| gcloud_config_dir(&env, windows);
+        let home = MapEnvironment::new().with("HOME", "/home/u");
+        assert_eq!(
+            dir(home.clone(), false),
+            Some(PathBuf::from("/home/u/.config/gcloud"))
+        );
+        // CLOUDSDK_CONFIG wins on every platform; an empty one counts as unset.
+        for windows in [false, true] {
+            let env = home.clone().with("CLOUDSDK_CONFIG", "/etc/g");
+            assert_eq!(dir(env, windows), Some(PathBuf::from("/etc/g")));
+        }
+        assert_eq!(
+            dir(home.clone().with("CLOUDSDK_CONFIG", ""), false),
+            Some(PathBuf::from("/home/u/.config/gcloud"))
+        );
+        // Windows: APPDATA, else the system drive's root, else C:.
+        let appdata = MapEnvironment::new().with("APPDATA", "/appdata");
+        assert_eq!(
+            dir(appdata.with("HOME", "/home/u"), true),
+            Some(PathBuf::from("/appdata").join("gcloud"))
+        );
+        assert_eq!(
+            dir(MapEnvironment::new().with("SystemDrive", "D:"), true),
+            Some(PathBuf::from("D:\\").join("gcloud"))
+        );
+        assert_eq!(
+            dir(MapEnvironment::new().with("APPDATA", ""), true),
+            Some(PathBuf::from("C:\\").join("gcloud"))
+        );
+        assert_eq!(dir(MapEnvironment::new(), false), None);
+        assert_eq!(dir(MapEnvironment::new().with("HOME", ""), false), None);
     }
 }

@@ -44,6 +44,7 @@ mod environment;
 mod error;
 mod format;
 pub mod http;
+pub mod json;
 pub mod jwt;
 mod retry;
 mod source;
@@ -53,7 +54,9 @@ mod token;
 
 pub use async_trait::async_trait;
 pub use cache::{CacheClock, CacheOptions, TokenCache};
-pub use environment::{Clock, Environment, FixedClock, MapEnvironment, OsEnvironment, SystemClock};
+pub use environment::{
+    Clock, Environment, FixedClock, MapEnvironment, OsEnvironment, SystemClock, gcloud_config_dir,
+};
 pub use error::{Error, ErrorKind, ServerError, Step};
 pub use format::TokenFormat;
 pub use retry::RetryPolicy;

@@ -65,8 +65,8 @@ impl AwsCredentials {
     /// Both keys must be non-empty, else `None`. An empty `AWS_SESSION_TOKEN` is treated as unset
     /// (as Go does; Python would sign an empty `x-amz-security-token`, which AWS rejects).
     pub fn from_environment(env: &dyn Environment) -> Option<AwsCredentials> {
-        let id = env.var("AWS_ACCESS_KEY_ID").filter(|v| !v.is_empty())?;
-        let secret = env.var("AWS_SECRET_ACCESS_KEY").filter(|v| !v.is_empty())?;
+        let id = env.non_empty_var("AWS_ACCESS_KEY_ID")?;
+        let secret = env.non_empty_var("AWS_SECRET_ACCESS_KEY")?;
         Some(AwsCredentials::new(
             id,
             secret,

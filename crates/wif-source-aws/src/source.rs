@@ -279,7 +279,7 @@ impl Inner {
             return Ok(Some((region.clone(), RegionFrom::Explicit)));
         }
         for var in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
-            let Some(value) = self.environment.var(var).filter(|v| !v.is_empty()) else {
+            let Some(value) = self.environment.non_empty_var(var) else {
                 continue;
             };
             if !is_plausible_region(&value) {

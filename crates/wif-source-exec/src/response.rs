@@ -93,7 +93,7 @@ pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<Parsed, Problem> {
     let Value::Object(obj) = value else {
         return Err(Problem::malformed(format!(
             "the response is {}, not a JSON object",
-            describe(&value)
+            wif_core::json::type_name(&value)
         )));
     };
 
@@ -106,7 +106,7 @@ pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<Parsed, Problem> {
         Some(v) => v.as_i64().ok_or_else(|| {
             Problem::malformed(format!(
                 "`version` must be an integer, found {}",
-                describe(v)
+                wif_core::json::type_name(v)
             ))
         })?,
     };
@@ -129,7 +129,7 @@ pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<Parsed, Problem> {
         Some(v) => {
             return Err(Problem::malformed(format!(
                 "`success` must be true or false, found {}",
-                describe(v)
+                wif_core::json::type_name(v)
             )));
         }
     };
@@ -152,7 +152,7 @@ pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<Parsed, Problem> {
         Some(v) => {
             return Err(Problem::malformed(format!(
                 "`token_type` must be a string, found {}",
-                describe(v)
+                wif_core::json::type_name(v)
             )));
         }
     };
@@ -182,7 +182,7 @@ pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<Parsed, Problem> {
         Some(v) => {
             return Err(Problem::malformed(format!(
                 "`{field}` must be a string, found {}",
-                describe(v)
+                wif_core::json::type_name(v)
             )));
         }
     };
@@ -225,7 +225,7 @@ fn expiration(v: &Value, now: SystemTime) -> Result<SystemTime, Problem> {
     let Some(secs) = v.as_f64() else {
         return Err(Problem::malformed(format!(
             "`expiration_time` must be a number of seconds since the Unix epoch, found {}",
-            describe(v)
+            wif_core::json::type_name(v)
         )));
     };
     let now_secs = now
@@ -246,18 +246,6 @@ fn expiration(v: &Value, now: SystemTime) -> Result<SystemTime, Problem> {
         .ok()
         .and_then(|d| UNIX_EPOCH.checked_add(d))
         .ok_or_else(|| Problem::malformed("`expiration_time` is out of range"))
-}
-
-/// Names a JSON value's type without showing the value (it may be the token).
-fn describe(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn clip(s: &str) -> String {

@@ -16,7 +16,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use wif_core::{Environment, Error, ErrorKind, Step};
+use wif_core::{Environment, Error, ErrorKind, Step, gcloud_config_dir};
 
 use crate::files;
 
@@ -109,9 +109,9 @@ fn resolve_for(
     let (raw, origin) = match location {
         CertificateConfigLocation::Path(p) => (p.clone(), ConfigOrigin::CredentialSource),
         CertificateConfigLocation::Default => {
-            if let Some(v) = non_empty(env, CERTIFICATE_CONFIG_ENV) {
+            if let Some(v) = env.non_empty_var(CERTIFICATE_CONFIG_ENV) {
                 (PathBuf::from(v), ConfigOrigin::CertificateConfigEnv)
-            } else if let Some(v) = non_empty(env, CONTEXT_AWARE_CERTIFICATE_CONFIG_ENV) {
+            } else if let Some(v) = env.non_empty_var(CONTEXT_AWARE_CERTIFICATE_CONFIG_ENV) {
                 (PathBuf::from(v), ConfigOrigin::ContextAwareEnv)
             } else {
                 let dir = gcloud_config_dir(env, windows).ok_or_else(|| {
@@ -202,31 +202,14 @@ fn parse_workload_paths(bytes: &[u8], config: &ResolvedConfig) -> Result<Workloa
     })
 }
 
-/// gcloud's configuration directory, as `_cloud_sdk.get_config_path` finds it.
-fn gcloud_config_dir(env: &dyn Environment, windows: bool) -> Option<PathBuf> {
-    if let Some(dir) = non_empty(env, "CLOUDSDK_CONFIG") {
-        return Some(PathBuf::from(dir));
-    }
-    if windows {
-        let base = non_empty(env, "APPDATA")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                let drive = non_empty(env, "SystemDrive").unwrap_or_else(|| "C:".to_owned());
-                PathBuf::from(format!("{drive}\\"))
-            });
-        return Some(base.join("gcloud"));
-    }
-    non_empty(env, "HOME").map(|home| Path::new(&home).join(".config").join("gcloud"))
-}
-
 /// Python's `os.path.expanduser` for the one form that matters: `~` or `~/…` (not `~user`).
 fn expand_home(path: &Path, env: &dyn Environment, windows: bool) -> PathBuf {
     let Ok(rest) = path.strip_prefix("~") else {
         return path.to_path_buf();
     };
-    let home = non_empty(env, "HOME").or_else(|| {
+    let home = env.non_empty_var("HOME").or_else(|| {
         if windows {
-            non_empty(env, "USERPROFILE")
+            env.non_empty_var("USERPROFILE")
         } else {
             None
         }
@@ -235,10 +218,6 @@ fn expand_home(path: &Path, env: &dyn Environment, windows: bool) -> PathBuf {
         Some(home) => Path::new(&home).join(rest),
         None => path.to_path_buf(),
     }
-}
-
-fn non_empty(env: &dyn Environment, name: &str) -> Option<String> {
-    env.var(name).filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use wif_core::{Environment, Error, ErrorKind, Step};
+use wif_core::{Environment, Error, ErrorKind, Step, gcloud_config_dir};
 
 /// The variable that names a credential file explicitly.
 pub const CREDENTIALS_ENV_VAR: &str = "GOOGLE_APPLICATION_CREDENTIALS";
@@ -45,7 +45,7 @@ pub fn well_known_file(env: &dyn Environment) -> Option<PathBuf> {
 }
 
 fn find(env: &dyn Environment, windows: bool) -> Result<Option<PathBuf>, Error> {
-    if let Some(explicit) = non_empty(env, CREDENTIALS_ENV_VAR) {
+    if let Some(explicit) = env.non_empty_var(CREDENTIALS_ENV_VAR) {
         let path = PathBuf::from(explicit);
         return match std::fs::metadata(&path) {
             Ok(meta) if meta.is_file() => Ok(Some(path)),
@@ -76,27 +76,6 @@ fn find(env: &dyn Environment, windows: bool) -> Result<Option<PathBuf>, Error> 
     }
 }
 
-/// gcloud's configuration directory, as `_cloud_sdk.get_config_path` finds it.
-fn gcloud_config_dir(env: &dyn Environment, windows: bool) -> Option<PathBuf> {
-    if let Some(dir) = non_empty(env, CLOUDSDK_CONFIG_ENV_VAR) {
-        return Some(PathBuf::from(dir));
-    }
-    if windows {
-        let base = non_empty(env, "APPDATA")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                let drive = non_empty(env, "SystemDrive").unwrap_or_else(|| "C:".to_owned());
-                PathBuf::from(format!("{drive}\\"))
-            });
-        return Some(base.join("gcloud"));
-    }
-    non_empty(env, "HOME").map(|home| Path::new(&home).join(".config").join("gcloud"))
-}
-
-fn non_empty(env: &dyn Environment, name: &str) -> Option<String> {
-    env.var(name).filter(|v| !v.is_empty())
-}
-
 fn unreadable(path: &Path, e: std::io::Error) -> Error {
     Error::new(
         Step::Config,
@@ -113,7 +92,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn windows_uses_appdata_then_system_drive() {
+    fn windows_uses_appdata() {
         let dir = tempfile::tempdir().unwrap();
         let gcloud = dir.path().join("gcloud");
         std::fs::create_dir(&gcloud).unwrap();
@@ -125,15 +104,6 @@ mod tests {
             find(&env, true).unwrap(),
             Some(gcloud.join(WELL_KNOWN_FILE_NAME))
         );
-        let env = MapEnvironment::new().with("SystemDrive", "D:");
-        assert_eq!(
-            gcloud_config_dir(&env, true),
-            Some(PathBuf::from("D:\\").join("gcloud"))
-        );
-        assert_eq!(
-            gcloud_config_dir(&MapEnvironment::new(), true),
-            Some(PathBuf::from("C:\\").join("gcloud"))
-        );
-        assert_eq!(gcloud_config_dir(&MapEnvironment::new(), false), None);
+        // Where APPDATA and friends are unset: wif_core::gcloud_config_dir's tests.
     }
 }

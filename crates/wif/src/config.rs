@@ -36,7 +36,7 @@ pub use source::{
     ExecutableSourceConfig, FileSourceConfig, INTERACTIVE_TIMEOUT_MILLIS_RANGE, UrlSourceConfig,
 };
 
-use fields::{Fields, check_url, json_type, quoted};
+use fields::{Fields, check_url, quoted};
 
 /// `subject_token_type` of the AWS source (a serialized, signed `GetCallerIdentity` request).
 pub const AWS_SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:aws:token-type:aws4_request";
@@ -152,7 +152,7 @@ impl ExternalAccountConfig {
                 ErrorKind::InvalidConfig,
                 format!(
                     "the credential configuration must be a JSON object, found {}",
-                    json_type(&value)
+                    wif_core::json::type_name(&value)
                 ),
             ));
         };

@@ -125,20 +125,11 @@ impl<'a> Fields<'a> {
 pub(crate) fn wrong_type(field: &str, expected: &str, found: &Value) -> Error {
     Error::config(
         field,
-        format!("expected {expected}, found {}", json_type(found)),
+        format!(
+            "expected {expected}, found {}",
+            wif_core::json::type_name(found)
+        ),
     )
-}
-
-/// The JSON type of a value, as a noun for messages.
-pub(crate) fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Quotes a short, non-secret value (an enumeration such as `format.type`) for a message,

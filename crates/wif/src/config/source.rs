@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use wif_core::{Error, TokenFormat};
 
-use super::fields::{Fields, check_url, json_type, quoted};
+use super::fields::{Fields, check_url, quoted};
 use super::{AWS_SUBJECT_TOKEN_TYPE, MTLS_SUBJECT_TOKEN_TYPE};
 
 /// The default `regional_cred_verification_url` (Go's default; gcloud always writes this value).
@@ -188,7 +188,10 @@ pub(crate) fn parse(
         Some(other) => {
             return Err(Error::config(
                 "credential_source",
-                format!("must be an object, found {}", json_type(other)),
+                format!(
+                    "must be an object, found {}",
+                    wif_core::json::type_name(other)
+                ),
             ));
         }
     };
