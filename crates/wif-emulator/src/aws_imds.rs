@@ -173,7 +173,7 @@ async fn role_credentials(
         "AccessKeyId": aws.access_key_id,
         "SecretAccessKey": aws.secret_access_key,
         "Token": aws.session_token,
-        "Expiration": rfc3339(now + CREDENTIALS_VALIDITY),
+        "Expiration": rfc3339(aws.session_expires_at.unwrap_or(now + CREDENTIALS_VALIDITY)),
     });
     text(
         StatusCode::OK,

@@ -1,11 +1,13 @@
-//! AWS STS `GetCallerIdentity` at `/aws/sts`: what Google STS asks AWS when it receives an AWS
+//! AWS STS at `/aws/sts`: `GetCallerIdentity`, what Google STS asks AWS when it receives an AWS
 //! subject token, served so that `wif explain --call-aws` and tests can see the ARN Google would
-//! see without an AWS account.
+//! see without an AWS account; and `GetWebIdentityToken`, the JWT of AWS's outbound identity
+//! federation ([`crate::aws_sts_jwt`]).
 //!
-//! `POST /aws/sts` (or `GET`) with `Action=GetCallerIdentity&Version=2011-06-15` in the query or a
-//! form body. The SigV4 signature of the request *as received* is verified
-//! ([`crate::sigv4`]) and the answer is AWS's XML `GetCallerIdentityResponse`, or AWS's XML
-//! `ErrorResponse` (`SignatureDoesNotMatch`, `InvalidClientTokenId`, `ExpiredToken`, …).
+//! `POST /aws/sts` (or `GET`) with `Action=GetCallerIdentity&Version=2011-06-15` (or
+//! `Action=GetWebIdentityToken&…`) in the query or a form body. The SigV4 signature of the
+//! request *as received* is verified ([`crate::sigv4`]) and the answer is AWS's XML
+//! `GetCallerIdentityResponse`, or AWS's XML `ErrorResponse` (`SignatureDoesNotMatch`,
+//! `InvalidClientTokenId`, `ExpiredToken`, …).
 //!
 //! **Which host is verified.** A request signed for AWS names `sts.{region}.amazonaws.com` in its
 //! signed `host` header, but reaches the emulator at `127.0.0.1:PORT`. The signed host is taken
@@ -27,14 +29,14 @@ use axum::routing::get;
 use sha2::{Digest, Sha256};
 
 use crate::config::AwsIdentity;
-use crate::sigv4::{KnownKey, Rejection, SignedRequest, Verifier, sts_host_region};
+use crate::sigv4::{KnownKey, Rejection, SignedRequest, VerifiedCaller, Verifier, sts_host_region};
 use crate::state::State;
 
 /// The header carrying the host a request was signed for, when it differs from `Host`.
 pub const SIGNED_HOST_HEADER: &str = "x-wif-signed-host";
 
 const PREFIX: &str = "/aws/sts";
-const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+pub(crate) const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
 pub(crate) fn routes() -> Router<Arc<State>> {
     Router::new()
@@ -60,9 +62,10 @@ async fn handle(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    match (param("Action"), param("Version")) {
+    let web_identity_token = match (param("Action"), param("Version")) {
         (None, _) => return error_response(400, "Sender", "MissingAction", "Missing Action"),
-        (Some("GetCallerIdentity"), None | Some("2011-06-15")) => {}
+        (Some("GetCallerIdentity"), None | Some("2011-06-15")) => false,
+        (Some("GetWebIdentityToken"), None | Some("2011-06-15")) => true,
         (Some(action), version) => {
             return error_response(
                 400,
@@ -75,8 +78,33 @@ async fn handle(
                 ),
             );
         }
+    };
+    let caller = match verify(&state, &method, &uri, &headers, &body) {
+        Ok(caller) => caller,
+        Err(rejection) => {
+            tracing::info!(reason = %rejection, "aws sts refused a request");
+            return rejection_response(&rejection);
+        }
+    };
+    if web_identity_token {
+        return crate::aws_sts_jwt::get_web_identity_token(&state, &caller, &params);
     }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/xml")],
+        caller_identity_xml(&state.config.aws),
+    )
+        .into_response()
+}
 
+/// Verifies the SigV4 signature of the request as received (see the module doc for the host).
+fn verify(
+    state: &State,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<VerifiedCaller, Rejection> {
     let received_host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -124,20 +152,9 @@ async fn handle(
         method: method.as_str(),
         url: &url,
         headers: &list,
-        body: &body,
+        body,
     };
-    match verifier.verify(&request) {
-        Ok(_) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/xml")],
-            caller_identity_xml(&config.aws),
-        )
-            .into_response(),
-        Err(rejection) => {
-            tracing::info!(reason = %rejection, "aws sts refused a request");
-            rejection_response(&rejection)
-        }
-    }
+    verifier.verify(&request)
 }
 
 /// `AROA` + 17 characters derived from the role, as stable as AWS's role ids.
@@ -175,7 +192,7 @@ fn rejection_response(rejection: &Rejection) -> Response {
 }
 
 /// AWS's XML `ErrorResponse`.
-fn error_response(status: u16, kind: &str, code: &str, message: &str) -> Response {
+pub(crate) fn error_response(status: u16, kind: &str, code: &str, message: &str) -> Response {
     let body = format!(
         "<ErrorResponse xmlns=\"{XMLNS}\">\n  <Error>\n    <Type>{kind}</Type>\n    <Code>{code}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{}</RequestId>\n</ErrorResponse>\n",
         xml_escape(message),
@@ -189,7 +206,8 @@ fn error_response(status: u16, kind: &str, code: &str, message: &str) -> Respons
         .into_response()
 }
 
-fn request_id() -> String {
+/// A fresh `RequestId`, shaped like AWS's UUIDs.
+pub(crate) fn request_id() -> String {
     let hex = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
     format!(
         "{}-{}-{}-{}-{}",
@@ -201,7 +219,7 @@ fn request_id() -> String {
     )
 }
 
-fn xml_escape(s: &str) -> String {
+pub(crate) fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -1,7 +1,7 @@
 //! What the emulated world looks like: the AWS identity the workload runs as, the Google pool
 //! that trusts it, the service accounts it may impersonate, and the rules Google STS applies.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// The emulated AWS identity (what a Lambda function or EC2 instance runs as).
 #[derive(Clone, Debug)]
@@ -21,6 +21,11 @@ pub struct AwsIdentity {
     pub secret_access_key: String,
     /// Session token of the role's temporary credentials.
     pub session_token: String,
+    /// When the role's temporary credentials expire, if the emulated world says so (`None`: they
+    /// outlive any request). Instance metadata reports it as `Expiration`; AWS STS refuses a
+    /// `GetWebIdentityToken` that would outlive it (`SessionDurationEscalationException`) and any
+    /// request signed once it has passed (`ExpiredToken`).
+    pub session_expires_at: Option<SystemTime>,
 }
 
 impl AwsIdentity {
@@ -36,6 +41,12 @@ impl AwsIdentity {
     /// The role ARN without the session (what `attribute.aws_role` maps to).
     pub fn role_arn(&self) -> String {
         format!("arn:aws:sts::{}:assumed-role/{}", self.account, self.role)
+    }
+
+    /// The IAM role's own ARN, `arn:aws:iam::{account}:role/{role}`: the `sub` of the JWTs AWS
+    /// STS `GetWebIdentityToken` mints for the role's sessions.
+    pub fn iam_role_arn(&self) -> String {
+        format!("arn:aws:iam::{}:role/{}", self.account, self.role)
     }
 }
 
@@ -123,6 +134,16 @@ pub struct EmulatorConfig {
     pub oidc_provider: String,
     /// Workload identity pool provider id (X.509 provider, for certificate sources over mTLS).
     pub x509_provider: String,
+    /// Workload identity pool provider id (OIDC provider trusting the emulated AWS account's
+    /// outbound federation issuer, for JWTs from AWS STS `GetWebIdentityToken`).
+    pub aws_jwt_provider: String,
+    /// The emulated AWS account has outbound identity federation enabled (`aws iam
+    /// enable-outbound-web-identity-federation`); when not, `GetWebIdentityToken` answers
+    /// `OutboundWebIdentityFederationDisabledException`. The initial value of a switch tests can
+    /// flip at run time ([`crate::RunningEmulator::set_outbound_web_identity_federation`]).
+    pub outbound_web_identity_federation: bool,
+    /// The role's policy allows `sts:GetWebIdentityToken`; when not, AWS STS answers `AccessDenied`.
+    pub web_identity_token_allowed: bool,
     /// The attribute condition of the AWS provider.
     pub condition: AttributeCondition,
     /// How `google.subject` is mapped for AWS callers.
@@ -155,6 +176,7 @@ impl Default for EmulatorConfig {
             access_key_id: "ASIAEMULATOR00000001".into(),
             secret_access_key: "emulator/secret/access/key/0000000000000".into(),
             session_token: "emulator-session-token-FwoGZXIvYXdzEBYaDEMULATOR".into(),
+            session_expires_at: None,
         };
         let mut config = EmulatorConfig {
             aws,
@@ -164,6 +186,9 @@ impl Default for EmulatorConfig {
             aws_provider: "aws".into(),
             oidc_provider: "oidc".into(),
             x509_provider: "x509".into(),
+            aws_jwt_provider: "aws-jwt".into(),
+            outbound_web_identity_federation: true,
+            web_identity_token_allowed: true,
             condition: AttributeCondition::default(),
             subject_mapping: SubjectMapping::Arn,
             x509_subject_mapping: X509SubjectMapping::CommonName,
@@ -205,6 +230,28 @@ impl EmulatorConfig {
     /// The audience of the X.509 provider (reached over the mTLS listener only).
     pub fn x509_audience(&self) -> String {
         self.audience(&self.x509_provider)
+    }
+
+    /// The audience of the AWS JWT provider, for the token exchange's `audience` parameter.
+    pub fn aws_jwt_audience(&self) -> String {
+        self.audience(&self.aws_jwt_provider)
+    }
+
+    /// The AWS JWT provider's default allowed audience, the `aud` to ask AWS STS for
+    /// (`Audience.member.1`): Google's `https://iam.googleapis.com/projects/{n}/…/providers/{provider}`
+    /// form. Google STS also accepts tokens for [`Self::aws_jwt_audience`] (the `//` form).
+    pub fn aws_jwt_allowed_audience(&self) -> String {
+        format!("https:{}", self.aws_jwt_audience())
+    }
+
+    /// The issuer of the emulated AWS account's web identity tokens:
+    /// `https://{account}.tokens.sts.global.api.aws.invalid` (AWS's is
+    /// `https://{uuid}.tokens.sts.global.api.aws`; `.invalid` keeps it from resolving).
+    pub fn aws_jwt_issuer(&self) -> String {
+        format!(
+            "https://{}.tokens.sts.global.api.aws.invalid",
+            self.aws.account
+        )
     }
 
     /// `principalSet://…/attribute.aws_role/{role ARN}`: every session of the AWS role.

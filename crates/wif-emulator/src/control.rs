@@ -13,6 +13,7 @@
 //! | `GET /_emulator/world` | audiences, pool, service accounts, AWS role ARN |
 //! | `GET /_emulator/tokeninfo` | who the `Authorization: Bearer` token is (401 if expired or foreign) |
 //! | `GET /_emulator/oidc-token?sub=&aud=&lifetime=` | a test OIDC token (see the `oidc` module) |
+//! | `GET`/`POST /_emulator/aws/outbound-federation` | `{"enabled": bool}`: the AWS account's outbound identity federation (`GetWebIdentityToken`) |
 
 use std::sync::Arc;
 
@@ -36,6 +37,10 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/_emulator/tokens/expire", post(expire_tokens))
         .route("/_emulator/world", get(world))
         .route("/_emulator/tokeninfo", get(tokeninfo))
+        .route(
+            "/_emulator/aws/outbound-federation",
+            get(outbound_federation).post(set_outbound_federation),
+        )
 }
 
 /// `{"endpoint": "iam", …Fault fields}`. Parsed in two steps because serde's `flatten` would
@@ -109,12 +114,33 @@ async fn world(AxState(state): AxState<Arc<State>>) -> Json<serde_json::Value> {
         "aws_audience": c.aws_audience(),
         "oidc_audience": c.oidc_audience(),
         "x509_audience": c.x509_audience(),
+        "aws_jwt_audience": c.aws_jwt_audience(),
+        "aws_jwt_allowed_audience": c.aws_jwt_allowed_audience(),
+        "aws_jwt_issuer": c.aws_jwt_issuer(),
         "oidc_issuer": crate::oidc::ISSUER,
         "aws_role_arn": c.aws.role_arn(),
         "aws_assumed_role_arn": c.aws.assumed_role_arn(),
         "aws_region": c.aws.region,
         "service_accounts": c.service_accounts.iter().map(|sa| sa.email.as_str()).collect::<Vec<_>>(),
     }))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboundFederation {
+    enabled: bool,
+}
+
+async fn outbound_federation(AxState(state): AxState<Arc<State>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "enabled": state.outbound_web_identity_federation() }))
+}
+
+async fn set_outbound_federation(
+    AxState(state): AxState<Arc<State>>,
+    Json(body): Json<OutboundFederation>,
+) -> StatusCode {
+    state.set_outbound_web_identity_federation(body.enabled);
+    StatusCode::NO_CONTENT
 }
 
 /// The emulator's tokeninfo: the same bearer check every emulated Google API makes, answering

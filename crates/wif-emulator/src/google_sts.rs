@@ -9,7 +9,8 @@
 //! would replay the request to AWS. Then `x-goog-cloud-target-resource` must name the audience,
 //! the attributes are mapped (`google.subject`, `attribute.aws_role`, the account) and the
 //! provider's attribute condition evaluated. JWT subject tokens must be tokens this emulator
-//! minted ([`crate::oidc::verify`]). mTLS subject tokens (X.509 federation) must arrive over the
+//! minted ([`crate::oidc::verify`]); for the AWS JWT provider, web identity tokens of the emulated
+//! AWS account ([`crate::aws_sts_jwt::verify`]). mTLS subject tokens (X.509 federation) must arrive over the
 //! mTLS listener, their leaf being the certificate of the handshake ([`x509`]).
 //!
 //! Google's words where they are known (the audience, `invalid_target`, 127-byte and attribute
@@ -195,7 +196,8 @@ fn exchange(
     }
     let aws = audience == config.aws_audience();
     let x509 = audience == config.x509_audience();
-    if !aws && !x509 && audience != config.oidc_audience() {
+    let aws_jwt = audience == config.aws_jwt_audience();
+    if !aws && !x509 && !aws_jwt && audience != config.oidc_audience() {
         return Err(reject("invalid_target", INVALID_TARGET));
     }
     let (provider, accepted): (&str, &[&str]) = if aws {
@@ -231,6 +233,12 @@ fn exchange(
     } else if x509 {
         let subject = x509::subject(config, presented, subject_token)?;
         (subject, vec![config.principal_set_all()])
+    } else if aws_jwt {
+        // An ordinary OIDC provider: google.subject = assertion.sub, the role's IAM ARN.
+        let claims = crate::aws_sts_jwt::verify(state, subject_token, audience)
+            .map_err(|description| reject("invalid_grant", description))?;
+        check_subject_size(&claims.sub)?;
+        (claims.sub, vec![config.principal_set_all()])
     } else {
         let claims = crate::oidc::verify(state, subject_token, audience)
             .map_err(|description| reject("invalid_grant", description))?;

@@ -6,8 +6,8 @@
 //! | path | plays |
 //! |---|---|
 //! | `/latest/…` | AWS instance metadata (IMDSv1/v2; optionally v2-only) |
-//! | `POST /aws/sts` | AWS STS `GetCallerIdentity` (verifies SigV4, answers AWS's XML) |
-//! | `POST /v1/token` | Google STS (RFC 8693; verifies the AWS SigV4 subject token, the audience, the attribute condition) |
+//! | `POST /aws/sts` | AWS STS `GetCallerIdentity` and `GetWebIdentityToken` (verifies SigV4, answers AWS's XML; [`aws_sts_jwt`]) |
+//! | `POST /v1/token` | Google STS (RFC 8693; verifies the AWS SigV4 subject token, the audience, the attribute condition; OIDC JWTs, including AWS's web identity tokens) |
 //! | `POST /v1/projects/-/serviceAccounts/{email}:generateAccessToken` | IAM Credentials |
 //! | `/bigquery/v2/…` | BigQuery (datasets/tables in memory, `insertAll`, `jobs.query` on a small SQL subset) |
 //! | `/storage/v1/…`, `/upload/storage/v1/…`, `/download/storage/v1/…` | Cloud Storage JSON API |
@@ -48,6 +48,7 @@ mod state;
 
 mod aws_imds;
 mod aws_sts;
+pub mod aws_sts_jwt;
 pub mod bigquery;
 pub mod configs;
 mod control;
@@ -312,6 +313,23 @@ impl RunningEmulator {
             &self.state.config.oidc_audience(),
             oidc::DEFAULT_LIFETIME,
         )
+    }
+
+    /// A web identity token as AWS STS `GetWebIdentityToken` would mint it for the emulated role,
+    /// for `audiences` (e.g. [`EmulatorConfig::aws_jwt_allowed_audience`]), valid for `lifetime`
+    /// from now: the subject token of the AWS JWT provider, without signing an AWS request.
+    pub fn mint_aws_web_identity_token(
+        &self,
+        audiences: &[&str],
+        lifetime: std::time::Duration,
+    ) -> String {
+        aws_sts_jwt::mint(&self.state, audiences, lifetime)
+    }
+
+    /// Enables or disables the emulated AWS account's outbound identity federation; while
+    /// disabled, `GetWebIdentityToken` answers `OutboundWebIdentityFederationDisabledException`.
+    pub fn set_outbound_web_identity_federation(&self, enabled: bool) {
+        self.state.set_outbound_web_identity_federation(enabled);
     }
 
     /// Stops serving and waits for the server tasks.

@@ -71,9 +71,27 @@ impl std::fmt::Debug for SigningKey {
 struct Claims {
     iss: String,
     sub: String,
-    aud: String,
+    aud: Audience,
     iat: u64,
     exp: u64,
+}
+
+/// A JWT `aud`: one string, or (RFC 7519 §4.1.3, as AWS STS mints with several audiences) an array.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// The audiences, in token order.
+    pub(crate) fn values(&self) -> &[String] {
+        match self {
+            Audience::One(one) => std::slice::from_ref(one),
+            Audience::Many(many) => many,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -82,7 +100,24 @@ struct Header {
     typ: String,
 }
 
-fn unix_now() -> u64 {
+/// "Unable to parse the ID Token.": Google's words for a token that is not a JWT.
+pub(crate) const UNPARSABLE: &str = "Unable to parse the ID Token.";
+
+/// Google's exact words for an `aud` that is not the provider's (verified against the real service).
+pub(crate) const AUDIENCE_MISMATCH: &str =
+    "The audience in ID Token does not match the expected audience.";
+
+/// Google's words for a token of another issuer than the provider's.
+pub(crate) fn issuer_mismatch(got: &str, expected: &str) -> String {
+    format!("The issuer in ID Token {got} does not match the expected ISSUER {expected}.")
+}
+
+/// Google's words for an expired token.
+pub(crate) fn stale(iat: u64) -> String {
+    format!("ID Token issued at {iat} is stale to sign-in.")
+}
+
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -109,11 +144,17 @@ fn mint_at(state: &State, subject: &str, audience: &str, iat: u64, exp: u64) -> 
     let claims = Claims {
         iss: ISSUER.into(),
         sub: subject.into(),
-        aud: audience.into(),
+        aud: Audience::One(audience.into()),
         iat,
         exp,
     };
-    let signing_input = format!("{}.{}", encode_json(&header), encode_json(&claims));
+    sign(state, &header, &claims)
+}
+
+/// `header.claims.signature`, HS256 with the emulator's key: every JWT the emulator mints (its
+/// own OIDC tokens and its AWS STS web identity tokens) is signed here.
+pub(crate) fn sign<H: Serialize, C: Serialize>(state: &State, header: &H, claims: &C) -> String {
+    let signing_input = format!("{}.{}", encode_json(header), encode_json(claims));
     let mut mac = state.oidc_key.mac();
     mac.update(signing_input.as_bytes());
     let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
@@ -128,7 +169,28 @@ fn encode_json<T: Serialize>(value: &T) -> String {
 /// Verifies a token this emulator minted for `audience`: signature, issuer, audience and expiry.
 /// The error is Google STS's `error_description` for the failure.
 pub fn verify(state: &State, token: &str, audience: &str) -> Result<OidcClaims, String> {
-    const UNPARSABLE: &str = "Unable to parse the ID Token.";
+    let payload = verified_payload(state, token)?;
+    let claims: Claims = serde_json::from_slice(&payload).map_err(|_| UNPARSABLE.to_owned())?;
+    if claims.iss != ISSUER {
+        return Err(issuer_mismatch(&claims.iss, ISSUER));
+    }
+    if !claims.aud.values().iter().any(|a| a == audience) {
+        return Err(AUDIENCE_MISMATCH.into());
+    }
+    if claims.exp <= unix_now() {
+        return Err(stale(claims.iat));
+    }
+    Ok(OidcClaims {
+        sub: claims.sub,
+        iss: claims.iss,
+        aud: audience.to_owned(),
+        exp: claims.exp,
+    })
+}
+
+/// The payload (JSON bytes) of a JWT this emulator signed: checks the form, the algorithm and the
+/// signature, nothing of the claims. The error is Google STS's `error_description`.
+pub(crate) fn verified_payload(state: &State, token: &str) -> Result<Vec<u8>, String> {
     let token = token.trim();
     let Some((signing_input, signature)) = token.rsplit_once('.') else {
         return Err(UNPARSABLE.into());
@@ -159,30 +221,7 @@ pub fn verify(state: &State, token: &str, audience: &str) -> Result<OidcClaims, 
             "Invalid ID Token signature: the token was not issued by this emulator.".into(),
         );
     }
-    let claims: Claims =
-        serde_json::from_slice(&decode(payload)?).map_err(|_| UNPARSABLE.to_owned())?;
-    if claims.iss != ISSUER {
-        return Err(format!(
-            "The issuer in ID Token {} does not match the expected ISSUER {ISSUER}.",
-            claims.iss
-        ));
-    }
-    if claims.aud != audience {
-        // Google's exact words (verified against the real service).
-        return Err("The audience in ID Token does not match the expected audience.".into());
-    }
-    if claims.exp <= unix_now() {
-        return Err(format!(
-            "ID Token issued at {} is stale to sign-in.",
-            claims.iat
-        ));
-    }
-    Ok(OidcClaims {
-        sub: claims.sub,
-        iss: claims.iss,
-        aud: claims.aud,
-        exp: claims.exp,
-    })
+    decode(payload)
 }
 
 pub(crate) fn routes() -> Router<Arc<State>> {
@@ -246,7 +285,7 @@ mod tests {
         Claims {
             iss: ISSUER.into(),
             sub: sub.into(),
-            aud: AUD.into(),
+            aud: Audience::One(AUD.into()),
             iat: unix_now(),
             exp: unix_now() + 60,
         }

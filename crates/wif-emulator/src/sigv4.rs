@@ -53,13 +53,16 @@ pub(crate) struct KnownKey<'a> {
 }
 
 impl<'a> KnownKey<'a> {
-    /// The emulated role's temporary credentials.
+    /// The emulated role's temporary credentials, expired once their `session_expires_at` has
+    /// passed.
     pub(crate) fn of(identity: &'a AwsIdentity) -> Self {
         KnownKey {
             access_key_id: &identity.access_key_id,
             secret_access_key: &identity.secret_access_key,
             session_token: Some(identity.session_token.as_str()).filter(|t| !t.is_empty()),
-            expired: false,
+            expired: identity
+                .session_expires_at
+                .is_some_and(|at| at <= SystemTime::now()),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! check that the bearer token came out of the chain), request counters and fault plans.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -52,6 +52,8 @@ pub struct State {
     pub(crate) storage: crate::storage::Store,
     /// Live IMDSv2 session tokens.
     pub(crate) imds_sessions: crate::aws_imds::Sessions,
+    /// Outbound identity federation of the emulated AWS account, switchable at run time.
+    outbound_federation: AtomicBool,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -61,6 +63,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl State {
     pub(crate) fn new(config: EmulatorConfig) -> Self {
         State {
+            outbound_federation: AtomicBool::new(config.outbound_web_identity_federation),
             config,
             faults: Faults::default(),
             tokens: Mutex::new(HashMap::new()),
@@ -78,6 +81,18 @@ impl State {
     /// Requests received by `endpoint` so far.
     pub fn requests(&self, endpoint: Endpoint) -> u64 {
         self.counters[endpoint as usize].load(Ordering::SeqCst)
+    }
+
+    /// Whether the emulated AWS account has outbound identity federation enabled (AWS STS
+    /// `GetWebIdentityToken` mints tokens).
+    pub fn outbound_web_identity_federation(&self) -> bool {
+        self.outbound_federation.load(Ordering::SeqCst)
+    }
+
+    /// Enables or disables the emulated AWS account's outbound identity federation (`aws iam
+    /// enable-/disable-outbound-web-identity-federation`).
+    pub fn set_outbound_web_identity_federation(&self, enabled: bool) {
+        self.outbound_federation.store(enabled, Ordering::SeqCst);
     }
 
     /// Issues a new random token of `kind` for `principal`, valid for `lifetime`.
