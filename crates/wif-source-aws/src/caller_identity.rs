@@ -13,12 +13,12 @@
 
 use std::time::Duration;
 
-use reqwest::header::HeaderValue;
 use url::Url;
 use wif_core::http::{describe_url, send};
 use wif_core::{Error, ErrorKind, Step};
 
 use crate::SignedRequest;
+use crate::aws_sts::{header_value, response_error, xml_text};
 
 /// Google STS refuses a mapped `google.subject` longer than this many bytes.
 pub const GOOGLE_SUBJECT_MAX_BYTES: usize = 127;
@@ -166,24 +166,16 @@ pub async fn get_caller_identity(
         if name == "host" {
             continue;
         }
-        let mut value = HeaderValue::from_str(value).map_err(|_| {
-            Error::new(
-                Step::Source,
-                ErrorKind::InvalidConfig,
-                format!("the signed header {name} is not a valid HTTP header value"),
-            )
-        })?;
-        value.set_sensitive(matches!(name, "Authorization" | "x-amz-security-token"));
-        request = request.header(name, value);
+        request = request.header(name, header_value(name, value)?);
     }
     if endpoint.is_some() {
         request = request.header(SIGNED_HOST_HEADER, signed.host());
     }
     let response = send(Step::Source, &what, request).await?;
-    let body = String::from_utf8_lossy(&response.body);
     if !response.is_success() {
-        return Err(aws_error(response.status, &body, response.date()).context(&what));
+        return Err(response_error("GetCallerIdentity", &response).context(&what));
     }
+    let body = String::from_utf8_lossy(&response.body);
     CallerIdentity::from_xml(&body).ok_or_else(|| {
         Error::invalid_response(
             Step::Source,
@@ -193,56 +185,6 @@ pub async fn get_caller_identity(
             ),
         )
     })
-}
-
-/// AWS's XML `ErrorResponse` as an [`Error`] with AWS's code and message as the server's words.
-fn aws_error(status: u16, body: &str, date: Option<std::time::SystemTime>) -> Error {
-    let code = xml_text(body, "Code");
-    let message = xml_text(body, "Message");
-    // Error::http parses the server's words from a JSON error body; AWS's are XML, so they are
-    // handed over in the OAuth shape. Nothing else of the body is kept.
-    let words = serde_json::json!({ "error": code, "error_description": message }).to_string();
-    let mut err = Error::http(Step::Source, status, words.as_bytes());
-    if let Some(date) = date {
-        err = err.with_server_date(date);
-    }
-    let message = message.unwrap_or_default().to_ascii_lowercase();
-    let hint = match code.as_deref().unwrap_or_default() {
-        _ if message.contains("signature expired") || message.contains("not yet current") => {
-            "the signing time is more than 15 minutes from AWS's clock: this machine's clock is wrong (sync it with NTP)"
-        }
-        "ExpiredToken" => {
-            "the AWS credentials have expired: temporary credentials must be refreshed (they are read afresh on every refresh; check where they come from)"
-        }
-        "InvalidClientTokenId" => {
-            "AWS does not know this access key, or temporary credentials (ASIA…) were used without their session token (AWS_SESSION_TOKEN)"
-        }
-        "SignatureDoesNotMatch" => {
-            "the secret access key does not belong to the access key id, or the region does not match the STS host in the signed URL"
-        }
-        _ => "",
-    };
-    if hint.is_empty() {
-        err
-    } else {
-        err.with_hint(hint)
-    }
-}
-
-/// The text of the first `<tag>…</tag>`, XML entities decoded. Enough for AWS's flat answers.
-fn xml_text(xml: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    let start = xml.find(&open)? + open.len();
-    let len = xml[start..].find(&close)?;
-    let text = xml[start..start + len].trim();
-    Some(
-        text.replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&apos;", "'")
-            .replace("&amp;", "&"),
-    )
 }
 
 #[cfg(test)]
@@ -313,49 +255,5 @@ mod tests {
         assert_eq!(short.value, format!("{prefix}{role}"));
         assert!(!exceeds_google_subject_limit(&short.value));
         assert!(short.mapping.starts_with("google.subject="));
-    }
-
-    #[test]
-    fn aws_errors_carry_code_message_and_hint() {
-        let table = [
-            (
-                "SignatureDoesNotMatch",
-                "Signature expired: 20260101T000000Z is now earlier than 20260101T001500Z",
-                "clock",
-            ),
-            (
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match",
-                "secret access key",
-            ),
-            (
-                "InvalidClientTokenId",
-                "The security token included in the request is invalid.",
-                "session token",
-            ),
-            (
-                "ExpiredToken",
-                "The security token included in the request is expired",
-                "expired",
-            ),
-        ];
-        for (code, message, hint) in table {
-            let xml = format!(
-                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error></ErrorResponse>"
-            );
-            let err = aws_error(403, &xml, None);
-            assert_eq!(err.step(), Step::Source);
-            assert_eq!(err.status(), Some(403));
-            let words = err.server_error().expect("server words");
-            assert_eq!(words.code.as_deref(), Some(code));
-            assert_eq!(words.message.as_deref(), Some(message));
-            assert!(
-                err.hint().is_some_and(|h| h.contains(hint)),
-                "{code}: {err}"
-            );
-        }
-        let err = aws_error(500, "<html>oops</html>", None);
-        assert!(err.hint().is_none());
-        assert!(err.is_retryable());
     }
 }

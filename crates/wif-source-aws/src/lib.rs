@@ -1,9 +1,14 @@
 //! # wif-source-aws — AWS workloads proving their identity to Google
 //!
-//! Step 1 of the Workload Identity Federation chain for AWS: a
-//! [`SubjectTokenSource`](wif_core::SubjectTokenSource) that signs an AWS STS `GetCallerIdentity`
-//! request with the workload's AWS credentials (SigV4, via `aws-sigv4`) and serializes it as the
-//! subject token Google STS verifies. No request is ever sent to AWS by this crate.
+//! Step 1 of the Workload Identity Federation chain for AWS, in two flavours:
+//!
+//! * [`AwsSource`], for a pool's **AWS provider**: a
+//!   [`SubjectTokenSource`](wif_core::SubjectTokenSource) that signs an AWS STS
+//!   `GetCallerIdentity` request with the workload's AWS credentials (SigV4, via `aws-sigv4`) and
+//!   serializes it as the subject token Google STS verifies. It never sends a request to AWS STS.
+//! * [`AwsJwtSource`], for a pool's **OIDC provider**: asks AWS STS `GetWebIdentityToken` (AWS
+//!   outbound identity federation) for a JWT that AWS signs, and hands that to Google STS (see
+//!   [below](#aws-issued-jwts-outbound-identity-federation)).
 //!
 //! Where the inputs come from, in order (external-account reference §3):
 //!
@@ -43,9 +48,41 @@
 //! (`wif explain --call-aws`) and returns the caller's assumed-role ARN, checked against Google's
 //! 127-byte `google.subject` limit.
 //!
-//! Secrets (secret key, session token, IMDSv2 token, the signed request) are `secrecy` types and
-//! never appear in `Debug`, errors or traces.
+//! ## AWS-issued JWTs (outbound identity federation)
+//!
+//! Once an account administrator has run `aws iam enable-outbound-web-identity-federation`, a
+//! role allowed `sts:GetWebIdentityToken` can get a JWT from AWS STS (issuer
+//! `https://<uuid>.tokens.sts.global.api.aws`, with OIDC discovery and JWKS). Register that issuer
+//! as an OIDC provider of the pool, and [`AwsJwtSource`] fetches the token: one SigV4-signed `POST`
+//! to the regional endpoint `https://sts.{region}.amazonaws.com/`, with the same credentials and
+//! region resolution as [`AwsSource`] (environment first, IMDSv1/v2, any credentials provider).
+//! The token is asked for with `RS256`, the one of AWS's algorithms Google STS verifies.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use wif_core::{SourceContext, SubjectTokenSource};
+//! use wif_source_aws::{AwsJwtSource, JWT_SUBJECT_TOKEN_TYPE};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wif_core::Error> {
+//! let provider = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/aws-jwt";
+//! let source = AwsJwtSource::builder()
+//!     // The `aud` the OIDC provider accepts: by default its name with `https:`.
+//!     .audience(format!("https:{provider}"))
+//!     .duration(Duration::from_secs(900))
+//!     .build()?; // Lambda: credentials and region from the environment
+//! let ctx = SourceContext::new(provider, JWT_SUBJECT_TOKEN_TYPE);
+//! let jwt = source.subject_token(&ctx).await?; // carries AWS's `Expiration`
+//! # let _ = jwt; Ok(()) }
+//! ```
+//!
+//! AWS's refusals come back with AWS's code and message, a hint and a [cause](causes): outbound
+//! federation not enabled, `sts:GetWebIdentityToken` not allowed, a duration longer than the
+//! session, expired or unknown credentials, a wrong clock. Throttling and 5xx are retried.
+//!
+//! Secrets (secret key, session token, IMDSv2 token, the signed request, the issued JWT) are
+//! `secrecy` types and never appear in `Debug`, errors or traces.
 
+mod aws_sts;
 mod builder;
 mod caller_identity;
 pub mod causes;
@@ -53,6 +90,8 @@ mod credentials;
 #[doc(hidden)]
 pub mod fuzzing;
 mod imds;
+mod jwt_builder;
+mod jwt_source;
 mod region;
 #[cfg(feature = "aws-config")]
 mod sdk_config;
@@ -65,6 +104,8 @@ pub use caller_identity::{
     SubjectMapping, exceeds_google_subject_limit, get_caller_identity,
 };
 pub use credentials::AwsCredentials;
+pub use jwt_builder::{AwsJwtSourceBuilder, DEFAULT_AWS_STS_ENDPOINT};
+pub use jwt_source::AwsJwtSource;
 pub use region::region_from_zone;
 pub use signing::{
     DEFAULT_REGIONAL_CRED_VERIFICATION_URL, SignedRequest, TARGET_RESOURCE_HEADER, TargetResource,
@@ -80,3 +121,6 @@ pub use sdk_config::config_loader;
 
 /// The `subject_token_type` of AWS credential sources.
 pub const AWS_SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:aws:token-type:aws4_request";
+
+/// The `subject_token_type` of [`AwsJwtSource`]'s tokens (an OIDC provider's JWT).
+pub const JWT_SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";

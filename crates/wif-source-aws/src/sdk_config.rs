@@ -9,7 +9,7 @@ use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use wif_core::Error;
 
-use crate::{AwsSource, AwsSourceBuilder};
+use crate::{AwsJwtSource, AwsJwtSourceBuilder, AwsSource, AwsSourceBuilder};
 
 impl AwsSourceBuilder {
     /// Uses the config's credentials provider and, when it has one, its region (as an explicit
@@ -36,6 +36,22 @@ impl AwsSource {
     /// An `AwsSource` using aws-config's default credential and region chains.
     pub async fn from_default_chain() -> Result<AwsSource, Error> {
         AwsSource::default_chain_builder().await.build()
+    }
+}
+
+impl AwsJwtSourceBuilder {
+    /// Uses the config's credentials provider and region: see [`AwsSourceBuilder::sdk_config`].
+    pub fn sdk_config(self, config: &SdkConfig) -> Self {
+        self.map_aws(|aws| aws.sdk_config(config))
+    }
+}
+
+impl AwsJwtSource {
+    /// A builder preset from aws-config's default chains (see
+    /// [`AwsSource::default_chain_builder`]); add the audience before `build()`.
+    pub async fn default_chain_builder() -> AwsJwtSourceBuilder {
+        let config = config_loader().load().await;
+        AwsJwtSource::builder().sdk_config(&config)
     }
 }
 

@@ -269,58 +269,34 @@ pub fn sign_get_caller_identity(
             format!("`regional_cred_verification_url` for region {region}: {problem}"),
         )
     })?;
+    let host = host_header(&parsed);
     let hostname = parsed.host_str().unwrap_or_default();
-    // `Url::port` is `None` for the scheme's default port, which HTTP leaves out of `Host`.
-    let host = match parsed.port() {
-        Some(port) => format!("{hostname}:{port}"),
-        None => hostname.to_owned(),
-    };
     let first_label = hostname.split('.').next().unwrap_or(hostname);
     let service = first_label
         .strip_suffix("-fips")
         .unwrap_or(first_label)
         .to_owned();
 
-    let identity = credentials.to_sdk().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(&service)
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| signing_error(e.to_string()))?
-        .into();
     let mut headers = vec![("host", host.as_str())];
     if target_resource == TargetResource::Signed {
         headers.push((TARGET_RESOURCE_HEADER, audience));
     }
-    let request = SignableRequest::new(
-        "POST",
-        url.as_str(),
-        headers.into_iter(),
-        SignableBody::Bytes(b""),
-    )
-    .map_err(|e| signing_error(e.to_string()))?;
-    let (instructions, _signature) = sign(request, &params)
-        .map_err(|e| signing_error(e.to_string()))?
-        .into_parts();
-
-    let mut amz_date = None;
-    let mut authorization = None;
-    for (name, value) in instructions.headers() {
-        match name {
-            "x-amz-date" => amz_date = Some(value.to_owned()),
-            "authorization" => authorization = Some(SecretString::from(value.to_owned())),
-            _ => {}
-        }
-    }
-    let (Some(amz_date), Some(authorization)) = (amz_date, authorization) else {
-        return Err(signing_error(
-            "the signer returned no x-amz-date or authorization header".to_owned(),
-        ));
-    };
-    let signed_headers = signed_headers_of(authorization.expose_secret());
+    let Signature {
+        amz_date,
+        authorization,
+        signed_headers,
+    } = sigv4(
+        credentials,
+        region,
+        time,
+        &Unsigned {
+            action: "GetCallerIdentity",
+            service: &service,
+            url: &url,
+            headers: &headers,
+            body: b"",
+        },
+    )?;
     Ok(SignedRequest {
         url,
         host,
@@ -343,12 +319,104 @@ fn signed_headers_of(authorization: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn signing_error(problem: String) -> Error {
+/// The `Host` header value of `url`: host, plus the port when it is not the scheme's default
+/// (`Url::port` is `None` then, and HTTP leaves it out of `Host`, so the signature must too).
+pub(crate) fn host_header(url: &Url) -> String {
+    let hostname = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{hostname}:{port}"),
+        None => hostname.to_owned(),
+    }
+}
+
+/// What SigV4 adds to a request: `x-amz-date` and the (secret) `Authorization` value.
+pub(crate) struct Signature {
+    pub(crate) amz_date: String,
+    pub(crate) authorization: SecretString,
+    /// The names of the signed headers, sorted (from the `Authorization` value).
+    pub(crate) signed_headers: Vec<String>,
+}
+
+/// A `POST` request to sign.
+pub(crate) struct Unsigned<'a> {
+    /// The AWS action, for errors (`GetCallerIdentity`).
+    pub(crate) action: &'a str,
+    /// The credential scope's service (`sts`).
+    pub(crate) service: &'a str,
+    pub(crate) url: &'a str,
+    /// The headers to sign, names lower-case, `host` among them.
+    pub(crate) headers: &'a [(&'a str, &'a str)],
+    pub(crate) body: &'a [u8],
+}
+
+/// SigV4-signs `request` with `credentials` for `region` at `time`. With a session token,
+/// `x-amz-security-token` is signed too; the caller sends it from the credentials.
+///
+/// Shared by the serialized `GetCallerIdentity` (sent by Google) and the requests this crate
+/// sends to AWS STS itself (`GetWebIdentityToken`).
+pub(crate) fn sigv4(
+    credentials: &AwsCredentials,
+    region: &str,
+    time: SystemTime,
+    request: &Unsigned<'_>,
+) -> Result<Signature, Error> {
+    let Unsigned {
+        action,
+        service,
+        url,
+        headers,
+        body,
+    } = *request;
+    let identity = credentials.to_sdk().into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| signing_error(action, e.to_string()))?
+        .into();
+    let request = SignableRequest::new(
+        "POST",
+        url,
+        headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|e| signing_error(action, e.to_string()))?;
+    let (instructions, _signature) = sign(request, &params)
+        .map_err(|e| signing_error(action, e.to_string()))?
+        .into_parts();
+
+    let mut amz_date = None;
+    let mut authorization = None;
+    for (name, value) in instructions.headers() {
+        match name {
+            "x-amz-date" => amz_date = Some(value.to_owned()),
+            "authorization" => authorization = Some(SecretString::from(value.to_owned())),
+            _ => {}
+        }
+    }
+    let (Some(amz_date), Some(authorization)) = (amz_date, authorization) else {
+        return Err(signing_error(
+            action,
+            "the signer returned no x-amz-date or authorization header".to_owned(),
+        ));
+    };
+    let signed_headers = signed_headers_of(authorization.expose_secret());
+    Ok(Signature {
+        amz_date,
+        authorization,
+        signed_headers,
+    })
+}
+
+fn signing_error(action: &str, problem: String) -> Error {
     // aws-sigv4's messages name the failing part (a header value, the URI), never a secret.
     Error::new(
         Step::Source,
         ErrorKind::InvalidConfig,
-        format!("could not SigV4-sign the GetCallerIdentity request: {problem}"),
+        format!("could not SigV4-sign the {action} request: {problem}"),
     )
 }
 

@@ -151,6 +151,11 @@ impl AwsSource {
         }
     }
 
+    /// The clock that stamps signatures.
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        &*self.inner.clock
+    }
+
     /// The `regional_cred_verification_url` template (`{region}` not yet substituted).
     pub fn regional_cred_verification_url(&self) -> &str {
         &self.inner.verification_url

@@ -170,3 +170,61 @@ pub fn verify(decoded: &Decoded, secret: &str) -> Result<String, String> {
         ))
     }
 }
+
+/// Recomputes the SigV4 signature of a request AWS STS would receive (a signed `POST` with a
+/// form body and no query, as `GetWebIdentityToken` is sent) with `secret`, and checks it equals
+/// the one in its `Authorization` header. Returns the credential scope
+/// (`DATE/REGION/SERVICE/aws4_request`).
+pub fn verify_sent(request: &wiremock::Request, secret: &str) -> Result<String, String> {
+    let header = |name: &str| {
+        request
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no {name} header"))
+    };
+    let auth = header("authorization")?;
+    let credential = field(&auth, "Credential=");
+    let (_, scope) = credential
+        .split_once('/')
+        .ok_or_else(|| format!("bad credential {credential}"))?;
+    let [date, region, service, "aws4_request"] = scope.split('/').collect::<Vec<_>>()[..] else {
+        return Err(format!("bad credential scope {scope}"));
+    };
+    let signed = field(&auth, "SignedHeaders=");
+    let signature = field(&auth, "Signature=");
+    if request.url.query().is_some() {
+        return Err("unexpected query string".into());
+    }
+    let mut canonical_headers = String::new();
+    for name in signed.split(';') {
+        canonical_headers.push_str(&format!("{name}:{}\n", header(name)?.trim()));
+    }
+    let amz_date = header("x-amz-date")?;
+    if !amz_date.starts_with(date) {
+        return Err("x-amz-date and credential date differ".into());
+    }
+    let canonical_request = format!(
+        "{}\n{}\n\n{canonical_headers}\n{signed}\n{}",
+        request.method,
+        request.url.path(),
+        hex(&Sha256::digest(&request.body)),
+    );
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex(&Sha256::digest(canonical_request.as_bytes()))
+    );
+    let k_date = hmac(format!("AWS4{secret}").as_bytes(), date);
+    let k_region = hmac(&k_date, region);
+    let k_service = hmac(&k_region, service);
+    let k_signing = hmac(&k_service, "aws4_request");
+    let expected = hex(&hmac(&k_signing, &string_to_sign));
+    if expected == signature {
+        Ok(scope.to_owned())
+    } else {
+        Err(format!(
+            "signature mismatch: request has {signature}, recomputed {expected}\n{canonical_request}"
+        ))
+    }
+}
