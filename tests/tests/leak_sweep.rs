@@ -148,6 +148,33 @@ async fn sources(sweep: &mut Sweep, world: &World) -> Credentials {
     impersonated.unwrap()
 }
 
+/// AWS outbound identity federation (a plugged-in source, no credential file): the AWS-signed JWT
+/// is a subject token like any other, with and without impersonation; then the account switched
+/// off, so AWS's refusal passes through the error path too.
+async fn aws_jwt(sweep: &mut Sweep, world: &World) {
+    let emulator = &world.emulator;
+    let source = || {
+        support::aws_jwt_source(
+            emulator,
+            lambda_env(&world.configs),
+            emulator.config().aws_jwt_allowed_audience(),
+        )
+    };
+    let creds = support::aws_jwt_credentials(emulator, source(), true);
+    sweep.show("aws jwt source: Debug", format!("{:?}", source()));
+    chain(sweep, "aws jwt, impersonated", &creds).await;
+    let creds = support::aws_jwt_credentials(emulator, source(), false);
+    chain(sweep, "aws jwt, federated", &creds).await;
+
+    emulator.set_outbound_web_identity_federation(false);
+    let err = support::aws_jwt_credentials(emulator, source(), true)
+        .token()
+        .await
+        .unwrap_err();
+    emulator.set_outbound_web_identity_federation(true);
+    sweep.error("AWS outbound federation disabled", &err);
+}
+
 async fn failures(sweep: &mut Sweep, world: &World) {
     let emulator = &world.emulator;
     let file = config(&world.configs.file);
@@ -320,6 +347,7 @@ async fn no_secret_reaches_trace_logs_debug_or_errors_in_any_scenario() {
     );
 
     let creds = sources(&mut sweep, &world).await;
+    aws_jwt(&mut sweep, &world).await;
     failures(&mut sweep, &world).await;
     apis(&mut sweep, &world, &creds).await;
     assert!(

@@ -8,8 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wif::{CredentialsBuilder, MapEnvironment, RetryPolicy};
-use wif_emulator::configs::{WrittenConfigs, read_env_file, write_configs};
+use wif::layers::source_aws::{AwsJwtSource, JWT_SUBJECT_TOKEN_TYPE};
+use wif::{Credentials, CredentialsBuilder, MapEnvironment, RetryPolicy};
+use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
+use wif_emulator::configs::{WrittenConfigs, impersonation_url, read_env_file, write_configs};
 use wif_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, RunningEmulator};
 
 /// A running emulator and the configurations `wif emulator` would write for it.
@@ -76,4 +78,39 @@ pub async fn tokeninfo_status(emulator: &RunningEmulator, token: &str) -> u16 {
         .unwrap()
         .status()
         .as_u16()
+}
+
+/// An AWS outbound-federation JWT source asking the emulator's AWS STS for `audience`, with the
+/// AWS credentials and region of `env`.
+pub fn aws_jwt_source(
+    emulator: &RunningEmulator,
+    env: MapEnvironment,
+    audience: String,
+) -> AwsJwtSource {
+    AwsJwtSource::builder()
+        .audience(audience)
+        .endpoint(format!("{}/aws/sts", emulator.base_url()))
+        .environment(Arc::new(env))
+        .build()
+        .unwrap()
+}
+
+/// Credentials over `source` for the emulator's `aws-jwt` provider; `impersonate` adds the
+/// default service account. (No credential file can say "AWS JWT": the source is plugged in.)
+pub fn aws_jwt_credentials(
+    emulator: &RunningEmulator,
+    source: AwsJwtSource,
+    impersonate: bool,
+) -> Credentials {
+    let mut builder = Credentials::builder()
+        .source(source)
+        .audience(emulator.config().aws_jwt_audience())
+        .subject_token_type(JWT_SUBJECT_TOKEN_TYPE)
+        .token_url(format!("{}/v1/token", emulator.base_url()))
+        .environment(Arc::new(MapEnvironment::new()))
+        .retry_policy(quick_retries());
+    if impersonate {
+        builder = builder.impersonation_url(impersonation_url(emulator, DEFAULT_SERVICE_ACCOUNT));
+    }
+    builder.build().unwrap()
 }
