@@ -48,7 +48,10 @@ pub(crate) fn response_error(action: &str, response: &Response) -> Error {
 /// words (nothing else of the body is kept), a hint and a cause for the known codes, and
 /// retryable for 408, 429, 5xx and AWS's throttling codes (which come with a 400).
 pub(crate) fn aws_error(action: &str, status: u16, body: &str, date: Option<SystemTime>) -> Error {
-    let code = xml_text(body, "Code");
+    // Lenient reads of a body that may be garbled (or hostile): a `Code` that is not an AWS
+    // error code (a letter-and-digit identifier) is dropped rather than shown, since it could
+    // span into other elements — the echoed canonical request among them.
+    let code = xml_text(body, "Code").filter(|c| is_error_code(c));
     let message = xml_text(body, "Message").map(|m| scrub_message(&m));
     // Error::http parses the server's words from a JSON error body; AWS's are XML, so they are
     // handed over in the OAuth shape.
@@ -65,6 +68,15 @@ pub(crate) fn aws_error(action: &str, status: u16, body: &str, date: Option<Syst
         Some((cause, hint)) => err.with_cause(cause).with_hint(hint),
         None => err,
     }
+}
+
+/// AWS error codes are identifiers (`SignatureDoesNotMatch`, `AccessDenied`,
+/// `OutboundWebIdentityFederationDisabledException`, `InvalidParameterValue.Format`).
+fn is_error_code(code: &str) -> bool {
+    (1..=128).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
 }
 
 /// AWS's codes for "slow down" or "try again": retryable whatever the status.
@@ -318,6 +330,28 @@ mod tests {
         let shown = format!("{err} {err:?}");
         assert!(!shown.contains("SESSION-SECRET"), "{shown}");
         assert!(shown.contains("does not match the signature"), "{shown}");
+    }
+
+    /// Found by the fuzzer: an unterminated `<Code>` read leniently ran on to the next `</Code>`,
+    /// through the echoed canonical request, and the "code" showed the session token.
+    #[test]
+    fn a_garbled_code_never_carries_the_echoed_canonical_request() {
+        let echoed = error_xml(
+            "SignatureDoesNotMatch",
+            "The Canonical String for this request should have been\n\
+             x-amz-security-token:SESSION-SECRET\n",
+        );
+        let body = format!(
+            "<ErrorResponse><Error><Code>SignatureDoesNot<tode>\n<Message>The Canonical String \
+             for this request should have been x-amz-security-token:SESSION-SECRET {echoed}"
+        );
+        let err = aws_error("GetWebIdentityToken", 403, &body, None);
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("SESSION-SECRET"), "{shown}");
+        assert_eq!(err.status(), Some(403));
+        assert!(is_error_code("InvalidParameterValue.Format"));
+        assert!(!is_error_code("SignatureDoesNot<tode>"));
+        assert!(!is_error_code(""));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Entry points for the coverage-guided fuzz targets in the repository's `fuzz/` directory: the
-//! instance-metadata answers of step 1 (role name, role credentials) without a network. The
+//! instance-metadata answers of step 1 (role name, role credentials) and AWS STS's answers to
+//! `GetWebIdentityToken` (the JWT, or an `ErrorResponse`) without a network. The
 //! zone → region rule is public already ([`crate::region_from_zone`]). Not part of the API:
 //! hidden from the documentation, and free to change.
 
-use wif_core::Error;
+use wif_core::{Error, SubjectToken};
 
 use crate::AwsCredentials;
 
@@ -15,4 +16,20 @@ pub fn role_name_response(body: &[u8]) -> Result<String, Error> {
 /// Reads the answer of `GET …/iam/security-credentials/<role>` (the role's credentials JSON).
 pub fn credentials_response(body: &[u8]) -> Result<AwsCredentials, Error> {
     crate::imds::parse_credentials(body)
+}
+
+/// Reads the answer of AWS STS `GetWebIdentityToken` (the JWT and its expiry); the error is
+/// the description the source reports (never the answer itself).
+pub fn web_identity_token_response(body: &[u8]) -> Result<SubjectToken, String> {
+    crate::jwt_source::read_answer(body).map(|(token, _)| token)
+}
+
+/// AWS STS's non-success answer (`ErrorResponse` XML) with `status`, as the source reports it.
+pub fn aws_error_response(status: u16, body: &[u8]) -> Error {
+    crate::aws_sts::aws_error(
+        "GetWebIdentityToken",
+        status,
+        &String::from_utf8_lossy(body),
+        None,
+    )
 }
