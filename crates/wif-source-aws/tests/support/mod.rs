@@ -103,6 +103,25 @@ fn uri_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
+/// SigV4's signature of `canonical_request` at `amz_date` in the scope `[date, region,
+/// service]`, with `secret`: computed here from the specification (HMAC chain), not by aws-sigv4.
+fn signature_of(
+    secret: &str,
+    amz_date: &str,
+    [date, region, service]: [&str; 3],
+    canonical_request: &str,
+) -> String {
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{date}/{region}/{service}/aws4_request\n{}",
+        hex(&Sha256::digest(canonical_request.as_bytes()))
+    );
+    let k_date = hmac(format!("AWS4{secret}").as_bytes(), date);
+    let k_region = hmac(&k_date, region);
+    let k_service = hmac(&k_region, service);
+    let k_signing = hmac(&k_service, "aws4_request");
+    hex(&hmac(&k_signing, &string_to_sign))
+}
+
 /// Recomputes the SigV4 signature of a decoded token with `secret` and checks it equals the one
 /// in its `Authorization` header. Returns the canonical request, for messages.
 pub fn verify(decoded: &Decoded, secret: &str) -> Result<String, String> {
@@ -153,15 +172,12 @@ pub fn verify(decoded: &Decoded, secret: &str) -> Result<String, String> {
         decoded.method,
         hex(&Sha256::digest(b"")),
     );
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{date}/{region}/{service}/aws4_request\n{}",
-        hex(&Sha256::digest(canonical_request.as_bytes()))
+    let expected = signature_of(
+        secret,
+        amz_date,
+        [date, region, service],
+        &canonical_request,
     );
-    let k_date = hmac(format!("AWS4{secret}").as_bytes(), date);
-    let k_region = hmac(&k_date, region);
-    let k_service = hmac(&k_region, service);
-    let k_signing = hmac(&k_service, "aws4_request");
-    let expected = hex(&hmac(&k_signing, &string_to_sign));
     if expected == signature {
         Ok(canonical_request)
     } else {
@@ -211,15 +227,12 @@ pub fn verify_sent(request: &wiremock::Request, secret: &str) -> Result<String, 
         request.url.path(),
         hex(&Sha256::digest(&request.body)),
     );
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex(&Sha256::digest(canonical_request.as_bytes()))
+    let expected = signature_of(
+        secret,
+        &amz_date,
+        [date, region, service],
+        &canonical_request,
     );
-    let k_date = hmac(format!("AWS4{secret}").as_bytes(), date);
-    let k_region = hmac(&k_date, region);
-    let k_service = hmac(&k_region, service);
-    let k_signing = hmac(&k_service, "aws4_request");
-    let expected = hex(&hmac(&k_signing, &string_to_sign));
     if expected == signature {
         Ok(scope.to_owned())
     } else {
