@@ -131,11 +131,11 @@ impl ServerError {
         }
     }
 
-    /// Builds a server error from its parts.
+    /// Builds a server error from its parts, each clipped to 1 KiB like parsed ones.
     pub fn new(code: Option<String>, message: Option<String>) -> Self {
         ServerError {
-            code,
-            message,
+            code: code.as_deref().map(clip),
+            message: message.as_deref().map(clip),
             reason: None,
         }
     }
@@ -229,6 +229,24 @@ impl Error {
     /// and `temporarily_unavailable`.
     pub fn http(step: Step, status: u16, body: &[u8]) -> Self {
         let server = ServerError::from_body(body);
+        let message = match &server {
+            Some(_) => format!("HTTP {status}"),
+            None if body.is_empty() => format!("HTTP {status} with an empty body"),
+            None => format!(
+                "HTTP {status} with a body that is not a JSON error ({} bytes, not shown)",
+                body.len()
+            ),
+        };
+        Error::http_from(step, status, server, message)
+    }
+
+    /// An HTTP error response whose server's words the caller read itself, from a body that is
+    /// not JSON (AWS's XML `ErrorResponse`). Retryable as for [`Error::http`].
+    pub fn http_with_server_error(step: Step, status: u16, server: ServerError) -> Self {
+        Error::http_from(step, status, Some(server), format!("HTTP {status}"))
+    }
+
+    fn http_from(step: Step, status: u16, server: Option<ServerError>, message: String) -> Self {
         let oauth_transient = server
             .as_ref()
             .and_then(|s| s.code.as_deref())
@@ -239,14 +257,6 @@ impl Error {
                 )
             });
         let retryable = status == 408 || status == 429 || status >= 500 || oauth_transient;
-        let message = match &server {
-            Some(_) => format!("HTTP {status}"),
-            None if body.is_empty() => format!("HTTP {status} with an empty body"),
-            None => format!(
-                "HTTP {status} with a body that is not a JSON error ({} bytes, not shown)",
-                body.len()
-            ),
-        };
         let mut e = Error::new(step, ErrorKind::Http, message);
         let inner = e.inner_mut();
         inner.status = Some(status);

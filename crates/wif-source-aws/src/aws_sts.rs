@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use reqwest::header::HeaderValue;
 use wif_core::http::Response;
-use wif_core::{Error, ErrorKind, Step};
+use wif_core::{Error, ErrorKind, ServerError, Step};
 
 use crate::causes;
 
@@ -31,6 +31,27 @@ pub(crate) fn header_value(name: &str, value: &str) -> Result<HeaderValue, Error
             || name.eq_ignore_ascii_case("x-amz-security-token"),
     );
     Ok(header)
+}
+
+/// Where a request carrying credentials (a SigV4 signature with its session token, which for
+/// `GetCallerIdentity` is a live subject token) may go: `https`, or plain `http` only to a
+/// loopback address, where it cannot leave the machine. The `Err` says why not.
+pub(crate) fn check_transport(url: &url::Url) -> Result<(), String> {
+    use std::net::IpAddr;
+    use url::Host;
+    let loopback = match url.host() {
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => return Err("has no host".to_owned()),
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        scheme => Err(format!(
+            "must be an https URL (is {scheme}://…), or http to a loopback address"
+        )),
+    }
 }
 
 /// A non-success answer of AWS STS `action` as an [`Error`]: see [`aws_error`]; the server's
@@ -53,10 +74,13 @@ pub(crate) fn aws_error(action: &str, status: u16, body: &str, date: Option<Syst
     // span into other elements — the echoed canonical request among them.
     let code = xml_text(body, "Code").filter(|c| is_error_code(c));
     let message = xml_text(body, "Message").map(|m| scrub_message(&m));
-    // Error::http parses the server's words from a JSON error body; AWS's are XML, so they are
-    // handed over in the OAuth shape.
-    let words = serde_json::json!({ "error": code, "error_description": message }).to_string();
-    let mut err = Error::http(Step::Source, status, words.as_bytes());
+    let mut err = if code.is_some() || message.is_some() {
+        let server = ServerError::new(code.clone(), message.clone());
+        Error::http_with_server_error(Step::Source, status, server)
+    } else {
+        // Nothing recognisable: described by size only.
+        Error::http(Step::Source, status, body.as_bytes())
+    };
     if let Some(date) = date {
         err = err.with_server_date(date);
     }
@@ -330,6 +354,27 @@ mod tests {
         let shown = format!("{err} {err:?}");
         assert!(!shown.contains("SESSION-SECRET"), "{shown}");
         assert!(shown.contains("does not match the signature"), "{shown}");
+    }
+
+    #[test]
+    fn without_a_code_the_message_still_reaches_the_error_and_garbage_is_described_by_size() {
+        let body = "<ErrorResponse><Error><Message>Rate exceeded</Message></Error></ErrorResponse>";
+        let err = aws_error("GetWebIdentityToken", 400, body, None);
+        let server = err.server_error().expect("the server's words");
+        assert_eq!(server.message.as_deref(), Some("Rate exceeded"));
+        assert_eq!(server.code, None);
+        assert!(err.to_string().contains("Rate exceeded"), "{err}");
+
+        let garbage = "<html>gateway timeout</html>";
+        let err = aws_error("GetWebIdentityToken", 504, garbage, None);
+        assert!(err.server_error().is_none());
+        let shown = err.to_string();
+        assert!(
+            shown.contains(&format!("{} bytes", garbage.len())),
+            "{shown}"
+        );
+        assert!(!shown.contains("gateway timeout"), "{shown}");
+        assert!(err.is_retryable());
     }
 
     /// Found by the fuzzer: an unterminated `<Code>` read leniently ran on to the next `</Code>`,

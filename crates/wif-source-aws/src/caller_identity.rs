@@ -18,7 +18,7 @@ use wif_core::http::{describe_url, send};
 use wif_core::{Error, ErrorKind, Step};
 
 use crate::SignedRequest;
-use crate::aws_sts::{header_value, response_error, xml_text};
+use crate::aws_sts::{check_transport, header_value, response_error, xml_text};
 
 /// Google STS refuses a mapped `google.subject` longer than this many bytes.
 pub const GOOGLE_SUBJECT_MAX_BYTES: usize = 127;
@@ -159,6 +159,15 @@ pub async fn get_caller_identity(
             url
         }
     };
+    // The signed request is a live subject token: it never travels in the clear.
+    check_transport(&target).map_err(|why| {
+        let field = if endpoint.is_some() {
+            "AWS STS endpoint"
+        } else {
+            "credential_source.regional_cred_verification_url"
+        };
+        Error::config(field, why)
+    })?;
     let what = format!("POST {} (AWS STS GetCallerIdentity)", describe_url(&target));
     let mut request = http.post(target).timeout(TIMEOUT);
     for (name, value) in signed.headers() {

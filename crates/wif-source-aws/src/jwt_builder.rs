@@ -4,15 +4,15 @@
 //! [`AwsJwtSourceBuilder::build`], before any network call, with errors naming the field.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_credential_types::provider::ProvideCredentials;
-use url::{Host, Url};
+use url::Url;
 use wif_core::http::{DEFAULT_REQUEST_TIMEOUT, default_client};
 use wif_core::{Clock, Environment, Error, RetryPolicy};
 
+use crate::aws_sts::check_transport;
 use crate::jwt_source::JwtInner;
 use crate::{AwsCredentialSource, AwsJwtSource, AwsSource, AwsSourceBuilder, causes};
 
@@ -31,6 +31,10 @@ const MAX_DURATION: Duration = Duration::from_secs(3600);
 const DEFAULT_DURATION: Duration = Duration::from_secs(300);
 /// Most tags (custom claims) we send; AWS's session-tag limit.
 const MAX_TAGS: usize = 50;
+/// AWS's limit on a session tag's key, in characters.
+const MAX_TAG_KEY_CHARS: usize = 128;
+/// AWS's limit on a session tag's value, in characters.
+const MAX_TAG_VALUE_CHARS: usize = 256;
 
 /// Builds an [`AwsJwtSource`]. Only the audience is required.
 ///
@@ -300,14 +304,31 @@ fn validate_tags(tags: &[(String, String)]) -> Result<(), Error> {
             format!("{} tags given; at most {MAX_TAGS}", tags.len()),
         ));
     }
-    for (i, (key, _)) in tags.iter().enumerate() {
+    for (i, (key, value)) in tags.iter().enumerate() {
         if key.is_empty() {
             return Err(Error::config(
                 "tags",
                 format!("tag {} has an empty key", i + 1),
             ));
         }
-        if tags[..i].iter().any(|(k, _)| k == key) {
+        // AWS's limits for session tags, in characters; values are not shown (not ours to print).
+        if key.chars().count() > MAX_TAG_KEY_CHARS {
+            return Err(Error::config(
+                "tags",
+                format!(
+                    "tag {} has a key longer than {MAX_TAG_KEY_CHARS} characters",
+                    i + 1
+                ),
+            ));
+        }
+        if value.chars().count() > MAX_TAG_VALUE_CHARS {
+            return Err(Error::config(
+                "tags",
+                format!("the value of tag {key:?} is longer than {MAX_TAG_VALUE_CHARS} characters"),
+            ));
+        }
+        // AWS compares tag keys without regard to case.
+        if tags[..i].iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
             return Err(Error::config(
                 "tags",
                 format!("the key {key:?} is given twice"),
@@ -362,25 +383,17 @@ impl EndpointProblem {
 /// The endpoint for `region`: `{region}` replaced, then checked — `https` (or `http` to a
 /// loopback address), a host, no query, fragment or user info, not the global STS host.
 pub(crate) fn endpoint_url(template: &str, region: &str) -> Result<Url, EndpointProblem> {
+    // The default follows the region's partition: China's regions are served under
+    // `amazonaws.com.cn`.
+    let template = if template == crate::DEFAULT_AWS_STS_ENDPOINT && region.starts_with("cn-") {
+        "https://sts.{region}.amazonaws.com.cn/"
+    } else {
+        template
+    };
     let url = Url::parse(&template.replace("{region}", region))
         .map_err(|e| EndpointProblem::new(format!("not a valid URL ({e})")))?;
-    let loopback = match url.host() {
-        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => return Err(EndpointProblem::new("has no host")),
-    };
-    match url.scheme() {
-        "https" => {}
-        // The session token and the issued JWT are credentials: plain HTTP only where they
-        // cannot leave the machine.
-        "http" if loopback => {}
-        scheme => {
-            return Err(EndpointProblem::new(format!(
-                "must be an https URL (is {scheme}://…), or http to a loopback address"
-            )));
-        }
-    }
+    // The session token and the issued JWT are credentials.
+    check_transport(&url).map_err(EndpointProblem::new)?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(EndpointProblem::new(
             "must have no query or fragment: the action and its parameters go in the body",
@@ -410,6 +423,10 @@ mod tests {
             .ok()
             .expect("ok");
         assert_eq!(url.as_str(), "https://sts.eu-west-1.amazonaws.com/");
+        let china = endpoint_url(DEFAULT_AWS_STS_ENDPOINT, "cn-north-1")
+            .ok()
+            .expect("ok");
+        assert_eq!(china.as_str(), "https://sts.cn-north-1.amazonaws.com.cn/");
         for ok in [
             "http://127.0.0.1:8080/aws/sts",
             "http://[::1]:1/",
@@ -466,10 +483,23 @@ mod tests {
             assert!(err.to_string().contains("`duration`"), "{err}");
         }
         let tag = |k: &str| (k.to_owned(), "v".to_owned());
+        let long_value = ("k".to_owned(), "SECRETISH".repeat(29));
         assert!(validate_tags(&[tag("team"), tag("env")]).is_ok());
-        for bad in [vec![tag("")], vec![tag("a"), tag("a")], vec![tag("k"); 51]] {
+        assert!(validate_tags(&[tag(&"é".repeat(128)), ("v".into(), "é".repeat(256))]).is_ok());
+        for bad in [
+            vec![tag("")],
+            vec![tag("a"), tag("a")],
+            vec![tag("Team"), tag("team")],
+            vec![tag("k"); 51],
+            vec![tag(&"k".repeat(129))],
+            vec![long_value],
+        ] {
             let err = validate_tags(&bad).expect_err("invalid");
             assert!(err.to_string().contains("`tags`"), "{err}");
+            assert!(
+                !err.to_string().contains("SECRETISH"),
+                "values are not shown: {err}"
+            );
         }
     }
 }

@@ -101,3 +101,21 @@ async fn aws_errors_name_the_cause_without_secrets() {
         assert!(!shown.contains(secret), "{secret} leaked: {shown}");
     }
 }
+
+/// The signed request is a live subject token: an override that would send it in the clear is
+/// a configuration error before anything is sent (plain http only to loopback, as the emulator
+/// is; that case is the test above).
+#[tokio::test]
+async fn the_signed_request_never_travels_over_plain_http() {
+    for endpoint in [
+        "http://sts.example.com/",
+        "http://10.1.2.3/",
+        "ftp://sts.example/",
+    ] {
+        let err = get_caller_identity(&reqwest::Client::new(), &signed(), Some(endpoint))
+            .await
+            .expect_err(endpoint);
+        assert!(err.is_config(), "{endpoint}: {err}");
+        assert!(err.to_string().contains("https"), "{endpoint}: {err}");
+    }
+}
