@@ -88,5 +88,15 @@ async fn a_jwt_for_another_audience_is_refused_by_google() {
 
     assert_eq!(err.step(), wif::Step::Exchange, "{err}");
     assert_eq!(err.status(), Some(400), "{err}");
+    let server = err.server_error().expect("Google's words");
+    assert_eq!(server.code.as_deref(), Some("invalid_grant"), "{err}");
+    assert!(
+        server
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("audience"),
+        "Google names the audience: {err}"
+    );
     assert_eq!(emulator.requests(Endpoint::IamCredentials), 0);
 }

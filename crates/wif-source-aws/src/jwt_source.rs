@@ -1,4 +1,4 @@
-//! Step 1 of the chain for AWS, the other way: AWS outbound identity federation
+//! Step 2 of the flow (the subject token) for AWS, the other way: AWS outbound identity federation
 //! (reference §6.9). AWS STS `GetWebIdentityToken` issues a JWT signed by AWS for the calling
 //! role (issuer `https://<uuid>.tokens.sts.global.api.aws`, with OIDC discovery and JWKS), and
 //! Google STS takes it through an ordinary OIDC provider of the pool as a
@@ -128,7 +128,8 @@ impl AwsJwtSource {
             bytes = token.len(),
             "got an AWS web identity token"
         );
-        if jwt.algorithm.as_deref() != Some(SIGNING_ALGORITHM) {
+        if jwt.algorithm.as_deref() == Some("ES384") {
+            // AWS's other algorithm: Google STS would refuse the token.
             tracing::warn!(
                 algorithm = jwt.algorithm.as_deref().unwrap_or("-"),
                 "AWS signed the web identity token with another algorithm than RS256 asked for; \
@@ -262,7 +263,12 @@ pub(crate) fn read_answer(body: &[u8]) -> Result<(SubjectToken, UnverifiedJwt), 
         None => None,
     };
     let mut subject_token = SubjectToken::new(token);
-    if let Some(at) = expiration.or(jwt.expires_at) {
+    // The earlier of the two: the token is no good past its own `exp`, whatever the answer says.
+    let expires_at = match (expiration, jwt.expires_at) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(at) = expires_at {
         subject_token = subject_token.with_expires_at(at);
     }
     Ok((subject_token, jwt))
@@ -286,6 +292,22 @@ impl SubjectTokenSource for AwsJwtSource {
             } else {
                 err
             });
+        }
+        let default_audience = format!("https:{}", ctx.audience);
+        let audiences = &self.inner.audiences;
+        if !ctx.audience.is_empty()
+            && !audiences
+                .iter()
+                .any(|a| *a == default_audience || *a == ctx.audience)
+        {
+            // Not an error: a provider may list other allowed audiences. But it is the usual
+            // cause of Google's `invalid_grant` for this source, so it is said where to look.
+            tracing::debug!(
+                provider = %ctx.audience,
+                "no audience asked of AWS is the provider's default allowed audience (https: + \
+                 the provider's name); Google STS accepts the token only if the provider lists \
+                 one of them"
+            );
         }
         self.web_identity_token().await
     }
@@ -337,6 +359,21 @@ mod tests {
             Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_896_300))
         );
         assert_eq!(jwt.algorithm.as_deref(), Some("RS256"));
+        // The earlier of Expiration and the token's exp (20:05:00Z).
+        for (expiration, expected) in [
+            ("2026-11-28T20:00:00Z", 1_795_896_000),
+            ("2026-11-28T21:00:00Z", 1_795_896_300),
+        ] {
+            let body = answer(&format!(
+                "<WebIdentityToken>{JWT}</WebIdentityToken><Expiration>{expiration}</Expiration>"
+            ));
+            let (token, _) = read_answer(body.as_bytes()).expect("reads");
+            assert_eq!(
+                token.expires_at(),
+                Some(SystemTime::UNIX_EPOCH + Duration::from_secs(expected)),
+                "{expiration}"
+            );
+        }
         // No (or a malformed) Expiration: the token's exp.
         for result in [
             format!("<WebIdentityToken>{JWT}</WebIdentityToken>"),

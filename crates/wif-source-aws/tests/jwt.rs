@@ -312,7 +312,10 @@ async fn a_503_is_retried_once_then_the_token_is_returned() {
         .mount(&server)
         .await;
     sts_answers(&server, success()).await;
-    let source = builder(&server, env(true)).build().expect("builds");
+    let source = builder(&server, env(true))
+        .clock(Arc::new(TickingClock::default()))
+        .build()
+        .expect("builds");
     let token = source
         .subject_token(&ctx())
         .await
@@ -322,6 +325,23 @@ async fn a_503_is_retried_once_then_the_token_is_returned() {
     assert_eq!(requests.len(), 2);
     for request in &requests {
         support::verify_sent(request, SECRET).expect("each attempt is signed");
+    }
+    // Signed afresh, not replayed: the clock moved between the attempts, so must the signature.
+    let dates: Vec<_> = requests
+        .iter()
+        .map(|r| r.headers.get("x-amz-date"))
+        .collect();
+    assert_ne!(dates[0], dates[1], "the retry reused the first signature");
+}
+
+/// A clock one second later at every reading, from [`SIGNED_AT`].
+#[derive(Debug, Default)]
+struct TickingClock(std::sync::atomic::AtomicU64);
+
+impl wif_core::Clock for TickingClock {
+    fn now(&self) -> SystemTime {
+        let ticks = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        UNIX_EPOCH + Duration::from_secs(SIGNED_AT + ticks)
     }
 }
 
