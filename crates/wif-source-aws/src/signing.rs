@@ -367,6 +367,7 @@ pub(crate) fn sigv4(
         headers,
         body,
     } = *request;
+    check_header_values(action, credentials, headers)?;
     let identity = credentials.to_sdk().into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
@@ -411,8 +412,45 @@ pub(crate) fn sigv4(
     })
 }
 
+/// Everything that becomes a header value must be one: aws-sigv4 would refuse it with a bare
+/// "invalid header value", naming neither the header nor where the value came from. Values are
+/// never shown (the session token is a secret).
+fn check_header_values(
+    action: &str,
+    credentials: &AwsCredentials,
+    headers: &[(&str, &str)],
+) -> Result<(), Error> {
+    let valid = |v: &str| reqwest::header::HeaderValue::from_str(v).is_ok();
+    if !valid(credentials.access_key_id()) {
+        return Err(signing_error(
+            action,
+            "the AWS access key id is not a valid HTTP header value (a stray newline or \
+             non-ASCII character in AWS_ACCESS_KEY_ID or the metadata credentials?)"
+                .to_owned(),
+        ));
+    }
+    if credentials
+        .session_token()
+        .is_some_and(|t| !valid(t.expose_secret()))
+    {
+        return Err(signing_error(
+            action,
+            "the AWS session token is not a valid HTTP header value (a stray newline or \
+             non-ASCII character in AWS_SESSION_TOKEN or the metadata credentials?)"
+                .to_owned(),
+        ));
+    }
+    if let Some((name, _)) = headers.iter().find(|(_, value)| !valid(value)) {
+        return Err(signing_error(
+            action,
+            format!("the value of the {name} header is not a valid HTTP header value"),
+        ));
+    }
+    Ok(())
+}
+
 fn signing_error(action: &str, problem: String) -> Error {
-    // aws-sigv4's messages name the failing part (a header value, the URI), never a secret.
+    // The messages name the failing part (a header, the URI), never a value.
     Error::new(
         Step::Source,
         ErrorKind::InvalidConfig,
@@ -423,6 +461,42 @@ fn signing_error(action: &str, problem: String) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_that_cannot_be_headers_are_named_before_signing_and_never_shown() {
+        let unsigned = Unsigned {
+            action: "GetWebIdentityToken",
+            service: "sts",
+            url: "https://sts.eu-west-1.amazonaws.com/",
+            headers: &[("host", "sts.eu-west-1.amazonaws.com")],
+            body: b"",
+        };
+        // The error of signing (a `Signature` holds a secret, so it has no Debug to unwrap with).
+        let sign_with = |creds: &AwsCredentials, unsigned: &Unsigned<'_>| {
+            sigv4(creds, "eu-west-1", SystemTime::UNIX_EPOCH, unsigned).err()
+        };
+        let good = AwsCredentials::new("ASIAOK", "secret", Some("token".to_owned()));
+        assert!(sign_with(&good, &unsigned).is_none());
+
+        let bad_token = AwsCredentials::new("ASIAOK", "secret", Some("TOK\nEN-SECRET".to_owned()));
+        let err = sign_with(&bad_token, &unsigned).expect("refused");
+        assert!(err.to_string().contains("session token"), "{err}");
+        assert!(!format!("{err} {err:?}").contains("EN-SECRET"), "{err:?}");
+
+        let bad_id = AwsCredentials::new("ASIA\u{7f}ID", "secret", None);
+        let err = sign_with(&bad_id, &unsigned).expect("refused");
+        assert!(err.to_string().contains("access key id"), "{err}");
+
+        let bad_header = Unsigned {
+            headers: &[("x-goog-cloud-target-resource", "a\rb")],
+            ..unsigned
+        };
+        let err = sign_with(&good, &bad_header).expect("refused");
+        assert!(
+            err.to_string().contains("x-goog-cloud-target-resource"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn json_strings_escape_like_python_ensure_ascii() {
