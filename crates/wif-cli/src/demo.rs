@@ -2,7 +2,8 @@
 //!
 //! A Lambda function's environment (AWS role credentials in env vars) → a SigV4-signed
 //! `GetCallerIdentity` request as the subject token → Google STS → service-account impersonation
-//! → BigQuery insert and query → Cloud Storage upload and read-back. AWS and Google are played by
+//! → BigQuery insert and query → Cloud Storage upload and read-back; then the other AWS way, an
+//! AWS-issued JWT (outbound identity federation) for an OIDC provider. AWS and Google are played by
 //! the in-process emulator, which verifies every signature and token for real, so a demo that
 //! succeeds proves the chain works. Each step says what it proved, who checked it, and how long
 //! it took; no secret is ever printed.
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wif::layers::impersonate::Impersonation;
-use wif::layers::source_aws::AwsSource;
+use wif::layers::source_aws::{AwsJwtSource, AwsSource, JWT_SUBJECT_TOKEN_TYPE};
 use wif::layers::sts::StsExchange;
 use wif::{Credentials, Error, ErrorKind, MapEnvironment, Step, TokenProvider};
 use wif_emulator::{Emulator, EmulatorConfig, Endpoint};
@@ -144,9 +145,47 @@ pub(crate) async fn run(out: &mut dyn Write) -> Result<(), Error> {
 
     crate::demo_apis::run(&mut n, &emulator, creds).await?;
 
+    // The other AWS way: the account issues the role a JWT (outbound identity federation), which
+    // an ordinary OIDC provider of the pool accepts; no signed request is serialized.
+    let source = AwsJwtSource::builder()
+        .audience(config.aws_jwt_allowed_audience())
+        .endpoint(format!("{}/aws/sts", emulator.base_url()))
+        .environment(Arc::new(lambda_environment(&config)))
+        .build()?;
+    let jwt_creds = Credentials::builder()
+        .source(source)
+        .audience(config.aws_jwt_audience())
+        .subject_token_type(JWT_SUBJECT_TOKEN_TYPE)
+        .token_url(format!("{}/v1/token", emulator.base_url()))
+        .impersonation_url(format!(
+            "{}/v1/projects/-/serviceAccounts/{service_account}:generateAccessToken",
+            emulator.base_url()
+        ))
+        .environment(Arc::new(MapEnvironment::new()))
+        .build()?;
+    let started = Instant::now();
+    let token = jwt_creds.token().await?;
+    n.step(
+        "The other AWS way: an AWS-issued JWT (outbound identity federation)",
+        &format!(
+            "AwsJwtSource: one signed AWS STS GetWebIdentityToken call → Google STS with provider \
+             {} (OIDC) → impersonation",
+            config.aws_jwt_provider
+        ),
+        &format!(
+            "AWS signed a JWT for {}; Google verified its issuer and audience; token valid {} s",
+            config.aws.iam_role_arn(),
+            token.remaining().map(|d| d.as_secs()).unwrap_or(0)
+        ),
+        Some(started.elapsed()),
+    );
+    drop(token);
+
     n.title(&format!(
-        "every step succeeded. Requests the emulator served: Google STS {}, IAM Credentials {}, \
-         BigQuery {}, Cloud Storage {}, instance metadata {} (a Lambda function has none to call)",
+        "every step succeeded. Requests the emulator served: AWS STS {}, Google STS {}, \
+         IAM Credentials {}, BigQuery {}, Cloud Storage {}, instance metadata {} (a Lambda \
+         function has none to call)",
+        emulator.requests(Endpoint::AwsSts),
         emulator.requests(Endpoint::GoogleSts),
         emulator.requests(Endpoint::IamCredentials),
         emulator.requests(Endpoint::BigQuery),

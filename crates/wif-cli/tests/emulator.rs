@@ -89,7 +89,7 @@ fn demo_narrates_every_step_of_the_chain_and_shows_no_secret() {
 
     // Each part of the story is a step of its own, told in the order it happens.
     type IsStep = fn(&str) -> bool;
-    let story: [(&str, IsStep); 6] = [
+    let story: [(&str, IsStep); 7] = [
         ("Google STS exchange", |t| t.contains("STS")),
         ("impersonation", |t| {
             t.to_lowercase().contains("impersonation")
@@ -106,6 +106,9 @@ fn demo_narrates_every_step_of_the_chain_and_shows_no_secret() {
         }),
         ("Cloud Storage download", |t| {
             t.contains("Cloud Storage") && t.to_lowercase().contains("download")
+        }),
+        ("AWS-issued JWT", |t| {
+            t.contains("JWT") && t.contains("outbound identity federation")
         }),
     ];
     let mut previous = 0;
