@@ -364,7 +364,7 @@ impl Walk {
         }
         if let Ok(url) = url::Url::parse(&cfg.token_url)
             && let Some(host) = url.host_str()
-            && !is_loopback(host)
+            && !wif::layers::core::http::is_loopback(&url)
             && !host.ends_with(&universe)
         {
             step.warn(format!(
@@ -416,14 +416,6 @@ fn shown_url(raw: &str) -> String {
         .unwrap_or_else(|_| "(not a URL)".to_owned())
 }
 
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .trim_matches(['[', ']'])
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// "59 min 58 s", "2 h 0 min", "12 s".
 fn describe_duration(d: Duration) -> String {
     let s = d.as_secs();
@@ -452,8 +444,6 @@ mod tests {
         assert_eq!(describe_duration(Duration::from_secs(12)), "12 s");
         assert_eq!(describe_duration(Duration::from_secs(3599)), "59 min 59 s");
         assert_eq!(describe_duration(Duration::from_secs(7260)), "2 h 1 min");
-        assert!(is_loopback("127.0.0.1") && is_loopback("[::1]") && is_loopback("localhost"));
-        assert!(!is_loopback("sts.googleapis.com"));
         assert_eq!(
             shown_url("https://sts.googleapis.com/v1/token?key=secret"),
             "https://sts.googleapis.com/v1/token"

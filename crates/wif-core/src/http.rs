@@ -271,6 +271,17 @@ fn tls_failure(e: &reqwest::Error) -> Option<String> {
     found
 }
 
+/// Whether `url` names this machine: `localhost`, an IPv4 loopback address (127.0.0.0/8) or
+/// `::1`. Where a credential may travel over plain `http` (emulators, test fakes), and only there.
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// Describes a URL for messages: scheme, host, port and path, never the query or user info.
 pub fn describe_url(url: &url::Url) -> String {
     let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));

@@ -10,7 +10,8 @@ use std::io::{Read as _, Write as _};
 use std::time::Duration;
 
 use wif_core::http::{
-    MAX_RESPONSE_BYTES, Response, USER_AGENT, client_builder, default_client, describe_url, send,
+    MAX_RESPONSE_BYTES, Response, USER_AGENT, client_builder, default_client, describe_url,
+    is_loopback, send,
 };
 use wif_core::{Error, ErrorKind, RetryPolicy, Step};
 use wiremock::matchers::{header, method, path};
@@ -607,6 +608,25 @@ async fn the_default_client_sends_the_wif_user_agent() {
 
     let response = get(&server, Step::Api, "/ua").await.expect("sent");
     assert_eq!(response.status, 204, "the User-Agent matcher matched");
+}
+
+#[test]
+fn loopback_is_localhost_127_8_and_ipv6_1_only() {
+    for (raw, loopback) in [
+        ("http://127.0.0.1:8080/v1/token", true),
+        ("http://127.9.9.9/", true),
+        ("http://[::1]:1/", true),
+        ("http://localhost/x", true),
+        ("http://LOCALHOST./x", false),
+        ("https://sts.googleapis.com/v1/token", false),
+        ("http://10.0.0.1/", false),
+        ("http://[::2]/", false),
+        ("http://localhost.example.com/", false),
+        ("unix:/run/sts", false),
+    ] {
+        let url = url::Url::parse(raw).unwrap();
+        assert_eq!(is_loopback(&url), loopback, "{raw}");
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! `service_account_impersonation_url`; see Google's
 //! [generateAccessToken reference](https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateAccessToken).
 
-use url::{Host, Url};
+use url::Url;
 use wif_core::Error;
 
 /// The method suffix that ends every impersonation URL's path.
@@ -84,12 +84,12 @@ pub(crate) fn is_plausible_domain(domain: &str) -> bool {
 pub(crate) fn check_url(raw: &str) -> Result<(Url, String), Error> {
     let url = Url::parse(raw)
         .map_err(|e| Error::config(URL_FIELD, format_args!("is not a valid URL ({e})")))?;
-    let host = url
-        .host()
-        .ok_or_else(|| Error::config(URL_FIELD, "has no host"))?;
+    if url.host().is_none() {
+        return Err(Error::config(URL_FIELD, "has no host"));
+    }
     match url.scheme() {
         "https" => {}
-        "http" if is_loopback(&host) => {}
+        "http" if wif_core::http::is_loopback(&url) => {}
         "http" => {
             return Err(Error::config(
                 URL_FIELD,
@@ -121,14 +121,6 @@ pub(crate) fn check_url(raw: &str) -> Result<(Url, String), Error> {
         )
     })?;
     Ok((url, email))
-}
-
-fn is_loopback(host: &Host<&str>) -> bool {
-    match host {
-        Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
-        Host::Ipv4(ip) => ip.is_loopback(),
-        Host::Ipv6(ip) => ip.is_loopback(),
-    }
 }
 
 #[cfg(test)]

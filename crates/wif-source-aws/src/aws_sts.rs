@@ -11,7 +11,7 @@
 use std::time::SystemTime;
 
 use reqwest::header::HeaderValue;
-use wif_core::http::Response;
+use wif_core::http::{Response, is_loopback};
 use wif_core::{Error, ErrorKind, ServerError, Step};
 
 use crate::causes;
@@ -37,17 +37,12 @@ pub(crate) fn header_value(name: &str, value: &str) -> Result<HeaderValue, Error
 /// `GetCallerIdentity` is a live subject token) may go: `https`, or plain `http` only to a
 /// loopback address, where it cannot leave the machine. The `Err` says why not.
 pub(crate) fn check_transport(url: &url::Url) -> Result<(), String> {
-    use std::net::IpAddr;
-    use url::Host;
-    let loopback = match url.host() {
-        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => return Err("has no host".to_owned()),
-    };
+    if url.host().is_none() {
+        return Err("has no host".to_owned());
+    }
     match url.scheme() {
         "https" => Ok(()),
-        "http" if loopback => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
         scheme => Err(format!(
             "must be an https URL (is {scheme}://…), or http to a loopback address"
         )),

@@ -225,20 +225,15 @@ fn required(field: &str, value: Option<String>) -> Result<String, Error> {
 fn parse_token_url(raw: &str) -> Result<Url, Error> {
     let url = Url::parse(raw.trim())
         .map_err(|e| Error::config("token_url", format!("is not a valid URL ({e})")))?;
-    let Some(host) = url.host() else {
+    if url.host().is_none() {
         return Err(Error::config("token_url", "has no host"));
-    };
+    }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::config("token_url", "must not contain user info"));
     }
-    let loopback = match host {
-        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-        url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
-    };
     match url.scheme() {
         "https" => Ok(url),
-        "http" if loopback => Ok(url),
+        "http" if wif_core::http::is_loopback(&url) => Ok(url),
         "http" => Err(Error::config(
             "token_url",
             format!(

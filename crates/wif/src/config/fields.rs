@@ -169,13 +169,7 @@ pub(crate) fn check_url(field: &str, value: &str, https_only: bool) -> Result<ur
 /// Logs a warning when a token-carrying Google endpoint is plain `http` to a non-loopback host
 /// (fine for the emulator on 127.0.0.1, a leak anywhere else).
 pub(crate) fn warn_if_plain_http(field: &str, url: &url::Url) {
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    if url.scheme() == "http" && !loopback {
+    if url.scheme() == "http" && !wif_core::http::is_loopback(url) {
         tracing::warn!(
             field,
             "plain http endpoint: tokens sent there travel unencrypted"
