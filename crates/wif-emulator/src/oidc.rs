@@ -104,16 +104,15 @@ struct Header {
 pub(crate) const UNPARSABLE: &str = "Unable to parse the ID Token.";
 
 /// Google's exact words for an `aud` that is not the provider's (verified against the real service).
-pub(crate) const AUDIENCE_MISMATCH: &str =
-    "The audience in ID Token does not match the expected audience.";
+const AUDIENCE_MISMATCH: &str = "The audience in ID Token does not match the expected audience.";
 
 /// Google's words for a token of another issuer than the provider's.
-pub(crate) fn issuer_mismatch(got: &str, expected: &str) -> String {
+fn issuer_mismatch(got: &str, expected: &str) -> String {
     format!("The issuer in ID Token {got} does not match the expected ISSUER {expected}.")
 }
 
 /// Google's words for an expired token.
-pub(crate) fn stale(iat: u64) -> String {
+fn stale(iat: u64) -> String {
     format!("ID Token issued at {iat} is stale to sign-in.")
 }
 
@@ -171,21 +170,39 @@ fn encode_json<T: Serialize>(value: &T) -> String {
 pub fn verify(state: &State, token: &str, audience: &str) -> Result<OidcClaims, String> {
     let payload = verified_payload(state, token)?;
     let claims: Claims = serde_json::from_slice(&payload).map_err(|_| UNPARSABLE.to_owned())?;
-    if claims.iss != ISSUER {
-        return Err(issuer_mismatch(&claims.iss, ISSUER));
-    }
-    if !claims.aud.values().iter().any(|a| a == audience) {
-        return Err(AUDIENCE_MISMATCH.into());
-    }
-    if claims.exp <= unix_now() {
-        return Err(stale(claims.iat));
-    }
+    check_claims(
+        (&claims.iss, ISSUER),
+        (&claims.aud, &[audience]),
+        claims.iat,
+        claims.exp,
+    )?;
     Ok(OidcClaims {
         sub: claims.sub,
         iss: claims.iss,
         aud: audience.to_owned(),
         exp: claims.exp,
     })
+}
+
+/// Google STS's checks of a verified token's claims, in its order: the issuer is the provider's
+/// (`(got, expected)`), one `aud` is among the accepted ones (`(aud, accepted)`), and the token
+/// has not expired. The error is Google's `error_description`.
+pub(crate) fn check_claims(
+    (iss, issuer): (&str, &str),
+    (aud, accepted): (&Audience, &[&str]),
+    iat: u64,
+    exp: u64,
+) -> Result<(), String> {
+    if iss != issuer {
+        return Err(issuer_mismatch(iss, issuer));
+    }
+    if !aud.values().iter().any(|a| accepted.contains(&a.as_str())) {
+        return Err(AUDIENCE_MISMATCH.into());
+    }
+    if exp <= unix_now() {
+        return Err(stale(iat));
+    }
+    Ok(())
 }
 
 /// The payload (JSON bytes) of a JWT this emulator signed: checks the form, the algorithm and the
