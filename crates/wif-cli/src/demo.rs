@@ -34,6 +34,9 @@ pub(crate) async fn run(out: &mut dyn Write) -> Result<(), Error> {
     ));
     let config = emulator.config().clone();
     let env = lambda_environment(&config);
+    let token_url = format!("{}/v1/token", emulator.base_url());
+    let service_account = wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
+    let impersonation_url = wif_emulator::configs::impersonation_url(&emulator, service_account);
 
     // 1. The Lambda runtime hands the function its role's temporary credentials.
     n.step(
@@ -76,7 +79,7 @@ pub(crate) async fn run(out: &mut dyn Write) -> Result<(), Error> {
         .source(source.clone())
         .audience(audience.clone())
         .subject_token_type(AWS_TOKEN_TYPE)
-        .token_url(format!("{}/v1/token", emulator.base_url()))
+        .token_url(&token_url)
         .scopes([wif::CLOUD_PLATFORM_SCOPE])
         .metrics(true, false)
         .build()?;
@@ -94,13 +97,9 @@ pub(crate) async fn run(out: &mut dyn Write) -> Result<(), Error> {
     );
 
     // 4. Impersonation: the federated identity borrows a service account.
-    let service_account = wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
     let impersonation = Impersonation::builder()
         .federated(wif::layers::core::StaticTokenProvider::new(federated))
-        .url(format!(
-            "{}/v1/projects/-/serviceAccounts/{service_account}:generateAccessToken",
-            emulator.base_url()
-        ))
+        .url(&impersonation_url)
         .scopes([wif::CLOUD_PLATFORM_SCOPE])
         .build()?;
     let started = Instant::now();
@@ -156,11 +155,8 @@ pub(crate) async fn run(out: &mut dyn Write) -> Result<(), Error> {
         .source(source)
         .audience(config.aws_jwt_audience())
         .subject_token_type(JWT_SUBJECT_TOKEN_TYPE)
-        .token_url(format!("{}/v1/token", emulator.base_url()))
-        .impersonation_url(format!(
-            "{}/v1/projects/-/serviceAccounts/{service_account}:generateAccessToken",
-            emulator.base_url()
-        ))
+        .token_url(&token_url)
+        .impersonation_url(&impersonation_url)
         .environment(Arc::new(MapEnvironment::new()))
         .build()?;
     let started = Instant::now();
