@@ -93,7 +93,8 @@ impl AwsJwtSourceBuilder {
     }
 
     /// Adds a tag, which AWS puts into the token as a custom claim (for attribute mappings and
-    /// conditions). At most 50, keys non-empty and distinct.
+    /// conditions). At most 50; keys of 1 to 128 characters, distinct regardless of case (as AWS
+    /// compares them); values of at most 256 characters.
     pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.tags.push((key.into(), value.into()));
         self
