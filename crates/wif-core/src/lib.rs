@@ -14,6 +14,7 @@
 //!   and the facade's `Credentials` all implement it.
 //! * [`SubjectToken`] / [`AccessToken`] — secret-holding types with redacted `Debug`.
 //! * [`Error`] — one error type: step, kind, server words, retryability, hint.
+//! * [`Redactor`] — scrubs the secrets a request carried, in any spelling, out of server text.
 //! * [`TokenCache`] — single-flight, refresh-ahead caching around any provider.
 //! * [`RetryPolicy`] — exponential backoff with jitter and an overall deadline.
 //! * [`http`] — the default `reqwest` client and bounded response reading.
@@ -46,6 +47,7 @@ mod format;
 pub mod http;
 pub mod json;
 pub mod jwt;
+mod redaction;
 mod retry;
 mod source;
 #[cfg(feature = "testing")]
@@ -59,10 +61,11 @@ pub use environment::{
 };
 pub use error::{Error, ErrorKind, ServerError, Step};
 pub use format::TokenFormat;
+pub use redaction::{REDACTED, Redactor};
 pub use retry::RetryPolicy;
 pub use secrecy;
 pub use source::{SourceContext, StaticTokenProvider, SubjectTokenSource, TokenProvider};
-pub use token::{AccessToken, SubjectToken};
+pub use token::{AccessToken, SubjectToken, check_issued_token};
 
 /// The OAuth scope that grants access to all Google Cloud APIs the principal is allowed to use.
 pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
