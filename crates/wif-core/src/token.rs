@@ -116,9 +116,13 @@ impl AccessToken {
     /// A bearer token valid until the wall-clock time `at` (e.g. IAM Credentials' `expireTime`).
     /// The monotonic expiry is derived from the current wall clock once, here.
     pub fn expiring_at(value: impl Into<String>, at: SystemTime) -> Self {
-        let remaining = at
-            .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO);
+        Self::expiring_at_as_of(value, at, SystemTime::now())
+    }
+
+    /// Like [`expiring_at`](Self::expiring_at), with the wall clock read by the caller (an
+    /// injected [`crate::Clock`]): the token is valid for `at - now` from this instant on.
+    pub fn expiring_at_as_of(value: impl Into<String>, at: SystemTime, now: SystemTime) -> Self {
+        let remaining = at.duration_since(now).unwrap_or(Duration::ZERO);
         Self::bearer(
             value.into(),
             Instant::now().checked_add(remaining),
