@@ -21,7 +21,7 @@
 //! `GetCallerIdentity` request (`urn:ietf:params:aws:token-type:aws4_request`) the `Authorization`
 //! header value, its SigV4 `Signature` and the `x-amz-security-token`, so a server that echoes
 //! only one header is caught too. An `Authorization` header value adds its credentials without
-//! the scheme, and a `Basic` one the password inside.
+//! the scheme, a `Basic` one the password inside, and a SigV4 one its `Signature`.
 //!
 //! Values shorter than 8 bytes are ignored: they would redact innocent words and cannot be a
 //! meaningful leak. Server text clipped to its length limit (ending in `…`) also loses a secret
@@ -88,7 +88,8 @@ impl Redactor {
     }
 
     /// Adds a header value a request carried: whole, and for `Authorization`-style values
-    /// (`Scheme credentials`) the credentials alone, and a `Basic` header's password.
+    /// (`Scheme credentials`) the credentials alone, a `Basic` header's password and an AWS
+    /// SigV4 header's `Signature`.
     pub fn header_value(mut self, value: &http::HeaderValue) -> Self {
         self.add_header_value(value);
         self
@@ -139,6 +140,9 @@ impl Redactor {
             return;
         };
         self.add(value);
+        if let Some(signature) = sigv4_signature(value) {
+            self.add(signature);
+        }
         if let Some((scheme, credentials)) = value.trim().split_once(' ') {
             let credentials = credentials.trim();
             self.add(credentials);

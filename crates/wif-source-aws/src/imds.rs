@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 use wif_core::http::{describe_url, send};
-use wif_core::{Error, ErrorKind, RetryPolicy, Step};
+use wif_core::{Error, ErrorKind, Redactor, RetryPolicy, Step};
 
 use crate::region::region_from_zone;
 use crate::{AwsCredentials, causes};
@@ -153,12 +153,13 @@ impl Imds {
             Error::invalid_response(
                 Step::Source,
                 format!(
-                    "AWS instance metadata {}: could not derive an AWS region from {:?}",
+                    "AWS instance metadata {}: could not derive an AWS region from {}",
                     describe_url(url),
-                    clip(zone.trim(), 64)
+                    quoted(zone.trim())
                 ),
             )
             .with_hint("region_url should be http://169.254.169.254/latest/meta-data/placement/availability-zone; or set AWS_REGION")
+            .redact(&scrubbing(token))
         })
     }
 
@@ -171,7 +172,8 @@ impl Imds {
             return Err(unresolvable_credentials());
         };
         let body = self.fetch(Call::RoleName, url, token).await?;
-        let role = parse_role_name(&body).map_err(|e| e.context(describe_url(url)))?;
+        let role = parse_role_name(&body)
+            .map_err(|e| e.context(describe_url(url)).redact(&scrubbing(token)))?;
         let mut role_url = url.clone();
         role_url
             .path_segments_mut()
@@ -184,8 +186,10 @@ impl Imds {
             .pop_if_empty()
             .push(&role);
         let body = self.fetch(Call::Credentials, &role_url, token).await?;
-        let creds = parse_credentials(&body)
-            .map_err(|e| e.context(format!("role {role}: {}", describe_url(&role_url))))?;
+        let creds = parse_credentials(&body).map_err(|e| {
+            e.context(format!("role {role}: {}", describe_url(&role_url)))
+                .redact(&scrubbing(token))
+        })?;
         Ok((creds, role))
     }
 
@@ -224,15 +228,35 @@ impl Imds {
                 async move {
                     let response = send(Step::Source, what, request)
                         .await
-                        .map_err(|e| unreachable_error(call, e))?;
+                        .map_err(|e| unreachable_error(call, e).redact(&scrubbing(token)))?;
                     if response.is_success() {
                         Ok(response.body)
                     } else {
-                        Err(status_error(call, what, response, token.is_some()))
+                        Err(status_error(call, what, response, token.is_some())
+                            .redact(&scrubbing(token)))
                     }
                 }
             })
             .await
+    }
+}
+
+/// What a metadata request carries that the service could quote back: the IMDSv2 session token.
+fn scrubbing(token: Option<&SecretString>) -> Redactor {
+    let mut redactor = Redactor::new();
+    if let Some(token) = token {
+        redactor.add(token.expose_secret());
+    }
+    redactor
+}
+
+/// A short answer as a quoted string for a message; a long one by its size only, so a secret
+/// in it is either shown whole (and scrubbed) or not at all, never cut in half.
+fn quoted(answer: &str) -> String {
+    if answer.len() <= 64 {
+        format!("{answer:?}")
+    } else {
+        format!("a {}-byte answer", answer.len())
     }
 }
 
@@ -305,8 +329,8 @@ pub(crate) fn parse_role_name(body: &[u8]) -> Result<String, Error> {
         return Err(Error::invalid_response(
             Step::Source,
             format!(
-                "AWS instance metadata answered {:?}, which is not an IAM role name",
-                clip(role, 64)
+                "AWS instance metadata answered {}, which is not an IAM role name",
+                quoted(role)
             ),
         ));
     }
@@ -342,8 +366,8 @@ pub(crate) fn parse_credentials(body: &[u8]) -> Result<AwsCredentials, Error> {
         return Err(Error::invalid_response(
             Step::Source,
             format!(
-                "AWS instance metadata credentials have Code {:?} instead of \"Success\"",
-                clip(code, 64)
+                "AWS instance metadata credentials have Code {} instead of \"Success\"",
+                quoted(code)
             ),
         ));
     }
@@ -388,14 +412,6 @@ pub(crate) fn unresolvable_credentials() -> Error {
     )
     .with_hint("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), add \"url\": \"http://169.254.169.254/latest/meta-data/iam/security-credentials\", or pass a credentials provider (ECS/EKS: the `aws-config` feature)")
     .with_cause(causes::NO_AWS_CREDENTIALS)
-}
-
-fn clip(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 #[cfg(test)]
