@@ -83,8 +83,13 @@ impl Redactor {
 
     /// Adds an access token (a bearer token a request carried).
     pub fn access_token(mut self, token: &AccessToken) -> Self {
-        self.add(token.secret().expose_secret());
+        self.add_access_token(token);
         self
+    }
+
+    /// [`access_token`](Self::access_token), in place.
+    pub fn add_access_token(&mut self, token: &AccessToken) {
+        self.add(token.secret().expose_secret());
     }
 
     /// Adds a header value a request carried: whole, and for `Authorization`-style values
