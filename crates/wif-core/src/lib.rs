@@ -44,6 +44,8 @@ mod coarse_clock;
 mod environment;
 mod error;
 mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod json;
 pub mod jwt;
