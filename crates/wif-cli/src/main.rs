@@ -11,7 +11,8 @@
 //!
 //! Results go to stdout, diagnostics to stderr; `RUST_LOG` (e.g. `RUST_LOG=wif=debug`) turns on
 //! tracing, which never shows a secret. Exit status: 0 on success, 1 when the chain failed,
-//! 2 for bad usage or configuration.
+//! 2 for bad usage or configuration, 130 / 143 when stopped by SIGINT (Ctrl-C) / SIGTERM, after
+//! the running work — an executable source's command included — has been stopped.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
@@ -126,7 +127,14 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = match runtime.block_on(until_interrupted(cli)) {
+        Ok(result) => result,
+        Err(signal) => {
+            eprintln!("wif: stopped by {}", signal.name());
+            return ExitCode::from(signal.exit_status());
+        }
+    };
+    match result {
         Ok(Some(out)) => print_result(&out),
         Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
@@ -134,6 +142,70 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(exit_status(&e))
         }
+    }
+}
+
+/// Runs the command until it finishes or a SIGINT (Ctrl-C) or SIGTERM arrives. On a signal the
+/// command's work is dropped, here, before the process exits: that is what kills an executable
+/// source's command and everything it started (it runs in a process group of its own, out of
+/// reach of the terminal's Ctrl-C), and what a process killed outright would never do. `wif
+/// emulator` handles Ctrl-C itself, as its way to stop.
+async fn until_interrupted(cli: Cli) -> Result<Result<Option<SecretString>, Error>, Interrupt> {
+    if matches!(cli.command, Command::Emulator { .. }) {
+        return Ok(run(cli).await);
+    }
+    tokio::select! {
+        result = run(cli) => Ok(result),
+        signal = interrupted() => Err(signal),
+    }
+}
+
+/// A signal that stopped the command.
+#[derive(Clone, Copy, Debug)]
+enum Interrupt {
+    Int,
+    Term,
+}
+
+impl Interrupt {
+    fn name(self) -> &'static str {
+        match self {
+            Interrupt::Int => "SIGINT",
+            Interrupt::Term => "SIGTERM",
+        }
+    }
+
+    /// 128 + the signal's number, as shells report a process a signal ended.
+    fn exit_status(self) -> u8 {
+        match self {
+            Interrupt::Int => 130,
+            Interrupt::Term => 143,
+        }
+    }
+}
+
+/// Resolves when SIGINT or SIGTERM arrives; never, for a signal that cannot be listened to.
+async fn interrupted() -> Interrupt {
+    let int = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = int => Interrupt::Int,
+        () = term => Interrupt::Term,
     }
 }
 
