@@ -34,6 +34,11 @@ const NO_METADATA_HINT: &str = "no instance metadata service reachable: not on E
      with hop limit 1 (set HttpPutResponseHopLimit=2), or on Lambda/ECS where credentials come from \
      the environment or the container endpoint (set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and \
      AWS_REGION, or use the `aws-config` feature)";
+const BROKEN_CONNECTION_HINT: &str = "the instance metadata service is there (it accepted the \
+     connection) but the connection broke before a complete answer, on every attempt: it may be \
+     throttling this instance (too many metadata requests per second; cache credentials rather \
+     than fetching them per request), or a proxy or firewall on the way cuts connections \
+     (metadata requests must not go through HTTP_PROXY)";
 const IMDSV2_REQUIRED_HINT: &str = "IMDSv2 is required on this instance: add \
      \"imdsv2_session_token_url\": \"http://169.254.169.254/latest/api/token\" to credential_source \
      (gcloud iam workload-identity-pools create-cred-config --aws --enable-imdsv2)";
@@ -193,7 +198,8 @@ impl Imds {
         Ok((creds, role))
     }
 
-    /// One metadata call, retried (5xx only) under the source's retry policy.
+    /// One metadata call, retried under the source's retry policy: 5xx answers, and connections
+    /// that broke after the service accepted them (a reset, a truncated answer).
     async fn fetch(
         &self,
         call: Call,
@@ -260,13 +266,46 @@ fn quoted(answer: &str) -> String {
     }
 }
 
-/// Transport failures and timeouts: the service is not there (or the PUT answer cannot reach us).
-/// Not retried: on a machine without IMDS every retry would only add another timeout.
+/// A metadata call that got no complete answer, by what happened:
+///
+/// * refused, unroutable, or no answer in time: the service is not there (or, in a container
+///   with hop limit 1, its answer to the IMDSv2 `PUT` cannot reach us). Not retried: on a machine
+///   without a metadata service every retry would only add another timeout.
+/// * the service accepted the connection, then it broke — reset, or the answer cut short: the
+///   service is there and answering, so this is retried like a 503 (within the retry policy's
+///   attempts and deadline), and the hint says so rather than "not reachable".
 fn unreachable_error(call: Call, e: Error) -> Error {
-    e.context(format!("AWS instance metadata ({})", call.describe()))
+    let what = format!("AWS instance metadata ({})", call.describe());
+    if connection_broke(&e) {
+        return e
+            .context(format!(
+                "{what}: the service answered, but the connection broke"
+            ))
+            .retryable(true)
+            .with_hint(BROKEN_CONNECTION_HINT)
+            .with_cause(causes::METADATA_CONNECTION_BROKEN);
+    }
+    e.context(what)
         .retryable(false)
         .with_hint(NO_METADATA_HINT)
         .with_cause(causes::NO_METADATA_SERVICE)
+}
+
+/// True when a transport failure came after the connection was made and before the answer was
+/// complete (a reset, a truncated body) — not a refused or timed-out connection, nor a
+/// response that never came.
+fn connection_broke(e: &Error) -> bool {
+    if e.kind() != ErrorKind::Transport || !e.is_retryable() {
+        return false;
+    }
+    let mut next = std::error::Error::source(e);
+    while let Some(source) = next {
+        if let Some(reqwest) = source.downcast_ref::<reqwest::Error>() {
+            return !reqwest.is_connect() && !reqwest.is_timeout() && !reqwest.is_builder();
+        }
+        next = source.source();
+    }
+    false
 }
 
 fn status_error(call: Call, what: &str, response: wif_core::http::Response, v2: bool) -> Error {
