@@ -1,7 +1,7 @@
 //! `wif` — Google access tokens through Workload Identity Federation, from the command line.
 //!
 //! ```text
-//! wif token [--credentials FILE] [--scopes S,S] [--format text|json]
+//! wif token [--credentials FILE] [--scopes S,S] [--format text|json] [--deadline 30s]
 //! wif subject-token [--credentials FILE] [--format text|json]
 //! wif explain [--credentials FILE] [--format text|json] [--call-aws]
 //! wif emulator [--port N] [--config-dir DIR]
@@ -105,6 +105,33 @@ struct Common {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// The longest the whole chain (subject token, STS exchange, impersonation, with their
+    /// retries) may take before wif gives up: `45`, `45s`, `1500ms`, `2m` (default 30s).
+    #[arg(long, value_name = "DURATION", env = "WIF_DEADLINE", value_parser = parse_deadline)]
+    deadline: Option<std::time::Duration>,
+}
+
+/// `--deadline`: whole seconds (`45`, `45s`), milliseconds (`1500ms`) or minutes (`2m`), above
+/// zero.
+fn parse_deadline(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 45s, 1500ms or 2m"))?;
+    let deadline = match unit {
+        "s" => std::time::Duration::from_secs(value),
+        "ms" => std::time::Duration::from_millis(value),
+        "m" => std::time::Duration::from_secs(value.saturating_mul(60)),
+        _ => return Err(format!("`{text}`: the unit must be ms, s or m")),
+    };
+    if deadline.is_zero() {
+        return Err("the deadline must be longer than zero".to_owned());
+    }
+    Ok(deadline)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -285,6 +312,10 @@ fn load(common: &Common, scopes: &[String]) -> Result<Credentials, Error> {
             )
             .with_source(e)
         })?),
+        None => builder,
+    };
+    let builder = match common.deadline {
+        Some(deadline) => builder.chain_deadline(deadline),
         None => builder,
     };
     // `--scopes "a, b,"` means a and b: stray spaces and commas are not scopes.

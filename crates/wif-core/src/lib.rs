@@ -17,6 +17,7 @@
 //! * [`Redactor`] — scrubs the secrets a request carried, in any spelling, out of server text.
 //! * [`TokenCache`] — single-flight, refresh-ahead caching around any provider.
 //! * [`RetryPolicy`] — exponential backoff with jitter and an overall deadline.
+//! * [`ChainDeadline`] — one bound on a whole refresh, naming the step it cut off.
 //! * [`http`] — the default `reqwest` client and bounded response reading.
 //! * [`Environment`] / [`Clock`] — the outside world, injected so tests stay hermetic.
 //! * [`jwt`] — reading (never verifying) a JWT subject token's claims, for diagnostics.
@@ -41,6 +42,7 @@
 
 mod cache;
 mod coarse_clock;
+mod deadline;
 mod environment;
 mod error;
 mod format;
@@ -58,6 +60,7 @@ mod token;
 
 pub use async_trait::async_trait;
 pub use cache::{CacheClock, CacheOptions, TokenCache};
+pub use deadline::{CHAIN_DEADLINE_CAUSE, ChainDeadline, DEFAULT_CHAIN_DEADLINE, note_progress};
 pub use environment::{
     Clock, Environment, FixedClock, MapEnvironment, OsEnvironment, SystemClock, gcloud_config_dir,
 };

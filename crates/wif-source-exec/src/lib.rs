@@ -380,6 +380,7 @@ impl ExecutableSource {
             None => unset.push(OUTPUT_FILE_ENV),
         }
 
+        wif_core::note_progress(Step::Source, &what, 1);
         let started = Instant::now();
         let finished = run::run(&self.argv, &set, &unset, self.timeout, MAX_OUTPUT_BYTES)
             .await

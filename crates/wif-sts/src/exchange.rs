@@ -204,6 +204,11 @@ impl TokenProvider for StsExchange {
     /// Gets a fresh subject token from the source (its errors pass through unchanged) and
     /// exchanges it.
     async fn token(&self) -> Result<AccessToken, Error> {
+        wif_core::note_progress(
+            Step::Source,
+            &format!("the `{}` source", self.inner.source.kind()),
+            1,
+        );
         let subject = self.inner.source.subject_token(&self.inner.context).await?;
         self.exchange(&subject).await
     }
