@@ -14,6 +14,8 @@
 //!   benches.
 
 mod bench;
+#[cfg(test)]
+mod citations;
 mod fuzz;
 mod preflight;
 mod reference;
