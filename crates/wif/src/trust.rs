@@ -3,11 +3,11 @@
 //! assembling the chain (`builder`), so a refused configuration causes no network call, reads no
 //! token file and runs nothing.
 //!
-//! Why it exists: Google's libraries stopped validating these URLs in 2023 (google-auth 2.17.0
-//! for Python removed its AWS metadata host check) and tell callers to validate configurations
-//! from untrusted sources themselves. A configuration decides where the subject token is sent (`token_url`), which files are read,
-//! which URLs are fetched and, with the executable source, which command runs. The threat model
-//! is in `docs/security.md`.
+//! Why it exists: Google's libraries stopped validating these URLs in 2023
+//! (`docs/protocol.md#url-validation-and-untrusted-configurations`) and tell callers to validate
+//! untrusted configurations themselves. A configuration decides where the subject token is sent
+//! (`token_url`), which files are read, which URLs are fetched and, with the executable source,
+//! which command runs. The threat model is in `docs/security.md`.
 //!
 //! The rules; every refusal names its field and its rule, as ``(rule `NAME`)``:
 //!
