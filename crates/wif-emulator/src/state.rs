@@ -50,6 +50,8 @@ pub struct State {
     pub(crate) oidc_key: crate::oidc::SigningKey,
     /// Cloud Storage buckets, objects and resumable upload sessions.
     pub(crate) storage: crate::storage::Store,
+    /// BigQuery datasets, tables and jobs.
+    pub(crate) bigquery: crate::bigquery::store::Store,
     /// Live IMDSv2 session tokens.
     pub(crate) imds_sessions: crate::aws_imds::Sessions,
     /// Outbound identity federation of the emulated AWS account, switchable at run time.
@@ -70,6 +72,7 @@ impl State {
             counters: Default::default(),
             oidc_key: crate::oidc::SigningKey::random(),
             storage: crate::storage::Store::default(),
+            bigquery: crate::bigquery::store::Store::default(),
             imds_sessions: crate::aws_imds::Sessions::default(),
         }
     }
