@@ -244,6 +244,22 @@ impl State {
         Ok(())
     }
 
+    /// The schema of a BigQuery table, as `tables.get` reports it (legacy type names, explicit
+    /// modes), or `None` when it does not exist.
+    pub fn table_schema(
+        &self,
+        project: &str,
+        dataset: &str,
+        table: &str,
+    ) -> Option<Vec<TableField>> {
+        let datasets = self.bigquery.datasets();
+        let t = datasets
+            .get(&(project.to_owned(), dataset.to_owned()))?
+            .tables
+            .get(table)?;
+        Some(t.fields.clone())
+    }
+
     /// The rows of a BigQuery table in canonical form (see [`table_rows`]).
     pub fn table_rows(
         &self,
