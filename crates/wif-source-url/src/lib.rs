@@ -42,8 +42,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Reference: `shared/reference/external-account.md` §1.2 (shape) and §7 (behaviour of the
-//! reference clients).
+//! The shape and how Google's Python and Go libraries read it: `docs/protocol.md` in the
+//! repository, sections `#credential-source-shapes` and `#file-and-url-sources`.
 
 use std::fmt;
 use std::time::Duration;
@@ -90,6 +90,12 @@ impl UrlSource {
         // The parse error never echoes the URL: its query may hold a secret.
         let url = Url::parse(url.trim())
             .map_err(|e| Error::config(URL_FIELD, format!("not a valid URL ({e})")))?;
+        Self::from_url(url, format)
+    }
+
+    /// Like [`new`](Self::new), for a URL already parsed — the one a trust policy vetted, say:
+    /// it is fetched exactly as given, never parsed again from text. The same checks apply.
+    pub fn from_url(url: Url, format: TokenFormat) -> Result<Self, Error> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::config(
                 URL_FIELD,
