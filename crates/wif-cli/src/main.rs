@@ -205,14 +205,7 @@ fn load(common: &Common, scopes: &[String]) -> Result<Credentials, Error> {
         None => builder.adc()?,
     };
     let builder = match &common.ca_certs {
-        Some(path) => builder.add_root_certificates_pem(std::fs::read(path).map_err(|e| {
-            Error::new(
-                Step::Config,
-                wif::ErrorKind::Io,
-                format!("could not read --ca-certs {}", path.display()),
-            )
-            .with_source(e)
-        })?),
+        Some(path) => builder.add_root_certificates_pem(read_ca_certs(path)?),
         None => builder,
     };
     // `--scopes "a, b,"` means a and b: stray spaces and commas are not scopes.
@@ -227,6 +220,14 @@ fn load(common: &Common, scopes: &[String]) -> Result<Credentials, Error> {
         builder.scopes(scopes)
     };
     builder.build()
+}
+
+/// The PEM bundle of `--ca-certs`: a regular file of at most 1 MiB (a system bundle is a few
+/// hundred KiB), refused before reading when it is a pipe, a device or larger.
+fn read_ca_certs(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    use wif::layers::core::local_file::{self, MAX_LOCAL_FILE_BYTES};
+    local_file::read_bounded(path, MAX_LOCAL_FILE_BYTES, "--ca-certs CA bundle")
+        .map_err(|e| e.into_error(Step::Config))
 }
 
 /// Credentials for `wif gcs` / `wif bq`. Like Google's own tools, with `emulator_var`
