@@ -30,6 +30,7 @@ mod demo_storage;
 mod emulator_cmd;
 mod explain;
 mod gcs;
+mod terminal;
 use wif::secrecy::{ExposeSecret, SecretString};
 use wif::{Credentials, Error, Step};
 
@@ -54,7 +55,11 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
     },
-    /// Print the subject token the credential source produces (for debugging; it is a credential).
+    /// Print the subject token the credential source produces, for debugging.
+    ///
+    /// The subject token is a credential: whoever holds it can exchange it at Google STS until
+    /// it expires. When stdout is a terminal, a warning saying so goes to stderr first; piped
+    /// or redirected output gets none.
     SubjectToken {
         #[command(flatten)]
         common: Common,
@@ -130,8 +135,8 @@ fn main() -> ExitCode {
         Ok(Some(out)) => print_result(&out),
         Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
-            // Display ends with "\n  hint: …" when the error has one.
-            eprintln!("error: {e}");
+            // Server words in the message are escaped: one line, then our hint line.
+            eprintln!("error: {}", terminal::error_text(&e));
             ExitCode::from(exit_status(&e))
         }
     }
@@ -295,6 +300,10 @@ async fn run(cli: Cli) -> Result<Option<SecretString>, Error> {
         Command::SubjectToken { common } => {
             let creds = load(&common, &[])?;
             let subject = creds.subject_token().await?;
+            if let Some(warning) = terminal::subject_token_warning(std::io::stdout().is_terminal())
+            {
+                eprintln!("{warning}");
+            }
             Ok(Some(SecretString::from(match common.format {
                 Format::Text => subject.secret().expose_secret().to_owned(),
                 Format::Json => serde_json::json!({
