@@ -28,6 +28,7 @@ mod demo_apis;
 mod demo_storage;
 #[cfg(feature = "emulator")]
 mod emulator_cmd;
+mod emulator_host;
 mod explain;
 mod gcs;
 mod terminal;
@@ -81,6 +82,10 @@ enum Command {
     /// token), showing what each step used and proved, and the cause and fix of a failure.
     Explain(explain::ExplainArgs),
     /// Cloud Storage: copy, list and remove objects with the chain's token.
+    ///
+    /// With STORAGE_EMULATOR_HOST set, requests go to that emulator, anonymously unless
+    /// --credentials is given; over plain http it must be this machine (127.0.0.1, ::1,
+    /// localhost).
     Gcs {
         #[command(flatten)]
         common: Common,
@@ -88,6 +93,10 @@ enum Command {
         command: gcs::GcsCommand,
     },
     /// BigQuery: run queries and insert rows with the chain's token.
+    ///
+    /// With BIGQUERY_EMULATOR_HOST set, requests go to that emulator, anonymously unless
+    /// --credentials is given; over plain http it must be this machine (127.0.0.1, ::1,
+    /// localhost).
     Bq {
         #[command(flatten)]
         common: Common,
@@ -235,18 +244,15 @@ fn read_ca_certs(path: &std::path::Path) -> Result<Vec<u8>, Error> {
         .map_err(|e| e.into_error(Step::Config))
 }
 
-/// Credentials for `wif gcs` / `wif bq`. Like Google's own tools, with `emulator_var`
-/// (`STORAGE_EMULATOR_HOST`, `BIGQUERY_EMULATOR_HOST`) set and no credentials configured at all,
-/// requests go unauthenticated (`None`); configured credentials are always used.
-fn load_unless_emulated(common: &Common, emulator_var: &str) -> Result<Option<Credentials>, Error> {
-    let emulated = std::env::var(emulator_var).is_ok_and(|v| !v.trim().is_empty());
-    if common.credentials.is_none()
-        && emulated
-        && wif::adc::find_credentials_file(&wif::OsEnvironment)?.is_none()
-    {
-        return Ok(None);
-    }
-    load(common, &[]).map(Some)
+/// Credentials for `wif gcs` / `wif bq`: with `emulator_var` (`STORAGE_EMULATOR_HOST`,
+/// `BIGQUERY_EMULATOR_HOST`) set, none unless `--credentials` is given (see [`emulator_host`]).
+fn api_credentials(common: &Common, emulator_var: &str) -> Result<Option<Credentials>, Error> {
+    emulator_host::api_credentials(
+        emulator_var,
+        common.credentials.is_some(),
+        &wif::OsEnvironment,
+        || load(common, &[]),
+    )
 }
 
 /// The result to print. It is a credential either way, so it stays a `SecretString` (zeroed on
@@ -272,12 +278,12 @@ async fn run(cli: Cli) -> Result<Option<SecretString>, Error> {
             Ok(None)
         }
         Command::Gcs { common, command } => {
-            let creds = load_unless_emulated(&common, "STORAGE_EMULATOR_HOST")?;
+            let creds = api_credentials(&common, "STORAGE_EMULATOR_HOST")?;
             gcs::run(command, creds).await?;
             Ok(None)
         }
         Command::Bq { common, command } => {
-            let creds = load_unless_emulated(&common, "BIGQUERY_EMULATOR_HOST")?;
+            let creds = api_credentials(&common, "BIGQUERY_EMULATOR_HOST")?;
             bq::run(command, creds, &mut std::io::stdout()).await?;
             Ok(None)
         }
