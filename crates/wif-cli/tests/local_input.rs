@@ -107,6 +107,26 @@ fn ca_bundles_that_are_not_regular_files_are_refused() {
     assert!(world.requests().is_empty());
 }
 
+#[test]
+fn rows_and_upload_sources_that_are_not_regular_files_are_refused() {
+    let world = World::new();
+    let pipe = fifo(&world, "rows.jsonl");
+    for path in [Path::new("/dev/zero"), pipe.as_path()] {
+        let run = wif(
+            &world,
+            &["bq", "insert", "p.d.t", path_str(path)],
+            &[("BIGQUERY_EMULATOR_HOST", "127.0.0.1:9")],
+        );
+        assert_refused(&run, &format!("rows file `{}`", path.display()));
+        let run = wif(
+            &world,
+            &["gcs", "cp", path_str(path), "gs://bkt/x"],
+            &[("STORAGE_EMULATOR_HOST", "127.0.0.1:9")],
+        );
+        assert_refused(&run, &format!("upload source `{}`", path.display()));
+    }
+}
+
 /// A subject token file that is a FIFO blocked `wif token` (and any `token()` call) forever.
 #[test]
 fn a_fifo_subject_token_file_fails_the_source_at_once() {
