@@ -70,17 +70,17 @@ pub(crate) async fn run(cmd: GcsCommand, creds: Option<wif::Credentials>) -> Res
         builder = builder.provider(creds);
     }
     let storage = builder.build()?;
-    let copy = Copy {
+    let gcs = Gcs {
         storage: &storage,
         sessions: UploadSessions::from_env(&wif::OsEnvironment),
         progress: std::io::stderr().is_terminal(),
     };
-    execute(cmd, &copy, &mut std::io::stdout()).await
+    execute(cmd, &gcs, &mut std::io::stdout()).await
 }
 
 /// What a command runs with: the client, where upload sessions are kept, and whether to draw
 /// progress bars.
-struct Copy<'a> {
+struct Gcs<'a> {
     storage: &'a Storage,
     sessions: UploadSessions,
     progress: bool,
@@ -89,10 +89,10 @@ struct Copy<'a> {
 /// Runs `cmd`, writing results to `out`.
 async fn execute(
     cmd: GcsCommand,
-    copy: &Copy<'_>,
+    gcs: &Gcs<'_>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), Error> {
-    let storage = copy.storage;
+    let storage = gcs.storage;
     match cmd {
         GcsCommand::Cp { from, to } => match (GsUrl::parse(&from)?, GsUrl::parse(&to)?) {
             (Some(_), Some(_)) => Err(Error::config(
@@ -103,8 +103,8 @@ async fn execute(
                 "cp",
                 "one side must be a gs://bucket/object URL",
             )),
-            (None, Some(dest)) => upload(copy, Path::new(&from), dest).await,
-            (Some(src), None) => download(copy, src, &to, out).await,
+            (None, Some(dest)) => upload(gcs, Path::new(&from), dest).await,
+            (Some(src), None) => download(gcs, src, &to, out).await,
         },
         GcsCommand::Ls { url } => {
             let url = GsUrl::parse(&url)?.ok_or_else(|| not_gs("ls", &url))?;
@@ -124,7 +124,7 @@ async fn execute(
     }
 }
 
-async fn upload(copy: &Copy<'_>, from: &Path, mut dest: GsUrl) -> Result<(), Error> {
+async fn upload(gcs: &Gcs<'_>, from: &Path, mut dest: GsUrl) -> Result<(), Error> {
     if from.as_os_str() == "-" {
         return Err(Error::config(
             "cp",
@@ -152,12 +152,12 @@ async fn upload(copy: &Copy<'_>, from: &Path, mut dest: GsUrl) -> Result<(), Err
         dest.object.push_str(&name);
     }
     let mut options = UploadOptions::new().content_type(content_type_of(from));
-    let bar = bar(copy.progress);
-    let object = if meta.len() < copy.storage.resumable_threshold() {
+    let bar = bar(gcs.progress);
+    let object = if meta.len() < gcs.storage.resumable_threshold() {
         if let Some(bar) = &bar {
             options = options.progress(bar.clone());
         }
-        copy.storage
+        gcs.storage
             .upload(
                 &dest.bucket,
                 &dest.object,
@@ -167,7 +167,7 @@ async fn upload(copy: &Copy<'_>, from: &Path, mut dest: GsUrl) -> Result<(), Err
             .await?
     } else {
         let key = UploadKey::new(from, &meta, &dest.bucket, &dest.object);
-        upload_resumable(copy, from, &dest, key, meta.len(), options, bar).await?
+        upload_resumable(gcs, from, &dest, key, meta.len(), options, bar).await?
     };
     eprintln!(
         "Copied {} to {dest} ({} bytes, generation {})",
@@ -181,7 +181,7 @@ async fn upload(copy: &Copy<'_>, from: &Path, mut dest: GsUrl) -> Result<(), Err
 /// Uploads through a resumable session, continuing the one a previous run left when there is
 /// one, and keeping a new one until the upload is done (see [`upload_sessions`]).
 async fn upload_resumable(
-    copy: &Copy<'_>,
+    gcs: &Gcs<'_>,
     from: &Path,
     dest: &GsUrl,
     key: UploadKey,
@@ -189,67 +189,65 @@ async fn upload_resumable(
     options: UploadOptions,
     bar: Option<Arc<Bar>>,
 ) -> Result<Object, Error> {
-    if let Some(uri) = copy.sessions.load(&key) {
+    if let Some(uri) = gcs.sessions.load(&key) {
         // A session of another endpoint (the emulator moved) is not ours to continue.
-        if let Ok(mut session) = copy.storage.resume(uri.expose_secret(), Some(len)) {
+        if let Ok(mut session) = gcs.storage.resume(uri.expose_secret(), Some(len)) {
             if let Some(bar) = &bar {
                 session = session.with_progress(bar.clone());
             }
             tracing::info!("continuing the upload session an earlier run left");
             match session.upload(UploadSource::file(from)).await {
                 Ok(object) => {
-                    copy.sessions.remove(&key);
+                    gcs.sessions.remove(&key);
                     return Ok(object);
                 }
                 // Expired (a week) or cancelled: start a new one.
                 Err(e) if matches!(e.status(), Some(404 | 410)) => {}
-                Err(e) => return Err(settle_upload(copy, &key, Some(session), e).await),
+                Err(e) => return Err(settle_upload(gcs, &key, session, e).await),
             }
         }
-        copy.sessions.remove(&key);
+        gcs.sessions.remove(&key);
     }
-    let mut session = copy
+    let mut session = gcs
         .storage
         .start_resumable(&dest.bucket, &dest.object, &options, Some(len))
         .await?;
     if let Some(bar) = &bar {
         session = session.with_progress(bar.clone());
     }
-    if let Err(e) = copy.sessions.save(&key, session.session_uri()) {
+    if let Err(e) = gcs.sessions.save(&key, session.session_uri()) {
         // Still worth uploading; only a rerun could not continue it.
         tracing::warn!(error = %e.message(), "the upload session cannot be kept for a rerun");
     }
     match session.upload(UploadSource::file(from)).await {
         Ok(object) => {
-            copy.sessions.remove(&key);
+            gcs.sessions.remove(&key);
             Ok(object)
         }
-        Err(e) => Err(settle_upload(copy, &key, Some(session), e).await),
+        Err(e) => Err(settle_upload(gcs, &key, session, e).await),
     }
 }
 
 /// After a failed upload: a transient failure keeps the session for the next run and says so;
 /// a final one forgets it and cancels it on the server.
 async fn settle_upload(
-    copy: &Copy<'_>,
+    gcs: &Gcs<'_>,
     key: &UploadKey,
-    session: Option<wif_storage::ResumableUpload>,
+    session: wif_storage::ResumableUpload,
     e: Error,
 ) -> Error {
-    if e.is_retryable() && copy.sessions.load(key).is_some() {
+    if e.is_retryable() && gcs.sessions.load(key).is_some() {
         return e.context(
             "upload interrupted; its session is kept, so running the same command again continues it",
         );
     }
-    copy.sessions.remove(key);
-    if let Some(session) = session {
-        let _ = session.cancel().await;
-    }
+    gcs.sessions.remove(key);
+    let _ = session.cancel().await;
     e
 }
 
 async fn download(
-    copy: &Copy<'_>,
+    gcs: &Gcs<'_>,
     src: GsUrl,
     to: &str,
     out: &mut (dyn Write + Send),
@@ -257,12 +255,9 @@ async fn download(
     if src.object.is_empty() || src.object.ends_with('/') {
         return Err(Error::config("cp", format!("{src} names no object")));
     }
-    let progress = bar(copy.progress).map(|b| b as Arc<dyn wif_storage::Progress>);
+    let progress = bar(gcs.progress).map(|b| b as Arc<dyn wif_storage::Progress>);
     if to == "-" {
-        let mut download = copy
-            .storage
-            .download(&src.bucket, &src.object, None)
-            .await?;
+        let mut download = gcs.storage.download(&src.bucket, &src.object, None).await?;
         if let Some(progress) = progress {
             download = download.with_progress(progress);
         }
@@ -284,7 +279,7 @@ async fn download(
         let name = src.object.rsplit('/').next().unwrap_or(&src.object);
         path.push(name);
     }
-    let written = copy
+    let written = gcs
         .storage
         .download_to_file_resumable(&src.bucket, &src.object, &path, progress)
         .await?;

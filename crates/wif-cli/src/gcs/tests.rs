@@ -86,13 +86,13 @@ pub(super) async fn run_with(
     sessions: &UploadSessions,
     cmd: GcsCommand,
 ) -> Result<String, Error> {
-    let copy = Copy {
+    let gcs = Gcs {
         storage,
         sessions: sessions.clone(),
         progress: false,
     };
     let mut out = Vec::new();
-    execute(cmd, &copy, &mut out).await?;
+    execute(cmd, &gcs, &mut out).await?;
     Ok(String::from_utf8(out).expect("utf8"))
 }
 
