@@ -350,8 +350,9 @@ impl StorageBuilder {
         self
     }
 
-    /// The HTTP client (share one across the process). Without it, a client with rustls, a 5 s
-    /// connect timeout, a 60 s read-idle timeout and no redirects is built.
+    /// The HTTP client (share one across the process). Without it, wif's default client
+    /// (`wif_core::http::client_builder`: rustls, a 5 s connect timeout, no redirects,
+    /// `localhost` resolved without DNS) with a 60 s read-idle timeout is built.
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -451,12 +452,12 @@ impl StorageBuilder {
         }
         let client = match self.client {
             Some(c) => c,
-            None => reqwest::Client::builder()
-                .use_rustls_tls()
-                .connect_timeout(wif_core::http::DEFAULT_CONNECT_TIMEOUT)
+            // wif's default client (rustls, 5 s connect timeout, no redirects, `localhost`
+            // mapped to 127.0.0.1/::1 without a resolver, as the loopback rule above assumes);
+            // every request sets its own whole-request timeout, and a stalled body fails after
+            // 60 s without data.
+            None => wif_core::http::client_builder()
                 .read_timeout(Duration::from_secs(60))
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(wif_core::http::USER_AGENT)
                 .build()
                 .map_err(|e| {
                     Error::new(
