@@ -127,17 +127,12 @@ impl CredentialsBuilder {
         Ok(this)
     }
 
-    /// Reads, parses and validates an `external_account` configuration file.
+    /// Reads, parses and validates an `external_account` configuration file. The file must be a
+    /// regular file of at most [`MAX_LOCAL_FILE_BYTES`](wif_core::local_file::MAX_LOCAL_FILE_BYTES)
+    /// (1 MiB); a pipe, a device or a larger file is refused before it is read.
     pub fn config_file(self, path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let json = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(
-                Step::Config,
-                wif_core::ErrorKind::Io,
-                format!("could not read credential configuration {}", path.display()),
-            )
-            .with_source(e)
-        })?;
+        let json = adc::read_credentials_file(path)?;
         self.config_json(&json)
             .map_err(|e| e.context(format_args!("{}", path.display())))
     }
