@@ -15,8 +15,9 @@ use url::Url;
 use wif_core::http::{describe_url, send};
 use wif_core::{Error, ErrorKind, Redactor, RetryPolicy, Step};
 
+use crate::causes;
+use crate::credentials::AwsCredentials;
 use crate::region::region_from_zone;
-use crate::{AwsCredentials, causes};
 
 /// TTL of the IMDSv2 session token: one refresh needs it for a few seconds; both reference
 /// libraries ask for 300.

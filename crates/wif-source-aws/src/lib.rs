@@ -83,35 +83,40 @@
 //! `secrecy` types and never appear in `Debug`, errors or traces.
 
 mod aws_sts;
-mod builder;
 mod caller_identity;
 pub mod causes;
+mod credential_source;
 mod credentials;
 #[doc(hidden)]
 pub mod fuzzing;
 mod imds;
-mod jwt_builder;
+mod jwt_request;
 mod jwt_source;
+mod provenance;
 mod region;
+mod resolver;
 #[cfg(feature = "aws-config")]
 mod sdk_config;
 mod signing;
 mod source;
 
-pub use builder::{AwsCredentialSource, AwsSourceBuilder};
 pub use caller_identity::{
     CallerIdentity, GOOGLE_SUBJECT_MAX_BYTES, SHORT_SUBJECT_MAPPING, SIGNED_HOST_HEADER,
     SubjectMapping, exceeds_google_subject_limit, get_caller_identity,
 };
-pub use credentials::AwsCredentials;
-pub use jwt_builder::{AwsJwtSourceBuilder, DEFAULT_AWS_STS_ENDPOINT};
-pub use jwt_source::AwsJwtSource;
-pub use region::region_from_zone;
-pub use signing::{
-    DEFAULT_REGIONAL_CRED_VERIFICATION_URL, SignedRequest, TARGET_RESOURCE_HEADER, TargetResource,
-    sign_get_caller_identity,
+pub use credential_source::{
+    AwsCredentialSource, DEFAULT_REGIONAL_CRED_VERIFICATION_URL, verification_url,
 };
-pub use source::{AwsSource, CredentialsFrom, Provenance, RegionFrom, Resolved};
+pub use credentials::AwsCredentials;
+pub use jwt_request::DEFAULT_AWS_STS_ENDPOINT;
+pub use jwt_source::{AwsJwtSource, AwsJwtSourceBuilder};
+pub use provenance::{CredentialsFrom, Provenance, RegionFrom, Resolved};
+pub use region::region_from_zone;
+pub use resolver::AwsResolver;
+pub use signing::{
+    SignedRequest, TARGET_RESOURCE_HEADER, TargetResource, sign_get_caller_identity,
+};
+pub use source::{AwsSource, AwsSourceBuilder};
 
 /// The `aws-config` crate, re-exported so callers use the same version wif-rs was built with.
 #[cfg(feature = "aws-config")]

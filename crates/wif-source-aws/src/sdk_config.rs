@@ -9,7 +9,8 @@ use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use wif_core::Error;
 
-use crate::{AwsJwtSource, AwsJwtSourceBuilder, AwsSource, AwsSourceBuilder};
+use crate::jwt_source::{AwsJwtSource, AwsJwtSourceBuilder};
+use crate::source::{AwsSource, AwsSourceBuilder};
 
 impl AwsSourceBuilder {
     /// Uses the config's credentials provider and, when it has one, its region (as an explicit
@@ -41,8 +42,14 @@ impl AwsSource {
 
 impl AwsJwtSourceBuilder {
     /// Uses the config's credentials provider and region: see [`AwsSourceBuilder::sdk_config`].
-    pub fn sdk_config(self, config: &SdkConfig) -> Self {
-        self.map_aws(|aws| aws.sdk_config(config))
+    pub fn sdk_config(mut self, config: &SdkConfig) -> Self {
+        if let Some(provider) = config.credentials_provider() {
+            self = self.credentials_provider(provider);
+        }
+        if let Some(region) = config.region() {
+            self = self.region(region.as_ref());
+        }
+        self
     }
 }
 
