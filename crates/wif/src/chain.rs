@@ -2,7 +2,8 @@
 //! cache as [`Credentials`], for tools that run the flow one step at a time — `wif explain` times
 //! and diagnoses each step this way. What a `Chain` does is exactly what the `Credentials` built
 //! from the same builder would do, because [`CredentialsBuilder::build`] is
-//! `build_chain()?.into_credentials()`.
+//! `build_chain()?.into_credentials()`; and it is what its [`Plan`] says, because it was
+//! assembled from that plan alone.
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,16 +13,20 @@ use wif_core::{
     TokenCache, TokenProvider,
 };
 use wif_impersonate::Impersonation;
+use wif_source_aws::AwsSource;
 use wif_sts::StsExchange;
 
 #[cfg(doc)]
 use crate::CredentialsBuilder;
-use crate::{Credentials, CredentialsInfo};
+use crate::{Credentials, CredentialsInfo, Plan};
 
 /// The layers of one credential chain, callable step by step. Made by
 /// [`CredentialsBuilder::build_chain`]; no I/O happens until a step is called.
 pub struct Chain {
+    pub(crate) plan: Plan,
     pub(crate) source: Arc<dyn SubjectTokenSource>,
+    /// The same source as `source` when it is the AWS one, kept concrete.
+    pub(crate) aws: Option<AwsSource>,
     pub(crate) exchange: Arc<StsExchange>,
     /// Built around a cache of `exchange`, as `Credentials` use it; [`Chain::impersonate`] hands
     /// it the federated token explicitly instead.
@@ -31,6 +36,11 @@ pub struct Chain {
 }
 
 impl Chain {
+    /// The plan the chain was assembled from: every setting and where it came from.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
     /// What the chain was assembled from (safe to print).
     pub fn info(&self) -> &CredentialsInfo {
         &self.info
@@ -39,6 +49,15 @@ impl Chain {
     /// The subject token source (step 2).
     pub fn source(&self) -> &dyn SubjectTokenSource {
         self.source.as_ref()
+    }
+
+    /// The subject token source when it is the AWS one ([`SourcePlan::Aws`]), for a look at
+    /// its steps: [`AwsSource::resolve`] tells where region and credentials came from and
+    /// [`AwsSource::sign`] signs, with the chain's environment and clock.
+    ///
+    /// [`SourcePlan::Aws`]: crate::plan::SourcePlan::Aws
+    pub fn aws_source(&self) -> Option<&AwsSource> {
+        self.aws.as_ref()
     }
 
     /// What the source is told about the exchange it serves (audience, token type, ...).

@@ -48,6 +48,8 @@ impl Walk {
             aws.url.as_deref().map(shown_url),
         );
         step.optional("metadata_version", "metadata service", imds);
+        // Replaced by the chain's own AWS source in the next change.
+        #[allow(deprecated)]
         let source = aws
             .source_builder()
             .environment(self.env.clone())
