@@ -1,6 +1,6 @@
 //! Project automation. `cargo xtask ci` is what `.ci/run` and the README call.
 //!
-//! * `ci` — format check, clippy with warnings denied, every test (and the opt-in `aws-config`
+//! * `ci` — set-up (the tools below, installed where xtask can: see `preflight.rs`), format check, clippy with warnings denied, every test (and the opt-in `aws-config`
 //!   feature's), every fuzz target for 5 s, the reference-client proof, docs with warnings
 //!   denied.
 //! * `test` — just the tests.
@@ -14,7 +14,10 @@
 //!   benches.
 
 mod bench;
+#[cfg(test)]
+mod citations;
 mod fuzz;
+mod preflight;
 mod reference;
 
 use std::process::{Command, ExitCode};
@@ -52,6 +55,15 @@ fn clippy(selection: &[&str]) -> Result<(), String> {
 }
 
 fn ci() -> Result<(), String> {
+    // Every tool the steps below run, before the first of them: a bare machine gets what xtask
+    // can install, or a list of what to install within seconds, not a failure minutes in.
+    let mut tools = preflight::FOR_CI.to_vec();
+    if reference::venv_ready() {
+        tools.retain(|t| *t != preflight::Tool::PythonVenv);
+    }
+    let mut host = preflight::Host::from_env();
+    preflight::ensure(&mut host, &tools)?;
+    preflight::print_versions(&host);
     cargo(&["fmt", "--all", "--", "--check"], &[])?;
     clippy(&["--workspace", "--all-targets", "--features", WITH_EMULATOR])?;
     cargo(&test_workspace_args(), CI_ENV)?;

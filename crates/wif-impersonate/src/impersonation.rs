@@ -1,7 +1,7 @@
 //! Step 3 of the chain: the IAM Credentials `generateAccessToken` call that trades the federated
 //! token for a service account's token.
 //!
-//! Wire format (external-account reference §5; Go x/oauth2's compact body, Python's
+//! Wire format (`docs/protocol.md#impersonation`; Go x/oauth2's compact body, Python's
 //! `x-goog-user-project`):
 //!
 //! ```text
@@ -199,7 +199,7 @@ impl Inner {
 }
 
 /// What to check for an HTTP error from `generateAccessToken`, from the status and the
-/// google.rpc status/reason (reference: gcp-apis-and-aws-practice §7.3).
+/// google.rpc status/reason (`docs/protocol.md#impersonation`, `#error-formats`).
 fn hint(err: &Error, s: &Settings) -> Option<String> {
     let server = err.server_error();
     let code = server.and_then(|s| s.code.as_deref()).unwrap_or("");

@@ -1,6 +1,6 @@
 //! The EC2 instance metadata service (IMDS): region, role name and role credentials, with the
-//! IMDSv2 session token when `imdsv2_session_token_url` is configured (external-account reference
-//! §3.1–§3.3).
+//! IMDSv2 session token when `imdsv2_session_token_url` is configured
+//! (`docs/protocol.md#aws-region` to `#imdsv1-and-imdsv2`).
 //!
 //! Only reached when the environment (or a credentials provider) cannot answer: Lambda has no
 //! metadata service and must never wait on one. Calls have short timeouts and errors that name the

@@ -1,5 +1,5 @@
 //! Step 2 of the flow (the subject token) for AWS, the other way: AWS outbound identity federation
-//! (reference §6.9). AWS STS `GetWebIdentityToken` issues a JWT signed by AWS for the calling
+//! (`docs/protocol.md#aws-issued-jwts`). AWS STS `GetWebIdentityToken` issues a JWT signed by AWS for the calling
 //! role (issuer `https://<uuid>.tokens.sts.global.api.aws`, with OIDC discovery and JWKS), and
 //! Google STS takes it through an ordinary OIDC provider of the pool as a
 //! `urn:ietf:params:oauth:token-type:jwt` subject token.

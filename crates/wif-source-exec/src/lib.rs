@@ -62,8 +62,8 @@
 //!
 //! Interactive mode (gcloud's sign-in flow on a terminal) is not supported.
 //!
-//! Reference: `shared/reference/external-account.md` §8 (protocol, messages and validation order
-//! of Python google-auth and Go x/oauth2).
+//! The protocol, its validation order and where Python google-auth and Go x/oauth2 differ:
+//! `docs/protocol.md#executable-source` in the repository.
 
 mod command;
 #[doc(hidden)]
@@ -91,7 +91,7 @@ use crate::run::{RunError, describe_status};
 pub const ALLOW_EXECUTABLES_ENV: &str = "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES";
 /// `timeout_millis` when the configuration has none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// The allowed `timeout_millis` range (5 s to 120 s), as in both reference clients.
+/// The allowed `timeout_millis` range (5 s to 120 s), as in both of Google's libraries.
 pub const TIMEOUT_RANGE: RangeInclusive<Duration> =
     Duration::from_secs(5)..=Duration::from_secs(120);
 /// The allowed `interactive_timeout_millis` range (30 s to 30 min), as in Python's google-auth.
@@ -325,7 +325,8 @@ impl ExecutableSource {
         let shown = path.display();
         let body = match read_file(path).await {
             Ok(body) => body,
-            // Missing (the usual first run) or unreadable: both reference clients run the command.
+            // Missing (the usual first run) or unreadable: Google's Python and Go libraries both
+            // run the command.
             Err(e) => {
                 tracing::debug!(path = %shown, error = %e, "no cached executable response");
                 return Ok(None);

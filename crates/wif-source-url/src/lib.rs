@@ -40,8 +40,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Reference: `shared/reference/external-account.md` §1.2 (shape) and §7 (behaviour of the
-//! reference clients).
+//! The shape and how Google's Python and Go libraries read it: `docs/protocol.md` in the
+//! repository, sections `#credential-source-shapes` and `#file-and-url-sources`.
 
 use std::fmt;
 use std::time::Duration;

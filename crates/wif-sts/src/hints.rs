@@ -1,7 +1,7 @@
 //! Step 2 of the chain, the failure half: STS error responses turned into errors that say what
 //! to check. STS's own words are terse ("rejected by the attribute condition") and never say
 //! *which* value was wrong; the hints name the setting and show what we sent, when that is not
-//! a secret (reference: `gcp-apis-and-aws-practice.md` §1.2 and §7.3).
+//! a secret (`docs/protocol.md#sts-errors`, `#error-formats`).
 
 use wif_core::{Error, ServerError, Step, SubjectToken};
 

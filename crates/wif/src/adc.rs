@@ -1,5 +1,5 @@
 //! Application Default Credentials discovery: which credential file to use when the caller
-//! names none (reference §1.3, Python `google.auth._default` and `_cloud_sdk`).
+//! names none (`docs/protocol.md#application-default-credentials`; Python `google.auth._default` and `_cloud_sdk`).
 //!
 //! Order: `GOOGLE_APPLICATION_CREDENTIALS` (an empty value counts as unset), then gcloud's
 //! well-known file `application_default_credentials.json` in gcloud's configuration directory:

@@ -2,22 +2,24 @@
 //! network call (the first thing that happens in the flow).
 //!
 //! Reads exactly what `gcloud iam workload-identity-pools create-cred-config` (and
-//! `… workforce-pools create-cred-config`) writes; see the reference, §1 for every field. Every
+//! `… workforce-pools create-cred-config`) writes; `docs/protocol.md#credential-configuration`
+//! describes every field. Every
 //! error is a [`Step::Config`] error naming the offending field, and no
 //! error ever echoes a value that could be a secret (`client_secret`, header values, URLs).
 //!
-//! Decisions where the reference libraries differ or are silent:
+//! Decisions where Google's Python and Go libraries differ or are silent (all of them:
+//! `docs/protocol.md#python-and-go-differences`):
 //! * `type` may be absent (Python's `from_info` ignores it); if present it must be
 //!   `"external_account"`.
 //! * `token_url` absent or empty defaults to `https://sts.{universe_domain}/v1/token` (Go's
 //!   behaviour; Python's `from_info` leaves it `None` and fails at refresh).
-//! * Empty strings in optional fields mean "not set", as in both references.
+//! * Empty strings in optional fields mean "not set", as in both libraries.
 //! * `service_account_impersonation.token_lifetime_seconds`: `0` or absent means the default
 //!   (3600 s, applied by the impersonation layer); otherwise it must be 600..=43200, the range
-//!   gcloud and IAM accept. The references don't check it; IAM would reject it later.
-//! * `environment_id` `"aws01"` is accepted (both references read the version as a number).
-//! * Unknown keys are ignored, as in both references, but not silently: each becomes a
-//!   [`Warning`] naming the key (and the key probably meant), kept with the configuration
+//!   gcloud and IAM accept. Neither library checks it; IAM would reject it later.
+//! * `environment_id` `"aws01"` is accepted (both libraries read the version as a number).
+//! * Unknown keys are ignored, as Google's libraries ignore them, but not silently: each becomes
+//!   a [`Warning`] naming the key (and the key probably meant), kept with the configuration
 //!   ([`ExternalAccountConfig::warnings`]) and carried into the [`Plan`](crate::plan::Plan). A
 //!   `credential_source` with no known selector is an error.
 
@@ -110,7 +112,7 @@ pub struct ExternalAccountConfig {
     pub subject_token_type: String,
     /// The STS endpoint; defaulted to `https://sts.{universe_domain}/v1/token`.
     pub token_url: String,
-    /// Token-info endpoint; stored, never called (as in both references).
+    /// Token-info endpoint; stored, never called (as in Google's libraries).
     pub token_info_url: Option<String>,
     /// The full `…:generateAccessToken` URL; impersonation is used when set.
     pub service_account_impersonation_url: Option<String>,

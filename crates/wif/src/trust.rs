@@ -3,7 +3,7 @@
 //! assembling the chain (`builder`), so a refused configuration causes no network call, reads no
 //! token file and runs nothing.
 //!
-//! Why it exists: Google's libraries stopped validating these URLs in 2023 (reference §11.1) and
+//! Why it exists: Google's libraries stopped validating these URLs in 2023 (`docs/protocol.md#url-validation-and-untrusted-configurations`) and
 //! tell callers to validate untrusted configurations themselves. A configuration decides where
 //! the subject token is sent (`token_url`), which files are read, which URLs are fetched and,
 //! with the executable source, which command runs. The threat model is in `docs/security.md`.

@@ -60,7 +60,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A string field where an empty (or all-whitespace) value means "not set", as in both
-    /// reference libraries (`""` is falsy in Python and the zero value in Go).
+    /// of Google's libraries (`""` is falsy in Python and the zero value in Go).
     pub(crate) fn non_empty(&self, key: &str) -> Result<Option<&'a str>, Error> {
         Ok(self.string(key)?.filter(|s| !s.trim().is_empty()))
     }

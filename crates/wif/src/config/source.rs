@@ -1,12 +1,12 @@
 //! `credential_source`: which subject-token source a configuration selects, and that source's
-//! settings (reference §1.2, §8, §9).
+//! settings (`docs/protocol.md#credential-source-shapes`).
 //!
 //! Shape selection is by key, like Go x/oauth2, but stricter: Go silently takes the first match
 //! (`environment_id` → `file` → `url` → `executable`), Python raises "ambiguous" only among
 //! file/url/certificate. We reject any two selectors together, and an object with no selector
 //! at all, because an unknown shape must be a clear error, never a guess. Unknown extra keys
-//! beside a recognised selector are ignored, as both references ignore them, and become warnings
-//! of the plan (names only).
+//! beside a recognised selector are ignored, as Google's libraries ignore them, and become
+//! warnings of the plan (names only).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ pub const DEFAULT_REGIONAL_CRED_VERIFICATION_URL: &str =
     "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15";
 /// The executable timeout used when `timeout_millis` is absent.
 pub const DEFAULT_EXECUTABLE_TIMEOUT_MILLIS: u32 = 30_000;
-/// The accepted `timeout_millis` range (5 s to 120 s), as in both reference libraries.
+/// The accepted `timeout_millis` range (5 s to 120 s), as in both of Google's libraries.
 pub const EXECUTABLE_TIMEOUT_MILLIS_RANGE: std::ops::RangeInclusive<u32> = 5_000..=120_000;
 /// The accepted `interactive_timeout_millis` range (30 s to 30 min), as in Python google-auth.
 pub const INTERACTIVE_TIMEOUT_MILLIS_RANGE: std::ops::RangeInclusive<u32> = 30_000..=1_800_000;
@@ -59,7 +59,7 @@ impl CredentialSource {
 /// `credential_source` for AWS.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AwsSourceConfig {
-    /// `environment_id` as written (`aws1`; `aws01` is accepted too, as in both references).
+    /// `environment_id` as written (`aws1`; `aws01` is accepted too, as in Google's libraries).
     pub environment_id: String,
     /// Metadata URL of the instance's availability zone; needed only when `AWS_REGION` /
     /// `AWS_DEFAULT_REGION` are unset.
