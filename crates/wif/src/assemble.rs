@@ -43,6 +43,7 @@ pub(crate) fn assemble(resolved: Resolved) -> Result<Chain, Error> {
         info: info(&plan),
         source,
         aws,
+        http: clients.general,
         exchange,
         impersonation,
         cache: plan.cache.value,

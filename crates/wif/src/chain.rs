@@ -27,6 +27,8 @@ pub struct Chain {
     pub(crate) source: Arc<dyn SubjectTokenSource>,
     /// The same source as `source` when it is the AWS one, kept concrete.
     pub(crate) aws: Option<AwsSource>,
+    /// The client of the source (and of STS and IAM, unless they use mTLS).
+    pub(crate) http: reqwest::Client,
     pub(crate) exchange: Arc<StsExchange>,
     /// Built around a cache of `exchange`, as `Credentials` use it; [`Chain::impersonate`] hands
     /// it the federated token explicitly instead.
@@ -58,6 +60,14 @@ impl Chain {
     /// [`SourcePlan::Aws`]: crate::plan::SourcePlan::Aws
     pub fn aws_source(&self) -> Option<&AwsSource> {
         self.aws.as_ref()
+    }
+
+    /// The HTTP client the chain's source uses (and STS and IAM Credentials, unless a
+    /// certificate source calls them over mTLS): the builder's, or the default one with the
+    /// extra root certificates. For a diagnostic call beside the chain, such as
+    /// `wif explain --call-aws`.
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// What the source is told about the exchange it serves (audience, token type, ...).

@@ -30,8 +30,8 @@ use google::{
 /// What the walk knows when a step fails.
 #[derive(Debug, Default)]
 pub(crate) struct Known {
-    /// The configuration's source kind (`aws`, `file`, `url`, …).
-    pub(crate) source_kind: Option<&'static str>,
+    /// Whether the chain's source is the AWS one (the IAM member is then a role's principalSet).
+    pub(crate) aws_source: bool,
     pub(crate) audience: Option<Audience>,
     pub(crate) impersonate: Option<String>,
     /// The caller AWS named (`--call-aws`).
@@ -412,7 +412,7 @@ mod tests {
             "//iam.googleapis.com/projects/42/locations/global/workloadIdentityPools/pool/providers/aws",
         );
         let mut known = Known {
-            source_kind: Some("aws"),
+            aws_source: true,
             audience: Some(audience),
             ..Known::default()
         };
@@ -424,7 +424,7 @@ mod tests {
         assert!(missing.is_some());
         known.imds_role = Some("ec2-role".into());
         assert!(member(&known).0.ends_with("assumed-role/ec2-role"));
-        known.source_kind = Some("file");
+        known.aws_source = false;
         known.jwt_subject = Some("system:serviceaccount:ns:app".into());
         assert_eq!(
             member(&known),

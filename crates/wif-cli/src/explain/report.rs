@@ -282,6 +282,24 @@ impl StepReport {
         });
     }
 
+    /// A resolved setting: its JSON value, and a text that says where it came from. Shown in
+    /// the text only when set.
+    pub(crate) fn setting(
+        &mut self,
+        key: &'static str,
+        label: &'static str,
+        value: Value,
+        text: String,
+    ) {
+        self.used.0.push(Fact {
+            key,
+            label,
+            value,
+            text: Some(text),
+            shown: Shown::WhenSet,
+        });
+    }
+
     /// A fact for tools only, such as a number the text already says in words.
     pub(crate) fn json_only(&mut self, key: &'static str, value: impl Into<Value>) {
         self.used.0.push(Fact {
@@ -337,11 +355,17 @@ pub(crate) struct Report {
     ok: bool,
     failed_step: Option<StepId>,
     credentials: Option<String>,
+    /// The facade's plan (`Plan::to_json`), when step 1 resolved one.
+    plan: Option<Value>,
     steps: Vec<StepReport>,
 }
 
 impl Report {
-    pub(crate) fn new(credentials: Option<String>, steps: Vec<StepReport>) -> Self {
+    pub(crate) fn new(
+        credentials: Option<String>,
+        plan: Option<Value>,
+        steps: Vec<StepReport>,
+    ) -> Self {
         let failed_step = steps
             .iter()
             .find(|s| s.status == Status::Failed)
@@ -354,6 +378,7 @@ impl Report {
                     .all(|s| matches!(s.status, Status::Ok | Status::NotConfigured)),
             failed_step,
             credentials,
+            plan,
             steps,
         }
     }
@@ -469,7 +494,7 @@ impl StepReport {
     }
 }
 
-fn text_value(v: &Value) -> String {
+pub(crate) fn text_value(v: &Value) -> String {
     match v {
         Value::Null => "(none)".to_owned(),
         Value::Bool(true) => "yes".to_owned(),
@@ -534,7 +559,7 @@ mod tests {
         step.ok("proved it");
         let mut skipped = StepReport::new(StepId::Impersonation);
         skipped.not_configured("no impersonation");
-        let report = Report::new(None, vec![step, skipped]);
+        let report = Report::new(None, None, vec![step, skipped]);
         let json: Value = serde_json::from_str(&report.json()).expect("valid JSON");
         assert_eq!(json["schema"], SCHEMA);
         assert_eq!(json["ok"], true);
@@ -556,7 +581,7 @@ mod tests {
             explanation: "because".into(),
             fix: "set AWS_REGION".into(),
         }]);
-        let report = Report::new(None, vec![step]);
+        let report = Report::new(None, None, vec![step]);
         let text = report.text();
         assert!(text.contains("2. Subject token: FAILED"), "{text}");
         assert!(text.contains("FAILED"), "{text}");

@@ -150,6 +150,22 @@ pub struct CustomSourcePlan {
     pub kind: String,
 }
 
+impl AwsSourcePlan {
+    /// Which instance metadata service protocol the source speaks, if it may call one:
+    /// `IMDSv2 (session token first)` or `IMDSv1 (no imdsv2_session_token_url)`.
+    pub fn metadata_service(&self) -> Option<&'static str> {
+        match (
+            &self.imdsv2_session_token_url,
+            &self.region_url,
+            &self.credentials_url,
+        ) {
+            (Some(_), _, _) => Some("IMDSv2 (session token first)"),
+            (None, None, None) => None,
+            _ => Some("IMDSv1 (no imdsv2_session_token_url)"),
+        }
+    }
+}
+
 impl AwsRegionPlan {
     pub(crate) fn describe(&self) -> (String, Option<Origin>) {
         match self {

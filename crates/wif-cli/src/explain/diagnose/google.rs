@@ -39,7 +39,7 @@ pub(super) fn provider_args(known: &Known) -> String {
 /// The exact IAM member that needs `roles/iam.workloadIdentityUser`, and whether it is complete.
 pub(crate) fn member(known: &Known) -> (String, Option<&'static str>) {
     let pool = pool_path(known);
-    if known.source_kind == Some("aws") {
+    if known.aws_source {
         if let Some(caller) = &known.caller {
             let member = format!(
                 "principalSet://iam.googleapis.com/{pool}/attribute.aws_role/{}",
@@ -71,7 +71,7 @@ pub(crate) fn member(known: &Known) -> (String, Option<&'static str>) {
 
 pub(super) fn missing_binding(sa: &str, known: &Known) -> Diagnosis {
     let (member, missing) = member(known);
-    let mapping_note = if known.source_kind == Some("aws") {
+    let mapping_note = if known.aws_source {
         "attribute.aws_role comes from Google's default AWS attribute mapping"
     } else {
         "this assumes the default mapping google.subject=assertion.sub"
@@ -101,7 +101,7 @@ pub(super) fn attribute_condition(known: &Known) -> Diagnosis {
             c.aws_role_attribute()
         ),
         (None, Some(sub)) => format!("the token's subject is {sub}"),
-        (None, None) if known.source_kind == Some("aws") => {
+        (None, None) if known.aws_source => {
             "run with --call-aws to see the ARN and account the condition was evaluated on"
                 .to_owned()
         }
