@@ -37,6 +37,8 @@ mod google;
 mod plan;
 mod report;
 mod source;
+#[cfg(test)]
+mod troubleshooting_docs;
 
 use diagnose::Known;
 use report::{Redactor, Report, StepId, StepReport};

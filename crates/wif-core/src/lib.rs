@@ -39,6 +39,8 @@
 //! [Workload Identity Federation]: https://cloud.google.com/iam/docs/workload-identity-federation
 
 mod cache;
+mod cause;
+pub mod causes;
 mod coarse_clock;
 mod environment;
 mod error;
@@ -54,6 +56,7 @@ mod token;
 
 pub use async_trait::async_trait;
 pub use cache::{CacheClock, CacheOptions, TokenCache};
+pub use cause::Cause;
 pub use environment::{
     Clock, Environment, FixedClock, MapEnvironment, OsEnvironment, SystemClock, gcloud_config_dir,
 };

@@ -30,7 +30,7 @@ async fn tokenless_get_on_an_imdsv2_only_instance_names_the_fix() {
     assert!(hint.contains("IMDSv2 is required"), "{hint}");
     assert!(hint.contains("imdsv2_session_token_url"), "{hint}");
     assert!(hint.contains("--enable-imdsv2"), "{hint}");
-    assert_eq!(err.cause(), Some(causes::IMDSV2_REQUIRED));
+    assert_eq!(err.known_cause(), Some(&causes::IMDSV2_REQUIRED));
 }
 
 /// The error of an IMDSv1 source (region from the environment) whose role-name request gets
@@ -58,7 +58,7 @@ async fn missing_role_is_named() {
             .is_some_and(|h| h.contains("no IAM role attached")),
         "{err}"
     );
-    assert_eq!(err.cause(), Some(causes::NO_INSTANCE_ROLE));
+    assert_eq!(err.known_cause(), Some(&causes::NO_INSTANCE_ROLE));
     assert!(
         !err.to_string().contains("<html>"),
         "bodies are not echoed: {err}"
@@ -119,7 +119,7 @@ async fn metadata_timeouts_fail_fast_with_the_likely_causes() {
         "{hint}"
     );
     assert!(hint.contains("HttpPutResponseHopLimit=2"), "{hint}");
-    assert_eq!(err.cause(), Some(causes::NO_METADATA_SERVICE));
+    assert_eq!(err.known_cause(), Some(&causes::NO_METADATA_SERVICE));
     assert_eq!(
         count(&requests(&server).await, "PUT", TOKEN_PATH),
         1,
@@ -189,7 +189,7 @@ async fn missing_region_or_credentials_fail_before_any_request() {
             .contains("unable to determine the AWS region"),
         "{err}"
     );
-    assert_eq!(err.cause(), Some(causes::NO_REGION));
+    assert_eq!(err.known_cause(), Some(&causes::NO_REGION));
 
     // A region, but no credentials anywhere.
     let err = resolve_config_error(
@@ -197,7 +197,7 @@ async fn missing_region_or_credentials_fail_before_any_request() {
         "no credentials",
     )
     .await;
-    assert_eq!(err.cause(), Some(causes::NO_AWS_CREDENTIALS));
+    assert_eq!(err.known_cause(), Some(&causes::NO_AWS_CREDENTIALS));
 
     // Half an env key pair and no metadata url.
     let env = MapEnvironment::new()
@@ -333,7 +333,7 @@ async fn secrets_never_appear_in_debug_display_or_errors() {
 async fn a_metadata_service_that_refuses_is_named() {
     let err = error_when_the_role_listing_answers(ResponseTemplate::new(403)).await;
     assert_eq!(err.status(), Some(403));
-    assert_eq!(err.cause(), Some(causes::METADATA_REFUSED));
+    assert_eq!(err.known_cause(), Some(&causes::METADATA_REFUSED));
     assert!(
         err.hint()
             .is_some_and(|h| h.contains("metadata service refused the request")),

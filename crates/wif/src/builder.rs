@@ -165,9 +165,7 @@ impl CredentialsBuilder {
                 adc::CREDENTIALS_ENV_VAR,
                 "no credentials found: the variable is unset and gcloud's application_default_credentials.json does not exist",
             )
-            .with_hint(
-                "create a configuration with `gcloud iam workload-identity-pools create-cred-config ... --output-file=wif.json` and set GOOGLE_APPLICATION_CREDENTIALS=wif.json",
-            )),
+            .with_known_cause(&crate::causes::CREDENTIALS_NOT_FOUND)),
         }
     }
 

@@ -65,6 +65,7 @@
 pub mod adc;
 mod assemble;
 mod builder;
+pub mod causes;
 mod chain;
 pub mod config;
 mod credentials;
@@ -81,9 +82,9 @@ pub use credentials::{Credentials, CredentialsInfo};
 pub use plan::Plan;
 pub use trust::TrustPolicy;
 pub use wif_core::{
-    AccessToken, CLOUD_PLATFORM_SCOPE, CacheOptions, Environment, Error, ErrorKind, IAM_SCOPE,
-    MapEnvironment, OsEnvironment, RetryPolicy, ServerError, SourceContext, Step, SubjectToken,
-    SubjectTokenSource, TokenFormat, TokenProvider, async_trait, secrecy,
+    AccessToken, CLOUD_PLATFORM_SCOPE, CacheOptions, Cause, Environment, Error, ErrorKind,
+    IAM_SCOPE, MapEnvironment, OsEnvironment, RetryPolicy, ServerError, SourceContext, Step,
+    SubjectToken, SubjectTokenSource, TokenFormat, TokenProvider, async_trait, secrecy,
 };
 
 /// The layer crates, for callers who assemble or replace layers by hand.

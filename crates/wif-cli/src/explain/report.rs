@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::Value;
-use wif::Error;
 use wif::secrecy::{ExposeSecret, SecretString};
+use wif::{Cause, Error};
 
 /// Version tag of the JSON document; bumped only for incompatible changes.
 pub(crate) const SCHEMA: &str = "wif-explain/v1";
@@ -90,17 +90,27 @@ impl Status {
     }
 }
 
-/// One named cause of a failure (or of a failure to come), and what to do about it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One named cause of a failure (or of a failure to come), and what to do about it. In JSON:
+/// `{"cause": ID, "summary", "explanation", "fix"}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Diagnosis {
-    /// Stable identifier (`attribute_condition`, `clock_skew`, …), listed in docs/troubleshooting.md.
-    pub(crate) cause: &'static str,
-    /// The cause in a few words.
-    pub(crate) summary: String,
+    /// The cause, from the catalogue (its id is listed in docs/troubleshooting.md).
+    pub(crate) cause: &'static Cause,
     /// Why this happens, with what we saw.
     pub(crate) explanation: String,
     /// What to change.
     pub(crate) fix: String,
+}
+
+impl Serialize for Diagnosis {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry("cause", self.cause.id)?;
+        map.serialize_entry("summary", self.cause.summary)?;
+        map.serialize_entry("explanation", &self.explanation)?;
+        map.serialize_entry("fix", &self.fix)?;
+        map.end()
+    }
 }
 
 /// One thing a step used or learned: a JSON key, a label for text, a value.
@@ -415,7 +425,7 @@ impl Report {
                 let _ = writeln!(out, "result: FAILED");
             }
             Some(step) => {
-                let causes: Vec<&str> = step.diagnoses.iter().map(|d| d.summary.as_str()).collect();
+                let causes: Vec<&str> = step.diagnoses.iter().map(|d| d.cause.summary).collect();
                 let _ = writeln!(
                     out,
                     "result: FAILED at step {} ({}){}",
@@ -487,7 +497,7 @@ impl StepReport {
             }
         }
         for d in &self.diagnoses {
-            let _ = writeln!(out, "   cause: {} [{}]", d.summary, d.cause);
+            let _ = writeln!(out, "   cause: {}", d.cause);
             let _ = writeln!(out, "     why: {}", d.explanation);
             let _ = writeln!(out, "     fix: {}", d.fix);
         }
@@ -576,8 +586,7 @@ mod tests {
         step.fact("region", "region", "us-east-1");
         step.fail(&wif::Error::config("audience", "bad").with_hint("fix it"));
         step.diagnose([Diagnosis {
-            cause: "no_region",
-            summary: "no AWS region".into(),
+            cause: &wif::layers::source_aws::causes::NO_REGION,
             explanation: "because".into(),
             fix: "set AWS_REGION".into(),
         }]);
