@@ -395,3 +395,25 @@ fn gcs_and_bq_go_unauthenticated_to_an_emulator_host_when_no_credentials_exist()
     // Without the emulator variable, missing credentials are still an error.
     world.wif(&["gcs", "ls", "gs://bkt"], &[]).assert_code(2);
 }
+
+/// The plan's warnings reach a user without RUST_LOG: a typo'd key is accepted (as Google's
+/// libraries accept it) but named on stderr, with the key probably meant; stdout stays the token.
+#[test]
+fn warnings_of_the_settings_go_to_stderr_without_rust_log() {
+    let world = World::new();
+    let mut json: Value = serde_json::from_str(
+        &world
+            .google
+            .config_json(&world.dir.path().join("subject-token"), None),
+    )
+    .unwrap();
+    json["quota_projectid"] = Value::from("my-billing-project");
+    let config = world.write_config("typo.json", &json.to_string());
+    let run = world.token(&config, &[]);
+    run.assert_code(0).assert_stderr_clean(&[SUBJECT, FEDERATED]);
+    assert_eq!(run.stdout, format!("{FEDERATED}\n"));
+    assert_eq!(
+        run.stderr,
+        "warning: quota_projectid: unknown field, ignored; did you mean `quota_project_id`?\n"
+    );
+}

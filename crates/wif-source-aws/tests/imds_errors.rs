@@ -211,6 +211,54 @@ async fn missing_region_or_credentials_fail_before_any_request() {
     assert!(requests(&server).await.is_empty());
 }
 
+/// Half an env key pair with a metadata URL: the metadata service is asked, and when it fails
+/// too, the error gives each provider's reason, not only the metadata service's.
+#[tokio::test]
+async fn half_a_key_pair_is_named_when_the_metadata_service_fails_too() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    for (imdsv2, env) in [
+        (
+            false,
+            MapEnvironment::new().with("AWS_ACCESS_KEY_ID", "AKIAHALF"),
+        ),
+        (
+            true,
+            MapEnvironment::new().with("AWS_SECRET_ACCESS_KEY", "half-secret"),
+        ),
+    ] {
+        let mut b = env_builder(env.with("AWS_REGION", "us-east-1"))
+            .credentials_url(format!("http://127.0.0.1:{port}{ROLE_PATH}"));
+        if imdsv2 {
+            b = b.imdsv2_session_token_url(format!("http://127.0.0.1:{port}{TOKEN_PATH}"));
+        }
+        let err = b
+            .build()
+            .expect("builds")
+            .resolve()
+            .await
+            .expect_err("nothing answers");
+        let shown = err.to_string();
+        let half = if imdsv2 {
+            "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not"
+        } else {
+            "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"
+        };
+        assert!(
+            shown.contains(&format!("no AWS credentials from the environment ({half})")),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("nor from the instance metadata service"),
+            "{shown}"
+        );
+        assert!(shown.contains("AWS instance metadata"), "{shown}");
+        assert!(!shown.contains("half-secret"), "{shown}");
+    }
+}
+
 #[tokio::test]
 async fn bad_configuration_fails_in_build_before_any_request() {
     let server = imds_server(true, "us-east-2b", &creds_json("A", "s", "t")).await;
