@@ -410,7 +410,8 @@ fn warnings_of_the_settings_go_to_stderr_without_rust_log() {
     json["quota_projectid"] = Value::from("my-billing-project");
     let config = world.write_config("typo.json", &json.to_string());
     let run = world.token(&config, &[]);
-    run.assert_code(0).assert_stderr_clean(&[SUBJECT, FEDERATED]);
+    run.assert_code(0)
+        .assert_stderr_clean(&[SUBJECT, FEDERATED]);
     assert_eq!(run.stdout, format!("{FEDERATED}\n"));
     assert_eq!(
         run.stderr,

@@ -117,7 +117,7 @@ fn source(
         (SourcePlan::Certificate(_), _, Some(x)) => Arc::new(x),
         (SourcePlan::File(f), _, _) => Arc::new(FileSource::new(f.path.clone(), f.format.clone())),
         (SourcePlan::Url(u), _, _) => Arc::new(
-            UrlSource::new(u.url.as_str(), u.format.clone())?
+            UrlSource::from_url(u.url.clone(), u.format.clone())?
                 .with_headers(parts.url_headers.clone())?
                 .with_http_client(clients.general.clone()),
         ),
@@ -199,7 +199,7 @@ fn exchange(
         .source_arc(source)
         .audience(plan.audience.value.clone())
         .subject_token_type(plan.subject_token_type.value.clone())
-        .token_url(plan.token_url.value.as_str())
+        .token_url_parsed(plan.token_url.value.clone())
         .scopes(plan.sts_scopes.value.clone())
         .metrics(impersonation.is_some(), configured_lifetime)
         .http_client(clients.exchange.clone())
@@ -229,7 +229,7 @@ fn impersonation(
     let federated = TokenCache::with_options(exchange.clone(), plan.cache.value);
     let mut imp = Impersonation::builder()
         .federated(federated)
-        .url(i.url.value.as_str())
+        .url_parsed(i.url.value.clone())
         .universe_domain(plan.universe_domain.value.clone())
         .scopes(plan.scopes.value.clone())
         .lifetime(i.lifetime.value)
@@ -247,6 +247,7 @@ fn info(plan: &Plan) -> CredentialsInfo {
         source_kind: plan.source_kind().to_owned(),
         audience: Some(plan.audience.value.clone()),
         subject_token_type: Some(plan.subject_token_type.value.clone()),
+        // The URLs as the layers contact them (parsed), not as written.
         token_url: Some(plan.token_url.value.to_string()),
         impersonated_service_account: imp.map(|i| i.service_account.clone()),
         impersonation_url: imp.map(|i| i.url.value.to_string()),

@@ -47,6 +47,9 @@ pub struct CredentialsBuilder {
     pub(crate) workforce_pool_user_project: Option<String>,
     pub(crate) universe_domain: Option<String>,
     pub(crate) trust_policy: Option<TrustPolicy>,
+    /// What a trust policy would refuse in the configuration's JSON text (its size, a
+    /// duplicate key), which the parsed configuration no longer shows.
+    pub(crate) config_text_refusal: Option<Error>,
     pub(crate) http_client: Option<reqwest::Client>,
     pub(crate) root_certificates: Vec<Vec<u8>>,
     pub(crate) aws_provider: Option<SharedCredentialsProvider>,
@@ -95,6 +98,7 @@ impl CredentialsBuilder {
             workforce_pool_user_project: None,
             universe_domain: None,
             trust_policy: None,
+            config_text_refusal: None,
             http_client: None,
             root_certificates: Vec::new(),
             aws_provider: None,
@@ -119,13 +123,28 @@ impl CredentialsBuilder {
     ) -> Self {
         self.config = Some(config);
         self.config_from = Some(ConfigurationFrom { path, found_by });
+        self.config_text_refusal = None;
         self
     }
 
     /// Parses and validates an `external_account` configuration JSON string.
+    ///
+    /// With a [`trust_policy`](Self::trust_policy) (set before or after this call), text over
+    /// [`MAX_UNTRUSTED_CONFIG_BYTES`](crate::trust::MAX_UNTRUSTED_CONFIG_BYTES) or with a key
+    /// twice in one object is refused — when the policy is already set, before parsing.
     pub fn config_json(self, json: &str) -> Result<Self, Error> {
+        self.config_text(json, None, Origin::Builder("config_json"))
+    }
+
+    fn config_text(self, json: &str, path: Option<&Path>, found_by: Origin) -> Result<Self, Error> {
+        let text = crate::trust::check_text(json);
+        if self.trust_policy.is_some() {
+            text.clone()?;
+        }
         let config = ExternalAccountConfig::from_json(json)?;
-        Ok(self.config_from(config, None, Origin::Builder("config_json")))
+        let mut this = self.config_from(config, path.map(Path::to_owned), found_by);
+        this.config_text_refusal = text.err();
+        Ok(this)
     }
 
     /// Reads, parses and validates an `external_account` configuration file.
@@ -142,9 +161,8 @@ impl CredentialsBuilder {
             )
             .with_source(e)
         })?;
-        let config = ExternalAccountConfig::from_json(&json)
-            .map_err(|e| e.context(format_args!("{}", path.display())))?;
-        Ok(self.config_from(config, Some(path.to_owned()), found_by))
+        self.config_text(&json, Some(path), found_by)
+            .map_err(|e| e.context(format_args!("{}", path.display())))
     }
 
     /// Loads the configuration Application Default Credentials point at, using this builder's

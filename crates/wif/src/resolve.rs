@@ -29,7 +29,7 @@ use crate::plan::{
     CustomSourcePlan, HttpPlan, ImpersonationPlan, Origin, Plan, Setting, SourcePlan, TrustOutcome,
     Warning, WarningKind,
 };
-use crate::trust::Used;
+use crate::trust::{Checked, Used};
 
 mod source;
 #[cfg(test)]
@@ -92,7 +92,7 @@ fn parse_url(setting: &Setting<String>, fallback: &'static str) -> Result<Settin
 
 pub(crate) fn resolve(b: &CredentialsBuilder) -> Result<Resolved, Error> {
     let cfg = b.config.as_ref();
-    let trust = check_universe_and_trust(b)?;
+    let (trust, checked) = check_universe_and_trust(b)?;
     let mut warnings: Vec<Warning> = cfg.map(|c| c.warnings().to_vec()).unwrap_or_default();
 
     let universe = first(built(&b.universe_domain, "universe_domain"), || {
@@ -141,7 +141,7 @@ pub(crate) fn resolve(b: &CredentialsBuilder) -> Result<Resolved, Error> {
             Origin::Builder("source"),
         ),
         (None, Some(c)) => Setting::new(
-            source::plan(c, b, &mut warnings)?,
+            source::plan(c, b, checked.source_url.clone(), &mut warnings)?,
             Origin::Config("credential_source"),
         ),
         (None, None) => {
@@ -153,7 +153,10 @@ pub(crate) fn resolve(b: &CredentialsBuilder) -> Result<Resolved, Error> {
     };
     let certificate_source = matches!(source.value, SourcePlan::Certificate(_));
 
-    let token_url = token_url(b, cfg, &universe.value, certificate_source)?;
+    let token_url = checked_as(
+        token_url(b, cfg, &universe.value, certificate_source)?,
+        checked.token_url,
+    );
     warn_if_outside_universe(&token_url, &universe.value, &mut warnings);
 
     let scopes = match &b.scopes {
@@ -170,7 +173,10 @@ pub(crate) fn resolve(b: &CredentialsBuilder) -> Result<Resolved, Error> {
         }
     };
 
-    let impersonation = impersonation(b, cfg, &universe.value)?;
+    let mut impersonation = impersonation(b, cfg, &universe.value)?;
+    if let Some(i) = &mut impersonation {
+        i.url = checked_as(i.url.clone(), checked.impersonation_url);
+    }
     if impersonation.is_none()
         && let Some(lifetime) = lifetime(b, cfg)
     {
@@ -278,6 +284,17 @@ pub(crate) fn resolve(b: &CredentialsBuilder) -> Result<Resolved, Error> {
             clock: b.clock.clone(),
         },
     })
+}
+
+/// The URL a trust policy checked, when it is the one the plan uses: what was checked is what
+/// is handed onward, parsed once.
+fn checked_as(url: Setting<Url>, checked: Option<Url>) -> Setting<Url> {
+    match checked {
+        Some(checked) if checked.as_str() == url.value.as_str() => {
+            Setting::new(checked, url.origin)
+        }
+        _ => url,
+    }
 }
 
 /// The STS endpoint. A certificate source calls the universe's mTLS twin `sts.mtls.{universe}`
@@ -426,7 +443,7 @@ fn extra_roots(bundles: &[Vec<u8>]) -> Result<Vec<CertificateDer<'static>>, Erro
 /// The explicit universe must be a domain and agree with the configuration's (a token for one
 /// universe is useless in another, and the configuration's default `token_url` was derived from
 /// its own universe); then the trust policy, if any, checks the configuration.
-fn check_universe_and_trust(b: &CredentialsBuilder) -> Result<TrustOutcome, Error> {
+fn check_universe_and_trust(b: &CredentialsBuilder) -> Result<(TrustOutcome, Checked), Error> {
     if let Some(domain) = &b.universe_domain {
         if !crate::config::is_domain(domain) {
             return Err(Error::config(
@@ -450,11 +467,14 @@ fn check_universe_and_trust(b: &CredentialsBuilder) -> Result<TrustOutcome, Erro
         }
     }
     let Some(policy) = &b.trust_policy else {
-        return Ok(TrustOutcome::Trusted);
+        return Ok((TrustOutcome::Trusted, Checked::default()));
     };
     let Some(cfg) = &b.config else {
-        return Ok(TrustOutcome::NothingToCheck);
+        return Ok((TrustOutcome::NothingToCheck, Checked::default()));
     };
+    if let Some(refusal) = &b.config_text_refusal {
+        return Err(refusal.clone());
+    }
     let mut policy = policy.clone();
     if let Some(domain) = &b.universe_domain {
         policy = policy.allow_universe_domain(domain.clone());
@@ -464,7 +484,7 @@ fn check_universe_and_trust(b: &CredentialsBuilder) -> Result<TrustOutcome, Erro
         impersonation: b.impersonation_url.is_none() && b.impersonate_email.is_none(),
         source: b.source.is_none(),
     };
-    policy.check_used(cfg, used)?;
+    let checked = policy.check_used(cfg, used)?;
     let exempt = [
         (used.token_url, "token_url"),
         (used.impersonation, "service_account_impersonation_url"),
@@ -474,5 +494,5 @@ fn check_universe_and_trust(b: &CredentialsBuilder) -> Result<TrustOutcome, Erro
     .filter(|(checked, _)| !checked)
     .map(|(_, field)| field)
     .collect();
-    Ok(TrustOutcome::Accepted { exempt })
+    Ok((TrustOutcome::Accepted { exempt }, checked))
 }

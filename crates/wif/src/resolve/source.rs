@@ -19,9 +19,12 @@ use crate::plan::{
     FileSourcePlan, Origin, Setting, SourcePlan, UrlSourcePlan, Warning, WarningKind,
 };
 
+/// The source's plan; `checked_url` is a URL source's URL as a trust policy checked it (then
+/// fetched as is).
 pub(super) fn plan(
     config: &ExternalAccountConfig,
     b: &CredentialsBuilder,
+    checked_url: Option<Url>,
     warnings: &mut Vec<Warning>,
 ) -> Result<SourcePlan, Error> {
     let env = &*b.environment;
@@ -31,7 +34,10 @@ pub(super) fn plan(
             format: f.format.clone(),
         }),
         CredentialSource::Url(u) => SourcePlan::Url(UrlSourcePlan {
-            url: url(&u.url, "credential_source.url")?,
+            url: match checked_url {
+                Some(checked) => checked,
+                None => url(&u.url, "credential_source.url")?,
+            },
             header_names: u.headers.iter().map(|(name, _)| name.clone()).collect(),
             format: u.format.clone(),
         }),
