@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use wif::{Credentials, CredentialsBuilder, Environment, Error, ErrorKind, Step};
+use wif::{Credentials, CredentialsBuilder, Environment, Error};
 
 use crate::Common;
 
@@ -22,16 +22,7 @@ pub(crate) fn builder(
     };
     match &common.ca_certs {
         // The builder parses the bundle and refuses one without a certificate.
-        Some(path) => Ok(
-            builder.add_root_certificates_pem(std::fs::read(path).map_err(|e| {
-                Error::new(
-                    Step::Config,
-                    ErrorKind::Io,
-                    format!("could not read --ca-certs {}", path.display()),
-                )
-                .with_source(e)
-            })?),
-        ),
+        Some(path) => Ok(builder.add_root_certificates_pem(crate::read_ca_certs(path)?)),
         None => Ok(builder),
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use secrecy::SecretString;
 use wif_core::{
-    CacheOptions, Clock, Environment, Error, OsEnvironment, RetryPolicy, Step, SubjectTokenSource,
+    CacheOptions, Clock, Environment, Error, OsEnvironment, RetryPolicy, SubjectTokenSource,
 };
 
 use crate::config::ExternalAccountConfig;
@@ -147,20 +147,15 @@ impl CredentialsBuilder {
         Ok(this)
     }
 
-    /// Reads, parses and validates an `external_account` configuration file.
+    /// Reads, parses and validates an `external_account` configuration file. The file must be a
+    /// regular file of at most [`MAX_LOCAL_FILE_BYTES`](wif_core::local_file::MAX_LOCAL_FILE_BYTES)
+    /// (1 MiB); a pipe, a device or a larger file is refused before it is read.
     pub fn config_file(self, path: impl AsRef<Path>) -> Result<Self, Error> {
         self.read_config(path.as_ref(), Origin::Builder("config_file"))
     }
 
     fn read_config(self, path: &Path, found_by: Origin) -> Result<Self, Error> {
-        let json = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(
-                Step::Config,
-                wif_core::ErrorKind::Io,
-                format!("could not read credential configuration {}", path.display()),
-            )
-            .with_source(e)
-        })?;
+        let json = adc::read_credentials_file(path)?;
         self.config_text(&json, Some(path), found_by)
             .map_err(|e| e.context(format_args!("{}", path.display())))
     }
