@@ -157,13 +157,7 @@ fn dry_run_of_a_certificate_configuration_shows_the_mtls_sts_host() {
     let world = World::new();
     let config = world.write_config(
         "x509.json",
-        &json!({
-            "type": "external_account",
-            "audience": AUDIENCE,
-            "subject_token_type": "urn:ietf:params:oauth:token-type:mtls",
-            "credential_source": {"certificate": {"use_default_certificate_config": true}}
-        })
-        .to_string(),
+        &certificate_config(json!({"use_default_certificate_config": true}), None),
     );
     let run = world.token(&config, &["--dry-run"]);
     run.assert_code(0);

@@ -18,19 +18,13 @@ fn token_over_mtls_from_a_certificate_configuration() {
     let sts = world.runtime.block_on(MtlsStsServer::start(&pki)).unwrap();
     let config = world.write_config(
         "x509.json",
-        &json!({
-            "type": "external_account",
-            "audience": wif::testing::FAKE_AUDIENCE,
-            "subject_token_type": "urn:ietf:params:oauth:token-type:mtls",
-            "token_url": sts.token_url(),
-            "credential_source": {
-                "certificate": {
-                    "certificate_config_location": files.certificate_config,
-                    "trust_chain_path": files.trust_chain,
-                }
-            }
-        })
-        .to_string(),
+        &certificate_config(
+            json!({
+                "certificate_config_location": files.certificate_config,
+                "trust_chain_path": files.trust_chain,
+            }),
+            Some(&sts.token_url()),
+        ),
     );
     let key_line = pki.leaf.key_pem.lines().nth(1).unwrap().to_owned();
 
@@ -69,19 +63,10 @@ fn token_over_mtls_from_a_certificate_configuration() {
 #[test]
 fn explain_shows_the_mtls_sts_host_of_a_certificate_configuration() {
     let world = World::new();
+    let missing = world.dir.path().join("missing-certificate-config.json");
     let config = world.write_config(
         "x509.json",
-        &json!({
-            "type": "external_account",
-            "audience": wif::testing::FAKE_AUDIENCE,
-            "subject_token_type": "urn:ietf:params:oauth:token-type:mtls",
-            "credential_source": {
-                "certificate": {
-                    "certificate_config_location": world.dir.path().join("missing-certificate-config.json"),
-                }
-            }
-        })
-        .to_string(),
+        &certificate_config(json!({ "certificate_config_location": missing }), None),
     );
     let run = world.wif(
         &[
@@ -122,11 +107,8 @@ fn explain_refuses_a_ca_bundle_without_a_certificate() {
         &[],
     );
     run.assert_code(2);
-    assert!(
-        run.stdout.contains("1. Configuration: FAILED"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("root_certificates"), "{}", run.stdout);
+    for needle in ["1. Configuration: FAILED", "root_certificates"] {
+        assert!(run.stdout.contains(needle), "{needle}: {}", run.stdout);
+    }
     assert!(world.requests().is_empty());
 }

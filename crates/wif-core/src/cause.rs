@@ -52,3 +52,30 @@ impl fmt::Display for Cause {
         write!(f, "{} [{}]", self.summary, self.id)
     }
 }
+
+/// Declares a crate's causes, one per line: a `pub const` [`Cause`] for each, and `ALL`, every
+/// one of them in order (the catalogue the troubleshooting pages are checked against).
+///
+/// ```
+/// mod causes {
+///     wif_core::causes! {
+///         /// The snack drawer is empty.
+///         NO_SNACKS = ("no_snacks", "the snack drawer is empty", "restock it");
+///         /// The coffee is cold.
+///         COLD_COFFEE = ("cold_coffee", "the coffee is cold", "make more");
+///     }
+/// }
+/// assert_eq!(causes::ALL, [causes::NO_SNACKS, causes::COLD_COFFEE]);
+/// assert_eq!(causes::NO_SNACKS.id, "no_snacks");
+/// ```
+#[macro_export]
+macro_rules! causes {
+    ($($(#[$doc:meta])* $name:ident = ($id:literal, $summary:literal, $fix:literal);)+) => {
+        $(
+            $(#[$doc])*
+            pub const $name: $crate::Cause = $crate::Cause::new($id, $summary, $fix);
+        )+
+        /// Every cause of this module, in the order they are declared.
+        pub const ALL: &[$crate::Cause] = &[$($name),+];
+    };
+}

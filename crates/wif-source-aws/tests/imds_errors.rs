@@ -129,11 +129,7 @@ async fn metadata_timeouts_fail_fast_with_the_likely_causes() {
 
 #[tokio::test]
 async fn unreachable_metadata_service_is_explained() {
-    // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = closed_port();
     let source = env_builder(MapEnvironment::new().with("AWS_REGION", "us-east-1"))
         .credentials_url(format!("http://127.0.0.1:{port}{ROLE_PATH}"))
         .build()
@@ -168,6 +164,14 @@ async fn resolve_config_error(builder: AwsSourceBuilder, why: &str) -> wif_core:
         .expect_err(why);
     assert!(err.is_config(), "{why}: {err:?}");
     err
+}
+
+/// A port on 127.0.0.1 nobody listens on (the listener that found it is gone).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
 }
 
 /// A plain builder (no metadata service unless set) reading `env`.
@@ -215,10 +219,7 @@ async fn missing_region_or_credentials_fail_before_any_request() {
 /// too, the error gives each provider's reason, not only the metadata service's.
 #[tokio::test]
 async fn half_a_key_pair_is_named_when_the_metadata_service_fails_too() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = closed_port();
     for (imdsv2, env) in [
         (
             false,

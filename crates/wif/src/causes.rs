@@ -1,6 +1,6 @@
 //! The catalogue of known causes: the ones the facade recognises (finding and reading the
 //! configuration), and [`catalogue`], every cause of every layer, each with its section of
-//! `docs/troubleshooting.md`. A cause reaches your code on the error
+//! `docs/troubleshooting.md`. A cause ([`Cause`](wif_core::Cause)) reaches your code on the error
 //! ([`Error::known_cause`](crate::Error::known_cause)); compare it with these constants.
 //!
 //! ```
@@ -14,39 +14,24 @@
 //! assert_eq!(err.known_cause(), Some(&wif::causes::CREDENTIALS_NOT_FOUND));
 //! ```
 
-use wif_core::Cause;
-
-/// Application Default Credentials found no configuration.
-pub const CREDENTIALS_NOT_FOUND: Cause = Cause::new(
-    "credentials_not_found",
-    "no credential configuration found",
-    "create a configuration with `gcloud iam workload-identity-pools create-cred-config … --output-file=wif.json`, then set GOOGLE_APPLICATION_CREDENTIALS=wif.json (or pass --credentials wif.json to `wif`)",
-);
-/// The configuration was refused before any network call (the error names the field).
-pub const INVALID_CONFIG: Cause = Cause::new(
-    "invalid_config",
-    "the credential configuration is invalid",
-    "fix the named field, or regenerate the file with `gcloud iam workload-identity-pools create-cred-config`",
-);
-/// The configuration selects something this build cannot do.
-pub const UNSUPPORTED_SOURCE: Cause = Cause::new(
-    "unsupported_source",
-    "this credential source is not supported by this build",
-    "use a file, URL, AWS, executable or certificate source, or plug your own SubjectTokenSource into Credentials::builder()",
-);
-
-/// The causes the facade owns.
-pub const ALL: [Cause; 3] = [CREDENTIALS_NOT_FOUND, INVALID_CONFIG, UNSUPPORTED_SOURCE];
+wif_core::causes! {
+    /// Application Default Credentials found no configuration.
+    CREDENTIALS_NOT_FOUND = ("credentials_not_found", "no credential configuration found", "create a configuration with `gcloud iam workload-identity-pools create-cred-config … --output-file=wif.json`, then set GOOGLE_APPLICATION_CREDENTIALS=wif.json (or pass --credentials wif.json to `wif`)");
+    /// The configuration was refused before any network call (the error names the field).
+    INVALID_CONFIG = ("invalid_config", "the credential configuration is invalid", "fix the named field, or regenerate the file with `gcloud iam workload-identity-pools create-cred-config`");
+    /// The configuration selects something this build cannot do.
+    UNSUPPORTED_SOURCE = ("unsupported_source", "this credential source is not supported by this build", "use a file, URL, AWS, executable or certificate source, or plug your own SubjectTokenSource into Credentials::builder()");
+}
 
 /// Every cause any layer of the chain names: the shared ones of `wif_core`, then the AWS
 /// source's, STS's, impersonation's and the facade's. Ids are unique.
-pub fn catalogue() -> Vec<&'static Cause> {
+pub fn catalogue() -> Vec<&'static wif_core::Cause> {
     [
-        &wif_core::causes::ALL[..],
-        &wif_source_aws::causes::ALL[..],
-        &wif_sts::causes::ALL[..],
-        &wif_impersonate::causes::ALL[..],
-        &ALL[..],
+        wif_core::causes::ALL,
+        wif_source_aws::causes::ALL,
+        wif_sts::causes::ALL,
+        wif_impersonate::causes::ALL,
+        ALL,
     ]
     .into_iter()
     .flatten()

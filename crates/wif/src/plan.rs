@@ -314,6 +314,20 @@ impl fmt::Display for Plan {
     }
 }
 
+/// How a value of a plan [`Entry`] reads in text: `(none)` for null or an empty list, `yes` and
+/// `no`, lists joined with commas, strings as they are.
+pub fn value_text(value: &Value) -> String {
+    match value {
+        Value::Null => "(none)".to_owned(),
+        Value::Bool(true) => "yes".to_owned(),
+        Value::Bool(false) => "no".to_owned(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.is_empty() => "(none)".to_owned(),
+        Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
 /// One printable setting of a [`Plan`].
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]

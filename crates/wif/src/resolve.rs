@@ -5,7 +5,7 @@
 //! instead: builder, then the environment, then the metadata URLs of the configuration). Each
 //! value keeps where it came from, so errors and warnings name the setting the user actually
 //! used. A pure function: it reads the environment only through the builder's [`Environment`],
-//! does no I/O and builds nothing.
+//! does no I/O and builds nothing. `tests/plan_table.rs` holds the rules as one table.
 //!
 //! What the plan must not hold (a client secret, URL-source header values, your source and
 //! clients) travels beside it to the assembly, in [`Parts`].
@@ -32,8 +32,6 @@ use crate::plan::{
 use crate::trust::{Checked, Used};
 
 mod source;
-#[cfg(test)]
-mod tests;
 
 /// The plan, and what assembly needs beside it that a plan must not show.
 pub(crate) struct Resolved {

@@ -4,44 +4,40 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wif::plan::{Origin, WarningKind};
-use wif::{Credentials, CredentialsBuilder, MapEnvironment, SourceContext, SubjectToken};
-
-const AUDIENCE: &str = "//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/pool/providers/prov";
-const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
-
-fn config() -> Value {
-    json!({
-        "type": "external_account",
-        "audience": AUDIENCE,
-        "subject_token_type": JWT,
-        "credential_source": {"file": "/var/run/secrets/token"}
-    })
-}
+use support::{Custom, JWT, WORKLOAD, file_config, with};
+use wif::plan::{Origin, Plan, WarningKind};
+use wif::{Credentials, CredentialsBuilder, MapEnvironment};
 
 fn builder() -> CredentialsBuilder {
     Credentials::builder().environment(Arc::new(MapEnvironment::new()))
 }
 
-#[derive(Debug)]
-struct Mine;
+/// A builder of gcloud's file configuration with `edits`.
+fn configured(edits: &[(&str, Value)]) -> CredentialsBuilder {
+    builder()
+        .config_json(&with(file_config(), edits).to_string())
+        .unwrap()
+}
 
-#[wif::async_trait]
-impl wif::SubjectTokenSource for Mine {
-    async fn subject_token(&self, _: &SourceContext) -> Result<SubjectToken, wif::Error> {
-        Ok(SubjectToken::new("unused"))
-    }
+fn plan_of(edits: &[(&str, Value)]) -> Plan {
+    configured(edits).plan().unwrap()
 }
 
 #[test]
 fn a_typo_d_key_is_a_warning_and_the_default_is_what_runs() {
-    let mut c = config();
-    c["tokenurl"] = json!("https://sts.us-east1.rep.googleapis.com/v1/token");
-    let builder = builder().config_json(&c.to_string()).unwrap();
+    let builder = configured(&[
+        ("token_url", Value::Null),
+        (
+            "tokenurl",
+            json!("https://sts.us-east1.rep.googleapis.com/v1/token"),
+        ),
+    ]);
     let plan = builder.plan().unwrap();
     // Accepted, as Google's libraries accept it: the production endpoint is used ...
     assert_eq!(
@@ -66,7 +62,7 @@ fn a_typo_d_key_is_a_warning_and_the_default_is_what_runs() {
 fn the_audience_checks_run_on_the_builder_s_audience_too() {
     let suspicious = "https://iam.googleapis.com/projects/my-project/locations/global/workloadIdentityPools/pool/providers/prov";
     let plan = builder()
-        .source(Mine)
+        .source(Custom)
         .audience(suspicious)
         .subject_token_type(JWT)
         .plan()
@@ -86,13 +82,7 @@ fn the_audience_checks_run_on_the_builder_s_audience_too() {
     );
 
     // The same audience in a configuration file is named by its field.
-    let mut c = config();
-    c["audience"] = json!(suspicious);
-    let plan = builder()
-        .config_json(&c.to_string())
-        .unwrap()
-        .plan()
-        .unwrap();
+    let plan = plan_of(&[("audience", json!(suspicious))]);
     assert!(
         plan.warnings
             .iter()
@@ -101,17 +91,13 @@ fn the_audience_checks_run_on_the_builder_s_audience_too() {
         plan.warnings
     );
     // A good audience has none.
-    let plan = builder()
-        .config_json(&config().to_string())
-        .unwrap()
-        .plan()
-        .unwrap();
+    let plan = plan_of(&[]);
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
 }
 
 #[test]
 fn errors_name_the_setting_the_user_used() {
-    let with_config = || builder().config_json(&config().to_string()).unwrap();
+    let with_config = || configured(&[]);
     let err = with_config().impersonate("writer").build().unwrap_err();
     let shown = err.to_string();
     assert!(err.is_config(), "{shown}");
@@ -145,11 +131,7 @@ fn errors_name_the_setting_the_user_used() {
     );
 
     // Set in the file, the error names the field of the file.
-    let mut c = config();
-    c["service_account_impersonation_url"] = json!(no_email);
-    let err = builder()
-        .config_json(&c.to_string())
-        .unwrap()
+    let err = configured(&[("service_account_impersonation_url", json!(no_email))])
         .build()
         .unwrap_err();
     assert!(
@@ -162,9 +144,7 @@ fn errors_name_the_setting_the_user_used() {
 #[test]
 fn settings_without_effect_and_fallbacks_are_warnings() {
     // A lifetime without impersonation.
-    let plan = builder()
-        .config_json(&config().to_string())
-        .unwrap()
+    let plan = configured(&[])
         .token_lifetime(Duration::from_secs(1200))
         .plan()
         .unwrap();
@@ -179,7 +159,7 @@ fn settings_without_effect_and_fallbacks_are_warnings() {
 
     // Half an AWS key pair: the metadata service is asked instead.
     let aws = json!({
-        "audience": AUDIENCE,
+        "audience": WORKLOAD,
         "subject_token_type": "urn:ietf:params:aws:token-type:aws4_request",
         "credential_source": {
             "environment_id": "aws1",

@@ -86,7 +86,7 @@ impl Walk {
                 "service_account" => "impersonate",
                 other => other,
             };
-            let text = super::report::text_value(&entry.value) + &origin_text(entry.origin);
+            let text = wif::plan::value_text(&entry.value) + &origin_text(entry.origin);
             step.setting(key, entry.label, entry.value, text);
         }
         for w in &plan.warnings {

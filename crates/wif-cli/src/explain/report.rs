@@ -481,7 +481,9 @@ impl StepReport {
                 out,
                 "   {:<width$}  {}",
                 fact.label,
-                fact.text.clone().unwrap_or_else(|| text_value(&fact.value))
+                fact.text
+                    .clone()
+                    .unwrap_or_else(|| wif::plan::value_text(&fact.value))
             );
         }
         if let Some(proved) = &self.proved {
@@ -503,17 +505,6 @@ impl StepReport {
             let _ = writeln!(out, "     why: {}", esc(&d.explanation));
             let _ = writeln!(out, "     fix: {}", esc(&d.fix));
         }
-    }
-}
-
-pub(crate) fn text_value(v: &Value) -> String {
-    match v {
-        Value::Null => "(none)".to_owned(),
-        Value::Bool(true) => "yes".to_owned(),
-        Value::Bool(false) => "no".to_owned(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(text_value).collect::<Vec<_>>().join(", "),
-        other => other.to_string(),
     }
 }
 

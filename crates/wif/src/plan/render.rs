@@ -289,15 +289,7 @@ fn aws_entries(a: &AwsSourcePlan, out: &mut Vec<Entry>) {
         json!(credentials),
         credentials_from,
     ));
-    let metadata = match (
-        &a.imdsv2_session_token_url,
-        &a.region_url,
-        &a.credentials_url,
-    ) {
-        (Some(_), _, _) => Some("IMDSv2 (session token first)"),
-        (None, None, None) => None,
-        _ => Some("IMDSv1 (no imdsv2_session_token_url)"),
-    };
+    let metadata = a.metadata_service();
     out.push(row(
         "aws_metadata_service",
         "metadata service",
@@ -342,18 +334,6 @@ pub(super) fn to_json(plan: &Plan) -> Value {
     json!({"settings": settings, "warnings": warnings})
 }
 
-fn text_value(v: &Value) -> String {
-    match v {
-        Value::Null => "(none)".to_owned(),
-        Value::Bool(true) => "yes".to_owned(),
-        Value::Bool(false) => "no".to_owned(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) if items.is_empty() => "(none)".to_owned(),
-        Value::Array(items) => items.iter().map(text_value).collect::<Vec<_>>().join(", "),
-        other => other.to_string(),
-    }
-}
-
 pub(super) fn write_text(plan: &Plan, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let rows = entries(plan);
     let width = rows
@@ -363,7 +343,12 @@ pub(super) fn write_text(plan: &Plan, f: &mut fmt::Formatter<'_>) -> fmt::Result
         .unwrap_or(0);
     for r in rows {
         let from = r.origin.map(|o| format!("  [{o}]")).unwrap_or_default();
-        writeln!(f, "  {:<width$}  {}{from}", r.label, text_value(&r.value))?;
+        writeln!(
+            f,
+            "  {:<width$}  {}{from}",
+            r.label,
+            super::value_text(&r.value)
+        )?;
     }
     for w in &plan.warnings {
         let what = match w.kind {
