@@ -2,7 +2,7 @@
 //! id, what it is in a few words, the fix, and its section of `docs/troubleshooting.md`.
 //!
 //! Each crate that recognises a cause owns it as a `const` in its `causes` module (this crate:
-//! the ones several layers recognise, in [`causes`](crate::causes)) and attaches it to the
+//! the ones several layers recognise, in [`causes`](mod@crate::causes)) and attaches it to the
 //! error with [`Error::with_known_cause`](crate::Error::with_known_cause). Programs read it
 //! with [`Error::known_cause`](crate::Error::known_cause) and compare it with the constant;
 //! `wif explain` renders it; a test keeps the troubleshooting pages (English and Japanese) in

@@ -1,4 +1,4 @@
-//! The known causes ([`Cause`]) of a refused impersonation (step 4 of the flow), attached to
+//! The known causes ([`Cause`](wif_core::Cause)) of a refused impersonation (step 4 of the flow), attached to
 //! `generateAccessToken`'s errors ([`wif_core::Error::known_cause`]) from IAM's status and
 //! reason. The error's hint names the service account, lifetime and scopes that were asked for;
 //! the cause gives the general fix and its section of `docs/troubleshooting.md`.
