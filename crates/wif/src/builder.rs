@@ -352,8 +352,9 @@ impl CredentialsBuilder {
         self
     }
 
-    /// The wall clock that stamps AWS signatures (default: the system clock). For tests and
-    /// diagnostics (`wif explain --clock-offset`), so a wrong clock can be played without
+    /// The wall clock the sources read (default: the system clock): the time an AWS signature
+    /// is stamped with, and against which an executable's cached response expires. For tests
+    /// and diagnostics (`wif explain --clock-offset`), so a wrong clock can be played without
     /// changing the machine's.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
