@@ -1,5 +1,5 @@
 //! The chain's settings from the command line: `--credentials` (else Application Default
-//! Credentials), `--ca-certs` and `--scopes`, handed to the facade's `CredentialsBuilder`. Every
+//! Credentials), `--ca-certs`, `--deadline` and `--scopes`, handed to the facade's `CredentialsBuilder`. Every
 //! command that runs the chain (`token`, `subject-token`, `explain`, `gcs`, `bq`) starts here, so
 //! they all resolve the same plan; nothing here decides a value of its own.
 
@@ -19,6 +19,10 @@ pub(crate) fn builder(
     let builder = match &common.credentials {
         Some(path) => builder.config_file(path)?,
         None => builder.adc()?,
+    };
+    let builder = match common.deadline {
+        Some(deadline) => builder.chain_deadline(deadline),
+        None => builder,
     };
     match &common.ca_certs {
         // The builder parses the bundle and refuses one without a certificate.

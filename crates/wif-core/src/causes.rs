@@ -1,10 +1,12 @@
-//! The causes more than one layer recognises: a wrong clock, and AWS refusing a signature or its
-//! credentials — which the AWS source hears from AWS itself, and the STS exchange hears from
-//! Google, which relays AWS's answer. The other causes belong to the crate that recognises
+//! The causes more than one layer recognises: a chain that ran past its deadline (wherever it
+//! was), a wrong clock, and AWS refusing a signature or its credentials — which the AWS source
+//! hears from AWS itself, and the STS exchange hears from Google, which relays AWS's answer. The other causes belong to the crate that recognises
 //! them (`wif_source_aws::causes`, `wif_sts::causes`, `wif_impersonate::causes`,
 //! `wif::causes`).
 
 crate::causes! {
+    /// A refresh ran past its chain deadline ([`ChainDeadline`](crate::ChainDeadline)).
+    CHAIN_DEADLINE = ("chain_deadline", "the token chain ran past its deadline", "check the network path to the host of the step that was running, and the service's status; if it is merely slow, give the chain more time: CredentialsBuilder::chain_deadline, or `wif --deadline`");
     /// The local clock is minutes off: AWS signatures and JWTs are only valid near the issuer's time.
     CLOCK_SKEW = ("clock_skew", "this machine's clock is wrong", "sync the clock with NTP (chrony or systemd-timesyncd; on EC2 the Amazon Time Sync Service at 169.254.169.123); containers and VMs take the host's clock");
     /// AWS `ExpiredToken`: the temporary AWS credentials have expired.

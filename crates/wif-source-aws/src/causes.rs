@@ -15,6 +15,9 @@ wif_core::causes! {
     NO_AWS_CREDENTIALS = ("no_aws_credentials", "no AWS credentials", "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), add \"url\": \"http://169.254.169.254/latest/meta-data/iam/security-credentials\" to credential_source (EC2), or pass a credentials provider (ECS/EKS: the `aws-config` feature)");
     /// The instance metadata service did not answer (not on EC2, or a container's hop limit).
     NO_METADATA_SERVICE = ("no_metadata_service", "the instance metadata service is unreachable", "not on EC2, or in a container with hop limit 1 (set HttpPutResponseHopLimit=2), or on Lambda/ECS where credentials come from the environment or the container endpoint (set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION, or use the `aws-config` feature)");
+    /// The instance metadata service accepted the connection, but it broke before a complete
+    /// answer (reset, truncated) on every attempt: the service is there, something interferes.
+    METADATA_CONNECTION_BROKEN = ("metadata_connection_broken", "the connection to the instance metadata service broke", "the service may be throttling this instance (too many metadata requests per second: cache credentials rather than fetching them per request), or a proxy or firewall on the way cuts connections (metadata requests must not go through HTTP_PROXY)");
     /// The instance requires IMDSv2 (`HttpTokens=required`) and the configuration uses IMDSv1.
     IMDSV2_REQUIRED = ("imdsv2_required", "the instance requires IMDSv2", "add \"imdsv2_session_token_url\": \"http://169.254.169.254/latest/api/token\" to credential_source (gcloud iam workload-identity-pools create-cred-config --aws --enable-imdsv2)");
     /// The instance metadata service lists no IAM role (no instance profile).

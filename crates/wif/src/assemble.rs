@@ -47,6 +47,7 @@ pub(crate) fn assemble(resolved: Resolved) -> Result<Chain, Error> {
         exchange,
         impersonation,
         cache: plan.cache.value,
+        deadline: plan.chain_deadline.value,
         plan,
     })
 }

@@ -58,6 +58,7 @@ pub struct CredentialsBuilder {
     pub(crate) clock: Option<Arc<dyn Clock>>,
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) cache: Option<CacheOptions>,
+    pub(crate) chain_deadline: Option<Duration>,
 }
 
 impl Default for CredentialsBuilder {
@@ -107,6 +108,7 @@ impl CredentialsBuilder {
             clock: None,
             retry: None,
             cache: None,
+            chain_deadline: None,
         }
     }
 
@@ -370,6 +372,19 @@ impl CredentialsBuilder {
     /// Cache timing.
     pub fn cache_options(mut self, options: CacheOptions) -> Self {
         self.cache = Some(options);
+        self
+    }
+
+    /// The longest a refresh of the whole chain may take — subject token, STS exchange,
+    /// impersonation, with every retry — so no `token()` call waits longer (default
+    /// [`DEFAULT_CHAIN_DEADLINE`](wif_core::DEFAULT_CHAIN_DEADLINE), 30 s;
+    /// [`Duration::MAX`] for none). Past it, `token()` fails with a retryable
+    /// [`Timeout`](wif_core::ErrorKind::Timeout) error naming the step that was running, and
+    /// that refresh's work stops. Each step keeps its own timeouts and
+    /// [`retry_policy`](Self::retry_policy) deadline within it; raise this for an executable
+    /// source whose command takes most of its `timeout_millis`.
+    pub fn chain_deadline(mut self, deadline: Duration) -> Self {
+        self.chain_deadline = Some(deadline);
         self
     }
 

@@ -282,6 +282,8 @@ pub struct Plan {
     pub retry: Setting<RetryPolicy>,
     /// Cache timing.
     pub cache: Setting<CacheOptions>,
+    /// The longest one refresh of the whole chain may take.
+    pub chain_deadline: Setting<Duration>,
     /// The subject token source, typed, and where it came from.
     pub source: Setting<SourcePlan>,
     /// Legal settings that are probably not what was meant.

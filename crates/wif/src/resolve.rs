@@ -266,6 +266,10 @@ pub(crate) fn resolve(b: &CredentialsBuilder) -> Result<Resolved, Error> {
             .cache
             .map(|c| Setting::new(c, Origin::Builder("cache_options")))
             .unwrap_or_else(|| Setting::new(Default::default(), Origin::Default)),
+        chain_deadline: b
+            .chain_deadline
+            .map(|d| Setting::new(d, Origin::Builder("chain_deadline")))
+            .unwrap_or_else(|| Setting::new(wif_core::DEFAULT_CHAIN_DEADLINE, Origin::Default)),
         source,
         warnings,
     };

@@ -187,6 +187,8 @@ fn rows() -> Vec<Row> {
         Row("retries: builder beats default", |b| b.retry_policy(RetryPolicy::never().with_deadline(Duration::from_secs(5))), Some(file()), NO_ENV, "retry", json!("at most 1 attempts within 5 s"), Some(Builder("retry_policy"))),
         Row("retries: default", same, Some(file()), NO_ENV, "retry", json!("at most 3 attempts within 30 s"), Some(Dflt)),
         Row("cache: builder beats default", |b| { let mut c = CacheOptions::default(); c.refresh_ahead = Duration::from_secs(120); b.cache_options(c) }, Some(file()), NO_ENV, "cache", json!("refresh 2 min before expiry, never hand out a token with less than 10 s left"), Some(Builder("cache_options"))),
+        Row("chain deadline: builder beats default", |b| b.chain_deadline(Duration::from_secs(90)), Some(file()), NO_ENV, "chain_deadline", json!("1 min 30 s"), Some(Builder("chain_deadline"))),
+        Row("chain deadline: default", same, Some(file()), NO_ENV, "chain_deadline", json!("30 s"), Some(Dflt)),
         // source
         Row("source: builder beats config", |b| b.source(Custom), Some(file()), NO_ENV, "source", json!("mine"), Some(Builder("source"))),
         Row("source: config", same, Some(file()), NO_ENV, "source", json!("file"), Some(Config("credential_source"))),

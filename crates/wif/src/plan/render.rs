@@ -186,6 +186,15 @@ pub(super) fn entries(plan: &Plan) -> Vec<Entry> {
             duration(c.min_validity)
         ))
     }));
+    out.push(setting(
+        "chain_deadline",
+        "chain deadline",
+        &plan.chain_deadline,
+        |d| match *d {
+            Duration::MAX => json!("none"),
+            d => json!(duration(d)),
+        },
+    ));
     out.push(setting("source", "source", &plan.source, |s| {
         json!(s.kind())
     }));
