@@ -217,7 +217,7 @@ impl EndpointProblem {
 
     fn hinted(self, err: Error) -> Error {
         if self.global {
-            err.with_cause(causes::GLOBAL_STS_ENDPOINT).with_hint(
+            err.with_known_cause(&causes::GLOBAL_STS_ENDPOINT).with_hint(
                 "use a regional endpoint, such as https://sts.us-east-1.amazonaws.com/, or leave \
                  `endpoint` unset: the default, https://sts.{region}.amazonaws.com/, follows the \
                  resolved region",

@@ -152,7 +152,7 @@ fn endpoints() {
         let err = err.into_config();
         assert!(err.to_string().contains("`endpoint`"), "{err}");
         assert_eq!(
-            err.cause() == Some(causes::GLOBAL_STS_ENDPOINT),
+            err.known_cause() == Some(&causes::GLOBAL_STS_ENDPOINT),
             says == "global",
             "{bad}"
         );
