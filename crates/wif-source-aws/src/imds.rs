@@ -68,7 +68,7 @@ impl MetadataClient {
         MetadataClient::default()
     }
 
-    fn get(&self) -> Result<&reqwest::Client, Error> {
+    pub(crate) fn get(&self) -> Result<&reqwest::Client, Error> {
         if let Some(client) = self.0.get() {
             return Ok(client);
         }

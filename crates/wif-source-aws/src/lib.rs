@@ -13,13 +13,18 @@
 //! Where the inputs come from, in order (`docs/protocol.md#aws-source` in the repository):
 //!
 //! * **Region**: [`AwsSourceBuilder::region`], then `AWS_REGION`, then `AWS_DEFAULT_REGION`, then
-//!   the metadata `region_url` (availability zone → region, tolerant of local and Wavelength
-//!   zones). Cached for the life of the source.
+//!   the shared-config profile's `region`, then the metadata `region_url` (availability zone →
+//!   region, tolerant of local and Wavelength zones). Cached for the life of the source.
 //! * **Credentials**: [`AwsSourceBuilder::credentials_provider`] (any aws-config provider or your
-//!   own), then `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`), then the
-//!   metadata `url` (role name, then `url/<role>`). Read afresh on every refresh.
+//!   own) if given; else the AWS SDKs' default chain ([`chain`]): `AWS_ACCESS_KEY_ID` +
+//!   `AWS_SECRET_ACCESS_KEY` (Lambda), web identity (EKS IRSA, AWS STS
+//!   `AssumeRoleWithWebIdentity`), container credentials (ECS task roles, EKS Pod Identity), a
+//!   shared-config profile (`AWS_PROFILE`, `~/.aws/config`), then the metadata `url` (EC2).
+//!   Temporary credentials are kept until [`REFRESH_MARGIN`] before they expire, never used
+//!   after; [`Provenance`] says which provider gave them.
 //! * **IMDSv2**: with `imdsv2_session_token_url`, one `PUT` per refresh, reused for every GET.
-//!   With env credentials and an env region (Lambda) the metadata service is never contacted.
+//!   Where the environment gives the identity (Lambda, ECS, EKS, a laptop) and the region, the
+//!   metadata service is never contacted.
 //!
 //! ```no_run
 //! use wif_core::{SourceContext, SubjectTokenSource};
@@ -41,8 +46,10 @@
 //! # let _ = subject_token; Ok(()) }
 //! ```
 //!
-//! On ECS/Fargate, EKS (IRSA, Pod Identity), or with SSO and profiles, enable the `aws-config`
-//! feature and use `AwsSource::from_default_chain()` or `AwsSourceBuilder::sdk_config`.
+//! The `aws-config` feature (on by default) reads shared-config profiles with aws-config's
+//! parser (static keys, `credential_process`); `profile-chains` adds aws-config's whole profile
+//! provider (assume-role chains, IAM Identity Center / SSO). Either way an aws-config `SdkConfig`
+//! is accepted too (`AwsSource::from_default_chain()`, `AwsSourceBuilder::sdk_config`).
 //!
 //! To see what Google will see, [`get_caller_identity`] sends the signed request to AWS once
 //! (`wif explain --call-aws`) and returns the caller's assumed-role ARN, checked against Google's
@@ -79,12 +86,17 @@
 //! federation not enabled, `sts:GetWebIdentityToken` not allowed, a duration longer than the
 //! session, expired or unknown credentials, a wrong clock. Throttling and 5xx are retried.
 //!
-//! Secrets (secret key, session token, IMDSv2 token, the signed request, the issued JWT) are
-//! `secrecy` types and never appear in `Debug`, errors or traces.
+//! Secrets (secret key, session token, IMDSv2 token, the web identity token, the container
+//! authorization token, the signed request, the issued JWT) are `secrecy` types and never appear
+//! in `Debug`, errors or traces.
 
+#[cfg(feature = "aws-config")]
+mod aws_http;
 mod aws_sts;
 mod caller_identity;
 pub mod causes;
+pub mod chain;
+mod container;
 mod credential_source;
 mod credentials;
 #[doc(hidden)]
@@ -92,6 +104,8 @@ pub mod fuzzing;
 mod imds;
 mod jwt_request;
 mod jwt_source;
+#[cfg(feature = "aws-config")]
+mod profile;
 mod provenance;
 mod region;
 mod resolver;
@@ -99,6 +113,7 @@ mod resolver;
 mod sdk_config;
 mod signing;
 mod source;
+mod web_identity;
 
 pub use caller_identity::{
     CallerIdentity, GOOGLE_SUBJECT_MAX_BYTES, SHORT_SUBJECT_MAPPING, SIGNED_HOST_HEADER,
@@ -112,7 +127,7 @@ pub use jwt_request::DEFAULT_AWS_STS_ENDPOINT;
 pub use jwt_source::{AwsJwtSource, AwsJwtSourceBuilder};
 pub use provenance::{CredentialsFrom, Provenance, RegionFrom, Resolved};
 pub use region::region_from_zone;
-pub use resolver::AwsResolver;
+pub use resolver::{AwsResolver, REFRESH_MARGIN};
 pub use signing::{
     SignedRequest, TARGET_RESOURCE_HEADER, TargetResource, sign_get_caller_identity,
 };

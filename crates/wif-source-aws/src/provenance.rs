@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use crate::chain::AwsProvider;
 use crate::credentials::AwsCredentials;
 
 /// Where the region came from.
@@ -18,6 +19,11 @@ pub enum RegionFrom {
     Metadata {
         /// Whether an IMDSv2 session token was used.
         imdsv2: bool,
+    },
+    /// The `region` of a shared-config profile.
+    Profile {
+        /// The profile's name.
+        name: String,
     },
 }
 
@@ -39,6 +45,49 @@ pub enum CredentialsFrom {
     },
     /// The credentials provider given to the builder (aws-config chain, your own supplier).
     Provider,
+    /// AWS STS `AssumeRoleWithWebIdentity` with `AWS_WEB_IDENTITY_TOKEN_FILE` (EKS IRSA).
+    WebIdentity {
+        /// `AWS_ROLE_ARN`.
+        role_arn: String,
+        /// The assumed-role session ARN AWS answered with, if it did.
+        session_arn: Option<String>,
+    },
+    /// The container credentials endpoint (ECS task role, EKS Pod Identity).
+    Container {
+        /// Whether the endpoint is EKS Pod Identity's agent.
+        pod_identity: bool,
+        /// The role, when the endpoint names it (ECS does).
+        role_arn: Option<String>,
+    },
+    /// A shared-config profile (`AWS_PROFILE`, or `default`).
+    Profile {
+        /// The profile's name.
+        name: String,
+    },
+}
+
+impl CredentialsFrom {
+    /// The provider of the chain this is.
+    pub fn provider(&self) -> AwsProvider {
+        match self {
+            CredentialsFrom::Environment { .. } => AwsProvider::Environment,
+            CredentialsFrom::Metadata { .. } => AwsProvider::Metadata,
+            CredentialsFrom::Provider => AwsProvider::Explicit,
+            CredentialsFrom::WebIdentity { .. } => AwsProvider::WebIdentity,
+            CredentialsFrom::Container { .. } => AwsProvider::Container,
+            CredentialsFrom::Profile { .. } => AwsProvider::Profile,
+        }
+    }
+
+    /// The IAM role the credentials are of, when the provider says: `AWS_ROLE_ARN` for web
+    /// identity, the `RoleArn` ECS answers with.
+    pub fn role_arn(&self) -> Option<&str> {
+        match self {
+            CredentialsFrom::WebIdentity { role_arn, .. } => Some(role_arn),
+            CredentialsFrom::Container { role_arn, .. } => role_arn.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// Where region and credentials came from: what `wif explain` shows.
@@ -60,6 +109,7 @@ impl fmt::Display for Provenance {
             RegionFrom::Metadata { imdsv2 } => {
                 write!(f, "region from instance metadata ({})", v(*imdsv2))?
             }
+            RegionFrom::Profile { name } => write!(f, "region from profile {name}")?,
         }
         match &self.credentials_from {
             CredentialsFrom::Environment { session_token } => write!(
@@ -77,6 +127,25 @@ impl fmt::Display for Provenance {
                 v(*imdsv2)
             ),
             CredentialsFrom::Provider => f.write_str("; credentials from the credentials provider"),
+            CredentialsFrom::WebIdentity { role_arn, .. } => write!(
+                f,
+                "; credentials of role {role_arn} from web identity (AssumeRoleWithWebIdentity)"
+            ),
+            CredentialsFrom::Container {
+                pod_identity,
+                role_arn,
+            } => {
+                f.write_str(if *pod_identity {
+                    "; credentials from EKS Pod Identity"
+                } else {
+                    "; credentials from the container credentials endpoint"
+                })?;
+                match role_arn {
+                    Some(role) => write!(f, " (role {role})"),
+                    None => Ok(()),
+                }
+            }
+            CredentialsFrom::Profile { name } => write!(f, "; credentials from profile {name}"),
         }
     }
 }

@@ -13,89 +13,89 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_credential_types::provider::error::CredentialsError;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use tokio::sync::OnceCell;
 use wif_core::http::describe_url;
 use wif_core::{
     Clock, Environment, Error, ErrorKind, OsEnvironment, RetryPolicy, Step, SystemClock,
 };
 
+use crate::chain::{self, Selection};
 use crate::credential_source::{
     AwsCredentialSource, IMDSV2_SESSION_TOKEN_URL, REGION_URL, URL, metadata_url,
 };
-use crate::credentials::AwsCredentials;
 use crate::imds::{self, Imds, MetadataClient, unresolvable_credentials, unresolvable_region};
-use crate::provenance::{CredentialsFrom, Provenance, RegionFrom, Resolved};
+use crate::provenance::{Provenance, RegionFrom, Resolved};
 use crate::region::is_plausible_region;
+use crate::web_identity::StsClient;
+
+mod credentials;
+
+use credentials::{Cached, Planned, ProfileLookup};
 
 /// Finds the region and the credentials of an AWS workload, and says where they came from.
 ///
 /// * **Region**: the builder's `region`, then `AWS_REGION`, then `AWS_DEFAULT_REGION`, then the
-///   metadata `region_url`. Cached after the first success.
-/// * **Credentials**: the builder's `credentials_provider`, then `AWS_ACCESS_KEY_ID` +
-///   `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`), then the metadata `url`. Read afresh on
-///   every refresh.
+///   `region` of the shared-config profile (when a shared file exists), then the metadata
+///   `region_url`. Cached after the first success.
+/// * **Credentials**: the builder's `credentials_provider`, else the default chain
+///   ([`crate::chain`]): `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY`, web identity (EKS
+///   IRSA), container credentials (ECS, EKS Pod Identity), a shared-config profile, the
+///   metadata `url`. Temporary credentials of web identity, containers and profiles are kept
+///   until [`REFRESH_MARGIN`] before they expire; the others are read afresh on every refresh.
 ///
-/// Cheap to clone (clones share the cached region). Both AWS sources hold one: see
-/// [`AwsSource::resolver`](crate::AwsSource::resolver) and
+/// Cheap to clone (clones share the cached region and credentials). Both AWS sources hold one:
+/// see [`AwsSource::resolver`](crate::AwsSource::resolver) and
 /// [`AwsJwtSource::resolver`](crate::AwsJwtSource::resolver).
 #[derive(Clone)]
 pub struct AwsResolver {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    imds: Imds,
-    region: Option<String>,
-    provider: Option<SharedCredentialsProvider>,
-    environment: Arc<dyn Environment>,
-    clock: Arc<dyn Clock>,
-    cached_region: OnceCell<(String, RegionFrom)>,
-}
+/// How long before they expire temporary credentials are replaced: a signature made with them
+/// must still be good when Google STS has AWS check it, a moment later, on a clock that may be
+/// a little ahead.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
-/// How this refresh gets its credentials (decided before any network call).
-enum CredentialsPlan {
-    Environment(AwsCredentials),
-    Provider(SharedCredentialsProvider),
-    Metadata,
+pub(crate) struct Inner {
+    pub(crate) imds: Imds,
+    region: Option<String>,
+    pub(crate) provider: Option<SharedCredentialsProvider>,
+    pub(crate) environment: Arc<dyn Environment>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) sts_http: StsClient,
+    pub(crate) sts_retry: RetryPolicy,
+    cached_region: OnceCell<(String, RegionFrom)>,
+    pub(crate) cached_credentials: std::sync::Mutex<Option<Cached>>,
 }
 
 impl AwsResolver {
-    /// Resolves region and credentials as one refresh does (metadata calls included). The
-    /// region is cached after the first success; credentials never are.
+    /// Resolves region and credentials as one refresh does (network calls included). The
+    /// environment is read anew each time; bad settings in it (half of IRSA's variables, a
+    /// container URI on a refused host, a missing token file) fail before any network call.
     pub async fn resolve(&self) -> Result<Resolved, Error> {
         let inner = &*self.inner;
-        let known_region = match inner.cached_region.get() {
-            Some(cached) => Some(cached.clone()),
-            None => inner.local_region()?,
-        };
+        let selection = chain::select(&*inner.environment, inner.provider.is_some())?;
+        let (known_region, profile) = inner.local_region(&selection).await?;
         if let Some(region) = &known_region {
             // Another refresh may have cached one meanwhile; either is the same answer.
             let _ = inner.cached_region.set(region.clone());
         }
-        let plan = if let Some(provider) = &inner.provider {
-            CredentialsPlan::Provider(provider.clone())
-        } else if let Some(creds) = AwsCredentials::from_environment(&*inner.environment) {
-            CredentialsPlan::Environment(creds)
-        } else {
-            inner.warn_on_half_key_pair();
-            CredentialsPlan::Metadata
-        };
+        let source = Planned::new(inner, selection, profile).await?;
         // Fail on what is missing before contacting anything.
         if known_region.is_none() && inner.imds.region_url.is_none() {
             return Err(unresolvable_region());
         }
-        let needs_metadata_credentials = matches!(plan, CredentialsPlan::Metadata);
+        let needs_metadata_credentials = source.needs_metadata();
         if needs_metadata_credentials && inner.imds.credentials_url.is_none() {
-            return Err(inner.explain_missing_credentials(unresolvable_credentials()));
+            return Err(source.explain(unresolvable_credentials()));
         }
 
         let imdsv2 = inner.imds.is_v2();
         let session_token = if known_region.is_none() || needs_metadata_credentials {
             inner.imds.session_token().await.map_err(|e| {
                 if needs_metadata_credentials {
-                    inner.tried_environment_first(e)
+                    source.explain(e)
                 } else {
                     e
                 }
@@ -117,31 +117,14 @@ impl AwsResolver {
                     .cloned(),
             }
         };
-        let credentials = async {
-            match plan {
-                CredentialsPlan::Environment(creds) => {
-                    let session_token = creds.session_token().is_some();
-                    Ok((creds, CredentialsFrom::Environment { session_token }))
-                }
-                CredentialsPlan::Provider(provider) => {
-                    let creds = provider
-                        .provide_credentials()
-                        .await
-                        .map_err(provider_error)?;
-                    Ok((AwsCredentials::from(creds), CredentialsFrom::Provider))
-                }
-                CredentialsPlan::Metadata => {
-                    let (creds, role) = inner
-                        .imds
-                        .credentials(token)
-                        .await
-                        .map_err(|e| inner.tried_environment_first(e))?;
-                    Ok((creds, CredentialsFrom::Metadata { imdsv2, role }))
-                }
-            }
+        let ((region, region_from), (credentials, credentials_from)) = if source.needs_region() {
+            // The call goes to the region's AWS STS: the region first.
+            let region = region.await?;
+            let credentials = source.credentials(inner, &region.0, token).await?;
+            (region, credentials)
+        } else {
+            tokio::try_join!(region, source.credentials(inner, "", token))?
         };
-        let ((region, region_from), (credentials, credentials_from)) =
-            tokio::try_join!(region, credentials)?;
         Ok(Resolved {
             region,
             credentials,
@@ -159,11 +142,18 @@ impl AwsResolver {
 }
 
 impl Inner {
-    /// The region the builder or the environment gives, if any. An empty variable counts as
+    /// The region the builder, the environment or the profile gives, if any (the cached one
+    /// first), and the profile's files when they were read for it. An empty variable counts as
     /// unset (Go's rule; Python would sign for the region "").
-    fn local_region(&self) -> Result<Option<(String, RegionFrom)>, Error> {
+    async fn local_region(
+        &self,
+        selection: &Selection,
+    ) -> Result<(Option<(String, RegionFrom)>, Option<ProfileLookup>), Error> {
+        if let Some(cached) = self.cached_region.get() {
+            return Ok((Some(cached.clone()), None));
+        }
         if let Some(region) = &self.region {
-            return Ok(Some((region.clone(), RegionFrom::Explicit)));
+            return Ok((Some((region.clone(), RegionFrom::Explicit)), None));
         }
         for var in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
             let Some(value) = self.environment.non_empty_var(var) else {
@@ -176,68 +166,24 @@ impl Inner {
                     format!("{var}={value:?} is not an AWS region name"),
                 ));
             }
-            return Ok(Some((value, RegionFrom::Environment(var))));
+            return Ok((Some((value, RegionFrom::Environment(var))), None));
         }
-        Ok(None)
-    }
-
-    /// Which half of an env key pair is set without the other, the usual reason none was found.
-    fn half_key_pair(&self) -> Option<&'static str> {
-        let has = |name: &str| self.environment.var(name).is_some_and(|v| !v.is_empty());
-        match (has("AWS_ACCESS_KEY_ID"), has("AWS_SECRET_ACCESS_KEY")) {
-            (true, false) => Some("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"),
-            (false, true) => Some("AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not"),
-            _ => None,
+        let profile = ProfileLookup::read(&*self.environment, selection).await?;
+        let region = match &profile {
+            Some(lookup) => lookup.region().await?,
+            None => None,
+        };
+        if let Some((region, _)) = &region
+            && !is_plausible_region(region)
+        {
+            return Err(Error::new(
+                Step::Source,
+                ErrorKind::InvalidConfig,
+                format!("the profile's region {region:?} is not an AWS region name"),
+            ));
         }
+        Ok((region, profile))
     }
-
-    fn explain_missing_credentials(&self, err: Error) -> Error {
-        match self.half_key_pair() {
-            Some(why) => err.context(why),
-            None => err,
-        }
-    }
-
-    /// The metadata service failed after the environment was skipped for half a key pair: the
-    /// error says why each provider gave nothing, as aws-config's chain does, since the half
-    /// pair is the usual mistake and the metadata failure only its consequence.
-    fn tried_environment_first(&self, err: Error) -> Error {
-        match self.half_key_pair() {
-            Some(why) => err.context(format!(
-                "no AWS credentials from the environment ({why}), nor from the instance metadata service"
-            )),
-            None => err,
-        }
-    }
-
-    /// Falling back to the metadata service with half a key pair set is legal (both reference
-    /// libraries do it) but rarely intended.
-    fn warn_on_half_key_pair(&self) {
-        if let Some(why) = self.half_key_pair() {
-            tracing::warn!("{why}; using the instance metadata service for AWS credentials");
-        }
-    }
-}
-
-/// Maps a credentials-provider failure. The provider's error chain is kept (it says which link
-/// of an aws-config chain failed and why); AWS SDK errors carry no secrets.
-fn provider_error(e: CredentialsError) -> Error {
-    let (kind, retryable) = match &e {
-        CredentialsError::CredentialsNotLoaded(_) | CredentialsError::InvalidConfiguration(_) => {
-            (ErrorKind::InvalidConfig, false)
-        }
-        CredentialsError::ProviderTimedOut(_) => (ErrorKind::Timeout, true),
-        CredentialsError::ProviderError(_) => (ErrorKind::Transport, true),
-        _ => (ErrorKind::Internal, false),
-    };
-    let mut message = format!("the AWS credentials provider failed: {e}");
-    let mut cause = std::error::Error::source(&e);
-    for _ in 0..5 {
-        let Some(c) = cause else { break };
-        message.push_str(&format!(": {c}"));
-        cause = c.source();
-    }
-    Error::new(Step::Source, kind, message).retryable(retryable)
 }
 
 impl fmt::Debug for AwsResolver {
@@ -273,6 +219,7 @@ pub(crate) struct ResolverBuilder {
     environment: Option<Arc<dyn Environment>>,
     clock: Option<Arc<dyn Clock>>,
     http: Option<reqwest::Client>,
+    sts_http: Option<reqwest::Client>,
     metadata_timeout: Duration,
     metadata_retry: RetryPolicy,
 }
@@ -286,6 +233,7 @@ impl ResolverBuilder {
             environment: None,
             clock: None,
             http: None,
+            sts_http: None,
             metadata_timeout: imds::REQUEST_TIMEOUT,
             // Metadata 5xx are rare and brief; timeouts are not retried at all (see imds.rs).
             metadata_retry: RetryPolicy::default()
@@ -332,6 +280,10 @@ impl ResolverBuilder {
 
     pub(crate) fn http_client(&mut self, client: reqwest::Client) {
         self.http = Some(client);
+    }
+
+    pub(crate) fn sts_http_client(&mut self, client: reqwest::Client) {
+        self.sts_http = Some(client);
     }
 
     pub(crate) fn metadata_timeout(&mut self, timeout: Duration) {
@@ -382,7 +334,13 @@ impl ResolverBuilder {
                 provider: self.provider,
                 environment: self.environment.unwrap_or_else(|| Arc::new(OsEnvironment)),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                sts_http: self.sts_http.map(StsClient::given).unwrap_or_default(),
+                // AWS STS's throttling and 5xx are brief; an attempt is cut at 10 s.
+                sts_retry: RetryPolicy::default()
+                    .with_max_attempts(3)
+                    .with_deadline(Duration::from_secs(30)),
                 cached_region: OnceCell::new(),
+                cached_credentials: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -482,6 +440,13 @@ macro_rules! resolver_setters {
         /// still cut at the metadata timeout.
         pub fn $http(mut self, client: reqwest::Client) -> Self {
             self.resolver.http_client(client);
+            self
+        }
+
+        /// The client for AWS STS `AssumeRoleWithWebIdentity` (web identity, EKS IRSA; default
+        /// [`wif_core::http::default_client`], built at the first call).
+        pub fn sts_http_client(mut self, client: reqwest::Client) -> Self {
+            self.resolver.sts_http_client(client);
             self
         }
 

@@ -6,8 +6,9 @@
 //! the C build out of the dependency tree (aws-config panics at load without one).
 
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use wif_core::Error;
+
+use crate::aws_http::https_client;
 
 use crate::jwt_source::{AwsJwtSource, AwsJwtSourceBuilder};
 use crate::source::{AwsSource, AwsSourceBuilder};
@@ -73,8 +74,5 @@ impl AwsJwtSource {
 /// # Ok(()) }
 /// ```
 pub fn config_loader() -> ConfigLoader {
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client)
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
 }
