@@ -132,13 +132,16 @@ pub struct ContainerSettings {
 }
 
 impl ContainerSettings {
-    /// Whether the endpoint is EKS Pod Identity's agent (`169.254.170.23`, `fd00:ec2::23`).
+    /// Whether this is EKS Pod Identity: the endpoint is its agent (`169.254.170.23`,
+    /// `fd00:ec2::23`), or an authorization token file goes with it (what EKS sets; ECS never
+    /// does). What the reports and the likely causes name; the call is the same either way.
     pub fn is_pod_identity(&self) -> bool {
-        match self.url.host() {
+        let agent = match self.url.host() {
             Some(url::Host::Ipv4(ip)) => ip == EKS_POD_IDENTITY_V4,
             Some(url::Host::Ipv6(ip)) => ip == EKS_POD_IDENTITY_V6,
             _ => false,
-        }
+        };
+        agent || matches!(self.authorization, ContainerAuthorization::TokenFile(_))
     }
 }
 
