@@ -97,6 +97,8 @@ mod region;
 mod sdk_config;
 mod signing;
 mod source;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use builder::{AwsCredentialSource, AwsSourceBuilder};
 pub use caller_identity::{
