@@ -68,6 +68,8 @@ mod object;
 mod objects;
 mod progress;
 mod resumable;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod upload;
 
 pub use bytes::Bytes;
