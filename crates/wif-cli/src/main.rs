@@ -28,8 +28,10 @@ mod demo_apis;
 mod demo_storage;
 #[cfg(feature = "emulator")]
 mod emulator_cmd;
+mod emulator_host;
 mod explain;
 mod gcs;
+mod terminal;
 use wif::secrecy::{ExposeSecret, SecretString};
 use wif::{Credentials, Error, Step};
 
@@ -54,7 +56,11 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
     },
-    /// Print the subject token the credential source produces (for debugging; it is a credential).
+    /// Print the subject token the credential source produces, for debugging.
+    ///
+    /// The subject token is a credential: whoever holds it can exchange it at Google STS until
+    /// it expires. When stdout is a terminal, a warning saying so goes to stderr first; piped
+    /// or redirected output gets none.
     SubjectToken {
         #[command(flatten)]
         common: Common,
@@ -76,6 +82,10 @@ enum Command {
     /// token), showing what each step used and proved, and the cause and fix of a failure.
     Explain(explain::ExplainArgs),
     /// Cloud Storage: copy, list and remove objects with the chain's token.
+    ///
+    /// With STORAGE_EMULATOR_HOST set, requests go to that emulator, anonymously unless
+    /// --credentials is given; over plain http it must be this machine (127.0.0.1, ::1,
+    /// localhost).
     Gcs {
         #[command(flatten)]
         common: Common,
@@ -83,6 +93,10 @@ enum Command {
         command: gcs::GcsCommand,
     },
     /// BigQuery: run queries and insert rows with the chain's token.
+    ///
+    /// With BIGQUERY_EMULATOR_HOST set, requests go to that emulator, anonymously unless
+    /// --credentials is given; over plain http it must be this machine (127.0.0.1, ::1,
+    /// localhost).
     Bq {
         #[command(flatten)]
         common: Common,
@@ -130,8 +144,8 @@ fn main() -> ExitCode {
         Ok(Some(out)) => print_result(&out),
         Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
-            // Display ends with "\n  hint: …" when the error has one.
-            eprintln!("error: {e}");
+            // Server words in the message are escaped: one line, then our hint line.
+            eprintln!("error: {}", terminal::error_text(&e));
             ExitCode::from(exit_status(&e))
         }
     }
@@ -205,14 +219,7 @@ fn load(common: &Common, scopes: &[String]) -> Result<Credentials, Error> {
         None => builder.adc()?,
     };
     let builder = match &common.ca_certs {
-        Some(path) => builder.add_root_certificates_pem(std::fs::read(path).map_err(|e| {
-            Error::new(
-                Step::Config,
-                wif::ErrorKind::Io,
-                format!("could not read --ca-certs {}", path.display()),
-            )
-            .with_source(e)
-        })?),
+        Some(path) => builder.add_root_certificates_pem(read_ca_certs(path)?),
         None => builder,
     };
     // `--scopes "a, b,"` means a and b: stray spaces and commas are not scopes.
@@ -229,18 +236,23 @@ fn load(common: &Common, scopes: &[String]) -> Result<Credentials, Error> {
     builder.build()
 }
 
-/// Credentials for `wif gcs` / `wif bq`. Like Google's own tools, with `emulator_var`
-/// (`STORAGE_EMULATOR_HOST`, `BIGQUERY_EMULATOR_HOST`) set and no credentials configured at all,
-/// requests go unauthenticated (`None`); configured credentials are always used.
-fn load_unless_emulated(common: &Common, emulator_var: &str) -> Result<Option<Credentials>, Error> {
-    let emulated = std::env::var(emulator_var).is_ok_and(|v| !v.trim().is_empty());
-    if common.credentials.is_none()
-        && emulated
-        && wif::adc::find_credentials_file(&wif::OsEnvironment)?.is_none()
-    {
-        return Ok(None);
-    }
-    load(common, &[]).map(Some)
+/// The PEM bundle of `--ca-certs`: a regular file of at most 1 MiB (a system bundle is a few
+/// hundred KiB), refused before reading when it is a pipe, a device or larger.
+fn read_ca_certs(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    use wif::layers::core::local_file::{self, MAX_LOCAL_FILE_BYTES};
+    local_file::read_bounded(path, MAX_LOCAL_FILE_BYTES, "--ca-certs CA bundle")
+        .map_err(|e| e.into_error(Step::Config))
+}
+
+/// Credentials for `wif gcs` / `wif bq`: with `emulator_var` (`STORAGE_EMULATOR_HOST`,
+/// `BIGQUERY_EMULATOR_HOST`) set, none unless `--credentials` is given (see [`emulator_host`]).
+fn api_credentials(common: &Common, emulator_var: &str) -> Result<Option<Credentials>, Error> {
+    emulator_host::api_credentials(
+        emulator_var,
+        common.credentials.is_some(),
+        &wif::OsEnvironment,
+        || load(common, &[]),
+    )
 }
 
 /// The result to print. It is a credential either way, so it stays a `SecretString` (zeroed on
@@ -266,12 +278,12 @@ async fn run(cli: Cli) -> Result<Option<SecretString>, Error> {
             Ok(None)
         }
         Command::Gcs { common, command } => {
-            let creds = load_unless_emulated(&common, "STORAGE_EMULATOR_HOST")?;
+            let creds = api_credentials(&common, "STORAGE_EMULATOR_HOST")?;
             gcs::run(command, creds).await?;
             Ok(None)
         }
         Command::Bq { common, command } => {
-            let creds = load_unless_emulated(&common, "BIGQUERY_EMULATOR_HOST")?;
+            let creds = api_credentials(&common, "BIGQUERY_EMULATOR_HOST")?;
             bq::run(command, creds, &mut std::io::stdout()).await?;
             Ok(None)
         }
@@ -294,6 +306,10 @@ async fn run(cli: Cli) -> Result<Option<SecretString>, Error> {
         Command::SubjectToken { common } => {
             let creds = load(&common, &[])?;
             let subject = creds.subject_token().await?;
+            if let Some(warning) = terminal::subject_token_warning(std::io::stdout().is_terminal())
+            {
+                eprintln!("{warning}");
+            }
             Ok(Some(SecretString::from(match common.format {
                 Format::Text => subject.secret().expose_secret().to_owned(),
                 Format::Json => serde_json::json!({

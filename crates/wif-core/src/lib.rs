@@ -7,7 +7,8 @@
 //! caller ──token()──▶ TokenCache ──▶ [impersonation] ──▶ STS exchange ──▶ SubjectTokenSource
 //! ```
 //!
-//! This crate holds the seams and shared pieces, and does no I/O of its own:
+//! This crate holds the seams and shared pieces, and starts no I/O of its own (its HTTP and
+//! local-file helpers run only when a caller asks):
 //!
 //! * [`SubjectTokenSource`] — proves who the workload is (implement it to plug in your own).
 //! * [`TokenProvider`] — hands out [`AccessToken`]s; the STS exchange, impersonation, the cache
@@ -19,6 +20,8 @@
 //! * [`http`] — the default `reqwest` client and bounded response reading.
 //! * [`Environment`] / [`Clock`] — the outside world, injected so tests stay hermetic.
 //! * [`jwt`] — reading (never verifying) a JWT subject token's claims, for diagnostics.
+//! * [`local_file`] — bounded reads of local configuration-sized files, refusing pipes and
+//!   devices.
 //!
 //! ```
 //! use std::time::Duration;
@@ -46,6 +49,7 @@ mod format;
 pub mod http;
 pub mod json;
 pub mod jwt;
+pub mod local_file;
 mod retry;
 mod source;
 #[cfg(feature = "testing")]

@@ -18,13 +18,22 @@ const LIFETIME_FIELD: &str = "service_account_impersonation.token_lifetime_secon
 /// How a delegate must be written in the request; bare emails get this prefix.
 const DELEGATE_PREFIX: &str = "projects/-/serviceAccounts/";
 
+/// The `generateAccessToken` URL as the caller gave it.
+#[derive(Debug)]
+enum Endpoint {
+    /// Text, parsed by `build()`.
+    Text(String),
+    /// Already parsed by the caller; used as is.
+    Parsed(url::Url),
+}
+
 /// Builds an [`Impersonation`]. Setters consume and return the builder; [`build`](Self::build)
 /// validates everything.
 #[derive(Debug, Default)]
 #[must_use]
 pub struct ImpersonationBuilder {
     federated: Option<Arc<dyn TokenProvider>>,
-    url: Option<String>,
+    url: Option<Endpoint>,
     service_account: Option<String>,
     universe_domain: Option<String>,
     scopes: Option<Vec<String>>,
@@ -50,7 +59,15 @@ impl ImpersonationBuilder {
 
     /// The full `generateAccessToken` URL (`service_account_impersonation_url`), used verbatim.
     pub fn url(mut self, url: impl Into<String>) -> Self {
-        self.url = Some(url.into());
+        self.url = Some(Endpoint::Text(url.into()));
+        self
+    }
+
+    /// Like [`url`](Self::url), for a URL already parsed — the one a trust policy vetted, say:
+    /// it is used exactly as given, never parsed again from text (the `https` rule and the
+    /// service-account check still apply).
+    pub fn url_parsed(mut self, url: url::Url) -> Self {
+        self.url = Some(Endpoint::Parsed(url));
         self
     }
 
@@ -123,7 +140,7 @@ impl ImpersonationBuilder {
             )
         })?;
         let (url, email) = target(
-            self.url.as_deref(),
+            self.url,
             self.service_account.as_deref(),
             self.universe_domain.as_deref(),
         )?;
@@ -166,7 +183,7 @@ impl ImpersonationBuilder {
 /// universe domain is not consulted), but a service account given alongside it must be the one
 /// the URL names.
 fn target(
-    url: Option<&str>,
+    url: Option<Endpoint>,
     service_account: Option<&str>,
     universe_domain: Option<&str>,
 ) -> Result<(url::Url, String), Error> {
@@ -180,7 +197,10 @@ fn target(
     }
     match (url, service_account) {
         (Some(url), given) => {
-            let (url, email) = endpoint::check_url(url)?;
+            let (url, email) = match url {
+                Endpoint::Text(raw) => endpoint::check_url(&raw)?,
+                Endpoint::Parsed(url) => endpoint::check_parsed_url(url)?,
+            };
             match given {
                 Some(given) if !given.eq_ignore_ascii_case(&email) => Err(Error::config(
                     URL_FIELD,
@@ -337,6 +357,26 @@ mod tests {
             .expect("builds");
         assert_eq!(imp.url(), url);
         assert_eq!(imp.service_account_email(), "x@y");
+    }
+
+    #[test]
+    fn a_parsed_url_is_used_as_given_under_the_same_rules() {
+        let url = url::Url::parse("http://127.0.0.1:9/sa/x@y:generateAccessToken").expect("URL");
+        let imp = base()
+            .url("https://iamcredentials.googleapis.com/v1/other")
+            .url_parsed(url.clone())
+            .build()
+            .expect("builds");
+        assert_eq!(imp.url(), url.as_str(), "the last setting wins");
+        assert_eq!(imp.service_account_email(), "x@y");
+        for bad in [
+            format!("http://example.com/v1/projects/-/serviceAccounts/{SA}:generateAccessToken"),
+            "https://iamcredentials.googleapis.com/v1/foo".to_owned(),
+        ] {
+            let url = url::Url::parse(&bad).expect("URL");
+            let shown = config_error(base().url_parsed(url)).to_string();
+            assert!(shown.contains(URL_FIELD), "{bad}: {shown}");
+        }
     }
 
     #[test]

@@ -68,6 +68,7 @@
 mod command;
 #[doc(hidden)]
 pub mod fuzzing;
+mod output_file;
 mod response;
 mod run;
 
@@ -77,13 +78,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncReadExt;
 use tracing::Instrument;
 use wif_core::{
     Clock, Environment, Error, ErrorKind, OsEnvironment, SourceContext, Step, SubjectToken,
     SubjectTokenSource, SystemClock, async_trait,
 };
 
+use crate::output_file::{OutputFileError, read_output_file};
 use crate::response::{Problem, ProblemKind};
 use crate::run::{RunError, describe_status};
 
@@ -323,15 +324,16 @@ impl ExecutableSource {
     /// must run, `Err` for a malformed file.
     async fn cached(&self, path: &Path) -> Result<Option<SubjectToken>, Error> {
         let shown = path.display();
-        let body = match read_file(path).await {
-            Ok(body) => body,
-            // Missing (the usual first run) or unreadable: Google's Python and Go libraries both
-            // run the command.
-            Err(e) => {
-                tracing::debug!(path = %shown, error = %e, "no cached executable response");
-                return Ok(None);
-            }
-        };
+        let body =
+            match read_output_file(path, MAX_OUTPUT_BYTES, Instant::now() + self.timeout).await {
+                Ok(body) => body,
+                // Missing (the usual first run) or unreadable: Google's Python and Go libraries
+                // both run the command.
+                Err(e) => {
+                    tracing::debug!(path = %shown, error = %e, "no cached executable response");
+                    return Ok(None);
+                }
+            };
         if body.iter().all(u8::is_ascii_whitespace) {
             tracing::debug!(path = %shown, "executable output file is empty");
             return Ok(None);
@@ -434,18 +436,28 @@ impl ExecutableSource {
                 )
                 .with_hint(RESPONSE_HINT));
             };
-            // Python reads the response from output_file when stdout is empty.
-            let body = read_file(path).await.map_err(|e| {
-                Error::new(
-                    Step::Source,
-                    ErrorKind::Io,
-                    format!(
-                        "{what} printed nothing on stdout, and its output file `{}` could not be read",
-                        path.display()
-                    ),
-                )
-                .with_source(e)
-            })?;
+            // Python reads the response from output_file when stdout is empty; within the same
+            // `timeout_millis` as the command.
+            let body = read_output_file(path, MAX_OUTPUT_BYTES, started + self.timeout)
+                .await
+                .map_err(|e| {
+                    let kind = match e {
+                        OutputFileError::TimedOut => ErrorKind::Timeout,
+                        OutputFileError::Read(_) => ErrorKind::Io,
+                    };
+                    let err = Error::new(
+                        Step::Source,
+                        kind,
+                        format!(
+                            "{what} printed nothing on stdout, and its output file `{}` {e}",
+                            path.display()
+                        ),
+                    );
+                    match e.os_error() {
+                        Some(io) => err.with_source(std::io::Error::new(io.kind(), io.to_string())),
+                        None => err,
+                    }
+                })?;
             (
                 body,
                 format!("{what} (response read from `{}`)", path.display()),
@@ -545,21 +557,6 @@ fn problem_error(p: Problem, from: &str) -> Error {
         ),
         ProblemKind::Unsuccessful => err,
     }
-}
-
-/// Reads at most [`MAX_OUTPUT_BYTES`] of `path`; larger files are an error.
-async fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    let file = tokio::fs::File::open(path).await?;
-    let mut body = Vec::new();
-    file.take(MAX_OUTPUT_BYTES as u64 + 1)
-        .read_to_end(&mut body)
-        .await?;
-    if body.len() > MAX_OUTPUT_BYTES {
-        return Err(std::io::Error::other(format!(
-            "larger than {MAX_OUTPUT_BYTES} bytes"
-        )));
-    }
-    Ok(body)
 }
 
 #[cfg(all(test, unix))]

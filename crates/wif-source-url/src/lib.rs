@@ -88,6 +88,12 @@ impl UrlSource {
         // The parse error never echoes the URL: its query may hold a secret.
         let url = Url::parse(url.trim())
             .map_err(|e| Error::config(URL_FIELD, format!("not a valid URL ({e})")))?;
+        Self::from_url(url, format)
+    }
+
+    /// Like [`new`](Self::new), for a URL already parsed — the one a trust policy vetted, say:
+    /// it is fetched exactly as given, never parsed again from text. The same checks apply.
+    pub fn from_url(url: Url, format: TokenFormat) -> Result<Self, Error> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::config(
                 URL_FIELD,

@@ -331,6 +331,23 @@ fn bad_urls_are_config_errors_naming_the_field() {
     assert!(UrlSource::new(" https://token.example/t ", TokenFormat::Text).is_ok());
 }
 
+#[tokio::test]
+async fn a_parsed_url_is_fetched_as_given() {
+    let server = server_answering(ResponseTemplate::new(200).set_body_string(TOKEN)).await;
+    let url = url::Url::parse(&token_url(&server)).expect("a URL");
+    let source = UrlSource::from_url(url, TokenFormat::Text)
+        .expect("valid url")
+        .with_retry_policy(fast_retries());
+    assert_eq!(fetch(&source).await.expect("token"), TOKEN);
+    let requests = server.received_requests().await.expect("recording on");
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].url.path(), "/token");
+
+    let ftp = url::Url::parse("ftp://host/token").expect("a URL");
+    let err = UrlSource::from_url(ftp, TokenFormat::Text).expect_err("ftp");
+    assert!(err.to_string().contains("`credential_source.url`"), "{err}");
+}
+
 #[test]
 fn bad_headers_are_config_errors_that_never_show_the_value() {
     let base = || UrlSource::new("http://127.0.0.1:1/token", TokenFormat::Text).expect("url");

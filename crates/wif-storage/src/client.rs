@@ -350,8 +350,9 @@ impl StorageBuilder {
         self
     }
 
-    /// The HTTP client (share one across the process). Without it, a client with rustls, a 5 s
-    /// connect timeout, a 60 s read-idle timeout and no redirects is built.
+    /// The HTTP client (share one across the process). Without it, wif's default client
+    /// (`wif_core::http::client_builder`: rustls, a 5 s connect timeout, no redirects,
+    /// `localhost` resolved without DNS) with a 60 s read-idle timeout is built.
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -421,6 +422,26 @@ impl StorageBuilder {
             ),
             _ => e,
         })?;
+        // A bearer token travels over plain http only to this machine (an emulator, a test
+        // fake), under wif's one loopback rule; a token sent in clear to another host would be
+        // readable by anyone on the way.
+        let base = endpoints.base();
+        if self.provider.is_some() && base.scheme() == "http" && !wif_core::http::is_loopback(base)
+        {
+            let field = if self.base_url.is_none() && emulator.is_some() {
+                EMULATOR_HOST_VAR
+            } else {
+                "base_url"
+            };
+            return Err(Error::config(
+                field,
+                format!(
+                    "{} is plain http to a host that is not this machine; refusing to send the access token there",
+                    wif_core::http::describe_url(base)
+                ),
+            )
+            .with_hint("use https://, or a loopback address (127.0.0.1, ::1, localhost) for an emulator"));
+        }
         // Like Google's clients: an emulator without configured credentials is spoken to
         // anonymously; anywhere else, requests without a token would only earn 401s.
         if self.provider.is_none() && emulator.is_none() {
@@ -431,12 +452,12 @@ impl StorageBuilder {
         }
         let client = match self.client {
             Some(c) => c,
-            None => reqwest::Client::builder()
-                .use_rustls_tls()
-                .connect_timeout(wif_core::http::DEFAULT_CONNECT_TIMEOUT)
+            // wif's default client (rustls, 5 s connect timeout, no redirects, `localhost`
+            // mapped to 127.0.0.1/::1 without a resolver, as the loopback rule above assumes);
+            // every request sets its own whole-request timeout, and a stalled body fails after
+            // 60 s without data.
+            None => wif_core::http::client_builder()
                 .read_timeout(Duration::from_secs(60))
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(wif_core::http::USER_AGENT)
                 .build()
                 .map_err(|e| {
                     Error::new(
@@ -538,6 +559,44 @@ mod tests {
             .build()
             .expect_err("bad emulator host");
         assert!(e.to_string().contains(EMULATOR_HOST_VAR), "{e}");
+    }
+
+    /// A token over plain http only to this machine: `[::ffff:127.0.0.1]` is not loopback
+    /// under wif's rule, and the issue saw a bearer token reach it through the variable.
+    #[test]
+    fn a_token_goes_over_plain_http_only_to_loopback() {
+        for (host, field) in [
+            ("[::ffff:127.0.0.1]:9023", EMULATOR_HOST_VAR),
+            ("example.invalid:8080", EMULATOR_HOST_VAR),
+            ("http://10.1.2.3:4443", EMULATOR_HOST_VAR),
+        ] {
+            let e = Storage::builder()
+                .environment(MapEnvironment::new().with(EMULATOR_HOST_VAR, host))
+                .provider(provider())
+                .build()
+                .expect_err(host);
+            assert!(e.is_config(), "{host}: {e}");
+            assert!(e.to_string().contains(field), "{host}: {e}");
+            // Without a token there is nothing to leak (the CLI refuses such hosts itself).
+            Storage::builder()
+                .environment(MapEnvironment::new().with(EMULATOR_HOST_VAR, host))
+                .build()
+                .expect(host);
+        }
+        let e = Storage::builder()
+            .environment(MapEnvironment::new())
+            .base_url("http://storage.internal.test/")
+            .provider(provider())
+            .build()
+            .expect_err("explicit base URL");
+        assert!(e.to_string().contains("base_url"), "{e}");
+        for ok in ["127.0.0.1:1", "localhost:2", "[::1]:3", "https://gcs.test"] {
+            Storage::builder()
+                .environment(MapEnvironment::new().with(EMULATOR_HOST_VAR, ok))
+                .provider(provider())
+                .build()
+                .expect(ok);
+        }
     }
 
     #[test]

@@ -81,6 +81,11 @@ impl StsExchange {
         &self.inner.context
     }
 
+    /// The STS endpoint this exchange posts to, as it is contacted.
+    pub fn token_url(&self) -> &Url {
+        &self.inner.token_url
+    }
+
     /// One exchange of an already-obtained subject token, retried per the policy.
     ///
     /// Errors are at [`Step::Exchange`] with the server's `error`/`error_description` and, for

@@ -15,7 +15,7 @@ use wif_impersonate::Impersonation;
 use wif_sts::StsExchange;
 
 use crate::config::ExternalAccountConfig;
-use crate::trust::{TrustPolicy, Used};
+use crate::trust::{Checked, TrustPolicy, Used};
 use crate::{Chain, Credentials, CredentialsInfo, adc, sources};
 
 /// Builds [`Credentials`]. Every setter is optional except what the chain cannot do without
@@ -43,6 +43,9 @@ pub struct CredentialsBuilder {
     workforce_pool_user_project: Option<String>,
     universe_domain: Option<String>,
     trust_policy: Option<TrustPolicy>,
+    /// What a trust policy would refuse in the configuration's JSON text (its size, a
+    /// duplicate key), which the parsed configuration no longer shows.
+    config_text_refusal: Option<Error>,
     http_client: Option<reqwest::Client>,
     root_certificates: Vec<Vec<u8>>,
     aws_provider: Option<SharedCredentialsProvider>,
@@ -89,6 +92,7 @@ impl CredentialsBuilder {
             workforce_pool_user_project: None,
             universe_domain: None,
             trust_policy: None,
+            config_text_refusal: None,
             http_client: None,
             root_certificates: Vec::new(),
             aws_provider: None,
@@ -102,25 +106,31 @@ impl CredentialsBuilder {
     /// Starts from a parsed `external_account` configuration.
     pub fn config(mut self, config: ExternalAccountConfig) -> Self {
         self.config = Some(config);
+        self.config_text_refusal = None;
         self
     }
 
     /// Parses and validates an `external_account` configuration JSON string.
+    ///
+    /// With a [`trust_policy`](Self::trust_policy) (set before or after this call), text over
+    /// [`MAX_UNTRUSTED_CONFIG_BYTES`](crate::trust::MAX_UNTRUSTED_CONFIG_BYTES) or with a key
+    /// twice in one object is refused — when the policy is already set, before parsing.
     pub fn config_json(self, json: &str) -> Result<Self, Error> {
-        Ok(self.config(ExternalAccountConfig::from_json(json)?))
+        let text = crate::trust::check_text(json);
+        if self.trust_policy.is_some() {
+            text.clone()?;
+        }
+        let mut this = self.config(ExternalAccountConfig::from_json(json)?);
+        this.config_text_refusal = text.err();
+        Ok(this)
     }
 
-    /// Reads, parses and validates an `external_account` configuration file.
+    /// Reads, parses and validates an `external_account` configuration file. The file must be a
+    /// regular file of at most [`MAX_LOCAL_FILE_BYTES`](wif_core::local_file::MAX_LOCAL_FILE_BYTES)
+    /// (1 MiB); a pipe, a device or a larger file is refused before it is read.
     pub fn config_file(self, path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let json = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(
-                Step::Config,
-                wif_core::ErrorKind::Io,
-                format!("could not read credential configuration {}", path.display()),
-            )
-            .with_source(e)
-        })?;
+        let json = adc::read_credentials_file(path)?;
         self.config_json(&json)
             .map_err(|e| e.context(format_args!("{}", path.display())))
     }
@@ -332,7 +342,7 @@ impl CredentialsBuilder {
     /// I/O.
     pub fn build_chain(self) -> Result<Chain, Error> {
         let cfg = self.config.as_ref();
-        self.check_universe_and_trust()?;
+        let checked = self.check_universe_and_trust()?;
         let universe = self
             .universe_domain
             .clone()
@@ -423,6 +433,7 @@ impl CredentialsBuilder {
                     env: &self.environment,
                     aws_provider: self.aws_provider.clone(),
                     aws_region: self.aws_region.clone(),
+                    checked_url: checked.source_url.clone(),
                 },
             )?,
             (None, None, None) => {
@@ -453,7 +464,6 @@ impl CredentialsBuilder {
             .source_arc(source.clone())
             .audience(audience.clone())
             .subject_token_type(subject_token_type.clone())
-            .token_url(token_url.clone())
             .scopes(sts_scopes)
             .metrics(impersonation_url.is_some(), lifetime.is_some())
             .http_client(exchange_http.clone())
@@ -467,6 +477,12 @@ impl CredentialsBuilder {
         if let Some(email) = &impersonated_email {
             sts = sts.impersonated_email(email.clone());
         }
+        // The URL a trust policy checked is used as parsed, unless the certificate source put
+        // its mTLS endpoint in place of the default one.
+        sts = match checked.token_url.filter(|u| u.as_str() == token_url) {
+            Some(url) => sts.token_url_parsed(url),
+            None => sts.token_url(token_url),
+        };
         let sts = Arc::new(sts.build()?);
 
         let impersonation = match &impersonation_url {
@@ -475,13 +491,15 @@ impl CredentialsBuilder {
                 // The federated token is cached on its own: a second impersonation within its
                 // life costs one IAM call, not an STS exchange too.
                 let federated = TokenCache::with_options(sts.clone(), self.cache);
-                let mut imp = Impersonation::builder()
-                    .federated(federated)
-                    .url(url.clone())
-                    .universe_domain(universe.clone())
-                    .scopes(scopes.clone())
-                    .http_client(exchange_http.clone())
-                    .retry_policy(self.retry);
+                let imp = Impersonation::builder().federated(federated);
+                let mut imp = match checked.impersonation_url {
+                    Some(checked) => imp.url_parsed(checked),
+                    None => imp.url(url.clone()),
+                }
+                .universe_domain(universe.clone())
+                .scopes(scopes.clone())
+                .http_client(exchange_http.clone())
+                .retry_policy(self.retry);
                 if let Some(l) = lifetime {
                     imp = imp.lifetime(l);
                 }
@@ -491,13 +509,14 @@ impl CredentialsBuilder {
                 Some(imp.build()?)
             }
         };
+        // The URLs as the layers contact them (parsed), not as written.
         let info = CredentialsInfo {
             source_kind: source.kind().to_owned(),
             audience: Some(audience),
             subject_token_type: Some(subject_token_type),
-            token_url: Some(token_url),
+            token_url: Some(sts.token_url().to_string()),
             impersonated_service_account: impersonated_email,
-            impersonation_url,
+            impersonation_url: impersonation.as_ref().map(|imp| imp.url().to_owned()),
             scopes,
             quota_project_id: quota_project,
             universe_domain: universe,
@@ -557,7 +576,7 @@ impl CredentialsBuilder {
     /// The explicit universe must be a domain and agree with the configuration's (a token for
     /// one universe is useless in another, and the configuration's default `token_url` was
     /// derived from its own universe); then the trust policy, if any, checks the configuration.
-    fn check_universe_and_trust(&self) -> Result<(), Error> {
+    fn check_universe_and_trust(&self) -> Result<Checked, Error> {
         if let Some(domain) = &self.universe_domain {
             if !crate::config::is_domain(domain) {
                 return Err(Error::config(
@@ -581,8 +600,11 @@ impl CredentialsBuilder {
             }
         }
         let (Some(policy), Some(cfg)) = (&self.trust_policy, &self.config) else {
-            return Ok(());
+            return Ok(Checked::default());
         };
+        if let Some(refusal) = &self.config_text_refusal {
+            return Err(refusal.clone());
+        }
         let mut policy = policy.clone();
         if let Some(domain) = &self.universe_domain {
             policy = policy.allow_universe_domain(domain.clone());

@@ -28,8 +28,11 @@ use serde::Deserialize;
 use wif_core::{Error, ErrorKind, Step};
 
 mod audience;
+mod duplicates;
 mod fields;
 mod source;
+
+pub(crate) use duplicates::{first_duplicate_key, shown_key};
 
 pub use audience::{Audience, AudienceKind, parse_audience};
 pub use source::{

@@ -18,6 +18,8 @@ pub(crate) struct SourceOptions<'a> {
     pub env: &'a Arc<dyn Environment>,
     pub aws_provider: Option<SharedCredentialsProvider>,
     pub aws_region: Option<String>,
+    /// The URL source's URL as a trust policy checked it: fetched as is.
+    pub checked_url: Option<url::Url>,
 }
 
 pub(crate) fn from_config(
@@ -29,11 +31,17 @@ pub(crate) fn from_config(
         CredentialSource::File(f) => {
             Ok(Arc::new(FileSource::new(f.file.clone(), f.format.clone())))
         }
-        CredentialSource::Url(u) => Ok(Arc::new(
-            UrlSource::new(&u.url, u.format.clone())?
-                .with_headers(u.headers.clone())?
-                .with_http_client(http.clone()),
-        )),
+        CredentialSource::Url(u) => {
+            let source = match opts.checked_url {
+                Some(url) => UrlSource::from_url(url, u.format.clone())?,
+                None => UrlSource::new(&u.url, u.format.clone())?,
+            };
+            Ok(Arc::new(
+                source
+                    .with_headers(u.headers.clone())?
+                    .with_http_client(http.clone()),
+            ))
+        }
         CredentialSource::Aws(a) => {
             // The AWS source builds its own metadata client on purpose: IMDS needs ~1 s
             // timeouts and no proxy, unlike the STS client.

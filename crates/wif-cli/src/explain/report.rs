@@ -399,7 +399,7 @@ impl Report {
                     if causes.is_empty() {
                         String::new()
                     } else {
-                        format!(": {}", causes.join("; "))
+                        format!(": {}", crate::terminal::escape_controls(&causes.join("; ")))
                     }
                 );
             }
@@ -452,19 +452,21 @@ impl StepReport {
         if let Some(proved) = &self.proved {
             let _ = writeln!(out, "   proved: {proved}");
         }
+        // Errors, warnings and diagnoses can quote a server's words: escaped, one line each.
+        let esc = crate::terminal::escape_controls;
         for w in &self.warnings {
-            let _ = writeln!(out, "   warning: {w}");
+            let _ = writeln!(out, "   warning: {}", esc(w));
         }
         if let Some(e) = &self.error {
-            let _ = writeln!(out, "   error: {}", e.message);
+            let _ = writeln!(out, "   error: {}", esc(&e.message));
             if let Some(hint) = &e.hint {
-                let _ = writeln!(out, "   hint: {hint}");
+                let _ = writeln!(out, "   hint: {}", esc(hint));
             }
         }
         for d in &self.diagnoses {
-            let _ = writeln!(out, "   cause: {} [{}]", d.summary, d.cause);
-            let _ = writeln!(out, "     why: {}", d.explanation);
-            let _ = writeln!(out, "     fix: {}", d.fix);
+            let _ = writeln!(out, "   cause: {} [{}]", esc(&d.summary), d.cause);
+            let _ = writeln!(out, "     why: {}", esc(&d.explanation));
+            let _ = writeln!(out, "     fix: {}", esc(&d.fix));
         }
     }
 }
@@ -567,6 +569,33 @@ mod tests {
             "{text}"
         );
         assert!(!report.ok);
+    }
+
+    /// The text report quotes server words in its error and cause lines: escaped there too.
+    #[test]
+    fn text_escapes_control_characters_of_server_words() {
+        let mut step = StepReport::new(StepId::Exchange);
+        step.fail(&wif::Error::http_with_server_error(
+            wif::Step::Exchange,
+            400,
+            wif::ServerError::new(
+                Some("invalid_grant".into()),
+                Some("no\u{1b}[2J\n   hint: forged".into()),
+            ),
+        ));
+        step.diagnose([Diagnosis {
+            cause: "audience_mismatch",
+            summary: "audience\r".into(),
+            explanation: "the server said \u{1b}]0;x\u{7}".into(),
+            fix: "check".into(),
+        }]);
+        let text = Report::new(None, vec![step]).text();
+        assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+        assert!(text.contains("no\\e[2J\\n   hint: forged"), "{text}");
+        assert!(
+            !text.lines().any(|l| l.starts_with("   hint: forged")),
+            "{text}"
+        );
     }
 
     #[test]
