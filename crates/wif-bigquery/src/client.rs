@@ -11,7 +11,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 use url::Url;
-use wif_core::{Environment, Error, RetryPolicy, Step, TokenProvider};
+use wif_core::{Environment, Error, Redactor, RetryPolicy, Step, TokenProvider};
 
 use crate::TableRef;
 use crate::hints::{self, Operation};
@@ -297,6 +297,22 @@ impl BigQuery {
         what: &str,
         refreshed: &AtomicBool,
     ) -> Result<wif_core::http::Response, Error> {
+        // The bearer tokens this attempt sends: a server (or proxy) quoting the request's
+        // headers in its error must not show them.
+        let mut carried = Redactor::new();
+        self.send_once(http, call, what, refreshed, &mut carried)
+            .await
+            .map_err(|e| e.redact(&carried))
+    }
+
+    async fn send_once(
+        &self,
+        http: &reqwest::Client,
+        call: &Call<'_>,
+        what: &str,
+        refreshed: &AtomicBool,
+        carried: &mut Redactor,
+    ) -> Result<wif_core::http::Response, Error> {
         loop {
             let mut request = http
                 .request(call.http_method.clone(), call.url.clone())
@@ -304,6 +320,7 @@ impl BigQuery {
                 .header(ACCEPT, "application/json");
             if let Some(auth) = &self.inner.auth {
                 let token = auth.token().await?;
+                carried.add_access_token(&token);
                 request = request.header(AUTHORIZATION, token.authorization_header());
             }
             if let Some(project) = &self.inner.quota_project {

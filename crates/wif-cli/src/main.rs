@@ -1,7 +1,7 @@
 //! `wif` — Google access tokens through Workload Identity Federation, from the command line.
 //!
 //! ```text
-//! wif token [--credentials FILE] [--scopes S,S] [--format text|json]
+//! wif token [--credentials FILE] [--scopes S,S] [--format text|json] [--deadline 30s]
 //! wif subject-token [--credentials FILE] [--format text|json]
 //! wif explain [--credentials FILE] [--format text|json] [--call-aws]
 //! wif emulator [--port N] [--config-dir DIR]
@@ -11,7 +11,8 @@
 //!
 //! Results go to stdout, diagnostics to stderr; `RUST_LOG` (e.g. `RUST_LOG=wif=debug`) turns on
 //! tracing, which never shows a secret. Exit status: 0 on success, 1 when the chain failed,
-//! 2 for bad usage or configuration.
+//! 2 for bad usage or configuration, 130 / 143 when stopped by SIGINT (Ctrl-C) / SIGTERM, after
+//! the running work — an executable source's command included — has been stopped.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
@@ -118,6 +119,33 @@ struct Common {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// The longest the whole chain (subject token, STS exchange, impersonation, with their
+    /// retries) may take before wif gives up: `45`, `45s`, `1500ms`, `2m` (default 30s).
+    #[arg(long, value_name = "DURATION", env = "WIF_DEADLINE", value_parser = parse_deadline)]
+    deadline: Option<std::time::Duration>,
+}
+
+/// `--deadline`: whole seconds (`45`, `45s`), milliseconds (`1500ms`) or minutes (`2m`), above
+/// zero.
+fn parse_deadline(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 45s, 1500ms or 2m"))?;
+    let deadline = match unit {
+        "s" => std::time::Duration::from_secs(value),
+        "ms" => std::time::Duration::from_millis(value),
+        "m" => std::time::Duration::from_secs(value.saturating_mul(60)),
+        _ => return Err(format!("`{text}`: the unit must be ms, s or m")),
+    };
+    if deadline.is_zero() {
+        return Err("the deadline must be longer than zero".to_owned());
+    }
+    Ok(deadline)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -140,7 +168,14 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = match runtime.block_on(until_interrupted(cli)) {
+        Ok(result) => result,
+        Err(signal) => {
+            eprintln!("wif: stopped by {}", signal.name());
+            return ExitCode::from(signal.exit_status());
+        }
+    };
+    match result {
         Ok(Some(out)) => print_result(&out),
         Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
@@ -148,6 +183,70 @@ fn main() -> ExitCode {
             eprintln!("error: {}", terminal::error_text(&e));
             ExitCode::from(exit_status(&e))
         }
+    }
+}
+
+/// Runs the command until it finishes or a SIGINT (Ctrl-C) or SIGTERM arrives. On a signal the
+/// command's work is dropped, here, before the process exits: that is what kills an executable
+/// source's command and everything it started (it runs in a process group of its own, out of
+/// reach of the terminal's Ctrl-C), and what a process killed outright would never do. `wif
+/// emulator` handles Ctrl-C itself, as its way to stop.
+async fn until_interrupted(cli: Cli) -> Result<Result<Option<SecretString>, Error>, Interrupt> {
+    if matches!(cli.command, Command::Emulator { .. }) {
+        return Ok(run(cli).await);
+    }
+    tokio::select! {
+        result = run(cli) => Ok(result),
+        signal = interrupted() => Err(signal),
+    }
+}
+
+/// A signal that stopped the command.
+#[derive(Clone, Copy, Debug)]
+enum Interrupt {
+    Int,
+    Term,
+}
+
+impl Interrupt {
+    fn name(self) -> &'static str {
+        match self {
+            Interrupt::Int => "SIGINT",
+            Interrupt::Term => "SIGTERM",
+        }
+    }
+
+    /// 128 + the signal's number, as shells report a process a signal ended.
+    fn exit_status(self) -> u8 {
+        match self {
+            Interrupt::Int => 130,
+            Interrupt::Term => 143,
+        }
+    }
+}
+
+/// Resolves when SIGINT or SIGTERM arrives; never, for a signal that cannot be listened to.
+async fn interrupted() -> Interrupt {
+    let int = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = int => Interrupt::Int,
+        () = term => Interrupt::Term,
     }
 }
 
@@ -220,6 +319,10 @@ fn load(common: &Common, scopes: &[String]) -> Result<Credentials, Error> {
     };
     let builder = match &common.ca_certs {
         Some(path) => builder.add_root_certificates_pem(read_ca_certs(path)?),
+        None => builder,
+    };
+    let builder = match common.deadline {
+        Some(deadline) => builder.chain_deadline(deadline),
         None => builder,
     };
     // `--scopes "a, b,"` means a and b: stray spaces and commas are not scopes.

@@ -127,7 +127,11 @@ async fn expired_then_valid_makes_a_cache_impersonate_again() {
     );
     let first = cache.token().await.expect("first call");
     assert_eq!(secret(&first), "impersonated-1");
-    assert_eq!(first.remaining(), Some(Duration::ZERO), "arrived expired");
+    assert!(
+        first.remaining() <= Some(Duration::from_secs(5)),
+        "all but expired: {:?}",
+        first.remaining()
+    );
     let second = cache.token().await.expect("impersonated again");
     assert_eq!(secret(&second), "impersonated-2");
     assert_eq!(

@@ -27,8 +27,14 @@
 //!   x/oauth2, `IMPERSONATED_EMAIL` is set whenever the exchange will impersonate (Python's
 //!   refresh path never sets it), and Python's extra `GOOGLE_EXTERNAL_ACCOUNT_ID` and `…_REVOKE`
 //!   are not set.
-//! * **Time limit.** `timeout_millis` (default 30 s, allowed 5–120 s). On timeout, and when the
-//!   future is dropped, the child is killed.
+//! * **Time limit and clean-up.** `timeout_millis` (default 30 s, allowed 5–120 s). The command
+//!   runs as the leader of a process group of its own, and the whole group — grandchildren
+//!   included, such as the command a shell wrapper runs without `exec` — is killed (SIGKILL) when
+//!   the timeout passes, as soon as stdout goes past [`MAX_OUTPUT_BYTES`] (reported as too much
+//!   output, not as a timeout), and when the future is dropped (a cancelled request; the `wif`
+//!   CLI drops its work on Ctrl-C or SIGTERM, so the command does not outlive it). Being in its
+//!   own group, the command does not get the terminal's Ctrl-C itself. A command that exits
+//!   successfully is not chased further: a background process it leaves behind keeps running.
 //! * **Output.** stdout is read up to [`MAX_OUTPUT_BYTES`]. stderr is drained and **never
 //!   shown** — errors report only its size and the exit status — because tools print tokens and
 //!   credentials in their diagnostics. A response on stdout is never echoed either; errors name
@@ -377,6 +383,7 @@ impl ExecutableSource {
             None => unset.push(OUTPUT_FILE_ENV),
         }
 
+        wif_core::note_progress(Step::Source, &what, 1);
         let started = Instant::now();
         let finished = run::run(&self.argv, &set, &unset, self.timeout, MAX_OUTPUT_BYTES)
             .await
@@ -390,16 +397,6 @@ impl ExecutableSource {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "executable finished"
         );
-        if stdout.len() > MAX_OUTPUT_BYTES {
-            return Err(Error::invalid_response(
-                Step::Source,
-                format!(
-                    "{what} printed more than {MAX_OUTPUT_BYTES} bytes on stdout; it was stopped"
-                ),
-            )
-            .with_hint(RESPONSE_HINT));
-        }
-
         let streams = format!(
             "stdout: {} bytes, stderr: {} bytes, not shown",
             stdout.len(),
@@ -472,11 +469,20 @@ impl ExecutableSource {
 
     fn run_error(&self, e: RunError, what: &str) -> Error {
         match e {
+            RunError::TooMuchOutput => Error::invalid_response(
+                Step::Source,
+                format!(
+                    "{what} printed more than {MAX_OUTPUT_BYTES} bytes on stdout; it was stopped \
+                     (with every process it started)"
+                ),
+            )
+            .with_hint(RESPONSE_HINT),
             RunError::TimedOut => Error::new(
                 Step::Source,
                 ErrorKind::Timeout,
                 format!(
-                    "{what} did not finish within {} ms and was killed",
+                    "{what} did not finish within {} ms and was killed (with every process it \
+                     started)",
                     self.timeout.as_millis()
                 ),
             )

@@ -7,14 +7,17 @@
 //! their byte positions are explicit).
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
-use wif_core::{Environment, Error, ErrorKind, OsEnvironment, RetryPolicy, Step, TokenProvider};
+use wif_core::{
+    AccessToken, Environment, Error, ErrorKind, OsEnvironment, Redactor, RetryPolicy, Step,
+    TokenProvider,
+};
 
 use crate::api_error::api_error;
 use crate::names::Endpoints;
@@ -138,6 +141,7 @@ impl Storage {
             }
             if let Some(provider) = &self.inner.provider {
                 let token = provider.token().await?;
+                call.carried(&token);
                 // reqwest marks the header sensitive, so its own Debug never shows it.
                 request = request.bearer_auth(token.secret().expose_secret());
             }
@@ -198,12 +202,23 @@ pub(crate) struct Call {
     refreshed: AtomicBool,
     attempts: AtomicU32,
     invocation: String,
+    /// What the call's requests carried that a server could quote back in an error: the bearer
+    /// tokens sent, a resumable session's `upload_id`.
+    carried: Mutex<Redactor>,
 }
 
 impl Call {
     /// A call of `method` to `url`.
     pub(crate) fn new(method: &str, url: &url::Url, idempotent: bool) -> Call {
+        let mut carried = Redactor::new();
+        // A resumable session URI is a capability: whoever has it can write the object.
+        for (key, value) in url.query_pairs() {
+            if key == "upload_id" {
+                carried.add(&value);
+            }
+        }
         Call {
+            carried: Mutex::new(carried),
             what: format!("{method} {}", wif_core::http::describe_url(url)),
             idempotent,
             timeout: JSON_CALL_TIMEOUT,
@@ -211,6 +226,19 @@ impl Call {
             attempts: AtomicU32::new(0),
             invocation: format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
         }
+    }
+
+    /// Records a bearer token one of the call's requests carried.
+    fn carried(&self, token: &AccessToken) {
+        self.carried
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add_access_token(token);
+    }
+
+    /// `err` scrubbed of everything the call's requests carried.
+    pub(crate) fn scrub(&self, err: Error) -> Error {
+        err.redact(&self.carried.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Sets the per-request timeout.
@@ -239,7 +267,7 @@ pub(crate) async fn error_from(call: &Call, response: reqwest::Response) -> Erro
     let body = read_bounded(response, MAX_ERROR_BYTES)
         .await
         .unwrap_or_default();
-    api_error(&call.what, status, &headers, &body)
+    call.scrub(api_error(&call.what, status, &headers, &body))
 }
 
 /// Reads at most `limit` bytes of a body (the rest is dropped).

@@ -482,45 +482,26 @@ fn text_value(v: &Value) -> String {
     }
 }
 
-/// Secrets the run held, scrubbed from the written report should any slip into a message.
-#[derive(Default)]
-pub(crate) struct Redactor {
-    secrets: Vec<SecretString>,
-}
+/// Secrets the run held, scrubbed from the written report should any slip into a message: in
+/// any spelling (raw, percent- or form-encoded, JSON-escaped), by the one scrubbing facility
+/// every layer uses ([`wif::layers::core::Redactor`]).
+#[derive(Debug, Default)]
+pub(crate) struct Redactor(wif::layers::core::Redactor);
 
 impl Redactor {
     pub(crate) fn add(&mut self, secret: &SecretString) {
-        // Very short values would redact innocent text and cannot be meaningful leaks.
-        if secret.expose_secret().len() >= 8 {
-            self.secrets.push(secret.clone());
-        }
+        self.0.add(secret.expose_secret());
     }
 
     pub(crate) fn add_str(&mut self, secret: &str) {
-        self.add(&SecretString::from(secret.to_owned()));
+        self.0.add(secret);
     }
 
-    pub(crate) fn scrub(&self, mut text: String) -> String {
-        for secret in &self.secrets {
-            let s = secret.expose_secret();
-            if text.contains(s) {
-                text = text.replace(s, "[REDACTED]");
-            }
-            // JSON output escapes `"` and `\`; scrub the escaped form too.
-            if let Ok(quoted) = serde_json::to_string(s) {
-                let escaped = &quoted[1..quoted.len() - 1];
-                if escaped != s && text.contains(escaped) {
-                    text = text.replace(escaped, "[REDACTED]");
-                }
-            }
+    pub(crate) fn scrub(&self, text: String) -> String {
+        match self.0.scrub(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(scrubbed) => scrubbed,
         }
-        text
-    }
-}
-
-impl std::fmt::Debug for Redactor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Redactor({} secrets)", self.secrets.len())
     }
 }
 
@@ -603,8 +584,8 @@ mod tests {
         let mut r = Redactor::default();
         r.add_str("s3cr3t\"value");
         r.add_str("short");
-        let out = r.scrub("a s3cr3t\"value b s3cr3t\\\"value short".to_owned());
-        assert_eq!(out, "a [REDACTED] b [REDACTED] short");
+        let out = r.scrub("a s3cr3t\"value b s3cr3t\\\"value c s3cr3t%22value short".to_owned());
+        assert_eq!(out, "a [REDACTED] b [REDACTED] c [REDACTED] short");
         assert!(!format!("{r:?}").contains("s3cr3t"));
     }
 }

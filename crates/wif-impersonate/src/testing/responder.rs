@@ -178,8 +178,9 @@ impl IamCredentialsResponder {
         IamCredentialsResponder::success().failing_first(u64::MAX, error)
     }
 
-    /// The first token (`impersonated-1`) arrives with an `expireTime` a minute in the past; the
-    /// next ones are valid for the requested lifetime.
+    /// The first token (`impersonated-1`) expires five seconds after it is issued — expired for
+    /// any cache, which wants some validity left (a token already past its `expireTime` is an
+    /// error the client reports instead) — and the next ones live the requested lifetime.
     pub fn expired_then_valid() -> Self {
         let success = IamCredentialsResponder::success();
         let expired = Issuer {
@@ -272,7 +273,7 @@ impl Respond for Issuer {
         }
         let now = OffsetDateTime::now_utc();
         let expire = if self.expired {
-            now - time::Duration::minutes(1)
+            now + time::Duration::seconds(5)
         } else {
             now + time::Duration::seconds(i64::try_from(lifetime).unwrap_or(3600))
         };
