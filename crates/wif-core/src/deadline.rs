@@ -161,6 +161,10 @@ impl<P: TokenProvider> TokenProvider for ChainDeadline<P> {
     fn invalidate(&self) {
         self.provider.invalidate();
     }
+
+    fn invalidate_all(&self) {
+        self.provider.invalidate_all();
+    }
 }
 
 #[cfg(test)]

@@ -171,11 +171,24 @@ impl Credentials {
 
     /// Drops the cached token so the next [`token`](TokenProvider::token) call fetches a new one
     /// — what to do when an API answers 401. With impersonation, only the impersonated token is
-    /// dropped: the federated token stays cached, so the refresh costs one IAM call.
+    /// dropped: the federated token stays cached, so the refresh costs one IAM call. To run the
+    /// whole chain again, [`invalidate_all`](Self::invalidate_all).
     pub fn invalidate(&self) {
         match &self.inner.cache {
             Some(cache) => cache.invalidate(),
             None => self.inner.provider.invalidate(),
+        }
+    }
+
+    /// Drops every cached token — the impersonated one and the federated one under it — so the
+    /// next [`token`](TokenProvider::token) call gets a fresh subject token and exchanges it at
+    /// STS again (then impersonates, if configured). For an operator who changed the pool's
+    /// attribute mapping or the service account's bindings and wants them used now, and for
+    /// tests; after an API's 401, [`invalidate`](Self::invalidate) is cheaper and enough.
+    pub fn invalidate_all(&self) {
+        match &self.inner.cache {
+            Some(cache) => cache.invalidate_all(),
+            None => self.inner.provider.invalidate_all(),
         }
     }
 
@@ -219,5 +232,9 @@ impl TokenProvider for Credentials {
 
     fn invalidate(&self) {
         Credentials::invalidate(self);
+    }
+
+    fn invalidate_all(&self) {
+        Credentials::invalidate_all(self);
     }
 }
