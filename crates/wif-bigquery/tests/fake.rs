@@ -324,3 +324,37 @@ async fn fail_next_and_shared_servers() {
         .expect("retried");
     assert_eq!(bigquery_requests(&server).await.len(), 2);
 }
+
+/// Credentials pointed at a fake ("endpoint_base_url"), as `wif::Credentials` are by
+/// `CredentialsBuilder::endpoint_base_url` or `WIF_ENDPOINT_BASE_URL`.
+#[derive(Debug)]
+struct PointedAt(String);
+
+#[async_trait]
+impl TokenProvider for PointedAt {
+    async fn token(&self) -> Result<AccessToken, Error> {
+        Ok(AccessToken::new("tok"))
+    }
+
+    fn endpoint_base_url(&self) -> Option<&str> {
+        Some(&self.0)
+    }
+}
+
+#[tokio::test]
+async fn the_providers_endpoint_base_url_moves_the_client_and_with_base_url_still_wins() {
+    let fake = FakeBigQuery::start().await;
+    BigQuery::new(PointedAt(fake.server().uri()), "p")
+        .query(QueryRequest::new("SELECT 1"))
+        .await
+        .expect("reached the fake through the provider's base URL");
+    assert_eq!(fake.requests().await.len(), 1);
+
+    let other = FakeBigQuery::start().await;
+    BigQuery::new(PointedAt("http://127.0.0.1:1".into()), "p")
+        .with_base_url(&other.base_url())
+        .query(QueryRequest::new("SELECT 1"))
+        .await
+        .expect("the explicit base URL");
+    assert_eq!(other.requests().await.len(), 1);
+}

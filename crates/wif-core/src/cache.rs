@@ -410,6 +410,10 @@ impl<P: TokenProvider + 'static> TokenProvider for TokenCache<P> {
     fn invalidate_all(&self) {
         TokenCache::invalidate_all(self);
     }
+
+    fn endpoint_base_url(&self) -> Option<&str> {
+        self.shared.provider.endpoint_base_url()
+    }
 }
 
 #[cfg(test)]

@@ -165,6 +165,10 @@ impl<P: TokenProvider> TokenProvider for ChainDeadline<P> {
     fn invalidate_all(&self) {
         self.provider.invalidate_all();
     }
+
+    fn endpoint_base_url(&self) -> Option<&str> {
+        self.provider.endpoint_base_url()
+    }
 }
 
 #[cfg(test)]

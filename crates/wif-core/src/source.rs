@@ -88,6 +88,15 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
     fn invalidate_all(&self) {
         self.invalidate();
     }
+
+    /// The base URL every Google API of this provider's universe is served under, when it was
+    /// pointed away from Google's hosts (a fake, the emulator): BigQuery under
+    /// `{base}/bigquery/v2/`, Cloud Storage under `{base}/storage/v1/`. API clients given this
+    /// provider and no endpoint of their own use it, so one setting moves them all. `None` (the
+    /// default): Google's hosts.
+    fn endpoint_base_url(&self) -> Option<&str> {
+        None
+    }
 }
 
 #[async_trait]
@@ -121,6 +130,9 @@ impl<T: TokenProvider + ?Sized> TokenProvider for Arc<T> {
     fn invalidate_all(&self) {
         (**self).invalidate_all()
     }
+    fn endpoint_base_url(&self) -> Option<&str> {
+        (**self).endpoint_base_url()
+    }
 }
 
 #[async_trait]
@@ -133,6 +145,9 @@ impl<T: TokenProvider + ?Sized> TokenProvider for Box<T> {
     }
     fn invalidate_all(&self) {
         (**self).invalidate_all()
+    }
+    fn endpoint_base_url(&self) -> Option<&str> {
+        (**self).endpoint_base_url()
     }
 }
 

@@ -411,3 +411,47 @@ async fn fail_next_and_shared_servers() {
         .expect("retried");
     assert_eq!(storage_requests(&server).await.len(), 2);
 }
+
+/// Credentials pointed at a fake, as `wif::Credentials` are by `endpoint_base_url`.
+#[derive(Debug)]
+struct PointedAt(String);
+
+#[async_trait]
+impl TokenProvider for PointedAt {
+    async fn token(&self) -> Result<AccessToken, Error> {
+        Ok(AccessToken::new("tok"))
+    }
+
+    fn endpoint_base_url(&self) -> Option<&str> {
+        Some(&self.0)
+    }
+}
+
+#[tokio::test]
+async fn the_providers_endpoint_base_url_moves_the_client_unless_told_otherwise() {
+    let gcs = FakeStorage::start().await;
+    let followed = Storage::builder()
+        .provider(PointedAt(gcs.base_url()))
+        .environment(MapEnvironment::new())
+        .build()
+        .expect("valid");
+    assert_eq!(followed.base_url(), format!("{}/", gcs.base_url()));
+    upload(&followed, "a", b"x")
+        .await
+        .expect("reached the fake");
+    assert!(gcs.object_data("my-bucket", "a").is_some());
+
+    let explicit = Storage::builder()
+        .provider(PointedAt("http://127.0.0.1:1".into()))
+        .base_url("https://storage.example/")
+        .environment(MapEnvironment::new())
+        .build()
+        .expect("valid");
+    assert_eq!(explicit.base_url(), "https://storage.example/");
+    let emulator = Storage::builder()
+        .provider(PointedAt("http://127.0.0.1:1".into()))
+        .environment(MapEnvironment::new().with("STORAGE_EMULATOR_HOST", "127.0.0.1:2"))
+        .build()
+        .expect("valid");
+    assert_eq!(emulator.base_url(), "http://127.0.0.1:2/");
+}

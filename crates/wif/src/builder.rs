@@ -42,6 +42,7 @@ pub struct CredentialsBuilder {
     client_auth: Option<(String, Option<SecretString>)>,
     workforce_pool_user_project: Option<String>,
     universe_domain: Option<String>,
+    endpoint_base_url: Option<String>,
     trust_policy: Option<TrustPolicy>,
     /// What a trust policy would refuse in the configuration's JSON text (its size, a
     /// duplicate key), which the parsed configuration no longer shows.
@@ -92,6 +93,7 @@ impl CredentialsBuilder {
             client_auth: None,
             workforce_pool_user_project: None,
             universe_domain: None,
+            endpoint_base_url: None,
             trust_policy: None,
             config_text_refusal: None,
             http_client: None,
@@ -193,17 +195,19 @@ impl CredentialsBuilder {
         self
     }
 
-    /// Impersonates this service account (IAM Credentials `generateAccessToken`).
+    /// Impersonates this service account (IAM Credentials `generateAccessToken` of the
+    /// universe, or at the [`endpoint_base_url`](Self::endpoint_base_url)). Not together with
+    /// [`impersonation_url`](Self::impersonation_url): [`build`](Self::build) refuses both.
     pub fn impersonate(mut self, service_account_email: impl Into<String>) -> Self {
         self.impersonate_email = Some(service_account_email.into());
-        self.impersonation_url = None;
         self
     }
 
-    /// Impersonates through this full `generateAccessToken` URL (as in the configuration file).
+    /// Impersonates through this full `generateAccessToken` URL (as in the configuration file),
+    /// used as given. Not together with [`impersonate`](Self::impersonate):
+    /// [`build`](Self::build) refuses both.
     pub fn impersonation_url(mut self, url: impl Into<String>) -> Self {
         self.impersonation_url = Some(url.into());
-        self.impersonate_email = None;
         self
     }
 
@@ -242,6 +246,42 @@ impl CredentialsBuilder {
     /// Google's client libraries refuse a universe mismatch.
     pub fn universe_domain(mut self, domain: impl Into<String>) -> Self {
         self.universe_domain = Some(domain.into());
+        self
+    }
+
+    /// Points every Google endpoint of the universe at `url` — STS, IAM Credentials, and the
+    /// BigQuery and Cloud Storage clients built from these credentials (they ask
+    /// [`TokenProvider::endpoint_base_url`](wif_core::TokenProvider::endpoint_base_url)) — as a
+    /// fake server or the emulator serves them under one base URL. The same setting can come
+    /// from the environment, [`WIF_ENDPOINT_BASE_URL`](crate::ENDPOINT_BASE_URL_VAR); this one
+    /// wins. `https`, or `http` to this machine only; checked by [`build`](Self::build).
+    ///
+    /// The configuration's `token_url` and `service_account_impersonation_url`, and the
+    /// defaults of [`impersonate`](Self::impersonate), keep their paths under `url`; an
+    /// explicit [`token_url`](Self::token_url) or [`impersonation_url`](Self::impersonation_url)
+    /// is kept as given. So production code runs unchanged in a test:
+    ///
+    /// ```
+    /// # fn production(builder: wif::CredentialsBuilder) -> Result<wif::Credentials, wif::Error> {
+    /// // Production code: Google's hosts, unless the environment says otherwise.
+    /// builder.impersonate("writer@my-project.iam.gserviceaccount.com").build()
+    /// # }
+    /// # let source = wif::testing::StaticSubjectToken::new("t");
+    /// // The test gives it a builder pointed at a fake (or sets WIF_ENDPOINT_BASE_URL).
+    /// let builder = wif::Credentials::builder()
+    ///     .source(source)
+    ///     .audience(wif::testing::FAKE_AUDIENCE)
+    ///     .subject_token_type("urn:ietf:params:oauth:token-type:jwt")
+    ///     .endpoint_base_url("http://127.0.0.1:8787");
+    /// let creds = production(builder)?;
+    /// assert_eq!(
+    ///     creds.info().impersonation_url.as_deref(),
+    ///     Some("http://127.0.0.1:8787/v1/projects/-/serviceAccounts/writer@my-project.iam.gserviceaccount.com:generateAccessToken"),
+    /// );
+    /// # Ok::<(), wif::Error>(())
+    /// ```
+    pub fn endpoint_base_url(mut self, url: impl Into<String>) -> Self {
+        self.endpoint_base_url = Some(url.into());
         self
     }
 
@@ -357,6 +397,20 @@ impl CredentialsBuilder {
     /// I/O.
     pub fn build_chain(self) -> Result<Chain, Error> {
         let cfg = self.config.as_ref();
+        if self.impersonate_email.is_some() && self.impersonation_url.is_some() {
+            return Err(Error::config(
+                "impersonation_url",
+                "both .impersonate(email) and .impersonation_url(url) were given; give one \
+                 (impersonate() follows the universe and endpoint_base_url, \
+                 impersonation_url() is used as written)",
+            ));
+        }
+        let endpoint_base =
+            crate::endpoints::resolve(self.endpoint_base_url.as_deref(), &*self.environment)?;
+        let moved = |url: String| match &endpoint_base {
+            Some(base) => crate::endpoints::rebase(base, &url),
+            None => url,
+        };
         let checked = self.check_universe_and_trust()?;
         let universe = self
             .universe_domain
@@ -378,11 +432,13 @@ impl CredentialsBuilder {
             .clone()
             .or_else(|| cfg.map(|c| c.subject_token_type.clone()))
             .ok_or_else(|| Error::config("subject_token_type", "is required"))?;
-        let token_url = self
-            .token_url
-            .clone()
-            .or_else(|| cfg.map(|c| c.token_url.clone()))
-            .unwrap_or_else(|| wif_sts::default_token_url(&universe));
+        let token_url = match &self.token_url {
+            Some(explicit) => explicit.clone(),
+            None => moved(
+                cfg.map(|c| c.token_url.clone())
+                    .unwrap_or_else(|| wif_sts::default_token_url(&universe)),
+            ),
+        };
         let scopes = self
             .scopes
             .clone()
@@ -390,10 +446,12 @@ impl CredentialsBuilder {
             .unwrap_or_else(|| vec![CLOUD_PLATFORM_SCOPE.to_owned()]);
         let impersonation_url = match (&self.impersonation_url, &self.impersonate_email) {
             (Some(url), _) => Some(url.clone()),
-            (None, Some(email)) => {
-                Some(wif_impersonate::default_impersonation_url(&universe, email))
-            }
-            (None, None) => cfg.and_then(|c| c.service_account_impersonation_url.clone()),
+            (None, Some(email)) => Some(moved(wif_impersonate::default_impersonation_url(
+                &universe, email,
+            ))),
+            (None, None) => cfg
+                .and_then(|c| c.service_account_impersonation_url.clone())
+                .map(moved),
         };
         let lifetime = self.lifetime.or_else(|| {
             cfg.and_then(|c| c.token_lifetime_seconds)
@@ -507,7 +565,11 @@ impl CredentialsBuilder {
                 // life costs one IAM call, not an STS exchange too.
                 let federated = TokenCache::with_options(sts.clone(), self.cache);
                 let imp = Impersonation::builder().federated(federated);
-                let mut imp = match checked.impersonation_url {
+                // The URL a trust policy checked, unless the endpoint override moved it.
+                let mut imp = match checked
+                    .impersonation_url
+                    .filter(|_| endpoint_base.is_none())
+                {
                     Some(checked) => imp.url_parsed(checked),
                     None => imp.url(url.clone()),
                 }
@@ -535,6 +597,7 @@ impl CredentialsBuilder {
             scopes,
             quota_project_id: quota_project,
             universe_domain: universe,
+            endpoint_base_url: endpoint_base.map(|b| b.as_str().trim_end_matches('/').to_owned()),
         };
         Ok(Chain {
             source,

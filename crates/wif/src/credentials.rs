@@ -33,6 +33,10 @@ pub struct CredentialsInfo {
     pub quota_project_id: Option<String>,
     /// The universe domain (default `googleapis.com`).
     pub universe_domain: String,
+    /// The base URL every Google endpoint was pointed at
+    /// ([`CredentialsBuilder::endpoint_base_url`] or `WIF_ENDPOINT_BASE_URL`), without a
+    /// trailing `/`; `None` for Google's hosts.
+    pub endpoint_base_url: Option<String>,
 }
 
 /// Google credentials obtained through Workload Identity Federation.
@@ -135,6 +139,7 @@ impl Credentials {
                     scopes: Vec::new(),
                     quota_project_id: None,
                     universe_domain: "googleapis.com".to_owned(),
+                    endpoint_base_url: None,
                 },
             }),
         }
@@ -236,5 +241,11 @@ impl TokenProvider for Credentials {
 
     fn invalidate_all(&self) {
         Credentials::invalidate_all(self);
+    }
+
+    /// The [endpoint override](CredentialsBuilder::endpoint_base_url), so the BigQuery and
+    /// Cloud Storage clients built from these credentials follow it.
+    fn endpoint_base_url(&self) -> Option<&str> {
+        self.inner.info.endpoint_base_url.as_deref()
     }
 }

@@ -62,6 +62,7 @@ mod builder;
 mod chain;
 pub mod config;
 mod credentials;
+mod endpoints;
 mod sources;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -71,6 +72,7 @@ pub use builder::CredentialsBuilder;
 pub use chain::Chain;
 pub use config::{CredentialSource, ExternalAccountConfig};
 pub use credentials::{Credentials, CredentialsInfo};
+pub use endpoints::ENDPOINT_BASE_URL_VAR;
 pub use trust::TrustPolicy;
 pub use wif_core::{
     AccessToken, CLOUD_PLATFORM_SCOPE, CacheOptions, Environment, Error, ErrorKind, IAM_SCOPE,
