@@ -358,12 +358,18 @@ async fn from_environment_follows_wif_endpoint_base_url_to_one_fake() {
     let config_path = dir.path().join("wif.json");
     std::fs::write(&config_path, config).unwrap_or_else(|e| panic!("write: {e}"));
     let env = lambda_environment()
-        .with("GOOGLE_APPLICATION_CREDENTIALS", config_path.to_string_lossy())
+        .with(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            config_path.to_string_lossy(),
+        )
         .with(wif::ENDPOINT_BASE_URL_VAR, google.base_url());
 
     let handler = Handler::from_environment(Arc::new(env))
         .unwrap_or_else(|e| panic!("handler from the environment: {e}"));
-    assert_eq!(handler.gcs_base().as_str(), format!("{}/", google.base_url()));
+    assert_eq!(
+        handler.gcs_base().as_str(),
+        format!("{}/", google.base_url())
+    );
     let response = invoke_ok(&handler, json!({"bucket": BUCKET})).await;
     assert_eq!(response.objects, ["moved"]);
     assert_eq!(google.sts_calls().await, 1);
