@@ -9,6 +9,7 @@ use wif_core::{
     AccessToken, Error, SourceContext, SubjectToken, SubjectTokenSource, TokenCache, TokenProvider,
 };
 
+use crate::plan::Warning;
 use crate::{CredentialsBuilder, TrustPolicy};
 
 /// What a [`Credentials`] was assembled from; safe to print (holds no secrets).
@@ -37,6 +38,10 @@ pub struct CredentialsInfo {
     /// ([`CredentialsBuilder::endpoint_base_url`] or `WIF_ENDPOINT_BASE_URL`), without a
     /// trailing `/`; `None` for Google's hosts.
     pub endpoint_base_url: Option<String>,
+    /// What in the settings is legal but probably not what was meant (an unknown key in the
+    /// configuration, a project ID in the audience, …): the [`Plan`](crate::Plan)'s warnings.
+    /// Also logged with `tracing` at `build()`.
+    pub warnings: Vec<Warning>,
 }
 
 /// Google credentials obtained through Workload Identity Federation.
@@ -140,6 +145,7 @@ impl Credentials {
                     quota_project_id: None,
                     universe_domain: "googleapis.com".to_owned(),
                     endpoint_base_url: None,
+                    warnings: Vec::new(),
                 },
             }),
         }
