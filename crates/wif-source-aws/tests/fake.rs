@@ -87,7 +87,7 @@ async fn an_imdsv2_only_instance_checks_session_tokens() {
         .resolve()
         .await
         .expect_err("v1 is refused");
-    assert_eq!(err.cause(), Some(causes::IMDSV2_REQUIRED), "{err}");
+    assert_eq!(err.known_cause(), Some(&causes::IMDSV2_REQUIRED), "{err}");
 
     let resolved = builder(&imds, true)
         .build()
@@ -146,12 +146,12 @@ async fn every_refusal_reaches_the_source_explained() {
             "{error:?}"
         );
         let cause = match error {
-            ImdsError::Disabled => Some(causes::METADATA_REFUSED),
-            ImdsError::Imdsv2Required => Some(causes::IMDSV2_REQUIRED),
-            ImdsError::NoRole => Some(causes::NO_INSTANCE_ROLE),
+            ImdsError::Disabled => Some(&causes::METADATA_REFUSED),
+            ImdsError::Imdsv2Required => Some(&causes::IMDSV2_REQUIRED),
+            ImdsError::NoRole => Some(&causes::NO_INSTANCE_ROLE),
             _ => None,
         };
-        assert_eq!(err.cause(), cause, "{error:?}: {err}");
+        assert_eq!(err.known_cause(), cause, "{error:?}: {err}");
         assert_eq!(
             err.hint().is_some(),
             error != ImdsError::Unavailable,
@@ -206,7 +206,7 @@ async fn flaky_slow_and_injected_faults() {
     imds.fail_next(1, ImdsError::Disabled).await;
     let source = builder(&imds, false).build().expect("valid");
     let err = source.resolve().await.expect_err("injected");
-    assert_eq!(err.cause(), Some(causes::METADATA_REFUSED));
+    assert_eq!(err.known_cause(), Some(&causes::METADATA_REFUSED));
     source.resolve().await.expect("served again");
 }
 
