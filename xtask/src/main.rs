@@ -1,14 +1,17 @@
 //! Project automation. `cargo xtask ci` is what `.ci/run` and the README call.
 //!
-//! * `ci` — set-up (the tools below, installed where xtask can: see `preflight.rs`), format check, clippy with warnings denied, every test (and the opt-in `aws-config`
-//!   feature's), every fuzz target for 5 s, the reference-client proof, docs with warnings
-//!   denied.
+//! * `ci` — set-up (the tools the steps run, installed where xtask can: `preflight.rs`), the
+//!   MSRV's bookkeeping (`msrv.rs`), format check, clippy with warnings denied, every test (and
+//!   the opt-in `aws-config` feature's), every fuzz target for 5 s, the reference-client proof,
+//!   docs as docs.rs builds them with warnings and broken links denied, `cargo package` of every
+//!   publishable crate (`release.rs`), and the MSRV build.
 //! * `test` — just the tests.
 //! * `fuzz [--seconds N] [TARGET…]` — every coverage-guided fuzz target of `fuzz/` for N seconds
 //!   (default 10; `ci` runs them for 5), failing on any crash (see `fuzz.rs`).
 //! * `reference` — the reference-client proof: Python google-auth (in a venv under
 //!   `target/reference-venv`, installed from PyPI on first use) obtains tokens from the emulator
 //!   with the credential configurations it writes (see `reference.rs`).
+//! * `package` — the registry metadata check and `cargo package` of `ci`, alone.
 //! * `bench [--runs N]` — wif against google-cloud-auth and Python google-auth on one emulator;
 //!   writes `docs/benchmarks.md` (see `bench.rs`). Never part of `ci`, which only compiles the
 //!   benches.
@@ -17,8 +20,10 @@ mod bench;
 #[cfg(test)]
 mod citations;
 mod fuzz;
+mod msrv;
 mod preflight;
 mod reference;
+mod release;
 
 use std::process::{Command, ExitCode};
 
@@ -64,6 +69,8 @@ fn ci() -> Result<(), String> {
     let mut host = preflight::Host::from_env();
     preflight::ensure(&mut host, &tools)?;
     preflight::print_versions(&host);
+    // One declared MSRV, no locked dependency beyond it, and its toolchain at hand (seconds).
+    let (msrv, msrv_proof) = msrv::prepare()?;
     cargo(&["fmt", "--all", "--", "--check"], &[])?;
     clippy(&["--workspace", "--all-targets", "--features", WITH_EMULATOR])?;
     cargo(&test_workspace_args(), CI_ENV)?;
@@ -90,23 +97,54 @@ fn ci() -> Result<(), String> {
     fuzz::run(fuzz::CI_SECONDS, &[])?;
     // The emulator must speak the real protocol: Google's own Python client gets tokens from it.
     reference::run()?;
-    let mut doc_env = CI_ENV.to_vec();
-    doc_env.push(("RUSTDOCFLAGS", "-D warnings"));
+    docs_as_docs_rs_builds_them()?;
+    // Every publishable crate packages and builds from its .crate alone.
+    release::run()?;
+    msrv::check(msrv, &msrv_proof)
+}
+
+/// `cargo doc` the way docs.rs runs it (every feature, `--cfg docsrs`, so feature-gated items
+/// carry their `doc(cfg)` badge), with warnings and broken intra-doc links denied.
+///
+/// `doc(cfg)` is unstable; docs.rs builds with nightly. On stable, `RUSTC_BOOTSTRAP` set to our
+/// own crates' names unlocks it for them alone: dependencies are built exactly as in a stable
+/// build.
+fn docs_as_docs_rs_builds_them() -> Result<(), String> {
+    let members = release::members(&release::workspace_metadata()?)?;
+    let ours: Vec<String> = members
+        .iter()
+        .filter(|m| m.has_library)
+        .map(|m| m.name.replace('-', "_"))
+        .collect();
+    let bootstrap = ours.join(",");
+    let mut env = CI_ENV.to_vec();
+    env.push((
+        "RUSTDOCFLAGS",
+        "--cfg docsrs -D warnings -D rustdoc::broken_intra_doc_links",
+    ));
+    env.push(("RUSTC_BOOTSTRAP", &bootstrap));
     cargo(
         &[
             "doc",
             "--workspace",
             "--no-deps",
             "--locked",
-            "--features",
-            WITH_EMULATOR,
+            "--all-features",
         ],
-        &doc_env,
+        &env,
     )
 }
 
 /// The CLI's `emulator` feature (`wif emulator`, `wif demo`), which its end-to-end tests use.
-const WITH_EMULATOR: &str = "wif-cli/emulator";
+pub(crate) const WITH_EMULATOR: &str = "wif-cli/emulator";
+
+/// The workspace root, whatever directory xtask was started from.
+pub(crate) fn repository_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| std::path::PathBuf::from("."))
+}
 
 /// `cargo test` of the whole workspace, emulator included.
 fn test_workspace_args() -> [&'static str; 5] {
@@ -131,8 +169,9 @@ fn main() -> ExitCode {
         "reference" => reference::run(),
         "bench" => bench::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "fuzz" => fuzz::cli(&std::env::args().skip(2).collect::<Vec<_>>()),
+        "package" => release::run(),
         _ => Err(format!(
-            "unknown task `{task}`; tasks: ci (fmt, clippy, tests, docs), test, fuzz [--seconds N] [TARGET…], reference (Python google-auth against the emulator), bench [--runs N] (docs/benchmarks.md)"
+            "unknown task `{task}`; tasks: ci (fmt, clippy, tests, fuzz, reference, docs, package, MSRV), test, package (cargo package of every publishable crate), fuzz [--seconds N] [TARGET…], reference (Python google-auth against the emulator), bench [--runs N] (docs/benchmarks.md)"
         )),
     };
     match result {

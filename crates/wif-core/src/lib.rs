@@ -36,7 +36,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Features
+//!
+//! * `testing` (off by default): the `testing` module, log capture for test suites that check what the
+//!   crates trace (and that no secret is traced).
+//!
 //! [Workload Identity Federation]: https://cloud.google.com/iam/docs/workload-identity-federation
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
 mod coarse_clock;
@@ -49,6 +56,7 @@ pub mod jwt;
 mod retry;
 mod source;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod token;
 

@@ -1,0 +1,205 @@
+//! Release readiness, part of `cargo xtask ci`: every crate meant for crates.io carries the
+//! registry metadata, depends on its workspace siblings by version as well as by path, and
+//! packages and builds from its `.crate` file alone.
+//!
+//! "Publishable" is read from `cargo metadata`: every workspace member without `publish = false`.
+//! New crates (bridges, adapters) are checked the moment they join the workspace.
+//!
+//! `cargo package --workspace` packages the publishable members against each other through a
+//! local registry overlay, so no crate has to be on crates.io before its dependents can be
+//! verified; verification builds each extracted `.crate` (its library and binaries, not its
+//! tests), which catches a file left out of `include`, a path that only exists in the
+//! repository, or a feature that only compiles with a sibling's features on.
+
+use serde_json::Value;
+
+/// One workspace member, as `cargo metadata` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Member {
+    pub(crate) name: String,
+    /// Its directory, relative to the workspace root (`crates/wif`, `xtask`).
+    pub(crate) directory: String,
+    /// `publish = false` makes this false.
+    pub(crate) publishable: bool,
+    pub(crate) rust_version: Option<String>,
+    /// Registry fields that are missing or empty.
+    pub(crate) missing_metadata: Vec<&'static str>,
+    /// Whether it has a library target (docs.rs documents libraries).
+    pub(crate) has_library: bool,
+    /// Whether `[package.metadata.docs.rs]` asks for every feature and the `docsrs` cfg.
+    pub(crate) docs_rs_configured: bool,
+    /// Dependencies by path without a version requirement (a published crate cannot have them).
+    pub(crate) unversioned_path_dependencies: Vec<String>,
+}
+
+/// The fields crates.io shows and searches by, beyond the name and version.
+const REGISTRY_FIELDS: [&str; 8] = [
+    "description",
+    "license",
+    "repository",
+    "homepage",
+    "readme",
+    "keywords",
+    "categories",
+    "rust_version",
+];
+
+/// The workspace members of a `cargo metadata --format-version 1` document.
+pub(crate) fn members(metadata: &Value) -> Result<Vec<Member>, String> {
+    let ids: Vec<&str> = metadata["workspace_members"]
+        .as_array()
+        .ok_or("cargo metadata has no workspace_members")?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let packages = metadata["packages"]
+        .as_array()
+        .ok_or("cargo metadata has no packages")?;
+    let mut members = Vec::new();
+    for package in packages {
+        if !package["id"].as_str().is_some_and(|id| ids.contains(&id)) {
+            continue;
+        }
+        let name = package["name"]
+            .as_str()
+            .ok_or("a package without a name")?
+            .to_owned();
+        // `publish`: null means any registry, [] means `publish = false`.
+        let publishable = !package["publish"]
+            .as_array()
+            .is_some_and(|registries| registries.is_empty());
+        let missing_metadata = REGISTRY_FIELDS
+            .into_iter()
+            .filter(|field| match &package[*field] {
+                Value::String(s) => s.trim().is_empty(),
+                Value::Array(a) => a.is_empty(),
+                _ => true,
+            })
+            .collect();
+        let has_library = package["targets"].as_array().is_some_and(|targets| {
+            targets.iter().any(|t| {
+                t["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "lib"))
+            })
+        });
+        let docs_rs = &package["metadata"]["docs"]["rs"];
+        let docs_rs_configured = docs_rs["all-features"] == Value::Bool(true)
+            && docs_rs["rustdoc-args"].as_array().is_some_and(|args| {
+                args.windows(2)
+                    .any(|pair| pair[0] == "--cfg" && pair[1] == "docsrs")
+            });
+        let unversioned_path_dependencies = package["dependencies"]
+            .as_array()
+            .map(|deps| {
+                deps.iter()
+                    .filter(|d| d["path"].is_string() && d["req"] == "*")
+                    .filter_map(|d| d["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let root = metadata["workspace_root"].as_str().unwrap_or_default();
+        let directory = package["manifest_path"]
+            .as_str()
+            .and_then(|m| m.strip_suffix("/Cargo.toml"))
+            .map(|dir| {
+                dir.strip_prefix(root)
+                    .unwrap_or(dir)
+                    .trim_start_matches('/')
+                    .to_owned()
+            })
+            .unwrap_or_default();
+        members.push(Member {
+            name,
+            directory,
+            publishable,
+            rust_version: package["rust_version"].as_str().map(str::to_owned),
+            missing_metadata,
+            has_library,
+            docs_rs_configured,
+            unversioned_path_dependencies,
+        });
+    }
+    Ok(members)
+}
+
+/// `cargo metadata --no-deps` of this workspace.
+pub(crate) fn workspace_metadata() -> Result<Value, String> {
+    cargo_metadata(&["--no-deps"])
+}
+
+/// `cargo metadata --format-version 1 --locked` with `extra` arguments, parsed.
+pub(crate) fn cargo_metadata(extra: &[&str]) -> Result<Value, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .args(extra)
+        .current_dir(crate::repository_root())
+        .output()
+        .map_err(|e| format!("could not run cargo metadata: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`cargo metadata` failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| format!("cargo metadata's output: {e}"))
+}
+
+/// Every way the publishable members fall short of crates.io, one line each.
+pub(crate) fn metadata_problems(members: &[Member]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for member in members.iter().filter(|m| m.publishable) {
+        if !member.missing_metadata.is_empty() {
+            problems.push(format!(
+                "{}: no {} in [package] (or mark it `publish = false`)",
+                member.name,
+                member.missing_metadata.join(", ")
+            ));
+        }
+        if member.has_library && !member.docs_rs_configured {
+            problems.push(format!(
+                "{}: [package.metadata.docs.rs] needs all-features = true and rustdoc-args = [\"--cfg\", \"docsrs\"]",
+                member.name
+            ));
+        }
+        if !member.unversioned_path_dependencies.is_empty() {
+            problems.push(format!(
+                "{}: path dependencies without a version (use the [workspace.dependencies] entry): {}",
+                member.name,
+                member.unversioned_path_dependencies.join(", ")
+            ));
+        }
+    }
+    problems
+}
+
+/// The `cargo package` arguments for this workspace: all of it, minus `publish = false`.
+pub(crate) fn package_args(members: &[Member]) -> Vec<String> {
+    let mut args: Vec<String> = ["package", "--workspace", "--locked", "--allow-dirty"]
+        .map(str::to_owned)
+        .to_vec();
+    for member in members.iter().filter(|m| !m.publishable) {
+        args.push("--exclude".to_owned());
+        args.push(member.name.clone());
+    }
+    args
+}
+
+/// The CI step: metadata first (seconds), then `cargo package` with verification.
+pub(crate) fn run() -> Result<(), String> {
+    let members = members(&workspace_metadata()?)?;
+    let problems = metadata_problems(&members);
+    if !problems.is_empty() {
+        return Err(format!(
+            "crates not ready for crates.io:\n  {}",
+            problems.join("\n  ")
+        ));
+    }
+    let args = package_args(&members);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    crate::cargo(&args, crate::CI_ENV)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,152 @@
+//! The release checks against hand-written `cargo metadata` documents, and against this
+//! workspace's own.
+
+use super::*;
+use serde_json::json;
+
+/// A `cargo metadata` package entry with every registry field set.
+fn complete(name: &str, dir: &str) -> Value {
+    json!({
+        "name": name,
+        "version": "0.1.0",
+        "id": format!("path+file:///w/{dir}#0.1.0"),
+        "manifest_path": format!("/w/{dir}/Cargo.toml"),
+        "publish": null,
+        "description": "what it is",
+        "license": "MIT OR Apache-2.0",
+        "repository": "https://github.com/wif-rs/wif-rs",
+        "homepage": "https://github.com/wif-rs/wif-rs",
+        "readme": "README.md",
+        "keywords": ["gcp"],
+        "categories": ["authentication"],
+        "rust_version": "1.95",
+        "targets": [{"kind": ["lib"], "name": name}],
+        "metadata": {"docs": {"rs": {"all-features": true, "rustdoc-args": ["--cfg", "docsrs"]}}},
+        "dependencies": [
+            {"name": "wif-core", "req": "^0.1.0", "path": "/w/crates/wif-core"},
+            {"name": "serde", "req": "^1", "path": null}
+        ]
+    })
+}
+
+fn metadata(packages: Vec<Value>) -> Value {
+    let ids: Vec<Value> = packages.iter().map(|p| p["id"].clone()).collect();
+    json!({"packages": packages, "workspace_members": ids, "workspace_root": "/w"})
+}
+
+#[test]
+fn a_complete_crate_has_no_problems() {
+    let members = members(&metadata(vec![complete("wif-sts", "crates/wif-sts")])).expect("parse");
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].directory, "crates/wif-sts");
+    assert!(members[0].publishable);
+    assert_eq!(metadata_problems(&members), Vec::<String>::new());
+}
+
+#[test]
+fn missing_registry_fields_are_named() {
+    let mut package = complete("wif-bridge", "crates/wif-bridge");
+    package["keywords"] = json!([]);
+    package["categories"] = json!([]);
+    package["homepage"] = Value::Null;
+    package["rust_version"] = Value::Null;
+    package["description"] = json!("  ");
+    let problems = metadata_problems(&members(&metadata(vec![package])).expect("parse"));
+    assert_eq!(
+        problems,
+        [
+            "wif-bridge: no description, homepage, keywords, categories, rust_version in [package] (or mark it `publish = false`)"
+        ]
+    );
+}
+
+#[test]
+fn libraries_need_the_docs_rs_settings_binaries_do_not() {
+    let mut library = complete("wif-lib", "crates/wif-lib");
+    library["metadata"] = Value::Null;
+    let mut half = complete("wif-half", "crates/wif-half");
+    half["metadata"]["docs"]["rs"]["rustdoc-args"] = json!(["--cfg", "other"]);
+    let mut binary = complete("wif-cli", "crates/wif-cli");
+    binary["metadata"] = Value::Null;
+    binary["targets"] = json!([{"kind": ["bin"], "name": "wif"}]);
+    let problems =
+        metadata_problems(&members(&metadata(vec![library, half, binary])).expect("parse"));
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems[0].starts_with("wif-lib: [package.metadata.docs.rs]"));
+    assert!(problems[1].starts_with("wif-half: [package.metadata.docs.rs]"));
+}
+
+#[test]
+fn path_dependencies_need_a_version() {
+    let mut package = complete("wif", "crates/wif");
+    package["dependencies"] = json!([
+        {"name": "wif-sts", "req": "*", "path": "/w/crates/wif-sts"},
+        {"name": "wif-core", "req": "^0.1.0", "path": "/w/crates/wif-core"},
+        {"name": "anything", "req": "*", "path": null}
+    ]);
+    let problems = metadata_problems(&members(&metadata(vec![package])).expect("parse"));
+    assert_eq!(
+        problems,
+        [
+            "wif: path dependencies without a version (use the [workspace.dependencies] entry): wif-sts"
+        ]
+    );
+}
+
+#[test]
+fn unpublished_members_are_excluded_from_packaging_and_not_checked() {
+    let mut xtask = complete("xtask", "xtask");
+    xtask["publish"] = json!([]);
+    xtask["keywords"] = json!([]);
+    let members = members(&metadata(vec![complete("wif", "crates/wif"), xtask])).expect("parse");
+    assert!(metadata_problems(&members).is_empty());
+    assert_eq!(
+        package_args(&members),
+        [
+            "package",
+            "--workspace",
+            "--locked",
+            "--allow-dirty",
+            "--exclude",
+            "xtask"
+        ]
+    );
+}
+
+#[test]
+fn packages_outside_the_workspace_are_not_members() {
+    let mut dependency = complete("serde", "registry/serde");
+    dependency["id"] = json!("registry+https://github.com/rust-lang/crates.io-index#serde@1.0.0");
+    let mut doc = metadata(vec![complete("wif", "crates/wif")]);
+    doc["packages"]
+        .as_array_mut()
+        .expect("array")
+        .push(dependency);
+    let members = members(&doc).expect("parse");
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].name, "wif");
+}
+
+/// This workspace, as cargo reads it: every crate meant for crates.io is ready, and the
+/// automation, test suites and examples are never published.
+#[test]
+fn this_workspace_is_ready_for_crates_io() {
+    let members = members(&workspace_metadata().expect("cargo metadata")).expect("parse");
+    let problems = metadata_problems(&members);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    for member in &members {
+        let tooling = member.directory == "xtask"
+            || member.directory == "tests"
+            || member.directory.starts_with("examples/");
+        assert!(
+            !(tooling && member.publishable),
+            "{} ({}) must say `publish = false`",
+            member.name,
+            member.directory
+        );
+    }
+    assert!(
+        members.iter().any(|m| m.name == "wif" && m.publishable),
+        "{members:?}"
+    );
+}
