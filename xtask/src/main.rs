@@ -26,6 +26,7 @@ mod reference;
 mod release;
 
 use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
 
 pub(crate) fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
@@ -60,47 +61,99 @@ fn clippy(selection: &[&str]) -> Result<(), String> {
 }
 
 fn ci() -> Result<(), String> {
+    let mut steps = Steps::default();
+    let result = ci_steps(&mut steps);
+    steps.print();
+    result
+}
+
+fn ci_steps(steps: &mut Steps) -> Result<(), String> {
     // Every tool the steps below run, before the first of them: a bare machine gets what xtask
     // can install, or a list of what to install within seconds, not a failure minutes in.
-    let mut tools = preflight::FOR_CI.to_vec();
-    if reference::venv_ready() {
-        tools.retain(|t| *t != preflight::Tool::PythonVenv);
-    }
-    let mut host = preflight::Host::from_env();
-    preflight::ensure(&mut host, &tools)?;
-    preflight::print_versions(&host);
+    steps.run("set-up", || {
+        let mut tools = preflight::FOR_CI.to_vec();
+        if reference::venv_ready() {
+            tools.retain(|t| *t != preflight::Tool::PythonVenv);
+        }
+        let mut host = preflight::Host::from_env();
+        preflight::ensure(&mut host, &tools)?;
+        preflight::print_versions(&host);
+        Ok(())
+    })?;
     // One declared MSRV, no locked dependency beyond it, and its toolchain at hand (seconds).
-    let (msrv, msrv_proof) = msrv::prepare()?;
-    cargo(&["fmt", "--all", "--", "--check"], &[])?;
-    clippy(&["--workspace", "--all-targets", "--features", WITH_EMULATOR])?;
-    cargo(&test_workspace_args(), CI_ENV)?;
+    let mut msrv_plan = None;
+    steps.run("MSRV bookkeeping", || {
+        msrv_plan = Some(msrv::prepare()?);
+        Ok(())
+    })?;
+    steps.run("fmt", || cargo(&["fmt", "--all", "--", "--check"], &[]))?;
+    steps.run("clippy", || {
+        clippy(&["--workspace", "--all-targets", "--features", WITH_EMULATOR])
+    })?;
+    steps.run("tests", || cargo(&test_workspace_args(), CI_ENV))?;
     // The `wif` users install has no emulator (the feature is off by default): lint and test
     // that build as well, so the default can't rot behind the feature.
-    clippy(&["-p", "wif-cli", "--all-targets"])?;
-    cargo(&["test", "-p", "wif-cli", "--locked"], CI_ENV)?;
+    steps.run("wif-cli without the emulator", || {
+        clippy(&["-p", "wif-cli", "--all-targets"])?;
+        cargo(&["test", "-p", "wif-cli", "--locked"], CI_ENV)
+    })?;
     // The opt-in aws-config integration (ECS, EKS, SSO providers) is off in the default build;
     // lint and test it explicitly so it can't rot.
-    clippy(&["-p", "wif", "--features", "aws-config"])?;
-    cargo(
-        &[
-            "test",
-            "-p",
-            "wif-source-aws",
-            "--features",
-            "aws-config",
-            "--locked",
-        ],
-        CI_ENV,
-    )?;
+    steps.run("aws-config feature", || {
+        clippy(&["-p", "wif", "--features", "aws-config"])?;
+        cargo(
+            &[
+                "test",
+                "-p",
+                "wif-source-aws",
+                "--features",
+                "aws-config",
+                "--locked",
+            ],
+            CI_ENV,
+        )
+    })?;
     // Every parser of untrusted input, briefly: long enough to replay the seed corpus and
     // mutate a little; `cargo xtask fuzz --seconds N` goes deeper on demand.
-    fuzz::run(fuzz::CI_SECONDS, &[])?;
+    steps.run("fuzz", || fuzz::run(fuzz::CI_SECONDS, &[]))?;
     // The emulator must speak the real protocol: Google's own Python client gets tokens from it.
-    reference::run()?;
-    docs_as_docs_rs_builds_them()?;
+    steps.run("reference client", reference::run)?;
+    steps.run("docs (as docs.rs)", docs_as_docs_rs_builds_them)?;
     // Every publishable crate packages and builds from its .crate alone.
-    release::run()?;
-    msrv::check(msrv, &msrv_proof)
+    steps.run("cargo package", release::run)?;
+    let (msrv, proof) = msrv_plan.ok_or("the MSRV bookkeeping did not run")?;
+    steps.run("MSRV build", || msrv::check(msrv, &proof))
+}
+
+/// How long each step of `ci` took, printed at the end (also when a step fails), so the cost
+/// of adding a step is on record.
+#[derive(Default)]
+struct Steps(Vec<(&'static str, Duration)>);
+
+impl Steps {
+    fn run(
+        &mut self,
+        name: &'static str,
+        step: impl FnOnce() -> Result<(), String>,
+    ) -> Result<(), String> {
+        let started = Instant::now();
+        let result = step();
+        self.0.push((name, started.elapsed()));
+        result.map_err(|e| format!("{name}: {e}"))
+    }
+
+    fn print(&self) {
+        let total: Duration = self.0.iter().map(|(_, d)| *d).sum();
+        eprintln!("xtask: step times (total {}):", minutes(total));
+        for (name, took) in &self.0 {
+            eprintln!("xtask:   {name:<30} {}", minutes(*took));
+        }
+    }
+}
+
+fn minutes(d: Duration) -> String {
+    let secs = d.as_secs();
+    format!("{}m{:02}s", secs / 60, secs % 60)
 }
 
 /// `cargo doc` the way docs.rs runs it (every feature, `--cfg docsrs`, so feature-gated items
