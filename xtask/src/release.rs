@@ -29,7 +29,11 @@ pub(crate) struct Member {
     /// Whether `[package.metadata.docs.rs]` asks for every feature and the `docsrs` cfg.
     pub(crate) docs_rs_configured: bool,
     /// Dependencies by path without a version requirement (a published crate cannot have them).
+    /// Dev-dependencies may: `cargo package` drops a path-only dev-dependency.
     pub(crate) unversioned_path_dependencies: Vec<String>,
+    /// Workspace siblings this crate depends on with a version, and whether only as a
+    /// dev-dependency: (name, dev-only).
+    pub(crate) versioned_siblings: Vec<(String, bool)>,
 }
 
 /// The fields crates.io shows and searches by, beyond the name and version.
@@ -89,15 +93,28 @@ pub(crate) fn members(metadata: &Value) -> Result<Vec<Member>, String> {
                 args.windows(2)
                     .any(|pair| pair[0] == "--cfg" && pair[1] == "docsrs")
             });
-        let unversioned_path_dependencies = package["dependencies"]
+        let path_dependencies: Vec<&Value> = package["dependencies"]
             .as_array()
-            .map(|deps| {
-                deps.iter()
-                    .filter(|d| d["path"].is_string() && d["req"] == "*")
-                    .filter_map(|d| d["name"].as_str().map(str::to_owned))
-                    .collect()
-            })
+            .map(|deps| deps.iter().filter(|d| d["path"].is_string()).collect())
             .unwrap_or_default();
+        let name_of = |d: &Value| d["name"].as_str().map(str::to_owned);
+        let unversioned_path_dependencies = path_dependencies
+            .iter()
+            .filter(|d| d["req"] == "*" && d["kind"] != "dev")
+            .filter_map(|d| name_of(d))
+            .collect();
+        let mut versioned_siblings: Vec<(String, bool)> = Vec::new();
+        for dependency in path_dependencies.iter().filter(|d| d["req"] != "*") {
+            let Some(name) = name_of(dependency) else {
+                continue;
+            };
+            let dev = dependency["kind"] == "dev";
+            match versioned_siblings.iter_mut().find(|(n, _)| *n == name) {
+                // Also a normal or build dependency: not dev-only.
+                Some((_, dev_only)) => *dev_only &= dev,
+                None => versioned_siblings.push((name, dev)),
+            }
+        }
         let root = metadata["workspace_root"].as_str().unwrap_or_default();
         let directory = package["manifest_path"]
             .as_str()
@@ -118,6 +135,7 @@ pub(crate) fn members(metadata: &Value) -> Result<Vec<Member>, String> {
             has_library,
             docs_rs_configured,
             unversioned_path_dependencies,
+            versioned_siblings,
         });
     }
     Ok(members)
@@ -146,9 +164,50 @@ pub(crate) fn cargo_metadata(extra: &[&str]) -> Result<Value, String> {
     serde_json::from_slice(&output.stdout).map_err(|e| format!("cargo metadata's output: {e}"))
 }
 
+/// Versioned dev-dependencies that close a cycle between publishable crates (A's tests use B,
+/// B depends on A). `cargo package` must put each crate's dependencies in its local registry
+/// before the crate itself, so a cycle fails there with a bare "no matching package"; a
+/// dev-dependency by path alone is dropped from the package and breaks the cycle.
+pub(crate) fn dev_dependency_cycles(members: &[Member]) -> Vec<String> {
+    let publishable: Vec<&Member> = members.iter().filter(|m| m.publishable).collect();
+    let find = |name: &str| publishable.iter().find(|m| m.name == name).copied();
+    // Whether `from` reaches `to` along versioned edges between publishable crates.
+    let reaches = |from: &str, to: &str| {
+        let mut seen = vec![from.to_owned()];
+        let mut todo = vec![from.to_owned()];
+        while let Some(name) = todo.pop() {
+            for (next, _) in find(&name)
+                .map(|m| m.versioned_siblings.as_slice())
+                .unwrap_or(&[])
+            {
+                if next == to {
+                    return true;
+                }
+                if find(next).is_some() && !seen.contains(next) {
+                    seen.push(next.clone());
+                    todo.push(next.clone());
+                }
+            }
+        }
+        false
+    };
+    let mut cycles = Vec::new();
+    for member in &publishable {
+        for (sibling, dev_only) in &member.versioned_siblings {
+            if *dev_only && find(sibling).is_some() && reaches(sibling, &member.name) {
+                cycles.push(format!(
+                    "{}: its dev-dependency on {sibling} closes a cycle ({sibling} depends on {}); give it by path only, `{sibling} = {{ path = \"…\" }}`, which cargo package drops",
+                    member.name, member.name
+                ));
+            }
+        }
+    }
+    cycles
+}
+
 /// Every way the publishable members fall short of crates.io, one line each.
 pub(crate) fn metadata_problems(members: &[Member]) -> Vec<String> {
-    let mut problems = Vec::new();
+    let mut problems = dev_dependency_cycles(members);
     for member in members.iter().filter(|m| m.publishable) {
         if !member.missing_metadata.is_empty() {
             problems.push(format!(

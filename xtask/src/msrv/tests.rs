@@ -17,6 +17,7 @@ fn member(name: &str, rust_version: Option<&str>) -> Member {
         has_library: true,
         docs_rs_configured: true,
         unversioned_path_dependencies: Vec::new(),
+        versioned_siblings: Vec::new(),
     }
 }
 

@@ -150,3 +150,70 @@ fn this_workspace_is_ready_for_crates_io() {
         "{members:?}"
     );
 }
+
+fn with_dependencies(mut package: Value, dependencies: Value) -> Value {
+    package["dependencies"] = dependencies;
+    package
+}
+
+/// wif-emulator's tests use wif-bigquery and wif-bigquery's tests use wif-emulator: with both
+/// edges versioned, `cargo package` fails with a bare "no matching package named wif-bigquery".
+#[test]
+fn a_versioned_dev_dependency_cycle_is_named_and_a_path_only_edge_breaks_it() {
+    let core = complete("wif-core", "crates/wif-core");
+    let bigquery = with_dependencies(
+        complete("wif-bigquery", "crates/wif-bigquery"),
+        json!([
+            {"name": "wif-core", "req": "^0.1.0", "path": "/w/crates/wif-core", "kind": null},
+            {"name": "wif-emulator", "req": "^0.1.0", "path": "/w/crates/wif-emulator", "kind": "dev"}
+        ]),
+    );
+    let emulator = |bigquery_req: &str| {
+        with_dependencies(
+            complete("wif-emulator", "crates/wif-emulator"),
+            json!([
+                {"name": "wif-bigquery", "req": bigquery_req, "path": "/w/crates/wif-bigquery", "kind": "dev"},
+                {"name": "wif-core", "req": "^0.1.0", "path": "/w/crates/wif-core", "kind": "dev"}
+            ]),
+        )
+    };
+
+    let cyclic = members(&metadata(vec![
+        core.clone(),
+        bigquery.clone(),
+        emulator("^0.1.0"),
+    ]))
+    .expect("parse");
+    let problems = metadata_problems(&cyclic);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0].starts_with("wif-bigquery: its dev-dependency on wif-emulator closes a cycle"),
+        "{problems:?}"
+    );
+    assert!(
+        problems[1].starts_with("wif-emulator: its dev-dependency on wif-bigquery closes a cycle"),
+        "{problems:?}"
+    );
+
+    // By path alone (cargo package drops it): no cycle, and no "path without a version" either.
+    let broken = members(&metadata(vec![core, bigquery, emulator("*")])).expect("parse");
+    assert_eq!(metadata_problems(&broken), Vec::<String>::new());
+}
+
+#[test]
+fn a_dev_dependency_on_a_crate_that_does_not_depend_back_is_no_cycle() {
+    let core = complete("wif-core", "crates/wif-core");
+    let sts = with_dependencies(
+        complete("wif-sts", "crates/wif-sts"),
+        json!([
+            {"name": "wif-core", "req": "^0.1.0", "path": "/w/crates/wif-core", "kind": null},
+            {"name": "wif-core", "req": "^0.1.0", "path": "/w/crates/wif-core", "kind": "dev"}
+        ]),
+    );
+    let members = members(&metadata(vec![core, sts])).expect("parse");
+    assert!(dev_dependency_cycles(&members).is_empty());
+    assert_eq!(
+        members[1].versioned_siblings,
+        [("wif-core".to_owned(), false)]
+    );
+}
