@@ -11,12 +11,15 @@
 //! tests), which catches a file left out of `include`, a path that only exists in the
 //! repository, or a feature that only compiles with a sibling's features on.
 
+use std::path::{Path, PathBuf};
+
 use serde_json::Value;
 
 /// One workspace member, as `cargo metadata` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Member {
     pub(crate) name: String,
+    pub(crate) version: String,
     /// Its directory, relative to the workspace root (`crates/wif`, `xtask`).
     pub(crate) directory: String,
     /// `publish = false` makes this false.
@@ -128,6 +131,7 @@ pub(crate) fn members(metadata: &Value) -> Result<Vec<Member>, String> {
             .unwrap_or_default();
         members.push(Member {
             name,
+            version: package["version"].as_str().unwrap_or_default().to_owned(),
             directory,
             publishable,
             rust_version: package["rust_version"].as_str().map(str::to_owned),
@@ -255,9 +259,91 @@ pub(crate) fn run() -> Result<(), String> {
             problems.join("\n  ")
         ));
     }
-    let args = package_args(&members);
+    let target = verify_target_dir();
+    let cargo_home = cargo_home().ok_or("neither CARGO_HOME nor HOME is set")?;
+    forget_earlier_packages(&members, &target, &cargo_home)?;
+    let mut args = package_args(&members);
+    args.push("--target-dir".to_owned());
+    args.push(target.display().to_string());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     crate::cargo(&args, crate::CI_ENV)
+}
+
+/// Where the packages are verified: a target directory of their own, so what is built from the
+/// `.crate` files never mixes with the workspace's own builds.
+fn verify_target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::repository_root().join("target"))
+        .join("package-verify")
+}
+
+fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
+}
+
+/// Makes `cargo package` verify what the crates are now, not what they were the last time.
+///
+/// Cargo treats a registry version as immutable, and during verification our crates are served
+/// from a local registry as `NAME 0.1.0` every time, whatever changed since: it reuses their
+/// sources unpacked under `CARGO_HOME/registry/src` by an earlier run, and their compiled
+/// artifacts too (a registry crate's fingerprint is its version). A second run then verified
+/// stale code — it failed on `wif_core::causes` items main had since added, and could as well
+/// have passed on code that no longer builds. So, before packaging: remove those unpacked
+/// sources (cargo unpacks the new `.crate` again) and our crates' fingerprints in the verify
+/// target directory (cargo rebuilds them; third-party dependencies stay built).
+pub(crate) fn forget_earlier_packages(
+    members: &[Member],
+    target: &Path,
+    cargo_home: &Path,
+) -> Result<(), String> {
+    let ours: Vec<&Member> = members.iter().filter(|m| m.publishable).collect();
+    let remove = |path: &Path| {
+        std::fs::remove_dir_all(path)
+            .map_err(|e| format!("could not remove {}: {e}", path.display()))
+    };
+    // `registry/src/<registry>/<name>-<version>`, in every registry (a registry's unpacked
+    // sources are a cache: cargo unpacks a missing one again).
+    if let Ok(registries) = std::fs::read_dir(cargo_home.join("registry").join("src")) {
+        for registry in registries.filter_map(Result::ok) {
+            for member in &ours {
+                let unpacked = registry
+                    .path()
+                    .join(format!("{}-{}", member.name, member.version));
+                if unpacked.is_dir() {
+                    remove(&unpacked)?;
+                }
+            }
+        }
+    }
+    // `<target>/<profile>/.fingerprint/<name>-<16 hex digits>`.
+    if let Ok(profiles) = std::fs::read_dir(target) {
+        for profile in profiles.filter_map(Result::ok) {
+            let Ok(units) = std::fs::read_dir(profile.path().join(".fingerprint")) else {
+                continue;
+            };
+            for unit in units.filter_map(Result::ok) {
+                let file_name = unit.file_name();
+                let Some(unit_name) = file_name.to_str() else {
+                    continue;
+                };
+                if ours.iter().any(|m| is_unit_of(unit_name, &m.name)) {
+                    remove(&unit.path())?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a fingerprint directory name is `<package>-<16 hex digits>` for this package (and
+/// not for one whose name merely starts with it: `wif` is not `wif-core`).
+fn is_unit_of(unit: &str, package: &str) -> bool {
+    unit.strip_prefix(package)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hash| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]

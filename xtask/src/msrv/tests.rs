@@ -10,6 +10,7 @@ fn version(text: &str) -> RustVersion {
 fn member(name: &str, rust_version: Option<&str>) -> Member {
     Member {
         name: name.to_owned(),
+        version: "0.1.0".to_owned(),
         directory: format!("crates/{name}"),
         publishable: true,
         rust_version: rust_version.map(str::to_owned),

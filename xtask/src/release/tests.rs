@@ -217,3 +217,69 @@ fn a_dev_dependency_on_a_crate_that_does_not_depend_back_is_no_cycle() {
         [("wif-core".to_owned(), false)]
     );
 }
+
+/// A scratch directory, removed on drop.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("xtask-release-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Scratch(dir)
+    }
+
+    fn dir(&self, relative: &str) -> std::path::PathBuf {
+        let path = self.0.join(relative);
+        std::fs::create_dir_all(&path).expect("create dir");
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The second `cargo package` of an unchanged version must not reuse the first one's unpacked
+/// sources or artifacts of our crates; everything else stays.
+#[test]
+fn earlier_packages_of_our_crates_are_forgotten_and_nothing_else() {
+    let home = Scratch::new("home");
+    let target = Scratch::new("target");
+    let ours = [
+        home.dir("registry/src/-20e1b8475f1753df/wif-core-0.1.0"),
+        home.dir("registry/src/-20e1b8475f1753df/wif-0.1.0"),
+        home.dir("registry/src/index.crates.io-1949cf8c6b5b557f/wif-core-0.1.0"),
+        target.dir("debug/.fingerprint/wif-core-0123456789abcdef"),
+        target.dir("debug/.fingerprint/wif-fedcba9876543210"),
+    ];
+    let theirs = [
+        home.dir("registry/src/index.crates.io-1949cf8c6b5b557f/serde-1.0.228"),
+        home.dir("registry/src/-20e1b8475f1753df/wif-core-0.2.0"),
+        home.dir("registry/src/-20e1b8475f1753df/wif-tests-0.1.0"),
+        target.dir("debug/.fingerprint/serde-0123456789abcdef"),
+        target.dir("debug/.fingerprint/wif-core-extra-0123456789abcdef"),
+        target.dir("debug/.fingerprint/wif-tests-0123456789abcdef"),
+        target.dir("debug/deps"),
+    ];
+    let mut tests = complete("wif-tests", "tests");
+    tests["publish"] = json!([]);
+    let members = members(&metadata(vec![
+        complete("wif-core", "crates/wif-core"),
+        complete("wif", "crates/wif"),
+        tests,
+    ]))
+    .expect("parse");
+
+    forget_earlier_packages(&members, &target.0, &home.0).expect("forget");
+    for gone in &ours {
+        assert!(!gone.exists(), "{} is still there", gone.display());
+    }
+    for kept in &theirs {
+        assert!(kept.exists(), "{} was removed", kept.display());
+    }
+    // Nothing to forget (a clean clone): fine.
+    forget_earlier_packages(&members, &target.0.join("none"), &home.0.join("none"))
+        .expect("nothing there");
+}
