@@ -378,6 +378,7 @@ impl CredentialsBuilder {
     ///
     /// [`SdkConfig`]: wif_source_aws::aws_config::SdkConfig
     #[cfg(feature = "aws-config")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
     pub fn aws_sdk_config(mut self, config: &wif_source_aws::aws_config::SdkConfig) -> Self {
         if let Some(p) = config.credentials_provider() {
             self.aws_provider = Some(p);
