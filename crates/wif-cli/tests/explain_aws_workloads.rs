@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
+// Shared with explain.rs, which uses all of it.
+#[allow(dead_code)]
 #[path = "explain/world.rs"]
 mod world;
 

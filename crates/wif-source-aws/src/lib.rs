@@ -89,6 +89,19 @@
 //! Secrets (secret key, session token, IMDSv2 token, the web identity token, the container
 //! authorization token, the signed request, the issued JWT) are `secrecy` types and never appear
 //! in `Debug`, errors or traces.
+//!
+//! ## Features
+//!
+//! * `aws-config` (on by default): shared-config profiles (`AWS_PROFILE`, `~/.aws/config`:
+//!   static keys and `credential_process`) through aws-config's parser and providers; and
+//!   region and credentials from an AWS SDK `SdkConfig` or aws-config's own chains:
+//!   `AwsSourceBuilder::sdk_config`, `AwsSource::from_default_chain`, `config_loader`.
+//! * `profile-chains`: every kind of profile through aws-config's profile provider
+//!   (assume-role chains, IAM Identity Center / SSO).
+//! * `testing`: wiremock fakes of the instance metadata service and the container credentials
+//!   endpoint, for your own suites.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "aws-config")]
 mod aws_http;
@@ -113,6 +126,8 @@ mod resolver;
 mod sdk_config;
 mod signing;
 mod source;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod web_identity;
 
 pub use caller_identity::{
@@ -135,8 +150,10 @@ pub use source::{AwsSource, AwsSourceBuilder};
 
 /// The `aws-config` crate, re-exported so callers use the same version wif-rs was built with.
 #[cfg(feature = "aws-config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 pub use aws_config;
 #[cfg(feature = "aws-config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 pub use sdk_config::config_loader;
 
 /// The `subject_token_type` of AWS credential sources.

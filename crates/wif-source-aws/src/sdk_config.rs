@@ -13,6 +13,7 @@ use crate::aws_http::https_client;
 use crate::jwt_source::{AwsJwtSource, AwsJwtSourceBuilder};
 use crate::source::{AwsSource, AwsSourceBuilder};
 
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 impl AwsSourceBuilder {
     /// Uses the config's credentials provider and, when it has one, its region (as an explicit
     /// region). The provider is called once per refresh.
@@ -27,6 +28,7 @@ impl AwsSourceBuilder {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 impl AwsSource {
     /// A builder preset from aws-config's default chains (environment, profiles, SSO, web
     /// identity, ECS/EKS container endpoints, IMDS). Add config-file settings before `build()`.
@@ -41,6 +43,7 @@ impl AwsSource {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 impl AwsJwtSourceBuilder {
     /// Uses the config's credentials provider and region: see [`AwsSourceBuilder::sdk_config`].
     pub fn sdk_config(mut self, config: &SdkConfig) -> Self {
@@ -54,6 +57,7 @@ impl AwsJwtSourceBuilder {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 impl AwsJwtSource {
     /// A builder preset from aws-config's default chains (see
     /// [`AwsSource::default_chain_builder`]); add the audience before `build()`.
@@ -73,6 +77,7 @@ impl AwsJwtSource {
 /// let source = wif_source_aws::AwsSource::builder().sdk_config(&config).build()?;
 /// # Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 pub fn config_loader() -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
 }
