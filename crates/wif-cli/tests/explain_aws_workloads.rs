@@ -70,7 +70,10 @@ fn without_metadata(world: &World) -> std::path::PathBuf {
     })
 }
 
-fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+/// Environment variables, as `World::explain` takes them.
+type Env = Vec<(String, String)>;
+
+fn env(pairs: &[(&str, &str)]) -> Env {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -146,7 +149,8 @@ fn bad_workload_settings_fail_before_any_call() {
     let empty = world.path("empty-token");
     std::fs::write(&empty, "\n").unwrap();
     let role = world.emulator.config().aws.iam_role_arn();
-    let cases: Vec<(Vec<(String, String)>, &str, &str)> = vec![
+    // (environment, the cause explain names, what `wif token` says)
+    let cases: Vec<(Env, &str, &str)> = vec![
         (
             env(&[("AWS_ROLE_ARN", &role)]),
             "[web_identity_incomplete]",
