@@ -101,8 +101,9 @@ pub(crate) async fn run(args: ExplainArgs, out: &mut dyn Write) -> Result<(), Er
 
 /// The default client, also trusting `--ca-certs` (as `wif token` does), and the PEM it read.
 fn http_client(common: &crate::Common) -> Result<(reqwest::Client, Option<Vec<u8>>), Error> {
+    use wif::layers::core::http;
     let Some(path) = &common.ca_certs else {
-        return Ok((wif::layers::core::http::default_client()?, None));
+        return Ok((http::default_client()?, None));
     };
     let problem = |what: String| Error::new(Step::Config, ErrorKind::InvalidConfig, what);
     let pem = std::fs::read(path).map_err(|e| {
@@ -113,19 +114,15 @@ fn http_client(common: &crate::Common) -> Result<(reqwest::Client, Option<Vec<u8
         )
         .with_source(e)
     })?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
+    // A bundle without certificates gets its error from the chain (`root_certificates`), as
+    // `wif token` reports it.
+    let certs = wif::layers::source_x509::parse_root_certificates(&pem).map_err(|_| {
         problem(format!(
             "--ca-certs {}: not a PEM certificate bundle",
             path.display()
         ))
     })?;
-    let mut builder = wif::layers::core::http::client_builder();
-    for cert in certs {
-        builder = builder.add_root_certificate(cert);
-    }
-    let client = builder
-        .build()
-        .map_err(|e| problem("could not build the HTTP client".to_owned()).with_source(e))?;
+    let client = http::build_client(http::client_builder_with_roots(&certs)?)?;
     Ok((client, Some(pem)))
 }
 

@@ -432,7 +432,7 @@ impl StorageBuilder {
         let client = match self.client {
             Some(c) => c,
             None => reqwest::Client::builder()
-                .use_rustls_tls()
+                .tls_backend_preconfigured(wif_core::http::tls_config(&[])?)
                 .connect_timeout(wif_core::http::DEFAULT_CONNECT_TIMEOUT)
                 .read_timeout(Duration::from_secs(60))
                 .redirect(reqwest::redirect::Policy::none())

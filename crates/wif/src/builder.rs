@@ -395,8 +395,9 @@ impl CredentialsBuilder {
         let extra_roots = self.extra_roots()?;
         let http = match &self.http_client {
             Some(c) => c.clone(),
-            None if extra_roots.is_empty() => wif_core::http::default_client()?,
-            None => plain_client_with_roots(&extra_roots)?,
+            None => wif_core::http::build_client(wif_core::http::client_builder_with_roots(
+                &extra_roots,
+            )?)?,
         };
         // A certificate source is kept concrete: the STS client presents its certificate.
         let x509 = match (&self.source, cfg) {
@@ -510,30 +511,6 @@ impl CredentialsBuilder {
             info,
         })
     }
-}
-
-/// The default client, also trusting `roots`.
-fn plain_client_with_roots(
-    roots: &[wif_source_x509::CertificateDer<'static>],
-) -> Result<reqwest::Client, Error> {
-    let mut builder = wif_core::http::client_builder();
-    for (i, der) in roots.iter().enumerate() {
-        let cert = reqwest::Certificate::from_der(der).map_err(|_| {
-            Error::config(
-                "root_certificates",
-                format!("certificate {} is not a usable trust anchor", i + 1),
-            )
-        })?;
-        builder = builder.add_root_certificate(cert);
-    }
-    builder.build().map_err(|e| {
-        Error::new(
-            Step::Config,
-            wif_core::ErrorKind::Internal,
-            "could not build the HTTP client",
-        )
-        .with_source(e)
-    })
 }
 
 impl CredentialsBuilder {
