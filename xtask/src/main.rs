@@ -1,8 +1,10 @@
 //! Project automation. `cargo xtask ci` is what `.ci/run` and the README call.
 //!
 //! * `ci` — format check, clippy with warnings denied, every test (and the opt-in `aws-config`
-//!   feature's), every fuzz target for 5 s, the reference-client proof, docs with warnings
-//!   denied.
+//!   feature's, and the TLS tests on the opt-in `aws-lc-rs`), `fresh-deps`, every fuzz target
+//!   for 5 s, the reference-client proof, docs with warnings denied.
+//! * `fresh-deps` — every library and binary checked with warnings denied after `cargo update`
+//!   in a scratch copy, as a downstream build resolves them (see `fresh_deps.rs`); part of `ci`.
 //! * `test` — just the tests.
 //! * `fuzz [--seconds N] [TARGET…]` — every coverage-guided fuzz target of `fuzz/` for N seconds
 //!   (default 10; `ci` runs them for 5), failing on any crash (see `fuzz.rs`).
@@ -14,6 +16,7 @@
 //!   benches.
 
 mod bench;
+mod fresh_deps;
 mod fuzz;
 mod reference;
 
@@ -73,6 +76,22 @@ fn ci() -> Result<(), String> {
         ],
         CI_ENV,
     )?;
+    // TLS on aws-lc-rs (post-quantum key exchange) is opt-in: prove the feature's handshake.
+    cargo(
+        &[
+            "test",
+            "-p",
+            "wif-core",
+            "--features",
+            "aws-lc-rs",
+            "--test",
+            "tls",
+            "--locked",
+        ],
+        CI_ENV,
+    )?;
+    // What a downstream build resolves today, not our lock: new deprecations show up here.
+    fresh_deps::run()?;
     // Every parser of untrusted input, briefly: long enough to replay the seed corpus and
     // mutate a little; `cargo xtask fuzz --seconds N` goes deeper on demand.
     fuzz::run(fuzz::CI_SECONDS, &[])?;
@@ -94,7 +113,7 @@ fn ci() -> Result<(), String> {
 }
 
 /// The CLI's `emulator` feature (`wif emulator`, `wif demo`), which its end-to-end tests use.
-const WITH_EMULATOR: &str = "wif-cli/emulator";
+pub(crate) const WITH_EMULATOR: &str = "wif-cli/emulator";
 
 /// `cargo test` of the whole workspace, emulator included.
 fn test_workspace_args() -> [&'static str; 5] {
@@ -117,10 +136,11 @@ fn main() -> ExitCode {
         "ci" => ci(),
         "test" => test(),
         "reference" => reference::run(),
+        "fresh-deps" => fresh_deps::run(),
         "bench" => bench::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "fuzz" => fuzz::cli(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => Err(format!(
-            "unknown task `{task}`; tasks: ci (fmt, clippy, tests, docs), test, fuzz [--seconds N] [TARGET…], reference (Python google-auth against the emulator), bench [--runs N] (docs/benchmarks.md)"
+            "unknown task `{task}`; tasks: ci (fmt, clippy, tests, docs), test, fresh-deps (check after cargo update, in a copy), fuzz [--seconds N] [TARGET…], reference (Python google-auth against the emulator), bench [--runs N] (docs/benchmarks.md)"
         )),
     };
     match result {
