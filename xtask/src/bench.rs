@@ -7,8 +7,11 @@
 //! 4. runs the chain bench (`tests/benches/chain/`), which starts one emulator and measures wif
 //!    and both peers against it: cold chain, round trips, connections, cached token, thundering
 //!    herd, peer behaviours under faults, footprint;
-//! 5. writes `docs/benchmarks.md`: machine facts, date, commit, how to reproduce, then the
-//!    chain bench's report (which includes criterion's results and the targets).
+//! 5. runs the emulator at scale (`tests/benches/emulator_scale.rs`: 1 million BigQuery rows,
+//!    1 GiB of objects);
+//! 6. writes `docs/benchmarks.md`: machine facts, date, commit, how to reproduce, then the
+//!    chain bench's report (which includes criterion's results and the targets), then the
+//!    emulator's.
 //!
 //! Never part of `cargo xtask ci` (CI only compiles the benches). `--runs N` sets the cold-start
 //! repetitions (default 10).
@@ -134,7 +137,30 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let chain_md = std::fs::read_to_string(&chain_out)
         .map_err(|e| format!("cannot read {}: {e}", chain_out.display()))?;
 
-    let doc = document(&root, &python, runs, &chain_md);
+    let scale_out = bench_dir.join("emulator_scale.md");
+    crate::cargo(
+        &[
+            "bench",
+            "--locked",
+            "-p",
+            "wif-tests",
+            "--bench",
+            "emulator_scale",
+            "--",
+            "--out",
+            &scale_out.to_string_lossy(),
+        ],
+        &[],
+    )?;
+    let scale_md = std::fs::read_to_string(&scale_out)
+        .map_err(|e| format!("cannot read {}: {e}", scale_out.display()))?;
+
+    let doc = document(
+        &root,
+        &python,
+        runs,
+        &format!("{}\n\n{}", chain_md.trim_end(), scale_md),
+    );
     let out = root.join("docs/benchmarks.md");
     std::fs::write(&out, doc).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     eprintln!("xtask: wrote {}", out.display());
@@ -190,6 +216,7 @@ fn document(root: &Path, python: &Path, runs: usize, chain: &str) -> String {
          # the parts alone:\n\
          cargo bench -p wif-tests --bench cached_token -- {criterion_args}\n\
          cargo bench -p wif-tests --bench chain          # wif in-process only, markdown on stdout\n\
+         cargo bench -p wif-tests --bench emulator_scale # the emulator at 1 M rows / 1 GiB\n\
          ```\n\n\
          Needs Python 3 with `venv` (the first run installs google-auth from PyPI) and GNU \
          `/usr/bin/time` for peak RSS (without it that column says –).\n\n",

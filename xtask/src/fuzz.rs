@@ -58,7 +58,10 @@ pub(crate) fn cli(args: &[String]) -> Result<(), String> {
 
 /// Builds the fuzz targets, then runs each of `only` (all when empty) for `seconds`.
 pub(crate) fn run(seconds: u64, only: &[String]) -> Result<(), String> {
-    check_cargo_fuzz()?;
+    crate::preflight::ensure(
+        &mut crate::preflight::Host::from_env(),
+        &crate::preflight::FOR_FUZZ,
+    )?;
     let all = list_targets()?;
     if let Some(unknown) = only.iter().find(|t| !all.contains(t)) {
         return Err(format!(
@@ -154,18 +157,6 @@ fn fuzz_cargo(args: &[&str]) -> Result<(), String> {
     }
 }
 
-fn check_cargo_fuzz() -> Result<(), String> {
-    let found = cargo_command()
-        .args(["fuzz", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        Ok(())
-    } else {
-        Err("cargo-fuzz is not installed; install it with `cargo install --locked cargo-fuzz` (.ci/run does)".to_owned())
-    }
-}
-
 /// The targets `fuzz/Cargo.toml` declares, as cargo-fuzz lists them.
 fn list_targets() -> Result<Vec<String>, String> {
     let output = cargo_command()
@@ -191,10 +182,12 @@ fn list_targets() -> Result<Vec<String>, String> {
 }
 
 /// cargo, run from the repository root so the relative paths above hold wherever xtask was
-/// started.
+/// started, with the PATH under which the set-up found (or installed) cargo-fuzz.
 fn cargo_command() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    command.current_dir(repository_root());
+    command
+        .current_dir(repository_root())
+        .env("PATH", crate::preflight::Host::from_env().path());
     command
 }
 

@@ -1,8 +1,9 @@
 //! Project automation. `cargo xtask ci` is what `.ci/run` and the README call.
 //!
-//! * `ci` — format check, clippy with warnings denied, every test (and the opt-in `aws-config`
-//!   feature's, and the TLS tests on the opt-in `aws-lc-rs`), `fresh-deps`, every fuzz target
-//!   for 5 s, the reference-client proof, docs with warnings denied.
+//! * `ci` — set-up (the tools below, installed where xtask can: see `preflight.rs`), format
+//!   check, clippy with warnings denied, every test (and the opt-in `aws-config` feature's, and
+//!   the TLS tests on the opt-in `aws-lc-rs`), `fresh-deps`, every fuzz target for 5 s, the
+//!   reference-client proof, docs with warnings denied.
 //! * `fresh-deps` — every library and binary checked with warnings denied after `cargo update`
 //!   in a scratch copy, as a downstream build resolves them (see `fresh_deps.rs`); part of `ci`.
 //! * `test` — just the tests.
@@ -16,8 +17,11 @@
 //!   benches.
 
 mod bench;
+#[cfg(test)]
+mod citations;
 mod fresh_deps;
 mod fuzz;
+mod preflight;
 mod reference;
 
 use std::process::{Command, ExitCode};
@@ -55,6 +59,15 @@ fn clippy(selection: &[&str]) -> Result<(), String> {
 }
 
 fn ci() -> Result<(), String> {
+    // Every tool the steps below run, before the first of them: a bare machine gets what xtask
+    // can install, or a list of what to install within seconds, not a failure minutes in.
+    let mut tools = preflight::FOR_CI.to_vec();
+    if reference::venv_ready() {
+        tools.retain(|t| *t != preflight::Tool::PythonVenv);
+    }
+    let mut host = preflight::Host::from_env();
+    preflight::ensure(&mut host, &tools)?;
+    preflight::print_versions(&host);
     cargo(&["fmt", "--all", "--", "--check"], &[])?;
     clippy(&["--workspace", "--all-targets", "--features", WITH_EMULATOR])?;
     cargo(&test_workspace_args(), CI_ENV)?;

@@ -30,13 +30,14 @@ const SERVER_START_TIMEOUT: Duration = Duration::from_secs(30);
 const PYTHON_TIMEOUT: Duration = Duration::from_secs(180);
 
 pub(crate) fn run() -> Result<(), String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .ok_or("xtask has no parent directory")?
-        .to_path_buf();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let root = repository_root();
+    let target = target_dir();
+    if !venv_ready() {
+        crate::preflight::ensure(
+            &mut crate::preflight::Host::from_env(),
+            &crate::preflight::FOR_REFERENCE,
+        )?;
+    }
 
     crate::cargo(
         &[
@@ -55,7 +56,7 @@ pub(crate) fn run() -> Result<(), String> {
         .join("examples")
         .join(format!("serve{}", std::env::consts::EXE_SUFFIX));
 
-    let python = prepare_venv(&target.join("reference-venv"))?;
+    let python = prepare_venv(&venv_dir())?;
 
     let config_dir = target.join("reference-configs");
     if config_dir.exists() {
@@ -98,17 +99,51 @@ pub(crate) fn run() -> Result<(), String> {
     result.map_err(|e| format!("{e}: Python google-auth did not obtain accepted tokens"))
 }
 
-/// Creates the venv and installs the requirements unless the marker says they are there.
-/// Returns the venv's interpreter.
-pub(crate) fn prepare_venv(venv: &Path) -> Result<PathBuf, String> {
-    let python = if cfg!(windows) {
+fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repository_root().join("target"))
+}
+
+/// Where `reference` and `bench` keep their venv.
+pub(crate) fn venv_dir() -> PathBuf {
+    target_dir().join("reference-venv")
+}
+
+fn venv_python(venv: &Path) -> PathBuf {
+    if cfg!(windows) {
         venv.join("Scripts").join("python.exe")
     } else {
         venv.join("bin").join("python")
-    };
+    }
+}
+
+/// Whether the venv of [`venv_dir`] exists with [`REQUIREMENTS`] installed: then no system
+/// Python is needed.
+pub(crate) fn venv_ready() -> bool {
+    has_requirements(&venv_dir())
+}
+
+fn has_requirements(venv: &Path) -> bool {
+    let marker = venv.join(".wif-reference-requirements");
+    venv_python(venv).exists()
+        && std::fs::read_to_string(marker).is_ok_and(|have| have == REQUIREMENTS.join("\n"))
+}
+
+/// Creates the venv and installs the requirements unless the marker says they are there.
+/// Returns the venv's interpreter.
+pub(crate) fn prepare_venv(venv: &Path) -> Result<PathBuf, String> {
+    let python = venv_python(venv);
     let marker = venv.join(".wif-reference-requirements");
     let wanted = REQUIREMENTS.join("\n");
-    if python.exists() && std::fs::read_to_string(&marker).is_ok_and(|have| have == wanted) {
+    if has_requirements(venv) {
         return Ok(python);
     }
     let started = Instant::now();

@@ -1,4 +1,5 @@
-//! BigQuery's retry rules and error hints (reference §2.6 and §4).
+//! BigQuery's retry rules and error hints (`docs/protocol.md#bigquery-and-cloud-storage`, and
+//! Google's [error messages](https://cloud.google.com/bigquery/docs/error-messages) page).
 //!
 //! BigQuery reports rate limits as **HTTP 403** with `reason=rateLimitExceeded`, so retryability
 //! is decided by `errors[0].reason` first and by the status only when there is no reason.

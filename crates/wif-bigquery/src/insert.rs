@@ -1,4 +1,5 @@
-//! Streaming inserts: `tabledata.insertAll` (reference §2.1).
+//! Streaming inserts:
+//! [`tabledata.insertAll`](https://cloud.google.com/bigquery/docs/reference/rest/v2/tabledata/insertAll).
 //!
 //! Rows are serialized with serde, each gets a random `insertId` (so a retried request does not
 //! duplicate rows: BigQuery de-duplicates by id, best effort), and they are sent in batches of at

@@ -1,5 +1,6 @@
-//! Table metadata: `tables.get` (reference §2.5), for callers that want a table's schema before
-//! inserting into it.
+//! Table metadata:
+//! [`tables.get`](https://cloud.google.com/bigquery/docs/reference/rest/v2/tables/get), for
+//! callers that want a table's schema before inserting into it.
 
 use reqwest::Method;
 use serde::Deserialize;

@@ -1,5 +1,6 @@
-//! Query parameters (`QueryParameter` of `jobs.query`; reference §2.2): `@name` parameters with
-//! `parameterMode=NAMED`, `?` parameters with `parameterMode=POSITIONAL`.
+//! Query parameters (`QueryParameter` of
+//! [`jobs.query`](https://cloud.google.com/bigquery/docs/reference/rest/v2/jobs/query)): `@name`
+//! parameters with `parameterMode=NAMED`, `?` parameters with `parameterMode=POSITIONAL`.
 //!
 //! Values travel as strings inside `parameterValue` (`{"value":"42"}`), typed by
 //! `parameterType` (`{"type":"INT64"}`); arrays and structs nest.

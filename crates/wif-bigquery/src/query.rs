@@ -1,5 +1,5 @@
 //! Queries: `jobs.query`, then `jobs.getQueryResults` to wait for the job and to page through its
-//! rows (reference §2.2–§2.4).
+//! rows (`docs/protocol.md#bigquery-and-cloud-storage`).
 //!
 //! Every query is GoogleSQL (`useLegacySql=false`, whose API default is legacy SQL), asks for
 //! TIMESTAMPs as int64 microseconds (`formatOptions.useInt64Timestamp=true`, lossless) and

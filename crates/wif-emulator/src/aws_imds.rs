@@ -1,6 +1,6 @@
 //! Step 1 of the chain on EC2: the AWS instance metadata service (IMDS) at `/latest/…`, v1 and v2
-//! (external-account reference §3.1–§3.3), where the AWS source finds its region and the role's
-//! temporary credentials.
+//! (`docs/protocol.md#aws-region` to `#imdsv1-and-imdsv2`), where the AWS source finds its
+//! region and the role's temporary credentials.
 //!
 //! - `PUT /latest/api/token` with `X-aws-ec2-metadata-token-ttl-seconds: 1..=21600` answers a
 //!   session token and echoes the TTL header; a missing or out-of-range TTL is 400, as on EC2.

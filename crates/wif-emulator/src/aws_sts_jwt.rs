@@ -2,7 +2,7 @@
 //! a JWT for the calling role, and Google STS verifies it for the pool's AWS JWT provider
 //! ([`crate::EmulatorConfig::aws_jwt_provider`], an ordinary OIDC provider trusting the account's
 //! issuer) — the subject-token path that needs no SigV4 serialization
-//! (`gcp-apis-and-aws-practice.md` §6.9).
+//! (`docs/protocol.md#aws-issued-jwts`).
 //!
 //! **Request** (form body or query, SigV4-signed like `GetCallerIdentity`):
 //! `Action=GetWebIdentityToken&Version=2011-06-15&Audience.member.1=…[&Audience.member.N=…]`

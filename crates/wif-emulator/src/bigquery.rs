@@ -1,19 +1,28 @@
 //! # Emulated BigQuery v2 (`/bigquery/v2/…`): the adapters' target
 //!
-//! Datasets and tables live in memory. Nothing is created implicitly: set a table up from Rust
-//! with [`create_table`] (which also creates its dataset) or over HTTP with the real API's
-//! `datasets.insert` and `tables.insert`. Every request needs a bearer token the emulated chain
-//! issued (federated or service account); others get Google's 401.
+//! Datasets, tables and jobs live in memory. Nothing is created implicitly: set a table up from
+//! Rust with [`State::create_table`] (which also creates its dataset) and
+//! [`State::insert_rows`], or over HTTP with the real API. Every request needs a bearer token
+//! the emulated chain issued (federated or service account); others get Google's 401.
 //!
-//! | method | path (under `/bigquery/v2/`) | |
+//! | method | path (under `/bigquery/v2/projects/{p}/`) | |
 //! |---|---|---|
-//! | `POST` | `projects/{p}/datasets` | `datasets.insert` (`datasetReference`, `location`; 409 `duplicate`) |
-//! | `GET` | `projects/{p}/datasets/{d}` | `datasets.get` |
-//! | `POST` | `projects/{p}/datasets/{d}/tables` | `tables.insert` (`tableReference`, `schema.fields`) |
-//! | `GET` | `projects/{p}/datasets/{d}/tables/{t}` | `tables.get` (schema in legacy type names, `numRows`) |
-//! | `POST` | `projects/{p}/datasets/{d}/tables/{t}/insertAll` | `tabledata.insertAll` |
-//! | `POST` | `projects/{p}/queries` | `jobs.query` |
-//! | `GET` | `projects/{p}/queries/{job}` | `jobs.getQueryResults` (`pageToken`, `maxResults`, `startIndex`, `location`) |
+//! | `POST`, `GET` | `datasets` | `datasets.insert` (409 `duplicate`), `datasets.list` (`all`, `filter=labels.k:v`, paging) |
+//! | `GET`, `DELETE` | `datasets/{d}` | `datasets.get`, `datasets.delete` (`deleteContents`; else 400 `resourceInUse`) |
+//! | `POST`, `GET` | `datasets/{d}/tables` | `tables.insert` (`schema.fields`), `tables.list` (paging) |
+//! | `GET`, `DELETE` | `datasets/{d}/tables/{t}` | `tables.get` (legacy type names, `numRows`, `numBytes`), `tables.delete` |
+//! | `POST` | `datasets/{d}/tables/{t}/insertAll` | `tabledata.insertAll` |
+//! | `GET` | `datasets/{d}/tables/{t}/data` | `tabledata.list` (`maxResults`, `pageToken`, `startIndex`, `selectedFields`, `formatOptions.*`) |
+//! | `POST` | `queries` | `jobs.query` (parameters, `dryRun`, `requestId`, `maxResults`) |
+//! | `GET` | `queries/{job}` | `jobs.getQueryResults` (`pageToken`, `maxResults`, `startIndex`, `location`) |
+//! | `POST` | `jobs` | `jobs.insert` of query jobs (`destinationTable` with write/create dispositions, or an anonymous results table; `dryRun`) |
+//! | `GET` | `jobs/{job}` | `jobs.get` |
+//! | `POST` | `jobs/{job}/cancel` | `jobs.cancel` |
+//!
+//! Request bodies may be as large as BigQuery's 10 MB; result pages stop near 10 MB or at
+//! `maxResults`, with page tokens that stay valid and must be URL-encoded (they hold `+`, `/`,
+//! `=`). Empty query-string values (`pageToken=`, as Google's generated clients send them)
+//! count as absent.
 //!
 //! ## `insertAll`
 //!
@@ -21,37 +30,37 @@
 //! REQUIRED fields, values that don't convert to the column type, arrays in non-REPEATED fields.
 //! A bad row is reported in `insertErrors` with reason `invalid` and the field as `location`;
 //! with `skipInvalidRows=false` (the default) the request's valid rows are not inserted either and
-//! are reported with reason `stopped`. A row whose `insertId` was seen before for the table is
-//! acknowledged and not inserted again. `templateSuffix` creates `{table}{suffix}` from the table.
+//! are reported with reason `stopped`. A row whose `insertId` was seen for the table within
+//! [`EmulatorConfig::insert_id_window`](crate::EmulatorConfig::insert_id_window) (one minute by
+//! default) is acknowledged and not inserted again. `templateSuffix` creates `{table}{suffix}`.
 //!
-//! ## SQL subset of `jobs.query`
+//! ## Queries
 //!
-//! ```text
-//! SELECT * | COUNT(*) [[AS] alias] | column [[AS] alias], …
-//! FROM `project.dataset.table` | `dataset.table` | table   (unqualified: needs defaultDataset)
-//! [WHERE column = literal | @name | ? [AND …]]              (also: column IS [NOT] NULL)
-//! [LIMIT n]
-//! ```
+//! GoogleSQL, parsed by `sqlparser`'s BigQuery dialect; the subset that runs is listed in the
+//! `sql` module: projection with aliases and `*`; `WHERE` with `AND`/`OR`/`NOT`, comparisons,
+//! `IN`, `IN UNNEST`, `BETWEEN`, `LIKE`, `IS [NOT] NULL`; `GROUP BY`/`HAVING` with
+//! `COUNT`/`SUM`/`MIN`/`MAX`/`AVG` and `DISTINCT`; `ORDER BY`, `LIMIT`/`OFFSET`;
+//! `CURRENT_TIMESTAMP()`; `UNNEST` of REPEATED fields in `FROM`; STRUCT field access; named and
+//! positional parameters including ARRAY and STRUCT. Anything else is refused with `invalidQuery`
+//! naming the construct and its `[line:column]`; an unknown table or dataset is `notFound`, as
+//! is a `location` other than the dataset's. `useLegacySql` must be `false` (the real API's
+//! default is legacy SQL, so clients that forget it are caught here).
 //!
-//! Literals: `'…'`/`"…"` strings, integers, floats, `TRUE`, `FALSE`, `NULL`. Comparisons follow
-//! the column's type (a string literal compares with DATE/TIMESTAMP columns; INT64 vs STRING is
-//! BigQuery's "No matching signature" error). Anything else is `invalidQuery` with a
-//! BigQuery-style message and position; an unknown table or dataset is `notFound`, as is a
-//! `location` other than the dataset's. `useLegacySql` must be `false` (the real API's default
-//! is legacy SQL, so clients that forget it are caught here).
-//!
-//! Results use the `f`/`v` encoding with the schema's legacy type names; TIMESTAMPs are int64
-//! microseconds with `formatOptions.useInt64Timestamp=true` and float seconds (`"1.7E9"`)
-//! otherwise. `maxResults` pages; page tokens contain `+`, `/` and `=`, so clients that do not
-//! URL-encode them fail. A `requestId` seen before returns the same job. For testing polling,
-//! [`set_incomplete_polls`] makes new jobs answer `jobComplete: false` a number of times first.
-//! Errors are google.rpc-shaped with `errors[].reason` (`invalidQuery`, `notFound`, `invalid`,
-//! `duplicate`).
+//! Results use the `f`/`v` encoding with the schema's legacy type names; TIMESTAMPs are float
+//! seconds (`"1.7E9"`) by default, int64 microseconds with `formatOptions.useInt64Timestamp`, or
+//! ISO 8601 with `timestampOutputFormat=ISO8601_STRING`. A `requestId` seen before returns the
+//! same job. For testing polling, [`set_incomplete_polls`] makes new jobs answer
+//! `jobComplete: false` (and `RUNNING`) a number of times first. Errors have BigQuery's shape
+//! with `errors[].reason` (`invalidQuery`, `notFound`, `invalid`, `duplicate`, `accessDenied`).
 
-mod handlers;
+mod cell;
+mod datasets;
+mod jobs;
 mod sql;
-mod store;
+pub(crate) mod store;
+mod tabledata;
 mod values;
+mod wire;
 
 use std::fmt;
 use std::sync::Arc;
@@ -61,7 +70,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use crate::state::State;
-use store::{Dataset, Table};
+use store::Dataset;
 
 /// One column of a table schema, as in the API's `TableFieldSchema`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,15 +145,7 @@ pub const DEFAULT_LOCATION: &str = "US";
 
 /// Creates dataset `project.dataset` in `location` unless it exists.
 pub fn create_dataset(state: &Arc<State>, project: &str, dataset: &str, location: &str) {
-    let store = store::store(state);
-    store
-        .datasets()
-        .entry((project.to_owned(), dataset.to_owned()))
-        .or_insert_with(|| Dataset {
-            location: location.to_owned(),
-            created_ms: store::now_ms(),
-            tables: Default::default(),
-        });
+    state.create_dataset(project, dataset, location);
 }
 
 /// Creates (or replaces with an empty one) table `project.dataset.table` with `schema`,
@@ -156,17 +157,7 @@ pub fn create_table(
     table: &str,
     schema: &[TableField],
 ) -> Result<(), SetupError> {
-    let fields = values::normalize_schema(schema).map_err(SetupError)?;
-    if table.trim().is_empty() {
-        return Err(SetupError("empty table id".into()));
-    }
-    create_dataset(state, project, dataset, DEFAULT_LOCATION);
-    let store = store::store(state);
-    let mut datasets = store.datasets();
-    if let Some(ds) = datasets.get_mut(&(project.to_owned(), dataset.to_owned())) {
-        ds.tables.insert(table.to_owned(), Table::new(fields));
-    }
-    Ok(())
+    state.create_table(project, dataset, table, schema)
 }
 
 /// The rows stored in a table, in canonical form (scalars as BigQuery's strings, TIMESTAMP as
@@ -177,41 +168,164 @@ pub fn table_rows(
     dataset: &str,
     table: &str,
 ) -> Option<Vec<serde_json::Value>> {
-    let store = store::store(state);
-    let datasets = store.datasets();
-    let ds = datasets.get(&(project.to_owned(), dataset.to_owned()))?;
-    Some(ds.tables.get(table)?.rows.clone())
+    state.table_rows(project, dataset, table)
 }
 
 /// Makes every new query job answer `jobComplete: false` to its first `n` responses
 /// (`jobs.query` counts as one), so clients' polling can be tested. `0` turns it off.
 pub fn set_incomplete_polls(state: &Arc<State>, n: u32) {
-    store::store(state).set_incomplete_polls(n);
+    state.bigquery.set_incomplete_polls(n);
+}
+
+impl State {
+    /// Creates BigQuery dataset `project.dataset` in `location` unless it exists.
+    pub fn create_dataset(&self, project: &str, dataset: &str, location: &str) {
+        self.bigquery
+            .datasets()
+            .entry((project.to_owned(), dataset.to_owned()))
+            .or_insert_with(|| Dataset::new(location));
+    }
+
+    /// Creates (or replaces with an empty one) BigQuery table `project.dataset.table` with
+    /// `schema`, creating the dataset in [`DEFAULT_LOCATION`] if needed.
+    pub fn create_table(
+        &self,
+        project: &str,
+        dataset: &str,
+        table: &str,
+        schema: &[TableField],
+    ) -> Result<(), SetupError> {
+        let fields = values::normalize_schema(schema).map_err(SetupError)?;
+        if !datasets::valid_id(dataset) {
+            return Err(SetupError(format!("invalid dataset id {dataset:?}")));
+        }
+        if !datasets::valid_id(table) {
+            return Err(SetupError(format!("invalid table id {table:?}")));
+        }
+        self.create_dataset(project, dataset, DEFAULT_LOCATION);
+        let new = self.bigquery.new_table(fields);
+        if let Some(ds) = self
+            .bigquery
+            .datasets()
+            .get_mut(&(project.to_owned(), dataset.to_owned()))
+        {
+            ds.tables.insert(table.to_owned(), new);
+        }
+        Ok(())
+    }
+
+    /// Inserts `rows` (JSON objects, as `insertAll`'s `json`) into an existing table; the first
+    /// row that does not fit the schema is an error and nothing is inserted.
+    pub fn insert_rows(
+        &self,
+        project: &str,
+        dataset: &str,
+        table: &str,
+        rows: &[serde_json::Value],
+    ) -> Result<(), SetupError> {
+        let mut datasets = self.bigquery.datasets();
+        let t = datasets
+            .get_mut(&(project.to_owned(), dataset.to_owned()))
+            .and_then(|ds| ds.tables.get_mut(table))
+            .ok_or_else(|| SetupError(format!("no table {project}.{dataset}.{table}")))?;
+        let typed = rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                values::typed_row(&t.fields, row, false).map_err(|issue| {
+                    SetupError(format!("row {i}: {} ({})", issue.message, issue.location))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for cells in typed {
+            t.push(cell::Row::from(cells));
+        }
+        t.modified_ms = store::now_ms();
+        Ok(())
+    }
+
+    /// The schema of a BigQuery table, as `tables.get` reports it (legacy type names, explicit
+    /// modes), or `None` when it does not exist.
+    pub fn table_schema(
+        &self,
+        project: &str,
+        dataset: &str,
+        table: &str,
+    ) -> Option<Vec<TableField>> {
+        let datasets = self.bigquery.datasets();
+        let t = datasets
+            .get(&(project.to_owned(), dataset.to_owned()))?
+            .tables
+            .get(table)?;
+        Some(t.fields.clone())
+    }
+
+    /// The rows of a BigQuery table in canonical form (see [`table_rows`]).
+    pub fn table_rows(
+        &self,
+        project: &str,
+        dataset: &str,
+        table: &str,
+    ) -> Option<Vec<serde_json::Value>> {
+        let datasets = self.bigquery.datasets();
+        let t = datasets
+            .get(&(project.to_owned(), dataset.to_owned()))?
+            .tables
+            .get(table)?;
+        Some(
+            t.rows
+                .iter()
+                .map(|row| {
+                    serde_json::Value::Object(
+                        t.fields
+                            .iter()
+                            .zip(&t.types)
+                            .zip(row.iter())
+                            .map(|((f, ty), c)| (f.name.clone(), values::canonical_json(ty, c)))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        )
+    }
 }
 
 pub(crate) fn routes() -> Router<Arc<State>> {
     const ROOT: &str = "/bigquery/v2/projects/{project}";
     Router::new()
-        .route(&format!("{ROOT}/datasets"), post(handlers::insert_dataset))
+        .route(
+            &format!("{ROOT}/datasets"),
+            post(datasets::insert_dataset).get(datasets::list_datasets),
+        )
         .route(
             &format!("{ROOT}/datasets/{{dataset}}"),
-            get(handlers::get_dataset),
+            get(datasets::get_dataset).delete(datasets::delete_dataset),
         )
         .route(
             &format!("{ROOT}/datasets/{{dataset}}/tables"),
-            post(handlers::insert_table),
+            post(datasets::insert_table).get(datasets::list_tables),
         )
         .route(
             &format!("{ROOT}/datasets/{{dataset}}/tables/{{table}}"),
-            get(handlers::get_table),
+            get(datasets::get_table).delete(datasets::delete_table),
         )
         .route(
             &format!("{ROOT}/datasets/{{dataset}}/tables/{{table}}/insertAll"),
-            post(handlers::insert_all),
+            post(tabledata::insert_all),
         )
-        .route(&format!("{ROOT}/queries"), post(handlers::query))
+        .route(
+            &format!("{ROOT}/datasets/{{dataset}}/tables/{{table}}/data"),
+            get(tabledata::list),
+        )
+        .route(&format!("{ROOT}/queries"), post(jobs::query))
         .route(
             &format!("{ROOT}/queries/{{job}}"),
-            get(handlers::get_query_results),
+            get(jobs::get_query_results),
+        )
+        .route(&format!("{ROOT}/jobs"), post(jobs::insert_job))
+        .route(&format!("{ROOT}/jobs/{{job}}"), get(jobs::get_job))
+        .route(
+            &format!("{ROOT}/jobs/{{job}}/cancel"),
+            post(jobs::cancel_job),
         )
 }

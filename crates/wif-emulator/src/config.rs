@@ -161,6 +161,15 @@ pub struct EmulatorConfig {
     /// The longest service-account token IAM Credentials issues: 1 h, or up to 12 h where the
     /// org policy `constraints/iam.allowServiceAccountCredentialLifetimeExtension` allows it.
     pub max_token_lifetime: Duration,
+    /// How long BigQuery remembers an `insertAll` row's `insertId`: a row re-sent within it is
+    /// acknowledged and not stored again; after it, it is a new row (BigQuery's de-duplication
+    /// is best effort and short-lived). Default one minute.
+    pub insert_id_window: Duration,
+    /// BigQuery and Cloud Storage also take requests with no `Authorization` header at all, as
+    /// Google's client libraries send them when pointed at an emulator (`*_EMULATOR_HOST`). A
+    /// token that is sent must still be one the chain issued. Off by default, so a test that
+    /// passes proves its client presented the chain's token; `wif emulator` turns it on.
+    pub anonymous_access: bool,
 }
 
 /// The service account the default configuration lets the AWS role impersonate.
@@ -197,6 +206,8 @@ impl Default for EmulatorConfig {
             federated_token_lifetime: Duration::from_secs(3600),
             max_clock_skew: Duration::from_secs(15 * 60),
             max_token_lifetime: Duration::from_secs(3600),
+            insert_id_window: Duration::from_secs(60),
+            anonymous_access: false,
         };
         config.condition.account = Some(config.aws.account.clone());
         let role_set = config.principal_set_for_role();

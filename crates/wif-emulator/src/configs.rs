@@ -90,8 +90,12 @@ impl WrittenConfigs {
 
 /// Writes the credential configurations for `emulator` into `dir` (created if missing); existing
 /// files of the same names are replaced.
+///
+/// Every path written (into the configurations, and in the returned [`WrittenConfigs`]) is
+/// absolute, so the files work from any working directory even when `dir` is relative.
 pub fn write_configs(emulator: &RunningEmulator, dir: &Path) -> io::Result<WrittenConfigs> {
     std::fs::create_dir_all(dir)?;
+    let dir = &std::path::absolute(dir)?;
     let written = WrittenConfigs {
         dir: dir.to_path_buf(),
         aws_lambda: dir.join("aws-lambda.json"),

@@ -1,5 +1,5 @@
-//! Step 2 of the chain: Google STS `POST /v1/token`, the RFC 8693 token exchange (external-account
-//! reference §4; error texts from `gcp-apis-and-aws-practice.md` §7.3).
+//! Step 2 of the chain: Google STS `POST /v1/token`, the RFC 8693 token exchange
+//! (`docs/protocol.md#sts-token-exchange`; error texts from `#sts-errors`).
 //!
 //! The form is validated like the real service (grant type, requested token type, subject token
 //! type, audience, scope, options). An AWS subject token is percent-decoded and parsed in either
@@ -302,7 +302,8 @@ fn audience_well_formed(audience: &str) -> bool {
     }
 }
 
-/// `options` is JSON; Python percent-encodes it once more before form-encoding (reference §4.2).
+/// `options` is JSON; Python percent-encodes it once more before form-encoding
+/// (`docs/protocol.md#sts-options`).
 /// Its `userProject` only matters to workforce pools, which the emulator does not bill.
 fn check_options(options: &str) -> Result<(), StsError> {
     let decoded = if options.trim_start().starts_with('{') {

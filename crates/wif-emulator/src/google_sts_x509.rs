@@ -1,5 +1,5 @@
 //! Google STS for X.509 federation: the `urn:ietf:params:oauth:token-type:mtls` subject token
-//! (external-account reference §9) is a JSON array of standard-base64 DER certificates, leaf
+//! (`docs/protocol.md#x509-source`) is a JSON array of standard-base64 DER certificates, leaf
 //! first. It proves nothing by itself (certificates are public), so it only counts over mTLS:
 //! the leaf must be the certificate the client presented in the handshake, whose chain the
 //! listener already verified against the pool's CA.

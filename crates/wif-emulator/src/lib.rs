@@ -9,7 +9,7 @@
 //! | `POST /aws/sts` | AWS STS `GetCallerIdentity` and `GetWebIdentityToken` (verifies SigV4, answers AWS's XML; [`aws_sts_jwt`]) |
 //! | `POST /v1/token` | Google STS (RFC 8693; verifies the AWS SigV4 subject token, the audience, the attribute condition; OIDC JWTs, including AWS's web identity tokens) |
 //! | `POST /v1/projects/-/serviceAccounts/{email}:generateAccessToken` | IAM Credentials |
-//! | `/bigquery/v2/…` | BigQuery (datasets/tables in memory, `insertAll`, `jobs.query` on a small SQL subset) |
+//! | `/bigquery/v2/…` | BigQuery: datasets, tables, `tabledata`, query jobs, GoogleSQL through `sqlparser` ([`bigquery`]) |
 //! | `/storage/v1/…`, `/upload/storage/v1/…`, `/download/storage/v1/…` | Cloud Storage JSON API |
 //! | `GET /oidc/token` | an OIDC identity provider for URL-sourced configs (`{"id_token": …}`) |
 //! | `/_emulator/…` | control: faults, counters, tokeninfo, test OIDC tokens |
@@ -18,11 +18,17 @@
 //! 401, so a demo that succeeds proves the chain worked.
 //!
 //! ```no_run
-//! # async fn run() -> std::io::Result<()> {
-//! let emulator = wif_emulator::Emulator::new(Default::default()).start_local().await?;
-//! println!("emulating at {}", emulator.base_url());
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use wif_emulator::{Emulator, TableField};
+//!
+//! let emulator = Emulator::new(Default::default()).start_local().await?;
+//! emulator.create_bucket("my-bucket");
+//! emulator.create_table("analytics", "events", &[TableField::new("id", "INT64")])?;
+//! println!("Cloud Storage at {}, BigQuery at {}", emulator.storage_base_url(), emulator.bigquery_base_url());
 //! # Ok(()) }
 //! ```
+//!
+//! The README's "use it in your tests" shows a whole test.
 //!
 //! For X.509 federation, [`Emulator::with_mtls`] adds a second, HTTPS port serving the same
 //! routes that requires a client certificate from a CA you name ([`mtls`]); there Google STS
@@ -40,6 +46,11 @@
 //! println!("X.509 token_url: {}/v1/token", emulator.mtls_base_url().unwrap_or_default());
 //! # Ok(()) }
 //! ```
+
+// The README's examples ("use it in your tests") compile as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 pub mod config;
 pub mod faults;
@@ -67,13 +78,14 @@ use axum::Router;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use bigquery::{SetupError, TableField};
 pub use config::{
     AttributeCondition, AwsIdentity, EmulatorConfig, ServiceAccount, SubjectMapping,
     X509SubjectMapping,
 };
 pub use faults::{Fault, Faults};
 pub use mtls::MtlsConfig;
-pub use state::{Issued, State, TokenKind};
+pub use state::{ANONYMOUS, Issued, State, TokenKind};
 
 /// The services the emulator plays; requests are counted and faults injected per endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -330,6 +342,83 @@ impl RunningEmulator {
     /// disabled, `GetWebIdentityToken` answers `OutboundWebIdentityFederationDisabledException`.
     pub fn set_outbound_web_identity_federation(&self, enabled: bool) {
         self.state.set_outbound_web_identity_federation(enabled);
+    }
+
+    /// The root URL Cloud Storage clients take as their endpoint (`STORAGE_EMULATOR_HOST`):
+    /// `http://127.0.0.1:PORT`, with the JSON API under `/storage/v1/` and uploads under
+    /// `/upload/storage/v1/`.
+    pub fn storage_base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The BigQuery v2 REST root, `http://127.0.0.1:PORT/bigquery/v2/`: what
+    /// `wif_bigquery::BigQuery::with_base_url` takes. (`BIGQUERY_EMULATOR_HOST` takes the
+    /// address alone, [`RunningEmulator::addr`].)
+    pub fn bigquery_base_url(&self) -> String {
+        format!("{}/bigquery/v2/", self.base_url)
+    }
+
+    /// Creates Cloud Storage bucket `name` in the emulated project, with uniform bucket-level
+    /// access (so federated principals may use it too). False if it already existed.
+    pub fn create_bucket(&self, name: &str) -> bool {
+        self.state.create_bucket(name)
+    }
+
+    /// Creates BigQuery dataset `dataset` of the emulated project in `location` (`US`, `EU`,
+    /// `europe-west1`, …) unless it exists.
+    pub fn create_dataset(&self, dataset: &str, location: &str) {
+        self.state
+            .create_dataset(&self.state.config.project_id, dataset, location);
+    }
+
+    /// Creates (or replaces with an empty one) BigQuery table `dataset.table` of the emulated
+    /// project with `schema`, creating the dataset in `US` if needed.
+    pub fn create_table(
+        &self,
+        dataset: &str,
+        table: &str,
+        schema: &[TableField],
+    ) -> Result<(), SetupError> {
+        self.state
+            .create_table(&self.state.config.project_id, dataset, table, schema)
+    }
+
+    /// Inserts `rows` (JSON objects, as in `insertAll`) into table `dataset.table` of the
+    /// emulated project; a row that does not fit the schema is an error and nothing is inserted.
+    pub fn insert_rows(
+        &self,
+        dataset: &str,
+        table: &str,
+        rows: &[serde_json::Value],
+    ) -> Result<(), SetupError> {
+        self.state
+            .insert_rows(&self.state.config.project_id, dataset, table, rows)
+    }
+
+    /// The rows of table `dataset.table` of the emulated project, in canonical form (scalars as
+    /// BigQuery's strings), or `None` when it does not exist.
+    pub fn table_rows(&self, dataset: &str, table: &str) -> Option<Vec<serde_json::Value>> {
+        self.state
+            .table_rows(&self.state.config.project_id, dataset, table)
+    }
+
+    /// Requests received so far by each emulated service.
+    pub fn counters(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        Endpoint::SERVICES
+            .into_iter()
+            .map(|e| (e.name(), self.state.requests(e)))
+            .collect()
+    }
+
+    /// Replaces `endpoint`'s fault plan (latency, failures, resets, truncated or slow bodies).
+    pub fn set_fault(&self, endpoint: Endpoint, fault: Fault) {
+        self.state.faults.set(endpoint, fault);
+    }
+
+    /// Expires every token issued so far: the next call with one gets 401, so clients must
+    /// refresh.
+    pub fn expire_tokens(&self) {
+        self.state.expire_all_tokens();
     }
 
     /// Stops serving and waits for the server tasks.

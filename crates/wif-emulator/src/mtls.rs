@@ -1,5 +1,5 @@
 //! The emulator's optional mTLS listener: Google's `sts.mtls.googleapis.com` (and the mTLS
-//! IAM Credentials twin) for X.509 workload identity federation (external-account reference §9).
+//! IAM Credentials twin) for X.509 workload identity federation (`docs/protocol.md#x509-source`).
 //!
 //! A second port serves the very router of the plain port over TLS, and completes a handshake
 //! only with a client certificate chaining to the configured CA (as a workload identity pool

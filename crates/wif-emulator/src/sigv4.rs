@@ -2,7 +2,7 @@
 //!
 //! AWS STS (`/aws/sts`) and Google STS (`/v1/token`, which replays the signed `GetCallerIdentity`
 //! request of an AWS subject token) both end here. The canonical request, string to sign and
-//! HMAC-SHA256 key derivation are written out by hand (external-account reference §3.4) rather
+//! HMAC-SHA256 key derivation are written out by hand (`docs/protocol.md#signing-getcalleridentity`) rather
 //! than borrowed from `aws-sigv4`, so the client's signer is checked by a second implementation
 //! instead of by itself.
 //!

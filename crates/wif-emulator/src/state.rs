@@ -37,6 +37,9 @@ pub struct Issued {
     pub expires_at: SystemTime,
 }
 
+/// The principal of requests without a token, when [`EmulatorConfig::anonymous_access`] allows them.
+pub const ANONYMOUS: &str = "allUsers";
+
 /// The emulator's shared state.
 #[derive(Debug)]
 pub struct State {
@@ -50,6 +53,8 @@ pub struct State {
     pub(crate) oidc_key: crate::oidc::SigningKey,
     /// Cloud Storage buckets, objects and resumable upload sessions.
     pub(crate) storage: crate::storage::Store,
+    /// BigQuery datasets, tables and jobs.
+    pub(crate) bigquery: crate::bigquery::store::Store,
     /// Live IMDSv2 session tokens.
     pub(crate) imds_sessions: crate::aws_imds::Sessions,
     /// Outbound identity federation of the emulated AWS account, switchable at run time.
@@ -70,6 +75,7 @@ impl State {
             counters: Default::default(),
             oidc_key: crate::oidc::SigningKey::random(),
             storage: crate::storage::Store::default(),
+            bigquery: crate::bigquery::store::Store::default(),
             imds_sessions: crate::aws_imds::Sessions::default(),
         }
     }
@@ -134,6 +140,20 @@ impl State {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
         else {
+            // Google's clients call an emulator without credentials; the APIs that take a
+            // service account's token may then take no token at all.
+            if self.config.anonymous_access
+                && accept.contains(&TokenKind::ServiceAccount)
+                && !headers.contains_key(axum::http::header::AUTHORIZATION)
+            {
+                return Ok(Issued {
+                    kind: TokenKind::ServiceAccount,
+                    principal: ANONYMOUS.to_owned(),
+                    principal_sets: Vec::new(),
+                    scopes: Vec::new(),
+                    expires_at: SystemTime::now() + Duration::from_secs(3600),
+                });
+            }
             return Err(rpc_error(
                 StatusCode::UNAUTHORIZED,
                 "UNAUTHENTICATED",

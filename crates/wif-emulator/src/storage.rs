@@ -42,8 +42,6 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::state::{Issued, State, TokenKind, lock};
 
-/// Largest request body accepted (a media upload or one resumable chunk).
-const MAX_BODY: usize = 256 * 1024 * 1024;
 /// Non-final resumable chunks are persisted in whole units of this size.
 pub(crate) const CHUNK_UNIT: usize = 256 * 1024;
 
@@ -160,7 +158,10 @@ pub(crate) fn routes() -> Router<Arc<State>> {
                 .put(upload::put_chunk)
                 .delete(upload::cancel),
         )
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        // GCS takes a resumable chunk of any multiple of 256 KiB and a single-request upload of
+        // any object size, so the web framework's body limit (2 MB by default) is lifted: the
+        // bodies are held in memory, as every object here is.
+        .layer(DefaultBodyLimit::disable())
 }
 
 /// A GCS JSON error: `{"error":{"code","message","errors":[{"message","domain","reason"}]}}`.

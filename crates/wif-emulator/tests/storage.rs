@@ -323,6 +323,42 @@ async fn resumable_sessions_follow_the_308_protocol() {
 }
 
 #[tokio::test]
+async fn resumable_chunks_of_any_multiple_of_256_kib_are_taken() {
+    let w = World::start().await;
+    let session = w
+        .open_session("/upload/storage/v1/b/bkt/o?uploadType=resumable&name=huge.bin")
+        .await;
+    // One chunk past 256 MiB (the framework limit the emulator used to keep): 1028 units.
+    let chunk = 1028 * UNIT;
+    let r = send(
+        w.at(reqwest::Method::PUT, &session)
+            .header("content-range", format!("bytes 0-{}/*", chunk - 1))
+            .body(vec![7u8; chunk]),
+    )
+    .await;
+    assert_eq!(
+        r.status().as_u16(),
+        308,
+        "a whole-unit chunk of any size is persisted"
+    );
+    assert_eq!(
+        r.headers()["range"],
+        format!("bytes=0-{}", chunk - 1).as_str()
+    );
+    let r = send(
+        w.at(reqwest::Method::PUT, &session)
+            .header(
+                "content-range",
+                format!("bytes {chunk}-{chunk}/{}", chunk + 1),
+            )
+            .body(vec![8u8]),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(json(r).await["size"], (chunk + 1).to_string());
+}
+
+#[tokio::test]
 async fn lists_page_through_prefixes_and_objects() {
     let w = World::start().await;
     for name in [

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
-use wif_core::{CLOUD_PLATFORM_SCOPE, Error, RetryPolicy, TokenProvider};
+use wif_core::{CLOUD_PLATFORM_SCOPE, Clock, Error, RetryPolicy, SystemClock, TokenProvider};
 
 use crate::endpoint::{self, URL_FIELD};
 use crate::impersonation::{Impersonation, Settings};
@@ -18,13 +18,22 @@ const LIFETIME_FIELD: &str = "service_account_impersonation.token_lifetime_secon
 /// How a delegate must be written in the request; bare emails get this prefix.
 const DELEGATE_PREFIX: &str = "projects/-/serviceAccounts/";
 
+/// The `generateAccessToken` URL as the caller gave it.
+#[derive(Debug)]
+enum Endpoint {
+    /// Text, parsed by `build()`.
+    Text(String),
+    /// Already parsed by the caller; used as is.
+    Parsed(url::Url),
+}
+
 /// Builds an [`Impersonation`]. Setters consume and return the builder; [`build`](Self::build)
 /// validates everything.
 #[derive(Debug, Default)]
 #[must_use]
 pub struct ImpersonationBuilder {
     federated: Option<Arc<dyn TokenProvider>>,
-    url: Option<String>,
+    url: Option<Endpoint>,
     service_account: Option<String>,
     universe_domain: Option<String>,
     scopes: Option<Vec<String>>,
@@ -34,6 +43,7 @@ pub struct ImpersonationBuilder {
     http_client: Option<reqwest::Client>,
     retry_policy: Option<RetryPolicy>,
     timeout: Option<Duration>,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl ImpersonationBuilder {
@@ -50,7 +60,15 @@ impl ImpersonationBuilder {
 
     /// The full `generateAccessToken` URL (`service_account_impersonation_url`), used verbatim.
     pub fn url(mut self, url: impl Into<String>) -> Self {
-        self.url = Some(url.into());
+        self.url = Some(Endpoint::Text(url.into()));
+        self
+    }
+
+    /// Like [`url`](Self::url), for a URL already parsed — the one a trust policy vetted, say:
+    /// it is used exactly as given, never parsed again from text (the `https` rule and the
+    /// service-account check still apply).
+    pub fn url_parsed(mut self, url: url::Url) -> Self {
+        self.url = Some(Endpoint::Parsed(url));
         self
     }
 
@@ -114,6 +132,12 @@ impl ImpersonationBuilder {
         self
     }
 
+    /// The wall clock the answer's `expireTime` is read against (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Validates the configuration and builds the provider. Makes no network call.
     pub fn build(self) -> Result<Impersonation, Error> {
         let federated = self.federated.ok_or_else(|| {
@@ -123,7 +147,7 @@ impl ImpersonationBuilder {
             )
         })?;
         let (url, email) = target(
-            self.url.as_deref(),
+            self.url,
             self.service_account.as_deref(),
             self.universe_domain.as_deref(),
         )?;
@@ -158,6 +182,7 @@ impl ImpersonationBuilder {
             client,
             retry: self.retry_policy.unwrap_or_default(),
             timeout,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
         })
     }
 }
@@ -166,7 +191,7 @@ impl ImpersonationBuilder {
 /// universe domain is not consulted), but a service account given alongside it must be the one
 /// the URL names.
 fn target(
-    url: Option<&str>,
+    url: Option<Endpoint>,
     service_account: Option<&str>,
     universe_domain: Option<&str>,
 ) -> Result<(url::Url, String), Error> {
@@ -180,7 +205,10 @@ fn target(
     }
     match (url, service_account) {
         (Some(url), given) => {
-            let (url, email) = endpoint::check_url(url)?;
+            let (url, email) = match url {
+                Endpoint::Text(raw) => endpoint::check_url(&raw)?,
+                Endpoint::Parsed(url) => endpoint::check_parsed_url(url)?,
+            };
             match given {
                 Some(given) if !given.eq_ignore_ascii_case(&email) => Err(Error::config(
                     URL_FIELD,
@@ -337,6 +365,26 @@ mod tests {
             .expect("builds");
         assert_eq!(imp.url(), url);
         assert_eq!(imp.service_account_email(), "x@y");
+    }
+
+    #[test]
+    fn a_parsed_url_is_used_as_given_under_the_same_rules() {
+        let url = url::Url::parse("http://127.0.0.1:9/sa/x@y:generateAccessToken").expect("URL");
+        let imp = base()
+            .url("https://iamcredentials.googleapis.com/v1/other")
+            .url_parsed(url.clone())
+            .build()
+            .expect("builds");
+        assert_eq!(imp.url(), url.as_str(), "the last setting wins");
+        assert_eq!(imp.service_account_email(), "x@y");
+        for bad in [
+            format!("http://example.com/v1/projects/-/serviceAccounts/{SA}:generateAccessToken"),
+            "https://iamcredentials.googleapis.com/v1/foo".to_owned(),
+        ] {
+            let url = url::Url::parse(&bad).expect("URL");
+            let shown = config_error(base().url_parsed(url)).to_string();
+            assert!(shown.contains(URL_FIELD), "{bad}: {shown}");
+        }
     }
 
     #[test]

@@ -84,6 +84,11 @@ pub(crate) fn is_plausible_domain(domain: &str) -> bool {
 pub(crate) fn check_url(raw: &str) -> Result<(Url, String), Error> {
     let url = Url::parse(raw)
         .map_err(|e| Error::config(URL_FIELD, format_args!("is not a valid URL ({e})")))?;
+    check_parsed_url(url)
+}
+
+/// The rules of [`check_url`] for a URL parsed elsewhere.
+pub(crate) fn check_parsed_url(url: Url) -> Result<(Url, String), Error> {
     if url.host().is_none() {
         return Err(Error::config(URL_FIELD, "has no host"));
     }

@@ -1,5 +1,5 @@
 //! Configuration of an [`AwsSource`]: the `credential_source` fields of an `external_account`
-//! file (external-account reference §1.2) plus what code can add (a region, a credentials provider,
+//! file (`docs/protocol.md#credential-source-shapes`) plus what code can add (a region, a credentials provider,
 //! the injected environment, clock and HTTP client). All validation happens in
 //! [`AwsSourceBuilder::build`], before any network call, with errors naming the field.
 

@@ -10,7 +10,7 @@
 //!   outbound identity federation) for a JWT that AWS signs, and hands that to Google STS (see
 //!   [below](#aws-issued-jwts-outbound-identity-federation)).
 //!
-//! Where the inputs come from, in order (external-account reference §3):
+//! Where the inputs come from, in order (`docs/protocol.md#aws-source` in the repository):
 //!
 //! * **Region**: [`AwsSourceBuilder::region`], then `AWS_REGION`, then `AWS_DEFAULT_REGION`, then
 //!   the metadata `region_url` (availability zone → region, tolerant of local and Wavelength

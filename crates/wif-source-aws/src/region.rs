@@ -1,7 +1,7 @@
 //! The AWS region the subject token is signed for (and whose STS host Google calls to verify it).
 //!
 //! Explicit region, then `AWS_REGION`, then `AWS_DEFAULT_REGION`, then the metadata service's
-//! `region_url` (external-account reference §3.1). The metadata answer is usually an availability
+//! `region_url` (`docs/protocol.md#aws-region`). The metadata answer is usually an availability
 //! zone. Python drops its last character, which breaks on `placement/region` answers and on local
 //! and Wavelength zones; we parse the region prefix instead.
 

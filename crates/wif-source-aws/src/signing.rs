@@ -1,10 +1,11 @@
 //! Step 1 of the chain for AWS: sign an AWS STS `GetCallerIdentity` request with SigV4 and serialize
-//! it into the subject token Google STS verifies (external-account reference §3.4–§3.5).
+//! it into the subject token Google STS verifies (`docs/protocol.md#signing-getcalleridentity`,
+//! `#aws-subject-token`).
 //!
 //! The request is never sent by us: Google replays it against AWS STS to learn the caller's ARN.
 //! Signing uses `aws-sigv4`; the serialization is Python google-auth's byte for byte (sorted JSON
 //! keys, compact separators, ASCII-only escapes, then `urllib.parse.quote` with `safe="/"`), so the
-//! reference's golden vectors apply. Unlike Python, `x-goog-cloud-target-resource` is signed by
+//! golden vectors (`docs/protocol.md#aws-golden-vectors`) apply. Unlike Python, `x-goog-cloud-target-resource` is signed by
 //! default (as Go does and Google recommends): a signed request then only works for one pool.
 
 use std::fmt;

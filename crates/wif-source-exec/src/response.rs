@@ -6,7 +6,7 @@
 //! {"version": 1, "success": false, "code": "401", "message": "Caller not authorized"}
 //! ```
 //!
-//! Checks run in Python google-auth's order (`shared/reference/external-account.md` §8): version,
+//! Checks run in Python google-auth's order (`docs/protocol.md#executable-source`): version,
 //! success, the failure's code and message, expiry, token type, token field. Every problem names
 //! the field; no message ever contains the token or the raw body.
 

@@ -331,6 +331,23 @@ fn bad_urls_are_config_errors_naming_the_field() {
     assert!(UrlSource::new(" https://token.example/t ", TokenFormat::Text).is_ok());
 }
 
+#[tokio::test]
+async fn a_parsed_url_is_fetched_as_given() {
+    let server = server_answering(ResponseTemplate::new(200).set_body_string(TOKEN)).await;
+    let url = url::Url::parse(&token_url(&server)).expect("a URL");
+    let source = UrlSource::from_url(url, TokenFormat::Text)
+        .expect("valid url")
+        .with_retry_policy(fast_retries());
+    assert_eq!(fetch(&source).await.expect("token"), TOKEN);
+    let requests = server.received_requests().await.expect("recording on");
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].url.path(), "/token");
+
+    let ftp = url::Url::parse("ftp://host/token").expect("a URL");
+    let err = UrlSource::from_url(ftp, TokenFormat::Text).expect_err("ftp");
+    assert!(err.to_string().contains("`credential_source.url`"), "{err}");
+}
+
 #[test]
 fn bad_headers_are_config_errors_that_never_show_the_value() {
     let base = || UrlSource::new("http://127.0.0.1:1/token", TokenFormat::Text).expect("url");
@@ -383,4 +400,36 @@ async fn tracing_shows_the_url_and_size_but_no_secret() {
     assert!(logs.contains(&format!("bytes={}", TOKEN.len())), "{logs}");
     assert!(logs.contains("retrying"), "the retry is visible: {logs}");
     assert_secrets_absent(&logs, &[]);
+}
+
+#[tokio::test]
+async fn an_echoing_endpoint_gets_no_header_or_query_secret_through() {
+    use wif_core::testing::{EchoRequest, LogCapture, Quote, assert_no_secrets};
+    let logs = LogCapture::global();
+    let secrets = ["header-secret-value", QUERY_SECRET];
+    for status in [403, 503] {
+        for part in [Quote::Headers, Quote::Json] {
+            let server = MockServer::start().await;
+            Mock::given(method("GET"))
+                .respond_with(EchoRequest::rpc(status).quoting(part))
+                .mount(&server)
+                .await;
+            let err = fetch(&with_secret_header(source(&server, TokenFormat::Text)))
+                .await
+                .expect_err("the endpoint refuses");
+            assert_eq!(err.status(), Some(status), "{err}");
+            let shown = format!("{err}\n{err:?}");
+            assert!(
+                shown.contains("[REDACTED]"),
+                "{part:?}: the echo reached the error, scrubbed: {shown}"
+            );
+            assert_no_secrets(&format!("{part:?} {status}"), &shown, &secrets);
+        }
+    }
+    let contents = logs.contents();
+    assert!(
+        contents.contains("retrying after a retryable failure"),
+        "nothing captured: {contents}"
+    );
+    assert_no_secrets("the logs", &contents, &secrets);
 }

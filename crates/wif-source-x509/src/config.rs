@@ -1,5 +1,5 @@
 //! Finding and reading the certificate configuration (`certificate_config.json`): which file
-//! names the workload's certificate and key (reference §9, Python
+//! names the workload's certificate and key (`docs/protocol.md#x509-source`, Python
 //! `google.auth.transport._mtls_helper._get_workload_cert_and_key_paths`).
 //!
 //! Lookup order, first match wins and later steps are not tried even if the chosen file is

@@ -45,9 +45,9 @@
 //!
 //! Private key material never appears in `Debug`, errors or logs; errors name the file, where
 //! its path came from, and the field. Not implemented: the agent-identity
-//! `bindCertFingerprint` STS option of Python (reference §9).
+//! `bindCertFingerprint` STS option of Python.
 //!
-//! Reference: `shared/reference/external-account.md` §1.2 (shape) and §9 (behaviour).
+//! The shape and the behaviour: `docs/protocol.md#x509-source` in the repository.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! The certificate material of one load: the client certificate chain and key for the mTLS
 //! handshake and the subject token built from the same read, so the certificate STS sees in
-//! the TLS handshake is always the leaf of the subject token (reference §9).
+//! the TLS handshake is always the leaf of the subject token (`docs/protocol.md#x509-source`).
 //!
 //! Subject token (Python `_X509Supplier.get_subject_token`): a JSON array of the standard-base64
 //! DER certificates, leaf first, written with Python's `json.dumps` separators

@@ -23,7 +23,7 @@ pub struct StsExchangeBuilder {
     source: Option<Arc<dyn SubjectTokenSource>>,
     audience: Option<String>,
     subject_token_type: Option<String>,
-    token_url: Option<String>,
+    token_url: Option<Endpoint>,
     scopes: Vec<String>,
     client_id: Option<String>,
     client_secret: Option<SecretString>,
@@ -34,6 +34,15 @@ pub struct StsExchangeBuilder {
     http: Option<reqwest::Client>,
     retry: Option<RetryPolicy>,
     timeout: Option<Duration>,
+}
+
+/// The STS endpoint as the caller gave it.
+#[derive(Debug)]
+enum Endpoint {
+    /// Text, parsed by `build()`.
+    Text(String),
+    /// Already parsed by the caller; used as is.
+    Parsed(Url),
 }
 
 impl StsExchangeBuilder {
@@ -66,7 +75,15 @@ impl StsExchangeBuilder {
     /// The STS endpoint. Default [`DEFAULT_TOKEN_URL`]; see [`crate::default_token_url`] for
     /// other universes. Must be `https`, except on loopback hosts (emulators and tests).
     pub fn token_url(mut self, token_url: impl Into<String>) -> Self {
-        self.token_url = Some(token_url.into());
+        self.token_url = Some(Endpoint::Text(token_url.into()));
+        self
+    }
+
+    /// Like [`token_url`](Self::token_url), for a URL already parsed — the one a trust policy
+    /// vetted, say: it is used exactly as given, never parsed again from text (the `https`
+    /// and no-user-info rules still apply).
+    pub fn token_url_parsed(mut self, token_url: Url) -> Self {
+        self.token_url = Some(Endpoint::Parsed(token_url));
         self
     }
 
@@ -138,7 +155,11 @@ impl StsExchangeBuilder {
             .ok_or_else(|| Error::config("source", "a subject token source is required"))?;
         let audience = required("audience", self.audience)?;
         let subject_token_type = required("subject_token_type", self.subject_token_type)?;
-        let token_url = parse_token_url(self.token_url.as_deref().unwrap_or(DEFAULT_TOKEN_URL))?;
+        let token_url = match self.token_url {
+            None => parse_token_url(DEFAULT_TOKEN_URL)?,
+            Some(Endpoint::Text(raw)) => parse_token_url(&raw)?,
+            Some(Endpoint::Parsed(url)) => check_token_url(url)?,
+        };
 
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         if timeout.is_zero() {
@@ -225,6 +246,11 @@ fn required(field: &str, value: Option<String>) -> Result<String, Error> {
 fn parse_token_url(raw: &str) -> Result<Url, Error> {
     let url = Url::parse(raw.trim())
         .map_err(|e| Error::config("token_url", format!("is not a valid URL ({e})")))?;
+    check_token_url(url)
+}
+
+/// The rules of [`parse_token_url`] for a URL parsed elsewhere.
+fn check_token_url(url: Url) -> Result<Url, Error> {
     if url.host().is_none() {
         return Err(Error::config("token_url", "has no host"));
     }

@@ -289,6 +289,12 @@ async fn build_rejects_bad_configuration_naming_the_field() {
             valid().token_url("http://sts.googleapis.com/v1/token"),
             "`token_url`",
         ),
+        (
+            valid().token_url_parsed(
+                url::Url::parse("http://sts.googleapis.com/v1/token").expect("a URL"),
+            ),
+            "`token_url`",
+        ),
         (valid().timeout(Duration::ZERO), "`timeout`"),
         (
             valid().workforce_pool_user_project("p"),
@@ -325,5 +331,26 @@ async fn default_token_url_is_google_sts() {
     assert!(
         format!("{sts:?}").contains("https://sts.googleapis.com/v1/token"),
         "{sts:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_parsed_token_url_is_used_as_given() {
+    let server = MockServer::start().await;
+    let url = url::Url::parse(&token_url(&server)).expect("a URL");
+    let sts = builder(&server, TestSource::new(SUBJECT))
+        .token_url("https://sts.googleapis.com/v1/token")
+        .token_url_parsed(url.clone())
+        .build()
+        .expect("valid config");
+    assert_eq!(sts.token_url(), &url, "the last setting wins");
+    // And the text form is reported as parsed: what is contacted.
+    let sts = builder(&server, TestSource::new(SUBJECT))
+        .token_url(" https://STS.googleapis.com:443/v1/token")
+        .build()
+        .expect("valid config");
+    assert_eq!(
+        sts.token_url().as_str(),
+        "https://sts.googleapis.com/v1/token"
     );
 }

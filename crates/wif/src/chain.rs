@@ -2,35 +2,50 @@
 //! cache as [`Credentials`], for tools that run the flow one step at a time — `wif explain` times
 //! and diagnoses each step this way. What a `Chain` does is exactly what the `Credentials` built
 //! from the same builder would do, because [`CredentialsBuilder::build`] is
-//! `build_chain()?.into_credentials()`.
+//! `build_chain()?.into_credentials()`; and it is what its [`Plan`] says, because it was
+//! assembled from that plan alone.
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use wif_core::{
-    AccessToken, CacheOptions, Error, SourceContext, Step, SubjectToken, SubjectTokenSource,
-    TokenCache, TokenProvider,
+    AccessToken, CacheOptions, ChainDeadline, Error, SourceContext, Step, SubjectToken,
+    SubjectTokenSource, TokenCache, TokenProvider,
 };
 use wif_impersonate::Impersonation;
+use wif_source_aws::AwsSource;
 use wif_sts::StsExchange;
 
 #[cfg(doc)]
 use crate::CredentialsBuilder;
-use crate::{Credentials, CredentialsInfo};
+use crate::{Credentials, CredentialsInfo, Plan};
 
 /// The layers of one credential chain, callable step by step. Made by
 /// [`CredentialsBuilder::build_chain`]; no I/O happens until a step is called.
 pub struct Chain {
+    pub(crate) plan: Plan,
     pub(crate) source: Arc<dyn SubjectTokenSource>,
+    /// The same source as `source` when it is the AWS one, kept concrete.
+    pub(crate) aws: Option<AwsSource>,
+    /// The client of the source (and of STS and IAM, unless they use mTLS).
+    pub(crate) http: reqwest::Client,
     pub(crate) exchange: Arc<StsExchange>,
     /// Built around a cache of `exchange`, as `Credentials` use it; [`Chain::impersonate`] hands
     /// it the federated token explicitly instead.
     pub(crate) impersonation: Option<Impersonation>,
     pub(crate) cache: CacheOptions,
+    /// Bounds each refresh of the [`Credentials`] (not the step-by-step calls here).
+    pub(crate) deadline: Duration,
     pub(crate) info: CredentialsInfo,
 }
 
 impl Chain {
+    /// The plan the chain was assembled from: every setting and where it came from.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
     /// What the chain was assembled from (safe to print).
     pub fn info(&self) -> &CredentialsInfo {
         &self.info
@@ -39,6 +54,23 @@ impl Chain {
     /// The subject token source (step 2).
     pub fn source(&self) -> &dyn SubjectTokenSource {
         self.source.as_ref()
+    }
+
+    /// The subject token source when it is the AWS one ([`SourcePlan::Aws`]), for a look at
+    /// its steps: [`AwsSource::resolve`] tells where region and credentials came from and
+    /// [`AwsSource::sign`] signs, with the chain's environment and clock.
+    ///
+    /// [`SourcePlan::Aws`]: crate::plan::SourcePlan::Aws
+    pub fn aws_source(&self) -> Option<&AwsSource> {
+        self.aws.as_ref()
+    }
+
+    /// The HTTP client the chain's source uses (and STS and IAM Credentials, unless a
+    /// certificate source calls them over mTLS): the builder's, or the default one with the
+    /// extra root certificates. For a diagnostic call beside the chain, such as
+    /// `wif explain --call-aws`.
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// What the source is told about the exchange it serves (audience, token type, ...).
@@ -81,14 +113,17 @@ impl Chain {
         }
     }
 
-    /// Wraps the chain in its cache: the [`Credentials`] that
-    /// [`CredentialsBuilder::build`] returns.
+    /// Wraps the chain in its [chain deadline](CredentialsBuilder::chain_deadline) and its
+    /// cache: the [`Credentials`] that [`CredentialsBuilder::build`] returns.
     pub fn into_credentials(self) -> Credentials {
         let context = self.exchange.source_context().clone();
         let upstream: Arc<dyn TokenProvider> = match self.impersonation {
             Some(imp) => Arc::new(imp),
             None => Arc::new(self.exchange),
         };
+        // Inside the cache: one bounded refresh serves every caller waiting on it.
+        let upstream: Arc<dyn TokenProvider> =
+            Arc::new(ChainDeadline::new(upstream, self.deadline));
         let cache = TokenCache::with_options(upstream, self.cache);
         Credentials::assembled(cache, self.source, context, self.info)
     }

@@ -9,6 +9,7 @@ use wif_core::{
     AccessToken, Error, SourceContext, SubjectToken, SubjectTokenSource, TokenCache, TokenProvider,
 };
 
+use crate::plan::Warning;
 use crate::{CredentialsBuilder, TrustPolicy};
 
 /// What a [`Credentials`] was assembled from; safe to print (holds no secrets).
@@ -33,6 +34,10 @@ pub struct CredentialsInfo {
     pub quota_project_id: Option<String>,
     /// The universe domain (default `googleapis.com`).
     pub universe_domain: String,
+    /// What in the settings is legal but probably not what was meant (an unknown key in the
+    /// configuration, a project ID in the audience, …): the [`Plan`](crate::Plan)'s warnings.
+    /// Also logged with `tracing` at `build()`.
+    pub warnings: Vec<Warning>,
 }
 
 /// Google credentials obtained through Workload Identity Federation.
@@ -77,11 +82,14 @@ impl Credentials {
     }
 
     /// Credentials from a configuration JSON string that came from a place you do not control,
-    /// checked with [`TrustPolicy::strict`] before anything in it is used: tokens go only to
-    /// Google's STS / IAM Credentials hosts of universe `googleapis.com`, AWS metadata URLs must
-    /// be the instance metadata service, executables are refused, token files must be under
-    /// [`DEFAULT_FILE_DIRECTORIES`](crate::trust::DEFAULT_FILE_DIRECTORIES), URL sources may
-    /// only reach the metadata address, and loopback endpoints are refused.
+    /// checked with [`TrustPolicy::strict`] before anything in it is used: at most
+    /// [`MAX_UNTRUSTED_CONFIG_BYTES`](crate::trust::MAX_UNTRUSTED_CONFIG_BYTES) and no duplicate
+    /// keys; every URL in canonical form; tokens go only to Google's STS / IAM Credentials hosts
+    /// of universe `googleapis.com`; AWS metadata URLs must be the instance metadata service's
+    /// paths; executables, URL sources and the host's default certificate configuration are
+    /// refused; token files must be under
+    /// [`DEFAULT_FILE_DIRECTORIES`](crate::trust::DEFAULT_FILE_DIRECTORIES); loopback endpoints
+    /// are refused.
     ///
     /// A refusal is a [`Step::Config`](wif_core::Step::Config) error naming the field and the
     /// rule, returned before any network call. For another policy (other universes, loopback
@@ -95,11 +103,15 @@ impl Credentials {
     }
 
     /// Like [`from_json_untrusted`](Self::from_json_untrusted), reading the configuration from
-    /// a file.
+    /// a file: a regular file (never a FIFO or device), of which at most
+    /// [`MAX_UNTRUSTED_CONFIG_BYTES`](crate::trust::MAX_UNTRUSTED_CONFIG_BYTES) are read.
     pub fn from_file_untrusted(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let json = crate::trust::read_untrusted_file(path)?;
         Self::builder()
             .trust_policy(TrustPolicy::strict())
-            .config_file(path)?
+            .config_json(&json)
+            .map_err(|e| e.context(format_args!("{}", path.display())))?
             .build()
     }
 
@@ -128,6 +140,7 @@ impl Credentials {
                     scopes: Vec::new(),
                     quota_project_id: None,
                     universe_domain: "googleapis.com".to_owned(),
+                    warnings: Vec::new(),
                 },
             }),
         }

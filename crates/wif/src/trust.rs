@@ -3,23 +3,28 @@
 //! assembling the chain (`builder`), so a refused configuration causes no network call, reads no
 //! token file and runs nothing.
 //!
-//! Why it exists: Google's libraries stopped validating these URLs in 2023 (reference §11.1) and
-//! tell callers to validate untrusted configurations themselves. A configuration decides where
-//! the subject token is sent (`token_url`), which files are read, which URLs are fetched and,
-//! with the executable source, which command runs. The threat model is in `docs/security.md`.
+//! Why it exists: Google's libraries stopped validating these URLs in 2023
+//! (`docs/protocol.md#url-validation-and-untrusted-configurations`) and tell callers to validate
+//! untrusted configurations themselves. A configuration decides where the subject token is sent
+//! (`token_url`), which files are read, which URLs are fetched and, with the executable source,
+//! which command runs. The threat model is in `docs/security.md`.
 //!
 //! The rules; every refusal names its field and its rule, as ``(rule `NAME`)``:
 //!
 //! | rule | fields | accepted |
 //! |---|---|---|
+//! | `size-limit` | the JSON text | at most [`MAX_UNTRUSTED_CONFIG_BYTES`] (1 MiB) |
+//! | `unique-keys` | every key, at every depth | each key once per object (parsers disagree on which duplicate wins) |
+//! | `canonical-url` | every URL | written exactly as it is parsed: ASCII, no whitespace, `\`, fragment or default port, nothing but the host (and port) between `//` and the path |
 //! | `trusted-universe` | `universe_domain` | one of the policy's universes (`googleapis.com` unless more are allowed) |
-//! | `google-endpoint` | `token_url`, `token_info_url` (`sts`), `service_account_impersonation_url` (`iamcredentials`) | `https`, port 443, no user info, host `SERVICE.U`, `SERVICE.mtls.U`, `SERVICE.REGION.rep.U`, `SERVICE.REGION.rep.mtls.U` or Private Service Connect `SERVICE-NAME.p.U`, where `U` is the configuration's universe |
-//! | `aws-metadata` | `credential_source.region_url`, `.url`, `.imdsv2_session_token_url` (AWS) | `http://169.254.169.254/…` or `http://[fd00:ec2::254]/…` |
-//! | `aws-sts` | `credential_source.regional_cred_verification_url` | `https://sts.REGION.amazonaws.com…` (also `sts-fips.`, and `.amazonaws.com.cn`); `{region}` allowed for `REGION` |
+//! | `google-endpoint` | `token_url`, `token_info_url` (`sts`), `service_account_impersonation_url` (`iamcredentials`) | `https`, no port, host `SERVICE.U`, `SERVICE.mtls.U`, `SERVICE.REGION.rep.U`, `SERVICE.REGION.rep.mtls.U` or Private Service Connect `SERVICE-NAME.p.U`, where `U` is the configuration's universe |
+//! | `aws-metadata` | `credential_source.region_url`, `.url`, `.imdsv2_session_token_url` (AWS) | `http://169.254.169.254` or `http://[fd00:ec2::254]` with the path gcloud writes for the field, no query |
+//! | `aws-sts` | `credential_source.regional_cred_verification_url` | `https://sts.REGION.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15` (also `sts-fips.`, and `.amazonaws.com.cn`), `REGION` an AWS region of that domain's partition or `{region}` |
 //! | `no-executable` | `credential_source.executable` | never |
 //! | `file-directory` | `credential_source.file`, certificate paths | absolute paths, without `..`, inside an allowed directory ([`DEFAULT_FILE_DIRECTORIES`] unless changed) |
-//! | `source-url` | `credential_source.url` | the instance metadata address (`169.254.169.254`, `[fd00:ec2::254]`, any scheme), or an `https` URL on a host you allowed |
-//! | `loopback` | every URL above | `127.0.0.0/8`, `::1`, `localhost`, `0.0.0.0`: only after [`TrustPolicy::allow_loopback`] (then over `http` too) |
+//! | `default-certificate` | `credential_source.certificate.use_default_certificate_config` | only after [`TrustPolicy::allow_default_certificate_config`]: this machine, not the configuration, would pick the certificate |
+//! | `source-url` | `credential_source.url`, `.headers` | an `https` URL on a host you allowed; Azure's identity endpoint `http://169.254.169.254/metadata/identity/oauth2/token?…` only after [`TrustPolicy::allow_azure_imds`]; never a `Host` or `Metadata-Flavor` header |
+//! | `loopback` | every URL above | [`wif_core::http::is_loopback`] hosts (`127.0.0.0/8`, `::1`, `localhost`): only after [`TrustPolicy::allow_loopback`] (then over `http` too) |
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -27,13 +32,21 @@ use std::path::{Component, Path, PathBuf};
 
 use url::{Host, Url};
 use wif_core::Error;
-use wif_core::http::describe_url;
+use wif_core::http::{describe_url, is_loopback};
 
-use crate::config::{CredentialSource, DEFAULT_UNIVERSE_DOMAIN, ExternalAccountConfig};
+use crate::config::{
+    CertificateSourceConfig, CredentialSource, DEFAULT_UNIVERSE_DOMAIN, ExternalAccountConfig,
+};
 
+mod canonical;
+mod endpoints;
 mod hosts;
+mod json_text;
 
-use hosts::{is_aws_sts_host, is_google_host, is_loopback, is_metadata_host, normalize_host};
+use canonical::{EmptyPath, parse_canonical};
+use hosts::normalize_host;
+pub use json_text::MAX_UNTRUSTED_CONFIG_BYTES;
+pub(crate) use json_text::{check_text, read_untrusted_file};
 
 /// Where [`TrustPolicy::strict`] lets a file source read: the mount points of Kubernetes
 /// projected service-account tokens (EKS, AKS, GKE) and of Docker/Compose secrets.
@@ -49,7 +62,8 @@ pub const METADATA_IPV6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0,
 /// [`from_file_untrusted`](crate::Credentials::from_file_untrusted) (which use
 /// [`strict`](Self::strict)), with
 /// [`CredentialsBuilder::trust_policy`](crate::CredentialsBuilder::trust_policy), or directly
-/// with [`check`](Self::check). The loaders without `_untrusted` apply no policy: they are for
+/// with [`check_json`](Self::check_json) (the JSON text) or [`check`](Self::check) (a parsed
+/// configuration). The loaders without `_untrusted` apply no policy: they are for
 /// configurations you wrote or generated yourself.
 ///
 /// ```
@@ -77,6 +91,8 @@ pub struct TrustPolicy {
     file_directories: Vec<PathBuf>,
     /// Lower-case hosts (IPv6 without brackets) a URL source may fetch from over https.
     source_url_hosts: Vec<String>,
+    azure_imds: bool,
+    default_certificate_config: bool,
 }
 
 impl Default for TrustPolicy {
@@ -88,20 +104,23 @@ impl Default for TrustPolicy {
 
 impl TrustPolicy {
     /// The policy for configurations from untrusted places: universe `googleapis.com` only, no
-    /// loopback, no executables, file sources only under [`DEFAULT_FILE_DIRECTORIES`], URL
-    /// sources only to the instance metadata address.
+    /// loopback, no executables, file sources only under [`DEFAULT_FILE_DIRECTORIES`], no URL
+    /// sources, no certificate chosen by this machine's gcloud configuration.
     pub fn strict() -> Self {
         TrustPolicy {
             universe_domains: vec![DEFAULT_UNIVERSE_DOMAIN.to_owned()],
             loopback: false,
             file_directories: DEFAULT_FILE_DIRECTORIES.iter().map(PathBuf::from).collect(),
             source_url_hosts: Vec::new(),
+            azure_imds: false,
+            default_certificate_config: false,
         }
     }
 
-    /// Also accepts loopback endpoints (`127.0.0.0/8`, `::1`, `localhost`), over `http` too, for
-    /// every URL of the configuration: what tests and the wif emulator need. Never use it for
-    /// configurations from other machines: it lets them reach services bound to localhost.
+    /// Also accepts loopback endpoints (`127.0.0.0/8`, `::1`, `localhost`: the hosts
+    /// [`wif_core::http::is_loopback`] accepts), over `http` too, for every URL of the
+    /// configuration: what tests and the wif emulator need. Never use it for configurations from
+    /// other machines: it lets them reach services bound to localhost.
     pub fn allow_loopback(mut self) -> Self {
         self.loopback = true;
         self
@@ -145,6 +164,30 @@ impl TrustPolicy {
         self
     }
 
+    /// Also lets URL sources fetch an identity token from Azure's instance metadata service, as
+    /// gcloud's `create-cred-config --azure` writes it: `GET
+    /// http://169.254.169.254/metadata/identity/oauth2/token?api-version=…&resource=…` with the
+    /// header `Metadata: True`. Only that path, those query parameters (and `client_id`,
+    /// `object_id`, `msi_res_id` for a user-assigned identity) and that header are accepted: any
+    /// other request to the metadata address could read something else — on AWS, the role's
+    /// secret key — and send it on as the subject token.
+    ///
+    /// The token is the machine's managed identity, issued for the configuration's `resource`:
+    /// only accept it from configurations meant to use this machine's identity.
+    pub fn allow_azure_imds(mut self) -> Self {
+        self.azure_imds = true;
+        self
+    }
+
+    /// Also accepts certificate (X.509) sources with `use_default_certificate_config`, where
+    /// this machine's gcloud certificate configuration (`GOOGLE_API_CERTIFICATE_CONFIG`, else
+    /// gcloud's `certificate_config.json`) chooses the certificate. Without it the workload's
+    /// certificate would be presented under whatever audience the configuration names.
+    pub fn allow_default_certificate_config(mut self) -> Self {
+        self.default_certificate_config = true;
+        self
+    }
+
     /// Whether loopback endpoints are accepted.
     pub fn allows_loopback(&self) -> bool {
         self.loopback
@@ -155,22 +198,36 @@ impl TrustPolicy {
         self.universe_domains.iter().map(String::as_str)
     }
 
-    /// Checks every field of `config`. Does no I/O. The error is a [`Step::Config`] error
-    /// naming the field and the rule (and a hint); it never shows URL query strings or user
-    /// info.
+    /// Parses configuration JSON text and checks it: at most [`MAX_UNTRUSTED_CONFIG_BYTES`],
+    /// no key twice in one object (checked before parsing), then every field as
+    /// [`check`](Self::check) does. Does no I/O. Use this to vet a configuration that other
+    /// tools will also read: a duplicate key is invisible once parsed, and tools disagree on
+    /// which value wins.
+    pub fn check_json(&self, json: &str) -> Result<ExternalAccountConfig, Error> {
+        check_text(json)?;
+        let config = ExternalAccountConfig::from_json(json)?;
+        self.check(&config)?;
+        Ok(config)
+    }
+
+    /// Checks every field of a parsed `config`. Does no I/O. The error is a [`Step::Config`]
+    /// error naming the field and the rule (and a hint); it never shows URL query strings or
+    /// user info. (A parsed configuration no longer shows duplicate keys: check the text with
+    /// [`check_json`](Self::check_json).)
     ///
     /// [`Step::Config`]: wif_core::Step::Config
     pub fn check(&self, config: &ExternalAccountConfig) -> Result<(), Error> {
-        self.check_used(config, Used::ALL)
+        self.check_used(config, Used::ALL).map(drop)
     }
 
     /// Checks the parts of `config` the chain will use (the builder skips what the caller set
-    /// explicitly: those values are the caller's, not the configuration's).
+    /// explicitly: those values are the caller's, not the configuration's), and returns the
+    /// URLs it checked, for the layers to use as they are.
     pub(crate) fn check_used(
         &self,
         config: &ExternalAccountConfig,
         used: Used,
-    ) -> Result<(), Error> {
+    ) -> Result<Checked, Error> {
         let universe = config.universe_domain.to_ascii_lowercase();
         if !self.universe_domains.contains(&universe) {
             return Err(refuse(
@@ -182,8 +239,10 @@ impl TrustPolicy {
                 ),
             ));
         }
+        let mut checked = Checked::default();
         if used.token_url {
-            self.google_endpoint("token_url", &config.token_url, "sts", &universe)?;
+            checked.token_url =
+                Some(self.google_endpoint("token_url", &config.token_url, "sts", &universe)?);
         }
         if let Some(url) = &config.token_info_url {
             self.google_endpoint("token_info_url", url, "sts", &universe)?;
@@ -191,20 +250,21 @@ impl TrustPolicy {
         if used.impersonation
             && let Some(url) = &config.service_account_impersonation_url
         {
-            self.google_endpoint(
+            checked.impersonation_url = Some(self.google_endpoint(
                 "service_account_impersonation_url",
                 url,
                 "iamcredentials",
                 &universe,
-            )?;
+            )?);
         }
         if used.source {
-            self.source(&config.credential_source)?;
+            checked.source_url = self.source(&config.credential_source)?;
         }
-        Ok(())
+        Ok(checked)
     }
 
-    fn source(&self, source: &CredentialSource) -> Result<(), Error> {
+    /// The source's fields; the URL of a URL source.
+    fn source(&self, source: &CredentialSource) -> Result<Option<Url>, Error> {
         match source {
             CredentialSource::Aws(aws) => {
                 let urls = [
@@ -223,163 +283,51 @@ impl TrustPolicy {
                 self.aws_verification(
                     "credential_source.regional_cred_verification_url",
                     &aws.regional_cred_verification_url,
-                )
+                )?;
+                Ok(None)
             }
-            CredentialSource::File(file) => self.file("credential_source.file", &file.file),
-            CredentialSource::Url(url) => self.source_url("credential_source.url", &url.url),
+            CredentialSource::File(file) => {
+                self.file("credential_source.file", &file.file)?;
+                Ok(None)
+            }
+            CredentialSource::Url(url) => self.source_url(url).map(Some),
             CredentialSource::Executable(_) => Err(refuse(
                 "credential_source.executable",
                 Rule::Executable,
                 "a configuration from an untrusted place may not run a command",
             )),
             CredentialSource::Certificate(cert) => {
-                let paths = [
-                    (
-                        "credential_source.certificate.certificate_config_location",
-                        &cert.certificate_config_location,
-                    ),
-                    (
-                        "credential_source.certificate.trust_chain_path",
-                        &cert.trust_chain_path,
-                    ),
-                ];
-                for (field, path) in paths {
-                    if let Some(path) = path {
-                        self.file(field, path)?;
-                    }
-                }
-                Ok(())
+                self.certificate(cert)?;
+                Ok(None)
             }
         }
     }
 
-    /// `token_url`, `token_info_url` and the impersonation URL: https to `service`'s hosts in
-    /// `universe`.
-    fn google_endpoint(
-        &self,
-        field: &str,
-        value: &str,
-        service: &str,
-        universe: &str,
-    ) -> Result<(), Error> {
-        let rule = Rule::GoogleEndpoint;
-        let url = parse(field, value, rule)?;
-        if self.loopback(field, &url)? {
-            return Ok(());
-        }
-        let shown = describe_url(&url);
-        let expected = format!(
-            "{service}.{universe}, {service}.mtls.{universe}, {service}.REGION.rep.{universe}, {service}.REGION.rep.mtls.{universe} or {service}-NAME.p.{universe}"
-        );
-        if url.scheme() != "https" {
+    fn certificate(&self, cert: &CertificateSourceConfig) -> Result<(), Error> {
+        if cert.use_default_certificate_config
+            && cert.certificate_config_location.is_none()
+            && !self.default_certificate_config
+        {
             return Err(refuse(
-                field,
-                rule,
-                format!("{shown} is not https; Google endpoints take tokens over https only"),
+                "credential_source.certificate.use_default_certificate_config",
+                Rule::DefaultCertificate,
+                "this machine's gcloud certificate configuration would choose the certificate, and it would be presented under the configuration's audience",
             ));
         }
-        plain_authority(field, &url, rule)?;
-        let on_google_host = match url.host() {
-            Some(Host::Domain(host)) => is_google_host(host, service, universe),
-            _ => false,
-        };
-        if !on_google_host {
-            return Err(refuse(
-                field,
-                rule,
-                format!(
-                    "{shown} is not a Google `{service}` endpoint of universe {universe} (expected host {expected})"
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The AWS source's metadata URLs: the instance metadata service only.
-    fn aws_metadata(&self, field: &str, value: &str) -> Result<(), Error> {
-        let rule = Rule::AwsMetadata;
-        let url = parse(field, value, rule)?;
-        if self.loopback(field, &url)? {
-            return Ok(());
-        }
-        let shown = describe_url(&url);
-        if !is_metadata_host(&url) {
-            return Err(refuse(
-                field,
-                rule,
-                format!(
-                    "{shown} is not the instance metadata service (expected host 169.254.169.254 or [fd00:ec2::254])"
-                ),
-            ));
-        }
-        if url.scheme() != "http" {
-            return Err(refuse(
-                field,
-                rule,
-                format!("{shown}: the instance metadata service is plain http"),
-            ));
-        }
-        plain_authority(field, &url, rule)
-    }
-
-    /// The URL signed into the AWS subject token (never contacted by us, but Google STS
-    /// forwards the signed request to it): AWS STS only.
-    fn aws_verification(&self, field: &str, template: &str) -> Result<(), Error> {
-        let rule = Rule::AwsSts;
-        // `{region}` is not valid in a host name; check the shape with a sample region.
-        let url = parse(field, &template.replace("{region}", "us-east-1"), rule)?;
-        if self.loopback(field, &url)? {
-            return Ok(());
-        }
-        let shown = describe_url(&url);
-        if url.scheme() != "https" {
-            return Err(refuse(field, rule, format!("{shown} is not https")));
-        }
-        plain_authority(field, &url, rule)?;
-        let aws_sts = match url.host() {
-            Some(Host::Domain(host)) => is_aws_sts_host(host),
-            _ => false,
-        };
-        if !aws_sts {
-            return Err(refuse(
-                field,
-                rule,
-                format!(
-                    "{shown} is not AWS STS (expected host sts.{{region}}.amazonaws.com, sts-fips.{{region}}.amazonaws.com or sts.{{region}}.amazonaws.com.cn)"
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// A URL source: the metadata address, or an allowed host over https.
-    fn source_url(&self, field: &str, value: &str) -> Result<(), Error> {
-        let rule = Rule::SourceUrl;
-        let url = parse(field, value, rule)?;
-        if self.loopback(field, &url)? {
-            return Ok(());
-        }
-        let shown = describe_url(&url);
-        plain_authority(field, &url, rule)?;
-        if is_metadata_host(&url) {
-            return Ok(());
-        }
-        let host = url.host_str().map(normalize_host).unwrap_or_default();
-        if !self.source_url_hosts.contains(&host) {
-            return Err(refuse(
-                field,
-                rule,
-                format!(
-                    "{shown}: host `{host}` is neither the instance metadata address (169.254.169.254, [fd00:ec2::254]) nor an allowed host"
-                ),
-            ));
-        }
-        if url.scheme() != "https" {
-            return Err(refuse(
-                field,
-                rule,
-                format!("{shown} is not https; an allowed host must be reached over https"),
-            ));
+        let paths = [
+            (
+                "credential_source.certificate.certificate_config_location",
+                &cert.certificate_config_location,
+            ),
+            (
+                "credential_source.certificate.trust_chain_path",
+                &cert.trust_chain_path,
+            ),
+        ];
+        for (field, path) in paths {
+            if let Some(path) = path {
+                self.file(field, path)?;
+            }
         }
         Ok(())
     }
@@ -453,14 +401,27 @@ impl Used {
     };
 }
 
+/// The URLs [`TrustPolicy::check_used`] checked, parsed: the builder hands these to the layers,
+/// so what is contacted is exactly what was checked.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Checked {
+    pub token_url: Option<Url>,
+    pub impersonation_url: Option<Url>,
+    pub source_url: Option<Url>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Rule {
+    SizeLimit,
+    UniqueKeys,
+    CanonicalUrl,
     Universe,
     GoogleEndpoint,
     AwsMetadata,
     AwsSts,
     Executable,
     FileDirectory,
+    DefaultCertificate,
     SourceUrl,
     Loopback,
 }
@@ -468,12 +429,16 @@ enum Rule {
 impl Rule {
     fn name(self) -> &'static str {
         match self {
+            Rule::SizeLimit => "size-limit",
+            Rule::UniqueKeys => "unique-keys",
+            Rule::CanonicalUrl => "canonical-url",
             Rule::Universe => "trusted-universe",
             Rule::GoogleEndpoint => "google-endpoint",
             Rule::AwsMetadata => "aws-metadata",
             Rule::AwsSts => "aws-sts",
             Rule::Executable => "no-executable",
             Rule::FileDirectory => "file-directory",
+            Rule::DefaultCertificate => "default-certificate",
             Rule::SourceUrl => "source-url",
             Rule::Loopback => "loopback",
         }
@@ -481,6 +446,15 @@ impl Rule {
 
     fn hint(self) -> &'static str {
         match self {
+            Rule::SizeLimit => {
+                "a credential configuration is a few hundred bytes; this is not one (or is padded to hide something)"
+            }
+            Rule::UniqueKeys => {
+                "JSON parsers disagree on which of two equal keys wins; write each key once"
+            }
+            Rule::CanonicalUrl => {
+                "write the URL exactly as gcloud does: lower-case host, no default port, no user info, escapes or fragment"
+            }
             Rule::Universe => {
                 "trust another universe with TrustPolicy::allow_universe_domain(…); configurations you wrote yourself load without a policy (Credentials::from_file)"
             }
@@ -488,7 +462,7 @@ impl Rule {
                 "an untrusted configuration may send tokens only to Google's STS and IAM Credentials hosts; if you wrote this file yourself, load it with Credentials::from_file / from_json"
             }
             Rule::AwsMetadata => {
-                "gcloud writes http://169.254.169.254/latest/… (or http://[fd00:ec2::254]/… for IPv6)"
+                "gcloud writes http://169.254.169.254/latest/meta-data/placement/availability-zone, …/latest/meta-data/iam/security-credentials and …/latest/api/token (or http://[fd00:ec2::254]/… for IPv6)"
             }
             Rule::AwsSts => {
                 "gcloud writes https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"
@@ -497,8 +471,11 @@ impl Rule {
                 "executables are run only from configurations you trust (Credentials::from_file with GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1)"
             }
             Rule::FileDirectory => "allow the directory with TrustPolicy::allow_file_directory(…)",
+            Rule::DefaultCertificate => {
+                "name the certificate configuration with certificate_config_location (inside an allowed directory), or opt in with TrustPolicy::allow_default_certificate_config()"
+            }
             Rule::SourceUrl => {
-                "allow your identity provider's host with TrustPolicy::allow_source_url_host(…)"
+                "allow your identity provider's host with TrustPolicy::allow_source_url_host(…), or Azure's metadata identity endpoint with TrustPolicy::allow_azure_imds()"
             }
             Rule::Loopback => {
                 "tests and local emulators opt in with TrustPolicy::strict().allow_loopback()"
@@ -521,20 +498,15 @@ fn refuse(field: &str, rule: Rule, problem: impl fmt::Display) -> Error {
     .with_hint(rule.hint())
 }
 
-/// Parses a URL without echoing it (the config parser already checked the syntax; this is for
-/// configurations built by hand).
-fn parse(field: &str, value: &str, rule: Rule) -> Result<Url, Error> {
-    let url = Url::parse(value)
-        .map_err(|e| refuse(field, rule, format!("not a valid absolute URL ({e})")))?;
-    if url.host().is_none() {
-        return Err(refuse(field, rule, "the URL has no host"));
-    }
-    Ok(url)
+/// Parses a URL field, accepting only its canonical spelling (see [`canonical`]). Never echoes
+/// the value.
+fn parse(field: &str, value: &str, empty_path: EmptyPath) -> Result<Url, Error> {
+    parse_canonical(value, empty_path).map_err(|problem| refuse(field, Rule::CanonicalUrl, problem))
 }
 
-/// No `user:password@` and no explicit non-default port. Neither appears in what gcloud
-/// writes; user info would be sent as HTTP Basic credentials, and an odd port on a trusted host
-/// is a sign of tampering rather than of a real endpoint.
+/// No `user:password@` and no explicit port. Neither appears in what gcloud writes; user info
+/// would be sent as HTTP Basic credentials, and an odd port on a trusted host is a sign of
+/// tampering rather than of a real endpoint. (A canonical URL never shows the default port.)
 fn plain_authority(field: &str, url: &Url, rule: Rule) -> Result<(), Error> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(refuse(
@@ -543,13 +515,20 @@ fn plain_authority(field: &str, url: &Url, rule: Rule) -> Result<(), Error> {
             format!("{} carries user info (`user@`)", describe_url(url)),
         ));
     }
-    // `Url::port` is `None` for the scheme's default port.
     if url.port().is_some() {
         return Err(refuse(
             field,
             rule,
-            format!("{} names a non-default port", describe_url(url)),
+            format!("{} names a port", describe_url(url)),
         ));
     }
     Ok(())
+}
+
+/// The host of `url` as a domain name, if it is one.
+fn domain(url: &Url) -> Option<&str> {
+    match url.host() {
+        Some(Host::Domain(d)) => Some(d),
+        _ => None,
+    }
 }

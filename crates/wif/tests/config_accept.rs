@@ -105,7 +105,7 @@ fn aws_without_imdsv2_and_minimal_aws() {
         aws.regional_cred_verification_url,
         wif::config::DEFAULT_REGIONAL_CRED_VERIFICATION_URL
     );
-    // IPv6 IMDS and a loopback https verification URL (reference §3, §11.3).
+    // IPv6 IMDS and a loopback https verification URL (docs/protocol.md#imdsv1-and-imdsv2, #google-auth-as-a-test-oracle).
     let c = ExternalAccountConfig::from_value(json!({
         "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/a",
         "subject_token_type": "urn:ietf:params:aws:token-type:aws4_request",

@@ -239,15 +239,10 @@ fn budget(deadline_ms: u64, now: SystemTime) -> Option<Duration> {
 fn parse_base_url(base: &str) -> Result<Url, Error> {
     let url = Url::parse(base)
         .map_err(|e| Error::config(GCS_BASE_URL_VAR, format_args!("{base:?} is not a URL: {e}")))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
     match url.scheme() {
         "https" => {}
-        "http" if loopback => {}
+        // The rule every wif layer applies to plain-http credentials.
+        "http" if wif::layers::core::http::is_loopback(&url) => {}
         other => {
             return Err(Error::config(
                 GCS_BASE_URL_VAR,

@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::Value;
-use wif::Error;
 use wif::secrecy::{ExposeSecret, SecretString};
+use wif::{Cause, Error};
 
 /// Version tag of the JSON document; bumped only for incompatible changes.
 pub(crate) const SCHEMA: &str = "wif-explain/v1";
@@ -90,17 +90,27 @@ impl Status {
     }
 }
 
-/// One named cause of a failure (or of a failure to come), and what to do about it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One named cause of a failure (or of a failure to come), and what to do about it. In JSON:
+/// `{"cause": ID, "summary", "explanation", "fix"}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Diagnosis {
-    /// Stable identifier (`attribute_condition`, `clock_skew`, …), listed in docs/troubleshooting.md.
-    pub(crate) cause: &'static str,
-    /// The cause in a few words.
-    pub(crate) summary: String,
+    /// The cause, from the catalogue (its id is listed in docs/troubleshooting.md).
+    pub(crate) cause: &'static Cause,
     /// Why this happens, with what we saw.
     pub(crate) explanation: String,
     /// What to change.
     pub(crate) fix: String,
+}
+
+impl Serialize for Diagnosis {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry("cause", self.cause.id)?;
+        map.serialize_entry("summary", self.cause.summary)?;
+        map.serialize_entry("explanation", &self.explanation)?;
+        map.serialize_entry("fix", &self.fix)?;
+        map.end()
+    }
 }
 
 /// One thing a step used or learned: a JSON key, a label for text, a value.
@@ -282,6 +292,24 @@ impl StepReport {
         });
     }
 
+    /// A resolved setting: its JSON value, and a text that says where it came from. Shown in
+    /// the text only when set.
+    pub(crate) fn setting(
+        &mut self,
+        key: &'static str,
+        label: &'static str,
+        value: Value,
+        text: String,
+    ) {
+        self.used.0.push(Fact {
+            key,
+            label,
+            value,
+            text: Some(text),
+            shown: Shown::WhenSet,
+        });
+    }
+
     /// A fact for tools only, such as a number the text already says in words.
     pub(crate) fn json_only(&mut self, key: &'static str, value: impl Into<Value>) {
         self.used.0.push(Fact {
@@ -337,11 +365,17 @@ pub(crate) struct Report {
     ok: bool,
     failed_step: Option<StepId>,
     credentials: Option<String>,
+    /// The facade's plan (`Plan::to_json`), when step 1 resolved one.
+    plan: Option<Value>,
     steps: Vec<StepReport>,
 }
 
 impl Report {
-    pub(crate) fn new(credentials: Option<String>, steps: Vec<StepReport>) -> Self {
+    pub(crate) fn new(
+        credentials: Option<String>,
+        plan: Option<Value>,
+        steps: Vec<StepReport>,
+    ) -> Self {
         let failed_step = steps
             .iter()
             .find(|s| s.status == Status::Failed)
@@ -354,6 +388,7 @@ impl Report {
                     .all(|s| matches!(s.status, Status::Ok | Status::NotConfigured)),
             failed_step,
             credentials,
+            plan,
             steps,
         }
     }
@@ -390,7 +425,7 @@ impl Report {
                 let _ = writeln!(out, "result: FAILED");
             }
             Some(step) => {
-                let causes: Vec<&str> = step.diagnoses.iter().map(|d| d.summary.as_str()).collect();
+                let causes: Vec<&str> = step.diagnoses.iter().map(|d| d.cause.summary).collect();
                 let _ = writeln!(
                     out,
                     "result: FAILED at step {} ({}){}",
@@ -399,7 +434,7 @@ impl Report {
                     if causes.is_empty() {
                         String::new()
                     } else {
-                        format!(": {}", causes.join("; "))
+                        format!(": {}", crate::terminal::escape_controls(&causes.join("; ")))
                     }
                 );
             }
@@ -446,79 +481,53 @@ impl StepReport {
                 out,
                 "   {:<width$}  {}",
                 fact.label,
-                fact.text.clone().unwrap_or_else(|| text_value(&fact.value))
+                fact.text
+                    .clone()
+                    .unwrap_or_else(|| wif::plan::value_text(&fact.value))
             );
         }
         if let Some(proved) = &self.proved {
             let _ = writeln!(out, "   proved: {proved}");
         }
+        // Errors, warnings and diagnoses can quote a server's words: escaped, one line each.
+        let esc = crate::terminal::escape_controls;
         for w in &self.warnings {
-            let _ = writeln!(out, "   warning: {w}");
+            let _ = writeln!(out, "   warning: {}", esc(w));
         }
         if let Some(e) = &self.error {
-            let _ = writeln!(out, "   error: {}", e.message);
+            let _ = writeln!(out, "   error: {}", esc(&e.message));
             if let Some(hint) = &e.hint {
-                let _ = writeln!(out, "   hint: {hint}");
+                let _ = writeln!(out, "   hint: {}", esc(hint));
             }
         }
         for d in &self.diagnoses {
-            let _ = writeln!(out, "   cause: {} [{}]", d.summary, d.cause);
-            let _ = writeln!(out, "     why: {}", d.explanation);
-            let _ = writeln!(out, "     fix: {}", d.fix);
+            let _ = writeln!(out, "   cause: {} [{}]", esc(d.cause.summary), d.cause.id);
+            let _ = writeln!(out, "     why: {}", esc(&d.explanation));
+            let _ = writeln!(out, "     fix: {}", esc(&d.fix));
         }
     }
 }
 
-fn text_value(v: &Value) -> String {
-    match v {
-        Value::Null => "(none)".to_owned(),
-        Value::Bool(true) => "yes".to_owned(),
-        Value::Bool(false) => "no".to_owned(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(text_value).collect::<Vec<_>>().join(", "),
-        other => other.to_string(),
-    }
-}
-
-/// Secrets the run held, scrubbed from the written report should any slip into a message.
-#[derive(Default)]
-pub(crate) struct Redactor {
-    secrets: Vec<SecretString>,
-}
+/// Secrets the run held, scrubbed from the written report should any slip into a message: in
+/// any spelling (raw, percent- or form-encoded, JSON-escaped), by the one scrubbing facility
+/// every layer uses ([`wif::layers::core::Redactor`]).
+#[derive(Debug, Default)]
+pub(crate) struct Redactor(wif::layers::core::Redactor);
 
 impl Redactor {
     pub(crate) fn add(&mut self, secret: &SecretString) {
-        // Very short values would redact innocent text and cannot be meaningful leaks.
-        if secret.expose_secret().len() >= 8 {
-            self.secrets.push(secret.clone());
-        }
+        self.0.add(secret.expose_secret());
     }
 
     pub(crate) fn add_str(&mut self, secret: &str) {
-        self.add(&SecretString::from(secret.to_owned()));
+        self.0.add(secret);
     }
 
-    pub(crate) fn scrub(&self, mut text: String) -> String {
-        for secret in &self.secrets {
-            let s = secret.expose_secret();
-            if text.contains(s) {
-                text = text.replace(s, "[REDACTED]");
-            }
-            // JSON output escapes `"` and `\`; scrub the escaped form too.
-            if let Ok(quoted) = serde_json::to_string(s) {
-                let escaped = &quoted[1..quoted.len() - 1];
-                if escaped != s && text.contains(escaped) {
-                    text = text.replace(escaped, "[REDACTED]");
-                }
-            }
+    pub(crate) fn scrub(&self, text: String) -> String {
+        match self.0.scrub(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(scrubbed) => scrubbed,
         }
-        text
-    }
-}
-
-impl std::fmt::Debug for Redactor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Redactor({} secrets)", self.secrets.len())
     }
 }
 
@@ -534,7 +543,7 @@ mod tests {
         step.ok("proved it");
         let mut skipped = StepReport::new(StepId::Impersonation);
         skipped.not_configured("no impersonation");
-        let report = Report::new(None, vec![step, skipped]);
+        let report = Report::new(None, None, vec![step, skipped]);
         let json: Value = serde_json::from_str(&report.json()).expect("valid JSON");
         assert_eq!(json["schema"], SCHEMA);
         assert_eq!(json["ok"], true);
@@ -551,12 +560,11 @@ mod tests {
         step.fact("region", "region", "us-east-1");
         step.fail(&wif::Error::config("audience", "bad").with_hint("fix it"));
         step.diagnose([Diagnosis {
-            cause: "no_region",
-            summary: "no AWS region".into(),
+            cause: &wif::layers::source_aws::causes::NO_REGION,
             explanation: "because".into(),
             fix: "set AWS_REGION".into(),
         }]);
-        let report = Report::new(None, vec![step]);
+        let report = Report::new(None, None, vec![step]);
         let text = report.text();
         assert!(text.contains("2. Subject token: FAILED"), "{text}");
         assert!(text.contains("FAILED"), "{text}");
@@ -569,13 +577,40 @@ mod tests {
         assert!(!report.ok);
     }
 
+    /// The text report quotes server words in its error and cause lines: escaped there too.
+    #[test]
+    fn text_escapes_control_characters_of_server_words() {
+        let mut step = StepReport::new(StepId::Exchange);
+        step.fail(&wif::Error::http_with_server_error(
+            wif::Step::Exchange,
+            400,
+            wif::ServerError::new(
+                Some("invalid_grant".into()),
+                Some("no\u{1b}[2J\n   hint: forged".into()),
+            ),
+        ));
+        // A cause's summary is ours; its explanation and fix may quote the server.
+        step.diagnose([Diagnosis {
+            cause: &wif::layers::sts::causes::TOKEN_AUDIENCE_MISMATCH,
+            explanation: "the server said \u{1b}]0;x\u{7}".into(),
+            fix: "check\r".into(),
+        }]);
+        let text = Report::new(None, None, vec![step]).text();
+        assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+        assert!(text.contains("no\\e[2J\\n   hint: forged"), "{text}");
+        assert!(
+            !text.lines().any(|l| l.starts_with("   hint: forged")),
+            "{text}"
+        );
+    }
+
     #[test]
     fn redactor_scrubs_raw_and_json_escaped_secrets() {
         let mut r = Redactor::default();
         r.add_str("s3cr3t\"value");
         r.add_str("short");
-        let out = r.scrub("a s3cr3t\"value b s3cr3t\\\"value short".to_owned());
-        assert_eq!(out, "a [REDACTED] b [REDACTED] short");
+        let out = r.scrub("a s3cr3t\"value b s3cr3t\\\"value c s3cr3t%22value short".to_owned());
+        assert_eq!(out, "a [REDACTED] b [REDACTED] c [REDACTED] short");
         assert!(!format!("{r:?}").contains("s3cr3t"));
     }
 }

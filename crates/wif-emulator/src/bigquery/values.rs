@@ -1,15 +1,14 @@
-//! Values in the emulated BigQuery: schema normalization, checking and canonicalizing inserted
-//! rows against the schema (the per-row `invalid` errors of `insertAll`), and the `f`/`v`
-//! encoding of result rows.
-//!
-//! Stored rows are canonical: every scalar is the string BigQuery would send back for it
-//! (`"42"`, `"true"`, TIMESTAMP as int64 microseconds), a RECORD is an object, a REPEATED field an
-//! array, NULL is `null`.
+//! Values at the emulated BigQuery's edges: schema normalization, checking inserted rows
+//! against the schema (the per-row `invalid` errors of `insertAll`) into typed cells, and
+//! writing cells back out in the `f`/`v` encoding of result rows.
+
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use super::TableField;
+use super::cell::{Cell, Type, float_text, numeric_text, parse_numeric};
 
 /// The legacy type name BigQuery reports for `type_name`, or `None` for unknown types.
 pub(crate) fn legacy_type(type_name: &str) -> Option<&'static str> {
@@ -99,24 +98,24 @@ fn issue(location: &str, message: impl Into<String>) -> RowIssue {
     }
 }
 
-/// Checks an inserted row against `fields` and returns its canonical form.
-pub(crate) fn canonical_row(
+/// Checks an inserted row against `fields` and returns its cells in schema order.
+pub(crate) fn typed_row(
     fields: &[TableField],
     json: &Value,
     ignore_unknown: bool,
-) -> Result<Value, RowIssue> {
+) -> Result<Vec<Cell>, RowIssue> {
     let obj = json
         .as_object()
         .ok_or_else(|| issue("", "Row is not a JSON object."))?;
-    canonical_record(fields, obj, ignore_unknown, "").map(Value::Object)
+    typed_record(fields, obj, ignore_unknown, "")
 }
 
-fn canonical_record(
+fn typed_record(
     fields: &[TableField],
     obj: &Map<String, Value>,
     ignore_unknown: bool,
     parent: &str,
-) -> Result<Map<String, Value>, RowIssue> {
+) -> Result<Vec<Cell>, RowIssue> {
     let path = |name: &str| {
         if parent.is_empty() {
             name.to_owned()
@@ -134,18 +133,21 @@ fn canonical_record(
             return Err(issue(&p, format!("no such field: {p}.")));
         }
     }
-    let mut out = Map::with_capacity(fields.len());
+    let mut out = Vec::with_capacity(fields.len());
     for f in fields {
         let p = path(&f.name);
         let value = obj
-            .iter()
-            .find(|(k, _)| f.name.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v)
+            .get(&f.name)
+            .or_else(|| {
+                obj.iter()
+                    .find(|(k, _)| f.name.eq_ignore_ascii_case(k))
+                    .map(|(_, v)| v)
+            })
             .unwrap_or(&Value::Null);
-        let canonical = if is_repeated(f) {
+        let cell = if is_repeated(f) {
             match value {
-                Value::Null => Value::Array(Vec::new()),
-                Value::Array(items) => Value::Array(
+                Value::Null => Cell::Array(Arc::from([])),
+                Value::Array(items) => Cell::Array(
                     items
                         .iter()
                         .map(|item| {
@@ -155,9 +157,9 @@ fn canonical_record(
                                     format!("Field {p}: NULL element in an array."),
                                 ));
                             }
-                            canonical_value(f, item, ignore_unknown, &p)
+                            typed_value(f, item, ignore_unknown, &p)
                         })
-                        .collect::<Result<_, _>>()?,
+                        .collect::<Result<Arc<[Cell]>, _>>()?,
                 ),
                 _ => {
                     return Err(issue(
@@ -170,44 +172,44 @@ fn canonical_record(
             if is_required(f) {
                 return Err(issue(&p, format!("Missing required field: {p}.")));
             }
-            Value::Null
+            Cell::Null
         } else if value.is_array() {
             return Err(issue(
                 &p,
                 format!("Array specified for non-repeated field: {p}."),
             ));
         } else {
-            canonical_value(f, value, ignore_unknown, &p)?
+            typed_value(f, value, ignore_unknown, &p)?
         };
-        out.insert(f.name.clone(), canonical);
+        out.push(cell);
     }
     Ok(out)
 }
 
-fn canonical_value(
+fn typed_value(
     f: &TableField,
     v: &Value,
     ignore_unknown: bool,
     path: &str,
-) -> Result<Value, RowIssue> {
+) -> Result<Cell, RowIssue> {
     if f.field_type == "RECORD" {
         let obj = v
             .as_object()
             .ok_or_else(|| issue(path, format!("Field {path}: a RECORD needs a JSON object.")))?;
-        return canonical_record(&f.fields, obj, ignore_unknown, path).map(Value::Object);
+        return typed_record(&f.fields, obj, ignore_unknown, path)
+            .map(|cells| Cell::Struct(cells.into()));
     }
-    canonical_scalar(&f.field_type, v)
-        .map(Value::String)
-        .ok_or_else(|| {
-            issue(
-                path,
-                format!(
-                    "Cannot convert value to {} (bad value): {}.",
-                    f.field_type.to_ascii_lowercase(),
-                    shown(v)
-                ),
-            )
-        })
+    let ty = Type::scalar(&f.field_type).unwrap_or(Type::String);
+    scalar_cell(&ty, v).ok_or_else(|| {
+        issue(
+            path,
+            format!(
+                "Cannot convert value to {} (bad value): {}.",
+                f.field_type.to_ascii_lowercase(),
+                shown(v)
+            ),
+        )
+    })
 }
 
 fn shown(v: &Value) -> String {
@@ -218,76 +220,109 @@ fn shown(v: &Value) -> String {
     s.chars().take(64).collect()
 }
 
-/// The canonical string of a scalar of (legacy) type `ty`, or `None` when `v` is not one.
-pub(crate) fn canonical_scalar(ty: &str, v: &Value) -> Option<String> {
+/// The cell of scalar type `ty` that JSON value `v` stands for (as `insertAll` and query
+/// parameters give them), or `None` when it is not one.
+pub(crate) fn scalar_cell(ty: &Type, v: &Value) -> Option<Cell> {
     let text = match v {
         Value::String(s) => Some(s.trim()),
         _ => None,
     };
-    match ty {
-        "INTEGER" => match v {
-            Value::Number(n) => n.as_i64().map(|i| i.to_string()),
-            _ => text?.parse::<i64>().ok().map(|i| i.to_string()),
-        },
-        "FLOAT" => {
-            let f = match v {
-                Value::Number(n) => n.as_f64()?,
-                _ => text?.parse::<f64>().ok()?,
-            };
-            Some(float_text(f))
-        }
-        "NUMERIC" | "BIGNUMERIC" => match v {
-            Value::Number(n) => Some(n.to_string()),
+    Some(match ty {
+        Type::Int64 => Cell::Int(match v {
+            Value::Number(n) => n.as_i64()?,
+            _ => text?.parse::<i64>().ok()?,
+        }),
+        Type::Float64 => Cell::Float(match v {
+            Value::Number(n) => n.as_f64()?,
+            _ => match text? {
+                "NaN" => f64::NAN,
+                "Infinity" | "inf" => f64::INFINITY,
+                "-Infinity" | "-inf" => f64::NEG_INFINITY,
+                t => t.parse::<f64>().ok().filter(|f| f.is_finite())?,
+            },
+        }),
+        Type::Numeric => Cell::Numeric(match v {
+            Value::Number(n) => parse_numeric(&n.to_string())?,
+            _ => parse_numeric(text?)?,
+        }),
+        Type::BigNumeric => Cell::text(match v {
+            Value::Number(n) => n.to_string(),
             _ => {
                 let t = text?;
-                (t.parse::<f64>().is_ok_and(f64::is_finite)).then(|| t.to_owned())
+                t.parse::<f64>().ok().filter(|f| f.is_finite())?;
+                t.to_owned()
             }
-        },
-        "BOOLEAN" => match v {
-            Value::Bool(b) => Some(b.to_string()),
+        }),
+        Type::Bool => Cell::Bool(match v {
+            Value::Bool(b) => *b,
             _ => match text?.to_ascii_lowercase().as_str() {
-                "true" => Some("true".into()),
-                "false" => Some("false".into()),
-                _ => None,
+                "true" => true,
+                "false" => false,
+                _ => return None,
             },
-        },
-        "STRING" => match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(_) | Value::Bool(_) => Some(v.to_string()),
-            _ => None,
-        },
-        "BYTES" => {
+        }),
+        Type::String => Cell::text(match v {
+            Value::String(s) => s.clone(),
+            Value::Number(_) | Value::Bool(_) => v.to_string(),
+            _ => return None,
+        }),
+        Type::Bytes => {
             let t = text?;
-            base64::engine::general_purpose::STANDARD
-                .decode(t)
-                .ok()
-                .map(|_| t.to_owned())
+            base64::engine::general_purpose::STANDARD.decode(t).ok()?;
+            Cell::text(t)
         }
-        "TIMESTAMP" => timestamp_micros(v).map(|m| m.to_string()),
-        "DATE" => {
-            let t = text?;
-            time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]"))
-                .ok()
-                .map(|_| t.to_owned())
-        }
-        "JSON" => Some(match v {
+        Type::Timestamp => Cell::Timestamp(timestamp_micros(v)?),
+        Type::Date => Cell::text(canonical_date(text?)?),
+        Type::DateTime => Cell::text(canonical_datetime(text?)?),
+        Type::Time => Cell::text(canonical_time(text?)?),
+        Type::Json => Cell::text(match v {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         }),
-        // TIME, DATETIME, GEOGRAPHY: kept as given.
-        _ => text.map(str::to_owned),
-    }
+        Type::Geography => Cell::text(text?),
+        Type::Array(_) | Type::Struct(_) => return None,
+    })
 }
 
-/// A float as BigQuery prints it, with JSON-less values spelled out.
-pub(crate) fn float_text(f: f64) -> String {
-    if f.is_nan() {
-        "NaN".into()
-    } else if f.is_infinite() {
-        if f > 0.0 { "Infinity" } else { "-Infinity" }.into()
-    } else {
-        format!("{f:?}")
+fn canonical_date(t: &str) -> Option<String> {
+    time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]"))
+        .ok()
+        .map(|_| t.to_owned())
+}
+
+/// `HH:MM:SS[.ffffff]`, zero-padded, so text order is time order.
+fn canonical_time(t: &str) -> Option<String> {
+    let (hms, frac) = t.split_once('.').unwrap_or((t, ""));
+    let parts: Vec<&str> = hms.split(':').collect();
+    let [h, m, s] = parts.as_slice() else {
+        return None;
+    };
+    let num = |x: &str, max: u32| {
+        (x.len() <= 2 && !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| x.parse::<u32>().ok())
+            .flatten()
+            .filter(|n| *n <= max)
+    };
+    let (h, m, s) = (num(h, 23)?, num(m, 59)?, num(s, 59)?);
+    if frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
+    let mut out = format!("{h:02}:{m:02}:{s:02}");
+    if !frac.trim_end_matches('0').is_empty() {
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    Some(out)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.ffffff]` (a space is accepted for the `T`), as BigQuery prints DATETIME.
+fn canonical_datetime(t: &str) -> Option<String> {
+    let (date, time) = t.split_once(['T', ' ']).unwrap_or((t, "00:00:00"));
+    Some(format!(
+        "{}T{}",
+        canonical_date(date)?,
+        canonical_time(time)?
+    ))
 }
 
 /// A TIMESTAMP given as epoch seconds (number or numeric string), RFC 3339, or BigQuery's
@@ -307,6 +342,10 @@ pub(crate) fn timestamp_micros(v: &Value) -> Option<i64> {
     if let Some(stripped) = t.strip_suffix(" UTC").or_else(|| t.strip_suffix("UTC")) {
         t = format!("{}Z", stripped.trim_end());
     }
+    // A date alone is midnight UTC.
+    if t.len() == 10 {
+        t.push_str("T00:00:00");
+    }
     // No offset at all: BigQuery reads it as UTC.
     let has_offset = t.ends_with('Z') || t.ends_with('z') || {
         let tail = t.get(t.len().saturating_sub(6)..).unwrap_or_default();
@@ -320,55 +359,136 @@ pub(crate) fn timestamp_micros(v: &Value) -> Option<i64> {
     i64::try_from(parsed.unix_timestamp_nanos() / 1000).ok()
 }
 
-/// How result rows are written.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Format {
-    /// `formatOptions.useInt64Timestamp`: TIMESTAMP as int64 microseconds instead of float seconds.
-    pub(crate) int64_timestamp: bool,
+/// How TIMESTAMPs are written in result rows (`formatOptions`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum TimestampFormat {
+    /// BigQuery's default: float seconds in scientific notation (`"1.7E9"`, lossy).
+    #[default]
+    Float,
+    /// `useInt64Timestamp` / `INT64`: microseconds.
+    Int64,
+    /// `ISO8601_STRING`: `2026-01-01T00:00:00.000000Z`.
+    Iso8601,
 }
 
-/// `{"f":[{"v":…},…]}` for a row of cells in `fields` order.
-pub(crate) fn encode_row(fields: &[TableField], cells: &[Value], format: Format) -> Value {
-    let f: Vec<Value> = fields
-        .iter()
-        .zip(cells)
-        .map(|(field, cell)| serde_json::json!({ "v": encode_cell(field, cell, format) }))
-        .collect();
-    serde_json::json!({ "f": f })
+/// Appends `{"f":[{"v":…},…]}` for `cells` of `types` to `out`.
+pub(crate) fn write_row(
+    out: &mut Vec<u8>,
+    types: &[&Type],
+    cells: &[Cell],
+    format: TimestampFormat,
+) {
+    out.extend_from_slice(b"{\"f\":[");
+    for (i, (ty, cell)) in types.iter().zip(cells).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"v\":");
+        write_value(out, ty, cell, format);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
 }
 
-fn encode_cell(field: &TableField, cell: &Value, format: Format) -> Value {
-    if is_repeated(field) {
-        let items = cell.as_array().map(Vec::as_slice).unwrap_or_default();
-        return Value::Array(
+fn write_value(out: &mut Vec<u8>, ty: &Type, cell: &Cell, format: TimestampFormat) {
+    match (ty, cell) {
+        (_, Cell::Null) => out.extend_from_slice(b"null"),
+        (Type::Array(element), Cell::Array(items)) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"v\":");
+                write_value(out, element, item, format);
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
+        (Type::Struct(fields), Cell::Struct(cells)) => {
+            let types: Vec<&Type> = fields.iter().map(|(_, t)| t).collect();
+            write_row(out, &types, cells, format);
+        }
+        (_, scalar) => write_string(out, &scalar_text(scalar, format)),
+    }
+}
+
+fn write_string(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// The string BigQuery sends for a scalar cell.
+pub(crate) fn scalar_text(cell: &Cell, format: TimestampFormat) -> String {
+    match cell {
+        Cell::Null => String::new(),
+        Cell::Bool(b) => b.to_string(),
+        Cell::Int(i) => i.to_string(),
+        Cell::Float(f) => float_text(*f),
+        Cell::Numeric(n) => numeric_text(*n),
+        Cell::Text(t) => t.to_string(),
+        Cell::Timestamp(micros) => match format {
+            TimestampFormat::Int64 => micros.to_string(),
+            TimestampFormat::Float => format!("{:E}", *micros as f64 / 1_000_000.0),
+            TimestampFormat::Iso8601 => iso8601(*micros),
+        },
+        // Not scalars; only reached for a cell that does not match its type.
+        Cell::Array(_) | Cell::Struct(_) => String::new(),
+    }
+}
+
+fn iso8601(micros: i64) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .ok()
+        .and_then(|t| t.format(format).ok())
+        .unwrap_or_else(|| micros.to_string())
+}
+
+/// A cell as the canonical JSON `table_rows` hands tests: scalars as BigQuery's strings
+/// (TIMESTAMP as int64 microseconds), a RECORD as an object, a REPEATED field as an array.
+pub(crate) fn canonical_json(ty: &Type, cell: &Cell) -> Value {
+    match (ty, cell) {
+        (_, Cell::Null) => Value::Null,
+        (Type::Array(element), Cell::Array(items)) => Value::Array(
             items
                 .iter()
-                .map(|item| serde_json::json!({ "v": encode_value(field, item, format) }))
+                .map(|item| canonical_json(element, item))
                 .collect(),
-        );
+        ),
+        (Type::Struct(fields), Cell::Struct(cells)) => Value::Object(
+            fields
+                .iter()
+                .zip(cells.iter())
+                .map(|((name, t), c)| (name.clone(), canonical_json(t, c)))
+                .collect(),
+        ),
+        (_, scalar) => Value::String(scalar_text(scalar, TimestampFormat::Int64)),
     }
-    encode_value(field, cell, format)
 }
 
-fn encode_value(field: &TableField, v: &Value, format: Format) -> Value {
-    match v {
-        Value::Null => Value::Null,
-        Value::Object(obj) if field.field_type == "RECORD" => {
-            let cells: Vec<Value> = field
-                .fields
-                .iter()
-                .map(|f| obj.get(&f.name).cloned().unwrap_or(Value::Null))
-                .collect();
-            encode_row(&field.fields, &cells, format)
+/// The bytes BigQuery bills for a value of `ty` (its "data size" rules: 8 bytes per number,
+/// 2 + length per string, the sum over arrays and structs).
+pub(crate) fn logical_bytes(ty: &Type, cell: &Cell) -> u64 {
+    match (ty, cell) {
+        (_, Cell::Null) => 0,
+        (Type::Array(element), Cell::Array(items)) => {
+            items.iter().map(|c| logical_bytes(element, c)).sum()
         }
-        Value::String(s) if field.field_type == "TIMESTAMP" && !format.int64_timestamp => {
-            // BigQuery's default: float seconds in scientific notation, e.g. "1.7E9" (lossy).
-            match s.parse::<i64>() {
-                Ok(micros) => Value::String(format!("{:E}", micros as f64 / 1_000_000.0)),
-                Err(_) => v.clone(),
-            }
+        (Type::Struct(fields), Cell::Struct(cells)) => fields
+            .iter()
+            .zip(cells.iter())
+            .map(|((_, t), c)| logical_bytes(t, c))
+            .sum(),
+        (Type::Bool, _) => 1,
+        (Type::Numeric, _) => 16,
+        (Type::BigNumeric, _) => 32,
+        (Type::String | Type::Bytes | Type::Json | Type::Geography, Cell::Text(t)) => {
+            2 + t.len() as u64
         }
-        other => other.clone(),
+        _ => 8,
     }
 }
 
@@ -387,6 +507,10 @@ mod tests {
             TableField::record("addr", vec![TableField::new("zip", "INTEGER")]),
         ])
         .expect("valid schema")
+    }
+
+    fn types(fields: &[TableField]) -> Vec<Type> {
+        fields.iter().map(Type::of_field).collect()
     }
 
     #[test]
@@ -409,71 +533,88 @@ mod tests {
     }
 
     #[test]
-    fn rows_are_checked_and_canonicalized() {
+    fn rows_are_checked_and_typed() {
         let f = fields();
-        let row = canonical_row(
+        let row = typed_row(
             &f,
             &json!({"ID": "7", "at": "2026-01-01 00:00:00 UTC", "tags": ["a"], "addr": {"zip": 75001}}),
             false,
         )
         .expect("valid row");
+        let canonical: Vec<Value> = types(&f)
+            .iter()
+            .zip(&row)
+            .map(|(t, c)| canonical_json(t, c))
+            .collect();
         assert_eq!(
-            row,
-            json!({"id": "7", "name": null, "at": "1767225600000000", "tags": ["a"], "addr": {"zip": "75001"}})
+            canonical,
+            [
+                json!("7"),
+                json!(null),
+                json!("1767225600000000"),
+                json!(["a"]),
+                json!({"zip": "75001"})
+            ]
         );
-        let table: &[(Value, bool, &str, &str)] = &[
+        let table: &[(Value, &str, &str)] = &[
             (
                 json!({"id": "x"}),
-                false,
                 "id",
                 "Cannot convert value to integer (bad value): x.",
             ),
-            (
-                json!({"name": "n"}),
-                false,
-                "id",
-                "Missing required field: id.",
-            ),
+            (json!({"name": "n"}), "id", "Missing required field: id."),
             (
                 json!({"id": 1, "extra": 1}),
-                false,
                 "extra",
                 "no such field: extra.",
             ),
             (
                 json!({"id": 1, "addr": {"zip": 1, "x": 2}}),
-                false,
                 "addr.x",
                 "no such field: addr.x.",
             ),
             (
                 json!({"id": 1, "tags": "a"}),
-                false,
                 "tags",
                 "Field tags: a repeated field needs an array.",
             ),
             (
                 json!({"id": [1]}),
-                false,
                 "id",
                 "Array specified for non-repeated field: id.",
             ),
             (
                 json!({"id": 1, "at": "yesterday"}),
-                false,
                 "at",
                 "Cannot convert value to timestamp (bad value): yesterday.",
             ),
         ];
-        for (row, ignore, location, message) in table {
-            let got = canonical_row(&f, row, *ignore).expect_err("invalid");
+        for (row, location, message) in table {
+            let got = typed_row(&f, row, false).expect_err("invalid");
             assert_eq!(
                 (got.location.as_str(), got.message.as_str()),
                 (*location, *message),
                 "{row}"
             );
         }
-        assert!(canonical_row(&f, &json!({"id": 1, "extra": 1}), true).is_ok());
+        assert!(typed_row(&f, &json!({"id": 1, "extra": 1}), true).is_ok());
+    }
+
+    #[test]
+    fn temporal_texts_are_canonical() {
+        let cell = |ty: Type, v: &str| {
+            scalar_cell(&ty, &json!(v)).map(|c| scalar_text(&c, TimestampFormat::Int64))
+        };
+        assert_eq!(
+            cell(Type::Time, "9:05:00.500").as_deref(),
+            Some("09:05:00.5")
+        );
+        assert_eq!(cell(Type::Time, "24:00:00"), None);
+        assert_eq!(
+            cell(Type::DateTime, "2026-01-02 03:04:05").as_deref(),
+            Some("2026-01-02T03:04:05")
+        );
+        assert_eq!(cell(Type::Date, "2026-13-01"), None);
     }
 
     #[test]
@@ -485,35 +626,37 @@ mod tests {
             json!("2026-01-01T01:00:00+01:00"),
             json!("2026-01-01 00:00:00"),
             json!("2026-01-01 00:00:00.000000 UTC"),
+            json!("2026-01-01"),
         ] {
             assert_eq!(timestamp_micros(&v), Some(1_767_225_600_000_000), "{v}");
         }
     }
 
     #[test]
-    fn encoding_follows_the_schema_and_format() {
+    fn rows_are_written_in_the_f_v_encoding() {
         let f = fields();
-        let row = json!({"id": "7", "name": null, "at": "1700000000000000", "tags": ["a", "b"], "addr": {"zip": "1"}});
-        let cells: Vec<Value> = f.iter().map(|x| row[&x.name].clone()).collect();
-        let micro = encode_row(
+        let t = types(&f);
+        let refs: Vec<&Type> = t.iter().collect();
+        let row = typed_row(
             &f,
-            &cells,
-            Format {
-                int64_timestamp: true,
-            },
-        );
+            &json!({"id": 7, "at": 1_700_000_000, "tags": ["a", "b"], "addr": {"zip": 1}}),
+            false,
+        )
+        .expect("row");
+        let write = |format| {
+            let mut out = Vec::new();
+            write_row(&mut out, &refs, &row, format);
+            serde_json::from_slice::<Value>(&out).expect("valid JSON")
+        };
         assert_eq!(
-            micro,
+            write(TimestampFormat::Int64),
             json!({"f": [{"v": "7"}, {"v": null}, {"v": "1700000000000000"},
                          {"v": [{"v": "a"}, {"v": "b"}]}, {"v": {"f": [{"v": "1"}]}}]})
         );
-        let float = encode_row(
-            &f,
-            &cells,
-            Format {
-                int64_timestamp: false,
-            },
+        assert_eq!(write(TimestampFormat::Float)["f"][2]["v"], "1.7E9");
+        assert_eq!(
+            write(TimestampFormat::Iso8601)["f"][2]["v"],
+            "2023-11-14T22:13:20.000000Z"
         );
-        assert_eq!(float["f"][2]["v"], "1.7E9");
     }
 }

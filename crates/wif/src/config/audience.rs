@@ -2,7 +2,7 @@
 //! people commonly make in it. Used for validation (`workforce_pool_user_project`) and by
 //! `wif explain`.
 //!
-//! Formats (reference §1.1):
+//! Formats (`docs/protocol.md#audience`):
 //! * workload: `//iam.googleapis.com/projects/{PROJECT_NUMBER}/locations/global/workloadIdentityPools/{POOL}/providers/{PROVIDER}`
 //! * workforce: `//iam.googleapis.com/locations/{LOCATION}/workforcePools/{POOL}/providers/{PROVIDER}`
 
