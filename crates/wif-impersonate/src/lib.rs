@@ -46,7 +46,7 @@ pub use endpoint::{default_impersonation_url, email_from_url};
 pub use impersonation::Impersonation;
 
 /// The universe domain of Google's public cloud, used when none is given.
-pub const DEFAULT_UNIVERSE_DOMAIN: &str = "googleapis.com";
+pub use wif_core::protocol::DEFAULT_UNIVERSE_DOMAIN;
 /// The default requested lifetime of an impersonated token (what Google grants without the
 /// lifetime-extension org policy).
 pub const DEFAULT_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3600);

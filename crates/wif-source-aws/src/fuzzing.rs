@@ -27,7 +27,7 @@ pub fn web_identity_token_response(body: &[u8]) -> Result<SubjectToken, String> 
 /// AWS STS's non-success answer (`ErrorResponse` XML) with `status`, as the source reports it.
 pub fn aws_error_response(status: u16, body: &[u8]) -> Error {
     crate::aws_sts::aws_error(
-        "GetWebIdentityToken",
+        wif_core::protocol::GET_WEB_IDENTITY_TOKEN_ACTION,
         status,
         &String::from_utf8_lossy(body),
         None,

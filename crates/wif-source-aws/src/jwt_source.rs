@@ -35,12 +35,12 @@ use crate::{
 };
 
 /// The `subject_token_type` Google also accepts for OIDC tokens.
-const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
+const ID_TOKEN_TYPE: &str = wif_core::protocol::ID_TOKEN_SUBJECT_TOKEN_TYPE;
 /// The request body's type, as the AWS SDKs send it (and sign it).
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 /// The algorithm asked for: the one of AWS's two that Google STS verifies.
 const SIGNING_ALGORITHM: &str = "RS256";
-const ACTION: &str = "GetWebIdentityToken";
+const ACTION: &str = wif_core::protocol::GET_WEB_IDENTITY_TOKEN_ACTION;
 /// Largest token accepted from the answer. AWS's tokens are a few KB (tags included); anything
 /// near this is not a token Google would take either.
 const MAX_TOKEN_BYTES: usize = 64 * 1024;
@@ -147,7 +147,7 @@ impl JwtInner {
     fn form_body(&self) -> String {
         let mut form = Serializer::new(String::new());
         form.append_pair("Action", ACTION)
-            .append_pair("Version", "2011-06-15");
+            .append_pair("Version", wif_core::protocol::AWS_STS_API_VERSION);
         for (i, audience) in self.audiences.iter().enumerate() {
             form.append_pair(&format!("Audience.member.{}", i + 1), audience);
         }

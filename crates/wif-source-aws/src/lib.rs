@@ -120,7 +120,7 @@ pub use aws_config;
 pub use sdk_config::config_loader;
 
 /// The `subject_token_type` of AWS credential sources.
-pub const AWS_SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:aws:token-type:aws4_request";
+pub use wif_core::protocol::AWS_SUBJECT_TOKEN_TYPE;
 
 /// The `subject_token_type` of [`AwsJwtSource`]'s tokens (an OIDC provider's JWT).
-pub const JWT_SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+pub use wif_core::protocol::JWT_SUBJECT_TOKEN_TYPE;

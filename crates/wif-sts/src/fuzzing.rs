@@ -17,7 +17,7 @@ pub fn token_response(status: u16, body: &[u8], subject_token: &str) -> Result<A
     }
     let sent = Sent {
         audience: "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/pool/providers/aws",
-        subject_token_type: "urn:ietf:params:aws:token-type:aws4_request",
+        subject_token_type: wif_core::protocol::AWS_SUBJECT_TOKEN_TYPE,
     };
     let redactor = Redactor::new().subject_token(&SubjectToken::new(subject_token));
     Err(http_error(status, body, &sent).redact(&redactor))

@@ -60,8 +60,9 @@ use std::time::Duration;
 pub use builder::StsExchangeBuilder;
 pub use exchange::StsExchange;
 
-/// Google's STS endpoint in the default (`googleapis.com`) universe.
-pub const DEFAULT_TOKEN_URL: &str = "https://sts.googleapis.com/v1/token";
+/// Google's STS endpoint in the default (`googleapis.com`) universe
+/// ([`wif_core::protocol::DEFAULT_STS_TOKEN_URL`]).
+pub use wif_core::protocol::DEFAULT_STS_TOKEN_URL as DEFAULT_TOKEN_URL;
 
 /// Default timeout of each exchange attempt.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,13 +75,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// assert_eq!(wif_sts::default_token_url("s3nsapis.fr"), "https://sts.s3nsapis.fr/v1/token");
 /// ```
 pub fn default_token_url(universe_domain: &str) -> String {
-    let domain = universe_domain.trim();
-    let domain = if domain.is_empty() {
-        "googleapis.com"
-    } else {
-        domain
-    };
-    format!("https://sts.{domain}/v1/token")
+    wif_core::protocol::sts_token_url(universe_domain)
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@ use secrecy::{ExposeSecret, SecretString};
 use wif_core::SubjectToken;
 
 /// RFC 8693 §2.1 grant type.
-pub(crate) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub(crate) const GRANT_TYPE: &str = wif_core::protocol::TOKEN_EXCHANGE_GRANT_TYPE;
 /// We always ask for an OAuth 2.0 access token.
-pub(crate) const REQUESTED_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+pub(crate) const REQUESTED_TOKEN_TYPE: &str = wif_core::protocol::ACCESS_TOKEN_TYPE;
 /// The form content type (RFC 6749 §4.1.3 / RFC 8693 §2.1).
 pub(crate) const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 /// Name of Google's client metrics header.

@@ -28,6 +28,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 pub use wif_core::StaticTokenProvider;
 
 use crate::{AccessToken, Credentials};
+use wif_core::protocol;
 
 /// Credentials that always hand out `token` (no network, no expiry).
 pub fn static_credentials(token: &str) -> Credentials {
@@ -71,10 +72,10 @@ impl Respond for StsResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let fields = form(request);
         let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        if get("grant_type") != Some("urn:ietf:params:oauth:grant-type:token-exchange") {
+        if get("grant_type") != Some(protocol::TOKEN_EXCHANGE_GRANT_TYPE) {
             return oauth_error("unsupported_grant_type", "Unsupported grant type.");
         }
-        if get("requested_token_type") != Some("urn:ietf:params:oauth:token-type:access_token") {
+        if get("requested_token_type") != Some(protocol::ACCESS_TOKEN_TYPE) {
             return oauth_error("invalid_request", "Invalid requested_token_type.");
         }
         if !get("audience").is_some_and(|a| a.starts_with("//iam.googleapis.com/")) {
@@ -92,7 +93,7 @@ impl Respond for StsResponder {
         let n = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
         ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "access_token": format!("{}-{n}", self.prefix),
-            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "issued_token_type": protocol::ACCESS_TOKEN_TYPE,
             "token_type": "Bearer",
             "expires_in": self.expires_in,
         }))
@@ -207,7 +208,7 @@ impl FakeGoogle {
         let mut config = serde_json::json!({
             "type": "external_account",
             "audience": FAKE_AUDIENCE,
-            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+            "subject_token_type": protocol::JWT_SUBJECT_TOKEN_TYPE,
             "token_url": self.token_url(),
             "credential_source": {"file": subject_token_file, "format": {"type": "text"}},
         });
