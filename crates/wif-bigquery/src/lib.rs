@@ -1,8 +1,9 @@
 //! # wif-bigquery — BigQuery over REST with any token provider
 //!
-//! Step 5 of the flow, the GCP adapter: once the chain hands out access tokens, this crate calls
-//! the [BigQuery v2 REST API] with them. It takes any [`wif_core::TokenProvider`] (the `wif`
-//! facade's `Credentials`, or your own) and does two things well:
+//! A GCP adapter, the API step ([`Step::Api`](wif_core::Step::Api)) after the chain: once the chain
+//! hands out access tokens, this crate calls the [BigQuery v2 REST API] with them. It takes any
+//! [`wif_core::TokenProvider`] (the `wif` facade's `Credentials`, or your own) and does two things
+//! well:
 //!
 //! * **Streaming inserts** ([`BigQuery::insert_rows`], `tabledata.insertAll`): serde rows, a
 //!   generated `insertId` per row so retried requests don't duplicate rows, batches under 500

@@ -1,7 +1,8 @@
 //! # wif-impersonate — service-account impersonation for Workload Identity Federation
 //!
-//! Step 3 of the chain, optional: trade the federated token from the Google STS exchange for a
-//! service account's access token, through the IAM Credentials API's
+//! The chain's impersonation step ([`Step::Impersonation`](wif_core::Step::Impersonation)),
+//! optional: trade the federated token from the Google STS exchange for a service account's access
+//! token, through the IAM Credentials API's
 //! [`generateAccessToken`](https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateAccessToken).
 //!
 //! ```text

@@ -1,8 +1,8 @@
 //! Entry points for the coverage-guided fuzz targets in the repository's `fuzz/` directory: the
-//! instance-metadata answers of step 1 (role name, role credentials) and AWS STS's answers to
-//! `GetWebIdentityToken` (the JWT, or an `ErrorResponse`) without a network. The
-//! zone → region rule is public already ([`crate::region_from_zone`]). Not part of the API:
-//! hidden from the documentation, and free to change.
+//! instance-metadata answers of the source step (role name, role credentials) and AWS STS's answers
+//! to `GetWebIdentityToken` (the JWT, or an `ErrorResponse`) without a network. The zone → region
+//! rule is public already ([`crate::region_from_zone`]). Not part of the API: hidden from the
+//! documentation, and free to change.
 
 use wif_core::{Error, SubjectToken};
 

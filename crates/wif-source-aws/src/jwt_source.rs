@@ -1,8 +1,9 @@
-//! Step 2 of the flow (the subject token) for AWS, the other way: AWS outbound identity federation
-//! (`docs/protocol.md#aws-issued-jwts`). AWS STS `GetWebIdentityToken` issues a JWT signed by AWS for the calling
-//! role (issuer `https://<uuid>.tokens.sts.global.api.aws`, with OIDC discovery and JWKS), and
-//! Google STS takes it through an ordinary OIDC provider of the pool as a
-//! `urn:ietf:params:oauth:token-type:jwt` subject token.
+//! The chain's source step ([`Step::Source`](wif_core::Step::Source)) for AWS, the other way: AWS
+//! outbound identity federation (`docs/protocol.md#aws-issued-jwts`). AWS STS `GetWebIdentityToken`
+//! issues a JWT signed by AWS for the calling role (issuer
+//! `https://<uuid>.tokens.sts.global.api.aws`, with OIDC discovery and JWKS), and Google STS takes
+//! it through an ordinary OIDC provider of the pool as a `urn:ietf:params:oauth:token-type:jwt`
+//! subject token.
 //!
 //! Unlike [`crate::AwsSource`], this source calls AWS STS itself: a SigV4-signed Query-protocol
 //! `POST` to the regional endpoint, signed with the credentials and region [`AwsSource::resolve`]

@@ -1,6 +1,7 @@
 //! # wif-source-aws — AWS workloads proving their identity to Google
 //!
-//! Step 1 of the Workload Identity Federation chain for AWS, in two flavours:
+//! The source step ([`Step::Source`](wif_core::Step::Source)) of the Workload Identity Federation
+//! chain for AWS, in two flavours:
 //!
 //! * [`AwsSource`], for a pool's **AWS provider**: a
 //!   [`SubjectTokenSource`](wif_core::SubjectTokenSource) that signs an AWS STS

@@ -1,7 +1,8 @@
 //! # wif-source-x509 — X.509 certificates as the workload's identity
 //!
-//! Step 1 of the chain (the [`SubjectTokenSource`]) for Google's identity-pool
-//! `credential_source` of the certificate shape, and the mTLS client the exchange then needs:
+//! The chain's source step ([`Step::Source`](wif_core::Step::Source), a [`SubjectTokenSource`]) for
+//! Google's identity-pool `credential_source` of the certificate shape, and the mTLS client the
+//! exchange then needs:
 //!
 //! ```json
 //! { "certificate": { "use_default_certificate_config": true,

@@ -1,8 +1,9 @@
 //! # wif-sts — the Google STS token exchange (RFC 8693)
 //!
-//! Step 2 of Workload Identity Federation: a subject token (an OIDC/SAML token, or the signed AWS
-//! `GetCallerIdentity` request) is exchanged at `https://sts.googleapis.com/v1/token` for a
-//! federated Google access token, after Google checks the pool provider's attribute condition.
+//! The exchange step ([`Step::Exchange`](wif_core::Step::Exchange)) of Workload Identity
+//! Federation: a subject token (an OIDC/SAML token, or the signed AWS `GetCallerIdentity` request)
+//! is exchanged at `https://sts.googleapis.com/v1/token` for a federated Google access token, after
+//! Google checks the pool provider's attribute condition.
 //!
 //! ```text
 //! caller ──▶ TokenCache ──▶ [impersonation] ──▶ StsExchange (this crate) ──▶ SubjectTokenSource

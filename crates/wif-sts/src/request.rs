@@ -1,6 +1,7 @@
-//! Step 2 of the chain, the request half: the RFC 8693 token-exchange form, HTTP Basic client
-//! authentication and the `x-goog-api-client` metrics header, byte-compatible with Google's
-//! Python and Go clients (`docs/protocol.md#sts-request` to `#sts-metrics-header`).
+//! The chain's exchange step ([`Step::Exchange`](wif_core::Step::Exchange)), the request half: the
+//! RFC 8693 token-exchange form, HTTP Basic client authentication and the `x-goog-api-client`
+//! metrics header, byte-compatible with Google's Python and Go clients
+//! (`docs/protocol.md#sts-request` to `#sts-metrics-header`).
 
 use base64::Engine as _;
 use reqwest::header::HeaderValue;
