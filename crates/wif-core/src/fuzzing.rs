@@ -1,7 +1,8 @@
-//! Entry point for the coverage-guided fuzz target `server_text_scrub` in the repository's
-//! `fuzz/` directory: server error text that embeds a request's secrets, in any spelling, must
-//! come out of [`Error::redact`] and [`Redactor::scrub`] without any of them. Not part of the
-//! API: hidden from the documentation, and free to change.
+//! Entry point for the coverage-guided fuzz target `server_text_scrub` in the repository's `fuzz/`
+//! directory: server error text that embeds a request's secrets, in any spelling, must come out of
+//! [`Error::redact`] and [`Redactor::scrub`] without any of them. Only with the `fuzzing` feature
+//! (which `fuzz/Cargo.toml` turns on) and in this crate's own tests; not part of the API: hidden
+//! from the documentation, and free to change.
 
 use crate::{Error, Redactor, Step, SubjectToken};
 

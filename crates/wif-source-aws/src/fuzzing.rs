@@ -1,7 +1,8 @@
 //! Entry points for the coverage-guided fuzz targets in the repository's `fuzz/` directory: the
 //! instance-metadata answers of the source step (role name, role credentials) and AWS STS's answers
 //! to `GetWebIdentityToken` (the JWT, or an `ErrorResponse`) without a network. The zone → region
-//! rule is public already ([`crate::region_from_zone`]). Not part of the API: hidden from the
+//! rule is public already ([`crate::region_from_zone`]). Only with the `fuzzing` feature (which
+//! `fuzz/Cargo.toml` turns on) and in this crate's own tests; not part of the API: hidden from the
 //! documentation, and free to change.
 
 use wif_core::{Error, SubjectToken};

@@ -88,6 +88,9 @@ mod builder;
 mod caller_identity;
 pub mod causes;
 mod credentials;
+// The fuzz targets' entry points: behind the `fuzzing` feature, and compiled into the crate's
+// own tests, which exercise them.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod imds;

@@ -72,6 +72,9 @@
 //! `docs/protocol.md#executable-source` in the repository.
 
 mod command;
+// The fuzz targets' entry points: behind the `fuzzing` feature, and compiled into the crate's
+// own tests, which exercise them.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod output_file;
