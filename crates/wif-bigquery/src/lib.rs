@@ -18,11 +18,13 @@
 //! arrives as HTTP **403**), `internalError`, `badGateway`, and HTTP 500/502/503/504 — with
 //! exponential backoff under a deadline ([`default_retry_policy`]); `invalidQuery` and other
 //! client errors never are. A 401 makes the provider drop its cached token and the call is
-//! replayed once. Errors are [`wif_core::Error`]s at `Step::Api` with the status, BigQuery's
-//! `reason` and message, and a hint for the usual causes (missing IAM role, wrong
-//! project/dataset/location). `BIGQUERY_EMULATOR_HOST` is honoured like Google's clients do
-//! ([`BigQuery::from_env`]). Each call runs in a `bigquery` tracing span (method, project, table,
-//! rows, attempt); tokens never appear in it.
+//! replayed once. Errors are [`wif_core::Error`]s at `Step::Api` with the API method, the
+//! request's method and URL (never its query), the status, BigQuery's `reason` and message, and
+//! a hint for the usual causes (missing IAM role; which dataset, table, job or URL was not
+//! found). Clients are made by [`BigQuery::builder`], the same shape as wif-storage's;
+//! `BIGQUERY_EMULATOR_HOST` is honoured like Google's clients do ([`BigQueryBuilder::build`]).
+//! Each call runs in a `bigquery` tracing span (method, project, table, rows, attempt); tokens
+//! never appear in it.
 //!
 //! ```no_run
 //! use futures::TryStreamExt as _;
@@ -36,7 +38,10 @@
 //! }
 //!
 //! # async fn run(credentials: impl wif_core::TokenProvider + 'static) -> Result<(), wif_core::Error> {
-//! let bq = BigQuery::new(credentials, "my-project");
+//! let bq = BigQuery::builder()
+//!     .provider(credentials)
+//!     .project("my-project")
+//!     .build()?;
 //!
 //! let table = bq.table("analytics", "events");
 //! let events = [Event { id: 1, kind: "signup".into() }, Event { id: 2, kind: "login".into() }];
@@ -56,6 +61,7 @@
 //!
 //! [BigQuery v2 REST API]: https://cloud.google.com/bigquery/docs/reference/rest
 
+mod builder;
 mod client;
 mod hints;
 mod insert;
@@ -68,6 +74,7 @@ mod table;
 
 use std::time::Duration;
 
+pub use builder::BigQueryBuilder;
 pub use client::{BigQuery, DEFAULT_BASE_URL, EMULATOR_HOST_ENV, default_retry_policy};
 pub use insert::{
     ErrorProto, InsertOptions, InsertReport, MAX_BATCH_BYTES, MAX_BATCH_ROWS, RowError,

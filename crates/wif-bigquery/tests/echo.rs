@@ -27,13 +27,17 @@ async fn an_echoing_server_gets_no_bearer_token_through() {
             .respond_with(echo.clone())
             .mount(&server)
             .await;
-        let bq = BigQuery::new(StaticTokenProvider::new(AccessToken::new(BEARER)), "proj")
-            .with_base_url(&format!("{}/bigquery/v2/", server.uri()))
-            .with_retry_policy(
+        let bq = BigQuery::builder()
+            .provider(StaticTokenProvider::new(AccessToken::new(BEARER)))
+            .project("proj")
+            .base_url(format!("{}/bigquery/v2/", server.uri()))
+            .retry_policy(
                 RetryPolicy::default()
                     .with_max_attempts(2)
                     .with_backoff(Duration::from_millis(1), Duration::from_millis(1)),
-            );
+            )
+            .build()
+            .expect("a valid client");
         let err = bq
             .query(QueryRequest::new("SELECT 1"))
             .await

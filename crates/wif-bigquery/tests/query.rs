@@ -10,7 +10,9 @@ use std::time::Duration;
 use futures::TryStreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use support::{CountingProvider, answer, client, fail_then, header, json_body, rpc_error_response};
+use support::{
+    CountingProvider, answer, builder, client, fail_then, header, json_body, rpc_error_response,
+};
 use wif_bigquery::QueryRequest;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -86,7 +88,10 @@ async fn sends_the_documented_query_and_decodes_rows() {
         .expect(1)
         .mount(&server)
         .await;
-    let bq = client(&server, CountingProvider::new()).with_quota_project("billing");
+    let bq = builder(&server, CountingProvider::new())
+        .quota_project("billing")
+        .build()
+        .expect("a valid client");
     let results = bq
         .query(
             QueryRequest::new("SELECT * FROM `proj.ds.t` WHERE id = @id")

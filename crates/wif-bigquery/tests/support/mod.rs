@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
-use wif_bigquery::BigQuery;
-use wif_core::{AccessToken, Error, RetryPolicy, TokenProvider, async_trait};
+use wif_bigquery::{BigQuery, BigQueryBuilder};
+use wif_core::{AccessToken, Error, MapEnvironment, RetryPolicy, TokenProvider, async_trait};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -59,9 +59,17 @@ pub fn fast_retries() -> RetryPolicy {
 
 /// A client of project `proj` on `server`'s `/bigquery/v2/`, with [`fast_retries`].
 pub fn client(server: &MockServer, provider: impl TokenProvider + 'static) -> BigQuery {
-    BigQuery::new(provider, "proj")
-        .with_base_url(&format!("{}/bigquery/v2/", server.uri()))
-        .with_retry_policy(fast_retries())
+    builder(server, provider).build().expect("a valid client")
+}
+
+/// [`client`]'s settings, to add to.
+pub fn builder(server: &MockServer, provider: impl TokenProvider + 'static) -> BigQueryBuilder {
+    BigQuery::builder()
+        .provider(provider)
+        .project("proj")
+        .base_url(format!("{}/bigquery/v2/", server.uri()))
+        .environment(MapEnvironment::new())
+        .retry_policy(fast_retries())
 }
 
 pub fn json_body(request: &Request) -> Value {
