@@ -37,6 +37,7 @@
 //! ```
 
 mod builder;
+pub mod causes;
 mod endpoint;
 // The fuzz targets' entry points: behind the `fuzzing` feature, and compiled into the crate's
 // own tests, which exercise them.
