@@ -66,6 +66,8 @@ pub mod protocol;
 mod redaction;
 mod retry;
 mod source;
+#[cfg(any(test, feature = "testing", feature = "fuzzing"))]
+mod spelling;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod token;

@@ -20,6 +20,8 @@
 use std::io;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use crate::spelling::Spelling;
+
 /// A shared buffer receiving all formatted tracing output of this process.
 #[derive(Clone, Debug, Default)]
 pub struct LogCapture {
@@ -71,40 +73,7 @@ impl LogCapture {
 /// hex), form-encoded, JSON-escaped (with and without `\/`, and every character as `\uXXXX`) and
 /// `Debug`-escaped. What [`assert_no_secrets`] looks for.
 pub fn spellings(secret: &str) -> Vec<String> {
-    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-    let percent = utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string();
-    let mut lower_hex = String::with_capacity(percent.len());
-    let mut hex_left = 0;
-    for c in percent.chars() {
-        if c == '%' {
-            hex_left = 2;
-            lower_hex.push(c);
-        } else if hex_left > 0 {
-            hex_left -= 1;
-            lower_hex.push(c.to_ascii_lowercase());
-        } else {
-            lower_hex.push(c);
-        }
-    }
-    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    let json = serde_json::to_string(secret).unwrap_or_default();
-    let json = json[1..json.len().saturating_sub(1).max(1)].to_owned();
-    let unicode: String = secret
-        .encode_utf16()
-        .map(|unit| format!("\\u{unit:04x}"))
-        .collect();
-    let debug = format!("{secret:?}");
-    let debug = debug[1..debug.len().saturating_sub(1).max(1)].to_owned();
-    let mut all = vec![
-        secret.to_owned(),
-        lower_hex,
-        form,
-        json.replace('/', "\\/"),
-        json,
-        unicode,
-        debug,
-        percent,
-    ];
+    let mut all: Vec<String> = Spelling::ALL.iter().map(|s| s.of(secret)).collect();
     all.sort();
     all.dedup();
     all
