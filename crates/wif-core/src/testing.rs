@@ -220,3 +220,39 @@ impl wiremock::Respond for EchoRequest {
         wiremock::ResponseTemplate::new(self.status).set_body_json(body)
     }
 }
+
+/// The leak test of an API adapter: for each of three servers that quote the request back in a
+/// `google.rpc.Status` error — a 403 and a 400 quoting its headers and its JSON, and a 503
+/// quoting its headers (retried, so the retry loop logs that failure) — starts a wiremock server
+/// answering every `http_method` request so, and runs `call` with its URI. The error `call`
+/// returns must be that status with the quote `[REDACTED]`, and neither it (`Display`, `Debug`)
+/// nor this process's log may hold any spelling of any of `secrets`.
+///
+/// `call` should retry at least once (a policy of two attempts) and must not log elsewhere.
+pub async fn assert_api_echoes_are_scrubbed<F, Fut>(
+    http_method: &str,
+    secrets: &[&str],
+    mut call: F,
+) where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = crate::Error>,
+{
+    let logs = LogCapture::global();
+    for (echo, status) in [
+        (EchoRequest::rpc(403).quoting(Quote::Headers), 403),
+        (EchoRequest::rpc(400).quoting(Quote::Json), 400),
+        (EchoRequest::rpc(503).quoting(Quote::Headers), 503),
+    ] {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::method(http_method))
+            .respond_with(echo.clone())
+            .mount(&server)
+            .await;
+        let err = call(server.uri()).await;
+        assert_eq!(err.status(), Some(status), "{echo:?}: {err}");
+        let shown = format!("{err}\n{err:?}");
+        assert!(shown.contains(crate::REDACTED), "{echo:?}: {shown}");
+        assert_no_secrets(&format!("{echo:?}"), &shown, secrets);
+    }
+    assert_no_secrets("the logs", &logs.contents(), secrets);
+}
