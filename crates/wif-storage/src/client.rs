@@ -447,7 +447,7 @@ impl StorageBuilder {
             authenticated: self.provider.is_some(),
         }
         .resolve(self.environment.as_ref())?;
-        let endpoints = Endpoints::new(base.url.as_str())?;
+        let endpoints = Endpoints::new(base.url);
         let client = match self.client {
             Some(c) => c,
             // wif's default client (rustls, 5 s connect timeout, no redirects, `localhost`

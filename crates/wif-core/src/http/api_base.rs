@@ -254,6 +254,9 @@ mod tests {
             ),
             (Some("not a url"), None, true, Err("base_url")),
             (Some("mailto:a@b"), None, true, Err("base_url")),
+            (Some("file:///tmp"), None, true, Err("base_url")),
+            (Some("storage.googleapis.com"), None, true, Err("base_url")),
+            (Some(""), None, true, Err("base_url")),
             (None, None, false, Err("provider")),
             (
                 Some("https://api.internal.test/"),
