@@ -221,6 +221,19 @@ impl wiremock::Respond for EchoRequest {
     }
 }
 
+/// A wiremock server answering every `http_method` request with `response`.
+pub async fn server_answering(
+    http_method: &str,
+    response: impl wiremock::Respond + 'static,
+) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method(http_method))
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    server
+}
+
 /// The leak test of an API adapter: for each of three servers that quote the request back in a
 /// `google.rpc.Status` error — a 403 and a 400 quoting its headers and its JSON, and a 503
 /// quoting its headers (retried, so the retry loop logs that failure) — starts a wiremock server
@@ -243,11 +256,7 @@ pub async fn assert_api_echoes_are_scrubbed<F, Fut>(
         (EchoRequest::rpc(400).quoting(Quote::Json), 400),
         (EchoRequest::rpc(503).quoting(Quote::Headers), 503),
     ] {
-        let server = wiremock::MockServer::start().await;
-        wiremock::Mock::given(wiremock::matchers::method(http_method))
-            .respond_with(echo.clone())
-            .mount(&server)
-            .await;
+        let server = server_answering(http_method, echo.clone()).await;
         let err = call(server.uri()).await;
         assert_eq!(err.status(), Some(status), "{echo:?}: {err}");
         let shown = format!("{err}\n{err:?}");

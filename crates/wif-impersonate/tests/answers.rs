@@ -17,8 +17,7 @@ use wif_core::{
     TokenProvider,
 };
 use wif_impersonate::Impersonation;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 const SA: &str = "writer@proj.iam.gserviceaccount.com";
 const FEDERATED: &str = "ya29.federated-TOKEN-4f0b9e/with+base64=";
@@ -30,12 +29,7 @@ fn now() -> SystemTime {
 }
 
 async fn server_answering(response: impl wiremock::Respond + 'static) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(response)
-        .mount(&server)
-        .await;
-    server
+    wif_core::testing::server_answering("POST", response).await
 }
 
 fn impersonation(server: &MockServer) -> Impersonation {
