@@ -195,6 +195,17 @@ pub fn certificate_config_json(cert: &Path, key: &Path) -> String {
     .to_string()
 }
 
+/// The certificates (DER, leaf first) an `mtls` subject token carries: it is a JSON array of
+/// base64 DER certificates. `None` when `subject_token` is not one.
+pub fn certificates_in(subject_token: &str) -> Option<Vec<Vec<u8>>> {
+    use base64::Engine as _;
+    let items: Vec<String> = serde_json::from_str(subject_token).ok()?;
+    items
+        .iter()
+        .map(|item| base64::engine::general_purpose::STANDARD.decode(item).ok())
+        .collect()
+}
+
 fn ca_params(name: &str) -> Result<CertificateParams, Error> {
     let mut params = CertificateParams::new(Vec::<String>::new()).map_err(pki_error)?;
     params.distinguished_name.push(DnType::CommonName, name);
