@@ -221,6 +221,49 @@ impl wiremock::Respond for EchoRequest {
     }
 }
 
+/// A token provider for the tests of code that calls APIs with tokens: hands out `tok-1`, then
+/// `tok-2` after one [`invalidate`](crate::TokenProvider::invalidate), and so on, and counts
+/// both.
+#[derive(Debug, Default)]
+pub struct CountingProvider {
+    invalidations: std::sync::atomic::AtomicU32,
+    fetches: std::sync::atomic::AtomicU32,
+}
+
+impl CountingProvider {
+    /// A fresh provider, shared.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// How often `invalidate` was called.
+    pub fn invalidations(&self) -> u32 {
+        self.invalidations.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How often a token was asked for.
+    pub fn fetches(&self) -> u32 {
+        self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::TokenProvider for CountingProvider {
+    async fn token(&self) -> Result<crate::AccessToken, crate::Error> {
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(crate::AccessToken::new(format!(
+            "tok-{}",
+            self.invalidations() + 1
+        )))
+    }
+
+    fn invalidate(&self) {
+        self.invalidations
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// A wiremock server answering every `http_method` request with `response`.
 pub async fn server_answering(
     http_method: &str,
