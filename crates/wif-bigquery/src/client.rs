@@ -87,13 +87,10 @@ impl fmt::Debug for BigQuery {
     }
 }
 
-/// BigQuery's retry defaults: backoff from 1 s doubling to 32 s (Google's clients and SLA
-/// guidance), at most 6 attempts, 60 s overall.
+/// BigQuery's retry defaults: [`RetryPolicy::google_api`] (backoff from 1 s doubling to 32 s,
+/// at most 6 attempts), 60 s overall.
 pub fn default_retry_policy() -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(6)
-        .with_backoff(Duration::from_secs(1), Duration::from_secs(32))
-        .with_deadline(Duration::from_secs(60))
+    RetryPolicy::google_api(Duration::from_secs(60))
 }
 
 impl BigQuery {

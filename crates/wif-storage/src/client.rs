@@ -357,13 +357,10 @@ impl fmt::Debug for StorageBuilder {
     }
 }
 
-/// GCS's recommended policy: backoff from 1 s doubling to 32 s, at most 6 attempts, all within
-/// two minutes (Python's default deadline).
+/// GCS's recommended policy, [`RetryPolicy::google_api`] (backoff from 1 s doubling to 32 s, at
+/// most 6 attempts), all within two minutes (Python's default deadline).
 pub fn default_retry_policy() -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(6)
-        .with_backoff(Duration::from_secs(1), Duration::from_secs(32))
-        .with_deadline(Duration::from_secs(120))
+    RetryPolicy::google_api(Duration::from_secs(120))
 }
 
 impl StorageBuilder {
