@@ -77,9 +77,10 @@ impl BigQueryBuilder {
         self
     }
 
-    /// The BigQuery v2 root that `projects/{p}/queries` is relative to (default
-    /// [`DEFAULT_BASE_URL`], or the emulator named by `BIGQUERY_EMULATOR_HOST`): a regional or
-    /// private endpoint, another universe, an emulator. It wins over the environment.
+    /// The BigQuery v2 root that `projects/{p}/queries` is relative to: a regional or private
+    /// endpoint, another universe, an emulator. It wins over `BIGQUERY_EMULATOR_HOST` and over
+    /// the provider's [`endpoint_base_url`](TokenProvider::endpoint_base_url) (which put BigQuery
+    /// under `{base}/bigquery/v2/`); without any of them, [`DEFAULT_BASE_URL`].
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
@@ -113,8 +114,10 @@ impl BigQueryBuilder {
 
     /// Checks the settings and builds the client; no network call is made. Like Google's
     /// clients, `BIGQUERY_EMULATOR_HOST` (`host:port` or a URL) sends the requests to
-    /// `{host}/bigquery/v2/` unless a base URL is set; there, and toward a base URL on this
-    /// machine, a client without a provider sends no `Authorization` header.
+    /// `{host}/bigquery/v2/` unless a base URL is set; without either, a provider pointed at a
+    /// fake or the emulator ([`TokenProvider::endpoint_base_url`]) takes them there. Toward an
+    /// emulator (the variable's, or a base URL on this machine) a client without a provider
+    /// sends no `Authorization` header.
     ///
     /// Configuration errors: no project; a base URL (or emulator address) that is not an
     /// http(s) URL; a token bound for plain http to a host that is not this machine; no
@@ -133,7 +136,8 @@ impl BigQueryBuilder {
         let base = ApiBaseRequest {
             explicit: self.base_url.as_deref(),
             emulator_var: EMULATOR_HOST_ENV,
-            emulator_path: "bigquery/v2/",
+            api_path: "bigquery/v2/",
+            provider_base: self.provider.as_ref().and_then(|p| p.endpoint_base_url()),
             default: DEFAULT_BASE_URL,
             authenticated: self.provider.is_some(),
         }

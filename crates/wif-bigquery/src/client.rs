@@ -100,20 +100,16 @@ impl BigQuery {
     }
 
     /// A client for `project` (the project that runs queries) authenticating with `provider`.
-    #[deprecated(
-        note = "use `BigQuery::builder().provider(provider).project(project).build()?`, \
-                         which checks the settings"
-    )]
+    /// When the provider points its universe elsewhere
+    /// ([`TokenProvider::endpoint_base_url`]: a fake, the emulator), BigQuery is reached under
+    /// `{base}/bigquery/v2/` there.
+    #[deprecated(note = "use `BigQuery::builder().provider(p).project(project).build()?`")]
     pub fn new(provider: impl TokenProvider + 'static, project: impl Into<String>) -> Self {
         Self::unchecked(Some(Arc::new(provider)), project.into())
     }
 
     /// A client that sends no `Authorization` header: only for emulators.
-    #[deprecated(
-        note = "use `BigQuery::builder().project(project)` without a provider: it sends \
-                         no token to the emulator of BIGQUERY_EMULATOR_HOST, or to a `base_url` \
-                         on this machine"
-    )]
+    #[deprecated(note = "use `BigQuery::builder().project(project)` without a provider")]
     pub fn unauthenticated(project: impl Into<String>) -> Self {
         Self::unchecked(None, project.into())
     }
@@ -121,10 +117,7 @@ impl BigQuery {
     /// Like Google's own clients: when `BIGQUERY_EMULATOR_HOST` (`host:port`) is set in `env`,
     /// talks to `http://{host:port}/bigquery/v2/`, unauthenticated unless `provider` is given.
     /// Otherwise talks to BigQuery itself with `provider`, which is then required.
-    #[deprecated(
-        note = "use `BigQuery::builder().environment(env).project(project)`, with \
-                         `.provider(p)` when there is one, then `.build()?`"
-    )]
+    #[deprecated(note = "use `BigQuery::builder().environment(env).project(project).build()?`")]
     pub fn from_env(
         env: &dyn Environment,
         provider: Option<Arc<dyn TokenProvider>>,
@@ -133,7 +126,8 @@ impl BigQuery {
         let base = ApiBaseRequest {
             explicit: None,
             emulator_var: EMULATOR_HOST_ENV,
-            emulator_path: "bigquery/v2/",
+            api_path: "bigquery/v2/",
+            provider_base: provider.as_ref().and_then(|p| p.endpoint_base_url()),
             default: DEFAULT_BASE_URL,
             authenticated: provider.is_some(),
         }
@@ -141,14 +135,20 @@ impl BigQuery {
         Ok(Self::unchecked(provider, project.into()).edit(|i| i.base_url = Ok(base.url)))
     }
 
-    /// The deprecated constructors' client: checked by its first call, not when made.
+    /// The deprecated constructors' client, checked by its first call, not when made.
+    /// Credentials pointed at a fake or the emulator (`endpoint_base_url`) take BigQuery there
+    /// too; `with_base_url` and BIGQUERY_EMULATOR_HOST still win.
     fn unchecked(auth: Option<Arc<dyn TokenProvider>>, project: String) -> Self {
+        let base_url = match auth.as_ref().and_then(|a| a.endpoint_base_url()) {
+            Some(base) => parse_base_url(&format!("{}/bigquery/v2/", base.trim_end_matches('/'))),
+            None => Url::parse(DEFAULT_BASE_URL).map_err(|e| Error::config("base_url", e)),
+        };
         BigQuery {
             inner: Arc::new(Inner {
                 http: None,
                 auth,
                 project,
-                base_url: Url::parse(DEFAULT_BASE_URL).map_err(|e| Error::config("base_url", e)),
+                base_url,
                 quota_project: None,
                 retry: default_retry_policy(),
             }),

@@ -43,7 +43,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Features
+//!
+//! * `testing` (off by default): the `testing` module, log capture for test suites that check what the
+//!   crates trace (and that no secret is traced).
+//!
 //! [Workload Identity Federation]: https://cloud.google.com/iam/docs/workload-identity-federation
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
 mod cause;
@@ -69,6 +76,7 @@ mod source;
 #[cfg(any(test, feature = "testing", feature = "fuzzing"))]
 mod spelling;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod token;
 

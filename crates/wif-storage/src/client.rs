@@ -371,7 +371,9 @@ impl StorageBuilder {
     }
 
     /// The base URL (default `https://storage.googleapis.com/`, or the emulator named by
-    /// `STORAGE_EMULATOR_HOST`). An explicit base URL wins over the environment.
+    /// `STORAGE_EMULATOR_HOST`, or else the provider's
+    /// [`endpoint_base_url`](TokenProvider::endpoint_base_url)). An explicit base URL wins over
+    /// both.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
@@ -420,8 +422,10 @@ impl StorageBuilder {
 
     /// Checks the settings and builds the client. No network call is made. Like Google's
     /// clients, `STORAGE_EMULATOR_HOST` (`host:port` or a URL) sends the requests to the emulator
-    /// unless a base URL is set; there, and toward a base URL on this machine, a client without
-    /// a provider sends no `Authorization` header (the same rule as `wif_bigquery`'s builder).
+    /// unless a base URL is set; without either, a provider pointed at a fake or the emulator
+    /// ([`TokenProvider::endpoint_base_url`]) takes them there. Toward an emulator (the
+    /// variable's, or a base URL on this machine) a client without a provider sends no
+    /// `Authorization` header (the same rules as `wif_bigquery`'s builder).
     ///
     /// Configuration errors: a chunk size that is not a positive multiple of 256 KiB; a base URL
     /// (or emulator address) that is not an http(s) URL; a token bound for plain http to a host
@@ -439,7 +443,8 @@ impl StorageBuilder {
         let base = ApiBaseRequest {
             explicit: self.base_url.as_deref(),
             emulator_var: EMULATOR_HOST_VAR,
-            emulator_path: "",
+            api_path: "",
+            provider_base: self.provider.as_ref().and_then(|p| p.endpoint_base_url()),
             default: DEFAULT_BASE_URL,
             authenticated: self.provider.is_some(),
         }

@@ -74,6 +74,8 @@ mod objects;
 mod partial;
 mod progress;
 mod resumable;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod upload;
 
 pub use bytes::Bytes;

@@ -138,7 +138,8 @@ mod tests {
         let base = wif_core::http::ApiBaseRequest {
             explicit: Some(base),
             emulator_var: crate::client::EMULATOR_HOST_VAR,
-            emulator_path: "",
+            api_path: "",
+            provider_base: None,
             default: base,
             authenticated: true,
         }

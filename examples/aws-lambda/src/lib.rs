@@ -82,17 +82,21 @@ impl Handler {
     /// (`GOOGLE_APPLICATION_CREDENTIALS`) and [`GCS_BASE_URL_VAR`], read from `env`; the AWS
     /// credentials and region are read from `env` too, at each token refresh. One HTTP client
     /// (rustls, timeouts, no redirects) serves Google STS, IAM Credentials and Cloud Storage.
+    ///
+    /// Without [`GCS_BASE_URL_VAR`], Cloud Storage is where the credentials' endpoints are:
+    /// Google's, or a fake's or the emulator's when `WIF_ENDPOINT_BASE_URL` says so — so a test
+    /// runs this very function against fakes by setting one variable.
     pub fn from_environment(env: Arc<dyn Environment>) -> Result<Self, Error> {
         let http = wif::layers::core::http::default_client()?;
-        let base = env
-            .var(GCS_BASE_URL_VAR)
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| DEFAULT_GCS_BASE_URL.to_owned());
+        let configured = env.var(GCS_BASE_URL_VAR).filter(|v| !v.is_empty());
         let creds = Credentials::builder()
             .environment(env)
             .http_client(http.clone())
             .adc()?
             .build()?;
+        let base = configured
+            .or_else(|| creds.info().endpoint_base_url.clone())
+            .unwrap_or_else(|| DEFAULT_GCS_BASE_URL.to_owned());
         Handler::new(creds, http, &base)
     }
 

@@ -1,9 +1,11 @@
 //! Where a Google Cloud API adapter (wif-bigquery, wif-storage) sends its requests, decided once
 //! for all of them the way Google's clients decide it: a base URL set in code wins; otherwise an
 //! emulator named by the API's variable (`STORAGE_EMULATOR_HOST`, `BIGQUERY_EMULATOR_HOST`:
-//! `host:port`, meaning `http://host:port`, or a URL); otherwise Google's endpoint. The result is
-//! checked before any request: a bearer token travels over plain http only to this machine, and a
-//! request goes without one only to an emulator.
+//! `host:port`, meaning `http://host:port`, or a URL); otherwise the base the token provider was
+//! pointed at ([`TokenProvider::endpoint_base_url`](crate::TokenProvider::endpoint_base_url): a
+//! fake, the emulator); otherwise Google's endpoint. The result is checked before any request: a
+//! bearer token travels over plain http only to this machine, and a request goes without one only
+//! to an emulator.
 
 use url::Url;
 
@@ -18,6 +20,8 @@ pub enum ApiBaseFrom {
     Explicit,
     /// The emulator variable.
     Emulator,
+    /// The token provider's [`endpoint_base_url`](crate::TokenProvider::endpoint_base_url).
+    Provider,
     /// Google's endpoint.
     Default,
 }
@@ -29,8 +33,12 @@ pub struct ApiBaseRequest<'a> {
     pub explicit: Option<&'a str>,
     /// The emulator variable (`BIGQUERY_EMULATOR_HOST`), read from `environment`.
     pub emulator_var: &'a str,
-    /// Appended to the emulator's address: the API's root below it (`bigquery/v2/`, or empty).
-    pub emulator_path: &'a str,
+    /// The API's root below an emulator's address or the provider's base (`bigquery/v2/`, or
+    /// empty).
+    pub api_path: &'a str,
+    /// The token provider's [`endpoint_base_url`](crate::TokenProvider::endpoint_base_url), if
+    /// it has one.
+    pub provider_base: Option<&'a str>,
     /// Google's endpoint.
     pub default: &'a str,
     /// Whether requests carry a bearer token.
@@ -51,7 +59,8 @@ impl ApiBaseRequest<'_> {
     /// Picks and checks the base URL. Errors are configuration errors naming what the user set
     /// (`base_url` or the emulator variable):
     ///
-    /// * a base URL that is not an `http(s)` URL with a host;
+    /// * a base URL that is not an `http(s)` URL with a host (naming `base_url`, the variable, or
+    ///   `endpoint_base_url`);
     /// * a bearer token bound for plain `http` to a host that is not this machine
     ///   ([`is_loopback`]): anyone on the way could read it;
     /// * no token toward anything but an emulator (the variable's, or a base URL on this
@@ -64,7 +73,8 @@ impl ApiBaseRequest<'_> {
     /// let request = ApiBaseRequest {
     ///     explicit: None,
     ///     emulator_var: "BIGQUERY_EMULATOR_HOST",
-    ///     emulator_path: "bigquery/v2/",
+    ///     api_path: "bigquery/v2/",
+    ///     provider_base: None,
     ///     default: "https://bigquery.googleapis.com/bigquery/v2/",
     ///     authenticated: false,
     /// };
@@ -79,21 +89,22 @@ impl ApiBaseRequest<'_> {
             .var(self.emulator_var)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty());
-        let (field, from, url) = match (self.explicit, &emulator) {
-            (Some(text), _) => ("base_url", ApiBaseFrom::Explicit, parse("base_url", text)?),
-            (None, Some(host)) => {
-                let var = self.emulator_var;
+        let (field, from, url) = match (self.explicit, &emulator, self.provider_base) {
+            (Some(text), _, _) => ("base_url", ApiBaseFrom::Explicit, parse("base_url", text)?),
+            (None, Some(host), _) => {
                 let root = if host.contains("://") {
                     host.clone()
                 } else {
                     format!("http://{host}")
                 };
-                let url = parse(var, &root)?
-                    .join(self.emulator_path)
-                    .map_err(|e| Error::config(var, format!("{root:?}: {e}")))?;
-                (var, ApiBaseFrom::Emulator, url)
+                let var = self.emulator_var;
+                (var, ApiBaseFrom::Emulator, self.below(var, &root)?)
             }
-            (None, None) => (
+            (None, None, Some(base)) => {
+                let field = "endpoint_base_url";
+                (field, ApiBaseFrom::Provider, self.below(field, base)?)
+            }
+            (None, None, None) => (
                 "base_url",
                 ApiBaseFrom::Default,
                 parse("base_url", self.default)?,
@@ -114,6 +125,13 @@ impl ApiBaseRequest<'_> {
             ));
         }
         Ok(ApiBase { url, from })
+    }
+
+    /// The API's root below `root`, which `field` set.
+    fn below(&self, field: &str, root: &str) -> Result<Url, Error> {
+        parse(field, root)?
+            .join(self.api_path)
+            .map_err(|e| Error::config(field, format!("{root:?}: {e}")))
     }
 }
 
@@ -166,7 +184,8 @@ mod tests {
         ApiBaseRequest {
             explicit,
             emulator_var: VAR,
-            emulator_path: "api/v1/",
+            api_path: "api/v1/",
+            provider_base: None,
             default: "https://api.googleapis.com/api/v1/",
             authenticated,
         }
@@ -278,6 +297,38 @@ mod tests {
                 }
                 (got, want) => panic!("{case}: got {got:?}, want {want:?}"),
             }
+        }
+    }
+
+    /// A provider pointed at a fake or the emulator takes the API there, below the variable and
+    /// a base URL set in code.
+    #[test]
+    fn the_providers_endpoint_base_comes_after_the_variable() {
+        let pointed = |explicit, base| ApiBaseRequest {
+            provider_base: Some(base),
+            ..request(explicit, true)
+        };
+        let base = pointed(None, "http://127.0.0.1:7/")
+            .resolve(&env(None))
+            .expect("the provider's base");
+        assert_eq!(
+            (base.url.as_str(), base.from),
+            ("http://127.0.0.1:7/api/v1/", ApiBaseFrom::Provider)
+        );
+        let base = pointed(None, "http://127.0.0.1:7")
+            .resolve(&env(Some("[::1]:9")))
+            .expect("the variable");
+        assert_eq!(base.from, ApiBaseFrom::Emulator);
+        let base = pointed(Some("https://x.test/"), "http://127.0.0.1:7")
+            .resolve(&env(None))
+            .expect("code");
+        assert_eq!(base.from, ApiBaseFrom::Explicit);
+        for bad in ["http://fake.example.test", "not a url"] {
+            let err = pointed(None, bad).resolve(&env(None)).expect_err(bad);
+            assert!(
+                err.to_string().contains("endpoint_base_url"),
+                "{bad}: {err}"
+            );
         }
     }
 }
