@@ -426,7 +426,7 @@ async fn serve(
             "200 OK",
             serde_json::json!({
                 "access_token": format!("mtls-federated-{n}"),
-                "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                "issued_token_type": wif_core::protocol::ACCESS_TOKEN_TYPE,
                 "token_type": "Bearer",
                 "expires_in": 3600,
             }),
