@@ -12,9 +12,11 @@ use tokio::time::Instant;
 
 use crate::{Error, ErrorKind, Step};
 
+mod api_base;
 mod date;
 mod tls;
 
+pub use api_base::{ApiBase, ApiBaseFrom, ApiBaseRequest, check_token_destination};
 pub use date::{clock_skew_seconds, parse_http_date};
 pub use tls::{CertificateDer, crypto_provider, root_store, tls_config, tls_config_builder};
 
