@@ -9,8 +9,7 @@ use wif_core::Error;
 
 /// The default `regional_cred_verification_url` (what gcloud writes), `{region}` substituted at
 /// signing.
-pub const DEFAULT_REGIONAL_CRED_VERIFICATION_URL: &str =
-    "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15";
+pub use wif_core::protocol::DEFAULT_REGIONAL_CRED_VERIFICATION_URL;
 
 const ENVIRONMENT_ID: &str = "credential_source.environment_id";
 pub(crate) const REGION_URL: &str = "credential_source.region_url";

@@ -17,7 +17,7 @@ use crate::aws_sts::{check_transport, xml_unique};
 use crate::causes;
 
 /// The action, as it goes into the form body and the messages.
-pub(crate) const ACTION: &str = "GetWebIdentityToken";
+pub(crate) const ACTION: &str = wif_core::protocol::GET_WEB_IDENTITY_TOKEN_ACTION;
 /// The request body's type, as the AWS SDKs send it (and sign it).
 pub(crate) const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 /// The algorithm asked for: the one of AWS's two that Google STS verifies.
@@ -27,7 +27,7 @@ pub(crate) const SIGNING_ALGORITHM: &str = "RS256";
 const MAX_TOKEN_BYTES: usize = 64 * 1024;
 
 /// resolved region. `GetWebIdentityToken` is not served by the global `https://sts.amazonaws.com`.
-pub const DEFAULT_AWS_STS_ENDPOINT: &str = "https://sts.{region}.amazonaws.com/";
+pub use wif_core::protocol::DEFAULT_AWS_STS_ENDPOINT;
 
 /// Most audiences one token may carry (AWS's limit).
 const MAX_AUDIENCES: usize = 10;
@@ -89,7 +89,7 @@ impl TokenRequest {
     pub(crate) fn form_body(&self) -> String {
         let mut form = Serializer::new(String::new());
         form.append_pair("Action", ACTION)
-            .append_pair("Version", "2011-06-15");
+            .append_pair("Version", wif_core::protocol::AWS_STS_API_VERSION);
         for (i, audience) in self.audiences.iter().enumerate() {
             form.append_pair(&format!("Audience.member.{}", i + 1), audience);
         }

@@ -36,7 +36,7 @@ use crate::source::AwsSource;
 use crate::{AWS_SUBJECT_TOKEN_TYPE, JWT_SUBJECT_TOKEN_TYPE};
 
 /// The `subject_token_type` Google also accepts for OIDC tokens.
-const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
+const ID_TOKEN_TYPE: &str = wif_core::protocol::ID_TOKEN_SUBJECT_TOKEN_TYPE;
 
 /// AWS workloads proving their identity to Google with a JWT that AWS STS issues
 /// (`GetWebIdentityToken`, AWS outbound identity federation): a [`SubjectTokenSource`] of

@@ -109,7 +109,7 @@ pub(crate) async fn assume_role(
     let body = SecretString::from(
         Serializer::new(String::new())
             .append_pair("Action", ACTION)
-            .append_pair("Version", "2011-06-15")
+            .append_pair("Version", wif_core::protocol::AWS_STS_API_VERSION)
             .append_pair("RoleArn", &settings.role_arn)
             .append_pair("RoleSessionName", &session_name)
             .append_pair("WebIdentityToken", token.expose_secret())
