@@ -84,7 +84,7 @@ async fn ecs_pod_identity_and_irsa_get_a_token_without_the_metadata_service() {
 }
 
 async fn get(url: &str, authorization: Option<&str>) -> (u16, String) {
-    let mut request = reqwest::Client::new().get(url);
+    let mut request = wif::layers::core::http::default_client().unwrap().get(url);
     if let Some(value) = authorization {
         request = request.header("authorization", value);
     }
@@ -125,7 +125,8 @@ async fn the_container_agents_answer_as_ecs_and_eks_do() {
 }
 
 async fn assume_role(emulator: &RunningEmulator, params: &[(&str, &str)]) -> (u16, String) {
-    let response = reqwest::Client::new()
+    let response = wif::layers::core::http::default_client()
+        .unwrap()
         .post(format!("{}/aws/sts", emulator.base_url()))
         .form(params)
         .send()
