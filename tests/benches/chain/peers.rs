@@ -116,11 +116,17 @@ impl Tools {
         env: &[(String, String)],
         deadline: Duration,
     ) -> Option<Outcome> {
+        self.run_wif(&["token", "--credentials", config], env, deadline)
+    }
+
+    /// Runs `wif args` with `env` until `deadline`; stdout (a token) is discarded.
+    pub fn run_wif(
+        &self,
+        args: &[&str],
+        env: &[(String, String)],
+        deadline: Duration,
+    ) -> Option<Outcome> {
         let program = self.wif_cli.as_ref()?;
-        Some(run(
-            &mut command(program, &["token", "--credentials", config], env),
-            deadline,
-            true,
-        ))
+        Some(run(&mut command(program, args, env), deadline, true))
     }
 }

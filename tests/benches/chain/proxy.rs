@@ -38,6 +38,8 @@ pub struct Log {
     pub requests: Vec<(String, String)>,
     /// The connection (numbered from 1 in accept order) each request came on.
     pub connection_of: Vec<u64>,
+    /// When the emulator's answer to each request had passed the proxy (`None`: not yet).
+    pub answered: Vec<Option<Instant>>,
     /// New connections opened while an idle connection to the same service was open: reuse the
     /// client missed (computed by [`Proxy::take`]).
     pub avoidable: u64,
@@ -52,6 +54,8 @@ struct Connection {
     closed: Option<Instant>,
     /// `(service, sent, answered)` of every request, in order.
     exchanges: Vec<(&'static str, Instant, Option<Instant>)>,
+    /// The index in [`Log::requests`] of each exchange.
+    indices: Vec<usize>,
 }
 
 impl Connection {
@@ -59,6 +63,7 @@ impl Connection {
         Connection {
             closed: None,
             exchanges: Vec::new(),
+            indices: Vec::new(),
         }
     }
 
@@ -92,21 +97,38 @@ fn service(method: &str, path: &str) -> &'static str {
 impl Log {
     fn request(&mut self, id: u64, method: String, path: String, at: Instant) {
         let service = service(&method, &path);
-        self.connection_state
+        let index = self.requests.len();
+        let connection = self
+            .connection_state
             .entry(id)
-            .or_insert_with(Connection::new)
-            .exchanges
-            .push((service, at, None));
+            .or_insert_with(Connection::new);
+        connection.exchanges.push((service, at, None));
+        connection.indices.push(index);
         self.requests.push((method, path));
         self.connection_of.push(id);
+        self.answered.push(None);
     }
 
     fn response(&mut self, id: u64, at: Instant) {
         if let Some(c) = self.connection_state.get_mut(&id)
-            && let Some(exchange) = c.exchanges.iter_mut().find(|(_, _, a)| a.is_none())
+            && let Some(i) = c.exchanges.iter().position(|(_, _, a)| a.is_none())
         {
-            exchange.2 = Some(at);
+            c.exchanges[i].2 = Some(at);
+            // Requests sent before the last take() are not in this log.
+            if let Some(slot) = c.indices.get(i).and_then(|&n| self.answered.get_mut(n)) {
+                *slot = Some(at);
+            }
         }
+    }
+
+    /// When the last answer to a request of `step` (see [`step_of`]) passed the proxy.
+    pub fn last_answer(&self, step: &str) -> Option<Instant> {
+        self.requests
+            .iter()
+            .zip(&self.answered)
+            .filter(|((m, p), _)| step_of(m, p) == step)
+            .filter_map(|(_, at)| *at)
+            .max()
     }
 
     fn accepted(&mut self, id: u64) {
@@ -197,6 +219,11 @@ impl Proxy {
             log,
             stop: Some(stop),
         })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// `http://127.0.0.1:PORT`.
