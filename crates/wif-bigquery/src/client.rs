@@ -11,7 +11,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 use url::Url;
-use wif_core::{Environment, Error, RetryPolicy, Step, TokenProvider};
+use wif_core::{Environment, Error, Redactor, RetryPolicy, Step, TokenProvider};
 
 use crate::TableRef;
 use crate::hints::{self, Operation};
@@ -128,6 +128,9 @@ impl BigQuery {
                 };
                 let client = Self::build(provider, project.into()).with_base_url(&base);
                 client.base()?;
+                client
+                    .check_token_destination()
+                    .map_err(|e| e.context(EMULATOR_HOST_ENV))?;
                 Ok(client)
             }
             (None, Some(provider)) => Ok(Self::build(Some(provider), project.into())),
@@ -194,6 +197,29 @@ impl BigQuery {
         self.inner.base_url.as_ref().map_err(Clone::clone)
     }
 
+    /// A bearer token travels over plain http only to this machine (an emulator, a test fake),
+    /// under wif's one loopback rule: sent in clear to another host it would be readable by
+    /// anyone on the way.
+    fn check_token_destination(&self) -> Result<(), Error> {
+        let base = self.base()?;
+        if self.inner.auth.is_some()
+            && base.scheme() == "http"
+            && !wif_core::http::is_loopback(base)
+        {
+            return Err(Error::config(
+                "base_url",
+                format!(
+                    "{} is plain http to a host that is not this machine; refusing to send the access token there",
+                    wif_core::http::describe_url(base)
+                ),
+            )
+            .with_hint(
+                "use https://, or a loopback address (127.0.0.1, ::1, localhost) for an emulator",
+            ));
+        }
+        Ok(())
+    }
+
     /// `{base}/projects/{p}/…` with every segment percent-encoded (ids never break the path).
     pub(crate) fn url(&self, segments: &[&str]) -> Result<Url, Error> {
         let mut url = self.base()?.clone();
@@ -243,6 +269,7 @@ impl BigQuery {
             rows = call.rows,
             attempt = tracing::field::Empty,
         );
+        self.check_token_destination()?;
         let http = self.http()?;
         let what = format!("{} {}", call.method, call.resource);
         let refreshed = AtomicBool::new(false);
@@ -270,6 +297,22 @@ impl BigQuery {
         what: &str,
         refreshed: &AtomicBool,
     ) -> Result<wif_core::http::Response, Error> {
+        // The bearer tokens this attempt sends: a server (or proxy) quoting the request's
+        // headers in its error must not show them.
+        let mut carried = Redactor::new();
+        self.send_once(http, call, what, refreshed, &mut carried)
+            .await
+            .map_err(|e| e.redact(&carried))
+    }
+
+    async fn send_once(
+        &self,
+        http: &reqwest::Client,
+        call: &Call<'_>,
+        what: &str,
+        refreshed: &AtomicBool,
+        carried: &mut Redactor,
+    ) -> Result<wif_core::http::Response, Error> {
         loop {
             let mut request = http
                 .request(call.http_method.clone(), call.url.clone())
@@ -277,6 +320,7 @@ impl BigQuery {
                 .header(ACCEPT, "application/json");
             if let Some(auth) = &self.inner.auth {
                 let token = auth.token().await?;
+                carried.add_access_token(&token);
                 request = request.header(AUTHORIZATION, token.authorization_header());
             }
             if let Some(project) = &self.inner.quota_project {
@@ -408,5 +452,48 @@ mod tests {
         let err = BigQuery::from_env(&MapEnvironment::new(), None, "p").expect_err("no creds");
         assert!(err.is_config(), "{err}");
         assert!(err.to_string().contains(EMULATOR_HOST_ENV), "{err}");
+    }
+
+    /// The issue's `BIGQUERY_EMULATOR_HOST=[::ffff:127.0.0.1]:PORT` received the bearer token:
+    /// that address is not loopback under wif's rule, so no token goes there in clear.
+    #[tokio::test]
+    async fn a_token_goes_over_plain_http_only_to_loopback() {
+        let provider = || -> Option<Arc<dyn TokenProvider>> {
+            Some(Arc::new(wif_core::StaticTokenProvider::new(
+                wif_core::AccessToken::new("ya29.bq-secret"),
+            )))
+        };
+        for host in [
+            "[::ffff:127.0.0.1]:9050",
+            "example.invalid:8080",
+            "http://10.0.0.1",
+        ] {
+            let env = MapEnvironment::new().with(EMULATOR_HOST_ENV, host);
+            let err = BigQuery::from_env(&env, provider(), "p").expect_err(host);
+            assert!(err.is_config(), "{host}: {err}");
+            assert!(err.to_string().contains(EMULATOR_HOST_ENV), "{host}: {err}");
+            BigQuery::from_env(&env, None, "p").expect("no token, nothing to leak");
+        }
+        for host in [
+            "127.0.0.1:9050",
+            "localhost:1",
+            "[::1]:2",
+            "https://bq.example.test",
+        ] {
+            let env = MapEnvironment::new().with(EMULATOR_HOST_ENV, host);
+            BigQuery::from_env(&env, provider(), "p").expect(host);
+        }
+        // An explicit base URL is checked before the first request.
+        let bq = BigQuery::new(
+            wif_core::StaticTokenProvider::new(wif_core::AccessToken::new("ya29.bq-secret")),
+            "p",
+        )
+        .with_base_url("http://bigquery.internal.test/bigquery/v2/");
+        let err = bq
+            .query(crate::QueryRequest::new("SELECT 1"))
+            .await
+            .expect_err("refused before sending");
+        assert!(err.is_config(), "{err}");
+        assert!(!err.to_string().contains("bq-secret"), "{err}");
     }
 }

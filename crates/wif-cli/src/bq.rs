@@ -6,16 +6,19 @@
 //! ```
 //!
 //! `BIGQUERY_EMULATOR_HOST` points it at an emulator, like Google's own clients. Rows go to
-//! stdout; a partial insert failure is an error naming the rejected lines of the file.
+//! stdout; a partial insert failure is an error naming the rejected lines of the file. Inserts
+//! stream the file in batches (see [`insert`]).
 
 use std::fmt::Write as _;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::Value;
 use wif::{Credentials, Environment, Error, ErrorKind, OsEnvironment, Step, TokenProvider};
-use wif_bigquery::{BigQuery, InsertOptions, InsertReport, QueryRequest, TableRef};
+use wif_bigquery::{BigQuery, QueryRequest, TableRef};
+
+mod insert;
 
 /// `wif bq …` subcommands.
 #[derive(clap::Subcommand, Debug)]
@@ -36,10 +39,13 @@ pub(crate) enum BqCommand {
         location: Option<String>,
     },
     /// Stream rows from a JSON Lines file (one JSON object per line) into a table.
+    ///
+    /// Every line is checked before the first row is sent; then the rows go in batches of up to
+    /// 500 rows (about 8 MB), so memory does not grow with the file.
     Insert {
         /// The table: project.dataset.table.
         table: String,
-        /// The JSON Lines file.
+        /// The JSON Lines file (a regular file; one row is at most 10 MB).
         rows: PathBuf,
     },
 }
@@ -102,19 +108,14 @@ async fn run_with_env(
         }
         BqCommand::Insert { table, rows } => {
             let table: TableRef = table.parse()?;
-            let (lines, rows) = read_jsonl(&rows)?;
             let bq = client(creds, table.project().to_owned(), env)?;
-            let report = bq
-                .insert_rows(&table, &rows, InsertOptions::default())
-                .await?;
-            if !report.is_complete() {
-                return Err(insert_failure(&table, &report, &lines));
-            }
+            let shown = rows.display().to_string();
+            let done =
+                insert::insert_file(&bq, &table, &shown, || insert::open_rows_file(&rows)).await?;
             writeln!(
                 out,
                 "inserted {} rows into {table} ({} requests)",
-                report.inserted_rows(),
-                report.requests()
+                done.rows, done.requests
             )
             .map_err(write_error)
         }
@@ -237,88 +238,6 @@ async fn print_table(
         text.push('\n');
     }
     out.write_all(text.as_bytes()).map_err(write_error)
-}
-
-/// The rows of a JSON Lines file and the line number of each; blank lines are skipped.
-fn read_jsonl(path: &Path) -> Result<(Vec<usize>, Vec<Value>), Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::new(
-            Step::Config,
-            ErrorKind::Io,
-            format!("could not read the rows file {}", path.display()),
-        )
-        .with_source(e)
-    })?;
-    let mut lines = Vec::new();
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let n = i + 1;
-        let value: Value = serde_json::from_str(line).map_err(|e| {
-            Error::config(
-                "rows",
-                format!("{} line {n} is not JSON ({e})", path.display()),
-            )
-        })?;
-        if !value.is_object() {
-            return Err(Error::config(
-                "rows",
-                format!("{} line {n} is not a JSON object", path.display()),
-            ));
-        }
-        lines.push(n);
-        rows.push(value);
-    }
-    Ok((lines, rows))
-}
-
-/// A partial failure, with the rejected rows named by their line in the file.
-fn insert_failure(table: &TableRef, report: &InsertReport, lines: &[usize]) -> Error {
-    let invalid: Vec<_> = report
-        .row_errors()
-        .iter()
-        .filter(|e| !e.is_stopped())
-        .collect();
-    let stopped = report.stopped_rows().count();
-    let mut message = format!(
-        "{} of {} rows were not inserted into {table}",
-        report.row_errors().len(),
-        report.total_rows()
-    );
-    const SHOWN: usize = 10;
-    for e in invalid.iter().take(SHOWN) {
-        let line = lines.get(e.index).copied().unwrap_or(0);
-        let why: Vec<String> = e
-            .errors
-            .iter()
-            .map(|p| {
-                if p.location.is_empty() {
-                    format!("{}: {}", p.reason, p.message)
-                } else {
-                    format!("{} at `{}`: {}", p.reason, p.location, p.message)
-                }
-            })
-            .collect();
-        let _ = write!(message, "\n  line {line}: {}", why.join("; "));
-    }
-    if invalid.len() > SHOWN {
-        let _ = write!(
-            message,
-            "\n  … and {} more rejected lines",
-            invalid.len() - SHOWN
-        );
-    }
-    if stopped > 0 {
-        let _ = write!(
-            message,
-            "\n  {stopped} valid rows were not inserted because their request had invalid rows"
-        );
-    }
-    Error::new(Step::Api, ErrorKind::Http, message)
-        .retryable(invalid.is_empty())
-        .with_hint("fix the rejected lines to match the table's schema and run the insert again")
 }
 
 #[cfg(test)]

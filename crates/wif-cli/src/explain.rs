@@ -105,14 +105,7 @@ fn http_client(common: &crate::Common) -> Result<(reqwest::Client, Option<Vec<u8
         return Ok((wif::layers::core::http::default_client()?, None));
     };
     let problem = |what: String| Error::new(Step::Config, ErrorKind::InvalidConfig, what);
-    let pem = std::fs::read(path).map_err(|e| {
-        Error::new(
-            Step::Config,
-            ErrorKind::Io,
-            format!("could not read --ca-certs {}", path.display()),
-        )
-        .with_source(e)
-    })?;
+    let pem = crate::read_ca_certs(path)?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
         problem(format!(
             "--ca-certs {}: not a PEM certificate bundle",
@@ -263,14 +256,7 @@ impl Walk {
                 }
             },
         };
-        let json = std::fs::read_to_string(&path).map_err(|e| {
-            Error::new(
-                Step::Config,
-                ErrorKind::Io,
-                format!("could not read credential configuration {}", path.display()),
-            )
-            .with_source(e)
-        })?;
+        let json = wif::adc::read_credentials_file(&path)?;
         let config = ExternalAccountConfig::from_json(&json)
             .map_err(|e| e.context(format_args!("{}", path.display())))?;
         Ok((config, path, found_by))

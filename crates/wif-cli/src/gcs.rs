@@ -10,14 +10,29 @@
 //!
 //! Listings and downloaded data go to stdout; a summary of each copy or delete goes to stderr.
 //! Transfers of more than a few MiB show a progress bar when stderr is a terminal.
-//! `STORAGE_EMULATOR_HOST` points the commands at an emulator, as with Google's tools.
+//! `STORAGE_EMULATOR_HOST` points the commands at an emulator, as with Google's tools (see
+//! `crate::emulator_host`).
+//!
+//! Copies survive an interruption. An upload large enough for a resumable session keeps the
+//! session ([`upload_sessions`]), and a download to a file keeps what arrived in a partial file
+//! beside it (`wif_storage`'s `download_to_file_resumable`, checked by generation and CRC32C):
+//! running the same `wif gcs cp` again continues where the last run stopped. Both are removed
+//! when the copy succeeds or fails for good. A downloaded file that replaces an existing one
+//! keeps that file's permission bits.
 
 use std::io::{IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use wif::secrecy::ExposeSecret as _;
 use wif::{Error, ErrorKind, Step};
-use wif_storage::{ListEntry, ListOptions, Preconditions, Storage, UploadOptions, UploadSource};
+use wif_storage::{
+    ListEntry, ListOptions, Object, Preconditions, Storage, UploadOptions, UploadSource,
+};
+
+mod upload_sessions;
+
+use upload_sessions::{UploadKey, UploadSessions};
 
 /// Transfers at least this large get a progress bar (on a terminal).
 const PROGRESS_MIN_BYTES: u64 = 4 * 1024 * 1024;
@@ -55,17 +70,29 @@ pub(crate) async fn run(cmd: GcsCommand, creds: Option<wif::Credentials>) -> Res
         builder = builder.provider(creds);
     }
     let storage = builder.build()?;
-    let progress = std::io::stderr().is_terminal();
-    execute(cmd, &storage, &mut std::io::stdout(), progress).await
+    let gcs = Gcs {
+        storage: &storage,
+        sessions: UploadSessions::from_env(&wif::OsEnvironment),
+        progress: std::io::stderr().is_terminal(),
+    };
+    execute(cmd, &gcs, &mut std::io::stdout()).await
 }
 
-/// Runs `cmd` against `storage`, writing results to `out`.
+/// What a command runs with: the client, where upload sessions are kept, and whether to draw
+/// progress bars.
+struct Gcs<'a> {
+    storage: &'a Storage,
+    sessions: UploadSessions,
+    progress: bool,
+}
+
+/// Runs `cmd`, writing results to `out`.
 async fn execute(
     cmd: GcsCommand,
-    storage: &Storage,
+    gcs: &Gcs<'_>,
     out: &mut (dyn Write + Send),
-    progress: bool,
 ) -> Result<(), Error> {
+    let storage = gcs.storage;
     match cmd {
         GcsCommand::Cp { from, to } => match (GsUrl::parse(&from)?, GsUrl::parse(&to)?) {
             (Some(_), Some(_)) => Err(Error::config(
@@ -76,8 +103,8 @@ async fn execute(
                 "cp",
                 "one side must be a gs://bucket/object URL",
             )),
-            (None, Some(dest)) => upload(storage, Path::new(&from), dest, progress).await,
-            (Some(src), None) => download(storage, src, &to, out, progress).await,
+            (None, Some(dest)) => upload(gcs, Path::new(&from), dest).await,
+            (Some(src), None) => download(gcs, src, &to, out).await,
         },
         GcsCommand::Ls { url } => {
             let url = GsUrl::parse(&url)?.ok_or_else(|| not_gs("ls", &url))?;
@@ -97,19 +124,18 @@ async fn execute(
     }
 }
 
-async fn upload(
-    storage: &Storage,
-    from: &Path,
-    mut dest: GsUrl,
-    progress: bool,
-) -> Result<(), Error> {
+async fn upload(gcs: &Gcs<'_>, from: &Path, mut dest: GsUrl) -> Result<(), Error> {
     if from.as_os_str() == "-" {
         return Err(Error::config(
             "cp",
             "uploading from stdin is not supported; give a file",
         ));
     }
-    let meta = std::fs::metadata(from).map_err(|e| {
+    // A regular file, checked on the opened file: a FIFO or a device is refused before any
+    // request (and a FIFO never blocks the open).
+    let file = wif::layers::core::local_file::open_regular(from, "upload source")
+        .map_err(|e| e.into_error(Step::Config))?;
+    let meta = file.metadata().map_err(|e| {
         Error::new(
             Step::Config,
             ErrorKind::Io,
@@ -117,12 +143,7 @@ async fn upload(
         )
         .with_source(e)
     })?;
-    if !meta.is_file() {
-        return Err(Error::config(
-            "cp",
-            format!("{} is not a file", from.display()),
-        ));
-    }
+    drop(file);
     if dest.object.is_empty() || dest.object.ends_with('/') {
         let name = from
             .file_name()
@@ -131,17 +152,23 @@ async fn upload(
         dest.object.push_str(&name);
     }
     let mut options = UploadOptions::new().content_type(content_type_of(from));
-    if let Some(bar) = bar(progress, Some(meta.len())) {
-        options = options.progress(bar);
-    }
-    let object = storage
-        .upload(
-            &dest.bucket,
-            &dest.object,
-            UploadSource::file(from),
-            options,
-        )
-        .await?;
+    let bar = bar(gcs.progress);
+    let object = if meta.len() < gcs.storage.resumable_threshold() {
+        if let Some(bar) = &bar {
+            options = options.progress(bar.clone());
+        }
+        gcs.storage
+            .upload(
+                &dest.bucket,
+                &dest.object,
+                UploadSource::file(from),
+                options,
+            )
+            .await?
+    } else {
+        let key = UploadKey::new(from, &meta, &dest.bucket, &dest.object);
+        upload_resumable(gcs, from, &dest, key, meta.len(), options, bar).await?
+    };
     eprintln!(
         "Copied {} to {dest} ({} bytes, generation {})",
         from.display(),
@@ -151,22 +178,89 @@ async fn upload(
     Ok(())
 }
 
+/// Uploads through a resumable session, continuing the one a previous run left when there is
+/// one, and keeping a new one until the upload is done (see [`upload_sessions`]).
+async fn upload_resumable(
+    gcs: &Gcs<'_>,
+    from: &Path,
+    dest: &GsUrl,
+    key: UploadKey,
+    len: u64,
+    options: UploadOptions,
+    bar: Option<Arc<Bar>>,
+) -> Result<Object, Error> {
+    if let Some(uri) = gcs.sessions.load(&key) {
+        // A session of another endpoint (the emulator moved) is not ours to continue.
+        if let Ok(mut session) = gcs.storage.resume(uri.expose_secret(), Some(len)) {
+            if let Some(bar) = &bar {
+                session = session.with_progress(bar.clone());
+            }
+            tracing::info!("continuing the upload session an earlier run left");
+            match session.upload(UploadSource::file(from)).await {
+                Ok(object) => {
+                    gcs.sessions.remove(&key);
+                    return Ok(object);
+                }
+                // Expired (a week) or cancelled: start a new one.
+                Err(e) if matches!(e.status(), Some(404 | 410)) => {}
+                Err(e) => return Err(settle_upload(gcs, &key, session, e).await),
+            }
+        }
+        gcs.sessions.remove(&key);
+    }
+    let mut session = gcs
+        .storage
+        .start_resumable(&dest.bucket, &dest.object, &options, Some(len))
+        .await?;
+    if let Some(bar) = &bar {
+        session = session.with_progress(bar.clone());
+    }
+    if let Err(e) = gcs.sessions.save(&key, session.session_uri()) {
+        // Still worth uploading; only a rerun could not continue it.
+        tracing::warn!(error = %e.message(), "the upload session cannot be kept for a rerun");
+    }
+    match session.upload(UploadSource::file(from)).await {
+        Ok(object) => {
+            gcs.sessions.remove(&key);
+            Ok(object)
+        }
+        Err(e) => Err(settle_upload(gcs, &key, session, e).await),
+    }
+}
+
+/// After a failed upload: a transient failure keeps the session for the next run and says so;
+/// a final one forgets it and cancels it on the server.
+async fn settle_upload(
+    gcs: &Gcs<'_>,
+    key: &UploadKey,
+    session: wif_storage::ResumableUpload,
+    e: Error,
+) -> Error {
+    if e.is_retryable() && gcs.sessions.load(key).is_some() {
+        return e.context(
+            "upload interrupted; its session is kept, so running the same command again continues it",
+        );
+    }
+    gcs.sessions.remove(key);
+    let _ = session.cancel().await;
+    e
+}
+
 async fn download(
-    storage: &Storage,
+    gcs: &Gcs<'_>,
     src: GsUrl,
     to: &str,
     out: &mut (dyn Write + Send),
-    progress: bool,
 ) -> Result<(), Error> {
     if src.object.is_empty() || src.object.ends_with('/') {
         return Err(Error::config("cp", format!("{src} names no object")));
     }
-    let mut download = storage.download(&src.bucket, &src.object, None).await?;
-    if let Some(bar) = bar(progress, download.len()) {
-        download = download.with_progress(bar);
-    }
+    let progress = bar(gcs.progress).map(|b| b as Arc<dyn wif_storage::Progress>);
     if to == "-" {
-        let mut download = download;
+        let mut download = gcs.storage.download(&src.bucket, &src.object, None).await?;
+        if let Some(progress) = progress {
+            download = download.with_progress(progress);
+        }
         while let Some(chunk) = download.next_chunk().await? {
             match out.write_all(&chunk) {
                 Ok(()) => {}
@@ -185,7 +279,10 @@ async fn download(
         let name = src.object.rsplit('/').next().unwrap_or(&src.object);
         path.push(name);
     }
-    let written = download.save_to(&path).await?;
+    let written = gcs
+        .storage
+        .download_to_file_resumable(&src.bucket, &src.object, &path, progress)
+        .await?;
     eprintln!("Copied {src} to {} ({written} bytes)", path.display());
     Ok(())
 }
@@ -242,35 +339,49 @@ fn not_gs(command: &str, url: &str) -> Error {
     )
 }
 
-/// A progress bar on stderr, for transfers big enough to deserve one.
-fn bar(enabled: bool, len: Option<u64>) -> Option<Arc<Bar>> {
-    let len = len.filter(|l| enabled && *l >= PROGRESS_MIN_BYTES)?;
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(len),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{bytes:>10}/{total_bytes} [{wide_bar}] {bytes_per_sec} eta {eta}",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    Some(Arc::new(Bar(bar)))
+/// A progress bar on stderr (only at a terminal), drawn once a transfer says it is big enough
+/// to deserve one.
+fn bar(enabled: bool) -> Option<Arc<Bar>> {
+    enabled.then(|| Arc::new(Bar(OnceLock::new())))
 }
 
-/// Renders wif-storage's progress callbacks with indicatif.
-struct Bar(indicatif::ProgressBar);
+/// Renders wif-storage's progress callbacks with indicatif, from [`PROGRESS_MIN_BYTES`] on.
+struct Bar(OnceLock<indicatif::ProgressBar>);
+
+impl Bar {
+    fn draw(total: u64) -> indicatif::ProgressBar {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bytes:>10}/{total_bytes} [{wide_bar}] {bytes_per_sec} eta {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    }
+}
 
 impl wif_storage::Progress for Bar {
     fn start(&self, total: Option<u64>) {
-        if let Some(total) = total {
-            self.0.set_length(total);
+        match (self.0.get(), total) {
+            (Some(bar), Some(total)) => bar.set_length(total),
+            (None, Some(total)) if total >= PROGRESS_MIN_BYTES => {
+                let _ = self.0.set(Bar::draw(total));
+            }
+            _ => {}
         }
     }
     fn update(&self, done: u64) {
-        self.0.set_position(done);
+        if let Some(bar) = self.0.get() {
+            bar.set_position(done);
+        }
     }
     fn finish(&self) {
-        self.0.finish_and_clear();
+        if let Some(bar) = self.0.get() {
+            bar.finish_and_clear();
+        }
     }
 }
 
@@ -329,227 +440,6 @@ fn content_type_of(path: &Path) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use wif::layers::core::StaticTokenProvider;
-    use wif::{AccessToken, MapEnvironment};
-
-    use super::*;
-
-    #[test]
-    fn gs_urls_split_into_bucket_and_object() {
-        let table = [
-            ("gs://b", Some(("b", ""))),
-            ("gs://b/", Some(("b", ""))),
-            ("gs://b/dir/file name.txt", Some(("b", "dir/file name.txt"))),
-            ("./local/file", None),
-            ("-", None),
-        ];
-        for (input, want) in table {
-            let got = GsUrl::parse(input).expect(input);
-            let got = got.as_ref().map(|u| (u.bucket.as_str(), u.object.as_str()));
-            assert_eq!(got, want, "{input}");
-        }
-        assert!(
-            GsUrl::parse("gs:///object")
-                .expect_err("no bucket")
-                .is_config()
-        );
-    }
-
-    #[test]
-    fn content_types_are_guessed_from_extensions() {
-        assert_eq!(content_type_of(Path::new("a/report.CSV")), "text/csv");
-        assert_eq!(
-            content_type_of(Path::new("rows.jsonl")),
-            "application/x-ndjson"
-        );
-        assert_eq!(
-            content_type_of(Path::new("noext")),
-            "application/octet-stream"
-        );
-    }
-
-    #[test]
-    fn no_progress_bar_off_a_terminal_or_for_small_transfers() {
-        assert!(bar(false, Some(1 << 30)).is_none());
-        assert!(bar(true, Some(1024)).is_none());
-        assert!(bar(true, None).is_none());
-        assert!(bar(true, Some(PROGRESS_MIN_BYTES)).is_some());
-    }
-
-    async fn world() -> (wif_emulator::RunningEmulator, Storage) {
-        let emulator = wif_emulator::Emulator::new(Default::default())
-            .start_local()
-            .await
-            .expect("emulator");
-        emulator.state().create_bucket("bkt");
-        let (token, _) = emulator.state().issue(
-            wif_emulator::TokenKind::ServiceAccount,
-            "sa@p.iam.gserviceaccount.com".into(),
-            vec![],
-            vec![],
-            Duration::from_secs(600),
-        );
-        let storage = Storage::builder()
-            .provider(StaticTokenProvider::new(AccessToken::new(token)))
-            .base_url(emulator.base_url())
-            .environment(MapEnvironment::new())
-            .build()
-            .expect("storage");
-        (emulator, storage)
-    }
-
-    async fn run_in(storage: &Storage, cmd: GcsCommand) -> Result<String, Error> {
-        let mut out = Vec::new();
-        execute(cmd, storage, &mut out, false).await?;
-        Ok(String::from_utf8(out).expect("utf8"))
-    }
-
-    fn cp(from: &str, to: &str) -> GcsCommand {
-        GcsCommand::Cp {
-            from: from.into(),
-            to: to.into(),
-        }
-    }
-
-    #[tokio::test]
-    async fn cp_ls_rm_round_trip_through_the_emulator() {
-        let (emulator, storage) = world().await;
-        let dir = tempfile::tempdir().expect("dir");
-        let local = dir.path().join("report.csv");
-        std::fs::write(&local, "a,b\n1,2\n").expect("write");
-        let local_str = local.to_str().expect("utf8 path");
-
-        // Upload to an explicit name and into a "directory" (keeping the file name).
-        run_in(&storage, cp(local_str, "gs://bkt/reports/2026.csv"))
-            .await
-            .expect("upload");
-        run_in(&storage, cp(local_str, "gs://bkt/reports/"))
-            .await
-            .expect("upload to dir");
-        let (_, data) = emulator
-            .state()
-            .storage_object("bkt", "reports/report.csv")
-            .expect("kept name");
-        assert_eq!(data, b"a,b\n1,2\n");
-
-        // Download to stdout, to a file, and into a directory.
-        assert_eq!(
-            run_in(&storage, cp("gs://bkt/reports/2026.csv", "-"))
-                .await
-                .expect("cat"),
-            "a,b\n1,2\n"
-        );
-        let copy = dir.path().join("copy.csv");
-        run_in(
-            &storage,
-            cp("gs://bkt/reports/2026.csv", copy.to_str().expect("utf8")),
-        )
-        .await
-        .expect("download");
-        assert_eq!(std::fs::read(&copy).expect("read"), b"a,b\n1,2\n");
-        let sub = dir.path().join("sub");
-        std::fs::create_dir(&sub).expect("mkdir");
-        run_in(
-            &storage,
-            cp("gs://bkt/reports/2026.csv", sub.to_str().expect("utf8")),
-        )
-        .await
-        .expect("download into dir");
-        assert!(sub.join("2026.csv").is_file());
-
-        // Listing: the top level, then the "directory" with or without its slash.
-        assert_eq!(
-            run_in(
-                &storage,
-                GcsCommand::Ls {
-                    url: "gs://bkt".into()
-                }
-            )
-            .await
-            .expect("ls"),
-            "gs://bkt/reports/\n"
-        );
-        let inside = "gs://bkt/reports/2026.csv\ngs://bkt/reports/report.csv\n";
-        assert_eq!(
-            run_in(
-                &storage,
-                GcsCommand::Ls {
-                    url: "gs://bkt/reports".into()
-                }
-            )
-            .await
-            .expect("ls"),
-            inside
-        );
-        assert_eq!(
-            run_in(
-                &storage,
-                GcsCommand::Ls {
-                    url: "gs://bkt/reports/".into()
-                }
-            )
-            .await
-            .expect("ls"),
-            inside
-        );
-        let none = run_in(
-            &storage,
-            GcsCommand::Ls {
-                url: "gs://bkt/nothing".into(),
-            },
-        )
-        .await;
-        assert!(
-            none.expect_err("no match")
-                .to_string()
-                .contains("matched no objects")
-        );
-
-        // Delete.
-        run_in(
-            &storage,
-            GcsCommand::Rm {
-                url: "gs://bkt/reports/2026.csv".into(),
-            },
-        )
-        .await
-        .expect("rm");
-        assert!(
-            emulator
-                .state()
-                .storage_object("bkt", "reports/2026.csv")
-                .is_none()
-        );
-        let err = run_in(
-            &storage,
-            GcsCommand::Rm {
-                url: "gs://bkt/reports/2026.csv".into(),
-            },
-        )
-        .await
-        .expect_err("already gone");
-        assert_eq!(err.status(), Some(404));
-    }
-
-    #[tokio::test]
-    async fn bad_invocations_are_usage_errors() {
-        let (_emulator, storage) = world().await;
-        for cmd in [
-            cp("gs://a/x", "gs://b/y"),
-            cp("here", "there"),
-            cp("/definitely/not/a/file", "gs://bkt/x"),
-            cp("-", "gs://bkt/x"),
-            GcsCommand::Ls { url: "bkt".into() },
-            GcsCommand::Rm {
-                url: "gs://bkt".into(),
-            },
-        ] {
-            let shown = format!("{cmd:?}");
-            let err = run_in(&storage, cmd).await.expect_err(&shown);
-            assert_eq!(err.step(), Step::Config, "{shown}: {err}");
-        }
-    }
-}
+mod resume_tests;
+#[cfg(test)]
+mod tests;

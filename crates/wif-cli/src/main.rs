@@ -1,7 +1,7 @@
 //! `wif` — Google access tokens through Workload Identity Federation, from the command line.
 //!
 //! ```text
-//! wif token [--credentials FILE] [--scopes S,S] [--format text|json]
+//! wif token [--credentials FILE] [--scopes S,S] [--format text|json] [--deadline 30s]
 //! wif subject-token [--credentials FILE] [--format text|json]
 //! wif explain [--credentials FILE] [--format text|json] [--call-aws]
 //! wif emulator [--port N] [--config-dir DIR]
@@ -11,7 +11,8 @@
 //!
 //! Results go to stdout, diagnostics to stderr; `RUST_LOG` (e.g. `RUST_LOG=wif=debug`) turns on
 //! tracing, which never shows a secret. Exit status: 0 on success, 1 when the chain failed,
-//! 2 for bad usage or configuration.
+//! 2 for bad usage or configuration, 130 / 143 when stopped by SIGINT (Ctrl-C) / SIGTERM, after
+//! the running work — an executable source's command included — has been stopped.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
@@ -28,8 +29,10 @@ mod demo_apis;
 mod demo_storage;
 #[cfg(feature = "emulator")]
 mod emulator_cmd;
+mod emulator_host;
 mod explain;
 mod gcs;
+mod terminal;
 use wif::secrecy::{ExposeSecret, SecretString};
 use wif::{Credentials, Error, Step};
 
@@ -54,7 +57,11 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
     },
-    /// Print the subject token the credential source produces (for debugging; it is a credential).
+    /// Print the subject token the credential source produces, for debugging.
+    ///
+    /// The subject token is a credential: whoever holds it can exchange it at Google STS until
+    /// it expires. When stdout is a terminal, a warning saying so goes to stderr first; piped
+    /// or redirected output gets none.
     SubjectToken {
         #[command(flatten)]
         common: Common,
@@ -76,6 +83,10 @@ enum Command {
     /// token), showing what each step used and proved, and the cause and fix of a failure.
     Explain(explain::ExplainArgs),
     /// Cloud Storage: copy, list and remove objects with the chain's token.
+    ///
+    /// With STORAGE_EMULATOR_HOST set, requests go to that emulator, anonymously unless
+    /// --credentials is given; over plain http it must be this machine (127.0.0.1, ::1,
+    /// localhost).
     Gcs {
         #[command(flatten)]
         common: Common,
@@ -83,6 +94,10 @@ enum Command {
         command: gcs::GcsCommand,
     },
     /// BigQuery: run queries and insert rows with the chain's token.
+    ///
+    /// With BIGQUERY_EMULATOR_HOST set, requests go to that emulator, anonymously unless
+    /// --credentials is given; over plain http it must be this machine (127.0.0.1, ::1,
+    /// localhost).
     Bq {
         #[command(flatten)]
         common: Common,
@@ -104,6 +119,33 @@ struct Common {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// The longest the whole chain (subject token, STS exchange, impersonation, with their
+    /// retries) may take before wif gives up: `45`, `45s`, `1500ms`, `2m` (default 30s).
+    #[arg(long, value_name = "DURATION", env = "WIF_DEADLINE", value_parser = parse_deadline)]
+    deadline: Option<std::time::Duration>,
+}
+
+/// `--deadline`: whole seconds (`45`, `45s`), milliseconds (`1500ms`) or minutes (`2m`), above
+/// zero.
+fn parse_deadline(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 45s, 1500ms or 2m"))?;
+    let deadline = match unit {
+        "s" => std::time::Duration::from_secs(value),
+        "ms" => std::time::Duration::from_millis(value),
+        "m" => std::time::Duration::from_secs(value.saturating_mul(60)),
+        _ => return Err(format!("`{text}`: the unit must be ms, s or m")),
+    };
+    if deadline.is_zero() {
+        return Err("the deadline must be longer than zero".to_owned());
+    }
+    Ok(deadline)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -126,14 +168,85 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = match runtime.block_on(until_interrupted(cli)) {
+        Ok(result) => result,
+        Err(signal) => {
+            eprintln!("wif: stopped by {}", signal.name());
+            return ExitCode::from(signal.exit_status());
+        }
+    };
+    match result {
         Ok(Some(out)) => print_result(&out),
         Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
-            // Display ends with "\n  hint: …" when the error has one.
-            eprintln!("error: {e}");
+            // Server words in the message are escaped: one line, then our hint line.
+            eprintln!("error: {}", terminal::error_text(&e));
             ExitCode::from(exit_status(&e))
         }
+    }
+}
+
+/// Runs the command until it finishes or a SIGINT (Ctrl-C) or SIGTERM arrives. On a signal the
+/// command's work is dropped, here, before the process exits: that is what kills an executable
+/// source's command and everything it started (it runs in a process group of its own, out of
+/// reach of the terminal's Ctrl-C), and what a process killed outright would never do. `wif
+/// emulator` handles Ctrl-C itself, as its way to stop.
+async fn until_interrupted(cli: Cli) -> Result<Result<Option<SecretString>, Error>, Interrupt> {
+    if matches!(cli.command, Command::Emulator { .. }) {
+        return Ok(run(cli).await);
+    }
+    tokio::select! {
+        result = run(cli) => Ok(result),
+        signal = interrupted() => Err(signal),
+    }
+}
+
+/// A signal that stopped the command.
+#[derive(Clone, Copy, Debug)]
+enum Interrupt {
+    Int,
+    Term,
+}
+
+impl Interrupt {
+    fn name(self) -> &'static str {
+        match self {
+            Interrupt::Int => "SIGINT",
+            Interrupt::Term => "SIGTERM",
+        }
+    }
+
+    /// 128 + the signal's number, as shells report a process a signal ended.
+    fn exit_status(self) -> u8 {
+        match self {
+            Interrupt::Int => 130,
+            Interrupt::Term => 143,
+        }
+    }
+}
+
+/// Resolves when SIGINT or SIGTERM arrives; never, for a signal that cannot be listened to.
+async fn interrupted() -> Interrupt {
+    let int = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = int => Interrupt::Int,
+        () = term => Interrupt::Term,
     }
 }
 
@@ -205,14 +318,11 @@ fn load(common: &Common, scopes: &[String]) -> Result<Credentials, Error> {
         None => builder.adc()?,
     };
     let builder = match &common.ca_certs {
-        Some(path) => builder.add_root_certificates_pem(std::fs::read(path).map_err(|e| {
-            Error::new(
-                Step::Config,
-                wif::ErrorKind::Io,
-                format!("could not read --ca-certs {}", path.display()),
-            )
-            .with_source(e)
-        })?),
+        Some(path) => builder.add_root_certificates_pem(read_ca_certs(path)?),
+        None => builder,
+    };
+    let builder = match common.deadline {
+        Some(deadline) => builder.chain_deadline(deadline),
         None => builder,
     };
     // `--scopes "a, b,"` means a and b: stray spaces and commas are not scopes.
@@ -229,18 +339,23 @@ fn load(common: &Common, scopes: &[String]) -> Result<Credentials, Error> {
     builder.build()
 }
 
-/// Credentials for `wif gcs` / `wif bq`. Like Google's own tools, with `emulator_var`
-/// (`STORAGE_EMULATOR_HOST`, `BIGQUERY_EMULATOR_HOST`) set and no credentials configured at all,
-/// requests go unauthenticated (`None`); configured credentials are always used.
-fn load_unless_emulated(common: &Common, emulator_var: &str) -> Result<Option<Credentials>, Error> {
-    let emulated = std::env::var(emulator_var).is_ok_and(|v| !v.trim().is_empty());
-    if common.credentials.is_none()
-        && emulated
-        && wif::adc::find_credentials_file(&wif::OsEnvironment)?.is_none()
-    {
-        return Ok(None);
-    }
-    load(common, &[]).map(Some)
+/// The PEM bundle of `--ca-certs`: a regular file of at most 1 MiB (a system bundle is a few
+/// hundred KiB), refused before reading when it is a pipe, a device or larger.
+fn read_ca_certs(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    use wif::layers::core::local_file::{self, MAX_LOCAL_FILE_BYTES};
+    local_file::read_bounded(path, MAX_LOCAL_FILE_BYTES, "--ca-certs CA bundle")
+        .map_err(|e| e.into_error(Step::Config))
+}
+
+/// Credentials for `wif gcs` / `wif bq`: with `emulator_var` (`STORAGE_EMULATOR_HOST`,
+/// `BIGQUERY_EMULATOR_HOST`) set, none unless `--credentials` is given (see [`emulator_host`]).
+fn api_credentials(common: &Common, emulator_var: &str) -> Result<Option<Credentials>, Error> {
+    emulator_host::api_credentials(
+        emulator_var,
+        common.credentials.is_some(),
+        &wif::OsEnvironment,
+        || load(common, &[]),
+    )
 }
 
 /// The result to print. It is a credential either way, so it stays a `SecretString` (zeroed on
@@ -266,12 +381,12 @@ async fn run(cli: Cli) -> Result<Option<SecretString>, Error> {
             Ok(None)
         }
         Command::Gcs { common, command } => {
-            let creds = load_unless_emulated(&common, "STORAGE_EMULATOR_HOST")?;
+            let creds = api_credentials(&common, "STORAGE_EMULATOR_HOST")?;
             gcs::run(command, creds).await?;
             Ok(None)
         }
         Command::Bq { common, command } => {
-            let creds = load_unless_emulated(&common, "BIGQUERY_EMULATOR_HOST")?;
+            let creds = api_credentials(&common, "BIGQUERY_EMULATOR_HOST")?;
             bq::run(command, creds, &mut std::io::stdout()).await?;
             Ok(None)
         }
@@ -294,6 +409,10 @@ async fn run(cli: Cli) -> Result<Option<SecretString>, Error> {
         Command::SubjectToken { common } => {
             let creds = load(&common, &[])?;
             let subject = creds.subject_token().await?;
+            if let Some(warning) = terminal::subject_token_warning(std::io::stdout().is_terminal())
+            {
+                eprintln!("{warning}");
+            }
             Ok(Some(SecretString::from(match common.format {
                 Format::Text => subject.secret().expose_secret().to_owned(),
                 Format::Json => serde_json::json!({

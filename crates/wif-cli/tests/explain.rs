@@ -423,7 +423,7 @@ fn a_missing_configuration_is_a_config_failure() {
         &run,
         &[
             "1. Configuration: FAILED",
-            "could not read credential configuration",
+            "nope.json`: not found",
             "[invalid_config]",
             "2. Subject token: skipped",
         ],

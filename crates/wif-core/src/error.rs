@@ -8,9 +8,12 @@
 //! Response bodies are never kept or printed whole: they can hold tokens. Only the parsed, named
 //! fields of an error body (`error`, `error_description`, `status`, `message`, `reason`) are kept.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use crate::Redactor;
 
 /// The step of the token chain that failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -311,6 +314,54 @@ impl Error {
         self
     }
 
+    /// Scrubs every secret of `redactor`, in any spelling, from everything this error shows:
+    /// its message, the server's words, the hint, and the underlying error (replaced by its
+    /// scrubbed text when any error of its chain held a secret). Each layer calls this on every
+    /// error of a request before the error leaves the request (see [`Redactor`]).
+    pub fn redact(mut self, redactor: &Redactor) -> Self {
+        if redactor.is_empty() {
+            return self;
+        }
+        let inner = self.inner_mut();
+        if let Cow::Owned(scrubbed) = redactor.scrub(&inner.message) {
+            inner.message = scrubbed;
+        }
+        if let Some(hint) = &mut inner.hint
+            && let Cow::Owned(scrubbed) = redactor.scrub(hint)
+        {
+            *hint = scrubbed;
+        }
+        if let Some(server) = &mut inner.server {
+            for field in [&mut server.code, &mut server.message, &mut server.reason] {
+                if let Some(text) = field
+                    && let Cow::Owned(scrubbed) = redactor.scrub_clipped(text)
+                {
+                    *text = scrubbed;
+                }
+            }
+        }
+        let leaked = {
+            let mut next = inner
+                .source
+                .as_deref()
+                .map(|s| s as &(dyn std::error::Error + 'static));
+            let mut leaked = false;
+            while let Some(e) = next {
+                if matches!(redactor.scrub(&e.to_string()), Cow::Owned(_)) {
+                    leaked = true;
+                    break;
+                }
+                next = e.source();
+            }
+            leaked
+        };
+        if leaked && let Some(source) = inner.source.take() {
+            let text = redactor.scrub(&source.to_string()).into_owned();
+            inner.source = Some(Box::new(RedactedSource(text)));
+        }
+        self
+    }
+
     /// Re-labels the step (used when a lower layer's error surfaces at a higher step).
     pub fn at_step(mut self, step: Step) -> Self {
         self.inner_mut().step = step;
@@ -455,6 +506,18 @@ impl fmt::Debug for Error {
         d.finish()
     }
 }
+
+/// An underlying error whose text held a secret: only its scrubbed text is kept.
+#[derive(Debug)]
+struct RedactedSource(String);
+
+impl fmt::Display for RedactedSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RedactedSource {}
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {

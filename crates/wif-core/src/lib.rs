@@ -7,18 +7,23 @@
 //! caller ──token()──▶ TokenCache ──▶ [impersonation] ──▶ STS exchange ──▶ SubjectTokenSource
 //! ```
 //!
-//! This crate holds the seams and shared pieces, and does no I/O of its own:
+//! This crate holds the seams and shared pieces, and starts no I/O of its own (its HTTP and
+//! local-file helpers run only when a caller asks):
 //!
 //! * [`SubjectTokenSource`] — proves who the workload is (implement it to plug in your own).
 //! * [`TokenProvider`] — hands out [`AccessToken`]s; the STS exchange, impersonation, the cache
 //!   and the facade's `Credentials` all implement it.
 //! * [`SubjectToken`] / [`AccessToken`] — secret-holding types with redacted `Debug`.
 //! * [`Error`] — one error type: step, kind, server words, retryability, hint.
+//! * [`Redactor`] — scrubs the secrets a request carried, in any spelling, out of server text.
 //! * [`TokenCache`] — single-flight, refresh-ahead caching around any provider.
 //! * [`RetryPolicy`] — exponential backoff with jitter and an overall deadline.
+//! * [`ChainDeadline`] — one bound on a whole refresh, naming the step it cut off.
 //! * [`http`] — the default `reqwest` client and bounded response reading.
 //! * [`Environment`] / [`Clock`] — the outside world, injected so tests stay hermetic.
 //! * [`jwt`] — reading (never verifying) a JWT subject token's claims, for diagnostics.
+//! * [`local_file`] — bounded reads of local configuration-sized files, refusing pipes and
+//!   devices.
 //!
 //! ```
 //! use std::time::Duration;
@@ -40,12 +45,17 @@
 
 mod cache;
 mod coarse_clock;
+mod deadline;
 mod environment;
 mod error;
 mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod json;
 pub mod jwt;
+pub mod local_file;
+mod redaction;
 mod retry;
 mod source;
 #[cfg(feature = "testing")]
@@ -54,15 +64,17 @@ mod token;
 
 pub use async_trait::async_trait;
 pub use cache::{CacheClock, CacheOptions, TokenCache};
+pub use deadline::{CHAIN_DEADLINE_CAUSE, ChainDeadline, DEFAULT_CHAIN_DEADLINE, note_progress};
 pub use environment::{
     Clock, Environment, FixedClock, MapEnvironment, OsEnvironment, SystemClock, gcloud_config_dir,
 };
 pub use error::{Error, ErrorKind, ServerError, Step};
 pub use format::TokenFormat;
+pub use redaction::{REDACTED, Redactor};
 pub use retry::RetryPolicy;
 pub use secrecy;
 pub use source::{SourceContext, StaticTokenProvider, SubjectTokenSource, TokenProvider};
-pub use token::{AccessToken, SubjectToken};
+pub use token::{AccessToken, SubjectToken, check_issued_token};
 
 /// The OAuth scope that grants access to all Google Cloud APIs the principal is allowed to use.
 pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";

@@ -108,7 +108,9 @@ impl RetryPolicy {
 
     /// Runs `op` (a call at `step`) until it succeeds, fails with a non-retryable error, runs out of attempts or the
     /// deadline passes. `op` receives the attempt number (from 1). Each attempt is also cut off at
-    /// the remaining deadline, so a hanging server cannot outlast it.
+    /// the remaining deadline, so a hanging server cannot outlast it, and is recorded with
+    /// [`note_progress`](crate::note_progress) for a [`ChainDeadline`](crate::ChainDeadline) to
+    /// name.
     pub async fn run<T, F, Fut>(&self, step: Step, what: &str, mut op: F) -> Result<T, Error>
     where
         F: FnMut(u32) -> Fut,
@@ -121,6 +123,7 @@ impl RetryPolicy {
             .unwrap_or_else(|| started + Duration::from_secs(100 * 365 * 24 * 3600));
         let mut attempt = 1;
         loop {
+            crate::deadline::note_progress(step, what, attempt);
             let remaining = deadline.saturating_duration_since(Instant::now());
             let result = match tokio::time::timeout(remaining, op(attempt)).await {
                 Ok(result) => result,

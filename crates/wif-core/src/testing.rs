@@ -1,5 +1,7 @@
 //! Test support (feature `testing`): capture everything `tracing` emits, to assert that no
-//! secret ever reaches a log line.
+//! secret ever reaches a log line; every spelling of a secret ([`spellings`],
+//! [`assert_no_secrets`]); and a server that quotes its requests in its errors
+//! ([`EchoRequest`]), to prove that what a request carried never comes back through an error.
 //!
 //! The capture is a **process-global** subscriber at TRACE. A thread-scoped subscriber
 //! (`tracing::subscriber::set_default`) is not reliable when other tests in the same binary run
@@ -62,5 +64,190 @@ impl LogCapture {
     pub fn contents(&self) -> String {
         String::from_utf8_lossy(&self.buf.lock().unwrap_or_else(PoisonError::into_inner))
             .into_owned()
+    }
+}
+
+/// Every spelling of `secret` a leak could take: as is, percent-encoded (upper- and lowercase
+/// hex), form-encoded, JSON-escaped (with and without `\/`, and every character as `\uXXXX`) and
+/// `Debug`-escaped. What [`assert_no_secrets`] looks for.
+pub fn spellings(secret: &str) -> Vec<String> {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    let percent = utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string();
+    let mut lower_hex = String::with_capacity(percent.len());
+    let mut hex_left = 0;
+    for c in percent.chars() {
+        if c == '%' {
+            hex_left = 2;
+            lower_hex.push(c);
+        } else if hex_left > 0 {
+            hex_left -= 1;
+            lower_hex.push(c.to_ascii_lowercase());
+        } else {
+            lower_hex.push(c);
+        }
+    }
+    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    let json = json[1..json.len().saturating_sub(1).max(1)].to_owned();
+    let unicode: String = secret
+        .encode_utf16()
+        .map(|unit| format!("\\u{unit:04x}"))
+        .collect();
+    let debug = format!("{secret:?}");
+    let debug = debug[1..debug.len().saturating_sub(1).max(1)].to_owned();
+    let mut all = vec![
+        secret.to_owned(),
+        lower_hex,
+        form,
+        json.replace('/', "\\/"),
+        json,
+        unicode,
+        debug,
+        percent,
+    ];
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// Panics, naming `what` and the spelling, when `text` holds any [`spellings`] of any of
+/// `secrets`.
+#[track_caller]
+pub fn assert_no_secrets(what: &str, text: &str, secrets: &[&str]) {
+    for secret in secrets {
+        for spelled in spellings(secret) {
+            assert!(
+                !text.contains(&spelled),
+                "{what} leaked a secret (spelled {spelled:?}):\n{text}"
+            );
+        }
+    }
+}
+
+/// What of its request an [`EchoRequest`] server quotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Quote {
+    /// The method, the URL and every header, `name: value`.
+    Headers,
+    /// The raw body.
+    Body,
+    /// The form-decoded body, `key=value` (each value as decoded once).
+    Form,
+    /// The form-decoded body with each value percent-decoded once more, as a server that decodes
+    /// the AWS subject token would show it.
+    FormTwice,
+    /// The headers and the form (decoded twice, as [`Quote::FormTwice`]) as a JSON object: the
+    /// quotes of the AWS subject token's JSON come out JSON-escaped.
+    Json,
+}
+
+impl Quote {
+    /// Every part, in the order [`EchoRequest`] quotes them by default.
+    pub const ALL: [Quote; 5] = [
+        Quote::Headers,
+        Quote::Body,
+        Quote::Form,
+        Quote::FormTwice,
+        Quote::Json,
+    ];
+}
+
+/// A wiremock responder for leak tests: a server that quotes the request it received in its
+/// error, as careless servers and proxies do. The error (`status`, an OAuth 2.0 error body or a
+/// `google.rpc.Status` whose `message` and `errors[0].reason` quote the request) holds the
+/// [`Quote`]d parts of the request (all of them by default; a server message is clipped at
+/// 1 KiB, so test the parts one at a time to see each of them reach the error).
+#[derive(Clone, Debug)]
+pub struct EchoRequest {
+    status: u16,
+    rpc: bool,
+    parts: Vec<Quote>,
+}
+
+impl EchoRequest {
+    /// An OAuth 2.0 error body: `{"error": "invalid_request", "error_description": …}`.
+    pub fn oauth(status: u16) -> Self {
+        EchoRequest {
+            status,
+            rpc: false,
+            parts: Quote::ALL.to_vec(),
+        }
+    }
+
+    /// A `google.rpc.Status` body: `{"error": {"code", "status", "message": …}}`.
+    pub fn rpc(status: u16) -> Self {
+        EchoRequest {
+            rpc: true,
+            ..Self::oauth(status)
+        }
+    }
+
+    /// Quotes only `part`.
+    pub fn quoting(mut self, part: Quote) -> Self {
+        self.parts = vec![part];
+        self
+    }
+
+    /// The text the server quotes.
+    pub fn quote(&self, request: &wiremock::Request) -> String {
+        let mut text = String::new();
+        let headers: serde_json::Map<String, serde_json::Value> = request
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.to_string(), value.into())
+            })
+            .collect();
+        let body = String::from_utf8_lossy(&request.body).into_owned();
+        let twice: serde_json::Map<String, serde_json::Value> =
+            url::form_urlencoded::parse(&request.body)
+                .map(|(key, value)| {
+                    let value = percent_encoding::percent_decode_str(&value).decode_utf8_lossy();
+                    (key.into_owned(), value.into_owned().into())
+                })
+                .collect();
+        for part in &self.parts {
+            match part {
+                Quote::Headers => {
+                    text.push_str(&format!("{} {}\n", request.method, request.url));
+                    for (name, value) in &headers {
+                        text.push_str(&format!("{name}: {}\n", value.as_str().unwrap_or("")));
+                    }
+                }
+                Quote::Body => text.push_str(&format!("body: {body}\n")),
+                Quote::Form => {
+                    for (key, value) in url::form_urlencoded::parse(&request.body) {
+                        text.push_str(&format!("{key}={value}\n"));
+                    }
+                }
+                Quote::FormTwice => {
+                    for (key, value) in &twice {
+                        text.push_str(&format!("{key}={}\n", value.as_str().unwrap_or("")));
+                    }
+                }
+                Quote::Json => {
+                    let dump = serde_json::json!({"headers": headers, "form": twice});
+                    text.push_str(&format!("as JSON: {dump}\n"));
+                }
+            }
+        }
+        text
+    }
+}
+
+impl wiremock::Respond for EchoRequest {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let quoted = self.quote(request);
+        let body = if self.rpc {
+            serde_json::json!({"error": {
+                "code": self.status, "status": "PERMISSION_DENIED", "message": quoted,
+                "errors": [{"reason": quoted}],
+            }})
+        } else {
+            serde_json::json!({"error": "invalid_request", "error_description": quoted})
+        };
+        wiremock::ResponseTemplate::new(self.status).set_body_json(body)
     }
 }

@@ -11,6 +11,8 @@ use std::time::{Duration, SystemTime};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
+use crate::{Error, ErrorKind, Step};
+
 /// The proof of identity a [`crate::SubjectTokenSource`] produced: an OIDC/SAML token, or the
 /// serialized, SigV4-signed AWS `GetCallerIdentity` request.
 #[derive(Clone)]
@@ -114,9 +116,13 @@ impl AccessToken {
     /// A bearer token valid until the wall-clock time `at` (e.g. IAM Credentials' `expireTime`).
     /// The monotonic expiry is derived from the current wall clock once, here.
     pub fn expiring_at(value: impl Into<String>, at: SystemTime) -> Self {
-        let remaining = at
-            .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO);
+        Self::expiring_at_as_of(value, at, SystemTime::now())
+    }
+
+    /// Like [`expiring_at`](Self::expiring_at), with the wall clock read by the caller (an
+    /// injected [`crate::Clock`]): the token is valid for `at - now` from this instant on.
+    pub fn expiring_at_as_of(value: impl Into<String>, at: SystemTime, now: SystemTime) -> Self {
+        let remaining = at.duration_since(now).unwrap_or(Duration::ZERO);
         Self::bearer(
             value.into(),
             Instant::now().checked_add(remaining),
@@ -187,9 +193,66 @@ impl fmt::Debug for AccessToken {
     }
 }
 
+/// Checks a value a server issued as a token (or as its type) before anything uses it: it must
+/// be visible ASCII (`!` to `~`), as RFC 6750's `b64token` and RFC 6749's token types are.
+///
+/// A control character (`\n`, `\r`, ESC) in a token printed by `wif token` would rewrite the
+/// terminal or inject a line into a script's input; in a header it would split the request. The
+/// error, an [`ErrorKind::InvalidResponse`] at `step` that is not retryable, names `field` and
+/// the character's position, never the value.
+pub fn check_issued_token(step: Step, field: &str, value: &str) -> Result<(), Error> {
+    let Some((at, c)) = value.char_indices().find(|(_, c)| !matches!(c, '!'..='~')) else {
+        return Ok(());
+    };
+    let what = if c.is_control() {
+        "a control character"
+    } else if c == ' ' {
+        "a space"
+    } else {
+        "a character outside visible ASCII"
+    };
+    Err(Error::new(
+        step,
+        ErrorKind::InvalidResponse,
+        format!(
+            "the server's `{field}` contains {what} (at byte {at}): a token is visible ASCII, \
+             so this answer is not a token to use or print"
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issued_tokens_must_be_visible_ascii() {
+        for ok in ["ya29.a0AfB_-~+/=", "Bearer", "x"] {
+            assert!(
+                check_issued_token(Step::Exchange, "access_token", ok).is_ok(),
+                "{ok}"
+            );
+        }
+        for (bad, what) in [
+            ("ya29.abc\n", "control character (at byte 8)"),
+            ("ya29\rabc", "control character (at byte 4)"),
+            ("\u{1b}[2Jya29", "control character (at byte 0)"),
+            ("ya29 abc", "a space"),
+            ("ya29é", "outside visible ASCII"),
+            ("ya29\u{7f}", "control character"),
+        ] {
+            let e = check_issued_token(Step::Impersonation, "accessToken", bad).expect_err(bad);
+            assert_eq!(e.step(), Step::Impersonation);
+            assert_eq!(e.kind(), ErrorKind::InvalidResponse);
+            assert!(!e.is_retryable(), "{e}");
+            let shown = format!("{e} {e:?}");
+            assert!(
+                shown.contains("`accessToken`") && shown.contains(what),
+                "{shown}"
+            );
+            assert!(!shown.contains("ya29"), "{shown}");
+        }
+    }
 
     #[test]
     fn debug_never_shows_values() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
-use wif_core::{CLOUD_PLATFORM_SCOPE, Error, RetryPolicy, TokenProvider};
+use wif_core::{CLOUD_PLATFORM_SCOPE, Clock, Error, RetryPolicy, SystemClock, TokenProvider};
 
 use crate::endpoint::{self, URL_FIELD};
 use crate::impersonation::{Impersonation, Settings};
@@ -43,6 +43,7 @@ pub struct ImpersonationBuilder {
     http_client: Option<reqwest::Client>,
     retry_policy: Option<RetryPolicy>,
     timeout: Option<Duration>,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl ImpersonationBuilder {
@@ -131,6 +132,12 @@ impl ImpersonationBuilder {
         self
     }
 
+    /// The wall clock the answer's `expireTime` is read against (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Validates the configuration and builds the provider. Makes no network call.
     pub fn build(self) -> Result<Impersonation, Error> {
         let federated = self.federated.ok_or_else(|| {
@@ -175,6 +182,7 @@ impl ImpersonationBuilder {
             client,
             retry: self.retry_policy.unwrap_or_default(),
             timeout,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
         })
     }
 }

@@ -7,5 +7,5 @@ use wif_core::{AccessToken, Error};
 /// Reads a `generateAccessToken` success body (`accessToken`, RFC 3339 `expireTime`) as an
 /// impersonation call does.
 pub fn generate_access_token_response(body: &[u8]) -> Result<AccessToken, Error> {
-    crate::impersonation::parse_response(body)
+    crate::impersonation::parse_response(body, std::time::SystemTime::now(), None)
 }

@@ -15,7 +15,18 @@
 //! ```
 //!
 //! `expireTime` is parsed as full RFC 3339 (fractional seconds, offsets), like Go and unlike
-//! Python, which only accepts `%Y-%m-%dT%H:%M:%SZ`.
+//! Python, which only accepts `%Y-%m-%dT%H:%M:%SZ`. What the answer holds is checked before it is
+//! believed:
+//!
+//! * an `accessToken` that is not visible ASCII (a newline, an ESC sequence) is an invalid
+//!   response, never a token to hand out or print;
+//! * an `expireTime` that is not after this machine's clock is an error: such a token is useless
+//!   to the cache, which would ask again on every call. No tolerance is added: a clock off by
+//!   less than the token's lifetime (one hour by default) never trips it — the token then just
+//!   expires that much early or late by our clock — and one off by more is named in the hint,
+//!   with the server's `Date` when it sent one;
+//! * a lifetime beyond 12 hours, IAM's maximum ([`crate::MAX_LIFETIME`]), is clamped to 12 hours,
+//!   as the STS exchange clamps lifetimes it cannot believe: refreshing early is always safe.
 
 use std::fmt;
 use std::sync::Arc;
@@ -29,7 +40,10 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tracing::Instrument;
 use url::Url;
-use wif_core::{AccessToken, Error, ErrorKind, RetryPolicy, Step, TokenProvider};
+use wif_core::{
+    AccessToken, Clock, Error, ErrorKind, Redactor, RetryPolicy, Step, TokenProvider,
+    check_issued_token,
+};
 
 use crate::ImpersonationBuilder;
 
@@ -58,6 +72,7 @@ pub(crate) struct Settings {
     pub(crate) client: reqwest::Client,
     pub(crate) retry: RetryPolicy,
     pub(crate) timeout: Duration,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 struct Inner {
@@ -151,8 +166,20 @@ impl Inner {
             .await
     }
 
-    /// One `generateAccessToken` attempt with the given federated token.
+    /// One `generateAccessToken` attempt with the given federated token, its error scrubbed of
+    /// the federated token (IAM or a proxy may quote the request's headers) before the retry loop
+    /// or anyone logs it.
     async fn generate(&self, federated: &AccessToken, attempt: u32) -> Result<AccessToken, Error> {
+        self.generate_once(federated, attempt)
+            .await
+            .map_err(|e| e.redact(&Redactor::new().access_token(federated)))
+    }
+
+    async fn generate_once(
+        &self,
+        federated: &AccessToken,
+        attempt: u32,
+    ) -> Result<AccessToken, Error> {
         let s = &self.settings;
         let span = tracing::debug_span!(
             "generate_access_token",
@@ -176,7 +203,7 @@ impl Inner {
             let response = response
                 .error_for_status(Step::Impersonation)
                 .map_err(|e| self.explain(e))?;
-            let token = parse_response(&response.body)?;
+            let token = parse_response(&response.body, s.clock.now(), response.date())?;
             tracing::debug!(
                 expires_at = ?token.expires_at_utc(),
                 "impersonated token issued"
@@ -254,8 +281,15 @@ fn hint(err: &Error, s: &Settings) -> Option<String> {
     None
 }
 
-/// Reads `{"accessToken","expireTime"}`. Nothing of the body reaches an error: it holds the token.
-pub(crate) fn parse_response(body: &[u8]) -> Result<AccessToken, Error> {
+/// Reads `{"accessToken","expireTime"}` against the wall clock reading `now` (see the module
+/// docs for what is checked). `server_date` is the answer's `Date`, for the hint of an
+/// `expireTime` already past. Nothing of the body reaches an error but a short `expireTime`:
+/// the body holds the token.
+pub(crate) fn parse_response(
+    body: &[u8],
+    now: SystemTime,
+    server_date: Option<SystemTime>,
+) -> Result<AccessToken, Error> {
     let invalid = |what: &str| Error::invalid_response(Step::Impersonation, what);
     let response: GenerateAccessTokenResponse = serde_json::from_slice(body).map_err(|_| {
         invalid(&format!(
@@ -267,27 +301,77 @@ pub(crate) fn parse_response(body: &[u8]) -> Result<AccessToken, Error> {
         .access_token
         .filter(|t| !t.expose_secret().is_empty())
         .ok_or_else(|| invalid("generateAccessToken response has no `accessToken`"))?;
+    check_issued_token(
+        Step::Impersonation,
+        "accessToken",
+        access_token.expose_secret(),
+    )?;
     let expire_time = response
         .expire_time
         .ok_or_else(|| invalid("generateAccessToken response has no `expireTime`"))?;
+    // Shown in errors only when short: a timestamp is, and a long value is no timestamp.
+    let shown = if expire_time.len() <= 64 {
+        format!("{expire_time:?}")
+    } else {
+        format!("a {}-byte value", expire_time.len())
+    };
     let expires_at = parse_expire_time(&expire_time).ok_or_else(|| {
-        let shown: String = expire_time.chars().take(64).collect();
         invalid(&format!(
             "generateAccessToken response has an `expireTime` that is not an RFC 3339 \
-             timestamp: {shown:?}"
+             timestamp: {shown}"
         ))
     })?;
-    if expires_at <= SystemTime::now() {
-        // Still handed out: the cache will ask again, and the API call will say what is wrong.
-        tracing::warn!(
-            expire_time = %expire_time,
-            "the impersonated token is already expired by the local clock; is the clock wrong?"
-        );
+    if expires_at <= now {
+        return Err(expired_on_arrival(&shown, expires_at, now, server_date));
     }
-    Ok(AccessToken::expiring_at(
+    let expires_at = match now.checked_add(crate::MAX_LIFETIME) {
+        Some(latest) if expires_at > latest => {
+            tracing::debug!(
+                expire_time = %expire_time,
+                "generateAccessToken answered a lifetime beyond 12 hours; using 12 hours"
+            );
+            latest
+        }
+        _ => expires_at,
+    };
+    Ok(AccessToken::expiring_at_as_of(
         access_token.expose_secret(),
         expires_at,
+        now,
     ))
+}
+
+/// The error for an `expireTime` that is not after `now`: the server's clock (its `Date`), when
+/// known, tells a wrong local clock from a misbehaving server.
+fn expired_on_arrival(
+    shown: &str,
+    expires_at: SystemTime,
+    now: SystemTime,
+    server_date: Option<SystemTime>,
+) -> Error {
+    let ago = now.duration_since(expires_at).unwrap_or_default().as_secs();
+    let err = Error::invalid_response(
+        Step::Impersonation,
+        format!(
+            "generateAccessToken answered a token that expired {ago}s before it arrived by this \
+             machine's clock (`expireTime` {shown})"
+        ),
+    );
+    let hint = match server_date {
+        Some(date) if date < expires_at => format!(
+            "the server's clock (its Date header) says the token is still valid: this machine's \
+             clock is about {}s ahead; sync it with NTP (chrony, systemd-timesyncd)",
+            now.duration_since(date).unwrap_or_default().as_secs()
+        ),
+        Some(_) => "the server's own clock (its Date header) says the token had already expired \
+             when it was issued: the endpoint is not a working IAM Credentials service (check \
+             service_account_impersonation_url)"
+            .to_owned(),
+        None => "check this machine's clock (sync it with NTP); if it is right, the endpoint is \
+             not a working IAM Credentials service (check service_account_impersonation_url)"
+            .to_owned(),
+    };
+    err.with_hint(hint)
 }
 
 /// RFC 3339 with fractional seconds and offsets. `None` for anything else, including times

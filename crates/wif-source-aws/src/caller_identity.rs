@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use url::Url;
 use wif_core::http::{describe_url, send};
-use wif_core::{Error, ErrorKind, Step};
+use wif_core::{Error, ErrorKind, Redactor, Step};
 
 use crate::SignedRequest;
 use crate::aws_sts::{check_transport, header_value, response_error, xml_text};
@@ -180,20 +180,27 @@ pub async fn get_caller_identity(
     if endpoint.is_some() {
         request = request.header(SIGNED_HOST_HEADER, signed.host());
     }
-    let response = send(Step::Source, &what, request).await?;
-    if !response.is_success() {
-        return Err(response_error("GetCallerIdentity", &response).context(&what));
-    }
-    let body = String::from_utf8_lossy(&response.body);
-    CallerIdentity::from_xml(&body).ok_or_else(|| {
-        Error::invalid_response(
-            Step::Source,
-            format!(
-                "{what}: the answer is not a GetCallerIdentityResponse with an Arn and Account ({} bytes, not shown)",
-                body.len()
-            ),
-        )
-    })
+    let answer = async {
+        let response = send(Step::Source, &what, request).await?;
+        if !response.is_success() {
+            return Err(response_error("GetCallerIdentity", &response).context(&what));
+        }
+        let body = String::from_utf8_lossy(&response.body);
+        CallerIdentity::from_xml(&body).ok_or_else(|| {
+            Error::invalid_response(
+                Step::Source,
+                format!(
+                    "{what}: the answer is not a GetCallerIdentityResponse with an Arn and Account ({} bytes, not shown)",
+                    body.len()
+                ),
+            )
+        })
+    };
+    // The request is the subject token: AWS (or a proxy) quoting it back must not show its
+    // signature or session token.
+    answer
+        .await
+        .map_err(|e| e.redact(&Redactor::new().subject_token(&signed.subject_token())))
 }
 
 #[cfg(test)]

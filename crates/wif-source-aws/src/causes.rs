@@ -8,6 +8,9 @@ pub const NO_REGION: &str = "no_region";
 pub const NO_AWS_CREDENTIALS: &str = "no_aws_credentials";
 /// The instance metadata service did not answer (not on EC2, or a container's hop limit).
 pub const NO_METADATA_SERVICE: &str = "no_metadata_service";
+/// The instance metadata service accepted the connection, but it broke before a complete
+/// answer (reset, truncated) on every attempt: the service is there, something interferes.
+pub const METADATA_CONNECTION_BROKEN: &str = "metadata_connection_broken";
 /// The instance requires IMDSv2 (`HttpTokens=required`) and the configuration uses IMDSv1.
 pub const IMDSV2_REQUIRED: &str = "imdsv2_required";
 /// The instance metadata service lists no IAM role (no instance profile).

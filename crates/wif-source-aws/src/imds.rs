@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 use wif_core::http::{describe_url, send};
-use wif_core::{Error, ErrorKind, RetryPolicy, Step};
+use wif_core::{Error, ErrorKind, Redactor, RetryPolicy, Step};
 
 use crate::region::region_from_zone;
 use crate::{AwsCredentials, causes};
@@ -34,6 +34,11 @@ const NO_METADATA_HINT: &str = "no instance metadata service reachable: not on E
      with hop limit 1 (set HttpPutResponseHopLimit=2), or on Lambda/ECS where credentials come from \
      the environment or the container endpoint (set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and \
      AWS_REGION, or use the `aws-config` feature)";
+const BROKEN_CONNECTION_HINT: &str = "the instance metadata service is there (it accepted the \
+     connection) but the connection broke before a complete answer, on every attempt: it may be \
+     throttling this instance (too many metadata requests per second; cache credentials rather \
+     than fetching them per request), or a proxy or firewall on the way cuts connections \
+     (metadata requests must not go through HTTP_PROXY)";
 const IMDSV2_REQUIRED_HINT: &str = "IMDSv2 is required on this instance: add \
      \"imdsv2_session_token_url\": \"http://169.254.169.254/latest/api/token\" to credential_source \
      (gcloud iam workload-identity-pools create-cred-config --aws --enable-imdsv2)";
@@ -153,12 +158,13 @@ impl Imds {
             Error::invalid_response(
                 Step::Source,
                 format!(
-                    "AWS instance metadata {}: could not derive an AWS region from {:?}",
+                    "AWS instance metadata {}: could not derive an AWS region from {}",
                     describe_url(url),
-                    clip(zone.trim(), 64)
+                    quoted(zone.trim())
                 ),
             )
             .with_hint("region_url should be http://169.254.169.254/latest/meta-data/placement/availability-zone; or set AWS_REGION")
+            .redact(&scrubbing(token))
         })
     }
 
@@ -171,7 +177,8 @@ impl Imds {
             return Err(unresolvable_credentials());
         };
         let body = self.fetch(Call::RoleName, url, token).await?;
-        let role = parse_role_name(&body).map_err(|e| e.context(describe_url(url)))?;
+        let role = parse_role_name(&body)
+            .map_err(|e| e.context(describe_url(url)).redact(&scrubbing(token)))?;
         let mut role_url = url.clone();
         role_url
             .path_segments_mut()
@@ -184,12 +191,15 @@ impl Imds {
             .pop_if_empty()
             .push(&role);
         let body = self.fetch(Call::Credentials, &role_url, token).await?;
-        let creds = parse_credentials(&body)
-            .map_err(|e| e.context(format!("role {role}: {}", describe_url(&role_url))))?;
+        let creds = parse_credentials(&body).map_err(|e| {
+            e.context(format!("role {role}: {}", describe_url(&role_url)))
+                .redact(&scrubbing(token))
+        })?;
         Ok((creds, role))
     }
 
-    /// One metadata call, retried (5xx only) under the source's retry policy.
+    /// One metadata call, retried under the source's retry policy: 5xx answers, and connections
+    /// that broke after the service accepted them (a reset, a truncated answer).
     async fn fetch(
         &self,
         call: Call,
@@ -224,11 +234,12 @@ impl Imds {
                 async move {
                     let response = send(Step::Source, what, request)
                         .await
-                        .map_err(|e| unreachable_error(call, e))?;
+                        .map_err(|e| unreachable_error(call, e).redact(&scrubbing(token)))?;
                     if response.is_success() {
                         Ok(response.body)
                     } else {
-                        Err(status_error(call, what, response, token.is_some()))
+                        Err(status_error(call, what, response, token.is_some())
+                            .redact(&scrubbing(token)))
                     }
                 }
             })
@@ -236,13 +247,65 @@ impl Imds {
     }
 }
 
-/// Transport failures and timeouts: the service is not there (or the PUT answer cannot reach us).
-/// Not retried: on a machine without IMDS every retry would only add another timeout.
+/// What a metadata request carries that the service could quote back: the IMDSv2 session token.
+fn scrubbing(token: Option<&SecretString>) -> Redactor {
+    let mut redactor = Redactor::new();
+    if let Some(token) = token {
+        redactor.add(token.expose_secret());
+    }
+    redactor
+}
+
+/// A short answer as a quoted string for a message; a long one by its size only, so a secret
+/// in it is either shown whole (and scrubbed) or not at all, never cut in half.
+fn quoted(answer: &str) -> String {
+    if answer.len() <= 64 {
+        format!("{answer:?}")
+    } else {
+        format!("a {}-byte answer", answer.len())
+    }
+}
+
+/// A metadata call that got no complete answer, by what happened:
+///
+/// * refused, unroutable, or no answer in time: the service is not there (or, in a container
+///   with hop limit 1, its answer to the IMDSv2 `PUT` cannot reach us). Not retried: on a machine
+///   without a metadata service every retry would only add another timeout.
+/// * the service accepted the connection, then it broke — reset, or the answer cut short: the
+///   service is there and answering, so this is retried like a 503 (within the retry policy's
+///   attempts and deadline), and the hint says so rather than "not reachable".
 fn unreachable_error(call: Call, e: Error) -> Error {
-    e.context(format!("AWS instance metadata ({})", call.describe()))
+    let what = format!("AWS instance metadata ({})", call.describe());
+    if connection_broke(&e) {
+        return e
+            .context(format!(
+                "{what}: the service answered, but the connection broke"
+            ))
+            .retryable(true)
+            .with_hint(BROKEN_CONNECTION_HINT)
+            .with_cause(causes::METADATA_CONNECTION_BROKEN);
+    }
+    e.context(what)
         .retryable(false)
         .with_hint(NO_METADATA_HINT)
         .with_cause(causes::NO_METADATA_SERVICE)
+}
+
+/// True when a transport failure came after the connection was made and before the answer was
+/// complete (a reset, a truncated body) — not a refused or timed-out connection, nor a
+/// response that never came.
+fn connection_broke(e: &Error) -> bool {
+    if e.kind() != ErrorKind::Transport || !e.is_retryable() {
+        return false;
+    }
+    let mut next = std::error::Error::source(e);
+    while let Some(source) = next {
+        if let Some(reqwest) = source.downcast_ref::<reqwest::Error>() {
+            return !reqwest.is_connect() && !reqwest.is_timeout() && !reqwest.is_builder();
+        }
+        next = source.source();
+    }
+    false
 }
 
 fn status_error(call: Call, what: &str, response: wif_core::http::Response, v2: bool) -> Error {
@@ -305,8 +368,8 @@ pub(crate) fn parse_role_name(body: &[u8]) -> Result<String, Error> {
         return Err(Error::invalid_response(
             Step::Source,
             format!(
-                "AWS instance metadata answered {:?}, which is not an IAM role name",
-                clip(role, 64)
+                "AWS instance metadata answered {}, which is not an IAM role name",
+                quoted(role)
             ),
         ));
     }
@@ -342,8 +405,8 @@ pub(crate) fn parse_credentials(body: &[u8]) -> Result<AwsCredentials, Error> {
         return Err(Error::invalid_response(
             Step::Source,
             format!(
-                "AWS instance metadata credentials have Code {:?} instead of \"Success\"",
-                clip(code, 64)
+                "AWS instance metadata credentials have Code {} instead of \"Success\"",
+                quoted(code)
             ),
         ));
     }
@@ -388,14 +451,6 @@ pub(crate) fn unresolvable_credentials() -> Error {
     )
     .with_hint("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), add \"url\": \"http://169.254.169.254/latest/meta-data/iam/security-credentials\", or pass a credentials provider (ECS/EKS: the `aws-config` feature)")
     .with_cause(causes::NO_AWS_CREDENTIALS)
-}
-
-fn clip(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 #[cfg(test)]

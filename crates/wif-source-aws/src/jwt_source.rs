@@ -23,7 +23,8 @@ use url::form_urlencoded::Serializer;
 use wif_core::http::{describe_url, send};
 use wif_core::jwt::UnverifiedJwt;
 use wif_core::{
-    Error, RetryPolicy, SourceContext, Step, SubjectToken, SubjectTokenSource, async_trait,
+    Error, Redactor, RetryPolicy, SourceContext, Step, SubjectToken, SubjectTokenSource,
+    async_trait,
 };
 
 use crate::aws_sts::{header_value, response_error, xml_unique};
@@ -181,6 +182,10 @@ impl JwtInner {
                 body: body.as_bytes(),
             },
         )?;
+        let authorization = header_value("authorization", signature.authorization.expose_secret())?;
+        // What the request carries that AWS (or a proxy) could quote back: the signature and
+        // the session token. Every error of this attempt is scrubbed of them.
+        let mut redactor = Redactor::new().header_value(&authorization);
         let mut request = self
             .http
             .post(url.clone())
@@ -190,24 +195,25 @@ impl JwtInner {
                 "x-amz-date",
                 header_value("x-amz-date", &signature.amz_date)?,
             )
-            .header(
-                AUTHORIZATION,
-                header_value("authorization", signature.authorization.expose_secret())?,
-            )
+            .header(AUTHORIZATION, authorization)
             .body(body.to_owned());
         if let Some(token) = resolved.credentials.session_token() {
+            redactor.add(token.expose_secret());
             request = request.header(
                 "x-amz-security-token",
                 header_value("x-amz-security-token", token.expose_secret())?,
             );
         }
-        let response = send(Step::Source, what, request).await?;
-        if !response.is_success() {
-            return Err(response_error(ACTION, &response).context(what));
-        }
-        read_answer(&response.body).map_err(|problem| {
-            Error::invalid_response(Step::Source, format!("{what}: the answer {problem}"))
-        })
+        let answer = async {
+            let response = send(Step::Source, what, request).await?;
+            if !response.is_success() {
+                return Err(response_error(ACTION, &response).context(what));
+            }
+            read_answer(&response.body).map_err(|problem| {
+                Error::invalid_response(Step::Source, format!("{what}: the answer {problem}"))
+            })
+        };
+        answer.await.map_err(|e| e.redact(&redactor))
     }
 }
 

@@ -27,8 +27,14 @@
 //!   x/oauth2, `IMPERSONATED_EMAIL` is set whenever the exchange will impersonate (Python's
 //!   refresh path never sets it), and Python's extra `GOOGLE_EXTERNAL_ACCOUNT_ID` and `…_REVOKE`
 //!   are not set.
-//! * **Time limit.** `timeout_millis` (default 30 s, allowed 5–120 s). On timeout, and when the
-//!   future is dropped, the child is killed.
+//! * **Time limit and clean-up.** `timeout_millis` (default 30 s, allowed 5–120 s). The command
+//!   runs as the leader of a process group of its own, and the whole group — grandchildren
+//!   included, such as the command a shell wrapper runs without `exec` — is killed (SIGKILL) when
+//!   the timeout passes, as soon as stdout goes past [`MAX_OUTPUT_BYTES`] (reported as too much
+//!   output, not as a timeout), and when the future is dropped (a cancelled request; the `wif`
+//!   CLI drops its work on Ctrl-C or SIGTERM, so the command does not outlive it). Being in its
+//!   own group, the command does not get the terminal's Ctrl-C itself. A command that exits
+//!   successfully is not chased further: a background process it leaves behind keeps running.
 //! * **Output.** stdout is read up to [`MAX_OUTPUT_BYTES`]. stderr is drained and **never
 //!   shown** — errors report only its size and the exit status — because tools print tokens and
 //!   credentials in their diagnostics. A response on stdout is never echoed either; errors name
@@ -68,6 +74,7 @@
 mod command;
 #[doc(hidden)]
 pub mod fuzzing;
+mod output_file;
 mod response;
 mod run;
 
@@ -77,13 +84,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncReadExt;
 use tracing::Instrument;
 use wif_core::{
     Clock, Environment, Error, ErrorKind, OsEnvironment, SourceContext, Step, SubjectToken,
     SubjectTokenSource, SystemClock, async_trait,
 };
 
+use crate::output_file::{OutputFileError, read_output_file};
 use crate::response::{Problem, ProblemKind};
 use crate::run::{RunError, describe_status};
 
@@ -323,15 +330,16 @@ impl ExecutableSource {
     /// must run, `Err` for a malformed file.
     async fn cached(&self, path: &Path) -> Result<Option<SubjectToken>, Error> {
         let shown = path.display();
-        let body = match read_file(path).await {
-            Ok(body) => body,
-            // Missing (the usual first run) or unreadable: Google's Python and Go libraries both
-            // run the command.
-            Err(e) => {
-                tracing::debug!(path = %shown, error = %e, "no cached executable response");
-                return Ok(None);
-            }
-        };
+        let body =
+            match read_output_file(path, MAX_OUTPUT_BYTES, Instant::now() + self.timeout).await {
+                Ok(body) => body,
+                // Missing (the usual first run) or unreadable: Google's Python and Go libraries
+                // both run the command.
+                Err(e) => {
+                    tracing::debug!(path = %shown, error = %e, "no cached executable response");
+                    return Ok(None);
+                }
+            };
         if body.iter().all(u8::is_ascii_whitespace) {
             tracing::debug!(path = %shown, "executable output file is empty");
             return Ok(None);
@@ -375,6 +383,7 @@ impl ExecutableSource {
             None => unset.push(OUTPUT_FILE_ENV),
         }
 
+        wif_core::note_progress(Step::Source, &what, 1);
         let started = Instant::now();
         let finished = run::run(&self.argv, &set, &unset, self.timeout, MAX_OUTPUT_BYTES)
             .await
@@ -388,16 +397,6 @@ impl ExecutableSource {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "executable finished"
         );
-        if stdout.len() > MAX_OUTPUT_BYTES {
-            return Err(Error::invalid_response(
-                Step::Source,
-                format!(
-                    "{what} printed more than {MAX_OUTPUT_BYTES} bytes on stdout; it was stopped"
-                ),
-            )
-            .with_hint(RESPONSE_HINT));
-        }
-
         let streams = format!(
             "stdout: {} bytes, stderr: {} bytes, not shown",
             stdout.len(),
@@ -434,18 +433,28 @@ impl ExecutableSource {
                 )
                 .with_hint(RESPONSE_HINT));
             };
-            // Python reads the response from output_file when stdout is empty.
-            let body = read_file(path).await.map_err(|e| {
-                Error::new(
-                    Step::Source,
-                    ErrorKind::Io,
-                    format!(
-                        "{what} printed nothing on stdout, and its output file `{}` could not be read",
-                        path.display()
-                    ),
-                )
-                .with_source(e)
-            })?;
+            // Python reads the response from output_file when stdout is empty; within the same
+            // `timeout_millis` as the command.
+            let body = read_output_file(path, MAX_OUTPUT_BYTES, started + self.timeout)
+                .await
+                .map_err(|e| {
+                    let kind = match e {
+                        OutputFileError::TimedOut => ErrorKind::Timeout,
+                        OutputFileError::Read(_) => ErrorKind::Io,
+                    };
+                    let err = Error::new(
+                        Step::Source,
+                        kind,
+                        format!(
+                            "{what} printed nothing on stdout, and its output file `{}` {e}",
+                            path.display()
+                        ),
+                    );
+                    match e.os_error() {
+                        Some(io) => err.with_source(std::io::Error::new(io.kind(), io.to_string())),
+                        None => err,
+                    }
+                })?;
             (
                 body,
                 format!("{what} (response read from `{}`)", path.display()),
@@ -460,11 +469,20 @@ impl ExecutableSource {
 
     fn run_error(&self, e: RunError, what: &str) -> Error {
         match e {
+            RunError::TooMuchOutput => Error::invalid_response(
+                Step::Source,
+                format!(
+                    "{what} printed more than {MAX_OUTPUT_BYTES} bytes on stdout; it was stopped \
+                     (with every process it started)"
+                ),
+            )
+            .with_hint(RESPONSE_HINT),
             RunError::TimedOut => Error::new(
                 Step::Source,
                 ErrorKind::Timeout,
                 format!(
-                    "{what} did not finish within {} ms and was killed",
+                    "{what} did not finish within {} ms and was killed (with every process it \
+                     started)",
                     self.timeout.as_millis()
                 ),
             )
@@ -545,21 +563,6 @@ fn problem_error(p: Problem, from: &str) -> Error {
         ),
         ProblemKind::Unsuccessful => err,
     }
-}
-
-/// Reads at most [`MAX_OUTPUT_BYTES`] of `path`; larger files are an error.
-async fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    let file = tokio::fs::File::open(path).await?;
-    let mut body = Vec::new();
-    file.take(MAX_OUTPUT_BYTES as u64 + 1)
-        .read_to_end(&mut body)
-        .await?;
-    if body.len() > MAX_OUTPUT_BYTES {
-        return Err(std::io::Error::other(format!(
-            "larger than {MAX_OUTPUT_BYTES} bytes"
-        )));
-    }
-    Ok(body)
 }
 
 #[cfg(all(test, unix))]

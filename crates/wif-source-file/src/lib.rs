@@ -13,7 +13,9 @@
 //! with `subject_token_field_name`), trimmed of surrounding whitespace as Go's x/oauth2 does.
 //!
 //! Files larger than [`MAX_TOKEN_FILE_BYTES`] are refused rather than buffered: a subject token is
-//! a few KiB, so a bigger file is the wrong file.
+//! a few KiB, so a bigger file is the wrong file. So is anything but a regular file: a FIFO
+//! would block the read until some writer appears, a device may never end; both are refused
+//! before reading (see [`wif_core::local_file`]).
 //!
 //! ```no_run
 //! use wif_core::{SourceContext, SubjectTokenSource, TokenFormat};
@@ -33,18 +35,17 @@
 //! The shape and how Google's Python and Go libraries read it: `docs/protocol.md` in the
 //! repository, sections `#credential-source-shapes` and `#file-and-url-sources`.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
-use tokio::io::AsyncReadExt;
 use tracing::Instrument;
+use wif_core::local_file::{self, LocalFileError, LocalFileErrorKind};
 use wif_core::{
     Error, ErrorKind, SourceContext, Step, SubjectToken, SubjectTokenSource, TokenFormat,
     async_trait,
 };
 
 /// Largest token file read (1 MiB, the same bound as Go's x/oauth2); larger files are refused.
-pub const MAX_TOKEN_FILE_BYTES: usize = 1024 * 1024;
+pub const MAX_TOKEN_FILE_BYTES: usize = local_file::MAX_LOCAL_FILE_BYTES;
 
 /// Why a token file is usually missing or unreadable: someone else writes it.
 const PLATFORM_HINT: &str = "this file is written by the platform that issues the token \
@@ -84,31 +85,18 @@ impl FileSource {
     }
 
     /// Reads at most [`MAX_TOKEN_FILE_BYTES`] of the file, mapping every failure to a
-    /// [`Step::Source`] error that names the path (never the content).
+    /// [`Step::Source`] error that names the path (never the content). Anything but a regular
+    /// file — a FIFO, which would block the read until a writer shows up, or a device — is
+    /// refused before reading.
     async fn read(&self) -> Result<Vec<u8>, Error> {
-        let shown = self.path.display();
-        let file = tokio::fs::File::open(&self.path)
-            .await
-            .map_err(|e| io_error(&self.path, e))?;
-        // Opening a directory succeeds on Unix; only the read fails, with a vaguer message.
-        let metadata = file.metadata().await.map_err(|e| io_error(&self.path, e))?;
-        if metadata.is_dir() {
-            return Err(is_a_directory(&self.path));
-        }
-        if metadata.len() > MAX_TOKEN_FILE_BYTES as u64 {
-            return Err(too_large(&self.path));
-        }
-        // The size can change between stat and read (a rotating writer, a pipe): bound the read
-        // itself, one byte past the limit to detect an oversize file without buffering it.
-        let mut content = Vec::new();
-        file.take(MAX_TOKEN_FILE_BYTES as u64 + 1)
-            .read_to_end(&mut content)
-            .await
-            .map_err(|e| io_error(&self.path, e))?;
-        if content.len() > MAX_TOKEN_FILE_BYTES {
-            return Err(too_large(&self.path));
-        }
-        tracing::debug!(path = %shown, bytes = content.len(), "read subject token file");
+        let content = local_file::read_bounded_async(
+            self.path.clone(),
+            MAX_TOKEN_FILE_BYTES,
+            "subject token file",
+        )
+        .await
+        .map_err(|e| read_error(&self.path, e))?;
+        tracing::debug!(path = %self.path.display(), bytes = content.len(), "read subject token file");
         Ok(content)
     }
 }
@@ -131,16 +119,16 @@ impl SubjectTokenSource for FileSource {
     }
 }
 
-fn io_error(path: &Path, e: io::Error) -> Error {
+fn read_error(path: &Path, e: LocalFileError) -> Error {
     let shown = path.display();
     match e.kind() {
-        io::ErrorKind::NotFound => Error::new(
+        LocalFileErrorKind::NotFound => Error::new(
             Step::Source,
             ErrorKind::Io,
             format!("subject token file `{shown}` not found"),
         )
         .with_hint(PLATFORM_HINT),
-        io::ErrorKind::PermissionDenied => Error::new(
+        LocalFileErrorKind::PermissionDenied => Error::new(
             Step::Source,
             ErrorKind::Io,
             format!("subject token file `{shown}` is not readable: permission denied"),
@@ -149,7 +137,12 @@ fn io_error(path: &Path, e: io::Error) -> Error {
             "the workload's user must be allowed to read the token file; for a Kubernetes \
              projected token, set the pod's `securityContext.fsGroup` or the volume's `defaultMode`",
         ),
-        io::ErrorKind::IsADirectory => is_a_directory(path),
+        LocalFileErrorKind::NotRegular => Error::new(Step::Source, ErrorKind::Io, e.to_string())
+            .with_hint(
+                "`credential_source.file` must name the token file itself: a regular file, not \
+                 its directory, a pipe or a device",
+            ),
+        LocalFileErrorKind::TooLarge => too_large(path),
         _ => Error::new(
             Step::Source,
             ErrorKind::Io,
@@ -157,18 +150,6 @@ fn io_error(path: &Path, e: io::Error) -> Error {
         )
         .with_source(e),
     }
-}
-
-fn is_a_directory(path: &Path) -> Error {
-    Error::new(
-        Step::Source,
-        ErrorKind::Io,
-        format!(
-            "subject token file `{}` is a directory, not a file",
-            path.display()
-        ),
-    )
-    .with_hint("`credential_source.file` must name the token file itself, not its directory")
 }
 
 fn too_large(path: &Path) -> Error {

@@ -142,6 +142,36 @@ async fn a_directory_is_refused_with_a_hint() {
     );
 }
 
+/// A FIFO with no writer blocked the token read forever (and with it every `token()` call);
+/// `/dev/zero` would be read up to the limit for nothing. Both are refused by type, at once.
+/// Without the fix this test hangs.
+#[cfg(unix)]
+#[tokio::test]
+async fn fifos_and_devices_are_refused_without_blocking() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("token");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    for (path, what) in [
+        (fifo.as_path(), "a FIFO (named pipe)"),
+        (Path::new("/dev/zero"), "a character device"),
+    ] {
+        let err = read(&FileSource::new(path, TokenFormat::Text))
+            .await
+            .expect_err(what);
+        assert_eq!(err.step(), Step::Source);
+        assert_eq!(err.kind(), ErrorKind::Io);
+        assert!(err.to_string().contains(what), "{err}");
+        assert!(
+            err.hint().is_some_and(|h| h.contains("a regular file")),
+            "{err:?}"
+        );
+    }
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn an_unreadable_file_says_permission_denied() {

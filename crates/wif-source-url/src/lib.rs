@@ -17,7 +17,9 @@
 //! Each request has its own timeout (10 s unless set), and failures that can pass (408, 429, 5xx,
 //! connection failures, timeouts) are retried by a [`RetryPolicy`]. Errors and tracing name the URL
 //! without its query string, which may carry secrets; header values (they can be credentials) are
-//! marked sensitive and never shown, and response bodies are never echoed.
+//! marked sensitive and never shown, and response bodies are never echoed. An endpoint whose error
+//! quotes the request gets its words through with every header and query value scrubbed out
+//! ([`wif_core::Redactor`]).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -51,8 +53,8 @@ use tracing::Instrument;
 use url::Url;
 use wif_core::http::{self, describe_url};
 use wif_core::{
-    Error, RetryPolicy, SourceContext, Step, SubjectToken, SubjectTokenSource, TokenFormat,
-    async_trait,
+    Error, Redactor, RetryPolicy, SourceContext, Step, SubjectToken, SubjectTokenSource,
+    TokenFormat, async_trait,
 };
 
 /// Timeout of each request to the token endpoint unless [`UrlSource::with_timeout`] sets another.
@@ -172,8 +174,29 @@ impl UrlSource {
         &self.format
     }
 
-    /// One `GET`: the body of a 2xx response, or the mapped error.
+    /// One `GET`: the body of a 2xx response, or the mapped error, scrubbed of what the request
+    /// carried (header values, query values) before the retry loop or anyone logs it.
     async fn fetch_once(&self, what: &str) -> Result<Vec<u8>, Error> {
+        self.get(what).await.map_err(|e| e.redact(&self.redactor()))
+    }
+
+    /// The secrets the request carries: every header value (they can be bearer tokens), the
+    /// query and each of its values (the query can carry a signature).
+    fn redactor(&self) -> Redactor {
+        let mut redactor = Redactor::new();
+        for value in self.headers.values() {
+            redactor.add_header_value(value);
+        }
+        if let Some(query) = self.url.query() {
+            redactor.add(query);
+        }
+        for (_, value) in self.url.query_pairs() {
+            redactor.add(&value);
+        }
+        redactor
+    }
+
+    async fn get(&self, what: &str) -> Result<Vec<u8>, Error> {
         let request = self
             .client
             .get(self.url.clone())

@@ -401,3 +401,35 @@ async fn tracing_shows_the_url_and_size_but_no_secret() {
     assert!(logs.contains("retrying"), "the retry is visible: {logs}");
     assert_secrets_absent(&logs, &[]);
 }
+
+#[tokio::test]
+async fn an_echoing_endpoint_gets_no_header_or_query_secret_through() {
+    use wif_core::testing::{EchoRequest, LogCapture, Quote, assert_no_secrets};
+    let logs = LogCapture::global();
+    let secrets = ["header-secret-value", QUERY_SECRET];
+    for status in [403, 503] {
+        for part in [Quote::Headers, Quote::Json] {
+            let server = MockServer::start().await;
+            Mock::given(method("GET"))
+                .respond_with(EchoRequest::rpc(status).quoting(part))
+                .mount(&server)
+                .await;
+            let err = fetch(&with_secret_header(source(&server, TokenFormat::Text)))
+                .await
+                .expect_err("the endpoint refuses");
+            assert_eq!(err.status(), Some(status), "{err}");
+            let shown = format!("{err}\n{err:?}");
+            assert!(
+                shown.contains("[REDACTED]"),
+                "{part:?}: the echo reached the error, scrubbed: {shown}"
+            );
+            assert_no_secrets(&format!("{part:?} {status}"), &shown, &secrets);
+        }
+    }
+    let contents = logs.contents();
+    assert!(
+        contents.contains("retrying after a retryable failure"),
+        "nothing captured: {contents}"
+    );
+    assert_no_secrets("the logs", &contents, &secrets);
+}

@@ -7,14 +7,17 @@
 //! their byte positions are explicit).
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
-use wif_core::{Environment, Error, ErrorKind, OsEnvironment, RetryPolicy, Step, TokenProvider};
+use wif_core::{
+    AccessToken, Environment, Error, ErrorKind, OsEnvironment, Redactor, RetryPolicy, Step,
+    TokenProvider,
+};
 
 use crate::api_error::api_error;
 use crate::names::Endpoints;
@@ -138,6 +141,7 @@ impl Storage {
             }
             if let Some(provider) = &self.inner.provider {
                 let token = provider.token().await?;
+                call.carried(&token);
                 // reqwest marks the header sensitive, so its own Debug never shows it.
                 request = request.bearer_auth(token.secret().expose_secret());
             }
@@ -198,12 +202,23 @@ pub(crate) struct Call {
     refreshed: AtomicBool,
     attempts: AtomicU32,
     invocation: String,
+    /// What the call's requests carried that a server could quote back in an error: the bearer
+    /// tokens sent, a resumable session's `upload_id`.
+    carried: Mutex<Redactor>,
 }
 
 impl Call {
     /// A call of `method` to `url`.
     pub(crate) fn new(method: &str, url: &url::Url, idempotent: bool) -> Call {
+        let mut carried = Redactor::new();
+        // A resumable session URI is a capability: whoever has it can write the object.
+        for (key, value) in url.query_pairs() {
+            if key == "upload_id" {
+                carried.add(&value);
+            }
+        }
         Call {
+            carried: Mutex::new(carried),
             what: format!("{method} {}", wif_core::http::describe_url(url)),
             idempotent,
             timeout: JSON_CALL_TIMEOUT,
@@ -211,6 +226,19 @@ impl Call {
             attempts: AtomicU32::new(0),
             invocation: format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
         }
+    }
+
+    /// Records a bearer token one of the call's requests carried.
+    fn carried(&self, token: &AccessToken) {
+        self.carried
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add_access_token(token);
+    }
+
+    /// `err` scrubbed of everything the call's requests carried.
+    pub(crate) fn scrub(&self, err: Error) -> Error {
+        err.redact(&self.carried.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Sets the per-request timeout.
@@ -239,7 +267,7 @@ pub(crate) async fn error_from(call: &Call, response: reqwest::Response) -> Erro
     let body = read_bounded(response, MAX_ERROR_BYTES)
         .await
         .unwrap_or_default();
-    api_error(&call.what, status, &headers, &body)
+    call.scrub(api_error(&call.what, status, &headers, &body))
 }
 
 /// Reads at most `limit` bytes of a body (the rest is dropped).
@@ -350,8 +378,9 @@ impl StorageBuilder {
         self
     }
 
-    /// The HTTP client (share one across the process). Without it, a client with rustls, a 5 s
-    /// connect timeout, a 60 s read-idle timeout and no redirects is built.
+    /// The HTTP client (share one across the process). Without it, wif's default client
+    /// (`wif_core::http::client_builder`: rustls, a 5 s connect timeout, no redirects,
+    /// `localhost` resolved without DNS) with a 60 s read-idle timeout is built.
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -421,6 +450,26 @@ impl StorageBuilder {
             ),
             _ => e,
         })?;
+        // A bearer token travels over plain http only to this machine (an emulator, a test
+        // fake), under wif's one loopback rule; a token sent in clear to another host would be
+        // readable by anyone on the way.
+        let base = endpoints.base();
+        if self.provider.is_some() && base.scheme() == "http" && !wif_core::http::is_loopback(base)
+        {
+            let field = if self.base_url.is_none() && emulator.is_some() {
+                EMULATOR_HOST_VAR
+            } else {
+                "base_url"
+            };
+            return Err(Error::config(
+                field,
+                format!(
+                    "{} is plain http to a host that is not this machine; refusing to send the access token there",
+                    wif_core::http::describe_url(base)
+                ),
+            )
+            .with_hint("use https://, or a loopback address (127.0.0.1, ::1, localhost) for an emulator"));
+        }
         // Like Google's clients: an emulator without configured credentials is spoken to
         // anonymously; anywhere else, requests without a token would only earn 401s.
         if self.provider.is_none() && emulator.is_none() {
@@ -431,12 +480,12 @@ impl StorageBuilder {
         }
         let client = match self.client {
             Some(c) => c,
-            None => reqwest::Client::builder()
-                .use_rustls_tls()
-                .connect_timeout(wif_core::http::DEFAULT_CONNECT_TIMEOUT)
+            // wif's default client (rustls, 5 s connect timeout, no redirects, `localhost`
+            // mapped to 127.0.0.1/::1 without a resolver, as the loopback rule above assumes);
+            // every request sets its own whole-request timeout, and a stalled body fails after
+            // 60 s without data.
+            None => wif_core::http::client_builder()
                 .read_timeout(Duration::from_secs(60))
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(wif_core::http::USER_AGENT)
                 .build()
                 .map_err(|e| {
                     Error::new(
@@ -538,6 +587,44 @@ mod tests {
             .build()
             .expect_err("bad emulator host");
         assert!(e.to_string().contains(EMULATOR_HOST_VAR), "{e}");
+    }
+
+    /// A token over plain http only to this machine: `[::ffff:127.0.0.1]` is not loopback
+    /// under wif's rule, and the issue saw a bearer token reach it through the variable.
+    #[test]
+    fn a_token_goes_over_plain_http_only_to_loopback() {
+        for (host, field) in [
+            ("[::ffff:127.0.0.1]:9023", EMULATOR_HOST_VAR),
+            ("example.invalid:8080", EMULATOR_HOST_VAR),
+            ("http://10.1.2.3:4443", EMULATOR_HOST_VAR),
+        ] {
+            let e = Storage::builder()
+                .environment(MapEnvironment::new().with(EMULATOR_HOST_VAR, host))
+                .provider(provider())
+                .build()
+                .expect_err(host);
+            assert!(e.is_config(), "{host}: {e}");
+            assert!(e.to_string().contains(field), "{host}: {e}");
+            // Without a token there is nothing to leak (the CLI refuses such hosts itself).
+            Storage::builder()
+                .environment(MapEnvironment::new().with(EMULATOR_HOST_VAR, host))
+                .build()
+                .expect(host);
+        }
+        let e = Storage::builder()
+            .environment(MapEnvironment::new())
+            .base_url("http://storage.internal.test/")
+            .provider(provider())
+            .build()
+            .expect_err("explicit base URL");
+        assert!(e.to_string().contains("base_url"), "{e}");
+        for ok in ["127.0.0.1:1", "localhost:2", "[::1]:3", "https://gcs.test"] {
+            Storage::builder()
+                .environment(MapEnvironment::new().with(EMULATOR_HOST_VAR, ok))
+                .provider(provider())
+                .build()
+                .expect(ok);
+        }
     }
 
     #[test]

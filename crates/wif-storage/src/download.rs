@@ -78,6 +78,7 @@ impl ByteRange {
 /// A download in progress: a stream of the object's bytes, plus what the server said about it.
 pub struct Download {
     generation: Option<i64>,
+    crc32c: Option<u32>,
     object_size: Option<u64>,
     start: u64,
     len: Option<u64>,
@@ -92,6 +93,7 @@ impl fmt::Debug for Download {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Download")
             .field("generation", &self.generation)
+            .field("crc32c", &self.crc32c)
             .field("object_size", &self.object_size)
             .field("start", &self.start)
             .field("len", &self.len)
@@ -105,6 +107,12 @@ impl Download {
     /// The generation being read (every resumed request is pinned to it).
     pub fn generation(&self) -> Option<i64> {
         self.generation
+    }
+
+    /// The whole object's CRC32C (Castagnoli), when the server said (`x-goog-hash`): the
+    /// checksum of every byte of the object, also when only a range is downloaded.
+    pub fn crc32c(&self) -> Option<u32> {
+        self.crc32c
     }
 
     /// The whole object's size, when the server said.
@@ -163,7 +171,8 @@ impl Download {
     }
 
     /// Writes everything to the file at `path` (through a temporary file beside it, renamed
-    /// into place only when complete); returns the bytes written.
+    /// into place only when complete; an existing file keeps its permission bits); returns the
+    /// bytes written.
     pub async fn save_to(self, path: impl AsRef<Path>) -> Result<u64, Error> {
         write_file(self, path.as_ref()).await
     }
@@ -212,11 +221,39 @@ impl Storage {
         name: &str,
         range: Option<ByteRange>,
     ) -> Result<Download, Error> {
+        self.download_pinned(bucket, name, None, range).await
+    }
+
+    /// Like [`download`](Self::download), of one `generation` of the object: a 404 when that
+    /// generation is no longer the live one (or, with versioning, was deleted). This is how an
+    /// interrupted download continues later without splicing two versions of an object.
+    pub async fn download_generation(
+        &self,
+        bucket: &str,
+        name: &str,
+        generation: i64,
+        range: Option<ByteRange>,
+    ) -> Result<Download, Error> {
+        self.download_pinned(bucket, name, Some(generation), range)
+            .await
+    }
+
+    async fn download_pinned(
+        &self,
+        bucket: &str,
+        name: &str,
+        pinned: Option<i64>,
+        range: Option<ByteRange>,
+    ) -> Result<Download, Error> {
         check_bucket(bucket)?;
         check_object(name)?;
         let range_header = range.as_ref().map(ByteRange::header).transpose()?;
         let mut url = self.inner.endpoints.object(bucket, name);
         url.query_pairs_mut().append_pair("alt", "media");
+        if let Some(g) = pinned {
+            url.query_pairs_mut()
+                .append_pair("generation", &g.to_string());
+        }
         let call = Call::new("GET", &url, true).timeout(DOWNLOAD_TIMEOUT);
         let span = tracing::debug_span!("gcs.download", method = "GET", bucket, object = name);
         let response = self
@@ -230,7 +267,8 @@ impl Storage {
             .instrument(span.clone())
             .await?;
         let headers = response.headers();
-        let generation = header_int(headers, "x-goog-generation");
+        let generation = header_int(headers, "x-goog-generation").or(pinned);
+        let crc32c = crc32c_of(headers);
         let content_type = headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -291,6 +329,7 @@ impl Storage {
         });
         Ok(Download {
             generation,
+            crc32c,
             object_size,
             start,
             len,
@@ -334,6 +373,7 @@ async fn write_file(download: Download, path: &Path) -> Result<u64, Error> {
             .await
             .map_err(|e| io_error(format!("could not write {}", temp.display()), e))?;
         drop(file);
+        keep_permissions(path, &temp).await?;
         tokio::fs::rename(&temp, path).await.map_err(|e| {
             io_error(
                 format!("could not move the download to {}", path.display()),
@@ -493,6 +533,40 @@ impl Body {
     }
 }
 
+/// Gives `new` (about to replace `existing`) the permission bits of `existing`, if it exists:
+/// replacing a file's content must not widen or narrow who may read it.
+pub(crate) async fn keep_permissions(existing: &Path, new: &Path) -> Result<(), Error> {
+    let Ok(meta) = tokio::fs::metadata(existing).await else {
+        return Ok(());
+    };
+    if !meta.is_file() {
+        return Ok(());
+    }
+    tokio::fs::set_permissions(new, meta.permissions())
+        .await
+        .map_err(|e| {
+            io_error(
+                format!("could not copy the permissions of {}", existing.display()),
+                e,
+            )
+        })
+}
+
+/// The object's CRC32C from `x-goog-hash` (`crc32c=<base64 of 4 bytes>`, possibly beside
+/// `md5=…`, in one header or several).
+pub(crate) fn crc32c_of(headers: &http::HeaderMap) -> Option<u32> {
+    use base64::Engine as _;
+    headers
+        .get_all("x-goog-hash")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|part| part.trim().strip_prefix("crc32c="))
+        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+        .and_then(|bytes| <[u8; 4]>::try_from(bytes.as_slice()).ok())
+        .map(u32::from_be_bytes)
+}
+
 fn header_int<T: std::str::FromStr>(headers: &http::HeaderMap, name: &str) -> Option<T> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
@@ -537,6 +611,30 @@ mod tests {
                 .is_config()
         );
         assert!(ByteRange::Last(0).header().is_err());
+    }
+
+    #[test]
+    fn crc32c_is_read_from_x_goog_hash() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(crc32c_of(&h), None);
+        // The Castagnoli check value of "123456789" is 0xE3069283.
+        h.append(
+            "x-goog-hash",
+            http::HeaderValue::from_static("md5=XrY7u+Ae7tCTyyK7j1rNww=="),
+        );
+        h.append(
+            "x-goog-hash",
+            http::HeaderValue::from_static("crc32c=4waSgw=="),
+        );
+        assert_eq!(crc32c_of(&h), Some(0xE306_9283));
+        let mut one = http::HeaderMap::new();
+        one.insert(
+            "x-goog-hash",
+            http::HeaderValue::from_static("crc32c=4waSgw==,md5=XrY7u+Ae7tCTyyK7j1rNww=="),
+        );
+        assert_eq!(crc32c_of(&one), Some(0xE306_9283));
+        one.insert("x-goog-hash", http::HeaderValue::from_static("crc32c=AAAA"));
+        assert_eq!(crc32c_of(&one), None, "three bytes are not a CRC32C");
     }
 
     #[test]

@@ -12,7 +12,9 @@
 //!   [`Storage::resume`]).
 //! * **Downloads** ([`Storage::download`]): whole objects or byte ranges as a stream of
 //!   [`Bytes`], resumed after a broken connection and pinned to the generation first served;
-//!   [`Storage::download_to_file`].
+//!   [`Storage::download_to_file`], and [`Storage::download_to_file_resumable`], whose partial
+//!   file outlives a failed run so that the next one continues where it stopped (checked by
+//!   generation and CRC32C).
 //! * **Listing** ([`Storage::list`]) as a stream ([`Listing`]) over all pages, with prefix and delimiter;
 //!   [`Storage::metadata`]; [`Storage::delete`]; preconditions (`ifGenerationMatch`, `0` =
 //!   create-only; `ifMetagenerationMatch`).
@@ -66,6 +68,7 @@ pub mod fuzzing;
 mod names;
 mod object;
 mod objects;
+mod partial;
 mod progress;
 mod resumable;
 mod upload;

@@ -29,7 +29,8 @@ pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 pub enum UploadSource {
     /// Bytes already in memory.
     Bytes(Bytes),
-    /// A local file, read as it is sent (never loaded whole for resumable uploads).
+    /// A local regular file, read as it is sent (never loaded whole for resumable uploads); a
+    /// pipe or a device is refused.
     File(PathBuf),
     /// Any reader; `length` is its exact size when known. Of unknown length, it is buffered up to
     /// the resumable threshold (or one chunk, if smaller) to decide how to send it.
@@ -76,9 +77,10 @@ impl UploadSource {
                 })
             }
             UploadSource::File(path) => {
-                let mut file = tokio::fs::File::open(&path)
-                    .await
-                    .map_err(|e| io_error(format!("could not open {}", path.display()), e))?;
+                // A regular file only: a FIFO would block the open, a device never end.
+                let file = wif_core::local_file::open_regular(&path, "upload source")
+                    .map_err(|e| e.into_error(Step::Api))?;
+                let mut file = tokio::fs::File::from_std(file);
                 let length = file
                     .metadata()
                     .await

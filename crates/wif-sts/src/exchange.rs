@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 use url::Url;
 use wif_core::{
-    AccessToken, Error, ErrorKind, RetryPolicy, SourceContext, Step, SubjectToken,
+    AccessToken, Error, ErrorKind, Redactor, RetryPolicy, SourceContext, Step, SubjectToken,
     SubjectTokenSource, TokenProvider, async_trait,
 };
 
@@ -137,7 +137,19 @@ impl StsExchange {
 }
 
 impl Inner {
+    /// One attempt, its error scrubbed of everything the request carried (the subject token and
+    /// the secrets inside it, the client credentials) before the retry loop or anyone logs it.
     async fn attempt(&self, subject: &SubjectToken) -> Result<AccessToken, Error> {
+        self.send_once(subject).await.map_err(|e| {
+            let mut redactor = Redactor::new().subject_token(subject);
+            if let Some(auth) = &self.client_auth {
+                redactor.add_header_value(auth);
+            }
+            e.redact(&redactor)
+        })
+    }
+
+    async fn send_once(&self, subject: &SubjectToken) -> Result<AccessToken, Error> {
         // Taken before sending, so latency shortens rather than lengthens the token's lifetime.
         let sent_at = Instant::now();
         let mut request = self
@@ -177,8 +189,7 @@ impl Inner {
                 audience: &self.form.audience,
                 subject_token_type: &self.form.subject_token_type,
             };
-            let mut err =
-                http_error(response.status, &response.body, subject, &sent).context(&self.what);
+            let mut err = http_error(response.status, &response.body, &sent).context(&self.what);
             if let Some(after) = response.retry_after() {
                 err = err.with_retry_after(after);
             }
@@ -198,6 +209,11 @@ impl TokenProvider for StsExchange {
     /// Gets a fresh subject token from the source (its errors pass through unchanged) and
     /// exchanges it.
     async fn token(&self) -> Result<AccessToken, Error> {
+        wif_core::note_progress(
+            Step::Source,
+            &format!("the `{}` source", self.inner.source.kind()),
+            1,
+        );
         let subject = self.inner.source.subject_token(&self.inner.context).await?;
         self.exchange(&subject).await
     }

@@ -3,13 +3,14 @@
 //! API: hidden from the documentation, and free to change.
 
 use tokio::time::Instant;
-use wif_core::{AccessToken, Error, SubjectToken};
+use wif_core::{AccessToken, Error, Redactor, SubjectToken};
 
 use crate::hints::{Sent, http_error};
 use crate::response;
 
 /// Handles an STS answer the way an exchange attempt does: a 2xx `body` becomes a token,
-/// anything else an error with the server's words (the `subject_token` scrubbed out) and a hint.
+/// anything else an error with the server's words (scrubbed of the `subject_token` as the
+/// attempt scrubs them) and a hint.
 pub fn token_response(status: u16, body: &[u8], subject_token: &str) -> Result<AccessToken, Error> {
     if (200..300).contains(&status) {
         return response::parse(body, Instant::now());
@@ -18,10 +19,6 @@ pub fn token_response(status: u16, body: &[u8], subject_token: &str) -> Result<A
         audience: "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/pool/providers/aws",
         subject_token_type: "urn:ietf:params:aws:token-type:aws4_request",
     };
-    Err(http_error(
-        status,
-        body,
-        &SubjectToken::new(subject_token),
-        &sent,
-    ))
+    let redactor = Redactor::new().subject_token(&SubjectToken::new(subject_token));
+    Err(http_error(status, body, &sent).redact(&redactor))
 }

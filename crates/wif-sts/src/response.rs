@@ -11,13 +11,16 @@
 //!   behaviour (a crash when missing, an instantly stale token for `0`) helps no one.
 //! * Lifetimes above [`MAX_LIFETIME`] are clamped: refreshing early is always safe, believing a
 //!   nonsense lifetime is not.
+//! * An `access_token` or `token_type` that is not visible ASCII (a newline, a carriage return,
+//!   an ESC sequence) is an invalid response, never a token to hand out or print
+//!   ([`wif_core::check_issued_token`]).
 
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::time::Instant;
-use wif_core::{AccessToken, Error, Step};
+use wif_core::{AccessToken, Error, Step, check_issued_token};
 
 use crate::request::REQUESTED_TOKEN_TYPE;
 
@@ -51,6 +54,7 @@ pub(crate) fn parse(body: &[u8], sent_at: Instant) -> Result<AccessToken, Error>
         .access_token
         .filter(|t| !t.expose_secret().is_empty())
         .ok_or_else(|| invalid("the success response has no `access_token`"))?;
+    check_issued_token(Step::Exchange, "access_token", access_token.expose_secret())?;
 
     let expires_in = match body.expires_in {
         None | Some(serde_json::Value::Null) => {
@@ -76,8 +80,12 @@ pub(crate) fn parse(body: &[u8], sent_at: Instant) -> Result<AccessToken, Error>
         );
     }
 
+    let token_type = body.token_type.as_deref().map(str::trim);
+    if let Some(token_type) = token_type {
+        check_issued_token(Step::Exchange, "token_type", token_type)?;
+    }
     let token = AccessToken::expiring_in(access_token.expose_secret(), sent_at, expires_in);
-    Ok(match body.token_type.as_deref().map(str::trim) {
+    Ok(match token_type {
         // RFC 6750 schemes are case-insensitive; normalise the common spelling like Go does.
         None | Some("") => token,
         Some(t) if t.eq_ignore_ascii_case("bearer") => token,
@@ -202,6 +210,40 @@ mod tests {
             assert!(!e.is_retryable(), "{body}");
             let shown = format!("{e} {e:?}");
             assert!(shown.contains(want), "{body}: {shown}");
+            assert!(!shown.contains("ya29.secret"), "{body}: {shown}");
+        }
+    }
+
+    #[test]
+    fn tokens_and_types_with_control_characters_are_refused() {
+        for (body, field) in [
+            (
+                r#"{"access_token":"ya29.secret\n","expires_in":60}"#,
+                "`access_token` contains a control character",
+            ),
+            (
+                r#"{"access_token":"ya29.secret\r\nX-Injected: 1","expires_in":60}"#,
+                "`access_token` contains a control character",
+            ),
+            (
+                r#"{"access_token":"\u001b]0;pwned\u0007ya29.secret","expires_in":60}"#,
+                "`access_token` contains a control character (at byte 0)",
+            ),
+            (
+                r#"{"access_token":"ya29.secret","expires_in":60,"token_type":"Bearer\u001b[2J"}"#,
+                "`token_type` contains a control character",
+            ),
+            (
+                r#"{"access_token":"ya29.secret","expires_in":60,"token_type":"Be arer"}"#,
+                "`token_type` contains a space",
+            ),
+        ] {
+            let e = parse(body.as_bytes(), Instant::now()).expect_err(body);
+            assert_eq!(e.step(), Step::Exchange, "{body}");
+            assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{body}");
+            assert!(!e.is_retryable(), "{body}");
+            let shown = format!("{e} {e:?}");
+            assert!(shown.contains(field), "{body}: {shown}");
             assert!(!shown.contains("ya29.secret"), "{body}: {shown}");
         }
     }

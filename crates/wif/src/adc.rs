@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
+use wif_core::local_file::{self, MAX_LOCAL_FILE_BYTES};
 use wif_core::{Environment, Error, ErrorKind, Step, gcloud_config_dir};
 
 /// The variable that names a credential file explicitly.
@@ -85,6 +86,27 @@ fn unreadable(path: &Path, e: std::io::Error) -> Error {
     .with_source(e)
 }
 
+/// Reads a credential configuration file as text: a regular file of at most
+/// [`MAX_LOCAL_FILE_BYTES`] (1 MiB). A pipe or device (`/dev/zero`, a FIFO) or a larger file is
+/// refused before anything is read, with a [`Step::Config`] error naming the path.
+///
+/// [`CredentialsBuilder::config_file`](crate::CredentialsBuilder::config_file),
+/// [`Credentials::from_file`](crate::Credentials::from_file), its untrusted variant and ADC all
+/// read through it.
+pub fn read_credentials_file(path: &Path) -> Result<String, Error> {
+    let bytes = local_file::read_bounded(path, MAX_LOCAL_FILE_BYTES, "credential configuration")
+        .map_err(|e| e.into_error(Step::Config))?;
+    String::from_utf8(bytes).map_err(|_| {
+        Error::config(
+            "credentials",
+            format!(
+                "credential configuration `{}` is not UTF-8 text",
+                path.display()
+            ),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use wif_core::MapEnvironment;
@@ -105,5 +127,20 @@ mod tests {
             Some(gcloud.join(WELL_KNOWN_FILE_NAME))
         );
         // Where APPDATA and friends are unset: wif_core::gcloud_config_dir's tests.
+    }
+
+    #[test]
+    fn credential_files_are_bounded_and_must_be_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.json");
+        std::fs::write(&big, vec![b' '; MAX_LOCAL_FILE_BYTES + 1]).unwrap();
+        let err = read_credentials_file(&big).unwrap_err();
+        assert_eq!(err.step(), Step::Config);
+        assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
+        let err = read_credentials_file(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let latin1 = dir.path().join("latin1.json");
+        std::fs::write(&latin1, b"{\"type\": \"\xe9\"}").unwrap();
+        assert!(read_credentials_file(&latin1).unwrap_err().is_config());
     }
 }

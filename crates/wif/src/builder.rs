@@ -53,6 +53,7 @@ pub struct CredentialsBuilder {
     environment: Arc<dyn Environment>,
     retry: RetryPolicy,
     cache: CacheOptions,
+    chain_deadline: Duration,
 }
 
 impl Default for CredentialsBuilder {
@@ -100,6 +101,7 @@ impl CredentialsBuilder {
             environment: Arc::new(OsEnvironment),
             retry: RetryPolicy::default(),
             cache: CacheOptions::default(),
+            chain_deadline: wif_core::DEFAULT_CHAIN_DEADLINE,
         }
     }
 
@@ -125,17 +127,12 @@ impl CredentialsBuilder {
         Ok(this)
     }
 
-    /// Reads, parses and validates an `external_account` configuration file.
+    /// Reads, parses and validates an `external_account` configuration file. The file must be a
+    /// regular file of at most [`MAX_LOCAL_FILE_BYTES`](wif_core::local_file::MAX_LOCAL_FILE_BYTES)
+    /// (1 MiB); a pipe, a device or a larger file is refused before it is read.
     pub fn config_file(self, path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let json = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(
-                Step::Config,
-                wif_core::ErrorKind::Io,
-                format!("could not read credential configuration {}", path.display()),
-            )
-            .with_source(e)
-        })?;
+        let json = adc::read_credentials_file(path)?;
         self.config_json(&json)
             .map_err(|e| e.context(format_args!("{}", path.display())))
     }
@@ -337,6 +334,19 @@ impl CredentialsBuilder {
         self
     }
 
+    /// The longest a refresh of the whole chain may take — subject token, STS exchange,
+    /// impersonation, with every retry — so no `token()` call waits longer (default
+    /// [`DEFAULT_CHAIN_DEADLINE`](wif_core::DEFAULT_CHAIN_DEADLINE), 30 s;
+    /// [`Duration::MAX`] for none). Past it, `token()` fails with a retryable
+    /// [`Timeout`](wif_core::ErrorKind::Timeout) error naming the step that was running, and
+    /// that refresh's work stops. Each step keeps its own timeouts and
+    /// [`retry_policy`](Self::retry_policy) deadline within it; raise this for an executable
+    /// source whose command takes most of its `timeout_millis`.
+    pub fn chain_deadline(mut self, deadline: Duration) -> Self {
+        self.chain_deadline = deadline;
+        self
+    }
+
     /// Assembles the chain. Validates everything; does no I/O.
     pub fn build(self) -> Result<Credentials, Error> {
         self.build_chain().map(Chain::into_credentials)
@@ -531,6 +541,7 @@ impl CredentialsBuilder {
             exchange: sts,
             impersonation,
             cache: self.cache,
+            deadline: self.chain_deadline,
             info,
         })
     }

@@ -6,10 +6,11 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use wif_core::{
-    AccessToken, CacheOptions, Error, SourceContext, Step, SubjectToken, SubjectTokenSource,
-    TokenCache, TokenProvider,
+    AccessToken, CacheOptions, ChainDeadline, Error, SourceContext, Step, SubjectToken,
+    SubjectTokenSource, TokenCache, TokenProvider,
 };
 use wif_impersonate::Impersonation;
 use wif_sts::StsExchange;
@@ -27,6 +28,8 @@ pub struct Chain {
     /// it the federated token explicitly instead.
     pub(crate) impersonation: Option<Impersonation>,
     pub(crate) cache: CacheOptions,
+    /// Bounds each refresh of the [`Credentials`] (not the step-by-step calls here).
+    pub(crate) deadline: Duration,
     pub(crate) info: CredentialsInfo,
 }
 
@@ -81,14 +84,17 @@ impl Chain {
         }
     }
 
-    /// Wraps the chain in its cache: the [`Credentials`] that
-    /// [`CredentialsBuilder::build`] returns.
+    /// Wraps the chain in its [chain deadline](CredentialsBuilder::chain_deadline) and its
+    /// cache: the [`Credentials`] that [`CredentialsBuilder::build`] returns.
     pub fn into_credentials(self) -> Credentials {
         let context = self.exchange.source_context().clone();
         let upstream: Arc<dyn TokenProvider> = match self.impersonation {
             Some(imp) => Arc::new(imp),
             None => Arc::new(self.exchange),
         };
+        // Inside the cache: one bounded refresh serves every caller waiting on it.
+        let upstream: Arc<dyn TokenProvider> =
+            Arc::new(ChainDeadline::new(upstream, self.deadline));
         let cache = TokenCache::with_options(upstream, self.cache);
         Credentials::assembled(cache, self.source, context, self.info)
     }

@@ -399,7 +399,7 @@ impl Report {
                     if causes.is_empty() {
                         String::new()
                     } else {
-                        format!(": {}", causes.join("; "))
+                        format!(": {}", crate::terminal::escape_controls(&causes.join("; ")))
                     }
                 );
             }
@@ -452,19 +452,21 @@ impl StepReport {
         if let Some(proved) = &self.proved {
             let _ = writeln!(out, "   proved: {proved}");
         }
+        // Errors, warnings and diagnoses can quote a server's words: escaped, one line each.
+        let esc = crate::terminal::escape_controls;
         for w in &self.warnings {
-            let _ = writeln!(out, "   warning: {w}");
+            let _ = writeln!(out, "   warning: {}", esc(w));
         }
         if let Some(e) = &self.error {
-            let _ = writeln!(out, "   error: {}", e.message);
+            let _ = writeln!(out, "   error: {}", esc(&e.message));
             if let Some(hint) = &e.hint {
-                let _ = writeln!(out, "   hint: {hint}");
+                let _ = writeln!(out, "   hint: {}", esc(hint));
             }
         }
         for d in &self.diagnoses {
-            let _ = writeln!(out, "   cause: {} [{}]", d.summary, d.cause);
-            let _ = writeln!(out, "     why: {}", d.explanation);
-            let _ = writeln!(out, "     fix: {}", d.fix);
+            let _ = writeln!(out, "   cause: {} [{}]", esc(&d.summary), d.cause);
+            let _ = writeln!(out, "     why: {}", esc(&d.explanation));
+            let _ = writeln!(out, "     fix: {}", esc(&d.fix));
         }
     }
 }
@@ -480,45 +482,26 @@ fn text_value(v: &Value) -> String {
     }
 }
 
-/// Secrets the run held, scrubbed from the written report should any slip into a message.
-#[derive(Default)]
-pub(crate) struct Redactor {
-    secrets: Vec<SecretString>,
-}
+/// Secrets the run held, scrubbed from the written report should any slip into a message: in
+/// any spelling (raw, percent- or form-encoded, JSON-escaped), by the one scrubbing facility
+/// every layer uses ([`wif::layers::core::Redactor`]).
+#[derive(Debug, Default)]
+pub(crate) struct Redactor(wif::layers::core::Redactor);
 
 impl Redactor {
     pub(crate) fn add(&mut self, secret: &SecretString) {
-        // Very short values would redact innocent text and cannot be meaningful leaks.
-        if secret.expose_secret().len() >= 8 {
-            self.secrets.push(secret.clone());
-        }
+        self.0.add(secret.expose_secret());
     }
 
     pub(crate) fn add_str(&mut self, secret: &str) {
-        self.add(&SecretString::from(secret.to_owned()));
+        self.0.add(secret);
     }
 
-    pub(crate) fn scrub(&self, mut text: String) -> String {
-        for secret in &self.secrets {
-            let s = secret.expose_secret();
-            if text.contains(s) {
-                text = text.replace(s, "[REDACTED]");
-            }
-            // JSON output escapes `"` and `\`; scrub the escaped form too.
-            if let Ok(quoted) = serde_json::to_string(s) {
-                let escaped = &quoted[1..quoted.len() - 1];
-                if escaped != s && text.contains(escaped) {
-                    text = text.replace(escaped, "[REDACTED]");
-                }
-            }
+    pub(crate) fn scrub(&self, text: String) -> String {
+        match self.0.scrub(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(scrubbed) => scrubbed,
         }
-        text
-    }
-}
-
-impl std::fmt::Debug for Redactor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Redactor({} secrets)", self.secrets.len())
     }
 }
 
@@ -569,13 +552,40 @@ mod tests {
         assert!(!report.ok);
     }
 
+    /// The text report quotes server words in its error and cause lines: escaped there too.
+    #[test]
+    fn text_escapes_control_characters_of_server_words() {
+        let mut step = StepReport::new(StepId::Exchange);
+        step.fail(&wif::Error::http_with_server_error(
+            wif::Step::Exchange,
+            400,
+            wif::ServerError::new(
+                Some("invalid_grant".into()),
+                Some("no\u{1b}[2J\n   hint: forged".into()),
+            ),
+        ));
+        step.diagnose([Diagnosis {
+            cause: "audience_mismatch",
+            summary: "audience\r".into(),
+            explanation: "the server said \u{1b}]0;x\u{7}".into(),
+            fix: "check".into(),
+        }]);
+        let text = Report::new(None, vec![step]).text();
+        assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+        assert!(text.contains("no\\e[2J\\n   hint: forged"), "{text}");
+        assert!(
+            !text.lines().any(|l| l.starts_with("   hint: forged")),
+            "{text}"
+        );
+    }
+
     #[test]
     fn redactor_scrubs_raw_and_json_escaped_secrets() {
         let mut r = Redactor::default();
         r.add_str("s3cr3t\"value");
         r.add_str("short");
-        let out = r.scrub("a s3cr3t\"value b s3cr3t\\\"value short".to_owned());
-        assert_eq!(out, "a [REDACTED] b [REDACTED] short");
+        let out = r.scrub("a s3cr3t\"value b s3cr3t\\\"value c s3cr3t%22value short".to_owned());
+        assert_eq!(out, "a [REDACTED] b [REDACTED] c [REDACTED] short");
         assert!(!format!("{r:?}").contains("s3cr3t"));
     }
 }

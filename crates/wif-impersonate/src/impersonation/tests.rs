@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 use time::macros::datetime;
 use wif_core::{
-    AccessToken, CLOUD_PLATFORM_SCOPE, Error, ErrorKind, RetryPolicy, StaticTokenProvider, Step,
-    TokenProvider, async_trait,
+    AccessToken, CLOUD_PLATFORM_SCOPE, Error, ErrorKind, FixedClock, RetryPolicy,
+    StaticTokenProvider, Step, TokenProvider, async_trait,
 };
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -18,6 +18,11 @@ const SA: &str = "writer@proj.iam.gserviceaccount.com";
 const FEDERATED: &str = "federated-token-f3d3r4t3d";
 const IMPERSONATED: &str = "ya29.impersonated-s3cr3t";
 const EXPIRES: &str = "2099-01-01T00:00:00Z";
+
+/// The wall clock of these tests: two hours before [`EXPIRES`].
+fn now() -> SystemTime {
+    unix(datetime!(2098-12-31 22:00 UTC))
+}
 
 fn sa_path() -> String {
     format!("/v1/projects/-/serviceAccounts/{SA}:generateAccessToken")
@@ -37,6 +42,7 @@ fn builder(server: &MockServer) -> ImpersonationBuilder {
         .url(format!("{}{}", server.uri(), sa_path()))
         .http_client(reqwest::Client::new())
         .retry_policy(fast_retry(3))
+        .clock(Arc::new(FixedClock(now())))
 }
 
 /// Builds `builder`, which must be a valid configuration, and asks it for a token.
@@ -186,10 +192,10 @@ async fn expire_time_accepts_rfc3339_and_rejects_the_rest() {
             "2098-12-31T19:30:00.25-04:30",
             Some(base + Duration::from_millis(250)),
         ),
-        // Already past by the local clock: handed out (with a warning); the cache asks again.
+        // Beyond IAM's 12 hours: clamped to 12 hours from now.
         (
-            "2001-01-01T00:00:00Z",
-            Some(unix(datetime!(2001-01-01 0:00 UTC))),
+            "2099-01-01T12:00:00Z",
+            Some(unix(datetime!(2099-01-01 10:00 UTC))),
         ),
         ("garbage", None),
         ("2099-01-01 00:00:00", None),

@@ -104,3 +104,27 @@ async fn malformed_cached_response_is_an_error() {
         assert!(!f.ran(), "{what}");
     }
 }
+
+/// A FIFO as `output_file` blocked the source forever: first the cache read, then the read of
+/// the response after a command that printed nothing. Both now refuse it at once, and the
+/// error names it. (Without the fix this test hangs.)
+#[tokio::test]
+async fn a_fifo_output_file_is_refused_not_waited_on() {
+    let f = Fixture::new();
+    let fifo = f.path("out.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let exe = f.script("tool", &format!("touch '{}'", f.path("ran").display()));
+    let s = builder(&exe).output_file(&fifo).build().expect("build");
+    let e = failure(&s).await;
+    assert!(f.ran(), "an unusable cache makes the command run");
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    assert!(
+        e.to_string()
+            .contains("is a FIFO (named pipe), not a regular file"),
+        "{e}"
+    );
+}

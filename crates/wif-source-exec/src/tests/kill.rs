@@ -1,4 +1,5 @@
-//! The child is killed on timeout and when the future is dropped (Linux: checked in /proc).
+//! The child, and every process it started, is killed on timeout, on too much output and when the
+//! future is dropped (Linux: checked in /proc).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -91,5 +92,81 @@ async fn dropping_the_future_kills_the_child() {
     assert!(
         wait_exited(pid).await,
         "pid {pid} still running after the future was dropped"
+    );
+}
+
+// ---- killing the whole process group ---------------------------------------------------------
+
+/// A shell wrapper that does not `exec`: it starts `command` in the background, records that
+/// grandchild's pid, and waits for it.
+fn wrapper(f: &Fixture, command: &str) -> (PathBuf, PathBuf) {
+    let pid_file = f.path("grandchild-pid");
+    let exe = f.script(
+        "wrapper",
+        &format!(
+            "{command} &\necho $! > '{0}.tmp'\nmv '{0}.tmp' '{0}'\nwait",
+            pid_file.display()
+        ),
+    );
+    (exe, pid_file)
+}
+
+#[tokio::test]
+async fn timeout_kills_the_grandchildren_too() {
+    let f = Fixture::new();
+    let (exe, pid_file) = wrapper(&f, "sleep 100");
+    let s = builder(&exe)
+        .timeout_unchecked(Duration::from_millis(700))
+        .build()
+        .expect("build");
+    let e = failure(&s).await;
+    assert!(e.is_timeout(), "{e}");
+    let pid = read_pid(&pid_file).await;
+    assert!(
+        wait_exited(pid).await,
+        "the wrapper's `sleep` (pid {pid}) outlived the timeout"
+    );
+}
+
+#[tokio::test]
+async fn too_much_output_from_a_wrapped_command_is_reported_as_such_and_stops_it() {
+    let f = Fixture::new();
+    // 200 MB on stdout from the wrapper's child; the wrapper itself prints nothing.
+    let (exe, pid_file) = wrapper(&f, "head -c 200000000 /dev/zero");
+    // A timeout long enough that "did not finish" would be the wrong answer.
+    let s = builder(&exe)
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("build");
+    let e = failure(&s).await;
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+    assert!(
+        e.to_string().contains(&format!(
+            "printed more than {MAX_OUTPUT_BYTES} bytes on stdout"
+        )),
+        "{e}"
+    );
+    assert!(!e.is_timeout(), "{e}");
+    let pid = read_pid(&pid_file).await;
+    assert!(
+        wait_exited(pid).await,
+        "the wrapper's `head` (pid {pid}) kept running"
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_future_kills_the_grandchildren_too() {
+    let f = Fixture::new();
+    let (exe, pid_file) = wrapper(&f, "sleep 100");
+    let s = source(&exe);
+    let c = ctx();
+    let pid = tokio::select! {
+        r = s.subject_token(&c) => panic!("the wrapper finished: {r:?}"),
+        pid = read_pid(&pid_file) => pid,
+    };
+    // The select! dropped the subject_token future.
+    assert!(
+        wait_exited(pid).await,
+        "the wrapper's `sleep` (pid {pid}) outlived the dropped future"
     );
 }
