@@ -247,6 +247,7 @@ impl AwsSourceBuilder {
                 "credential_source.imdsv2_session_token_url",
                 self.imdsv2_session_token_url,
             )?,
+            remembered: Default::default(),
         };
         Ok(AwsSource::from_inner(Inner {
             imds,
