@@ -58,8 +58,8 @@ async fn an_account_without_outbound_federation_is_named_with_the_fix() {
     let err = creds.token().await.unwrap_err();
 
     assert_eq!(
-        err.cause(),
-        Some(causes::OUTBOUND_FEDERATION_DISABLED),
+        err.known_cause(),
+        Some(&causes::OUTBOUND_FEDERATION_DISABLED),
         "{err}"
     );
     assert!(!err.is_retryable(), "{err}");

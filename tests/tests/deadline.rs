@@ -13,7 +13,7 @@ mod support;
 use std::time::Duration;
 
 use wif::{Credentials, ErrorKind, MapEnvironment, Step};
-use wif_core::CHAIN_DEADLINE_CAUSE;
+use wif_core::causes;
 use wif_emulator::{Endpoint, Fault, RunningEmulator};
 
 use support::{World, builder, quick_retries, world};
@@ -52,7 +52,7 @@ async fn a_slow_retried_chain_ends_at_the_deadline_and_sends_nothing_after_it() 
         .expect_err("cut off by the chain deadline");
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
     assert!(err.is_retryable(), "a later refresh may succeed: {err:?}");
-    assert_eq!(err.cause(), Some(CHAIN_DEADLINE_CAUSE), "{err:?}");
+    assert_eq!(err.known_cause(), Some(&causes::CHAIN_DEADLINE), "{err:?}");
     // Three STS answers alone take 1.2 s: the exchange was running.
     assert_eq!(err.step(), Step::Exchange, "{err}");
     let shown = err.to_string();

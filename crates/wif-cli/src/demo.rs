@@ -12,13 +12,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wif::layers::impersonate::Impersonation;
-use wif::layers::source_aws::{AwsJwtSource, AwsSource, JWT_SUBJECT_TOKEN_TYPE};
-use wif::layers::sts::StsExchange;
-use wif::{Credentials, Error, ErrorKind, MapEnvironment, Step, TokenProvider};
+use wif::layers::source_aws::{AwsJwtSource, JWT_SUBJECT_TOKEN_TYPE};
+use wif::{Credentials, Error, ErrorKind, MapEnvironment, Step};
 use wif_emulator::{Emulator, EmulatorConfig, Endpoint};
-
-const AWS_TOKEN_TYPE: &str = "urn:ietf:params:aws:token-type:aws4_request";
 
 /// Runs the demo, narrating to `out`. Fails (and says where) if any step fails.
 pub(crate) async fn run(out: &mut dyn Write) -> Result<(), Error> {
@@ -34,9 +30,7 @@ pub(crate) async fn run(out: &mut dyn Write) -> Result<(), Error> {
     ));
     let config = emulator.config().clone();
     let env = lambda_environment(&config);
-    let token_url = format!("{}/v1/token", emulator.base_url());
     let service_account = wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
-    let impersonation_url = wif_emulator::configs::impersonation_url(&emulator, service_account);
 
     // 1. The Lambda runtime hands the function its role's temporary credentials.
     n.step(
@@ -53,13 +47,43 @@ pub(crate) async fn run(out: &mut dyn Write) -> Result<(), Error> {
         None,
     );
 
-    // 2. Sign GetCallerIdentity: AWS's proof of who is calling, made locally, never sent by us.
-    let audience = config.aws_audience();
-    let source = AwsSource::builder()
-        .environment_id("aws1")
-        .subject_token_type(AWS_TOKEN_TYPE)
-        .environment(Arc::new(env.clone()))
-        .build()?;
+    // 2. The facade resolves the configuration gcloud would write for this function: every
+    // setting, and where it came from. The chain below is assembled from exactly this plan.
+    let dir = tempfile::tempdir()
+        .map_err(|e| internal("could not create a temporary directory").with_source(e))?;
+    wif_emulator::configs::write_configs(&emulator, dir.path()).map_err(|e| {
+        internal("could not write the emulator's credential configurations").with_source(e)
+    })?;
+    let builder = Credentials::builder()
+        .environment(Arc::new(env))
+        .config_file(dir.path().join("aws-lambda.json"))?;
+    let plan = builder.plan()?;
+    n.step(
+        "Resolve the settings (the plan)",
+        "Credentials::builder().config_file(\"aws-lambda.json\") and the function's environment",
+        &format!(
+            "STS at {}, the {} source, impersonating {}; each setting says where it came from:",
+            wif::layers::core::http::describe_url(&plan.token_url.value),
+            plan.source_kind(),
+            plan.impersonation
+                .as_ref()
+                .map_or("nobody", |i| i.service_account.as_str())
+        ),
+        None,
+    );
+    n.detail(&plan.to_string());
+    let impersonation_url = plan
+        .impersonation
+        .as_ref()
+        .map(|i| i.url.value.to_string())
+        .ok_or_else(|| internal("the demo's configuration does not impersonate"))?;
+    let chain = builder.build_chain()?;
+    let source = chain
+        .aws_source()
+        .ok_or_else(|| internal("the demo's configuration has no AWS source"))?;
+
+    // 3. Sign GetCallerIdentity: AWS's proof of who is calling, made locally, never sent by us.
+    let audience = plan.audience.value.clone();
     let started = Instant::now();
     let signed = source.signed_request(&audience).await?;
     n.step(
@@ -74,17 +98,9 @@ pub(crate) async fn run(out: &mut dyn Write) -> Result<(), Error> {
         Some(started.elapsed()),
     );
 
-    // 3. Google STS verifies the signature with AWS and checks the pool's attribute condition.
-    let sts = StsExchange::builder()
-        .source(source.clone())
-        .audience(audience.clone())
-        .subject_token_type(AWS_TOKEN_TYPE)
-        .token_url(&token_url)
-        .scopes([wif::CLOUD_PLATFORM_SCOPE])
-        .metrics(true, false)
-        .build()?;
+    // 4. Google STS verifies the signature with AWS and checks the pool's attribute condition.
     let started = Instant::now();
-    let federated = sts.exchange(&signed.subject_token()).await?;
+    let federated = chain.exchange(&signed.subject_token()).await?;
     n.step(
         "Google STS token exchange (RFC 8693)",
         &format!("audience {audience}"),
@@ -96,14 +112,9 @@ pub(crate) async fn run(out: &mut dyn Write) -> Result<(), Error> {
         Some(started.elapsed()),
     );
 
-    // 4. Impersonation: the federated identity borrows a service account.
-    let impersonation = Impersonation::builder()
-        .federated(wif::layers::core::StaticTokenProvider::new(federated))
-        .url(&impersonation_url)
-        .scopes([wif::CLOUD_PLATFORM_SCOPE])
-        .build()?;
+    // 5. Impersonation: the federated identity borrows a service account.
     let started = Instant::now();
-    let sa_token = impersonation.token().await?;
+    let sa_token = chain.impersonate(&federated).await?;
     n.step(
         "Service account impersonation (IAM Credentials generateAccessToken)",
         service_account,
@@ -115,16 +126,8 @@ pub(crate) async fn run(out: &mut dyn Write) -> Result<(), Error> {
     );
     drop(sa_token);
 
-    // 5. What applications use: the facade assembles the same layers and caches the result.
-    let dir = tempfile::tempdir()
-        .map_err(|e| internal("could not create a temporary directory").with_source(e))?;
-    wif_emulator::configs::write_configs(&emulator, dir.path()).map_err(|e| {
-        internal("could not write the emulator's credential configurations").with_source(e)
-    })?;
-    let creds = Credentials::builder()
-        .environment(Arc::new(env))
-        .config_file(dir.path().join("aws-lambda.json"))?
-        .build()?;
+    // 6. What applications use: the same chain, cached.
+    let creds = chain.into_credentials();
     let started = Instant::now();
     creds.token().await?;
     let cold = started.elapsed();
@@ -133,7 +136,7 @@ pub(crate) async fn run(out: &mut dyn Write) -> Result<(), Error> {
     let warm = started.elapsed();
     n.step(
         "Credentials (what your code calls): cached, single-flight",
-        "Credentials::from_file(\"aws-lambda.json\") → token() twice",
+        "the same chain, wrapped in its cache (Credentials::from_file(\"aws-lambda.json\") builds it so) → token() twice",
         &format!(
             "first call {} ms over the network, second call {} µs from the cache",
             cold.as_millis(),
@@ -155,8 +158,9 @@ pub(crate) async fn run(out: &mut dyn Write) -> Result<(), Error> {
         .source(source)
         .audience(config.aws_jwt_audience())
         .subject_token_type(JWT_SUBJECT_TOKEN_TYPE)
-        .token_url(&token_url)
-        .impersonation_url(&impersonation_url)
+        // The emulator's endpoints, as the Lambda configuration's plan has them.
+        .token_url(plan.token_url.value.as_str())
+        .impersonation_url(impersonation_url)
         .environment(Arc::new(MapEnvironment::new()))
         .build()?;
     let started = Instant::now();
@@ -226,5 +230,13 @@ impl Narrator<'_> {
         let _ = writeln!(self.out, "{:>2}. {name}{took}", self.step);
         let _ = writeln!(self.out, "    used:   {used}");
         let _ = writeln!(self.out, "    proved: {proved}\n");
+    }
+
+    /// Indented lines under the last step (the plan).
+    pub(crate) fn detail(&mut self, text: &str) {
+        for line in text.lines() {
+            let _ = writeln!(self.out, "  {line}");
+        }
+        let _ = writeln!(self.out);
     }
 }

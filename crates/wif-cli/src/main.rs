@@ -1,7 +1,7 @@
 //! `wif` — Google access tokens through Workload Identity Federation, from the command line.
 //!
 //! ```text
-//! wif token [--credentials FILE] [--scopes S,S] [--format text|json] [--deadline 30s]
+//! wif token [--credentials FILE] [--scopes S,S] [--format text|json] [--deadline 30s] [--dry-run]
 //! wif subject-token [--credentials FILE] [--format text|json]
 //! wif explain [--credentials FILE] [--format text|json] [--call-aws]
 //! wif emulator [--port N] [--config-dir DIR]
@@ -9,10 +9,11 @@
 //! wif gcs cp|ls|rm …            wif bq query|insert …
 //! ```
 //!
-//! Results go to stdout, diagnostics to stderr; `RUST_LOG` (e.g. `RUST_LOG=wif=debug`) turns on
-//! tracing, which never shows a secret. Exit status: 0 on success, 1 when the chain failed,
-//! 2 for bad usage or configuration, 130 / 143 when stopped by SIGINT (Ctrl-C) / SIGTERM, after
-//! the running work — an executable source's command included — has been stopped.
+//! Results go to stdout, diagnostics to stderr: the warnings of the resolved settings always,
+//! tracing when `RUST_LOG` (e.g. `RUST_LOG=wif=debug`) turns it on; neither ever shows a secret.
+//! Exit status: 0 on success, 1 when the chain failed, 2 for bad usage or configuration, 130 /
+//! 143 when stopped by SIGINT (Ctrl-C) / SIGTERM, after the running work — an executable
+//! source's command included — has been stopped.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
@@ -32,6 +33,7 @@ mod emulator_cmd;
 mod emulator_host;
 mod explain;
 mod gcs;
+mod settings;
 mod terminal;
 use wif::secrecy::{ExposeSecret, SecretString};
 use wif::{Credentials, Error, Step};
@@ -56,6 +58,10 @@ enum Command {
         /// OAuth scopes of the token, comma-separated (default: cloud-platform).
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
+        /// Print the resolved settings (each with where it came from) and the warnings instead
+        /// of a token; nothing is sent anywhere.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Print the subject token the credential source produces, for debugging.
     ///
@@ -311,32 +317,31 @@ fn init_tracing() {
         .try_init();
 }
 
+/// The credentials of `common` (and `scopes`), with the plan's warnings on stderr.
 fn load(common: &Common, scopes: &[String]) -> Result<Credentials, Error> {
-    let builder = Credentials::builder();
-    let builder = match &common.credentials {
-        Some(path) => builder.config_file(path)?,
-        None => builder.adc()?,
-    };
-    let builder = match &common.ca_certs {
-        Some(path) => builder.add_root_certificates_pem(read_ca_certs(path)?),
-        None => builder,
-    };
-    let builder = match common.deadline {
-        Some(deadline) => builder.chain_deadline(deadline),
-        None => builder,
-    };
-    // `--scopes "a, b,"` means a and b: stray spaces and commas are not scopes.
-    let scopes: Vec<&str> = scopes
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .collect();
-    let builder = if scopes.is_empty() {
-        builder
-    } else {
-        builder.scopes(scopes)
-    };
-    builder.build()
+    let builder = settings::builder(common, std::sync::Arc::new(wif::OsEnvironment))?;
+    let creds = settings::with_scopes(builder, scopes).build()?;
+    settings::print_warnings(&creds.info().warnings);
+    Ok(creds)
+}
+
+/// `wif token --dry-run`: resolves and assembles (no network), and prints the plan.
+fn dry_run(common: &Common, scopes: &[String]) -> Result<SecretString, Error> {
+    let builder = settings::builder(common, std::sync::Arc::new(wif::OsEnvironment))?;
+    let chain = settings::with_scopes(builder, scopes).build_chain()?;
+    let plan = chain.plan();
+    // Not a credential, but the result goes out the way every result does.
+    Ok(SecretString::from(match common.format {
+        Format::Text => format!(
+            "wif token --dry-run: the settings `wif token` would use, and where each came from; nothing was sent\n{}",
+            plan.to_string().trim_end()
+        ),
+        Format::Json => {
+            let mut json = plan.to_json();
+            json["schema"] = serde_json::json!("wif-plan/v1");
+            json.to_string()
+        }
+    }))
 }
 
 /// The PEM bundle of `--ca-certs`: a regular file of at most 1 MiB (a system bundle is a few
@@ -390,7 +395,16 @@ async fn run(cli: Cli) -> Result<Option<SecretString>, Error> {
             bq::run(command, creds, &mut std::io::stdout()).await?;
             Ok(None)
         }
-        Command::Token { common, scopes } => {
+        Command::Token {
+            common,
+            scopes,
+            dry_run: true,
+        } => dry_run(&common, &scopes).map(Some),
+        Command::Token {
+            common,
+            scopes,
+            dry_run: false,
+        } => {
             let creds = load(&common, &scopes)?;
             let token = creds.token().await?;
             Ok(Some(SecretString::from(match common.format {

@@ -192,14 +192,9 @@ fn unreadable_credentials_file_is_a_config_error() {
 #[test]
 fn config_without_audience_fails_before_any_request() {
     let world = World::new();
-    let mut json: Value = serde_json::from_str(
-        &world
-            .google
-            .config_json(&world.dir.path().join("subject-token"), None),
-    )
-    .unwrap();
-    json.as_object_mut().unwrap().remove("audience");
-    let config = world.write_config("no-audience.json", &json.to_string());
+    let config = world.edited_config("no-audience.json", |json| {
+        json.as_object_mut().unwrap().remove("audience");
+    });
 
     for command in ["token", "subject-token"] {
         let run = world.wif(&[command, "--credentials", path_str(&config)], &[]);
@@ -430,4 +425,22 @@ fn gcs_and_bq_go_unauthenticated_to_an_emulator_host_when_no_credentials_exist()
     }
     // Without the emulator variable, missing credentials are still an error.
     world.wif(&["gcs", "ls", "gs://bkt"], &[]).assert_code(2);
+}
+
+/// The plan's warnings reach a user without RUST_LOG: a typo'd key is accepted (as Google's
+/// libraries accept it) but named on stderr, with the key probably meant; stdout stays the token.
+#[test]
+fn warnings_of_the_settings_go_to_stderr_without_rust_log() {
+    let world = World::new();
+    let config = world.edited_config("typo.json", |json| {
+        json["quota_projectid"] = Value::from("my-billing-project");
+    });
+    let run = world.token(&config, &[]);
+    run.assert_code(0)
+        .assert_stderr_clean(&[SUBJECT, FEDERATED]);
+    assert_eq!(run.stdout, format!("{FEDERATED}\n"));
+    assert_eq!(
+        run.stderr,
+        "warning: quota_projectid: unknown field, ignored; did you mean `quota_project_id`?\n"
+    );
 }

@@ -18,19 +18,13 @@ fn token_over_mtls_from_a_certificate_configuration() {
     let sts = world.runtime.block_on(MtlsStsServer::start(&pki)).unwrap();
     let config = world.write_config(
         "x509.json",
-        &json!({
-            "type": "external_account",
-            "audience": wif::testing::FAKE_AUDIENCE,
-            "subject_token_type": "urn:ietf:params:oauth:token-type:mtls",
-            "token_url": sts.token_url(),
-            "credential_source": {
-                "certificate": {
-                    "certificate_config_location": files.certificate_config,
-                    "trust_chain_path": files.trust_chain,
-                }
-            }
-        })
-        .to_string(),
+        &certificate_config(
+            json!({
+                "certificate_config_location": files.certificate_config,
+                "trust_chain_path": files.trust_chain,
+            }),
+            Some(&sts.token_url()),
+        ),
     );
     let key_line = pki.leaf.key_pem.lines().nth(1).unwrap().to_owned();
 
@@ -60,4 +54,61 @@ fn token_over_mtls_from_a_certificate_configuration() {
     let run = world.token(&config, &["--ca-certs", path_str(&config)]);
     run.assert_code(2);
     assert!(run.stderr.contains("root_certificates"), "{}", run.stderr);
+}
+
+/// `wif explain` shows the STS endpoint the chain calls: for a certificate configuration that
+/// leaves `token_url` to the default, the universe's mTLS host (the plan's rule), not the plain
+/// default. The certificate configuration does not exist, so the walk stops at the source and
+/// nothing is sent.
+#[test]
+fn explain_shows_the_mtls_sts_host_of_a_certificate_configuration() {
+    let world = World::new();
+    let missing = world.dir.path().join("missing-certificate-config.json");
+    let config = world.write_config(
+        "x509.json",
+        &certificate_config(json!({ "certificate_config_location": missing }), None),
+    );
+    let run = world.wif(
+        &[
+            "explain",
+            "--credentials",
+            path_str(&config),
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let mtls = "https://sts.mtls.googleapis.com/v1/token";
+    assert_eq!(
+        report["plan"]["settings"]["token_url"]["value"], mtls,
+        "{report:#}"
+    );
+    assert_eq!(report["plan"]["settings"]["token_url"]["from"], "rule");
+    assert_eq!(report["steps"][0]["used"]["token_url"], mtls, "{report:#}");
+    assert_eq!(report["failed_step"], "source", "{report:#}");
+    assert!(world.requests().is_empty());
+}
+
+/// `--ca-certs` goes through the builder's rule for `wif explain` as for `wif token`: a file
+/// without a certificate is refused before anything runs.
+#[test]
+fn explain_refuses_a_ca_bundle_without_a_certificate() {
+    let world = World::new();
+    let config = world.config(None);
+    let run = world.wif(
+        &[
+            "explain",
+            "--credentials",
+            path_str(&config),
+            "--ca-certs",
+            path_str(&config),
+        ],
+        &[],
+    );
+    run.assert_code(2);
+    for needle in ["1. Configuration: FAILED", "root_certificates"] {
+        assert!(run.stdout.contains(needle), "{needle}: {}", run.stdout);
+    }
+    assert!(world.requests().is_empty());
 }

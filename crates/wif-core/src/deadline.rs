@@ -32,9 +32,6 @@ use crate::{AccessToken, Error, ErrorKind, Step, TokenProvider};
 /// timeout (30 s by default, up to 120 s) needs a longer deadline.
 pub const DEFAULT_CHAIN_DEADLINE: Duration = Duration::from_secs(30);
 
-/// The [`Error::cause`] of a refresh cut off by its chain deadline.
-pub const CHAIN_DEADLINE_CAUSE: &str = "chain_deadline";
-
 tokio::task_local! {
     /// Where the refresh running under the innermost [`ChainDeadline`] is.
     static PROGRESS: Arc<Progress>;
@@ -84,12 +81,11 @@ impl Progress {
             ),
         )
         .retryable(true)
-        .with_cause(CHAIN_DEADLINE_CAUSE)
-        .with_hint(
-            "the step named above is slow or not answering (check the network path to its host, \
-             and the service's status); if it is merely slow, give the chain more time: \
-             CredentialsBuilder::chain_deadline, or `wif --deadline`",
-        )
+        .with_known_cause(&crate::causes::CHAIN_DEADLINE)
+        .with_hint(format!(
+            "the step named above is slow or not answering: {}",
+            crate::causes::CHAIN_DEADLINE.fix
+        ))
     }
 }
 

@@ -3,7 +3,8 @@
 //! Every failure says **which step** of the chain failed ([`Step`]), **what kind** of failure it was
 //! ([`ErrorKind`]), what the server said ([`ServerError`], parsed from RFC 6749 §5.2 OAuth errors or
 //! `google.rpc.Status` bodies), whether **retrying can help** ([`Error::is_retryable`]) and, when the
-//! cause is a known misconfiguration, a **hint** ([`Error::hint`]).
+//! cause is a known misconfiguration, the typed **cause** ([`Error::known_cause`], a [`Cause`]
+//! of the catalogue) and a **hint** ([`Error::hint`]).
 //!
 //! Response bodies are never kept or printed whole: they can hold tokens. Only the parsed, named
 //! fields of an error body (`error`, `error_description`, `status`, `message`, `reason`) are kept.
@@ -13,7 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::Redactor;
+use crate::{Cause, Redactor};
 
 /// The step of the token chain that failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -170,6 +171,22 @@ impl fmt::Display for ServerError {
     }
 }
 
+/// The cause an error names: a typed one of the catalogue, or (deprecated API) only an id.
+#[derive(Clone, Copy, Debug)]
+enum Named {
+    Known(&'static Cause),
+    Id(&'static str),
+}
+
+impl Named {
+    fn id(self) -> &'static str {
+        match self {
+            Named::Known(cause) => cause.id,
+            Named::Id(id) => id,
+        }
+    }
+}
+
 /// The error of every wif-rs operation. Cheap to clone (shared by all callers waiting on one refresh).
 #[derive(Clone)]
 pub struct Error {
@@ -185,7 +202,7 @@ struct Inner {
     retryable: bool,
     retry_after: Option<Duration>,
     hint: Option<String>,
-    cause: Option<&'static str>,
+    cause: Option<Named>,
     server_date: Option<SystemTime>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -285,12 +302,22 @@ impl Error {
         self
     }
 
-    /// Names the known misconfiguration or environment problem behind this error, in
-    /// `snake_case` (e.g. `imdsv2_required`): a stable key for programs — alerting, `wif
-    /// explain`'s diagnoses — where the message and hint are prose for people and may change.
-    /// The crate that sets a cause documents its names.
+    /// Names the known misconfiguration or environment problem behind this error: a typed
+    /// value of the catalogue (`wif_source_aws::causes::IMDSV2_REQUIRED`, …), stable for
+    /// programs — alerting, `wif explain`'s diagnoses — where the message and hint are prose for
+    /// people and may change. Without a [hint](Self::with_hint), the cause's fix is the hint.
+    pub fn with_known_cause(mut self, cause: &'static Cause) -> Self {
+        self.inner_mut().cause = Some(Named::Known(cause));
+        self
+    }
+
+    /// Names the cause by its id only.
+    #[deprecated(
+        since = "0.2.0",
+        note = "attach a typed cause with `with_known_cause` (a `Cause` const of the crate that recognises it)"
+    )]
     pub fn with_cause(mut self, cause: &'static str) -> Self {
-        self.inner_mut().cause = Some(cause);
+        self.inner_mut().cause = Some(Named::Id(cause));
         self
     }
 
@@ -432,14 +459,32 @@ impl Error {
         self.inner.retry_after
     }
 
-    /// What to check, when the cause is a known misconfiguration.
+    /// What to check, when the cause is a known misconfiguration: the hint the failing layer
+    /// gave, else the fix of its [known cause](Self::known_cause).
     pub fn hint(&self) -> Option<&str> {
-        self.inner.hint.as_deref()
+        match (&self.inner.hint, self.inner.cause) {
+            (Some(hint), _) => Some(hint),
+            (None, Some(Named::Known(cause))) => Some(cause.fix),
+            _ => None,
+        }
     }
 
-    /// The named cause, when the failing layer recognized one (see [`Error::with_cause`]).
+    /// The known cause, when the failing layer recognised one (see
+    /// [`Error::with_known_cause`]).
+    pub fn known_cause(&self) -> Option<&'static Cause> {
+        match self.inner.cause {
+            Some(Named::Known(cause)) => Some(cause),
+            _ => None,
+        }
+    }
+
+    /// The id of the named cause, when the failing layer recognised one.
+    #[deprecated(
+        since = "0.2.0",
+        note = "compare `known_cause()` with the `Cause` const instead of an id string"
+    )]
     pub fn cause(&self) -> Option<&'static str> {
-        self.inner.cause
+        self.inner.cause.map(Named::id)
     }
 
     /// The server's clock when it answered (its `Date` header), when an HTTP error recorded it.
@@ -474,7 +519,7 @@ impl fmt::Display for Error {
                 " (not retryable)"
             })?;
         }
-        if let Some(hint) = &self.inner.hint {
+        if let Some(hint) = self.hint() {
             write!(f, "\n  hint: {hint}")?;
         }
         Ok(())
@@ -498,7 +543,7 @@ impl fmt::Debug for Error {
             d.field("hint", h);
         }
         if let Some(c) = self.inner.cause {
-            d.field("cause", &c);
+            d.field("cause", &c.id());
         }
         if let Some(s) = &self.inner.source {
             d.field("source", &format_args!("{s}"));
@@ -531,16 +576,18 @@ impl std::error::Error for Error {
 #[cfg(test)]
 mod tests {
 
+    const NO_ROLE: Cause = Cause::new("no_instance_role", "no role", "attach a role");
+
     #[test]
-    fn a_named_cause_is_kept_and_shown_in_debug() {
+    fn a_known_cause_is_kept_and_shown_in_debug() {
         let err = Error::new(Step::Source, ErrorKind::Http, "GET /role")
-            .with_hint("attach a role")
-            .with_cause("no_instance_role");
+            .with_hint("attach the role the provider trusts")
+            .with_known_cause(&NO_ROLE);
         let shared = err.clone();
         // Adding context after sharing copies the inner error: the cause must survive that.
         let err = shared.clone().context("AWS instance metadata");
-        assert_eq!(err.cause(), Some("no_instance_role"));
-        assert_eq!(shared.cause(), Some("no_instance_role"));
+        assert_eq!(err.known_cause(), Some(&NO_ROLE));
+        assert_eq!(shared.known_cause(), Some(&NO_ROLE));
         assert!(
             format!("{err:?}").contains("cause: \"no_instance_role\""),
             "{err:?}"
@@ -549,7 +596,26 @@ mod tests {
             !err.to_string().contains("no_instance_role"),
             "prose only: {err}"
         );
-        assert_eq!(Error::http(Step::Exchange, 500, b"").cause(), None);
+        assert_eq!(err.hint(), Some("attach the role the provider trusts"));
+        assert_eq!(Error::http(Step::Exchange, 500, b"").known_cause(), None);
+    }
+
+    #[test]
+    fn without_a_hint_the_cause_s_fix_is_the_hint() {
+        let err = Error::new(Step::Source, ErrorKind::Http, "GET /role").with_known_cause(&NO_ROLE);
+        assert_eq!(err.hint(), Some("attach a role"));
+        assert!(err.to_string().ends_with("hint: attach a role"), "{err}");
+        assert_eq!(Error::new(Step::Source, ErrorKind::Http, "x").hint(), None);
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn the_deprecated_string_cause_still_works() {
+        let err = Error::new(Step::Source, ErrorKind::Http, "x").with_cause("legacy_id");
+        assert_eq!(err.cause(), Some("legacy_id"));
+        assert_eq!(err.known_cause(), None);
+        let err = err.with_known_cause(&NO_ROLE);
+        assert_eq!(err.cause(), Some("no_instance_role"));
     }
 
     use super::*;

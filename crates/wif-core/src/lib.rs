@@ -44,6 +44,8 @@
 //! [Workload Identity Federation]: https://cloud.google.com/iam/docs/workload-identity-federation
 
 mod cache;
+mod cause;
+pub mod causes;
 mod coarse_clock;
 mod deadline;
 mod environment;
@@ -64,7 +66,8 @@ mod token;
 
 pub use async_trait::async_trait;
 pub use cache::{CacheClock, CacheOptions, TokenCache};
-pub use deadline::{CHAIN_DEADLINE_CAUSE, ChainDeadline, DEFAULT_CHAIN_DEADLINE, note_progress};
+pub use cause::Cause;
+pub use deadline::{ChainDeadline, DEFAULT_CHAIN_DEADLINE, note_progress};
 pub use environment::{
     Clock, Environment, FixedClock, MapEnvironment, OsEnvironment, SystemClock, gcloud_config_dir,
 };

@@ -41,11 +41,11 @@ use time::format_description::well_known::Rfc3339;
 use tracing::Instrument;
 use url::Url;
 use wif_core::{
-    AccessToken, Clock, Error, ErrorKind, Redactor, RetryPolicy, Step, TokenProvider,
+    AccessToken, Cause, Clock, Error, ErrorKind, Redactor, RetryPolicy, Step, TokenProvider,
     check_issued_token,
 };
 
-use crate::ImpersonationBuilder;
+use crate::{ImpersonationBuilder, causes};
 
 /// The header that names the project billed for the call.
 const QUOTA_PROJECT_HEADER: &str = "x-goog-user-project";
@@ -214,20 +214,20 @@ impl Inner {
         .await
     }
 
-    /// Names the call and adds the hint for the misconfigurations that cause each answer.
+    /// Names the call, and the cause and hint of the misconfigurations behind each answer.
     fn explain(&self, err: Error) -> Error {
-        let hint = hint(&err, &self.settings);
+        let known = known(&err, &self.settings);
         let err = err.context(&self.what);
-        match hint {
-            Some(hint) => err.with_hint(hint),
+        match known {
+            Some((cause, hint)) => err.with_known_cause(cause).with_hint(hint),
             None => err,
         }
     }
 }
 
-/// What to check for an HTTP error from `generateAccessToken`, from the status and the
-/// google.rpc status/reason (`docs/protocol.md#impersonation`, `#error-formats`).
-fn hint(err: &Error, s: &Settings) -> Option<String> {
+/// The cause, and what to check, of an HTTP error from `generateAccessToken`, from the status
+/// and the google.rpc status/reason (`docs/protocol.md#impersonation`, `#error-formats`).
+fn known(err: &Error, s: &Settings) -> Option<(&'static Cause, String)> {
     let server = err.server_error();
     let code = server.and_then(|s| s.code.as_deref()).unwrap_or("");
     let reason = server.and_then(|s| s.reason.as_deref()).unwrap_or("");
@@ -235,7 +235,8 @@ fn hint(err: &Error, s: &Settings) -> Option<String> {
     let status = err.status().unwrap_or(0);
     let email = &s.email;
     if reason == "SERVICE_DISABLED" || message.contains("has not been used in project") {
-        return Some(
+        return known_as(
+            &causes::IAM_CREDENTIALS_API_DISABLED,
             "The IAM Service Account Credentials API (iamcredentials.googleapis.com) is not \
              enabled in the project the error names; enable it there (usually the project of \
              the workload identity pool), then retry after a few minutes"
@@ -247,38 +248,54 @@ fn hint(err: &Error, s: &Settings) -> Option<String> {
         || reason == "IAM_PERMISSION_DENIED"
         || message.contains("iam.serviceAccounts.getAccessToken")
     {
-        return Some(format!(
-            "The STS exchange succeeded; impersonation was denied. Grant \
+        return known_as(
+            &causes::MISSING_WORKLOAD_IDENTITY_USER,
+            format!(
+                "The STS exchange succeeded; impersonation was denied. Grant \
              roles/iam.workloadIdentityUser on {email} to the federated principal \
              (principal:// or principalSet://, using the project NUMBER); IAM changes can take \
              a few minutes to propagate. Also check that {email} exists"
-        ));
+            ),
+        );
     }
     if status == 404 || code == "NOT_FOUND" {
-        return Some(format!(
-            "The service account {email} does not exist, or its email is misspelled in \
+        return known_as(
+            &causes::SERVICE_ACCOUNT_NOT_FOUND,
+            format!(
+                "The service account {email} does not exist, or its email is misspelled in \
              service_account_impersonation_url (it must be the full email, e.g. \
              NAME@PROJECT_ID.iam.gserviceaccount.com)"
-        ));
+            ),
+        );
     }
     if status == 400 || code == "INVALID_ARGUMENT" {
         let lifetime = s.lifetime.as_secs();
-        return Some(format!(
-            "Check the service account email in the impersonation URL ({email}); the token \
+        return known_as(
+            &causes::IMPERSONATION_REQUEST_INVALID,
+            format!(
+                "Check the service account email in the impersonation URL ({email}); the token \
              lifetime ({lifetime}s: more than 3600s needs the org policy \
              constraints/iam.allowServiceAccountCredentialLifetimeExtension to allow it for \
              this service account); and the scopes ({})",
-            s.scopes.join(" ")
-        ));
+                s.scopes.join(" ")
+            ),
+        );
     }
     if status == 401 || code == "UNAUTHENTICATED" {
-        return Some(format!(
-            "IAM Credentials rejected the federated token from the STS exchange: it may have \
+        return known_as(
+            &causes::FEDERATED_TOKEN_REJECTED,
+            format!(
+                "IAM Credentials rejected the federated token from the STS exchange: it may have \
              expired, or it was issued for a different universe domain than {}",
-            s.url.host_str().unwrap_or("the impersonation URL's host")
-        ));
+                s.url.host_str().unwrap_or("the impersonation URL's host")
+            ),
+        );
     }
     None
+}
+
+fn known_as(cause: &'static Cause, hint: String) -> Option<(&'static Cause, String)> {
+    Some((cause, hint))
 }
 
 /// Reads `{"accessToken","expireTime"}` against the wall clock reading `now` (see the module

@@ -36,6 +36,7 @@
 //! ```
 
 mod builder;
+pub mod causes;
 mod endpoint;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use reqwest::header::HeaderValue;
 use wif_core::http::{Response, is_loopback};
-use wif_core::{Error, ErrorKind, ServerError, Step};
+use wif_core::{Cause, Error, ErrorKind, ServerError, Step};
 
 use crate::causes;
 
@@ -84,7 +84,7 @@ pub(crate) fn aws_error(action: &str, status: u16, body: &str, date: Option<Syst
         err = err.retryable(true);
     }
     match known_error(action, &code, &message.unwrap_or_default()) {
-        Some((cause, hint)) => err.with_cause(cause).with_hint(hint),
+        Some((cause, hint)) => err.with_known_cause(cause).with_hint(hint),
         None => err,
     }
 }
@@ -109,55 +109,55 @@ const THROTTLING_CODES: &[&str] = &[
 ];
 
 /// The cause and hint of a known AWS error code (and message).
-fn known_error(action: &str, code: &str, message: &str) -> Option<(&'static str, String)> {
+fn known_error(action: &str, code: &str, message: &str) -> Option<(&'static Cause, String)> {
     let message = message.to_ascii_lowercase();
     let clock = message.contains("signature expired")
         || message.contains("not yet current")
         || code == "RequestExpired";
     let known = match code {
         _ if clock => (
-            causes::CLOCK_SKEW,
+            &causes::CLOCK_SKEW,
             "the signing time is more than 15 minutes from AWS's clock: this machine's clock is \
              wrong (sync it with NTP)"
                 .to_owned(),
         ),
         "OutboundWebIdentityFederationDisabledException" => (
-            causes::OUTBOUND_FEDERATION_DISABLED,
+            &causes::OUTBOUND_FEDERATION_DISABLED,
             "outbound identity federation is not enabled in this AWS account: an account \
              administrator must run `aws iam enable-outbound-web-identity-federation` once"
                 .to_owned(),
         ),
         "AccessDenied" | "AccessDeniedException" => (
-            causes::AWS_ACCESS_DENIED,
+            &causes::AWS_ACCESS_DENIED,
             format!(
                 "the IAM policy of the calling role (or user) must allow `sts:{action}`, and no \
                  SCP or permissions boundary may deny it"
             ),
         ),
         "SessionDurationEscalationException" => (
-            causes::DURATION_EXCEEDS_SESSION,
+            &causes::DURATION_EXCEEDS_SESSION,
             "the token may not outlive the AWS session whose credentials sign the request: \
              lower `duration_seconds` (the builder's `duration`)"
                 .to_owned(),
         ),
         "JWTPayloadSizeExceededException" => (
-            causes::JWT_PAYLOAD_TOO_LARGE,
+            &causes::JWT_PAYLOAD_TOO_LARGE,
             "the token's claims are too large: send fewer or shorter tags".to_owned(),
         ),
         "ExpiredToken" => (
-            causes::AWS_CREDENTIALS_EXPIRED,
+            &causes::AWS_CREDENTIALS_EXPIRED,
             "the AWS credentials have expired: temporary credentials must be refreshed (they are \
              read afresh on every refresh; check where they come from)"
                 .to_owned(),
         ),
         "InvalidClientTokenId" => (
-            causes::AWS_CREDENTIALS_INVALID,
+            &causes::AWS_CREDENTIALS_INVALID,
             "AWS does not know this access key, or temporary credentials (ASIA…) were used \
              without their session token (AWS_SESSION_TOKEN)"
                 .to_owned(),
         ),
         "SignatureDoesNotMatch" => (
-            causes::AWS_SIGNATURE_MISMATCH,
+            &causes::AWS_SIGNATURE_MISMATCH,
             "the secret access key does not belong to the access key id, the region does not \
              match the STS host, or this machine's clock is wrong"
                 .to_owned(),
@@ -320,7 +320,7 @@ mod tests {
                 err.hint().is_some_and(|h| h.contains(hint)),
                 "{code}: {err}"
             );
-            assert_eq!(err.cause(), Some(cause), "{code}");
+            assert_eq!(err.known_cause(), Some(&cause), "{code}");
             assert!(!err.is_retryable(), "{code}");
         }
         let err = aws_error("GetCallerIdentity", 500, "<html>oops</html>", None);

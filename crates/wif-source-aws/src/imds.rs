@@ -38,23 +38,6 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Whole-request timeout of each metadata call.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
-const NO_METADATA_HINT: &str = "no instance metadata service reachable: not on EC2, or in a container \
-     with hop limit 1 (set HttpPutResponseHopLimit=2), or on Lambda/ECS where credentials come from \
-     the environment or the container endpoint (set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and \
-     AWS_REGION, or use the `aws-config` feature)";
-const BROKEN_CONNECTION_HINT: &str = "the instance metadata service is there (it accepted the \
-     connection) but the connection broke before a complete answer, on every attempt: it may be \
-     throttling this instance (too many metadata requests per second; cache credentials rather \
-     than fetching them per request), or a proxy or firewall on the way cuts connections \
-     (metadata requests must not go through HTTP_PROXY)";
-const IMDSV2_REQUIRED_HINT: &str = "IMDSv2 is required on this instance: add \
-     \"imdsv2_session_token_url\": \"http://169.254.169.254/latest/api/token\" to credential_source \
-     (gcloud iam workload-identity-pools create-cred-config --aws --enable-imdsv2)";
-const NO_ROLE_HINT: &str = "no IAM role attached to the instance: attach an instance profile whose \
-     role the workload identity pool's AWS provider trusts";
-const DISABLED_HINT: &str = "the instance metadata service refused the request: it may be disabled \
-     for this instance (HttpEndpoint=disabled) or blocked by a local firewall";
-
 /// Which metadata lookup a call is, for error messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Call {
@@ -417,13 +400,20 @@ fn unreachable_error(call: Call, e: Error) -> Error {
                 "{what}: the service answered, but the connection broke"
             ))
             .retryable(true)
-            .with_hint(BROKEN_CONNECTION_HINT)
-            .with_cause(causes::METADATA_CONNECTION_BROKEN);
+            .with_hint(format!(
+                "the instance metadata service is there (it accepted the connection) but the \
+                 connection broke before a complete answer, on every attempt: {}",
+                causes::METADATA_CONNECTION_BROKEN.fix
+            ))
+            .with_known_cause(&causes::METADATA_CONNECTION_BROKEN);
     }
     e.context(what)
         .retryable(false)
-        .with_hint(NO_METADATA_HINT)
-        .with_cause(causes::NO_METADATA_SERVICE)
+        .with_hint(format!(
+            "no instance metadata service reachable: {}",
+            causes::NO_METADATA_SERVICE.fix
+        ))
+        .with_known_cause(&causes::NO_METADATA_SERVICE)
 }
 
 /// True when a transport failure came after the connection was made and before the answer was
@@ -455,17 +445,23 @@ fn status_error(call: Call, what: &str, response: wif_core::http::Response, v2: 
     };
     match (status, call, v2) {
         (401, Call::SessionToken, _) | (403, _, _) => err
-            .with_hint(DISABLED_HINT)
-            .with_cause(causes::METADATA_REFUSED),
+            .with_hint(format!(
+                "the instance metadata service refused the request: {}",
+                causes::METADATA_REFUSED.fix
+            ))
+            .with_known_cause(&causes::METADATA_REFUSED),
         (401, _, false) => err
-            .with_hint(IMDSV2_REQUIRED_HINT)
-            .with_cause(causes::IMDSV2_REQUIRED),
+            .with_hint(format!(
+                "IMDSv2 is required on this instance: {}",
+                causes::IMDSV2_REQUIRED.fix
+            ))
+            .with_known_cause(&causes::IMDSV2_REQUIRED),
         (401, _, true) => err.with_hint(
             "the metadata service rejected the IMDSv2 session token (expired, or issued elsewhere); a new one is requested on the next refresh",
         ),
         (404, Call::RoleName, _) => err
-            .with_hint(NO_ROLE_HINT)
-            .with_cause(causes::NO_INSTANCE_ROLE),
+            .with_hint(no_role_hint())
+            .with_known_cause(&causes::NO_INSTANCE_ROLE),
         (404, Call::Credentials, _) => err.with_hint(
             "the metadata service has no credentials for the role it listed: the instance profile may have just been replaced",
         ),
@@ -477,6 +473,13 @@ fn status_error(call: Call, what: &str, response: wif_core::http::Response, v2: 
         ),
         _ => err,
     }
+}
+
+fn no_role_hint() -> String {
+    format!(
+        "no IAM role attached to the instance: {}",
+        causes::NO_INSTANCE_ROLE.fix
+    )
 }
 
 /// The role-name answer: one IAM role name (`[\w+=,.@-]{1,64}`), possibly followed by a newline.
@@ -492,8 +495,8 @@ pub(crate) fn parse_role_name(body: &[u8]) -> Result<String, Error> {
             Step::Source,
             "AWS instance metadata listed no IAM role",
         )
-        .with_hint(NO_ROLE_HINT)
-        .with_cause(causes::NO_INSTANCE_ROLE));
+        .with_hint(no_role_hint())
+        .with_known_cause(&causes::NO_INSTANCE_ROLE));
     }
     let valid = role.len() <= 64
         && role
@@ -573,8 +576,7 @@ pub(crate) fn unresolvable_region() -> Error {
         ErrorKind::InvalidConfig,
         "unable to determine the AWS region: AWS_REGION and AWS_DEFAULT_REGION are unset and credential_source has no region_url",
     )
-    .with_hint("set AWS_REGION, or add \"region_url\": \"http://169.254.169.254/latest/meta-data/placement/availability-zone\"")
-    .with_cause(causes::NO_REGION)
+    .with_known_cause(&causes::NO_REGION)
 }
 
 /// No credentials from a provider, the environment or a metadata `url`.
@@ -584,8 +586,7 @@ pub(crate) fn unresolvable_credentials() -> Error {
         ErrorKind::InvalidConfig,
         "unable to determine AWS credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are unset and credential_source has no url",
     )
-    .with_hint("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), add \"url\": \"http://169.254.169.254/latest/meta-data/iam/security-credentials\", or pass a credentials provider (ECS/EKS: the `aws-config` feature)")
-    .with_cause(causes::NO_AWS_CREDENTIALS)
+    .with_known_cause(&causes::NO_AWS_CREDENTIALS)
 }
 
 #[cfg(test)]

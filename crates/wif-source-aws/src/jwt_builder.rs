@@ -356,7 +356,7 @@ impl EndpointProblem {
 
     fn hinted(self, err: Error) -> Error {
         if self.global {
-            err.with_cause(causes::GLOBAL_STS_ENDPOINT).with_hint(
+            err.with_known_cause(&causes::GLOBAL_STS_ENDPOINT).with_hint(
                 "use a regional endpoint, such as https://sts.us-east-1.amazonaws.com/, or leave \
                  `endpoint` unset: the default, https://sts.{region}.amazonaws.com/, follows the \
                  resolved region",
@@ -451,7 +451,7 @@ mod tests {
             let err = err.into_config();
             assert!(err.to_string().contains("`endpoint`"), "{err}");
             assert_eq!(
-                err.cause() == Some(causes::GLOBAL_STS_ENDPOINT),
+                err.known_cause() == Some(&causes::GLOBAL_STS_ENDPOINT),
                 says == "global",
                 "{bad}"
             );

@@ -198,7 +198,13 @@ impl AwsSource {
 
         let imdsv2 = inner.imds.is_v2();
         let session_token = if known_region.is_none() || needs_metadata_credentials {
-            inner.imds.session_token().await?
+            inner.imds.session_token().await.map_err(|e| {
+                if needs_metadata_credentials {
+                    inner.tried_environment_first(e)
+                } else {
+                    e
+                }
+            })?
         } else {
             None
         };
@@ -230,7 +236,11 @@ impl AwsSource {
                     Ok((AwsCredentials::from(creds), CredentialsFrom::Provider))
                 }
                 CredentialsPlan::Metadata => {
-                    let (creds, role) = inner.imds.credentials(token).await?;
+                    let (creds, role) = inner
+                        .imds
+                        .credentials(token)
+                        .await
+                        .map_err(|e| inner.tried_environment_first(e))?;
                     Ok((creds, CredentialsFrom::Metadata { imdsv2, role }))
                 }
             }
@@ -313,6 +323,18 @@ impl Inner {
     fn explain_missing_credentials(&self, err: Error) -> Error {
         match self.half_key_pair() {
             Some(why) => err.context(why),
+            None => err,
+        }
+    }
+
+    /// The metadata service failed after the environment was skipped for half a key pair: the
+    /// error says why each provider gave nothing, as aws-config's chain does, since the half
+    /// pair is the usual mistake and the metadata failure only its consequence.
+    fn tried_environment_first(&self, err: Error) -> Error {
+        match self.half_key_pair() {
+            Some(why) => err.context(format!(
+                "no AWS credentials from the environment ({why}), nor from the instance metadata service"
+            )),
             None => err,
         }
     }

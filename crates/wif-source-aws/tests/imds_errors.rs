@@ -30,7 +30,7 @@ async fn tokenless_get_on_an_imdsv2_only_instance_names_the_fix() {
     assert!(hint.contains("IMDSv2 is required"), "{hint}");
     assert!(hint.contains("imdsv2_session_token_url"), "{hint}");
     assert!(hint.contains("--enable-imdsv2"), "{hint}");
-    assert_eq!(err.cause(), Some(causes::IMDSV2_REQUIRED));
+    assert_eq!(err.known_cause(), Some(&causes::IMDSV2_REQUIRED));
 }
 
 /// The error of an IMDSv1 source (region from the environment) whose role-name request gets
@@ -58,7 +58,7 @@ async fn missing_role_is_named() {
             .is_some_and(|h| h.contains("no IAM role attached")),
         "{err}"
     );
-    assert_eq!(err.cause(), Some(causes::NO_INSTANCE_ROLE));
+    assert_eq!(err.known_cause(), Some(&causes::NO_INSTANCE_ROLE));
     assert!(
         !err.to_string().contains("<html>"),
         "bodies are not echoed: {err}"
@@ -119,7 +119,7 @@ async fn metadata_timeouts_fail_fast_with_the_likely_causes() {
         "{hint}"
     );
     assert!(hint.contains("HttpPutResponseHopLimit=2"), "{hint}");
-    assert_eq!(err.cause(), Some(causes::NO_METADATA_SERVICE));
+    assert_eq!(err.known_cause(), Some(&causes::NO_METADATA_SERVICE));
     assert_eq!(
         count(&requests(&server).await, "PUT", TOKEN_PATH),
         1,
@@ -129,11 +129,7 @@ async fn metadata_timeouts_fail_fast_with_the_likely_causes() {
 
 #[tokio::test]
 async fn unreachable_metadata_service_is_explained() {
-    // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = closed_port();
     let source = env_builder(MapEnvironment::new().with("AWS_REGION", "us-east-1"))
         .credentials_url(format!("http://127.0.0.1:{port}{ROLE_PATH}"))
         .build()
@@ -170,6 +166,14 @@ async fn resolve_config_error(builder: AwsSourceBuilder, why: &str) -> wif_core:
     err
 }
 
+/// A port on 127.0.0.1 nobody listens on (the listener that found it is gone).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
 /// A plain builder (no metadata service unless set) reading `env`.
 fn env_builder(env: MapEnvironment) -> AwsSourceBuilder {
     AwsSource::builder().environment(Arc::new(env))
@@ -189,7 +193,7 @@ async fn missing_region_or_credentials_fail_before_any_request() {
             .contains("unable to determine the AWS region"),
         "{err}"
     );
-    assert_eq!(err.cause(), Some(causes::NO_REGION));
+    assert_eq!(err.known_cause(), Some(&causes::NO_REGION));
 
     // A region, but no credentials anywhere.
     let err = resolve_config_error(
@@ -197,7 +201,7 @@ async fn missing_region_or_credentials_fail_before_any_request() {
         "no credentials",
     )
     .await;
-    assert_eq!(err.cause(), Some(causes::NO_AWS_CREDENTIALS));
+    assert_eq!(err.known_cause(), Some(&causes::NO_AWS_CREDENTIALS));
 
     // Half an env key pair and no metadata url.
     let env = MapEnvironment::new()
@@ -209,6 +213,51 @@ async fn missing_region_or_credentials_fail_before_any_request() {
         "{err}"
     );
     assert!(requests(&server).await.is_empty());
+}
+
+/// Half an env key pair with a metadata URL: the metadata service is asked, and when it fails
+/// too, the error gives each provider's reason, not only the metadata service's.
+#[tokio::test]
+async fn half_a_key_pair_is_named_when_the_metadata_service_fails_too() {
+    let port = closed_port();
+    for (imdsv2, env) in [
+        (
+            false,
+            MapEnvironment::new().with("AWS_ACCESS_KEY_ID", "AKIAHALF"),
+        ),
+        (
+            true,
+            MapEnvironment::new().with("AWS_SECRET_ACCESS_KEY", "half-secret"),
+        ),
+    ] {
+        let mut b = env_builder(env.with("AWS_REGION", "us-east-1"))
+            .credentials_url(format!("http://127.0.0.1:{port}{ROLE_PATH}"));
+        if imdsv2 {
+            b = b.imdsv2_session_token_url(format!("http://127.0.0.1:{port}{TOKEN_PATH}"));
+        }
+        let err = b
+            .build()
+            .expect("builds")
+            .resolve()
+            .await
+            .expect_err("nothing answers");
+        let shown = err.to_string();
+        let half = if imdsv2 {
+            "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not"
+        } else {
+            "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"
+        };
+        assert!(
+            shown.contains(&format!("no AWS credentials from the environment ({half})")),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("nor from the instance metadata service"),
+            "{shown}"
+        );
+        assert!(shown.contains("AWS instance metadata"), "{shown}");
+        assert!(!shown.contains("half-secret"), "{shown}");
+    }
 }
 
 #[tokio::test]
@@ -333,7 +382,7 @@ async fn secrets_never_appear_in_debug_display_or_errors() {
 async fn a_metadata_service_that_refuses_is_named() {
     let err = error_when_the_role_listing_answers(ResponseTemplate::new(403)).await;
     assert_eq!(err.status(), Some(403));
-    assert_eq!(err.cause(), Some(causes::METADATA_REFUSED));
+    assert_eq!(err.known_cause(), Some(&causes::METADATA_REFUSED));
     assert!(
         err.hint()
             .is_some_and(|h| h.contains("metadata service refused the request")),

@@ -189,63 +189,63 @@ async fn aws_errors_carry_hints_causes_and_the_retry_flag() {
             400,
             "OutboundWebIdentityFederationDisabledException",
             "Outbound web identity federation is not enabled for this account",
-            Some(causes::OUTBOUND_FEDERATION_DISABLED),
+            Some(&causes::OUTBOUND_FEDERATION_DISABLED),
             "aws iam enable-outbound-web-identity-federation",
         ),
         (
             403,
             "AccessDenied",
             "User: arn:aws:sts::123456789012:assumed-role/app/fn is not authorized to perform: sts:GetWebIdentityToken",
-            Some(causes::AWS_ACCESS_DENIED),
+            Some(&causes::AWS_ACCESS_DENIED),
             "sts:GetWebIdentityToken",
         ),
         (
             400,
             "AccessDeniedException",
             "denied",
-            Some(causes::AWS_ACCESS_DENIED),
+            Some(&causes::AWS_ACCESS_DENIED),
             "sts:GetWebIdentityToken",
         ),
         (
             400,
             "SessionDurationEscalationException",
             "The requested DurationSeconds exceeds the session",
-            Some(causes::DURATION_EXCEEDS_SESSION),
+            Some(&causes::DURATION_EXCEEDS_SESSION),
             "duration_seconds",
         ),
         (
             400,
             "JWTPayloadSizeExceededException",
             "The JWT payload is too large",
-            Some(causes::JWT_PAYLOAD_TOO_LARGE),
+            Some(&causes::JWT_PAYLOAD_TOO_LARGE),
             "fewer",
         ),
         (
             403,
             "ExpiredToken",
             "The security token included in the request is expired",
-            Some(causes::AWS_CREDENTIALS_EXPIRED),
+            Some(&causes::AWS_CREDENTIALS_EXPIRED),
             "expired",
         ),
         (
             403,
             "InvalidClientTokenId",
             "The security token included in the request is invalid.",
-            Some(causes::AWS_CREDENTIALS_INVALID),
+            Some(&causes::AWS_CREDENTIALS_INVALID),
             "AWS_SESSION_TOKEN",
         ),
         (
             403,
             "SignatureDoesNotMatch",
             "The request signature we calculated does not match the signature you provided.",
-            Some(causes::AWS_SIGNATURE_MISMATCH),
+            Some(&causes::AWS_SIGNATURE_MISMATCH),
             "clock",
         ),
         (
             403,
             "SignatureDoesNotMatch",
             "Signature expired: 20200811T065522Z is now earlier than 20260101T000000Z",
-            Some(causes::CLOCK_SKEW),
+            Some(&causes::CLOCK_SKEW),
             "NTP",
         ),
         (400, "ValidationError", "1 validation error", None, ""),
@@ -258,7 +258,7 @@ async fn aws_errors_carry_hints_causes_and_the_retry_flag() {
         assert_eq!(err.step(), Step::Source, "{code}");
         assert_eq!(err.kind(), ErrorKind::Http, "{code}");
         assert_eq!(err.status(), Some(status), "{code}");
-        assert_eq!(err.cause(), cause, "{code}: {err}");
+        assert_eq!(err.known_cause(), cause, "{code}: {err}");
         let words = err.server_error().expect("AWS's words");
         assert_eq!(words.code.as_deref(), Some(code));
         assert_eq!(words.message.as_deref(), Some(message));
@@ -378,7 +378,7 @@ async fn bad_configuration_fails_before_any_request() {
         .expect_err("global endpoint");
     assert!(global.is_config(), "{global:?}");
     assert!(global.to_string().contains("`endpoint`"), "{global}");
-    assert_eq!(global.cause(), Some(causes::GLOBAL_STS_ENDPOINT));
+    assert_eq!(global.known_cause(), Some(&causes::GLOBAL_STS_ENDPOINT));
     assert!(
         global
             .hint()

@@ -16,7 +16,7 @@
 //! fields, HTTP Basic client authentication, the workforce `options`, and the
 //! `x-goog-api-client` metrics header. Failures say what STS answered and, for the usual
 //! misconfigurations (attribute condition, audience format, disabled pool, clock skew, the
-//! 127-byte `google.subject` limit, quota), what to check. Retryable failures (408, 429, 5xx,
+//! 127-byte `google.subject` limit, quota), what to check, and name the [cause](causes). Retryable failures (408, 429, 5xx,
 //! transport errors, timeouts) are retried per the [`wif_core::RetryPolicy`], and every attempt
 //! has its own timeout.
 //!
@@ -48,6 +48,7 @@
 //! ```
 
 mod builder;
+pub mod causes;
 mod exchange;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -1,22 +1,25 @@
-//! [`CredentialsBuilder`]: assembles source → STS → [impersonation] → cache from a configuration
-//! file, by hand, or both (explicit settings win over the configuration).
+//! [`CredentialsBuilder`]: the settings of a chain — from a configuration file, by hand, or both
+//! (explicit settings win over the configuration). Building is two steps: [`plan`] resolves
+//! them into a printable [`Plan`] (`resolve`), and [`build_chain`] turns that plan into the
+//! layers (`assemble`).
+//!
+//! [`plan`]: CredentialsBuilder::plan
+//! [`build_chain`]: CredentialsBuilder::build_chain
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use secrecy::SecretString;
 use wif_core::{
-    CLOUD_PLATFORM_SCOPE, CacheOptions, Environment, Error, OsEnvironment, RetryPolicy, Step,
-    SubjectTokenSource, TokenCache,
+    CacheOptions, Clock, Environment, Error, OsEnvironment, RetryPolicy, SubjectTokenSource,
 };
-use wif_impersonate::Impersonation;
-use wif_sts::StsExchange;
 
 use crate::config::ExternalAccountConfig;
-use crate::trust::{Checked, TrustPolicy, Used};
-use crate::{Chain, Credentials, CredentialsInfo, adc, sources};
+use crate::plan::{ConfigurationFrom, Origin, Plan};
+use crate::trust::TrustPolicy;
+use crate::{Chain, Credentials, adc, assemble, resolve};
 
 /// Builds [`Credentials`]. Every setter is optional except what the chain cannot do without
 /// (an audience, a subject token type and a source — all supplied by a configuration file).
@@ -29,31 +32,33 @@ use crate::{Chain, Credentials, CredentialsInfo, adc, sources};
 /// configuration the chain uses.
 #[must_use]
 pub struct CredentialsBuilder {
-    config: Option<ExternalAccountConfig>,
-    source: Option<Arc<dyn SubjectTokenSource>>,
-    audience: Option<String>,
-    subject_token_type: Option<String>,
-    token_url: Option<String>,
-    scopes: Option<Vec<String>>,
-    impersonation_url: Option<String>,
-    impersonate_email: Option<String>,
-    lifetime: Option<Duration>,
-    quota_project: Option<String>,
-    client_auth: Option<(String, Option<SecretString>)>,
-    workforce_pool_user_project: Option<String>,
-    universe_domain: Option<String>,
-    trust_policy: Option<TrustPolicy>,
+    pub(crate) config: Option<ExternalAccountConfig>,
+    pub(crate) config_from: Option<ConfigurationFrom>,
+    pub(crate) source: Option<Arc<dyn SubjectTokenSource>>,
+    pub(crate) audience: Option<String>,
+    pub(crate) subject_token_type: Option<String>,
+    pub(crate) token_url: Option<String>,
+    pub(crate) scopes: Option<Vec<String>>,
+    pub(crate) impersonation_url: Option<String>,
+    pub(crate) impersonate_email: Option<String>,
+    pub(crate) lifetime: Option<Duration>,
+    pub(crate) quota_project: Option<String>,
+    pub(crate) client_auth: Option<(String, Option<SecretString>)>,
+    pub(crate) workforce_pool_user_project: Option<String>,
+    pub(crate) universe_domain: Option<String>,
+    pub(crate) trust_policy: Option<TrustPolicy>,
     /// What a trust policy would refuse in the configuration's JSON text (its size, a
     /// duplicate key), which the parsed configuration no longer shows.
-    config_text_refusal: Option<Error>,
-    http_client: Option<reqwest::Client>,
-    root_certificates: Vec<Vec<u8>>,
-    aws_provider: Option<SharedCredentialsProvider>,
-    aws_region: Option<String>,
-    environment: Arc<dyn Environment>,
-    retry: RetryPolicy,
-    cache: CacheOptions,
-    chain_deadline: Duration,
+    pub(crate) config_text_refusal: Option<Error>,
+    pub(crate) http_client: Option<reqwest::Client>,
+    pub(crate) root_certificates: Vec<Vec<u8>>,
+    pub(crate) aws_provider: Option<SharedCredentialsProvider>,
+    pub(crate) aws_region: Option<String>,
+    pub(crate) environment: Arc<dyn Environment>,
+    pub(crate) clock: Option<Arc<dyn Clock>>,
+    pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) cache: Option<CacheOptions>,
+    pub(crate) chain_deadline: Option<Duration>,
 }
 
 impl Default for CredentialsBuilder {
@@ -80,6 +85,7 @@ impl CredentialsBuilder {
     pub fn new() -> Self {
         CredentialsBuilder {
             config: None,
+            config_from: None,
             source: None,
             audience: None,
             subject_token_type: None,
@@ -99,15 +105,26 @@ impl CredentialsBuilder {
             aws_provider: None,
             aws_region: None,
             environment: Arc::new(OsEnvironment),
-            retry: RetryPolicy::default(),
-            cache: CacheOptions::default(),
-            chain_deadline: wif_core::DEFAULT_CHAIN_DEADLINE,
+            clock: None,
+            retry: None,
+            cache: None,
+            chain_deadline: None,
         }
     }
 
     /// Starts from a parsed `external_account` configuration.
-    pub fn config(mut self, config: ExternalAccountConfig) -> Self {
+    pub fn config(self, config: ExternalAccountConfig) -> Self {
+        self.config_from(config, None, Origin::Builder("config"))
+    }
+
+    fn config_from(
+        mut self,
+        config: ExternalAccountConfig,
+        path: Option<PathBuf>,
+        found_by: Origin,
+    ) -> Self {
         self.config = Some(config);
+        self.config_from = Some(ConfigurationFrom { path, found_by });
         self.config_text_refusal = None;
         self
     }
@@ -118,11 +135,16 @@ impl CredentialsBuilder {
     /// [`MAX_UNTRUSTED_CONFIG_BYTES`](crate::trust::MAX_UNTRUSTED_CONFIG_BYTES) or with a key
     /// twice in one object is refused — when the policy is already set, before parsing.
     pub fn config_json(self, json: &str) -> Result<Self, Error> {
+        self.config_text(json, None, Origin::Builder("config_json"))
+    }
+
+    fn config_text(self, json: &str, path: Option<&Path>, found_by: Origin) -> Result<Self, Error> {
         let text = crate::trust::check_text(json);
         if self.trust_policy.is_some() {
             text.clone()?;
         }
-        let mut this = self.config(ExternalAccountConfig::from_json(json)?);
+        let config = ExternalAccountConfig::from_json(json)?;
+        let mut this = self.config_from(config, path.map(Path::to_owned), found_by);
         this.config_text_refusal = text.err();
         Ok(this)
     }
@@ -131,9 +153,12 @@ impl CredentialsBuilder {
     /// regular file of at most [`MAX_LOCAL_FILE_BYTES`](wif_core::local_file::MAX_LOCAL_FILE_BYTES)
     /// (1 MiB); a pipe, a device or a larger file is refused before it is read.
     pub fn config_file(self, path: impl AsRef<Path>) -> Result<Self, Error> {
-        let path = path.as_ref();
+        self.read_config(path.as_ref(), Origin::Builder("config_file"))
+    }
+
+    fn read_config(self, path: &Path, found_by: Origin) -> Result<Self, Error> {
         let json = adc::read_credentials_file(path)?;
-        self.config_json(&json)
+        self.config_text(&json, Some(path), found_by)
             .map_err(|e| e.context(format_args!("{}", path.display())))
     }
 
@@ -141,14 +166,21 @@ impl CredentialsBuilder {
     /// [`environment`](Self::environment).
     pub fn adc(self) -> Result<Self, Error> {
         match adc::find_credentials_file(&*self.environment)? {
-            Some(path) => self.config_file(path),
+            Some(path) => {
+                let found_by = if self.environment.non_empty_var(adc::CREDENTIALS_ENV_VAR).is_some()
+                {
+                    Origin::Environment(adc::CREDENTIALS_ENV_VAR)
+                } else {
+                    // gcloud's well-known file: where ADC looks by default.
+                    Origin::Default
+                };
+                self.read_config(&path, found_by)
+            }
             None => Err(Error::config(
-                "GOOGLE_APPLICATION_CREDENTIALS",
+                adc::CREDENTIALS_ENV_VAR,
                 "no credentials found: the variable is unset and gcloud's application_default_credentials.json does not exist",
             )
-            .with_hint(
-                "create a configuration with `gcloud iam workload-identity-pools create-cred-config ... --output-file=wif.json` and set GOOGLE_APPLICATION_CREDENTIALS=wif.json",
-            )),
+            .with_known_cause(&crate::causes::CREDENTIALS_NOT_FOUND)),
         }
     }
 
@@ -322,15 +354,24 @@ impl CredentialsBuilder {
         self
     }
 
+    /// The wall clock the sources read (default: the system clock): the time an AWS signature
+    /// is stamped with, and against which an executable's cached response expires. For tests
+    /// and diagnostics (`wif explain --clock-offset`), so a wrong clock can be played without
+    /// changing the machine's.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// How STS and IAM calls are retried.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.retry = Some(policy);
         self
     }
 
     /// Cache timing.
     pub fn cache_options(mut self, options: CacheOptions) -> Self {
-        self.cache = options;
+        self.cache = Some(options);
         self
     }
 
@@ -343,8 +384,18 @@ impl CredentialsBuilder {
     /// [`retry_policy`](Self::retry_policy) deadline within it; raise this for an executable
     /// source whose command takes most of its `timeout_millis`.
     pub fn chain_deadline(mut self, deadline: Duration) -> Self {
-        self.chain_deadline = deadline;
+        self.chain_deadline = Some(deadline);
         self
+    }
+
+    /// Resolves every setting — from this builder, the configuration and the
+    /// [`environment`](Self::environment), in that order, else the defaults — into a printable,
+    /// secret-free [`Plan`] that says where each came from, with the warnings. Validates
+    /// everything the chain needs and builds nothing: no I/O, no HTTP client.
+    ///
+    /// [`build`](Self::build) and [`build_chain`](Self::build_chain) assemble exactly this plan.
+    pub fn plan(&self) -> Result<Plan, Error> {
+        resolve::resolve(self).map(|resolved| resolved.plan)
     }
 
     /// Assembles the chain. Validates everything; does no I/O.
@@ -354,284 +405,9 @@ impl CredentialsBuilder {
 
     /// Assembles the same layers as [`build`](Self::build) without wrapping them in their cache,
     /// for running the flow one step at a time (what `wif explain` does). Same validation, no
-    /// I/O.
+    /// I/O. The chain keeps its [`Plan`] ([`Chain::plan`]).
     pub fn build_chain(self) -> Result<Chain, Error> {
-        let cfg = self.config.as_ref();
-        let checked = self.check_universe_and_trust()?;
-        let universe = self
-            .universe_domain
-            .clone()
-            .or_else(|| cfg.map(|c| c.universe_domain.clone()))
-            .unwrap_or_else(|| crate::config::DEFAULT_UNIVERSE_DOMAIN.to_owned());
-        let audience = self
-            .audience
-            .clone()
-            .or_else(|| cfg.map(|c| c.audience.clone()))
-            .ok_or_else(|| {
-                Error::config(
-                    "audience",
-                    "is required (the workload identity pool provider's resource name)",
-                )
-            })?;
-        let subject_token_type = self
-            .subject_token_type
-            .clone()
-            .or_else(|| cfg.map(|c| c.subject_token_type.clone()))
-            .ok_or_else(|| Error::config("subject_token_type", "is required"))?;
-        let token_url = self
-            .token_url
-            .clone()
-            .or_else(|| cfg.map(|c| c.token_url.clone()))
-            .unwrap_or_else(|| wif_sts::default_token_url(&universe));
-        let scopes = self
-            .scopes
-            .clone()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| vec![CLOUD_PLATFORM_SCOPE.to_owned()]);
-        let impersonation_url = match (&self.impersonation_url, &self.impersonate_email) {
-            (Some(url), _) => Some(url.clone()),
-            (None, Some(email)) => {
-                Some(wif_impersonate::default_impersonation_url(&universe, email))
-            }
-            (None, None) => cfg.and_then(|c| c.service_account_impersonation_url.clone()),
-        };
-        let lifetime = self.lifetime.or_else(|| {
-            cfg.and_then(|c| c.token_lifetime_seconds)
-                .filter(|s| *s > 0)
-                .map(|s| Duration::from_secs(u64::from(s)))
-        });
-        let quota_project = self
-            .quota_project
-            .clone()
-            .or_else(|| cfg.and_then(|c| c.quota_project_id.clone()))
-            .or_else(|| {
-                self.environment
-                    .var("GOOGLE_CLOUD_QUOTA_PROJECT")
-                    .filter(|v| !v.is_empty())
-            });
-        let client_auth = self.client_auth.clone().or_else(|| {
-            cfg.and_then(|c| c.client_id.clone().map(|id| (id, c.client_secret.clone())))
-        });
-        let workforce_user_project = self
-            .workforce_pool_user_project
-            .clone()
-            .or_else(|| cfg.and_then(|c| c.workforce_pool_user_project.clone()));
-
-        let extra_roots = self.extra_roots()?;
-        let http = match &self.http_client {
-            Some(c) => c.clone(),
-            None if extra_roots.is_empty() => wif_core::http::default_client()?,
-            None => plain_client_with_roots(&extra_roots)?,
-        };
-        // A certificate source is kept concrete: the STS client presents its certificate.
-        let x509 = match (&self.source, cfg) {
-            (None, Some(c)) => sources::certificate_source(c, &self.environment),
-            _ => None,
-        };
-        let (token_url, exchange_http) = match &x509 {
-            Some(x) => sources::mtls_exchange(
-                x,
-                token_url,
-                self.token_url.is_some(),
-                &universe,
-                &extra_roots,
-            )?,
-            None => (token_url, http.clone()),
-        };
-        let source: Arc<dyn SubjectTokenSource> = match (&self.source, &x509, cfg) {
-            (Some(s), _, _) => s.clone(),
-            (None, Some(x), _) => Arc::new(x.clone()),
-            (None, None, Some(c)) => sources::from_config(
-                c,
-                sources::SourceOptions {
-                    http: &http,
-                    env: &self.environment,
-                    aws_provider: self.aws_provider.clone(),
-                    aws_region: self.aws_region.clone(),
-                    checked_url: checked.source_url.clone(),
-                },
-            )?,
-            (None, None, None) => {
-                return Err(Error::config(
-                    "credential_source",
-                    "no subject token source: give a configuration file or call `.source(...)`",
-                ));
-            }
-        };
-        let impersonated_email = match &impersonation_url {
-            Some(url) => Some(wif_impersonate::email_from_url(url).ok_or_else(|| {
-                Error::config(
-                    "service_account_impersonation_url",
-                    "no service account email found before `:generateAccessToken`",
-                )
-            })?),
-            None => None,
-        };
-
-        // With impersonation, the federated token only has to call IAM Credentials; we ask STS
-        // for cloud-platform (as Go's x/oauth2 does), which covers generateAccessToken.
-        let sts_scopes = if impersonation_url.is_some() {
-            vec![CLOUD_PLATFORM_SCOPE.to_owned()]
-        } else {
-            scopes.clone()
-        };
-        let mut sts = StsExchange::builder()
-            .source_arc(source.clone())
-            .audience(audience.clone())
-            .subject_token_type(subject_token_type.clone())
-            .scopes(sts_scopes)
-            .metrics(impersonation_url.is_some(), lifetime.is_some())
-            .http_client(exchange_http.clone())
-            .retry_policy(self.retry);
-        if let Some((id, secret)) = client_auth {
-            sts = sts.client_auth(id, secret);
-        }
-        if let Some(p) = workforce_user_project {
-            sts = sts.workforce_pool_user_project(p);
-        }
-        if let Some(email) = &impersonated_email {
-            sts = sts.impersonated_email(email.clone());
-        }
-        // The URL a trust policy checked is used as parsed, unless the certificate source put
-        // its mTLS endpoint in place of the default one.
-        sts = match checked.token_url.filter(|u| u.as_str() == token_url) {
-            Some(url) => sts.token_url_parsed(url),
-            None => sts.token_url(token_url),
-        };
-        let sts = Arc::new(sts.build()?);
-
-        let impersonation = match &impersonation_url {
-            None => None,
-            Some(url) => {
-                // The federated token is cached on its own: a second impersonation within its
-                // life costs one IAM call, not an STS exchange too.
-                let federated = TokenCache::with_options(sts.clone(), self.cache);
-                let imp = Impersonation::builder().federated(federated);
-                let mut imp = match checked.impersonation_url {
-                    Some(checked) => imp.url_parsed(checked),
-                    None => imp.url(url.clone()),
-                }
-                .universe_domain(universe.clone())
-                .scopes(scopes.clone())
-                .http_client(exchange_http.clone())
-                .retry_policy(self.retry);
-                if let Some(l) = lifetime {
-                    imp = imp.lifetime(l);
-                }
-                if let Some(q) = &quota_project {
-                    imp = imp.quota_project(q.clone());
-                }
-                Some(imp.build()?)
-            }
-        };
-        // The URLs as the layers contact them (parsed), not as written.
-        let info = CredentialsInfo {
-            source_kind: source.kind().to_owned(),
-            audience: Some(audience),
-            subject_token_type: Some(subject_token_type),
-            token_url: Some(sts.token_url().to_string()),
-            impersonated_service_account: impersonated_email,
-            impersonation_url: impersonation.as_ref().map(|imp| imp.url().to_owned()),
-            scopes,
-            quota_project_id: quota_project,
-            universe_domain: universe,
-        };
-        Ok(Chain {
-            source,
-            exchange: sts,
-            impersonation,
-            cache: self.cache,
-            deadline: self.chain_deadline,
-            info,
-        })
-    }
-}
-
-/// The default client, also trusting `roots`.
-fn plain_client_with_roots(
-    roots: &[wif_source_x509::CertificateDer<'static>],
-) -> Result<reqwest::Client, Error> {
-    let mut builder = wif_core::http::client_builder();
-    for (i, der) in roots.iter().enumerate() {
-        let cert = reqwest::Certificate::from_der(der).map_err(|_| {
-            Error::config(
-                "root_certificates",
-                format!("certificate {} is not a usable trust anchor", i + 1),
-            )
-        })?;
-        builder = builder.add_root_certificate(cert);
-    }
-    builder.build().map_err(|e| {
-        Error::new(
-            Step::Config,
-            wif_core::ErrorKind::Internal,
-            "could not build the HTTP client",
-        )
-        .with_source(e)
-    })
-}
-
-impl CredentialsBuilder {
-    /// The certificates of every [`add_root_certificates_pem`](Self::add_root_certificates_pem)
-    /// bundle; a bundle without any is an error (it is surely the wrong file).
-    fn extra_roots(&self) -> Result<Vec<wif_source_x509::CertificateDer<'static>>, Error> {
-        let mut roots = Vec::new();
-        for pem in &self.root_certificates {
-            let parsed = wif_source_x509::parse_root_certificates(pem)?;
-            if parsed.is_empty() {
-                return Err(Error::config(
-                    "root_certificates",
-                    "a PEM bundle holds no certificate (-----BEGIN CERTIFICATE-----)",
-                ));
-            }
-            roots.extend(parsed);
-        }
-        Ok(roots)
-    }
-
-    /// The explicit universe must be a domain and agree with the configuration's (a token for
-    /// one universe is useless in another, and the configuration's default `token_url` was
-    /// derived from its own universe); then the trust policy, if any, checks the configuration.
-    fn check_universe_and_trust(&self) -> Result<Checked, Error> {
-        if let Some(domain) = &self.universe_domain {
-            if !crate::config::is_domain(domain) {
-                return Err(Error::config(
-                    "universe_domain",
-                    "is not a domain name (e.g. \"googleapis.com\")",
-                ));
-            }
-            if let Some(cfg) = &self.config
-                && !cfg.universe_domain.eq_ignore_ascii_case(domain)
-            {
-                return Err(Error::config(
-                    "universe_domain",
-                    format!(
-                        "the builder was given {domain}, but the credential configuration is for universe {}",
-                        cfg.universe_domain
-                    ),
-                )
-                .with_hint(
-                    "set \"universe_domain\" in the configuration (gcloud writes it), or drop .universe_domain(…)",
-                ));
-            }
-        }
-        let (Some(policy), Some(cfg)) = (&self.trust_policy, &self.config) else {
-            return Ok(Checked::default());
-        };
-        if let Some(refusal) = &self.config_text_refusal {
-            return Err(refusal.clone());
-        }
-        let mut policy = policy.clone();
-        if let Some(domain) = &self.universe_domain {
-            policy = policy.allow_universe_domain(domain.clone());
-        }
-        policy.check_used(
-            cfg,
-            Used {
-                token_url: self.token_url.is_none(),
-                impersonation: self.impersonation_url.is_none() && self.impersonate_email.is_none(),
-                source: self.source.is_none(),
-            },
-        )
+        let resolved = resolve::resolve(&self)?;
+        assemble::assemble(resolved)
     }
 }

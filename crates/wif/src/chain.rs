@@ -2,7 +2,8 @@
 //! cache as [`Credentials`], for tools that run the flow one step at a time — `wif explain` times
 //! and diagnoses each step this way. What a `Chain` does is exactly what the `Credentials` built
 //! from the same builder would do, because [`CredentialsBuilder::build`] is
-//! `build_chain()?.into_credentials()`.
+//! `build_chain()?.into_credentials()`; and it is what its [`Plan`] says, because it was
+//! assembled from that plan alone.
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,16 +14,22 @@ use wif_core::{
     SubjectTokenSource, TokenCache, TokenProvider,
 };
 use wif_impersonate::Impersonation;
+use wif_source_aws::AwsSource;
 use wif_sts::StsExchange;
 
 #[cfg(doc)]
 use crate::CredentialsBuilder;
-use crate::{Credentials, CredentialsInfo};
+use crate::{Credentials, CredentialsInfo, Plan};
 
 /// The layers of one credential chain, callable step by step. Made by
 /// [`CredentialsBuilder::build_chain`]; no I/O happens until a step is called.
 pub struct Chain {
+    pub(crate) plan: Plan,
     pub(crate) source: Arc<dyn SubjectTokenSource>,
+    /// The same source as `source` when it is the AWS one, kept concrete.
+    pub(crate) aws: Option<AwsSource>,
+    /// The client of the source (and of STS and IAM, unless they use mTLS).
+    pub(crate) http: reqwest::Client,
     pub(crate) exchange: Arc<StsExchange>,
     /// Built around a cache of `exchange`, as `Credentials` use it; [`Chain::impersonate`] hands
     /// it the federated token explicitly instead.
@@ -34,6 +41,11 @@ pub struct Chain {
 }
 
 impl Chain {
+    /// The plan the chain was assembled from: every setting and where it came from.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
     /// What the chain was assembled from (safe to print).
     pub fn info(&self) -> &CredentialsInfo {
         &self.info
@@ -42,6 +54,23 @@ impl Chain {
     /// The subject token source (step 2).
     pub fn source(&self) -> &dyn SubjectTokenSource {
         self.source.as_ref()
+    }
+
+    /// The subject token source when it is the AWS one ([`SourcePlan::Aws`]), for a look at
+    /// its steps: [`AwsSource::resolve`] tells where region and credentials came from and
+    /// [`AwsSource::sign`] signs, with the chain's environment and clock.
+    ///
+    /// [`SourcePlan::Aws`]: crate::plan::SourcePlan::Aws
+    pub fn aws_source(&self) -> Option<&AwsSource> {
+        self.aws.as_ref()
+    }
+
+    /// The HTTP client the chain's source uses (and STS and IAM Credentials, unless a
+    /// certificate source calls them over mTLS): the builder's, or the default one with the
+    /// extra root certificates. For a diagnostic call beside the chain, such as
+    /// `wif explain --call-aws`.
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// What the source is told about the exchange it serves (audience, token type, ...).

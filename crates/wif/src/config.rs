@@ -18,8 +18,10 @@
 //!   (3600 s, applied by the impersonation layer); otherwise it must be 600..=43200, the range
 //!   gcloud and IAM accept. Neither library checks it; IAM would reject it later.
 //! * `environment_id` `"aws01"` is accepted (both libraries read the version as a number).
-//! * Unknown keys are ignored with a `tracing` warning naming the key; a `credential_source`
-//!   with no known selector is an error.
+//! * Unknown keys are ignored, as Google's libraries ignore them, but not silently: each becomes
+//!   a [`Warning`] naming the key (and the key probably meant), kept with the configuration
+//!   ([`ExternalAccountConfig::warnings`]) and carried into the [`Plan`](crate::plan::Plan). A
+//!   `credential_source` with no known selector is an error.
 
 use std::fmt;
 
@@ -42,6 +44,8 @@ pub use source::{
 };
 
 use fields::{Fields, check_url, quoted};
+
+use crate::plan::{Warning, WarningKind};
 
 /// `subject_token_type` of the AWS source (a serialized, signed `GetCallerIdentity` request).
 pub const AWS_SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:aws:token-type:aws4_request";
@@ -129,6 +133,23 @@ pub struct ExternalAccountConfig {
     pub universe_domain: String,
     /// Where the subject token comes from.
     pub credential_source: CredentialSource,
+    /// What the parser noticed: warnings and the values it filled in.
+    notes: ParseNotes,
+}
+
+/// What parsing noticed beyond the values: warnings about the file, and which values the file
+/// left out (so the plan can say they are defaults).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ParseNotes {
+    pub(crate) warnings: Vec<Warning>,
+    /// `universe_domain` was absent: the parser used `googleapis.com`.
+    pub(crate) default_universe: bool,
+    /// `token_url` was absent: the parser derived this one from the universe.
+    pub(crate) default_token_url: Option<String>,
+    /// `credential_source.regional_cred_verification_url` was absent.
+    pub(crate) default_verification_url: bool,
+    /// `credential_source.executable.timeout_millis` was absent.
+    pub(crate) default_timeout: bool,
 }
 
 impl ExternalAccountConfig {
@@ -170,9 +191,6 @@ impl ExternalAccountConfig {
                 "it is the pool provider's resource name, e.g. //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER",
             )?
             .to_owned();
-        for warning in parse_audience(&audience).warnings {
-            tracing::warn!(%warning, "suspicious `audience` in the credential configuration");
-        }
 
         let subject_token_type = root
             .required(
@@ -191,8 +209,12 @@ impl ExternalAccountConfig {
             ));
         }
 
+        let mut notes = ParseNotes::default();
         let universe_domain = match root.non_empty("universe_domain")? {
-            None => DEFAULT_UNIVERSE_DOMAIN.to_owned(),
+            None => {
+                notes.default_universe = true;
+                DEFAULT_UNIVERSE_DOMAIN.to_owned()
+            }
             Some(d) if is_domain(d) => d.to_owned(),
             Some(d) => {
                 return Err(Error::config(
@@ -206,18 +228,17 @@ impl ExternalAccountConfig {
         };
         let token_url = match root.non_empty("token_url")? {
             Some(u) => u.to_owned(),
-            None => format!("https://sts.{universe_domain}/v1/token"),
+            None => {
+                let derived = wif_sts::default_token_url(&universe_domain);
+                notes.default_token_url = Some(derived.clone());
+                derived
+            }
         };
-        fields::warn_if_plain_http("token_url", &check_url("token_url", &token_url, false)?);
+        check_url("token_url", &token_url, false)?;
         let token_info_url = optional_url(&root, "token_info_url")?;
 
         let service_account_impersonation_url =
             optional_url(&root, "service_account_impersonation_url")?;
-        if let Some(url) = &service_account_impersonation_url
-            && let Ok(parsed) = url::Url::parse(url)
-        {
-            fields::warn_if_plain_http("service_account_impersonation_url", &parsed);
-        }
         if let Some(url) = &service_account_impersonation_url
             && email_from_impersonation_url(url).is_none()
         {
@@ -226,12 +247,7 @@ impl ExternalAccountConfig {
                 "no service account found; the URL must end in `/serviceAccounts/EMAIL:generateAccessToken`",
             ));
         }
-        let token_lifetime_seconds = token_lifetime(&root)?;
-        if token_lifetime_seconds.is_some() && service_account_impersonation_url.is_none() {
-            tracing::warn!(
-                "`service_account_impersonation.token_lifetime_seconds` is ignored: there is no `service_account_impersonation_url`"
-            );
-        }
+        let token_lifetime_seconds = token_lifetime(&root, &mut notes)?;
 
         let workforce_pool_user_project = optional_string(&root, "workforce_pool_user_project")?;
         if workforce_pool_user_project.is_some() && !audience::is_workforce_pool(&audience) {
@@ -244,11 +260,19 @@ impl ExternalAccountConfig {
         let client_id = optional_string(&root, "client_id")?;
         let client_secret = optional_string(&root, "client_secret")?.map(SecretString::from);
         if client_secret.is_some() && client_id.is_none() {
-            tracing::warn!("`client_secret` is ignored: there is no `client_id`");
+            notes.warnings.push(Warning::new(
+                WarningKind::Ignored,
+                "client_secret",
+                "ignored: there is no `client_id`",
+            ));
         }
 
-        let credential_source = source::parse(map.get("credential_source"), &subject_token_type)?;
-        root.warn_unknown(&TOP_LEVEL_KEYS);
+        let credential_source = source::parse(
+            map.get("credential_source"),
+            &subject_token_type,
+            &mut notes,
+        )?;
+        notes.warnings.extend(root.unknown_keys(&TOP_LEVEL_KEYS));
 
         Ok(ExternalAccountConfig {
             audience,
@@ -263,7 +287,21 @@ impl ExternalAccountConfig {
             workforce_pool_user_project,
             universe_domain,
             credential_source,
+            notes,
         })
+    }
+
+    /// What is legal in this configuration but probably not meant: unknown keys (a typo such
+    /// as `tokenurl` leaves the default `token_url` in place), a `client_secret` without a
+    /// `client_id`. Checks of the values the chain ends up using (the audience, plain-http
+    /// endpoints, a lifetime without impersonation) are made on the resolved
+    /// [`Plan`](crate::plan::Plan), whatever set them, and are among its warnings.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.notes.warnings
+    }
+
+    pub(crate) fn notes(&self) -> &ParseNotes {
+        &self.notes
     }
 
     /// Whether the audience is a workforce pool (Python's anchored regex
@@ -273,7 +311,10 @@ impl ExternalAccountConfig {
     }
 
     /// The service account to impersonate: the text between the last `/` and
-    /// `:generateAccessToken` of the impersonation URL (Python's rule).
+    /// `:generateAccessToken` of the impersonation URL (Python's rule, which also accepts a
+    /// numeric unique ID). The chain is stricter: it needs an email
+    /// ([`wif_impersonate::email_from_url`]); the [`Plan`](crate::plan::Plan)'s
+    /// `impersonation.service_account` is what it uses.
     pub fn impersonated_email(&self) -> Option<String> {
         self.service_account_impersonation_url
             .as_deref()
@@ -449,11 +490,13 @@ fn optional_url(root: &Fields<'_>, key: &str) -> Result<Option<String>, Error> {
     }
 }
 
-fn token_lifetime(root: &Fields<'_>) -> Result<Option<u32>, Error> {
+fn token_lifetime(root: &Fields<'_>, notes: &mut ParseNotes) -> Result<Option<u32>, Error> {
     let Some(sai) = root.object("service_account_impersonation")? else {
         return Ok(None);
     };
-    sai.warn_unknown(&["token_lifetime_seconds"]);
+    notes
+        .warnings
+        .extend(sai.unknown_keys(&["token_lifetime_seconds"]));
     match sai.uint("token_lifetime_seconds")? {
         None | Some(0) => Ok(None),
         Some(v) => match u32::try_from(v) {

@@ -9,6 +9,7 @@ use wif_core::{
     AccessToken, Error, SourceContext, SubjectToken, SubjectTokenSource, TokenCache, TokenProvider,
 };
 
+use crate::plan::Warning;
 use crate::{CredentialsBuilder, TrustPolicy};
 
 /// What a [`Credentials`] was assembled from; safe to print (holds no secrets).
@@ -33,6 +34,10 @@ pub struct CredentialsInfo {
     pub quota_project_id: Option<String>,
     /// The universe domain (default `googleapis.com`).
     pub universe_domain: String,
+    /// What in the settings is legal but probably not what was meant (an unknown key in the
+    /// configuration, a project ID in the audience, …): the [`Plan`](crate::Plan)'s warnings.
+    /// Also logged with `tracing` at `build()`.
+    pub warnings: Vec<Warning>,
 }
 
 /// Google credentials obtained through Workload Identity Federation.
@@ -135,6 +140,7 @@ impl Credentials {
                     scopes: Vec::new(),
                     quota_project_id: None,
                     universe_domain: "googleapis.com".to_owned(),
+                    warnings: Vec::new(),
                 },
             }),
         }

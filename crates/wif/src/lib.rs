@@ -33,6 +33,11 @@
 //! [`Credentials::from_file_untrusted`], which apply [`TrustPolicy::strict`] first (see
 //! [`trust`] and `docs/security.md`).
 //!
+//! Building is resolve, then assemble: [`CredentialsBuilder::plan`] says which value of every
+//! setting the chain will use and where it came from (builder, configuration, environment or
+//! default), with warnings about settings that are legal but probably not meant; `build()`
+//! assembles exactly that plan. `wif explain` and `wif token --dry-run` print it.
+//!
 //! Plug in your own identity with the builder:
 //!
 //! ```
@@ -58,11 +63,14 @@
 //! ```
 
 pub mod adc;
+mod assemble;
 mod builder;
+pub mod causes;
 mod chain;
 pub mod config;
 mod credentials;
-mod sources;
+pub mod plan;
+mod resolve;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod trust;
@@ -71,11 +79,12 @@ pub use builder::CredentialsBuilder;
 pub use chain::Chain;
 pub use config::{CredentialSource, ExternalAccountConfig};
 pub use credentials::{Credentials, CredentialsInfo};
+pub use plan::Plan;
 pub use trust::TrustPolicy;
 pub use wif_core::{
-    AccessToken, CLOUD_PLATFORM_SCOPE, CacheOptions, Environment, Error, ErrorKind, IAM_SCOPE,
-    MapEnvironment, OsEnvironment, RetryPolicy, ServerError, SourceContext, Step, SubjectToken,
-    SubjectTokenSource, TokenFormat, TokenProvider, async_trait, secrecy,
+    AccessToken, CLOUD_PLATFORM_SCOPE, CacheOptions, Cause, Environment, Error, ErrorKind,
+    IAM_SCOPE, MapEnvironment, OsEnvironment, RetryPolicy, ServerError, SourceContext, Step,
+    SubjectToken, SubjectTokenSource, TokenFormat, TokenProvider, async_trait, secrecy,
 };
 
 /// The layer crates, for callers who assemble or replace layers by hand.

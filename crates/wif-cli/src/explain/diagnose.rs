@@ -1,17 +1,22 @@
-//! Turning a failed step into named causes and fixes: the server's words, our layers' hints and
-//! what the walk learned on the way (the caller's ARN, the JWT's subject, the response's `Date`)
-//! combined into "this is why, change that". Every cause is listed, with the same id, in
-//! docs/troubleshooting.md.
-//!
-//! Causes are recognised from the error's step, kind, status and the server's words; for errors
-//! of our own AWS source, from the hints `wif-source-aws` attaches (the tests run each one
-//! against the emulator, so a reworded hint fails a test rather than a diagnosis).
+//! Turning a failed step into named causes and fixes. The cause is the one the failing layer
+//! attached to the error ([`Error::known_cause`], a typed value of the catalogue, with its
+//! summary and fix); when no layer recognised one, the walk classifies the failure itself with
+//! its own few causes (unreachable, unrecognized, …). A diagnosis is rendered from the cause —
+//! its summary, the error's words, its fix — and, for the causes where the walk knows more (the
+//! caller's ARN, the JWT's subject, the pool and provider, the clock measured from `Date`), with
+//! that filled in. Every cause has a section of docs/troubleshooting.md under its id.
 
 use std::time::SystemTime;
 
 use wif::config::Audience;
+use wif::layers::core::causes::CLOCK_SKEW;
+use wif::layers::impersonate::causes::MISSING_WORKLOAD_IDENTITY_USER;
 use wif::layers::source_aws::CallerIdentity;
-use wif::{Error, ErrorKind};
+use wif::layers::sts::causes::{
+    ATTRIBUTE_CONDITION, AUDIENCE_FORMAT, GOOGLE_SUBJECT_TOO_LONG, PROVIDER_NOT_FOUND,
+    TOKEN_AUDIENCE_MISMATCH,
+};
+use wif::{Cause, Error, ErrorKind};
 
 use super::report::Diagnosis;
 
@@ -27,11 +32,41 @@ use google::{
     token_audience_mismatch,
 };
 
+/// The causes `wif explain` names itself, for failures no layer recognised.
+pub(crate) mod causes {
+    use wif::Cause;
+
+    /// A subject token source failed in a way it did not name.
+    pub(crate) const SOURCE_FAILED: Cause = Cause::new(
+        "source_failed",
+        "the subject token could not be obtained",
+        "check the credential_source settings (file path, URL, headers, format)",
+    );
+    /// A transport failure or timeout.
+    pub(crate) const UNREACHABLE: Cause = Cause::new(
+        "unreachable",
+        "the endpoint could not be reached",
+        "check network access from this machine (DNS, proxy settings HTTPS_PROXY/NO_PROXY, firewall or VPC egress) and the URL in the configuration",
+    );
+    /// A server's refusal nobody has a name for.
+    pub(crate) const UNRECOGNIZED: Cause = Cause::new(
+        "unrecognized",
+        "a failure wif explain has no name for",
+        "see docs/troubleshooting.md; run again with RUST_LOG=wif=debug for the request trail",
+    );
+
+    /// Every cause of `wif explain`'s own (the troubleshooting pages are checked against them).
+    #[cfg(test)]
+    pub(crate) const ALL: [Cause; 3] = [SOURCE_FAILED, UNREACHABLE, UNRECOGNIZED];
+}
+
+use causes::{SOURCE_FAILED, UNREACHABLE, UNRECOGNIZED};
+
 /// What the walk knows when a step fails.
 #[derive(Debug, Default)]
 pub(crate) struct Known {
-    /// The configuration's source kind (`aws`, `file`, `url`, …).
-    pub(crate) source_kind: Option<&'static str>,
+    /// Whether the chain's source is the AWS one (the IAM member is then a role's principalSet).
+    pub(crate) aws_source: bool,
     pub(crate) audience: Option<Audience>,
     pub(crate) impersonate: Option<String>,
     /// The caller AWS named (`--call-aws`).
@@ -55,343 +90,89 @@ impl Known {
     }
 }
 
-fn d(cause: &'static str, summary: &str, explanation: String, fix: String) -> Diagnosis {
+/// A diagnosis of `cause` with its own fix and `explanation`.
+fn d(cause: &'static Cause, explanation: String, fix: String) -> Diagnosis {
     Diagnosis {
         cause,
-        summary: summary.to_owned(),
         explanation,
         fix,
     }
 }
 
-fn lower(s: Option<&str>) -> String {
-    s.unwrap_or_default().to_ascii_lowercase()
+/// The error's words: the server's message when it sent one, else ours.
+fn words(err: &Error) -> String {
+    match err.server_error().and_then(|s| s.message.as_deref()) {
+        Some(said) => format!("the server said: {said}"),
+        None => err.message().to_owned(),
+    }
 }
 
-/// The configuration could not be found, read or understood.
+/// Causes for which the walk knows more than the catalogue says.
+type Tailored = fn(&Error, &Known) -> Diagnosis;
+
+const TAILORED: [(&Cause, Tailored); 7] = [
+    (&ATTRIBUTE_CONDITION, attribute_condition),
+    (&GOOGLE_SUBJECT_TOO_LONG, subject_too_long),
+    (&AUDIENCE_FORMAT, audience_format),
+    (&PROVIDER_NOT_FOUND, provider_not_found),
+    (&TOKEN_AUDIENCE_MISMATCH, token_audience_mismatch),
+    (&MISSING_WORKLOAD_IDENTITY_USER, missing_binding),
+    (&CLOCK_SKEW, clock_skew),
+];
+
+/// The diagnosis of `err`: the cause a layer named, else `fallback`; tailored when the walk
+/// knows more about it, else the catalogue's fix with the error's words.
+fn diagnosis(err: &Error, known: &Known, fallback: &'static Cause) -> Diagnosis {
+    let cause = err.known_cause().unwrap_or(fallback);
+    match TAILORED.iter().find(|(c, _)| *c == cause) {
+        Some((_, tailor)) => tailor(err, known),
+        None => d(cause, words(err), cause.fix.to_owned()),
+    }
+}
+
+/// The walk's own name for a failure no layer named.
+fn unnamed(err: &Error, otherwise: &'static Cause) -> &'static Cause {
+    match err.kind() {
+        ErrorKind::Transport | ErrorKind::Timeout => &UNREACHABLE,
+        ErrorKind::NotSupported => &wif::causes::UNSUPPORTED_SOURCE,
+        _ => otherwise,
+    }
+}
+
+/// The configuration could not be found, read, resolved or assembled.
 pub(crate) fn config_failure(err: &Error) -> Vec<Diagnosis> {
-    let message = err.message();
-    if message.contains("no credentials found") {
-        return vec![d(
-            "credentials_not_found",
-            "no credential configuration found",
-            "without --credentials, Application Default Credentials look at GOOGLE_APPLICATION_CREDENTIALS, then gcloud's application_default_credentials.json; neither exists".into(),
-            "create one with `gcloud iam workload-identity-pools create-cred-config …` and pass it with --credentials FILE or GOOGLE_APPLICATION_CREDENTIALS=FILE".into(),
-        )];
+    let fallback = match err.kind() {
+        ErrorKind::NotSupported => &wif::causes::UNSUPPORTED_SOURCE,
+        _ => &wif::causes::INVALID_CONFIG,
+    };
+    let mut diagnosis = diagnosis(err, &Known::default(), fallback);
+    if diagnosis.cause == &wif::causes::INVALID_CONFIG {
+        diagnosis.explanation =
+            format!("it was refused before any network call: {}", err.message());
     }
-    if err.kind() == ErrorKind::NotSupported {
-        return vec![unsupported_source(err)];
-    }
-    vec![d(
-        "invalid_config",
-        "the credential configuration is invalid",
-        format!("it was refused before any network call: {message}"),
-        err.hint().map_or_else(
-            || "fix the named field, or regenerate the file with `gcloud iam workload-identity-pools create-cred-config`".to_owned(),
-            str::to_owned,
-        ),
-    )]
-}
-
-fn unsupported_source(err: &Error) -> Diagnosis {
-    d(
-        "unsupported_source",
-        "this credential source is not supported by this build",
-        err.message().to_owned(),
-        err.hint().map_or_else(
-            || "use a file, URL or AWS credential source".to_owned(),
-            str::to_owned,
-        ),
-    )
+    vec![diagnosis]
 }
 
 /// The subject token could not be obtained (or, with `--call-aws`, AWS refused it).
 pub(crate) fn source_failure(err: &Error, known: &Known) -> Vec<Diagnosis> {
-    use wif::layers::source_aws::causes;
-    let message = err.message();
-    let hint = err.hint().unwrap_or_default();
-    if err.kind() == ErrorKind::NotSupported {
-        return vec![unsupported_source(err)];
-    }
-    // The AWS source names what it recognized (`Error::cause`); the diagnoses carry the same
-    // names.
-    let cause = err.cause();
-    if cause == Some(causes::NO_REGION) {
-        return vec![d(
-            causes::NO_REGION,
-            "no AWS region",
-            "the signed request names a regional AWS STS host, so a region is needed: AWS_REGION and AWS_DEFAULT_REGION are unset and credential_source has no region_url (Lambda sets AWS_REGION; EC2 answers region_url)".into(),
-            "set AWS_REGION (e.g. AWS_REGION=us-east-1), or add \"region_url\": \"http://169.254.169.254/latest/meta-data/placement/availability-zone\" to credential_source".into(),
-        )];
-    }
-    if cause == Some(causes::NO_AWS_CREDENTIALS) {
-        return vec![d(
-            causes::NO_AWS_CREDENTIALS,
-            "no AWS credentials",
-            format!("nothing to sign with: {message}"),
-            "set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or add \"url\": \"http://169.254.169.254/latest/meta-data/iam/security-credentials\" to credential_source (EC2); on ECS/EKS use the library's aws-config feature".into(),
-        )];
-    }
-    if cause == Some(causes::IMDSV2_REQUIRED) {
-        return vec![d(
-            causes::IMDSV2_REQUIRED,
-            "the instance requires IMDSv2",
-            "the metadata service answered 401 to a GET without a session token: the instance is configured with HttpTokens=required, and the configuration uses IMDSv1".into(),
-            "add \"imdsv2_session_token_url\": \"http://169.254.169.254/latest/api/token\" to credential_source (gcloud iam workload-identity-pools create-cred-config --aws --enable-imdsv2)".into(),
-        )];
-    }
-    if cause == Some(causes::NO_METADATA_SERVICE) {
-        return vec![d(
-            causes::NO_METADATA_SERVICE,
-            "the instance metadata service is unreachable",
-            format!("{message}: this is not an EC2 instance, or a container cannot reach the metadata service (hop limit 1)"),
-            "on Lambda/ECS give credentials and region through the environment; in a container on EC2 set the instance's HttpPutResponseHopLimit to 2".into(),
-        )];
-    }
-    if cause == Some(causes::NO_INSTANCE_ROLE) {
-        return vec![d(
-            causes::NO_INSTANCE_ROLE,
-            "no IAM role attached to the instance",
-            format!("the metadata service lists no role: {message}"),
-            "attach an instance profile whose role the pool's AWS provider trusts".into(),
-        )];
-    }
-    if cause == Some(causes::METADATA_REFUSED) {
-        return vec![d(
-            causes::METADATA_REFUSED,
-            "the instance metadata service refused the request",
-            message.to_owned(),
-            "enable the metadata endpoint (HttpEndpoint=enabled) or allow the workload to reach 169.254.169.254".into(),
-        )];
-    }
-    if let Some(server) = err.server_error() {
-        // AWS's own answer to `--call-aws`: Google would get the same.
-        let mut out = aws_refusal(
-            server.code.as_deref(),
-            server.message.as_deref(),
-            err,
-            known,
-        );
-        if !out.is_empty() {
-            out.extend(clock_notice(err, known, &out));
-            return out;
-        }
-    }
-    if matches!(err.kind(), ErrorKind::Transport | ErrorKind::Timeout) {
-        return vec![unreachable(err)];
-    }
-    vec![d(
-        "source_failed",
-        "the subject token could not be obtained",
-        message.to_owned(),
-        if hint.is_empty() {
-            "check the credential_source settings (file path, URL, headers, format)".to_owned()
-        } else {
-            hint.to_owned()
-        },
-    )]
-}
-
-/// AWS refused the signed request (in `--call-aws`, or as relayed by Google STS).
-fn aws_refusal(
-    code: Option<&str>,
-    message: Option<&str>,
-    err: &Error,
-    known: &Known,
-) -> Vec<Diagnosis> {
-    let code_l = lower(code);
-    let message_l = lower(message);
-    if message_l.contains("signature expired") || message_l.contains("signature not yet current") {
-        return vec![clock_skew(
-            err,
-            known,
-            "AWS refuses a signature whose time is more than 15 minutes from its own clock",
-        )];
-    }
-    let aws_code = if code_l == "invalid_grant" {
-        // Google relays AWS's code inside its own message.
-        [
-            "signaturedoesnotmatch",
-            "invalidclienttokenid",
-            "expiredtoken",
-        ]
-        .into_iter()
-        .find(|c| message_l.contains(c))
-        .unwrap_or_default()
-        .to_owned()
-    } else {
-        code_l
-    };
-    let words = message.unwrap_or_default();
-    match aws_code.as_str() {
-        "expiredtoken" => vec![d(
-            "aws_credentials_expired",
-            "the AWS credentials have expired",
-            format!("AWS said: {words}"),
-            "temporary credentials must be fresh when signing: restart the workload or fix the process that writes them (Lambda and EC2 rotate them for you)".into(),
-        )],
-        "invalidclienttokenid" => vec![d(
-            "aws_credentials_invalid",
-            "AWS does not accept these credentials",
-            format!("AWS said: {words}"),
-            "use the role's current access key id together with its session token (AWS_SESSION_TOKEN for ASIA… keys); a key copied without its session token is refused".into(),
-        )],
-        "signaturedoesnotmatch" => vec![d(
-            "aws_signature_mismatch",
-            "AWS computed a different signature",
-            format!("AWS said: {words}"),
-            "the secret access key does not belong to the access key id, or the region in the signed URL differs from the signing region: check AWS_REGION and the key pair".into(),
-        )],
-        _ => Vec::new(),
-    }
+    chain_failure(err, known, &SOURCE_FAILED)
 }
 
 /// Google STS refused the exchange.
 pub(crate) fn exchange_failure(err: &Error, known: &Known) -> Vec<Diagnosis> {
-    if matches!(err.kind(), ErrorKind::Transport | ErrorKind::Timeout) {
-        return vec![unreachable(err)];
-    }
-    let server = err.server_error().cloned().unwrap_or_default();
-    let code = lower(server.code.as_deref());
-    let message = lower(server.message.as_deref());
-    let words = server.message.clone().unwrap_or_default();
-    let mut out = Vec::new();
-    if err.status() == Some(429) || code == "quota_exceeded" {
-        out.push(d(
-            "sts_quota",
-            "STS rate limit for this project",
-            format!("STS throttled the exchange: {words}"),
-            "cache tokens and share one wif::Credentials per process (it refreshes once for all callers) instead of exchanging per request; retry after a few seconds".into(),
-        ));
-    } else if code == "unauthorized_client" && message.contains("attribute condition") {
-        out.push(attribute_condition(known));
-    } else if message.contains("google.subject") && message.contains("127") {
-        out.push(subject_too_long(known));
-    } else if code == "invalid_request" && message.contains("invalid value for \"audience\"") {
-        out.push(audience_format(known));
-    } else if code == "invalid_target" {
-        out.push(provider_not_found(known));
-    } else if code == "invalid_grant"
-        && message.contains("audience")
-        && (message.contains("does not match") || message.contains("mismatch"))
-    {
-        out.push(token_audience_mismatch(known));
-    } else if message.contains("subject_token_type")
-        || message.contains("subject token type")
-        || code == "unsupported_token_type"
-    {
-        out.push(d(
-            "subject_token_type_mismatch",
-            "the subject token type does not fit the provider",
-            format!("STS said: {words}"),
-            "AWS providers take urn:ietf:params:aws:token-type:aws4_request; OIDC providers urn:ietf:params:oauth:token-type:jwt (or :id_token); SAML providers :saml2. Regenerate the configuration for the right provider with gcloud".into(),
-        ));
-    } else {
-        out.extend(aws_refusal(
-            server.code.as_deref(),
-            server.message.as_deref(),
-            err,
-            known,
-        ));
-        if out.is_empty() && code == "invalid_grant" && is_time_complaint(&message) {
-            out.push(clock_skew(
-                err,
-                known,
-                "STS says the subject token is expired or not yet valid",
-            ));
-        }
-    }
-    out.extend(clock_notice(err, known, &out));
-    if out.is_empty() {
-        out.push(unrecognized(err));
-    }
-    out
-}
-
-fn is_time_complaint(message: &str) -> bool {
-    message.contains("expired")
-        || message
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|w| {
-                matches!(
-                    w,
-                    "iat" | "exp" | "nbf" | "future" | "clock" | "skew" | "timestamp"
-                )
-            })
+    chain_failure(err, known, &UNRECOGNIZED)
 }
 
 /// IAM Credentials refused the impersonation.
 pub(crate) fn impersonation_failure(err: &Error, known: &Known) -> Vec<Diagnosis> {
-    if matches!(err.kind(), ErrorKind::Transport | ErrorKind::Timeout) {
-        return vec![unreachable(err)];
-    }
-    let server = err.server_error().cloned().unwrap_or_default();
-    let code = server.code.as_deref().unwrap_or_default();
-    let reason = server.reason.as_deref().unwrap_or_default();
-    let words = server.message.clone().unwrap_or_default();
-    let sa = known
-        .impersonate
-        .clone()
-        .unwrap_or_else(|| "SERVICE_ACCOUNT_EMAIL".into());
-    let status = err.status().unwrap_or_default();
-    let mut out = Vec::new();
-    if reason == "SERVICE_DISABLED" || words.contains("has not been used in project") {
-        out.push(d(
-            "iam_credentials_api_disabled",
-            "the IAM Service Account Credentials API is disabled",
-            format!("IAM said: {words}"),
-            "gcloud services enable iamcredentials.googleapis.com --project=PROJECT (the project the message names), then wait a few minutes".into(),
-        ));
-    } else if status == 403 || code == "PERMISSION_DENIED" {
-        out.push(missing_binding(&sa, known));
-    } else if status == 404 || code == "NOT_FOUND" {
-        out.push(d(
-            "service_account_not_found",
-            "the service account does not exist",
-            format!("IAM said: {words}"),
-            format!("check the email in service_account_impersonation_url ({sa}): the full NAME@PROJECT_ID.iam.gserviceaccount.com, in the project that owns it (gcloud iam service-accounts describe {sa})"),
-        ));
-    } else if status == 401 || code == "UNAUTHENTICATED" {
-        out.push(d(
-            "federated_token_rejected",
-            "IAM Credentials rejected the federated token",
-            format!("IAM said: {words}"),
-            "the federated token expired or belongs to another universe: check universe_domain and the impersonation URL's host".into(),
-        ));
-    } else if status == 400 || code == "INVALID_ARGUMENT" {
-        out.push(d(
-            "impersonation_request_invalid",
-            "IAM Credentials refused the request's lifetime or scopes",
-            format!("IAM said: {words}"),
-            "token_lifetime_seconds above 3600 needs the org policy constraints/iam.allowServiceAccountCredentialLifetimeExtension for this service account; scopes must be valid OAuth scopes".into(),
-        ));
-    }
+    chain_failure(err, known, &UNRECOGNIZED)
+}
+
+/// A failed call of the chain: its cause, and the clock when it is far off whatever the cause.
+fn chain_failure(err: &Error, known: &Known, otherwise: &'static Cause) -> Vec<Diagnosis> {
+    let mut out = vec![diagnosis(err, known, unnamed(err, otherwise))];
     out.extend(clock_notice(err, known, &out));
-    if out.is_empty() {
-        out.push(unrecognized(err));
-    }
     out
-}
-
-fn unreachable(err: &Error) -> Diagnosis {
-    d(
-        "unreachable",
-        "the endpoint could not be reached",
-        err.message().to_owned(),
-        "check network access from this machine (DNS, proxy settings HTTPS_PROXY/NO_PROXY, firewall or VPC egress) and the URL in the configuration".into(),
-    )
-}
-
-fn unrecognized(err: &Error) -> Diagnosis {
-    d(
-        "unrecognized",
-        "a failure wif explain has no name for",
-        format!("the server's words are above ({})", err.message()),
-        err.hint().map_or_else(
-            || "see docs/troubleshooting.md; run again with RUST_LOG=wif=debug for the request trail".to_owned(),
-            str::to_owned,
-        ),
-    )
 }
 
 #[cfg(test)]
@@ -412,7 +193,7 @@ mod tests {
             "//iam.googleapis.com/projects/42/locations/global/workloadIdentityPools/pool/providers/aws",
         );
         let mut known = Known {
-            source_kind: Some("aws"),
+            aws_source: true,
             audience: Some(audience),
             ..Known::default()
         };
@@ -424,7 +205,7 @@ mod tests {
         assert!(missing.is_some());
         known.imds_role = Some("ec2-role".into());
         assert!(member(&known).0.ends_with("assumed-role/ec2-role"));
-        known.source_kind = Some("file");
+        known.aws_source = false;
         known.jwt_subject = Some("system:serviceaccount:ns:app".into());
         assert_eq!(
             member(&known),
@@ -439,107 +220,70 @@ mod tests {
         Error::http(step, status, body.as_bytes())
     }
 
+    fn ids(diagnoses: &[Diagnosis]) -> Vec<&'static str> {
+        diagnoses.iter().map(|d| d.cause.id).collect()
+    }
+
     #[test]
-    fn server_words_map_to_named_causes() {
-        use wif::Step::{Exchange, Impersonation};
+    fn the_cause_a_layer_named_is_rendered_from_the_catalogue() {
+        use wif::layers::impersonate::causes::SERVICE_ACCOUNT_NOT_FOUND;
+        use wif::layers::sts::causes::STS_QUOTA;
         let known = Known {
             impersonate: Some("sa@p.iam.gserviceaccount.com".into()),
             ..Known::default()
         };
-        let table: &[(Error, &str)] = &[
-            (
-                http(Exchange, 429, r#"{"error":"quota_exceeded"}"#),
-                "sts_quota",
+        // A plain cause: the catalogue's fix, the server's words.
+        let err = http(
+            wif::Step::Exchange,
+            429,
+            r#"{"error":"quota_exceeded","error_description":"slow down"}"#,
+        )
+        .with_known_cause(&STS_QUOTA);
+        let out = exchange_failure(&err, &known);
+        assert_eq!(ids(&out), ["sts_quota"]);
+        assert_eq!(out[0].fix, STS_QUOTA.fix);
+        assert_eq!(out[0].explanation, "the server said: slow down");
+        // A cause the walk knows more about: the binding, with the service account filled in.
+        let err = http(wif::Step::Impersonation, 403, "")
+            .with_known_cause(&MISSING_WORKLOAD_IDENTITY_USER);
+        let out = impersonation_failure(&err, &known);
+        assert_eq!(ids(&out), ["missing_workload_identity_user"]);
+        assert!(
+            out[0].fix.starts_with(
+                "gcloud iam service-accounts add-iam-policy-binding sa@p.iam.gserviceaccount.com"
             ),
-            (
-                http(
-                    Exchange,
-                    400,
-                    r#"{"error":"invalid_grant","error_description":"The audience in ID Token [x] does not match the expected audience."}"#,
-                ),
-                "token_audience_mismatch",
-            ),
-            (
-                http(
-                    Exchange,
-                    400,
-                    r#"{"error":"invalid_request","error_description":"Invalid subject_token_type."}"#,
-                ),
-                "subject_token_type_mismatch",
-            ),
-            (
-                http(
-                    Exchange,
-                    400,
-                    r#"{"error":"invalid_grant","error_description":"ID Token issued at 1700000000 is expired."}"#,
-                ),
-                "clock_skew",
-            ),
-            (
-                http(
-                    Exchange,
-                    400,
-                    r#"{"error":"invalid_grant","error_description":"Received invalid AWS response of type ExpiredToken with error message: The security token included in the request is expired"}"#,
-                ),
-                "aws_credentials_expired",
-            ),
-            (
-                http(
-                    Exchange,
-                    400,
-                    r#"{"error":"invalid_grant","error_description":"Received invalid AWS response of type InvalidClientTokenId with error message: The security token included in the request is invalid."}"#,
-                ),
-                "aws_credentials_invalid",
-            ),
-        ];
-        for (err, cause) in table {
-            let got: Vec<&str> = exchange_failure(err, &known)
-                .iter()
-                .map(|d| d.cause)
-                .collect();
-            assert_eq!(got, [*cause], "{err}");
-        }
-        let table: &[(Error, &str)] = &[
-            (
-                http(
-                    Impersonation,
-                    403,
-                    r#"{"error":{"code":403,"status":"PERMISSION_DENIED","message":"IAM Service Account Credentials API has not been used in project 1 before or it is disabled.","details":[{"reason":"SERVICE_DISABLED"}]}}"#,
-                ),
-                "iam_credentials_api_disabled",
-            ),
-            (
-                http(
-                    Impersonation,
-                    404,
-                    r#"{"error":{"code":404,"status":"NOT_FOUND","message":"Not found"}}"#,
-                ),
-                "service_account_not_found",
-            ),
-            (
-                http(
-                    Impersonation,
-                    401,
-                    r#"{"error":{"code":401,"status":"UNAUTHENTICATED","message":"x"}}"#,
-                ),
-                "federated_token_rejected",
-            ),
-            (
-                http(
-                    Impersonation,
-                    400,
-                    r#"{"error":{"code":400,"status":"INVALID_ARGUMENT","message":"x"}}"#,
-                ),
-                "impersonation_request_invalid",
-            ),
-        ];
-        for (err, cause) in table {
-            let got: Vec<&str> = impersonation_failure(err, &known)
-                .iter()
-                .map(|d| d.cause)
-                .collect();
-            assert_eq!(got, [*cause], "{err}");
-        }
+            "{}",
+            out[0].fix
+        );
+        let err =
+            http(wif::Step::Impersonation, 404, "").with_known_cause(&SERVICE_ACCOUNT_NOT_FOUND);
+        assert_eq!(
+            ids(&impersonation_failure(&err, &known)),
+            ["service_account_not_found"]
+        );
+    }
+
+    #[test]
+    fn failures_no_layer_named_get_the_walk_s_own_causes() {
+        let known = Known::default();
+        let refused = Error::new(
+            wif::Step::Exchange,
+            ErrorKind::Transport,
+            "connection refused",
+        );
+        assert_eq!(ids(&exchange_failure(&refused, &known)), ["unreachable"]);
+        let io = Error::new(wif::Step::Source, ErrorKind::Io, "no such file");
+        assert_eq!(ids(&source_failure(&io, &known)), ["source_failed"]);
+        let unsupported = Error::not_supported(wif::Step::Config, "interactive mode");
+        assert_eq!(ids(&config_failure(&unsupported)), ["unsupported_source"]);
+        let invalid = Error::config("audience", "is missing");
+        let out = config_failure(&invalid);
+        assert_eq!(ids(&out), ["invalid_config"]);
+        assert!(
+            out[0].explanation.contains("before any network call"),
+            "{}",
+            out[0].explanation
+        );
     }
 
     #[test]
@@ -550,16 +294,16 @@ mod tests {
             400,
             br#"{"error":"unauthorized_client","error_description":"The given credential is rejected by the attribute condition."}"#,
         )
+        .with_known_cause(&ATTRIBUTE_CONDITION)
         .with_server_date(server);
         let known = Known {
             local_now: Some(server - std::time::Duration::from_secs(900)),
             ..Known::default()
         };
-        let got: Vec<&str> = exchange_failure(&err, &known)
-            .iter()
-            .map(|d| d.cause)
-            .collect();
-        assert_eq!(got, ["attribute_condition", "clock_skew"]);
+        assert_eq!(
+            ids(&exchange_failure(&err, &known)),
+            ["attribute_condition", "clock_skew"]
+        );
         let close = Known {
             local_now: Some(server),
             ..Known::default()
@@ -571,7 +315,6 @@ mod tests {
     fn unknown_failures_still_get_a_named_cause() {
         let err = Error::http(wif::Step::Exchange, 400, br#"{"error":"weird"}"#);
         let out = exchange_failure(&err, &Known::default());
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].cause, "unrecognized");
+        assert_eq!(ids(&out), ["unrecognized"]);
     }
 }

@@ -1,46 +1,47 @@
 //! Steps 3 to 5 of `wif explain`: the Google STS exchange, service-account impersonation and the
-//! resulting token, built from the configuration the way the facade builds them, but called one
-//! at a time so each can be timed and diagnosed on its own. Tokens are held, never shown.
+//! resulting token — the chain's layers, called one at a time so each can be timed and diagnosed
+//! on its own, and described by the plan they were assembled from. Tokens are held, never shown.
 
 use std::time::SystemTime;
 
-use wif::config::ExternalAccountConfig;
 use wif::layers::core::Clock;
-use wif::{AccessToken, CLOUD_PLATFORM_SCOPE, Error, SubjectToken};
+use wif::layers::core::http::describe_url;
+use wif::plan::SourcePlan;
+use wif::{AccessToken, Chain, Error, SubjectToken};
 
 use super::diagnose;
 use super::report::StepId;
-use super::{Walk, describe_duration, shown_url};
-
-/// The scopes of the final token: `wif explain` asks for what `wif token` asks by default.
-fn scopes() -> Vec<String> {
-    vec![CLOUD_PLATFORM_SCOPE.to_owned()]
-}
+use super::{Walk, describe_duration, origin_text, shown_url};
 
 impl Walk {
     /// Step 3: the RFC 8693 exchange at Google STS.
     pub(super) async fn exchange_step(
         &mut self,
-        cfg: &ExternalAccountConfig,
+        chain: &Chain,
         subject: &SubjectToken,
     ) -> Result<AccessToken, Error> {
+        let plan = chain.plan();
         let step = self.step(StepId::Exchange);
-        step.fact("token_url", "token URL", shown_url(&cfg.token_url));
-        step.fact("audience", "audience", cfg.audience.clone());
+        // The endpoint the chain calls: for a certificate source, the universe's mTLS host.
+        let url = describe_url(&plan.token_url.value);
+        let text = format!("{url}{}", origin_text(Some(plan.token_url.origin)));
+        step.fact_with_text("token_url", "token URL", url, Some(text));
+        step.fact("audience", "audience", plan.audience.value.clone());
         step.fact(
             "subject_token_type",
             "subject token type",
-            cfg.subject_token_type.clone(),
+            plan.subject_token_type.value.clone(),
         );
-        step.fact("scopes", "scopes", scopes());
-        step.optional("client_id", "client id", cfg.client_id.clone());
+        step.fact("scopes", "scopes", plan.sts_scopes.value.clone());
+        step.optional(
+            "client_id",
+            "client id",
+            plan.client_id.as_ref().map(|c| c.value.clone()),
+        );
         let started = tokio::time::Instant::now();
         // A certificate source's exchange presents the workload certificate (the chain's
         // mTLS client), exactly as `wif token` does.
-        let result = match self.chain(cfg) {
-            Ok(chain) => chain.exchange(subject).await,
-            Err(e) => Err(e),
-        };
+        let result = chain.exchange(subject).await;
         let elapsed = started.elapsed();
         self.known.local_now = Some(self.clock.now());
         match result {
@@ -59,8 +60,8 @@ impl Walk {
                     "federated token expires in",
                     lifetime.clone(),
                 );
-                let what = match cfg.credential_source {
-                    wif::CredentialSource::Aws(_) => {
+                let what = match plan.source.value {
+                    SourcePlan::Aws(_) => {
                         "Google STS replayed the signed request to AWS, which confirmed the caller"
                     }
                     _ => "Google STS verified the token's signature with the issuer's keys",
@@ -102,16 +103,9 @@ impl Walk {
     /// the result.
     pub(super) async fn impersonation_step(
         &mut self,
-        cfg: &ExternalAccountConfig,
+        chain: &Chain,
         federated: AccessToken,
     ) -> Result<AccessToken, Error> {
-        let chain = match self.chain(cfg) {
-            Ok(chain) => chain,
-            Err(e) => {
-                self.step(StepId::Impersonation).fail(&e);
-                return Err(e);
-            }
-        };
         let Some(imp) = chain.impersonation() else {
             self.step(StepId::Impersonation).not_configured(
                 "no service_account_impersonation_url: the federated token is the result; grant roles to its principal:// or principalSet:// directly",
@@ -162,9 +156,10 @@ impl Walk {
     }
 
     /// Step 5: what the caller gets.
-    pub(super) fn token_step(&mut self, cfg: &ExternalAccountConfig, token: &AccessToken) {
+    pub(super) fn token_step(&mut self, chain: &Chain, token: &AccessToken) {
         let now = self.clock.now();
-        let sa = cfg.impersonated_email();
+        let plan = chain.plan();
+        let sa = plan.impersonation.as_ref().map(|i| &i.service_account);
         let kind = match &sa {
             Some(sa) => format!("service account token of {sa}"),
             None => "federated token (no impersonation)".to_owned(),
@@ -172,7 +167,7 @@ impl Walk {
         let step = self.step(StepId::Token);
         step.fact("kind", "kind", kind);
         step.fact("token_type", "type", token.token_type().to_owned());
-        step.fact("scopes", "scopes", scopes());
+        step.fact("scopes", "scopes", plan.scopes.value.clone());
         step.fact(
             "expires_at",
             "expires at",

@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::Value;
-use wif::Error;
 use wif::secrecy::{ExposeSecret, SecretString};
+use wif::{Cause, Error};
 
 /// Version tag of the JSON document; bumped only for incompatible changes.
 pub(crate) const SCHEMA: &str = "wif-explain/v1";
@@ -90,17 +90,27 @@ impl Status {
     }
 }
 
-/// One named cause of a failure (or of a failure to come), and what to do about it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One named cause of a failure (or of a failure to come), and what to do about it. In JSON:
+/// `{"cause": ID, "summary", "explanation", "fix"}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Diagnosis {
-    /// Stable identifier (`attribute_condition`, `clock_skew`, …), listed in docs/troubleshooting.md.
-    pub(crate) cause: &'static str,
-    /// The cause in a few words.
-    pub(crate) summary: String,
+    /// The cause, from the catalogue (its id is listed in docs/troubleshooting.md).
+    pub(crate) cause: &'static Cause,
     /// Why this happens, with what we saw.
     pub(crate) explanation: String,
     /// What to change.
     pub(crate) fix: String,
+}
+
+impl Serialize for Diagnosis {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry("cause", self.cause.id)?;
+        map.serialize_entry("summary", self.cause.summary)?;
+        map.serialize_entry("explanation", &self.explanation)?;
+        map.serialize_entry("fix", &self.fix)?;
+        map.end()
+    }
 }
 
 /// One thing a step used or learned: a JSON key, a label for text, a value.
@@ -282,6 +292,24 @@ impl StepReport {
         });
     }
 
+    /// A resolved setting: its JSON value, and a text that says where it came from. Shown in
+    /// the text only when set.
+    pub(crate) fn setting(
+        &mut self,
+        key: &'static str,
+        label: &'static str,
+        value: Value,
+        text: String,
+    ) {
+        self.used.0.push(Fact {
+            key,
+            label,
+            value,
+            text: Some(text),
+            shown: Shown::WhenSet,
+        });
+    }
+
     /// A fact for tools only, such as a number the text already says in words.
     pub(crate) fn json_only(&mut self, key: &'static str, value: impl Into<Value>) {
         self.used.0.push(Fact {
@@ -337,11 +365,17 @@ pub(crate) struct Report {
     ok: bool,
     failed_step: Option<StepId>,
     credentials: Option<String>,
+    /// The facade's plan (`Plan::to_json`), when step 1 resolved one.
+    plan: Option<Value>,
     steps: Vec<StepReport>,
 }
 
 impl Report {
-    pub(crate) fn new(credentials: Option<String>, steps: Vec<StepReport>) -> Self {
+    pub(crate) fn new(
+        credentials: Option<String>,
+        plan: Option<Value>,
+        steps: Vec<StepReport>,
+    ) -> Self {
         let failed_step = steps
             .iter()
             .find(|s| s.status == Status::Failed)
@@ -354,6 +388,7 @@ impl Report {
                     .all(|s| matches!(s.status, Status::Ok | Status::NotConfigured)),
             failed_step,
             credentials,
+            plan,
             steps,
         }
     }
@@ -390,7 +425,7 @@ impl Report {
                 let _ = writeln!(out, "result: FAILED");
             }
             Some(step) => {
-                let causes: Vec<&str> = step.diagnoses.iter().map(|d| d.summary.as_str()).collect();
+                let causes: Vec<&str> = step.diagnoses.iter().map(|d| d.cause.summary).collect();
                 let _ = writeln!(
                     out,
                     "result: FAILED at step {} ({}){}",
@@ -446,7 +481,9 @@ impl StepReport {
                 out,
                 "   {:<width$}  {}",
                 fact.label,
-                fact.text.clone().unwrap_or_else(|| text_value(&fact.value))
+                fact.text
+                    .clone()
+                    .unwrap_or_else(|| wif::plan::value_text(&fact.value))
             );
         }
         if let Some(proved) = &self.proved {
@@ -464,21 +501,10 @@ impl StepReport {
             }
         }
         for d in &self.diagnoses {
-            let _ = writeln!(out, "   cause: {} [{}]", esc(&d.summary), d.cause);
+            let _ = writeln!(out, "   cause: {} [{}]", esc(d.cause.summary), d.cause.id);
             let _ = writeln!(out, "     why: {}", esc(&d.explanation));
             let _ = writeln!(out, "     fix: {}", esc(&d.fix));
         }
-    }
-}
-
-fn text_value(v: &Value) -> String {
-    match v {
-        Value::Null => "(none)".to_owned(),
-        Value::Bool(true) => "yes".to_owned(),
-        Value::Bool(false) => "no".to_owned(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(text_value).collect::<Vec<_>>().join(", "),
-        other => other.to_string(),
     }
 }
 
@@ -517,7 +543,7 @@ mod tests {
         step.ok("proved it");
         let mut skipped = StepReport::new(StepId::Impersonation);
         skipped.not_configured("no impersonation");
-        let report = Report::new(None, vec![step, skipped]);
+        let report = Report::new(None, None, vec![step, skipped]);
         let json: Value = serde_json::from_str(&report.json()).expect("valid JSON");
         assert_eq!(json["schema"], SCHEMA);
         assert_eq!(json["ok"], true);
@@ -534,12 +560,11 @@ mod tests {
         step.fact("region", "region", "us-east-1");
         step.fail(&wif::Error::config("audience", "bad").with_hint("fix it"));
         step.diagnose([Diagnosis {
-            cause: "no_region",
-            summary: "no AWS region".into(),
+            cause: &wif::layers::source_aws::causes::NO_REGION,
             explanation: "because".into(),
             fix: "set AWS_REGION".into(),
         }]);
-        let report = Report::new(None, vec![step]);
+        let report = Report::new(None, None, vec![step]);
         let text = report.text();
         assert!(text.contains("2. Subject token: FAILED"), "{text}");
         assert!(text.contains("FAILED"), "{text}");
@@ -564,13 +589,13 @@ mod tests {
                 Some("no\u{1b}[2J\n   hint: forged".into()),
             ),
         ));
+        // A cause's summary is ours; its explanation and fix may quote the server.
         step.diagnose([Diagnosis {
-            cause: "audience_mismatch",
-            summary: "audience\r".into(),
+            cause: &wif::layers::sts::causes::TOKEN_AUDIENCE_MISMATCH,
             explanation: "the server said \u{1b}]0;x\u{7}".into(),
-            fix: "check".into(),
+            fix: "check\r".into(),
         }]);
-        let text = Report::new(None, vec![step]).text();
+        let text = Report::new(None, None, vec![step]).text();
         assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
         assert!(text.contains("no\\e[2J\\n   hint: forged"), "{text}");
         assert!(

@@ -1,58 +1,47 @@
 //! Step 2 of `wif explain`: the subject token. For AWS, where region and credentials came from,
 //! what was signed and, with `--call-aws`, who AWS says signed it; for file, URL and executable
 //! sources, what kind of token it is and what its (unverified) JWT claims say. Never a secret:
-//! no secret key, session token, signature or token value is put into the report.
+//! no secret key, session token, signature or token value is put into the report. The source is
+//! always the chain's own.
 
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::Value;
-use wif::config::{AwsSourceConfig, CredentialSource, ExternalAccountConfig};
+use wif::Chain;
 use wif::layers::core::Clock;
 use wif::layers::core::jwt::UnverifiedJwt;
 use wif::layers::source_aws::{
-    CallerIdentity, CredentialsFrom, GOOGLE_SUBJECT_MAX_BYTES, RegionFrom, get_caller_identity,
+    AwsSource, CallerIdentity, CredentialsFrom, GOOGLE_SUBJECT_MAX_BYTES, RegionFrom,
+    get_caller_identity,
 };
+use wif::plan::{AwsSourcePlan, SourcePlan};
 use wif::secrecy::ExposeSecret;
-use wif::{Error, ErrorKind, SubjectToken};
+use wif::{Error, SubjectToken};
 
 use super::report::StepId;
-use super::{Walk, describe_duration, shown_url};
+use super::{Walk, describe_duration};
+
+/// A plan URL for display: scheme, host, port and path.
+fn shown(url: &url::Url) -> String {
+    wif::layers::core::http::describe_url(url)
+}
 
 impl Walk {
-    /// The AWS source: resolve, sign, and optionally ask AWS who signed.
+    /// The chain's AWS source, taken apart: resolve, sign, and optionally ask AWS who signed.
     pub(super) async fn aws_source(
         &mut self,
-        cfg: &ExternalAccountConfig,
-        aws: &AwsSourceConfig,
+        chain: &Chain,
+        source: &AwsSource,
     ) -> Result<SubjectToken, Error> {
-        let imds = match (&aws.imdsv2_session_token_url, &aws.region_url, &aws.url) {
-            (Some(_), _, _) => Some("IMDSv2 (session token first)"),
-            (None, None, None) => None,
-            _ => Some("IMDSv1 (no imdsv2_session_token_url)"),
-        };
         let step = self.step(StepId::Source);
         step.fact(
             "kind",
             "kind",
             "aws (SigV4-signed GetCallerIdentity request)",
         );
-        step.optional(
-            "metadata_region_url",
-            "metadata region_url",
-            aws.region_url.as_deref().map(shown_url),
-        );
-        step.optional(
-            "metadata_credentials_url",
-            "metadata url",
-            aws.url.as_deref().map(shown_url),
-        );
-        step.optional("metadata_version", "metadata service", imds);
-        let source = aws
-            .source_builder()
-            .environment(self.env.clone())
-            .clock(Arc::new(*self.clock))
-            .build()?;
+        if let SourcePlan::Aws(aws) = &chain.plan().source.value {
+            describe_metadata(step, aws);
+        }
         let resolved = source.resolve().await?;
         self.redactor.add(resolved.credentials.secret_access_key());
         if let Some(t) = resolved.credentials.session_token() {
@@ -101,7 +90,7 @@ impl Walk {
             );
         }
 
-        let signed = source.sign(&resolved, &cfg.audience)?;
+        let signed = source.sign(&resolved, &chain.plan().audience.value)?;
         self.redactor.add(signed.authorization());
         let bound = signed
             .signed_headers()
@@ -128,7 +117,7 @@ impl Walk {
 
         if self.args.call_aws {
             let endpoint = self.args.aws_sts_endpoint.clone();
-            match get_caller_identity(&self.http, &signed, endpoint.as_deref()).await {
+            match get_caller_identity(chain.http_client(), &signed, endpoint.as_deref()).await {
                 Ok(caller) => {
                     proved.push_str(&format!("; AWS confirmed the signature: {}", caller.arn));
                     self.describe_caller(&caller);
@@ -198,54 +187,49 @@ impl Walk {
         }
     }
 
-    /// File, URL and executable sources, through the facade's own source for them.
-    pub(super) async fn token_source(
-        &mut self,
-        cfg: &ExternalAccountConfig,
-    ) -> Result<SubjectToken, Error> {
-        self.describe_token_source(cfg);
+    /// File, URL and executable sources (and yours): the chain's source.
+    pub(super) async fn token_source(&mut self, chain: &Chain) -> Result<SubjectToken, Error> {
+        self.describe_token_source(&chain.plan().source.value);
         if self.args.call_aws {
             self.step(StepId::Source)
                 .warn("--call-aws applies to AWS credential sources only; ignored");
         }
-        let chain = self.chain(cfg).map_err(|e| {
-            if e.kind() == ErrorKind::NotSupported {
-                e.at_step(wif::Step::Source)
-            } else {
-                e
-            }
-        })?;
         let subject = chain.subject_token().await?;
         self.redactor.add(subject.secret());
-        self.describe_token(cfg, &subject);
+        self.describe_token(chain, &subject);
         Ok(subject)
     }
 
-    fn describe_token_source(&mut self, cfg: &ExternalAccountConfig) {
+    fn describe_token_source(&mut self, source: &SourcePlan) {
         let step = self.step(StepId::Source);
-        match &cfg.credential_source {
-            CredentialSource::File(f) => {
+        match source {
+            SourcePlan::File(f) => {
                 step.fact("kind", "kind", "file");
-                step.fact("file", "file", f.file.display().to_string());
+                step.fact("file", "file", f.path.display().to_string());
                 step.fact("format", "format", format_name(&f.format));
             }
-            CredentialSource::Url(u) => {
+            SourcePlan::Url(u) => {
                 step.fact("kind", "kind", "url");
-                step.fact("url", "URL", shown_url(&u.url));
-                let names: Vec<Value> = u.headers.iter().map(|(n, _)| n.clone().into()).collect();
+                step.fact("url", "URL", shown(&u.url));
+                let names: Vec<Value> = u.header_names.iter().map(|n| n.clone().into()).collect();
                 step.fact("headers", "headers (values not shown)", names);
                 step.fact("format", "format", format_name(&u.format));
             }
-            CredentialSource::Executable(e) => {
+            SourcePlan::Executable(e) => {
                 step.fact("kind", "kind", "executable");
                 step.fact("command", "command", e.command.clone());
-                step.fact("timeout_millis", "timeout (ms)", e.timeout_millis);
+                step.fact(
+                    "timeout_millis",
+                    "timeout (ms)",
+                    u64::try_from(e.timeout.value.as_millis()).unwrap_or(u64::MAX),
+                );
             }
             other => step.fact("kind", "kind", other.kind()),
         }
     }
 
-    fn describe_token(&mut self, cfg: &ExternalAccountConfig, subject: &SubjectToken) {
+    fn describe_token(&mut self, chain: &Chain, subject: &SubjectToken) {
+        let plan = chain.plan();
         let now = self.clock.now();
         let token = subject.secret().expose_secret();
         let step = self.step(StepId::Source);
@@ -258,7 +242,7 @@ impl Walk {
         let jwt = match UnverifiedJwt::decode(token) {
             Ok(jwt) => jwt,
             Err(why) => {
-                let what = if cfg.subject_token_type.ends_with(":saml2") {
+                let what = if plan.subject_token_type.value.ends_with(":saml2") {
                     "a SAML assertion (not decoded)".to_owned()
                 } else {
                     format!("not a JWT ({why})")
@@ -302,12 +286,13 @@ impl Walk {
         {
             step.warn("the token is not valid yet by this machine's clock (iat/nbf in the future): check the clocks of this machine and the issuer");
         }
-        let default_audience = format!("https:{}", cfg.audience);
+        let audience = &plan.audience.value;
+        let default_audience = format!("https:{audience}");
         if !jwt.audiences.is_empty()
             && !jwt
                 .audiences
                 .iter()
-                .any(|a| *a == cfg.audience || *a == default_audience)
+                .any(|a| a == audience || *a == default_audience)
         {
             step.warn(format!(
                 "the token's aud is neither the audience nor the provider's default audience ({default_audience}): the OIDC provider must list it in its allowed audiences"
@@ -341,4 +326,23 @@ fn format_name(format: &wif::TokenFormat) -> String {
         } => format!("json (field {subject_token_field_name})"),
         _ => "text".to_owned(),
     }
+}
+
+/// What the plan says about the metadata service: which URLs, and which IMDS version.
+fn describe_metadata(step: &mut super::report::StepReport, aws: &AwsSourcePlan) {
+    step.optional(
+        "metadata_region_url",
+        "metadata region_url",
+        aws.region_url.as_ref().map(shown),
+    );
+    step.optional(
+        "metadata_credentials_url",
+        "metadata url",
+        aws.credentials_url.as_ref().map(shown),
+    );
+    step.optional(
+        "metadata_version",
+        "metadata service",
+        aws.metadata_service(),
+    );
 }

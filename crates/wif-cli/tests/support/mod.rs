@@ -53,6 +53,18 @@ impl World {
         self.write_config("wif.json", &json)
     }
 
+    /// FakeGoogle's configuration (not impersonating) with `edit` applied, written as `name`.
+    pub fn edited_config(&self, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+        let mut json: serde_json::Value = serde_json::from_str(
+            &self
+                .google
+                .config_json(&self.dir.path().join("subject-token"), None),
+        )
+        .unwrap();
+        edit(&mut json);
+        self.write_config(name, &json.to_string())
+    }
+
     pub fn write_config(&self, name: &str, json: &str) -> PathBuf {
         let file = self.dir.path().join(name);
         std::fs::write(&file, json).unwrap();
@@ -160,6 +172,21 @@ pub fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a st
     form.iter()
         .find(|(n, _)| n == name)
         .map(|(_, v)| v.as_str())
+}
+
+/// A certificate (X.509) configuration of `certificate` (the `credential_source.certificate`
+/// object) for FakeGoogle's audience, at `token_url` or the default.
+pub fn certificate_config(certificate: serde_json::Value, token_url: Option<&str>) -> String {
+    let mut config = serde_json::json!({
+        "type": "external_account",
+        "audience": wif::testing::FAKE_AUDIENCE,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:mtls",
+        "credential_source": { "certificate": certificate }
+    });
+    if let Some(url) = token_url {
+        config["token_url"] = url.into();
+    }
+    config.to_string()
 }
 
 pub fn path_str(p: &Path) -> &str {

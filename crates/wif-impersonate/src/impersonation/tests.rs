@@ -290,6 +290,7 @@ async fn http_errors_name_the_step_and_carry_hints_and_are_not_retried() {
                 Some("IAM_PERMISSION_DENIED"),
             ),
             "The STS exchange succeeded; impersonation was denied. Grant roles/iam.workloadIdentityUser on writer@proj.iam.gserviceaccount.com",
+            &crate::causes::MISSING_WORKLOAD_IDENTITY_USER,
         ),
         (
             rpc_error(
@@ -299,10 +300,12 @@ async fn http_errors_name_the_step_and_carry_hints_and_are_not_retried() {
                 Some("SERVICE_DISABLED"),
             ),
             "iamcredentials.googleapis.com",
+            &crate::causes::IAM_CREDENTIALS_API_DISABLED,
         ),
         (
             rpc_error(404, "NOT_FOUND", "Service account not found.", None),
             "does not exist, or its email is misspelled",
+            &crate::causes::SERVICE_ACCOUNT_NOT_FOUND,
         ),
         (
             rpc_error(
@@ -312,6 +315,7 @@ async fn http_errors_name_the_step_and_carry_hints_and_are_not_retried() {
                 None,
             ),
             "constraints/iam.allowServiceAccountCredentialLifetimeExtension",
+            &crate::causes::IMPERSONATION_REQUEST_INVALID,
         ),
         (
             rpc_error(
@@ -321,11 +325,12 @@ async fn http_errors_name_the_step_and_carry_hints_and_are_not_retried() {
                 None,
             ),
             "rejected the federated token",
+            &crate::causes::FEDERATED_TOKEN_REJECTED,
         ),
     ];
     let server = MockServer::start().await;
     let imp = builder(&server).build().expect("valid configuration");
-    for (body, want_hint) in table {
+    for (body, want_hint, want_cause) in table {
         let status = body["error"]["code"].as_u64().expect("code") as u16;
         server.reset().await;
         answer(&server, ResponseTemplate::new(status).set_body_json(&body)).await;
@@ -340,6 +345,7 @@ async fn http_errors_name_the_step_and_carry_hints_and_are_not_retried() {
         );
         let hint = err.hint().unwrap_or_default();
         assert!(hint.contains(want_hint), "{status}: hint {hint:?}");
+        assert_eq!(err.known_cause(), Some(want_cause), "{status}");
         let shown = err.to_string();
         assert!(
             shown.starts_with(&format!(

@@ -19,7 +19,8 @@ fn exited(pid: u32) -> bool {
 }
 
 async fn wait_exited(pid: u32) -> bool {
-    for _ in 0..100 {
+    // Up to 20 s: a kill is quick, but a loaded 2-core CI machine may take a while to reap.
+    for _ in 0..400 {
         if exited(pid) {
             return true;
         }
@@ -131,8 +132,14 @@ async fn timeout_kills_the_grandchildren_too() {
 #[tokio::test]
 async fn too_much_output_from_a_wrapped_command_is_reported_as_such_and_stops_it() {
     let f = Fixture::new();
-    // 200 MB on stdout from the wrapper's child; the wrapper itself prints nothing.
-    let (exe, pid_file) = wrapper(&f, "head -c 200000000 /dev/zero");
+    // 200 MB on stdout from the wrapper's child; the wrapper itself prints nothing. The child
+    // waits until the wrapper has recorded its pid: the overflow kills the group at once, and a
+    // wrapper killed before its `echo $!` (as happened on a loaded machine) left no pid to check.
+    let grandchild = format!(
+        "sh -c 'while [ ! -e \"{}\" ]; do sleep 0.01; done; exec head -c 200000000 /dev/zero'",
+        f.path("grandchild-pid").display()
+    );
+    let (exe, pid_file) = wrapper(&f, &grandchild);
     // A timeout long enough that "did not finish" would be the wrong answer.
     let s = builder(&exe)
         .timeout(Duration::from_secs(120))

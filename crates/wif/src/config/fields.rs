@@ -7,6 +7,8 @@
 use serde_json::{Map, Value};
 use wif_core::Error;
 
+use crate::plan::{Warning, WarningKind};
+
 /// One JSON object and the dotted path it sits at (`""` for the document root).
 pub(crate) struct Fields<'a> {
     map: &'a Map<String, Value>,
@@ -108,17 +110,58 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Logs (names only, never values) the keys this object holds that the parser does not
-    /// read. A typo such as `service_acount_impersonation_url` would otherwise silently change
-    /// behaviour.
-    pub(crate) fn warn_unknown(&self, known: &[&str]) {
-        for key in self.present_keys().filter(|k| !known.contains(k)) {
-            tracing::warn!(
-                field = %self.path(key),
-                "ignoring unknown field in the credential configuration"
-            );
+    /// The keys this object holds that the parser does not read, as warnings (names only, never
+    /// values). They are ignored, as Google's libraries ignore them; but a typo such as
+    /// `tokenurl` would otherwise silently leave the default in place of what was meant.
+    pub(crate) fn unknown_keys(&self, known: &[&str]) -> Vec<Warning> {
+        self.present_keys()
+            .filter(|k| !known.contains(k))
+            .map(|key| {
+                let message = match closest(key, known) {
+                    Some(meant) => format!(
+                        "unknown field, ignored; did you mean `{}`?",
+                        self.path(meant)
+                    ),
+                    None => "unknown field, ignored".to_owned(),
+                };
+                Warning::new(WarningKind::UnknownField, self.path(key), message)
+            })
+            .collect()
+    }
+}
+
+/// The known key `key` is probably a misspelling of: the same letters but for case, `_` and
+/// `-`, or at most two edits away.
+fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+    let squash = |s: &str| -> String {
+        s.chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let wanted = squash(key);
+    known
+        .iter()
+        .map(|k| (edit_distance(&wanted, &squash(k)), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance of two short strings (config keys).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
         }
     }
+    row[b.len()]
 }
 
 /// The error for a field holding the wrong JSON type. The value itself is not shown.
@@ -166,17 +209,6 @@ pub(crate) fn check_url(field: &str, value: &str, https_only: bool) -> Result<ur
     Ok(parsed)
 }
 
-/// Logs a warning when a token-carrying Google endpoint is plain `http` to a non-loopback host
-/// (fine for the emulator on 127.0.0.1, a leak anywhere else).
-pub(crate) fn warn_if_plain_http(field: &str, url: &url::Url) {
-    if url.scheme() == "http" && !wif_core::http::is_loopback(url) {
-        tracing::warn!(
-            field,
-            "plain http endpoint: tokens sent there travel unencrypted"
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +248,25 @@ mod tests {
                 assert!(!e.to_string().contains("secret"), "{e}");
             }
         }
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_what_was_probably_meant() {
+        let v =
+            serde_json::json!({"tokenurl": "x", "audience": "a", "Quota-Project-ID": 1, "zzz": 1});
+        let root = Fields::new(v.as_object().unwrap(), "");
+        let warnings = root.unknown_keys(&["audience", "token_url", "quota_project_id"]);
+        let shown: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "Quota-Project-ID: unknown field, ignored; did you mean `quota_project_id`?",
+                "tokenurl: unknown field, ignored; did you mean `token_url`?",
+                "zzz: unknown field, ignored",
+            ]
+        );
+        assert!(warnings.iter().all(|w| w.kind == WarningKind::UnknownField));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

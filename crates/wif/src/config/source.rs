@@ -5,7 +5,8 @@
 //! (`environment_id` → `file` → `url` → `executable`), Python raises "ambiguous" only among
 //! file/url/certificate. We reject any two selectors together, and an object with no selector
 //! at all, because an unknown shape must be a clear error, never a guess. Unknown extra keys
-//! beside a recognised selector are logged (name only) and ignored, as Google's libraries do.
+//! beside a recognised selector are ignored, as Google's libraries ignore them, and become
+//! warnings of the plan (names only).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 use wif_core::{Error, TokenFormat};
 
 use super::fields::{Fields, check_url, quoted};
-use super::{AWS_SUBJECT_TOKEN_TYPE, MTLS_SUBJECT_TOKEN_TYPE};
+use super::{AWS_SUBJECT_TOKEN_TYPE, MTLS_SUBJECT_TOKEN_TYPE, ParseNotes};
 
 /// The default `regional_cred_verification_url` (Go's default; gcloud always writes this value).
 pub const DEFAULT_REGIONAL_CRED_VERIFICATION_URL: &str =
@@ -80,10 +81,12 @@ impl AwsSourceConfig {
             .replace("{region}", region)
     }
 
-    /// An AWS source builder with these settings and the AWS `subject_token_type`, as
-    /// [`Credentials`](crate::Credentials) builds it; add an environment, a region or a
-    /// credentials provider, then `build()`. For callers that need the source itself, such as
-    /// `wif explain` (which shows where region and credentials came from).
+    /// An AWS source builder with these settings and the AWS `subject_token_type`; add an
+    /// environment, a region or a credentials provider, then `build()`.
+    #[deprecated(
+        since = "0.2.0",
+        note = "build the chain with `CredentialsBuilder::build_chain` and take its source with `Chain::aws_source`: it has the builder's environment, region, provider and clock"
+    )]
     pub fn source_builder(&self) -> wif_source_aws::AwsSourceBuilder {
         let mut b = wif_source_aws::AwsSource::builder()
             .environment_id(&self.environment_id)
@@ -176,6 +179,7 @@ const ACCEPTED: &str = "accepted shapes: {\"file\": …} or {\"url\": …} with 
 pub(crate) fn parse(
     value: Option<&serde_json::Value>,
     token_type: &str,
+    notes: &mut ParseNotes,
 ) -> Result<CredentialSource, Error> {
     let map = match value {
         Some(serde_json::Value::Object(map)) => map,
@@ -216,8 +220,8 @@ pub(crate) fn parse(
                 &[&["environment_id"], foreign.as_slice()].concat(),
             ));
         }
-        cs.warn_unknown(&AWS_KEYS);
-        return parse_aws(&cs).map(CredentialSource::Aws);
+        notes.warnings.extend(cs.unknown_keys(&AWS_KEYS));
+        return parse_aws(&cs, notes).map(CredentialSource::Aws);
     }
     if is_aws_type
         && [
@@ -253,23 +257,25 @@ pub(crate) fn parse(
             ));
         }
         ["file"] => {
-            cs.warn_unknown(&["file", "format"]);
+            notes.warnings.extend(cs.unknown_keys(&["file", "format"]));
             CredentialSource::File(FileSourceConfig {
                 file: PathBuf::from(cs.required("file", "it is the path of the token file")?),
                 format: parse_format(&cs)?,
             })
         }
         ["url"] => {
-            cs.warn_unknown(&["url", "headers", "format"]);
+            notes
+                .warnings
+                .extend(cs.unknown_keys(&["url", "headers", "format"]));
             CredentialSource::Url(parse_url(&cs)?)
         }
         ["executable"] => {
-            cs.warn_unknown(&["executable"]);
-            CredentialSource::Executable(parse_executable(&cs)?)
+            notes.warnings.extend(cs.unknown_keys(&["executable"]));
+            CredentialSource::Executable(parse_executable(&cs, notes)?)
         }
         ["certificate"] => {
-            cs.warn_unknown(&["certificate"]);
-            CredentialSource::Certificate(parse_certificate(&cs)?)
+            notes.warnings.extend(cs.unknown_keys(&["certificate"]));
+            CredentialSource::Certificate(parse_certificate(&cs, notes)?)
         }
         _ => return Err(ambiguous(&selected)),
     };
@@ -307,7 +313,7 @@ fn ambiguous(keys: &[&str]) -> Error {
     )
 }
 
-fn parse_aws(cs: &Fields<'_>) -> Result<AwsSourceConfig, Error> {
+fn parse_aws(cs: &Fields<'_>, notes: &mut ParseNotes) -> Result<AwsSourceConfig, Error> {
     let field = "credential_source.environment_id";
     let environment_id = cs.string("environment_id")?.unwrap_or_default().to_owned();
     // Python: ^(aws)([\d]+)$ then int(version) == 1, so "aws01" passes; Go parses [3:] too.
@@ -355,7 +361,10 @@ fn parse_aws(cs: &Fields<'_>) -> Result<AwsSourceConfig, Error> {
             )?;
             u.to_owned()
         }
-        None => DEFAULT_REGIONAL_CRED_VERIFICATION_URL.to_owned(),
+        None => {
+            notes.default_verification_url = true;
+            DEFAULT_REGIONAL_CRED_VERIFICATION_URL.to_owned()
+        }
     };
     Ok(AwsSourceConfig {
         environment_id,
@@ -445,20 +454,24 @@ fn millis(
     }
 }
 
-fn parse_executable(cs: &Fields<'_>) -> Result<ExecutableSourceConfig, Error> {
+fn parse_executable(
+    cs: &Fields<'_>,
+    notes: &mut ParseNotes,
+) -> Result<ExecutableSourceConfig, Error> {
     let Some(exe) = cs.object("executable")? else {
         return Err(Error::config("credential_source.executable", "is missing"));
     };
-    exe.warn_unknown(&[
+    notes.warnings.extend(exe.unknown_keys(&[
         "command",
         "timeout_millis",
         "output_file",
         "interactive_timeout_millis",
-    ]);
+    ]));
     let command = exe.required("command", "the executable command must be provided")?;
     // An explicit 0 is out of range (as in Go); Python treats it as "use the default".
-    let timeout_millis = millis(&exe, "timeout_millis", EXECUTABLE_TIMEOUT_MILLIS_RANGE)?
-        .unwrap_or(DEFAULT_EXECUTABLE_TIMEOUT_MILLIS);
+    let timeout_millis = millis(&exe, "timeout_millis", EXECUTABLE_TIMEOUT_MILLIS_RANGE)?;
+    notes.default_timeout = timeout_millis.is_none();
+    let timeout_millis = timeout_millis.unwrap_or(DEFAULT_EXECUTABLE_TIMEOUT_MILLIS);
     Ok(ExecutableSourceConfig {
         command: command.to_owned(),
         timeout_millis,
@@ -471,15 +484,18 @@ fn parse_executable(cs: &Fields<'_>) -> Result<ExecutableSourceConfig, Error> {
     })
 }
 
-fn parse_certificate(cs: &Fields<'_>) -> Result<CertificateSourceConfig, Error> {
+fn parse_certificate(
+    cs: &Fields<'_>,
+    notes: &mut ParseNotes,
+) -> Result<CertificateSourceConfig, Error> {
     let Some(cert) = cs.object("certificate")? else {
         return Err(Error::config("credential_source.certificate", "is missing"));
     };
-    cert.warn_unknown(&[
+    notes.warnings.extend(cert.unknown_keys(&[
         "use_default_certificate_config",
         "certificate_config_location",
         "trust_chain_path",
-    ]);
+    ]));
     let use_default = cert
         .boolean("use_default_certificate_config")?
         .unwrap_or(false);

@@ -26,6 +26,20 @@ pub fn file_config() -> Value {
     })
 }
 
+/// Your own subject token source, of kind `mine`: for chains that never run it.
+#[derive(Debug)]
+pub struct Custom;
+
+#[wif::async_trait]
+impl wif::SubjectTokenSource for Custom {
+    async fn subject_token(&self, _: &wif::SourceContext) -> Result<wif::SubjectToken, wif::Error> {
+        Ok(wif::SubjectToken::new("unused"))
+    }
+    fn kind(&self) -> &'static str {
+        "mine"
+    }
+}
+
 /// `value` with `edits` applied: `"a.b": v` sets a nested key, `null` removes it.
 pub fn with(mut value: Value, edits: &[(&str, Value)]) -> Value {
     for (key, new) in edits {

@@ -3,8 +3,9 @@
 //! complains about time or the clocks are minutes apart.
 
 use wif::Error;
+use wif::layers::core::causes::CLOCK_SKEW;
 
-use super::{Known, d};
+use super::{Known, d, words};
 use crate::explain::report::Diagnosis;
 
 /// How far off a clock must be before we call it the cause without the server saying so.
@@ -12,8 +13,13 @@ const SKEW_ALONE_SECONDS: i64 = 300;
 /// How far off a clock must be before we mention it at all (`Date` has 1 s resolution).
 const SKEW_NOTICE_SECONDS: i64 = 60;
 
-/// A clock cause: the skew when the server told us its time, or what to check when not.
-pub(super) fn clock_skew(err: &Error, known: &Known, why: &str) -> Diagnosis {
+/// A clock cause named by the failing layer (the server complained about time): its words,
+/// and the skew when the server told us its time.
+pub(super) fn clock_skew(err: &Error, known: &Known) -> Diagnosis {
+    with_skew(err, known, words(err))
+}
+
+fn with_skew(err: &Error, known: &Known, why: String) -> Diagnosis {
     let measured = match known.skew(err) {
         Some(skew) => format!(
             "; this machine's clock is {} (from the response's Date header)",
@@ -22,24 +28,23 @@ pub(super) fn clock_skew(err: &Error, known: &Known, why: &str) -> Diagnosis {
         None => String::new(),
     };
     d(
-        "clock_skew",
-        "this machine's clock is wrong",
+        &CLOCK_SKEW,
         format!("{why}{measured}"),
-        "sync the clock with NTP (chrony or systemd-timesyncd; on EC2 the Amazon Time Sync Service at 169.254.169.123); containers and VMs take the host's clock".into(),
+        CLOCK_SKEW.fix.to_owned(),
     )
 }
 
 /// Adds a clock cause when the server's clock is far from ours, unless one is already named.
 pub(super) fn clock_notice(err: &Error, known: &Known, already: &[Diagnosis]) -> Option<Diagnosis> {
-    if already.iter().any(|d| d.cause == "clock_skew") {
+    if already.iter().any(|d| d.cause == &CLOCK_SKEW) {
         return None;
     }
     let skew = known.skew(err)?;
     (skew.abs() >= SKEW_ALONE_SECONDS).then(|| {
-        clock_skew(
+        with_skew(
             err,
             known,
-            "signatures and tokens are only valid within minutes of the issuer's clock",
+            "signatures and tokens are only valid within minutes of the issuer's clock".to_owned(),
         )
     })
 }

@@ -2,8 +2,14 @@
 //! missing `roles/iam.workloadIdentityUser` binding — each with the command that fixes it, filled
 //! in with what the walk learned (pool, provider, the caller's ARN, the token's subject).
 
+use wif::Error;
 use wif::config::AudienceKind;
+use wif::layers::impersonate::causes::MISSING_WORKLOAD_IDENTITY_USER;
 use wif::layers::source_aws::{CallerIdentity, SHORT_SUBJECT_MAPPING};
+use wif::layers::sts::causes::{
+    ATTRIBUTE_CONDITION, AUDIENCE_FORMAT, GOOGLE_SUBJECT_TOO_LONG, PROVIDER_NOT_FOUND,
+    TOKEN_AUDIENCE_MISMATCH,
+};
 
 use super::{Known, d};
 use crate::explain::report::Diagnosis;
@@ -39,7 +45,7 @@ pub(super) fn provider_args(known: &Known) -> String {
 /// The exact IAM member that needs `roles/iam.workloadIdentityUser`, and whether it is complete.
 pub(crate) fn member(known: &Known) -> (String, Option<&'static str>) {
     let pool = pool_path(known);
-    if known.source_kind == Some("aws") {
+    if known.aws_source {
         if let Some(caller) = &known.caller {
             let member = format!(
                 "principalSet://iam.googleapis.com/{pool}/attribute.aws_role/{}",
@@ -69,9 +75,13 @@ pub(crate) fn member(known: &Known) -> (String, Option<&'static str>) {
     }
 }
 
-pub(super) fn missing_binding(sa: &str, known: &Known) -> Diagnosis {
+pub(super) fn missing_binding(_: &Error, known: &Known) -> Diagnosis {
+    let sa = known
+        .impersonate
+        .as_deref()
+        .unwrap_or("SERVICE_ACCOUNT_EMAIL");
     let (member, missing) = member(known);
-    let mapping_note = if known.source_kind == Some("aws") {
+    let mapping_note = if known.aws_source {
         "attribute.aws_role comes from Google's default AWS attribute mapping"
     } else {
         "this assumes the default mapping google.subject=assertion.sub"
@@ -83,8 +93,7 @@ pub(super) fn missing_binding(sa: &str, known: &Known) -> Diagnosis {
         fix.push_str(&format!("; {missing}"));
     }
     d(
-        "missing_workload_identity_user",
-        "the federated identity may not impersonate the service account",
+        &MISSING_WORKLOAD_IDENTITY_USER,
         format!(
             "the STS exchange succeeded, so the pool trusts this identity; but {member} does not hold roles/iam.workloadIdentityUser (permission iam.serviceAccounts.getAccessToken) on {sa}"
         ),
@@ -92,7 +101,7 @@ pub(super) fn missing_binding(sa: &str, known: &Known) -> Diagnosis {
     )
 }
 
-pub(super) fn attribute_condition(known: &Known) -> Diagnosis {
+pub(super) fn attribute_condition(_: &Error, known: &Known) -> Diagnosis {
     let seen = match (&known.caller, &known.jwt_subject) {
         (Some(c), _) => format!(
             "the caller was {} (account {}, attribute.aws_role {})",
@@ -101,15 +110,14 @@ pub(super) fn attribute_condition(known: &Known) -> Diagnosis {
             c.aws_role_attribute()
         ),
         (None, Some(sub)) => format!("the token's subject is {sub}"),
-        (None, None) if known.source_kind == Some("aws") => {
+        (None, None) if known.aws_source => {
             "run with --call-aws to see the ARN and account the condition was evaluated on"
                 .to_owned()
         }
         _ => "compare the condition with the token's claims".to_owned(),
     };
     d(
-        "attribute_condition",
-        "the provider's attribute condition rejected this identity",
+        &ATTRIBUTE_CONDITION,
         format!(
             "Google verified the proof, then the provider's CEL attribute condition evaluated to false; {seen}"
         ),
@@ -120,7 +128,7 @@ pub(super) fn attribute_condition(known: &Known) -> Diagnosis {
     )
 }
 
-pub(super) fn subject_too_long(known: &Known) -> Diagnosis {
+pub(super) fn subject_too_long(_: &Error, known: &Known) -> Diagnosis {
     let seen = match &known.caller {
         Some(c) => format!("the ARN {} is {} bytes", c.arn, c.arn.len()),
         None => "AWS session ARNs (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION) of Lambda functions often are; run with --call-aws to see yours".to_owned(),
@@ -132,8 +140,7 @@ pub(super) fn subject_too_long(known: &Known) -> Diagnosis {
         .map(|m| format!(" (gives {}, {} bytes)", m.value, m.value.len()))
         .unwrap_or_default();
     d(
-        "google_subject_too_long",
-        "the mapped google.subject is longer than 127 bytes",
+        &GOOGLE_SUBJECT_TOO_LONG,
         format!("with the default mapping google.subject=assertion.arn, {seen}"),
         format!(
             "map the role without the session: gcloud iam workload-identity-pools providers update-aws {} --attribute-mapping=\"{SHORT_SUBJECT_MAPPING},attribute.aws_role=assertion.arn.contains('assumed-role') ? assertion.arn.extract('{{account_arn}}assumed-role/') + 'assumed-role/' + assertion.arn.extract('assumed-role/{{role_name}}/') : assertion.arn\"{value}; or shorten the role or session (function) name",
@@ -142,7 +149,7 @@ pub(super) fn subject_too_long(known: &Known) -> Diagnosis {
     )
 }
 
-pub(super) fn audience_format(known: &Known) -> Diagnosis {
+pub(super) fn audience_format(_: &Error, known: &Known) -> Diagnosis {
     let warnings = known
         .audience
         .as_ref()
@@ -150,17 +157,15 @@ pub(super) fn audience_format(known: &Known) -> Diagnosis {
         .filter(|w| !w.is_empty())
         .unwrap_or_else(|| "compare it with the expected form".to_owned());
     d(
-        "audience_format",
-        "the audience is not a provider's resource name",
+        &AUDIENCE_FORMAT,
         format!("STS could not parse the audience: {warnings}"),
-        "use //iam.googleapis.com/projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL_ID/providers/PROVIDER_ID (the project NUMBER, no https: prefix), as gcloud writes it".into(),
+        AUDIENCE_FORMAT.fix.to_owned(),
     )
 }
 
-pub(super) fn provider_not_found(known: &Known) -> Diagnosis {
+pub(super) fn provider_not_found(_: &Error, known: &Known) -> Diagnosis {
     d(
-        "provider_not_found",
-        "the pool or provider is disabled, deleted or misspelled",
+        &PROVIDER_NOT_FOUND,
         "the audience is well formed, but STS knows no enabled provider by that name (IDs are case-sensitive; a deleted pool or provider can be undeleted for 30 days)".into(),
         format!(
             "check it with `gcloud iam workload-identity-pools providers describe {}` (state must be ACTIVE, and the pool's too); undelete or re-enable it, or fix the audience",
@@ -169,15 +174,14 @@ pub(super) fn provider_not_found(known: &Known) -> Diagnosis {
     )
 }
 
-pub(super) fn token_audience_mismatch(known: &Known) -> Diagnosis {
+pub(super) fn token_audience_mismatch(_: &Error, known: &Known) -> Diagnosis {
     let aud = if known.jwt_audiences.is_empty() {
         "the token's aud".to_owned()
     } else {
         format!("the token's aud ({})", known.jwt_audiences.join(", "))
     };
     d(
-        "token_audience_mismatch",
-        "the token's audience is not one the provider accepts",
+        &TOKEN_AUDIENCE_MISMATCH,
         format!("{aud} is not in the OIDC provider's allowed audiences"),
         format!(
             "add it: gcloud iam workload-identity-pools providers update-oidc {} --allowed-audiences=AUDIENCE; or have the issuer mint the token for the provider's default audience https://iam.googleapis.com/{}/providers/PROVIDER_ID",
