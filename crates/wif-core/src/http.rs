@@ -13,8 +13,10 @@ use tokio::time::Instant;
 use crate::{Error, ErrorKind, Step};
 
 mod date;
+mod resolve;
 
 pub use date::{clock_skew_seconds, parse_http_date};
+pub use resolve::{PREFETCH_KEPT, Resolver};
 
 /// Connect timeout of the default client.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
