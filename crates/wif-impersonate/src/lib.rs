@@ -37,6 +37,7 @@
 
 mod builder;
 pub mod causes;
+mod connect_ahead;
 mod endpoint;
 #[doc(hidden)]
 pub mod fuzzing;
