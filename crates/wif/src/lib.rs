@@ -70,6 +70,7 @@ mod chain;
 pub mod config;
 mod credentials;
 pub mod plan;
+mod prefetch;
 mod resolve;
 #[cfg(feature = "testing")]
 pub mod testing;
