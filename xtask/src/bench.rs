@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: measures wif against its peers and writes `docs/benchmarks.md`.
 //!
-//! 1. builds the release `wif` CLI and Lambda example, and the google-cloud-auth peer
-//!    (`xtask/peers/gcauth-bench`, its own workspace, into `target/peers`);
+//! 1. builds the release `wif` CLI and Lambda example, and the google-cloud-auth peers
+//!    (`xtask/peers/gcauth-bench`, its own workspace, into `target/peers`: the bench binary and
+//!    `gcauth-lambda`, the Lambda example's shape);
 //! 2. prepares the Python venv of `cargo xtask reference` (google-auth from PyPI, once);
 //! 3. runs criterion on the cached token (`tests/benches/cached_token.rs`);
 //! 4. runs the chain bench (`tests/benches/chain/`), which starts one emulator and measures wif
@@ -60,21 +61,23 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let peer_target = target.join("peers");
     // Twice, as wif is: the release profile (size-optimized, like the `wif` binary) for whole
     // processes and footprint, and `inprocess` (O3, like wif's bench profile) for the library
-    // measured inside a process (cached token, thundering herd).
-    for profile in ["release", "inprocess"] {
-        crate::cargo(
-            &[
-                "build",
-                "--profile",
-                profile,
-                "--locked",
-                "--manifest-path",
-                &peer_manifest.to_string_lossy(),
-                "--target-dir",
-                &peer_target.to_string_lossy(),
-            ],
-            &[],
-        )?;
+    // measured inside a process (cached token, thundering herd; the bench binary only).
+    for (profile, only) in [("release", None), ("inprocess", Some("gcauth-bench"))] {
+        let mut args = vec![
+            "build".to_owned(),
+            "--profile".to_owned(),
+            profile.to_owned(),
+            "--locked".to_owned(),
+            "--manifest-path".to_owned(),
+            peer_manifest.to_string_lossy().into_owned(),
+            "--target-dir".to_owned(),
+            peer_target.to_string_lossy().into_owned(),
+        ];
+        if let Some(bin) = only {
+            args.extend(["--bin".to_owned(), bin.to_owned()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::cargo(&args, &[])?;
     }
     let python = crate::reference::prepare_venv(&target.join("reference-venv"))?;
 
@@ -111,6 +114,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         (
             "--gcauth-inprocess",
             exe(&peer_target.join("inprocess"), "gcauth-bench"),
+        ),
+        (
+            "--gcauth-lambda",
+            exe(&peer_target.join("release"), "gcauth-lambda"),
         ),
         ("--python", python.clone()),
         ("--script", root.join("xtask/peers/google_auth_bench.py")),

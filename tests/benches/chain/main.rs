@@ -14,7 +14,7 @@
 //!
 //! ```text
 //! cargo bench -p wif-tests --bench chain -- [--wif-cli PATH] [--lambda PATH] [--gcauth PATH]
-//!     [--gcauth-inprocess PATH]
+//!     [--gcauth-inprocess PATH] [--gcauth-lambda PATH]
 //!     [--python PATH --script PATH] [--criterion DIR] [--runs N] [--out FILE] [--realnet]
 //! ```
 //!
@@ -75,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
             "--wif-cli" => args.tools.wif_cli = Some(PathBuf::from(value()?)),
             "--lambda" => args.tools.lambda = Some(PathBuf::from(value()?)),
             "--gcauth" => args.tools.gcauth = Some(PathBuf::from(value()?)),
+            "--gcauth-lambda" => args.tools.gcauth_lambda = Some(PathBuf::from(value()?)),
             "--gcauth-inprocess" => {
                 args.tools.gcauth_inprocess = Some(PathBuf::from(value()?));
             }

@@ -39,6 +39,8 @@ pub struct Tools {
     /// `gcauth-bench` at O3 (its `inprocess` profile, like this bench's): the library measured
     /// inside one process (cached token, thundering herd). Falls back to `gcauth`.
     pub gcauth_inprocess: Option<PathBuf>,
+    /// `gcauth-lambda`: the Lambda example's shape on google-cloud-auth (release).
+    pub gcauth_lambda: Option<PathBuf>,
     /// The venv's Python interpreter.
     pub python: Option<PathBuf>,
     /// `google_auth_bench.py`.

@@ -257,8 +257,9 @@ async fn relay(client: TcpStream, upstream: SocketAddr, id: u64, log: Arc<Mutex<
     let _ = server.set_nodelay(true);
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
+    let (mut request_parser, mut response_parser) = MessageParser::pair();
     let requests = async {
-        let mut parser = MessageParser::new(Direction::Request);
+        let parser = &mut request_parser;
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             let n = match client_read.read(&mut buf).await {
@@ -284,7 +285,7 @@ async fn relay(client: TcpStream, upstream: SocketAddr, id: u64, log: Arc<Mutex<
         let _ = server_write.shutdown().await;
     };
     let responses = async {
-        let mut parser = MessageParser::new(Direction::Response);
+        let parser = &mut response_parser;
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             let n = match server_read.read(&mut buf).await {
@@ -319,24 +320,30 @@ enum Direction {
 /// Follows the messages of one direction of a connection: heads are read, bodies
 /// (`Content-Length` or chunked) skipped. Interim (1xx) responses are skipped; a response
 /// delimited by the connection's close never completes. Gives up on anything else rather than
-/// guess. (No client here sends `HEAD`, whose response has a length but no body.)
+/// guess. The two directions of a connection share which requests were `HEAD`s, whose answers
+/// have a length but no body (wif opens a connection ahead with one).
 #[derive(Debug)]
 struct MessageParser {
     direction: Direction,
     buf: Vec<u8>,
     broken: bool,
+    heads: Arc<Mutex<std::collections::VecDeque<bool>>>,
 }
 
 /// Heads longer than this are not HTTP we understand.
 const MAX_HEAD: usize = 64 * 1024;
 
 impl MessageParser {
-    fn new(direction: Direction) -> Self {
-        MessageParser {
+    /// The parsers of both directions of one connection.
+    fn pair() -> (MessageParser, MessageParser) {
+        let heads = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+        let parser = |direction| MessageParser {
             direction,
             buf: Vec::new(),
             broken: false,
-        }
+            heads: heads.clone(),
+        };
+        (parser(Direction::Request), parser(Direction::Response))
     }
 
     /// The heads of the messages completed by `data`.
@@ -351,10 +358,18 @@ impl MessageParser {
                 self.broken = self.buf.len() > MAX_HEAD;
                 return out;
             };
-            let Some(head) = Head::parse(&self.buf[..head_end], self.direction) else {
+            let Some(mut head) = Head::parse(&self.buf[..head_end], self.direction) else {
                 self.broken = true;
                 return out;
             };
+            // The answer to a HEAD: a length, no body. (Requests are queued when complete; a
+            // server answers only after that.)
+            if self.direction == Direction::Response
+                && !head.interim
+                && lock_queue(&self.heads).front() == Some(&true)
+            {
+                head.body = Body::None;
+            }
             let body_start = head_end + 4;
             let body_len = match head.body {
                 Body::None => 0,
@@ -372,6 +387,13 @@ impl MessageParser {
                 return out;
             }
             self.buf.drain(..body_start + body_len);
+            match self.direction {
+                Direction::Request => lock_queue(&self.heads).push_back(head.method == "HEAD"),
+                Direction::Response if !head.interim => {
+                    lock_queue(&self.heads).pop_front();
+                }
+                Direction::Response => {}
+            }
             if !head.interim {
                 out.push(head);
             }
@@ -439,6 +461,10 @@ impl Head {
     }
 }
 
+fn lock_queue<T>(queue: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -472,17 +498,19 @@ fn chunked_len(bytes: &[u8]) -> Option<usize> {
 }
 
 /// The parsers' own check, run at the start of every bench run (a `harness = false` target has
-/// no test harness): keep-alive messages with length-delimited, chunked and empty bodies, fed one
-/// byte at a time, come out in order.
+/// no test harness): keep-alive messages with length-delimited, chunked and empty bodies, and a
+/// `HEAD` whose answer has a length but no body, fed one byte at a time, come out in order.
 pub fn self_check() -> Result<(), String> {
     let requests = b"PUT /latest/api/token HTTP/1.1\r\nx-aws-ec2-metadata-token-ttl-seconds: 300\r\n\r\n\
+HEAD / HTTP/1.1\r\n\r\n\
 POST /v1/token HTTP/1.1\r\ncontent-length: 5\r\n\r\nhello\
 POST /v1/x:generateAccessToken?alt=json HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
     let responses = b"HTTP/1.1 100 Continue\r\n\r\n\
 HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc\
+HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\n\
 HTTP/1.1 204 No Content\r\n\r\n\
 HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
-    let mut parser = MessageParser::new(Direction::Request);
+    let (mut parser, mut response_parser) = MessageParser::pair();
     let mut seen = Vec::new();
     for b in requests.iter() {
         seen.extend(
@@ -494,6 +522,7 @@ HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
     }
     let expected: Vec<(String, String)> = [
         ("PUT", "/latest/api/token"),
+        ("HEAD", "/"),
         ("POST", "/v1/token"),
         ("POST", "/v1/x:generateAccessToken"),
     ]
@@ -503,12 +532,12 @@ HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
     if seen != expected || parser.broken {
         return Err(format!("the proxy's request parser is broken: {seen:?}"));
     }
-    let mut parser = MessageParser::new(Direction::Response);
+    let parser = &mut response_parser;
     let mut done = 0;
     for b in responses.iter() {
         done += parser.feed(std::slice::from_ref(b)).len();
     }
-    if done != 3 || parser.broken {
+    if done != 4 || parser.broken {
         return Err(format!(
             "the proxy's response parser is broken: {done} responses"
         ));

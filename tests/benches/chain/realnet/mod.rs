@@ -16,6 +16,7 @@
 
 mod cold;
 mod dns;
+mod lambda;
 mod link;
 mod namespace;
 mod refresh;
@@ -357,7 +358,14 @@ pub async fn run(tools: &Tools, runs: usize, out: Option<&Path>) -> Result<ExitC
     let mut targets = Vec::new();
     let cold = cold::run(&network, tools, runs).await?;
     let refresh = refresh::run(&network, tools, &cold).await?;
-    let section = render::section(&cold, &refresh, &mut targets);
+    let lambda = lambda::run(
+        &network,
+        tools.lambda.as_deref(),
+        tools.gcauth_lambda.as_deref(),
+        runs,
+    )
+    .await;
+    let section = render::section(&cold, &refresh, &lambda, &mut targets);
     match out {
         Some(path) => {
             std::fs::write(path, section).map_err(|e| format!("{}: {e}", path.display()))?

@@ -3,9 +3,10 @@
 
 use crate::peers::Peer;
 use crate::process::Stats;
-use crate::report::{STEPS, Target, ms, ratio, sequence, table, targets as targets_table};
+use crate::report::{STEPS, Target, mib, ms, ratio, sequence, table, targets as targets_table};
 
 use super::cold::{Client, ColdResults, Sample, Series};
+use super::lambda::LambdaRow;
 use super::refresh::{LOAD_RATE, LOAD_TASKS, Load, RefreshResults, quantile};
 use super::{DNS_LATENCY, FEDERATED_LIFETIME, Host, METADATA_RTT, RTTS_MS, Source, TOKEN_LIFETIME};
 
@@ -16,12 +17,18 @@ const TARGET_RTT: f64 = 4.3;
 const VS_PEERS: f64 = 1.4;
 
 /// The whole section; `targets` gets this section's targets too.
-pub fn section(cold: &ColdResults, refresh: &RefreshResults, targets: &mut Vec<Target>) -> String {
+pub fn section(
+    cold: &ColdResults,
+    refresh: &RefreshResults,
+    lambda: &(u64, Vec<LambdaRow>),
+    targets: &mut Vec<Target>,
+) -> String {
     let mut body = String::new();
     for source in Source::ALL {
         body.push_str(&source_section(cold, source));
     }
     body.push_str(&refresh_section(refresh));
+    body.push_str(&lambda_section(lambda.0, &lambda.1));
     cold_targets(cold, targets);
     refresh_targets(cold, refresh, targets);
     format!(
@@ -471,4 +478,61 @@ fn refresh_targets(cold: &ColdResults, refresh: &RefreshResults, targets: &mut V
         once.0,
         once.1,
     ));
+}
+
+fn lambda_section(rtt_ms: u64, rows: &[LambdaRow]) -> String {
+    if rows.is_empty() {
+        return "### The Lambda example's cold start\n\nNot measured (no binaries given).\n\n"
+            .to_owned();
+    }
+    let stats = |s: Option<Stats>| s.map_or("–".into(), |s| time_cell(Some(s)));
+    let wif_token = rows.first().and_then(|r| r.to_token);
+    let mut table_rows = Vec::new();
+    let mut notes = String::new();
+    for row in rows {
+        let vs = match (row.to_token, wif_token) {
+            (Some(t), Some(w)) if w.median > 0.0 => ratio(t.median / w.median),
+            _ => "–".to_owned(),
+        };
+        table_rows.push(vec![
+            row.name.to_owned(),
+            row.binary_bytes.map_or("–".into(), mib),
+            row.peak_rss_kib
+                .map_or("–".into(), |s| mib(s.median as u64 * 1024)),
+            stats(row.to_token),
+            rtt_cell(row.to_token, rtt_ms),
+            vs,
+            stats(row.to_answer),
+        ]);
+        if let Some(failure) = &row.failure {
+            notes.push_str(&format!(
+                "- {} failed: `{}`\n",
+                row.name,
+                failure.replace('`', "'")
+            ));
+        }
+    }
+    format!(
+        "### The Lambda example's cold start\n\n\
+         `examples/aws-lambda` (release) against the same function on google-cloud-auth \
+         (`xtask/peers/gcauth-bench/src/bin/gcauth-lambda.rs`: the same runtime crate, \
+         current-thread Tokio, ADC, one `objects.list` per invocation; same release profile), \
+         at RTT {rtt_ms} ms: each started under a loopback Lambda Runtime API with the execution \
+         role's environment and the production configuration, given one invocation. *To first \
+         token* is spawn to the moment IAM Credentials' answer reached the process; *to answer* \
+         adds the Cloud Storage call on a third host. Peak RSS: the process's `VmHWM` once it \
+         answered. Medians of the timed starts after one warm-up start.\n\n{}\n{notes}\n",
+        table(
+            &[
+                "function",
+                "binary size",
+                "peak RSS",
+                "spawn to first token",
+                "÷ RTT",
+                "× wif",
+                "spawn to answer",
+            ],
+            table_rows
+        )
+    )
 }
