@@ -9,8 +9,9 @@
 //! reqwest has no call that only connects: the connection is opened by a `HEAD /` to the IAM
 //! host on the client the call will use, which leaves it in that client's pool (the answer, a
 //! 404 with no body, is ignored; the request carries no credential). The call then waits for it
-//! to finish, for at most as long again as the federated token took, so a warm-up that hangs
-//! costs no more than that, and the call opens its own connection as before.
+//! to finish, for at most as long again as the federated token took (and never longer than the
+//! call's own timeout), so a warm-up that hangs costs no more than that, and the call opens its
+//! own connection as before.
 //!
 //! Nothing is opened when the federated token is at hand at once (cached): then there is nothing
 //! to overlap, and a connection kept from the last call may still be open.
@@ -46,7 +47,8 @@ pub(crate) async fn federated_token(settings: &Settings) -> Result<AccessToken, 
     };
     if result.is_ok() && !connected {
         // The handshakes are nearly done (they started when the exchange did): worth a short wait.
-        let _ = tokio::time::timeout(started.elapsed(), warm_up).await;
+        let wait = started.elapsed().min(settings.timeout);
+        let _ = tokio::time::timeout(wait, warm_up).await;
     }
     result
 }

@@ -54,7 +54,8 @@ pub fn section(
          configuration to token in the process (google-auth: after its imports; `wif token`: \
          spawn to exit), medians of the timed runs with min–max; *÷ RTT* divides by the round \
          trip. The machine is shared and busy, so absolute numbers are noisy; the round-trip \
-         counts are not.\n\n\
+         counts are not. wif's one `other` request is the `HEAD /` that opens the IAM \
+         Credentials connection ahead (it carries no credential).\n\n\
          ### Targets (real network)\n\n{}\n{body}",
         targets_table(targets),
         dns = ms(DNS_LATENCY.as_secs_f64() * 1000.0),
