@@ -48,7 +48,13 @@ pub(crate) async fn federated_token(settings: &Settings) -> Result<AccessToken, 
     if result.is_ok() && !connected {
         // The handshakes are nearly done (they started when the exchange did): worth a short wait.
         let wait = started.elapsed().min(settings.timeout);
-        let _ = tokio::time::timeout(wait, warm_up).await;
+        connected = tokio::time::timeout(wait, warm_up).await.is_ok();
+    }
+    if connected {
+        // The client puts the connection back in its pool in a task of its own, spawned as the
+        // warm-up's answer came: let it run, or the call finds no idle connection and starts a
+        // second one (it would still take the first once back, but a socket would be wasted).
+        tokio::task::yield_now().await;
     }
     result
 }

@@ -38,6 +38,8 @@ pub struct Log {
     pub requests: Vec<(String, String)>,
     /// The connection (numbered from 1 in accept order) each request came on.
     pub connection_of: Vec<u64>,
+    /// When each request had passed the proxy, whole.
+    pub sent: Vec<Instant>,
     /// When the emulator's answer to each request had passed the proxy (`None`: not yet).
     pub answered: Vec<Option<Instant>>,
     /// New connections opened while an idle connection to the same service was open: reuse the
@@ -106,6 +108,7 @@ impl Log {
         connection.indices.push(index);
         self.requests.push((method, path));
         self.connection_of.push(id);
+        self.sent.push(at);
         self.answered.push(None);
     }
 

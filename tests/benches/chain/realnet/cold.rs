@@ -199,11 +199,47 @@ pub async fn once(
             }
         }
     };
-    Ok(Sample {
+    let sample = Sample {
         ms,
         log: network.take(),
         rtt,
-    })
+    };
+    if std::env::var_os("WIF_BENCH_TRACE").is_some() {
+        trace(client, source, &sample);
+    }
+    Ok(sample)
+}
+
+/// Where the time went, on stderr (`WIF_BENCH_TRACE=1`): each request's passing of the proxy and
+/// its answer, from the first lookup or connection.
+fn trace(client: Client, source: Source, sample: &Sample) {
+    let log = &sample.log;
+    let Some(first) = log
+        .dns
+        .iter()
+        .map(|q| q.at)
+        .chain(log.connections.values().flatten().map(|c| c.opened))
+        .min()
+    else {
+        return;
+    };
+    let at = |t: Instant| {
+        format!(
+            "{:.1}",
+            t.saturating_duration_since(first).as_secs_f64() * 1e3
+        )
+    };
+    let mut line = format!("{} {} {:.1} ms:", client.name(), source.label(), sample.ms);
+    for (i, (m, p)) in log.http.requests.iter().enumerate() {
+        line.push_str(&format!(
+            " {} {}@{}→{}",
+            m,
+            crate::report::step_of(m, p),
+            at(log.http.sent[i]),
+            log.http.answered[i].map_or("-".into(), at)
+        ));
+    }
+    eprintln!("trace: {line}");
 }
 
 fn succeeded(outcome: &Outcome) -> Result<(), String> {

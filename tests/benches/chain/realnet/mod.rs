@@ -13,6 +13,9 @@
 //! `http://169.254.169.254/latest/…`); clients trust the run's CA the way each documents:
 //! wif through the builder or `--ca-certs`, google-cloud-auth through `SSL_CERT_FILE`,
 //! google-auth through `REQUESTS_CA_BUNDLE`.
+//!
+//! `WIF_BENCH_TRACE=1` prints each cold start's requests on stderr: when each passed the proxy
+//! and when its answer did, in ms from the run's first lookup or connection.
 
 mod cold;
 mod dns;
