@@ -163,16 +163,9 @@ pub(crate) fn broken_protocol_anchors(root: &Path) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn repository_root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."))
-    }
-
     #[test]
     fn the_repository_cites_nothing_outside_it() {
-        let found = stale_citations(&repository_root());
+        let found = stale_citations(&crate::repository_root());
         assert!(
             found.is_empty(),
             "cite docs/protocol.md#section or a public source instead:\n{}",
@@ -182,7 +175,7 @@ mod tests {
 
     #[test]
     fn every_cited_protocol_section_exists() {
-        let root = repository_root();
+        let root = crate::repository_root();
         assert!(
             !anchors(&std::fs::read_to_string(root.join("docs/protocol.md")).unwrap_or_default())
                 .is_empty(),

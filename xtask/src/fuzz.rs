@@ -12,7 +12,7 @@
 //! `target/fuzz-work/<target>/artifacts/`; reproduce one with
 //! `RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz --target-dir target/fuzz TARGET FILE`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::SystemTime;
 
@@ -92,7 +92,7 @@ pub(crate) fn run(seconds: u64, only: &[String]) -> Result<(), String> {
 
 fn run_target(target: &str, seconds: u64) -> Result<(), String> {
     let work = Path::new(WORK_DIR).join(target);
-    let root = repository_root();
+    let root = crate::repository_root();
     let corpus = work.join("corpus");
     let artifacts = work.join("artifacts");
     for dir in [&corpus, &artifacts] {
@@ -186,16 +186,9 @@ fn list_targets() -> Result<Vec<String>, String> {
 fn cargo_command() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
     command
-        .current_dir(repository_root())
+        .current_dir(crate::repository_root())
         .env("PATH", crate::preflight::Host::from_env().path());
     command
-}
-
-fn repository_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 fn path_str(path: &Path) -> Result<&str, String> {

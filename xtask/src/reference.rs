@@ -30,7 +30,7 @@ const SERVER_START_TIMEOUT: Duration = Duration::from_secs(30);
 const PYTHON_TIMEOUT: Duration = Duration::from_secs(180);
 
 pub(crate) fn run() -> Result<(), String> {
-    let root = repository_root();
+    let root = crate::repository_root();
     let target = target_dir();
     if !venv_ready() {
         crate::preflight::ensure(
@@ -99,17 +99,10 @@ pub(crate) fn run() -> Result<(), String> {
     result.map_err(|e| format!("{e}: Python google-auth did not obtain accepted tokens"))
 }
 
-fn repository_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repository_root().join("target"))
+        .unwrap_or_else(|| crate::repository_root().join("target"))
 }
 
 /// Where `reference` and `bench` keep their venv.

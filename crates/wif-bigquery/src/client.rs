@@ -89,6 +89,9 @@ pub fn default_retry_policy() -> RetryPolicy {
 
 impl BigQuery {
     /// A client for `project` (the project that runs queries) authenticating with `provider`.
+    /// When the provider points its universe elsewhere
+    /// ([`TokenProvider::endpoint_base_url`]: a fake, the emulator), BigQuery is reached under
+    /// `{base}/bigquery/v2/` there.
     pub fn new(provider: impl TokenProvider + 'static, project: impl Into<String>) -> Self {
         Self::build(Some(Arc::new(provider)), project.into())
     }
@@ -142,12 +145,18 @@ impl BigQuery {
     }
 
     fn build(auth: Option<Arc<dyn TokenProvider>>, project: String) -> Self {
+        // Credentials pointed at a fake or the emulator (`endpoint_base_url`) take BigQuery
+        // there too; `with_base_url` and BIGQUERY_EMULATOR_HOST still win.
+        let base_url = match auth.as_ref().and_then(|a| a.endpoint_base_url()) {
+            Some(base) => parse_base_url(&format!("{}/bigquery/v2/", base.trim_end_matches('/'))),
+            None => Url::parse(DEFAULT_BASE_URL).map_err(|e| Error::config("base_url", e)),
+        };
         BigQuery {
             inner: Arc::new(Inner {
                 http: None,
                 auth,
                 project,
-                base_url: Url::parse(DEFAULT_BASE_URL).map_err(|e| Error::config("base_url", e)),
+                base_url,
                 quota_project: None,
                 retry: default_retry_policy(),
             }),

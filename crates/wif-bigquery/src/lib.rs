@@ -64,6 +64,8 @@ mod query;
 mod results;
 pub mod schema;
 mod table;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::time::Duration;
 

@@ -240,6 +240,13 @@ impl<P: TokenProvider + 'static> TokenCache<P> {
         self.shared.current.store(None);
     }
 
+    /// Forgets the cached token and asks the wrapped provider to forget everything below it
+    /// too ([`TokenProvider::invalidate_all`]): the next call runs the whole chain.
+    pub fn invalidate_all(&self) {
+        self.invalidate();
+        self.shared.provider.invalidate_all();
+    }
+
     /// The cached token if it is fresh (outside the refresh-ahead margin), without waiting,
     /// locking or starting anything; `None` otherwise. [`token`](TokenProvider::token) starts
     /// with this, so a caller that only wants the fast path (e.g. to decide whether to await)
@@ -398,6 +405,14 @@ impl<P: TokenProvider + 'static> TokenProvider for TokenCache<P> {
 
     fn invalidate(&self) {
         TokenCache::invalidate(self);
+    }
+
+    fn invalidate_all(&self) {
+        TokenCache::invalidate_all(self);
+    }
+
+    fn endpoint_base_url(&self) -> Option<&str> {
+        self.shared.provider.endpoint_base_url()
     }
 }
 
@@ -736,6 +751,31 @@ mod tests {
         cache.token().await.expect("first");
         cache.invalidate();
         assert_eq!(value(&cache.token().await.expect("second")), "token-2");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn invalidate_all_reaches_the_caches_below() {
+        // Two layers, as an impersonated chain has: the outer cache around an inner one.
+        let inner = on_tokio_clock(Upstream::new(HOUR));
+        let outer = TokenCache::with_options(
+            inner.clone(),
+            CacheOptions::default().with_clock(CacheClock::Tokio),
+        );
+        outer.token().await.expect("first");
+        outer.invalidate();
+        outer.token().await.expect("from the inner cache");
+        assert_eq!(
+            inner.provider().calls(),
+            1,
+            "invalidate leaves the inner cache"
+        );
+        outer.invalidate_all();
+        assert_eq!(value(&outer.token().await.expect("refetched")), "token-2");
+        assert_eq!(inner.provider().calls(), 2, "invalidate_all empties both");
+        // Through the trait object too, as `Arc<dyn TokenProvider>` holders call it.
+        let shared: Arc<dyn TokenProvider> = Arc::new(outer.clone());
+        shared.invalidate_all();
+        assert_eq!(value(&outer.token().await.expect("again")), "token-3");
     }
 
     #[test]

@@ -157,6 +157,14 @@ impl<P: TokenProvider> TokenProvider for ChainDeadline<P> {
     fn invalidate(&self) {
         self.provider.invalidate();
     }
+
+    fn invalidate_all(&self) {
+        self.provider.invalidate_all();
+    }
+
+    fn endpoint_base_url(&self) -> Option<&str> {
+        self.provider.endpoint_base_url()
+    }
 }
 
 #[cfg(test)]

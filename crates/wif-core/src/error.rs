@@ -290,6 +290,33 @@ impl Error {
         Error::new(step, ErrorKind::InvalidResponse, what)
     }
 
+    /// Your own [`SubjectTokenSource`](crate::SubjectTokenSource) could not produce a token:
+    /// `reason` says what failed (never put a secret in it), `retryable` whether trying again
+    /// can help (a sidecar still starting: yes; a missing setting: no). A [`Step::Source`]
+    /// error of kind [`ErrorKind::Io`]; attach the underlying error with
+    /// [`with_source`](Self::with_source) and the fix with [`with_hint`](Self::with_hint).
+    ///
+    /// ```
+    /// use wif_core::{Error, Step};
+    ///
+    /// let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    /// let err = Error::source_failed("the token sidecar at /run/idp.sock refused the connection", true)
+    ///     .with_source(io)
+    ///     .with_hint("is the sidecar container running?");
+    /// assert_eq!(err.step(), Step::Source);
+    /// assert!(err.is_retryable());
+    /// ```
+    pub fn source_failed(reason: impl Into<String>, retryable: bool) -> Self {
+        Error::new(Step::Source, ErrorKind::Io, reason).retryable(retryable)
+    }
+
+    /// Your own source obtained a token that cannot be used (empty, expired, the wrong kind):
+    /// a [`Step::Source`] error of kind [`ErrorKind::InvalidToken`], not retryable. Describe
+    /// the token's problem, never the token.
+    pub fn invalid_subject_token(reason: impl Into<String>) -> Self {
+        Error::new(Step::Source, ErrorKind::InvalidToken, reason)
+    }
+
     /// Attaches the underlying error. Its `Display` must not contain secrets.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.inner_mut().source = Some(Box::new(source));
@@ -577,6 +604,28 @@ impl std::error::Error for Error {
 mod tests {
 
     const NO_ROLE: Cause = Cause::new("no_instance_role", "no role", "attach a role");
+
+    #[test]
+    fn custom_sources_name_their_step_kind_and_retryability() {
+        let transient = Error::source_failed("the IdP at https://idp.example answered 503", true)
+            .with_hint("retry later");
+        assert_eq!(transient.step(), Step::Source);
+        assert_eq!(transient.kind(), ErrorKind::Io);
+        assert!(transient.is_retryable());
+        assert_eq!(
+            transient.to_string(),
+            "subject token source failed: the IdP at https://idp.example answered 503 (retryable)\n  hint: retry later"
+        );
+        let permanent = Error::source_failed("VAULT_ROLE is not set", false);
+        assert!(!permanent.is_retryable());
+        assert!(permanent.to_string().ends_with("(not retryable)"));
+
+        let invalid = Error::invalid_subject_token("the IdP returned an empty token");
+        assert_eq!(
+            (invalid.step(), invalid.kind(), invalid.is_retryable()),
+            (Step::Source, ErrorKind::InvalidToken, false)
+        );
+    }
 
     #[test]
     fn a_known_cause_is_kept_and_shown_in_debug() {

@@ -41,7 +41,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Features
+//!
+//! * `testing` (off by default): the `testing` module, log capture for test suites that check what the
+//!   crates trace (and that no secret is traced).
+//!
 //! [Workload Identity Federation]: https://cloud.google.com/iam/docs/workload-identity-federation
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
 mod cause;
@@ -61,6 +68,7 @@ mod redaction;
 mod retry;
 mod source;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod token;
 

@@ -75,9 +75,28 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
     /// Returns a token valid for at least a short while. Implementations decide about caching.
     async fn token(&self) -> Result<AccessToken, Error>;
 
-    /// Forgets any cached token, so the next [`token`](Self::token) call fetches a new one.
-    /// API clients call this after a 401. The default does nothing (no cache).
+    /// Forgets this layer's cached token, so the next [`token`](Self::token) call fetches a new
+    /// one from the layer below — which may answer from its own cache. API clients call this
+    /// after a 401. The default does nothing (no cache).
     fn invalidate(&self) {}
+
+    /// Forgets every cached token down the chain — this layer's and those of the providers it
+    /// wraps — so the next [`token`](Self::token) call runs the whole chain again (a new STS
+    /// exchange, not only a new impersonation). For operators and tests; after a 401,
+    /// [`invalidate`](Self::invalidate) is enough. The default forgets this layer's token; a
+    /// provider wrapping others passes the call on.
+    fn invalidate_all(&self) {
+        self.invalidate();
+    }
+
+    /// The base URL every Google API of this provider's universe is served under, when it was
+    /// pointed away from Google's hosts (a fake, the emulator): BigQuery under
+    /// `{base}/bigquery/v2/`, Cloud Storage under `{base}/storage/v1/`. API clients given this
+    /// provider and no endpoint of their own use it, so one setting moves them all. `None` (the
+    /// default): Google's hosts.
+    fn endpoint_base_url(&self) -> Option<&str> {
+        None
+    }
 }
 
 #[async_trait]
@@ -108,6 +127,12 @@ impl<T: TokenProvider + ?Sized> TokenProvider for Arc<T> {
     fn invalidate(&self) {
         (**self).invalidate()
     }
+    fn invalidate_all(&self) {
+        (**self).invalidate_all()
+    }
+    fn endpoint_base_url(&self) -> Option<&str> {
+        (**self).endpoint_base_url()
+    }
 }
 
 #[async_trait]
@@ -117,6 +142,12 @@ impl<T: TokenProvider + ?Sized> TokenProvider for Box<T> {
     }
     fn invalidate(&self) {
         (**self).invalidate()
+    }
+    fn invalidate_all(&self) {
+        (**self).invalidate_all()
+    }
+    fn endpoint_base_url(&self) -> Option<&str> {
+        (**self).endpoint_base_url()
     }
 }
 

@@ -11,6 +11,11 @@
 //! subscriber has no such race, and capturing every test's output makes the no-secret assertion
 //! stronger, not weaker.
 //!
+//! Fake servers: [`Scripted`] answers wiremock requests by turns (the first few failing, the
+//! first token expired, every answer slow), the mechanism under every crate's `testing` fakes;
+//! [`bearer_token`] and [`header_text`] read what a recorded request carried;
+//! [`StaticSubjectToken`] is a subject token source that hands out one token.
+//!
 //! ```
 //! let logs = wif_core::testing::LogCapture::global();
 //! tracing::debug!(target: "doc", marker = "visible-123", "hello");
@@ -19,6 +24,11 @@
 
 use std::io;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+mod scripted;
+mod subject;
+pub use scripted::{Scripted, bearer_token, header_text};
+pub use subject::StaticSubjectToken;
 
 /// A shared buffer receiving all formatted tracing output of this process.
 #[derive(Clone, Debug, Default)]

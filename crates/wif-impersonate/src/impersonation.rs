@@ -433,6 +433,13 @@ impl TokenProvider for Impersonation {
         .instrument(span)
         .await
     }
+
+    /// Impersonation caches nothing itself: asks the federated provider (the cached STS
+    /// exchange, in a chain the `wif` facade builds) to forget its tokens, so the next call
+    /// exchanges again.
+    fn invalidate_all(&self) {
+        self.inner.settings.federated.invalidate_all();
+    }
 }
 
 impl fmt::Debug for Impersonation {

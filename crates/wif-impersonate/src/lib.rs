@@ -42,6 +42,8 @@ mod endpoint;
 #[doc(hidden)]
 pub mod fuzzing;
 mod impersonation;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use builder::ImpersonationBuilder;
 pub use endpoint::{default_impersonation_url, email_from_url};

@@ -81,6 +81,15 @@
 //!
 //! Secrets (secret key, session token, IMDSv2 token, the signed request, the issued JWT) are
 //! `secrecy` types and never appear in `Debug`, errors or traces.
+//!
+//! ## Features
+//!
+//! * `aws-config` (off by default): take region and credentials from an AWS SDK `SdkConfig` or
+//!   aws-config's default chains (ECS and Fargate container credentials, EKS IRSA and Pod
+//!   Identity, SSO, profiles): `AwsSourceBuilder::sdk_config`, `AwsSource::from_default_chain`,
+//!   `config_loader`. A large dependency tree, hence opt-in.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aws_sts;
 mod builder;
@@ -97,6 +106,8 @@ mod region;
 mod sdk_config;
 mod signing;
 mod source;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use builder::{AwsCredentialSource, AwsSourceBuilder};
 pub use caller_identity::{
@@ -115,8 +126,10 @@ pub use source::{AwsSource, CredentialsFrom, Provenance, RegionFrom, Resolved};
 
 /// The `aws-config` crate, re-exported so callers use the same version wif-rs was built with.
 #[cfg(feature = "aws-config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 pub use aws_config;
 #[cfg(feature = "aws-config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 pub use sdk_config::config_loader;
 
 /// The `subject_token_type` of AWS credential sources.

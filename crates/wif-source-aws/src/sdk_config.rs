@@ -11,6 +11,7 @@ use wif_core::Error;
 
 use crate::{AwsJwtSource, AwsJwtSourceBuilder, AwsSource, AwsSourceBuilder};
 
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 impl AwsSourceBuilder {
     /// Uses the config's credentials provider and, when it has one, its region (as an explicit
     /// region). The provider is called once per refresh.
@@ -25,6 +26,7 @@ impl AwsSourceBuilder {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 impl AwsSource {
     /// A builder preset from aws-config's default chains (environment, profiles, SSO, web
     /// identity, ECS/EKS container endpoints, IMDS). Add config-file settings before `build()`.
@@ -39,6 +41,7 @@ impl AwsSource {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 impl AwsJwtSourceBuilder {
     /// Uses the config's credentials provider and region: see [`AwsSourceBuilder::sdk_config`].
     pub fn sdk_config(self, config: &SdkConfig) -> Self {
@@ -46,6 +49,7 @@ impl AwsJwtSourceBuilder {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 impl AwsJwtSource {
     /// A builder preset from aws-config's default chains (see
     /// [`AwsSource::default_chain_builder`]); add the audience before `build()`.
@@ -65,6 +69,7 @@ impl AwsJwtSource {
 /// let source = wif_source_aws::AwsSource::builder().sdk_config(&config).build()?;
 /// # Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 pub fn config_loader() -> ConfigLoader {
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))

@@ -280,5 +280,8 @@ impl fmt::Debug for RedactedHeaders<'_> {
     }
 }
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 #[cfg(test)]
 mod tests;

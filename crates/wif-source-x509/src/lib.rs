@@ -48,6 +48,14 @@
 //! `bindCertFingerprint` STS option of Python.
 //!
 //! The shape and the behaviour: `docs/protocol.md#x509-source` in the repository.
+//!
+//! ## Features
+//!
+//! * `testing` (off by default): the `testing` module, for your suites and ours: `TestPki` (a
+//!   throwaway root, intermediate and leaf generated with rcgen) and `MtlsStsServer` (an STS and
+//!   IAM Credentials fake on 127.0.0.1 that requires a client certificate).
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -61,6 +69,7 @@ mod config;
 mod files;
 mod material;
 #[cfg(any(test, feature = "testing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod tls;
 

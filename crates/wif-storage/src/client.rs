@@ -372,7 +372,9 @@ impl StorageBuilder {
     }
 
     /// The base URL (default `https://storage.googleapis.com/`, or the emulator named by
-    /// `STORAGE_EMULATOR_HOST`). An explicit base URL wins over the environment.
+    /// `STORAGE_EMULATOR_HOST`, or else the provider's
+    /// [`endpoint_base_url`](TokenProvider::endpoint_base_url)). An explicit base URL wins over
+    /// both.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
@@ -439,7 +441,12 @@ impl StorageBuilder {
             (Some(url), _) => url.clone(),
             (None, Some(host)) if host.contains("://") => host.clone(),
             (None, Some(host)) => format!("http://{host}"),
-            (None, None) => DEFAULT_BASE_URL.to_owned(),
+            // Credentials pointed at a fake or the emulator (`endpoint_base_url`) take Cloud
+            // Storage there too.
+            (None, None) => match self.provider.as_ref().and_then(|p| p.endpoint_base_url()) {
+                Some(base) => format!("{}/", base.trim_end_matches('/')),
+                None => DEFAULT_BASE_URL.to_owned(),
+            },
         };
         let endpoints = Endpoints::new(&base).map_err(|e| match (&self.base_url, &emulator) {
             (None, Some(_)) => Error::config(

@@ -71,6 +71,8 @@ mod objects;
 mod partial;
 mod progress;
 mod resumable;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod upload;
 
 pub use bytes::Bytes;

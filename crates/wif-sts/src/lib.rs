@@ -46,6 +46,32 @@
 //! println!("federated token valid for {:?}", token.remaining());
 //! # Ok(()) }
 //! ```
+//!
+//! ## Testing your code
+//!
+//! The `testing` feature brings this crate's own fake of STS (`testing::FakeSts`: success,
+//! every documented error, slow, flaky and expired-then-valid answers) and a recorder that
+//! decodes what was sent:
+//!
+#![cfg_attr(feature = "testing", doc = "```")]
+#![cfg_attr(not(feature = "testing"), doc = "```ignore")]
+//! use wif_core::{secrecy::ExposeSecret as _, TokenProvider as _};
+//! use wif_sts::{StsExchange, testing::{FakeSts, StaticSubjectToken, AUDIENCE}};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wif_core::Error> {
+//! let sts = FakeSts::start().await;
+//! let exchange = StsExchange::builder()
+//!     .source(StaticSubjectToken::new("my-oidc-token"))
+//!     .audience(AUDIENCE)
+//!     .subject_token_type("urn:ietf:params:oauth:token-type:jwt")
+//!     .token_url(sts.token_url())
+//!     .build()?;
+//! exchange.token().await?;
+//! let sent = &sts.requests().await[0];
+//! assert_eq!(sent.audience, AUDIENCE);
+//! assert_eq!(sent.subject_token.secret().expose_secret(), "my-oidc-token");
+//! # Ok(()) }
+//! ```
 
 mod builder;
 pub mod causes;
@@ -55,6 +81,8 @@ pub mod fuzzing;
 mod hints;
 mod request;
 mod response;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::time::Duration;
 

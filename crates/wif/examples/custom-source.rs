@@ -37,8 +37,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .audience(FAKE_AUDIENCE)
         .subject_token_type("urn:ietf:params:oauth:token-type:jwt")
-        .token_url(google.token_url())
-        .impersonation_url(google.impersonation_url("batch@my-project.iam.gserviceaccount.com"))
+        // Every Google endpoint at the fake; in production, leave this out (or let
+        // WIF_ENDPOINT_BASE_URL decide) and the same code talks to Google.
+        .endpoint_base_url(google.base_url())
+        .impersonate("batch@my-project.iam.gserviceaccount.com")
         .build()?;
 
     let token = creds.token().await?;

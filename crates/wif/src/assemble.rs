@@ -298,5 +298,9 @@ fn info(plan: &Plan) -> CredentialsInfo {
         quota_project_id: plan.quota_project.as_ref().map(|q| q.value.clone()),
         universe_domain: plan.universe_domain.value.clone(),
         warnings: plan.warnings.clone(),
+        endpoint_base_url: plan
+            .endpoint_base_url
+            .as_ref()
+            .map(|b| b.value.as_str().trim_end_matches('/').to_owned()),
     }
 }

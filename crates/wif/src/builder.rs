@@ -46,6 +46,7 @@ pub struct CredentialsBuilder {
     pub(crate) client_auth: Option<(String, Option<SecretString>)>,
     pub(crate) workforce_pool_user_project: Option<String>,
     pub(crate) universe_domain: Option<String>,
+    pub(crate) endpoint_base_url: Option<String>,
     pub(crate) trust_policy: Option<TrustPolicy>,
     /// What a trust policy would refuse in the configuration's JSON text (its size, a
     /// duplicate key), which the parsed configuration no longer shows.
@@ -98,6 +99,7 @@ impl CredentialsBuilder {
             client_auth: None,
             workforce_pool_user_project: None,
             universe_domain: None,
+            endpoint_base_url: None,
             trust_policy: None,
             config_text_refusal: None,
             http_client: None,
@@ -225,17 +227,19 @@ impl CredentialsBuilder {
         self
     }
 
-    /// Impersonates this service account (IAM Credentials `generateAccessToken`).
+    /// Impersonates this service account (IAM Credentials `generateAccessToken` of the
+    /// universe, or at the [`endpoint_base_url`](Self::endpoint_base_url)). Not together with
+    /// [`impersonation_url`](Self::impersonation_url): [`build`](Self::build) refuses both.
     pub fn impersonate(mut self, service_account_email: impl Into<String>) -> Self {
         self.impersonate_email = Some(service_account_email.into());
-        self.impersonation_url = None;
         self
     }
 
-    /// Impersonates through this full `generateAccessToken` URL (as in the configuration file).
+    /// Impersonates through this full `generateAccessToken` URL (as in the configuration file),
+    /// used as given. Not together with [`impersonate`](Self::impersonate):
+    /// [`build`](Self::build) refuses both.
     pub fn impersonation_url(mut self, url: impl Into<String>) -> Self {
         self.impersonation_url = Some(url.into());
-        self.impersonate_email = None;
         self
     }
 
@@ -274,6 +278,42 @@ impl CredentialsBuilder {
     /// Google's client libraries refuse a universe mismatch.
     pub fn universe_domain(mut self, domain: impl Into<String>) -> Self {
         self.universe_domain = Some(domain.into());
+        self
+    }
+
+    /// Points every Google endpoint of the universe at `url` — STS, IAM Credentials, and the
+    /// BigQuery and Cloud Storage clients built from these credentials (they ask
+    /// [`TokenProvider::endpoint_base_url`](wif_core::TokenProvider::endpoint_base_url)) — as a
+    /// fake server or the emulator serves them under one base URL. The same setting can come
+    /// from the environment, [`WIF_ENDPOINT_BASE_URL`](crate::ENDPOINT_BASE_URL_VAR); this one
+    /// wins. `https`, or `http` to this machine only; checked by [`build`](Self::build).
+    ///
+    /// The configuration's `token_url` and `service_account_impersonation_url`, and the
+    /// defaults of [`impersonate`](Self::impersonate), keep their paths under `url`; an
+    /// explicit [`token_url`](Self::token_url) or [`impersonation_url`](Self::impersonation_url)
+    /// is kept as given. So production code runs unchanged in a test:
+    ///
+    /// ```
+    /// # fn production(builder: wif::CredentialsBuilder) -> Result<wif::Credentials, wif::Error> {
+    /// // Production code: Google's hosts, unless the environment says otherwise.
+    /// builder.impersonate("writer@my-project.iam.gserviceaccount.com").build()
+    /// # }
+    /// # let source = wif::testing::StaticSubjectToken::new("t");
+    /// // The test gives it a builder pointed at a fake (or sets WIF_ENDPOINT_BASE_URL).
+    /// let builder = wif::Credentials::builder()
+    ///     .source(source)
+    ///     .audience(wif::testing::FAKE_AUDIENCE)
+    ///     .subject_token_type("urn:ietf:params:oauth:token-type:jwt")
+    ///     .endpoint_base_url("http://127.0.0.1:8787");
+    /// let creds = production(builder)?;
+    /// assert_eq!(
+    ///     creds.info().impersonation_url.as_deref(),
+    ///     Some("http://127.0.0.1:8787/v1/projects/-/serviceAccounts/writer@my-project.iam.gserviceaccount.com:generateAccessToken"),
+    /// );
+    /// # Ok::<(), wif::Error>(())
+    /// ```
+    pub fn endpoint_base_url(mut self, url: impl Into<String>) -> Self {
+        self.endpoint_base_url = Some(url.into());
         self
     }
 
@@ -338,6 +378,7 @@ impl CredentialsBuilder {
     ///
     /// [`SdkConfig`]: wif_source_aws::aws_config::SdkConfig
     #[cfg(feature = "aws-config")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
     pub fn aws_sdk_config(mut self, config: &wif_source_aws::aws_config::SdkConfig) -> Self {
         if let Some(p) = config.credentials_provider() {
             self.aws_provider = Some(p);

@@ -34,6 +34,10 @@ pub struct CredentialsInfo {
     pub quota_project_id: Option<String>,
     /// The universe domain (default `googleapis.com`).
     pub universe_domain: String,
+    /// The base URL every Google endpoint was pointed at
+    /// ([`CredentialsBuilder::endpoint_base_url`] or `WIF_ENDPOINT_BASE_URL`), without a
+    /// trailing `/`; `None` for Google's hosts.
+    pub endpoint_base_url: Option<String>,
     /// What in the settings is legal but probably not what was meant (an unknown key in the
     /// configuration, a project ID in the audience, …): the [`Plan`](crate::Plan)'s warnings.
     /// Also logged with `tracing` at `build()`.
@@ -140,6 +144,7 @@ impl Credentials {
                     scopes: Vec::new(),
                     quota_project_id: None,
                     universe_domain: "googleapis.com".to_owned(),
+                    endpoint_base_url: None,
                     warnings: Vec::new(),
                 },
             }),
@@ -177,11 +182,24 @@ impl Credentials {
 
     /// Drops the cached token so the next [`token`](TokenProvider::token) call fetches a new one
     /// — what to do when an API answers 401. With impersonation, only the impersonated token is
-    /// dropped: the federated token stays cached, so the refresh costs one IAM call.
+    /// dropped: the federated token stays cached, so the refresh costs one IAM call. To run the
+    /// whole chain again, [`invalidate_all`](Self::invalidate_all).
     pub fn invalidate(&self) {
         match &self.inner.cache {
             Some(cache) => cache.invalidate(),
             None => self.inner.provider.invalidate(),
+        }
+    }
+
+    /// Drops every cached token — the impersonated one and the federated one under it — so the
+    /// next [`token`](TokenProvider::token) call gets a fresh subject token and exchanges it at
+    /// STS again (then impersonates, if configured). For an operator who changed the pool's
+    /// attribute mapping or the service account's bindings and wants them used now, and for
+    /// tests; after an API's 401, [`invalidate`](Self::invalidate) is cheaper and enough.
+    pub fn invalidate_all(&self) {
+        match &self.inner.cache {
+            Some(cache) => cache.invalidate_all(),
+            None => self.inner.provider.invalidate_all(),
         }
     }
 
@@ -225,5 +243,15 @@ impl TokenProvider for Credentials {
 
     fn invalidate(&self) {
         Credentials::invalidate(self);
+    }
+
+    fn invalidate_all(&self) {
+        Credentials::invalidate_all(self);
+    }
+
+    /// The [endpoint override](CredentialsBuilder::endpoint_base_url), so the BigQuery and
+    /// Cloud Storage clients built from these credentials follow it.
+    fn endpoint_base_url(&self) -> Option<&str> {
+        self.inner.info.endpoint_base_url.as_deref()
     }
 }

@@ -61,6 +61,73 @@
 //!     .build()?;
 //! # Ok::<(), wif::Error>(())
 //! ```
+//!
+//! ## What is here
+//!
+//! **Getting tokens**
+//! * [`Credentials`] — the handle: `from_env`, `from_file`, `from_json`, the `*_untrusted`
+//!   variants, `builder()`; implements [`TokenProvider`].
+//! * [`CredentialsBuilder`] — assembles the chain from a configuration or your own source.
+//! * [`CredentialsInfo`] — what a `Credentials` was built from (secret-free, for logs).
+//! * [`Chain`] — the assembled layers before the outer cache, run one step at a time (what
+//!   `wif explain` walks).
+//!
+//! **Configuration**
+//! * [`config`] — Google's `external_account` file: [`ExternalAccountConfig`], with its
+//!   [`CredentialSource`].
+//! * [`adc`] — Application Default Credentials discovery.
+//! * [`trust`] — [`TrustPolicy`], for configurations you did not write.
+//!
+//! **Tokens and the seams between layers** (from [`wif-core`](layers::core))
+//! * [`TokenProvider`], [`AccessToken`], and the scopes [`CLOUD_PLATFORM_SCOPE`], [`IAM_SCOPE`].
+//! * [`SubjectTokenSource`], [`SubjectToken`], [`SourceContext`], [`TokenFormat`] — to bring
+//!   your own identity; [`async_trait`](macro@async_trait) to implement the traits; [`secrecy`] for the secrets.
+//!
+//! **Errors**
+//! * [`Error`] with its [`Step`], [`ErrorKind`] and the [`ServerError`] Google answered.
+//!
+//! **Tuning and testing hooks**
+//! * [`RetryPolicy`], [`CacheOptions`] — retries, deadlines and refresh timing.
+//! * [`Environment`], [`OsEnvironment`], [`MapEnvironment`] — where environment variables come
+//!   from (a map in tests).
+//! * `testing` (feature `testing`) — wiremock stand-ins for STS and IAM Credentials, static
+//!   credentials, for your own test suites.
+//!
+//! **The layers themselves**, in [`layers`]: [`core`](layers::core), the sources
+//! ([`source_aws`](layers::source_aws), [`source_file`](layers::source_file),
+//! [`source_url`](layers::source_url), [`source_exec`](layers::source_exec),
+//! [`source_x509`](layers::source_x509)), the exchange ([`sts`](layers::sts)) and
+//! impersonation ([`impersonate`](layers::impersonate)), for callers who replace one.
+//!
+//! ## Google Cloud APIs with these credentials
+//!
+//! Any HTTP client can send `token()` as a bearer token. Ready-made, over any [`TokenProvider`]:
+//!
+//! * [`wif-bigquery`](https://docs.rs/wif-bigquery) — BigQuery REST: streaming inserts, queries
+//!   with parameters and paging.
+//! * [`wif-storage`](https://docs.rs/wif-storage) — Cloud Storage JSON API: uploads (resumable
+//!   included), ranged downloads, listing, deletes.
+//!
+//! ### Bridges to other Google Cloud clients
+//!
+//! Crates that put these credentials under the Rust clients people already use (the official
+//! `google-cloud-*` crates, `object_store`, `gcloud-*`, tonic) are listed here as they land,
+//! each with a link and a one-line example.
+//!
+//! ### Tools
+//!
+//! Also in the workspace: [`wif-cli`](https://crates.io/crates/wif-cli) (the `wif` command) and
+//! [`wif-emulator`](https://docs.rs/wif-emulator) (a loopback AWS and Google Cloud for tests and
+//! demos).
+//!
+//! ## Features
+//!
+//! * `testing` (off by default): the `testing` module described above.
+//! * `aws-config` (off by default): the AWS source takes region and credentials from an AWS SDK
+//!   `SdkConfig` or aws-config's default chains (ECS, EKS, SSO, profiles);
+//!   `CredentialsBuilder::aws_sdk_config`.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod adc;
 mod assemble;
@@ -69,10 +136,12 @@ pub mod causes;
 mod chain;
 pub mod config;
 mod credentials;
+mod endpoints;
 pub mod plan;
 mod prefetch;
 mod resolve;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 pub mod trust;
 
@@ -80,6 +149,7 @@ pub use builder::CredentialsBuilder;
 pub use chain::Chain;
 pub use config::{CredentialSource, ExternalAccountConfig};
 pub use credentials::{Credentials, CredentialsInfo};
+pub use endpoints::ENDPOINT_BASE_URL_VAR;
 pub use plan::Plan;
 pub use trust::TrustPolicy;
 pub use wif_core::{

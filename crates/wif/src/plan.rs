@@ -254,6 +254,10 @@ pub struct Plan {
     pub configuration: Option<ConfigurationFrom>,
     /// The universe domain (`googleapis.com` unless set).
     pub universe_domain: Setting<String>,
+    /// The base URL every Google endpoint was moved to (a fake, the emulator):
+    /// [`CredentialsBuilder::endpoint_base_url`] or `WIF_ENDPOINT_BASE_URL`. The STS and
+    /// impersonation URLs it moved carry its origin.
+    pub endpoint_base_url: Option<Setting<Url>>,
     /// The STS audience: the pool provider's resource name.
     pub audience: Setting<String>,
     /// The subject token type declared to STS.

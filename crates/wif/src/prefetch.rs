@@ -60,6 +60,14 @@ impl TokenProvider for PrefetchFirst {
     fn invalidate(&self) {
         self.inner.invalidate();
     }
+
+    fn invalidate_all(&self) {
+        self.inner.invalidate_all();
+    }
+
+    fn endpoint_base_url(&self) -> Option<&str> {
+        self.inner.endpoint_base_url()
+    }
 }
 
 #[cfg(test)]

@@ -90,6 +90,15 @@ fn parse_url(setting: &Setting<String>, fallback: &'static str) -> Result<Settin
 
 pub(crate) fn resolve(b: &CredentialsBuilder) -> Result<Resolved, Error> {
     let cfg = b.config.as_ref();
+    if b.impersonate_email.is_some() && b.impersonation_url.is_some() {
+        return Err(Error::config(
+            "impersonation_url",
+            "both .impersonate(email) and .impersonation_url(url) were given; give one \
+             (impersonate() follows the universe and endpoint_base_url, \
+             impersonation_url() is used as written)",
+        ));
+    }
+    let endpoint_base = endpoint_base(b)?;
     let (trust, checked) = check_universe_and_trust(b)?;
     let mut warnings: Vec<Warning> = cfg.map(|c| c.warnings().to_vec()).unwrap_or_default();
 
@@ -152,7 +161,13 @@ pub(crate) fn resolve(b: &CredentialsBuilder) -> Result<Resolved, Error> {
     let certificate_source = matches!(source.value, SourcePlan::Certificate(_));
 
     let token_url = checked_as(
-        token_url(b, cfg, &universe.value, certificate_source)?,
+        token_url(
+            b,
+            cfg,
+            &universe.value,
+            certificate_source,
+            endpoint_base.as_ref(),
+        )?,
         checked.token_url,
     );
     warn_if_outside_universe(&token_url, &universe.value, &mut warnings);
@@ -171,7 +186,7 @@ pub(crate) fn resolve(b: &CredentialsBuilder) -> Result<Resolved, Error> {
         }
     };
 
-    let mut impersonation = impersonation(b, cfg, &universe.value)?;
+    let mut impersonation = impersonation(b, cfg, &universe.value, endpoint_base.as_ref())?;
     if let Some(i) = &mut impersonation {
         i.url = checked_as(i.url.clone(), checked.impersonation_url);
     }
@@ -246,6 +261,7 @@ pub(crate) fn resolve(b: &CredentialsBuilder) -> Result<Resolved, Error> {
     let plan = Plan {
         configuration: b.config_from.clone(),
         universe_domain: universe,
+        endpoint_base_url: endpoint_base,
         audience,
         subject_token_type,
         token_url,
@@ -299,15 +315,43 @@ fn checked_as(url: Setting<Url>, checked: Option<Url>) -> Setting<Url> {
     }
 }
 
+/// The endpoint override: the builder's, else `WIF_ENDPOINT_BASE_URL` (checked: `https`, or
+/// `http` to this machine).
+fn endpoint_base(b: &CredentialsBuilder) -> Result<Option<Setting<Url>>, Error> {
+    let explicit = b.endpoint_base_url.as_deref();
+    let origin = match explicit {
+        Some(_) => Origin::Builder("endpoint_base_url"),
+        None => Origin::Environment(crate::ENDPOINT_BASE_URL_VAR),
+    };
+    Ok(crate::endpoints::resolve(explicit, &*b.environment)?.map(|url| Setting::new(url, origin)))
+}
+
+/// `url` moved under the endpoint override, unless it is a URL set on the builder (yours, kept
+/// as given): the moved URL's origin is the override's.
+fn moved(url: Setting<String>, endpoint_base: Option<&Setting<Url>>) -> Setting<String> {
+    let explicit = matches!(
+        url.origin,
+        Origin::Builder("token_url" | "impersonation_url")
+    );
+    match endpoint_base {
+        Some(base) if !explicit => Setting::new(
+            crate::endpoints::rebase(&base.value, &url.value),
+            base.origin,
+        ),
+        _ => url,
+    }
+}
+
 /// The STS endpoint. A certificate source calls the universe's mTLS twin `sts.mtls.{universe}`
 /// (the only one that asks for a client certificate) in place of the default endpoint, unless
 /// the endpoint was set on the builder; any other configured endpoint (gcloud writes the mTLS
-/// one) is kept.
+/// one) is kept. The endpoint override then moves it, unless set on the builder.
 fn token_url(
     b: &CredentialsBuilder,
     cfg: Option<&ExternalAccountConfig>,
     universe: &str,
     certificate_source: bool,
+    endpoint_base: Option<&Setting<Url>>,
 ) -> Result<Setting<Url>, Error> {
     let default = wif_sts::default_token_url(universe);
     let mut url = first(built(&b.token_url, "token_url"), || {
@@ -327,7 +371,7 @@ fn token_url(
             Origin::Rule("a certificate source calls the universe's mTLS STS endpoint"),
         );
     }
-    parse_url(&url, "token_url")
+    parse_url(&moved(url, endpoint_base), "token_url")
 }
 
 /// A subject token sent to a host outside the universe is worth a second look (the trust
@@ -350,11 +394,13 @@ fn warn_if_outside_universe(url: &Setting<Url>, universe: &str, warnings: &mut V
 }
 
 /// The impersonation URL: the builder's URL, or the builder's service account in the universe,
-/// else the configuration's. The service account is read from it strictly (an email).
+/// else the configuration's; the last two moved by the endpoint override. The service account
+/// is read from it strictly (an email).
 fn impersonation(
     b: &CredentialsBuilder,
     cfg: Option<&ExternalAccountConfig>,
     universe: &str,
+    endpoint_base: Option<&Setting<Url>>,
 ) -> Result<Option<ImpersonationPlan>, Error> {
     let url = match (&b.impersonation_url, &b.impersonate_email) {
         (Some(url), _) => Setting::new(url.clone(), Origin::Builder("impersonation_url")),
@@ -386,7 +432,10 @@ fn impersonation(
             "no service account email found before `:generateAccessToken`",
         )
     })?;
-    let url = parse_url(&url, "service_account_impersonation_url")?;
+    let url = parse_url(
+        &moved(url, endpoint_base),
+        "service_account_impersonation_url",
+    )?;
     let lifetime = lifetime(b, cfg)
         .unwrap_or_else(|| Setting::new(wif_impersonate::DEFAULT_LIFETIME, Origin::Default));
     Ok(Some(ImpersonationPlan {

@@ -1,31 +1,56 @@
-//! Test helpers for code built on wif-rs (feature `testing`): a static token provider, and
-//! wiremock responders that play Google STS and IAM Credentials, so your own suites run with no
-//! cloud account.
+//! Test support for code built on wif-rs (feature `testing`): a static token provider, and
+//! Google STS and IAM Credentials on one loopback wiremock server ([`FakeGoogle`]), composed
+//! from the layer crates' own fakes, so your suites run with no cloud account and can assert on
+//! what was sent.
 //!
-//! ```no_run
-//! use wif::testing::FakeGoogle;
-//! use wif::{Credentials, TokenProvider};
+//! ```
+//! use wif::secrecy::ExposeSecret as _;
+//! use wif::testing::{FakeGoogle, FAKE_AUDIENCE};
+//! use wif::{Credentials, TokenProvider as _};
 //!
-//! # async fn t() -> Result<(), wif::Error> {
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wif::Error> {
 //! let google = FakeGoogle::start().await;
-//! let dir = std::env::temp_dir();
-//! let token_file = dir.join("oidc-token");
+//! let dir = tempfile::tempdir().expect("a temporary directory");
+//! let token_file = dir.path().join("oidc-token");
 //! std::fs::write(&token_file, "header.payload.signature").expect("write token");
 //! let creds = Credentials::from_json(&google.config_json(&token_file, Some("sa@p.iam.gserviceaccount.com")))?;
-//! let token = creds.token().await?;
-//! assert_eq!(google.sts_calls().await, 1);
-//! # let _ = token; Ok(()) }
+//! assert_eq!(creds.token().await?.secret().expose_secret(), "impersonated-1");
+//!
+//! let exchange = &google.sts_requests().await[0];
+//! assert_eq!(exchange.audience, FAKE_AUDIENCE);
+//! assert_eq!(exchange.subject_token.secret().expose_secret(), "header.payload.signature");
+//! let impersonation = &google.iam_requests().await[0];
+//! assert_eq!(impersonation.service_account, "sa@p.iam.gserviceaccount.com");
+//! assert_eq!(impersonation.bearer.as_ref().map(|t| t.secret().expose_secret()), Some("federated-1"));
+//! # Ok(()) }
 //! ```
+//!
+//! The fakes of every layer are here too, from their crates: [`sts`], [`impersonate`], the AWS
+//! endpoints ([`aws`]: instance metadata, container credentials) and URL sources
+//! ([`url_source`]). BigQuery and Cloud Storage have theirs in `wif_bigquery::testing` and
+//! `wif_storage::testing`; mount them on [`FakeGoogle::server`] to serve every Google API from
+//! one base URL, as the emulator does.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::MockServer;
 
 pub use wif_core::StaticTokenProvider;
+pub use wif_core::testing::{Scripted, StaticSubjectToken};
+pub use wif_impersonate::testing::{IamCredentialsResponder, IamError, IamRequest};
+pub use wif_sts::testing::{ClientAuth, StsError, StsRequest, StsResponder};
+
+/// STS fakes: `wif_sts::testing`.
+pub use wif_sts::testing as sts;
+
+/// IAM Credentials fakes: `wif_impersonate::testing`.
+pub use wif_impersonate::testing as impersonate;
+
+/// AWS instance metadata and container credentials fakes: `wif_source_aws::testing`.
+pub use wif_source_aws::testing as aws;
+
+/// Subject-token endpoint fakes for URL sources: `wif_source_url::testing`.
+pub use wif_source_url::testing as url_source;
 
 use crate::{AccessToken, Credentials};
 
@@ -34,171 +59,54 @@ pub fn static_credentials(token: &str) -> Credentials {
     Credentials::from_provider(StaticTokenProvider::new(AccessToken::new(token)))
 }
 
-fn form(request: &Request) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(&request.body)
-        .into_owned()
-        .collect()
-}
+/// The audience [`FakeGoogle::config_json`] writes: a well-formed workload identity pool
+/// provider.
+pub const FAKE_AUDIENCE: &str = wif_sts::testing::AUDIENCE;
 
-fn oauth_error(code: &str, description: &str) -> ResponseTemplate {
-    ResponseTemplate::new(400).set_body_json(serde_json::json!({
-        "error": code,
-        "error_description": description,
-    }))
-}
-
-/// Plays Google STS `/v1/token`: checks the RFC 8693 form like the real service and answers
-/// with numbered access tokens (`{prefix}-1`, `{prefix}-2`, …).
-#[derive(Clone, Debug)]
-pub struct StsResponder {
-    prefix: String,
-    expires_in: u64,
-    issued: Arc<AtomicU64>,
-}
-
-impl StsResponder {
-    /// Issues `{prefix}-N` tokens valid for `expires_in`.
-    pub fn new(prefix: impl Into<String>, expires_in: Duration) -> Self {
-        StsResponder {
-            prefix: prefix.into(),
-            expires_in: expires_in.as_secs(),
-            issued: Arc::new(AtomicU64::new(0)),
-        }
-    }
-}
-
-impl Respond for StsResponder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let fields = form(request);
-        let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        if get("grant_type") != Some("urn:ietf:params:oauth:grant-type:token-exchange") {
-            return oauth_error("unsupported_grant_type", "Unsupported grant type.");
-        }
-        if get("requested_token_type") != Some("urn:ietf:params:oauth:token-type:access_token") {
-            return oauth_error("invalid_request", "Invalid requested_token_type.");
-        }
-        if !get("audience").is_some_and(|a| a.starts_with("//iam.googleapis.com/")) {
-            return oauth_error(
-                "invalid_request",
-                "Invalid value for \"audience\". This value should be the full resource name of the Identity Provider.",
-            );
-        }
-        if get("subject_token_type").is_none_or(str::is_empty) {
-            return oauth_error("invalid_request", "Missing subject_token_type.");
-        }
-        if get("subject_token").is_none_or(str::is_empty) {
-            return oauth_error("invalid_request", "Missing subject_token.");
-        }
-        let n = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
-        ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "access_token": format!("{}-{n}", self.prefix),
-            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
-            "token_type": "Bearer",
-            "expires_in": self.expires_in,
-        }))
-    }
-}
-
-/// Plays IAM Credentials `generateAccessToken`: requires a bearer token and answers with
-/// numbered tokens (`{prefix}-1`, …) expiring after the requested lifetime.
-#[derive(Clone, Debug)]
-pub struct IamCredentialsResponder {
-    prefix: String,
-    issued: Arc<AtomicU64>,
-}
-
-impl IamCredentialsResponder {
-    /// Issues `{prefix}-N` tokens.
-    pub fn new(prefix: impl Into<String>) -> Self {
-        IamCredentialsResponder {
-            prefix: prefix.into(),
-            issued: Arc::new(AtomicU64::new(0)),
-        }
-    }
-}
-
-impl Respond for IamCredentialsResponder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let bearer = request
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("Bearer ") && v.len() > 7);
-        if !bearer {
-            return ResponseTemplate::new(401).set_body_json(serde_json::json!({
-                "error": {"code": 401, "status": "UNAUTHENTICATED",
-                          "message": "Request had invalid authentication credentials."}
-            }));
-        }
-        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
-        let lifetime = body
-            .get("lifetime")
-            .and_then(|l| l.as_str())
-            .and_then(|l| l.strip_suffix('s'))
-            .and_then(|l| l.parse::<i64>().ok())
-            .unwrap_or(3600);
-        let expire = time::OffsetDateTime::now_utc() + time::Duration::seconds(lifetime);
-        let expire = expire
-            .replace_nanosecond(0)
-            .unwrap_or(expire)
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        let n = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
-        ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "accessToken": format!("{}-{n}", self.prefix),
-            "expireTime": expire,
-        }))
-    }
-}
-
-/// A loopback stand-in for Google STS and IAM Credentials on one wiremock server.
+/// A loopback stand-in for Google STS (`POST /v1/token`) and IAM Credentials
+/// (`POST /v1/projects/-/serviceAccounts/{email}:generateAccessToken`) on one wiremock server,
+/// laid out as Google's hosts are under one base URL — so
+/// [`CredentialsBuilder::endpoint_base_url`](crate::CredentialsBuilder::endpoint_base_url)`(google.base_url())`
+/// points unchanged production code at it.
 #[derive(Debug)]
 pub struct FakeGoogle {
     server: MockServer,
 }
 
-/// The audience [`FakeGoogle::config_json`] writes.
-pub const FAKE_AUDIENCE: &str = "//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/test-pool/providers/test-provider";
-
 impl FakeGoogle {
-    /// Starts the server with STS (`POST /v1/token`, tokens `federated-N`, 1 h) and IAM
-    /// Credentials (`POST /v1/projects/-/serviceAccounts/{email}:generateAccessToken`, tokens
+    /// Starts the server with STS (tokens `federated-N`, 1 h) and IAM Credentials (tokens
     /// `impersonated-N`).
     pub async fn start() -> Self {
+        FakeGoogle::start_with(StsResponder::success(), IamCredentialsResponder::success()).await
+    }
+
+    /// Starts the server with these responders (faults, errors, other token names).
+    pub async fn start_with(sts: StsResponder, iam: IamCredentialsResponder) -> Self {
         let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/token"))
-            .respond_with(StsResponder::new("federated", Duration::from_secs(3600)))
-            .named("google sts")
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path_regex(
-                r"^/v1/projects/-/serviceAccounts/[^/]+@[^/]+:generateAccessToken$",
-            ))
-            .respond_with(IamCredentialsResponder::new("impersonated"))
-            .named("iam credentials")
-            .mount(&server)
-            .await;
+        wif_sts::testing::mount(&server, sts).await;
+        wif_impersonate::testing::mount(&server, iam).await;
         FakeGoogle { server }
     }
 
-    /// The underlying wiremock server, to mount more mocks or inspect requests.
+    /// The underlying wiremock server, to mount more mocks (or other APIs' fakes) or inspect
+    /// raw requests.
     pub fn server(&self) -> &MockServer {
         &self.server
     }
 
+    /// The base URL every endpoint is under (`http://127.0.0.1:PORT`).
+    pub fn base_url(&self) -> String {
+        self.server.uri()
+    }
+
     /// The STS token URL.
     pub fn token_url(&self) -> String {
-        format!("{}/v1/token", self.server.uri())
+        format!("{}{}", self.server.uri(), wif_sts::testing::TOKEN_PATH)
     }
 
     /// The `generateAccessToken` URL for `email`.
     pub fn impersonation_url(&self, email: &str) -> String {
-        format!(
-            "{}/v1/projects/-/serviceAccounts/{email}:generateAccessToken",
-            self.server.uri()
-        )
+        wif_impersonate::testing::impersonation_url(&self.server, email)
     }
 
     /// A gcloud-shaped `external_account` configuration with a file source at
@@ -218,23 +126,34 @@ impl FakeGoogle {
         config.to_string()
     }
 
-    async fn count(&self, suffix: &str) -> usize {
-        self.server
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .filter(|r| r.url.path().ends_with(suffix))
-            .count()
+    /// Every STS exchange requested so far, decoded (audience, subject token, scopes, …).
+    pub async fn sts_requests(&self) -> Vec<StsRequest> {
+        wif_sts::testing::sts_requests(&self.server).await
+    }
+
+    /// Every impersonation requested so far, decoded (service account, lifetime, scopes,
+    /// delegates, the federated token used).
+    pub async fn iam_requests(&self) -> Vec<IamRequest> {
+        wif_impersonate::testing::iam_requests(&self.server).await
     }
 
     /// How many STS exchanges were requested.
     pub async fn sts_calls(&self) -> usize {
-        self.count("/v1/token").await
+        self.sts_requests().await.len()
     }
 
     /// How many impersonations were requested.
     pub async fn iam_calls(&self) -> usize {
-        self.count(":generateAccessToken").await
+        self.iam_requests().await.len()
+    }
+
+    /// The next `n` exchanges get `error`; later ones the usual answer.
+    pub async fn fail_sts_next(&self, n: u64, error: StsError) {
+        wif_sts::testing::mount_next(&self.server, n, error).await;
+    }
+
+    /// The next `n` impersonations get `error`; later ones the usual answer.
+    pub async fn fail_iam_next(&self, n: u64, error: IamError) {
+        wif_impersonate::testing::mount_next(&self.server, n, error).await;
     }
 }

@@ -124,6 +124,7 @@ const AWS_ENV: &[(&str, &str)] = &[
 ];
 const AWS_DEFAULT_REGION_ENV: &[(&str, &str)] = &[("AWS_DEFAULT_REGION", "us-west-2")];
 const EXEC_ENV: &[(&str, &str)] = &[("GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES", "1")];
+const BASE_ENV: &[(&str, &str)] = &[("WIF_ENDPOINT_BASE_URL", "http://127.0.0.1:8787")];
 
 use Origin::{Builder, Config, Default as Dflt, Environment as Env, Rule};
 
@@ -156,6 +157,15 @@ fn rows() -> Vec<Row> {
         Row("token_url: … but not instead of another configured endpoint", same, Some(certificate(Some("https://sts.us-east1.rep.mtls.googleapis.com/v1/token"))), NO_ENV, "token_url", json!("https://sts.us-east1.rep.mtls.googleapis.com/v1/token"), Some(Config("token_url"))),
         Row("token_url: … nor instead of the builder's", |b| b.token_url("https://sts.googleapis.com/v1/token"), Some(certificate(None)), NO_ENV, "token_url", json!("https://sts.googleapis.com/v1/token"), Some(Builder("token_url"))),
         Row("mtls: a certificate source calls STS over mTLS", same, Some(certificate(None)), NO_ENV, "mtls", json!(true), Some(Rule("a certificate source presents its certificate"))),
+        // the endpoint override, and the URLs it moves
+        Row("endpoint base: builder beats env", |b| b.endpoint_base_url("http://localhost:9000"), Some(file()), BASE_ENV, "endpoint_base_url", json!("http://localhost:9000/"), Some(Builder("endpoint_base_url"))),
+        Row("endpoint base: env", same, Some(file()), BASE_ENV, "endpoint_base_url", json!("http://127.0.0.1:8787/"), Some(Env("WIF_ENDPOINT_BASE_URL"))),
+        Row("endpoint base: none by default", same, Some(file()), NO_ENV, "endpoint_base_url", Value::Null, None),
+        Row("token_url: the endpoint base moves the configured or default one", same, Some(file_with("token_url", json!("https://sts.googleapis.com/v1/token"))), BASE_ENV, "token_url", json!("http://127.0.0.1:8787/v1/token"), Some(Env("WIF_ENDPOINT_BASE_URL"))),
+        Row("token_url: … but not the builder's", |b| b.token_url("https://sts.us-east1.rep.googleapis.com/v1/token"), Some(file()), BASE_ENV, "token_url", json!("https://sts.us-east1.rep.googleapis.com/v1/token"), Some(Builder("token_url"))),
+        Row("impersonation: the endpoint base moves the builder email's URL", |b| b.impersonate("other@p.iam.gserviceaccount.com"), Some(file()), BASE_ENV, "impersonation_url", json!("http://127.0.0.1:8787/v1/projects/-/serviceAccounts/other@p.iam.gserviceaccount.com:generateAccessToken"), Some(Env("WIF_ENDPOINT_BASE_URL"))),
+        Row("impersonation: … and the configuration's", same, Some(impersonating()), BASE_ENV, "impersonation_url", json!(format!("http://127.0.0.1:8787/v1/projects/-/serviceAccounts/{SA}:generateAccessToken")), Some(Env("WIF_ENDPOINT_BASE_URL"))),
+        Row("impersonation: … but not the builder's URL", |b| b.impersonation_url("https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/other@p.iam.gserviceaccount.com:generateAccessToken"), Some(impersonating()), BASE_ENV, "impersonation_url", json!("https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/other@p.iam.gserviceaccount.com:generateAccessToken"), Some(Builder("impersonation_url"))),
         // scopes
         Row("scopes: builder beats default", |b| b.scopes(["s1", "s2"]), Some(file()), NO_ENV, "scopes", json!(["s1", "s2"]), Some(Builder("scopes"))),
         Row("scopes: default", same, Some(file()), NO_ENV, "scopes", json!([CLOUD_PLATFORM]), Some(Dflt)),

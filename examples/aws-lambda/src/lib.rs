@@ -89,11 +89,12 @@ impl Handler {
     /// `env`; the AWS credentials and region are read from `env` too, at each token refresh. One
     /// HTTP client, the chain's own (rustls, timeouts, no redirects, its first token's lookups
     /// made at once), serves Google STS, IAM Credentials and Cloud Storage.
+    ///
+    /// Without [`GCS_BASE_URL_VAR`], Cloud Storage is where the credentials' endpoints are:
+    /// Google's, or a fake's or the emulator's when `WIF_ENDPOINT_BASE_URL` says so — so a test
+    /// runs this very function against fakes by setting one variable.
     pub fn from_environment(env: Arc<dyn Environment>) -> Result<Self, Error> {
-        let base = env
-            .var(GCS_BASE_URL_VAR)
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| DEFAULT_GCS_BASE_URL.to_owned());
+        let configured = env.var(GCS_BASE_URL_VAR).filter(|v| !v.is_empty());
         let ca_certs = env.var(CA_CERTS_VAR).filter(|v| !v.is_empty());
         let mut builder = Credentials::builder().environment(env).adc()?;
         if let Some(path) = ca_certs {
@@ -104,7 +105,11 @@ impl Handler {
         }
         let chain = builder.build_chain()?;
         let http = chain.http_client().clone();
-        Handler::new(chain.into_credentials(), http, &base)
+        let creds = chain.into_credentials();
+        let base = configured
+            .or_else(|| creds.info().endpoint_base_url.clone())
+            .unwrap_or_else(|| DEFAULT_GCS_BASE_URL.to_owned());
+        Handler::new(creds, http, &base)
     }
 
     /// Replaces how Cloud Storage calls are retried (default: 3 attempts within 30 s, on 408,

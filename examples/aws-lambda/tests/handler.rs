@@ -341,3 +341,36 @@ async fn from_environment_builds_the_container_handler_from_adc() {
     assert!(token.is_ok(), "{token:?}");
     assert_eq!(google.sts_calls().await, 1);
 }
+
+#[tokio::test]
+async fn from_environment_follows_wif_endpoint_base_url_to_one_fake() {
+    // The configuration names Google's hosts, as gcloud writes it; one variable moves STS and
+    // Cloud Storage to the fake (GCS_BASE_URL unset).
+    let google = FakeGoogle::start().await;
+    Mock::given(method("GET"))
+        .and(path(OBJECTS_PATH))
+        .respond_with(objects_page(&["moved"], None))
+        .mount(google.server())
+        .await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let config = aws_config(&google, NO_METADATA, None, None)
+        .replace(&google.token_url(), "https://sts.googleapis.com/v1/token");
+    let config_path = dir.path().join("wif.json");
+    std::fs::write(&config_path, config).unwrap_or_else(|e| panic!("write: {e}"));
+    let env = lambda_environment()
+        .with(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            config_path.to_string_lossy(),
+        )
+        .with(wif::ENDPOINT_BASE_URL_VAR, google.base_url());
+
+    let handler = Handler::from_environment(Arc::new(env))
+        .unwrap_or_else(|e| panic!("handler from the environment: {e}"));
+    assert_eq!(
+        handler.gcs_base().as_str(),
+        format!("{}/", google.base_url())
+    );
+    let response = invoke_ok(&handler, json!({"bucket": BUCKET})).await;
+    assert_eq!(response.objects, ["moved"]);
+    assert_eq!(google.sts_calls().await, 1);
+}

@@ -80,6 +80,12 @@ pub(super) fn entries(plan: &Plan) -> Vec<Entry> {
         &plan.universe_domain,
         text,
     ));
+    out.push(optional(
+        "endpoint_base_url",
+        "endpoint base URL",
+        plan.endpoint_base_url.as_ref(),
+        url,
+    ));
     out.push(setting("audience", "audience", &plan.audience, text));
     out.push(setting(
         "subject_token_type",
