@@ -156,7 +156,7 @@ mod tests {
                 "{}/v1/projects/-/serviceAccounts/{SA}:generateAccessToken",
                 server.uri()
             ))
-            .http_client(reqwest::Client::new())
+            .http_client(wif_core::http::default_client().expect("client"))
             .connect_ahead(on)
             .build()
             .expect("valid");

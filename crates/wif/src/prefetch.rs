@@ -80,7 +80,7 @@ mod tests {
             .config_json(&json.to_string())
             .expect("valid configuration");
         if own_client {
-            builder = builder.http_client(reqwest::Client::new());
+            builder = builder.http_client(wif_core::http::default_client().expect("client"));
         }
         builder.build_chain().expect("assembles")
     }
