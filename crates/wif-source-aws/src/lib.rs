@@ -23,8 +23,11 @@
 //!   shared-config profile (`AWS_PROFILE`, `~/.aws/config`), then the metadata `url` (EC2).
 //!   Temporary credentials are kept until [`REFRESH_MARGIN`] before they expire, never used
 //!   after; [`Provenance`] says which provider gave them.
-//! * **IMDSv2**: with `imdsv2_session_token_url`, one `PUT` per refresh, reused for every GET.
-//!   Where the environment gives the identity (Lambda, ECS, EKS, a laptop) and the region, the
+//!   From the metadata service, the role name is kept (listed again only if its credentials
+//!   answer 404).
+//! * **IMDSv2**: with `imdsv2_session_token_url`, one `PUT` for four minutes of the session
+//!   token's five-minute TTL, reused for every GET of every refresh in that time. Where the
+//!   environment gives the identity (Lambda, ECS, EKS, a laptop) and the region, the
 //!   metadata service is never contacted.
 //!
 //! ```no_run

@@ -5,9 +5,10 @@
 //!
 //! Resolution decides everything the environment can answer before any network call, so a Lambda
 //! function (env credentials + `AWS_REGION`) never touches the metadata service. When metadata is
-//! needed, one IMDSv2 `PUT` serves the whole refresh, and the region and credential lookups run
-//! concurrently. The region is cached for the life of the resolver; credentials are read afresh on
-//! every refresh (they rotate).
+//! needed, one IMDSv2 `PUT` serves the whole refresh (and the next ones, for most of its TTL), and
+//! the region and credential lookups run concurrently. The region and the metadata role name are
+//! cached for the life of the resolver; credentials are read afresh on every refresh (they
+//! rotate), or kept until shortly before they expire when a provider says when.
 
 use std::fmt;
 use std::sync::Arc;
@@ -326,6 +327,7 @@ impl ResolverBuilder {
                 IMDSV2_SESSION_TOKEN_URL,
                 source.imdsv2_session_token_url.as_deref(),
             )?,
+            remembered: Default::default(),
         };
         Ok(AwsResolver {
             inner: Arc::new(Inner {

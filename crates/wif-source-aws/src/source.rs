@@ -60,7 +60,8 @@ impl AwsSource {
     }
 
     /// Resolves region and credentials as one refresh would (metadata calls included), without
-    /// signing: see [`AwsResolver::resolve`].
+    /// signing: see [`AwsResolver::resolve`]. The region, the role name and the IMDSv2 session
+    /// token (within its TTL) are kept after the first success.
     pub async fn resolve(&self) -> Result<Resolved, Error> {
         self.resolver.resolve().await
     }

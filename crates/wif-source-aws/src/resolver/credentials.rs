@@ -4,9 +4,9 @@
 
 use std::time::SystemTime;
 
+use crate::imds::Session;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use secrecy::SecretString;
 use wif_core::{Environment, Error, ErrorKind, Step};
 
 use super::{Inner, REFRESH_MARGIN};
@@ -221,7 +221,7 @@ impl Planned {
         &self,
         inner: &Inner,
         region: &str,
-        token: Option<&SecretString>,
+        token: Option<&Session>,
     ) -> Result<(AwsCredentials, CredentialsFrom), Error> {
         let now = inner.clock.now();
         if let Some(reused) = self.reusable(inner, now) {
@@ -284,7 +284,7 @@ impl Planned {
         &self,
         inner: &Inner,
         region: &str,
-        token: Option<&SecretString>,
+        token: Option<&Session>,
     ) -> Result<(Expiring, CredentialsFrom), Error> {
         let unexpiring = |credentials| Expiring {
             credentials,
