@@ -48,6 +48,7 @@ pub struct JsonLines<R> {
     buf: Vec<u8>,
 }
 
+/// The file's name and position; not the line being read.
 impl<R> fmt::Debug for JsonLines<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JsonLines")
@@ -152,22 +153,13 @@ impl<R: BufRead> JsonLines<R> {
 }
 
 /// Rows of a [`JsonLines`] grouped into batches for one `insertAll` request each.
+#[derive(Debug)]
 pub struct RowBatches<R> {
     rows: JsonLines<R>,
     /// The row read that did not fit the last batch: the first of the next.
     pending: Option<(usize, Box<RawValue>)>,
     max_rows: usize,
     max_bytes: usize,
-}
-
-impl<R> fmt::Debug for RowBatches<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RowBatches")
-            .field("rows", &self.rows)
-            .field("max_rows", &self.max_rows)
-            .field("max_bytes", &self.max_bytes)
-            .finish_non_exhaustive()
-    }
 }
 
 impl<R: BufRead> RowBatches<R> {
