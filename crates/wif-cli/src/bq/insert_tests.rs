@@ -191,12 +191,7 @@ fn devices_and_fifos_are_not_rows_files() {
     let err = open_rows_file(std::path::Path::new("/dev/zero")).expect_err("a device");
     assert!(err.to_string().contains("a character device"), "{err}");
     let dir = tempfile::tempdir().expect("dir");
-    let fifo = dir.path().join("rows.jsonl");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo");
-    assert!(made.success());
+    let fifo = wif_core::testing::fifo_at(dir.path().join("rows.jsonl"));
     let err = open_rows_file(&fifo).expect_err("a FIFO");
     assert!(err.to_string().contains("a FIFO"), "{err}");
 }
