@@ -52,6 +52,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod api_client;
 mod cache;
 mod cause;
 pub mod causes;
