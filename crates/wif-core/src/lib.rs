@@ -76,6 +76,7 @@ mod retry;
 mod source;
 #[cfg(any(test, feature = "testing", feature = "fuzzing"))]
 mod spelling;
+pub mod step_call;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
