@@ -21,8 +21,9 @@ use url::Url;
 use wif_core::http::{describe_url, send};
 use wif_core::{Error, ErrorKind, Redactor, RetryPolicy, Step};
 
+use crate::causes;
+use crate::credentials::AwsCredentials;
 use crate::region::region_from_zone;
-use crate::{AwsCredentials, causes};
 
 /// TTL of the IMDSv2 session token, as both reference libraries ask for.
 const SESSION_TOKEN_TTL_SECONDS: &str = "300";
@@ -75,7 +76,7 @@ impl MetadataClient {
         MetadataClient::default()
     }
 
-    fn get(&self) -> Result<&reqwest::Client, Error> {
+    pub(crate) fn get(&self) -> Result<&reqwest::Client, Error> {
         if let Some(client) = self.0.get() {
             return Ok(client);
         }
