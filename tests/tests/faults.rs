@@ -283,8 +283,12 @@ async fn an_adapter_recovers_from_tokens_expired_by_the_server() {
         &[wif_emulator::bigquery::TableField::new("id", "INT64")],
     )
     .unwrap();
-    let bq = wif_bigquery::BigQuery::new(creds.clone(), project.clone())
-        .with_base_url(&format!("{}/bigquery/v2/", world.emulator.base_url()));
+    let bq = wif_bigquery::BigQuery::builder()
+        .provider(creds.clone())
+        .project(project.clone())
+        .base_url(world.emulator.bigquery_base_url())
+        .build()
+        .unwrap();
     let table = bq.table("faults", "events");
     let rows = [serde_json::json!({"id": 1})];
     bq.insert_rows(&table, &rows, Default::default())

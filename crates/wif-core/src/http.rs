@@ -12,8 +12,10 @@ use tokio::time::Instant;
 
 use crate::{Error, ErrorKind, Step};
 
+mod api_base;
 mod date;
 
+pub use api_base::{ApiBase, ApiBaseFrom, ApiBaseRequest, check_token_destination};
 pub use date::{clock_skew_seconds, parse_http_date};
 
 /// Connect timeout of the default client.

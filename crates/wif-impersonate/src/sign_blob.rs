@@ -31,8 +31,7 @@ use wif_core::{AccessToken, Error, ErrorKind, Redactor, RetryPolicy, Step};
 use crate::DEFAULT_TIMEOUT;
 use crate::endpoint::{METHOD, is_plausible_email};
 
-/// The method suffix of the call.
-const SIGN_BLOB: &str = ":signBlob";
+use wif_core::protocol::SIGN_BLOB_METHOD as SIGN_BLOB;
 
 /// The largest payload accepted before any network call: a signed URL's string-to-sign is a few
 /// hundred bytes; IAM's own limit is far above anything this is meant for.

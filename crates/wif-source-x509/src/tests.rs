@@ -78,11 +78,7 @@ impl World {
 
 /// Decodes the subject token: a JSON array of base64 DER certificates.
 fn decode(token: &str) -> Vec<Vec<u8>> {
-    let items: Vec<String> = serde_json::from_str(token).unwrap();
-    items
-        .iter()
-        .map(|s| base64::engine::general_purpose::STANDARD.decode(s).unwrap())
-        .collect()
+    crate::testing::certificates_in(token).expect("an mtls subject token")
 }
 
 async fn token_of(source: &X509Source) -> String {

@@ -230,6 +230,21 @@ async fn expire_time_accepts_rfc3339_and_rejects_the_rest() {
     }
 }
 
+/// HTTP servers send `Date`, so only the parser sees an answer without the server's clock: an
+/// expiry already past can then only be checked against this machine's.
+#[test]
+fn an_expired_answer_without_a_server_date_blames_this_clock() {
+    let body = json!({"accessToken": IMPERSONATED, "expireTime": "2001-01-01T00:00:00Z"});
+    let err = parse_response(body.to_string().as_bytes(), now(), None).expect_err("already past");
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err:?}");
+    assert!(
+        err.hint()
+            .is_some_and(|h| h.contains("check this machine's clock")),
+        "{err}"
+    );
+    assert!(!format!("{err:?}").contains(IMPERSONATED), "{err:?}");
+}
+
 #[tokio::test]
 async fn malformed_success_bodies_are_invalid_responses() {
     let bodies = [
