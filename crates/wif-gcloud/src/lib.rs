@@ -39,7 +39,7 @@ use secrecy::ExposeSecret;
 use token_source::{TokenSource, TokenSourceProvider};
 use wif::Credentials;
 
-pub use refresh::{RefreshOn401, refreshing_http_client};
+pub use refresh::{RefreshOn401, install_default_crypto_provider, refreshing_http_client};
 
 /// wif [`Credentials`] as a gcloud-* `TokenSourceProvider` (and the [`TokenSource`] it hands
 /// out: clones share one wif cache).

@@ -29,8 +29,10 @@ impl RefreshOn401 {
 }
 
 /// A default `reqwest::Client` with [`RefreshOn401`]: what `ClientConfig::http` of the gcloud-*
-/// clients takes.
+/// clients takes. Installs ring's rustls provider as the process default first when none is
+/// installed (a reqwest built with `rustls-no-provider`, as wif builds it, needs one).
 pub fn refreshing_http_client(credentials: Credentials) -> ClientWithMiddleware {
+    install_default_crypto_provider();
     reqwest_middleware::ClientBuilder::new(reqwest013::Client::default())
         .with(RefreshOn401::new(credentials))
         .build()
@@ -71,5 +73,13 @@ impl Middleware for RefreshOn401 {
         value.set_sensitive(true);
         replay.headers_mut().insert(AUTHORIZATION, value);
         next.run(replay, extensions).await
+    }
+}
+
+/// Installs ring's rustls provider as the process default unless one is installed.
+pub fn install_default_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may install one first; either is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
