@@ -250,7 +250,8 @@ async fn tokens_expired_by_the_server_are_replaced_after_invalidate() {
     assert_eq!(tokeninfo_status(&world.emulator, &first).await, 200);
 
     // Google revokes or expires tokens before their time; the emulator's control API does too.
-    let expired = reqwest::Client::new()
+    let expired = wif_core::http::default_client()
+        .unwrap()
         .post(format!(
             "{}/_emulator/tokens/expire",
             world.emulator.base_url()

@@ -186,7 +186,8 @@ async fn queries_return_the_canned_rows_and_are_recorded() {
     );
 
     // getQueryResults, as a client that pages would call it.
-    let response = reqwest::Client::new()
+    let response = wif_core::http::default_client()
+        .expect("the default client")
         .get(format!(
             "{}projects/my-project/queries/job-7?location=EU&pageToken=p2",
             fake.base_url()

@@ -40,7 +40,7 @@ impl Bq {
             .expect("schema is valid");
         Bq {
             emulator,
-            http: reqwest::Client::new(),
+            http: wif::layers::core::http::default_client().unwrap(),
             token,
         }
     }

@@ -13,6 +13,11 @@ use support::{CLOUD_PLATFORM, start_default};
 use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
 use wif_emulator::{RunningEmulator, TokenKind};
 
+/// wif's HTTP client (reqwest 0.13 with wif's rustls configuration).
+fn client() -> reqwest::Client {
+    wif::layers::core::http::default_client().expect("HTTP client")
+}
+
 fn token_of(emulator: &RunningEmulator, email: &str) -> String {
     emulator
         .state()
@@ -41,7 +46,7 @@ async fn objects_round_trip_with_ranges_listing_and_deletes() {
     let emulator = start_default().await;
     emulator.create_bucket("xb");
     let token = token_of(&emulator, DEFAULT_SERVICE_ACCOUNT);
-    let http = reqwest::Client::new();
+    let http = client();
     let url = |path: &str| format!("{}/xb/{path}", emulator.base_url());
 
     let refused = http.put(url("a.txt")).body("x").send().await.unwrap();
@@ -173,7 +178,7 @@ async fn multipart_uploads_assemble_their_parts_as_gcs_checks_them() {
     let emulator = start_default().await;
     emulator.create_bucket("xb");
     let token = token_of(&emulator, DEFAULT_SERVICE_ACCOUNT);
-    let http = reqwest::Client::new();
+    let http = client();
     let url = format!("{}/xb/big.bin", emulator.base_url());
     let initiate = || async {
         let xml = http
@@ -263,7 +268,7 @@ async fn multipart_uploads_assemble_their_parts_as_gcs_checks_them() {
 /// `signBlob` as the service account itself.
 async fn sign_blob(emulator: &RunningEmulator, token: &str, payload: &[u8]) -> reqwest::Response {
     let b64 = base64::engine::general_purpose::STANDARD;
-    reqwest::Client::new()
+    client()
         .post(format!(
             "{}/v1/projects/-/serviceAccounts/{DEFAULT_SERVICE_ACCOUNT}:signBlob",
             emulator.base_url()
@@ -352,7 +357,7 @@ async fn a_signed_url_is_served_and_a_tampered_or_expired_one_refused() {
     let emulator = start_default().await;
     emulator.create_bucket("xb");
     let token = token_of(&emulator, DEFAULT_SERVICE_ACCOUNT);
-    let http = reqwest::Client::new();
+    let http = client();
     for name in ["report.csv", "secret.csv"] {
         http.put(format!("{}/xb/{name}", emulator.base_url()))
             .bearer_auth(&token)
@@ -362,7 +367,7 @@ async fn a_signed_url_is_served_and_a_tampered_or_expired_one_refused() {
             .unwrap();
     }
     let url = signed_get(&emulator, &token, "/xb/report.csv", &now_goog(), 600).await;
-    let served = reqwest::get(&url).await.unwrap();
+    let served = client().get(&url).send().await.unwrap();
     assert_eq!(served.status(), 200);
     assert_eq!(served.text().await.unwrap(), "contents of report.csv");
 
@@ -376,7 +381,7 @@ async fn a_signed_url_is_served_and_a_tampered_or_expired_one_refused() {
             format!("{}{flip}{}", &url[..at], &url[at + 1..])
         },
     ] {
-        let refused = reqwest::get(&tampered).await.unwrap();
+        let refused = client().get(&tampered).send().await.unwrap();
         assert_eq!(refused.status(), 403, "{tampered}");
         assert!(
             refused
@@ -397,7 +402,7 @@ async fn a_signed_url_is_served_and_a_tampered_or_expired_one_refused() {
         600,
     )
     .await;
-    let refused = reqwest::get(&expired).await.unwrap();
+    let refused = client().get(&expired).send().await.unwrap();
     assert_eq!(refused.status(), 400);
     assert!(refused.text().await.unwrap().contains("ExpiredToken"));
 }

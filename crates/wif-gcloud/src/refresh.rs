@@ -9,8 +9,8 @@
 use async_trait::async_trait;
 use http::Extensions;
 use http::header::AUTHORIZATION;
+use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
-use reqwest013::{Request, Response, StatusCode};
 use secrecy::ExposeSecret;
 use wif::Credentials;
 
@@ -29,11 +29,11 @@ impl RefreshOn401 {
 }
 
 /// A default `reqwest::Client` with [`RefreshOn401`]: what `ClientConfig::http` of the gcloud-*
-/// clients takes. Installs ring's rustls provider as the process default first when none is
-/// installed (a reqwest built with `rustls-no-provider`, as wif builds it, needs one).
+/// clients takes. Installs wif's rustls crypto provider as the process default first when none
+/// is installed (a reqwest built with `rustls-no-provider`, as wif builds it, needs one).
 pub fn refreshing_http_client(credentials: Credentials) -> ClientWithMiddleware {
     install_default_crypto_provider();
-    reqwest_middleware::ClientBuilder::new(reqwest013::Client::default())
+    reqwest_middleware::ClientBuilder::new(reqwest::Client::default())
         .with(RefreshOn401::new(credentials))
         .build()
 }
@@ -76,10 +76,13 @@ impl Middleware for RefreshOn401 {
     }
 }
 
-/// Installs ring's rustls provider as the process default unless one is installed.
+/// Installs wif's rustls crypto provider (`wif_core::http::crypto_provider`: ring by default)
+/// as the process default unless one is installed.
 pub fn install_default_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Another thread may install one first; either is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // wif's own choice (ring, or aws-lc-rs with wif-core's `aws-lc-rs` feature). Another
+        // thread may install one first; either is fine.
+        let provider = wif_core::http::crypto_provider();
+        let _ = rustls::crypto::CryptoProvider::clone(&provider).install_default();
     }
 }

@@ -39,7 +39,7 @@ fn impersonation(server: &MockServer) -> Impersonation {
             "{}/v1/projects/-/serviceAccounts/{SA}:generateAccessToken",
             server.uri()
         ))
-        .http_client(reqwest::Client::new())
+        .http_client(wif_core::http::default_client().expect("HTTP client"))
         .retry_policy(
             RetryPolicy::default()
                 .with_max_attempts(2)

@@ -28,8 +28,9 @@
 //! Versioned with object_store: wif-object-store 0.14.x is for object_store 0.14.x. object_store
 //! is built with `gcp-base` and `reqwest` (and `ring` for the signed URLs' digests), not its
 //! `gcp` feature, which would add aws-lc-rs: its reqwest gets rustls from the reqwest that wif
-//! builds, with the process's rustls crypto provider. [`gcs_builder`] installs ring's as the
-//! process default when none is installed yet (reqwest refuses to build a client without one).
+//! builds, with the process's rustls crypto provider. [`gcs_builder`] installs wif's
+//! (`wif_core::http::crypto_provider`: ring, or aws-lc-rs with wif-core's `aws-lc-rs` feature) as
+//! the process default when none is installed yet (reqwest refuses to build a client without one).
 //!
 //! **Tests and emulators.** When the credentials carry an endpoint override
 //! ([`wif::CredentialsInfo::endpoint_base_url`], `WIF_ENDPOINT_BASE_URL`), [`gcs_builder`]
@@ -81,11 +82,14 @@ fn url_is_loopback_http(base: &str) -> bool {
         .is_ok_and(|url| url.scheme() == "http" && wif_core::http::is_loopback(&url))
 }
 
-/// Installs ring's rustls provider as the process default unless one is installed: object_store
+/// Installs wif's rustls crypto provider (`wif_core::http::crypto_provider`: ring by default)
+/// as the process default unless one is installed: object_store
 /// builds its reqwest client itself, and reqwest (built without a provider of its own) needs one.
 pub fn install_default_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Another thread may install one first; either is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // wif's own choice (ring, or aws-lc-rs with wif-core's `aws-lc-rs` feature). Another
+        // thread may install one first; either is fine.
+        let provider = wif_core::http::crypto_provider();
+        let _ = rustls::crypto::CryptoProvider::clone(&provider).install_default();
     }
 }

@@ -177,6 +177,11 @@ impl X509Source {
     /// A `reqwest::Identity` (certificate chain and key) of the current files, for callers who
     /// build their own HTTP client. It is a snapshot: prefer [`mtls_client`](Self::mtls_client),
     /// which follows rotation.
+    ///
+    /// reqwest's own TLS setup (`ClientBuilder::identity`) needs a rustls crypto provider: wif
+    /// builds reqwest without one, so install one process-wide first (for example
+    /// `wif_core::http::crypto_provider()`, with `rustls::crypto::CryptoProvider::install_default`)
+    /// unless the application enables reqwest's `rustls` feature.
     pub fn mtls_identity(&self) -> Result<reqwest::Identity, Error> {
         tls::identity(self)
     }

@@ -327,7 +327,8 @@ impl Drop for MtlsStsServer {
 impl MtlsStsServer {
     /// Starts serving on an ephemeral port of 127.0.0.1.
     pub async fn start(pki: &TestPki) -> Result<Self, Error> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // The clients' provider: the handshake is the one they make with Google.
+        let provider = wif_core::http::crypto_provider();
         let mut roots = rustls::RootCertStore::empty();
         roots
             .add(pki.root.cert_der.clone())

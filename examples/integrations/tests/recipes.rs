@@ -35,7 +35,8 @@ async fn chain() -> (RunningEmulator, Credentials, tempfile::TempDir) {
 
 /// The emulator's verdict on `token`: 200 for a live token its chain issued.
 async fn accepted(emulator: &RunningEmulator, token: &str) -> bool {
-    reqwest::Client::new()
+    wif::layers::core::http::default_client()
+        .unwrap()
         .get(format!("{}/_emulator/tokeninfo", emulator.base_url()))
         .bearer_auth(token)
         .send()

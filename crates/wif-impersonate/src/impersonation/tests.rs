@@ -40,7 +40,7 @@ fn builder(server: &MockServer) -> ImpersonationBuilder {
     Impersonation::builder()
         .federated(StaticTokenProvider::new(AccessToken::new(FEDERATED)))
         .url(format!("{}{}", server.uri(), sa_path()))
-        .http_client(reqwest::Client::new())
+        .http_client(wif_core::http::default_client().unwrap())
         .retry_policy(fast_retry(3))
         .clock(Arc::new(FixedClock(now())))
 }
