@@ -10,3 +10,8 @@
 pub mod bigquery_client_recipe;
 pub mod gcp_auth_recipe;
 pub mod google_apis_recipe;
+
+/// The snippets of `docs/integrations.md`, compiled (and the runnable ones run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/integrations.md")]
+pub struct IntegrationsGuide;
