@@ -25,7 +25,7 @@ fn signer(server: &MockServer) -> BlobSigner {
         "{}/v1/projects/-/serviceAccounts/{SA}:generateAccessToken",
         server.uri()
     );
-    BlobSigner::from_impersonation_url(&url, reqwest::Client::new())
+    BlobSigner::from_impersonation_url(&url, http_client())
         .expect("a loopback URL is accepted")
         .with_retry_policy(
             RetryPolicy::default()
@@ -158,26 +158,27 @@ async fn bad_input_is_refused_before_any_call() {
     // Plain http to anything but loopback would send the token in clear.
     let remote =
         format!("http://iam.example.com/v1/projects/-/serviceAccounts/{SA}:generateAccessToken");
-    assert!(BlobSigner::from_impersonation_url(&remote, reqwest::Client::new()).is_err());
+    assert!(BlobSigner::from_impersonation_url(&remote, http_client()).is_err());
     // No `:generateAccessToken` suffix: the signBlob URL cannot be derived.
     assert!(
-        BlobSigner::from_impersonation_url("https://iam.example.com/x", reqwest::Client::new())
-            .is_err()
+        BlobSigner::from_impersonation_url("https://iam.example.com/x", http_client()).is_err()
     );
 }
 
 #[test]
 fn the_public_endpoint_is_derived_from_the_email() {
-    let signer = BlobSigner::for_service_account(SA, "googleapis.com", reqwest::Client::new())
-        .expect("valid email");
+    let signer =
+        BlobSigner::for_service_account(SA, "googleapis.com", http_client()).expect("valid email");
     assert_eq!(
         signer.url(),
         format!(
             "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/{SA}:signBlob"
         )
     );
-    assert!(
-        BlobSigner::for_service_account("nobody", "googleapis.com", reqwest::Client::new())
-            .is_err()
-    );
+    assert!(BlobSigner::for_service_account("nobody", "googleapis.com", http_client()).is_err());
+}
+
+/// wif's HTTP client (reqwest 0.13 with wif's rustls configuration).
+fn http_client() -> reqwest::Client {
+    wif_core::http::default_client().expect("HTTP client")
 }

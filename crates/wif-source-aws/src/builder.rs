@@ -129,7 +129,8 @@ impl AwsSourceBuilder {
         self
     }
 
-    /// `credential_source.imdsv2_session_token_url`: enables IMDSv2 (one `PUT` per refresh).
+    /// `credential_source.imdsv2_session_token_url`: enables IMDSv2 (a session token `PUT`,
+    /// reused for four minutes of its five-minute TTL).
     pub fn imdsv2_session_token_url(mut self, url: impl Into<String>) -> Self {
         self.imdsv2_session_token_url = Some(url.into());
         self
@@ -247,6 +248,7 @@ impl AwsSourceBuilder {
                 "credential_source.imdsv2_session_token_url",
                 self.imdsv2_session_token_url,
             )?,
+            remembered: Default::default(),
         };
         Ok(AwsSource::from_inner(Inner {
             imds,

@@ -18,8 +18,10 @@
 //!   zones). Cached for the life of the source.
 //! * **Credentials**: [`AwsSourceBuilder::credentials_provider`] (any aws-config provider or your
 //!   own), then `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`), then the
-//!   metadata `url` (role name, then `url/<role>`). Read afresh on every refresh.
-//! * **IMDSv2**: with `imdsv2_session_token_url`, one `PUT` per refresh, reused for every GET.
+//!   metadata `url` (role name, then `url/<role>`). Read afresh on every refresh; the role name
+//!   is kept (listed again only if its credentials answer 404).
+//! * **IMDSv2**: with `imdsv2_session_token_url`, one `PUT` for four minutes of the session
+//!   token's five-minute TTL, reused for every GET of every refresh in that time.
 //!   With env credentials and an env region (Lambda) the metadata service is never contacted.
 //!
 //! ```no_run

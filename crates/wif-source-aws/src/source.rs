@@ -2,9 +2,9 @@
 //!
 //! Resolution decides everything the environment can answer before any network call, so a Lambda
 //! function (env credentials + `AWS_REGION`) never touches the metadata service. When metadata is
-//! needed, one IMDSv2 `PUT` serves the whole refresh, and the region and credential lookups run
-//! concurrently. The region is cached for the life of the source; credentials are read afresh on
-//! every refresh (they rotate).
+//! needed, one IMDSv2 `PUT` serves the whole refresh (and the next ones, for most of its TTL), and
+//! the region and credential lookups run concurrently. The region and the role name are cached
+//! for the life of the source; credentials are read afresh on every refresh (they rotate).
 
 use std::fmt;
 use std::sync::Arc;
@@ -167,7 +167,8 @@ impl AwsSource {
     }
 
     /// Resolves region and credentials as one refresh would (metadata calls included), without
-    /// signing. The region is cached after the first success; credentials never are.
+    /// signing. The region, the role name and the IMDSv2 session token (within its TTL) are
+    /// kept after the first success; credentials never are.
     pub async fn resolve(&self) -> Result<Resolved, Error> {
         let inner = &*self.inner;
         let known_region = match inner.cached_region.get() {

@@ -68,12 +68,11 @@ async fn imdsv1_hands_out_the_zone_role_and_rotating_credentials() {
             ImdsCall::Credentials {
                 role: IMDS_ROLE.into()
             },
-            ImdsCall::RoleName,
             ImdsCall::Credentials {
                 role: IMDS_ROLE.into()
             },
         ],
-        "the region is cached, credentials are not"
+        "the region and the role name are kept, credentials are read again"
     );
     assert!(sent.iter().all(|r| r.session_token.is_none()));
 }
