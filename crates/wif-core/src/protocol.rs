@@ -86,6 +86,10 @@ pub fn impersonation_url(universe_domain: &str, service_account_email: &str) -> 
 /// The method suffix that ends every `generateAccessToken` URL's path.
 pub const GENERATE_ACCESS_TOKEN_METHOD: &str = ":generateAccessToken";
 
+/// The method suffix of IAM Credentials `signBlob`, beside `generateAccessToken` on the same
+/// service-account path.
+pub const SIGN_BLOB_METHOD: &str = ":signBlob";
+
 fn universe_or_default(universe_domain: &str) -> &str {
     match universe_domain.trim() {
         "" => DEFAULT_UNIVERSE_DOMAIN,

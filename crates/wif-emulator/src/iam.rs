@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use base64::Engine as _;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -55,8 +56,10 @@ async fn generate(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some((email, "generateAccessToken")) = target.rsplit_once(':') else {
-        return not_found_method(&target);
+    let email = match target.rsplit_once(':') {
+        Some((email, "generateAccessToken")) => email,
+        Some((email, "signBlob")) => return sign_blob(&state, email, &headers, &body),
+        _ => return not_found_method(&target),
     };
     let caller = match state.authorize(&headers, &[TokenKind::Federated]) {
         Ok(caller) => caller,
@@ -145,6 +148,89 @@ async fn generate(
         ))
         .unwrap_or_default();
     Json(serde_json::json!({ "accessToken": token, "expireTime": expire_time })).into_response()
+}
+
+/// The permission `signBlob` checks on the service account.
+const SIGN_BLOB: &str = "iam.serviceAccounts.signBlob";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignBlobRequest {
+    payload: String,
+    #[serde(default)]
+    delegates: Option<Vec<String>>,
+}
+
+/// `signBlob`: the payload signed with the emulator's key (RSA PKCS#1 v1.5 SHA-256). The caller
+/// is the service account itself (its own token: Google requires
+/// `roles/iam.serviceAccountTokenCreator` on itself, which the emulator grants every service
+/// account), or a federated principal holding `roles/iam.workloadIdentityUser` on it.
+fn sign_blob(state: &State, email: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    let caller = match state.authorize(headers, &[TokenKind::Federated, TokenKind::ServiceAccount])
+    {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let Some(account) = find_account(state, email) else {
+        return rpc(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            &format!("Not found; Gaia id not found for email {email}"),
+            serde_json::Value::Null,
+        );
+    };
+    let allowed = match caller.kind {
+        TokenKind::ServiceAccount => caller.principal.eq_ignore_ascii_case(&account.email),
+        TokenKind::Federated => account
+            .workload_identity_users
+            .iter()
+            .any(|member| *member == caller.principal || caller.principal_sets.contains(member)),
+    };
+    if !allowed {
+        return rpc(
+            StatusCode::FORBIDDEN,
+            "PERMISSION_DENIED",
+            &format!("Permission '{SIGN_BLOB}' denied on resource (or it may not exist)."),
+            serde_json::json!([{
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "IAM_PERMISSION_DENIED",
+                "domain": "iam.googleapis.com",
+                "metadata": {"permission": SIGN_BLOB},
+            }]),
+        );
+    }
+    let request: SignBlobRequest = match serde_json::from_slice(body) {
+        Ok(request) => request,
+        Err(e) => {
+            return invalid_argument(
+                &format!("Invalid JSON payload received. {e}"),
+                "payload",
+                "the body is not a SignBlobRequest",
+            );
+        }
+    };
+    let _ = request.delegates;
+    let Ok(payload) = base64::engine::general_purpose::STANDARD.decode(request.payload.as_bytes())
+    else {
+        return invalid_argument(
+            "Invalid value at 'payload' (TYPE_BYTES), Base64 decoding failed",
+            "payload",
+            "not base64",
+        );
+    };
+    match crate::signing_key::sign(&payload) {
+        Some(signature) => Json(serde_json::json!({
+            "keyId": crate::signing_key::KEY_ID,
+            "signedBlob": base64::engine::general_purpose::STANDARD.encode(signature),
+        }))
+        .into_response(),
+        None => rpc(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "the emulator's signing key did not load",
+            serde_json::Value::Null,
+        ),
+    }
 }
 
 fn find_account<'a>(state: &'a State, email: &str) -> Option<&'a ServiceAccount> {

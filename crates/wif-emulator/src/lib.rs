@@ -56,6 +56,7 @@ pub struct ReadmeDoctests;
 pub mod config;
 pub mod faults;
 pub mod leaks;
+mod signing_key;
 mod state;
 
 pub mod aws_container;
@@ -146,8 +147,11 @@ impl Endpoint {
             || path.starts_with("/resumable/")
         {
             Endpoint::Storage
-        } else {
+        } else if path.starts_with("/_emulator/") || path.starts_with("/oidc/") || path == "/" {
             Endpoint::Control
+        } else {
+            // The XML API's `/{bucket}/{object}`: every path no other service claims.
+            Endpoint::Storage
         }
     }
 
@@ -258,6 +262,8 @@ fn router(state: Arc<State>) -> Router {
         .merge(storage::routes())
         .merge(oidc::routes())
         .merge(control::routes())
+        // The Cloud Storage XML API's `/{bucket}/{object}`: whatever no route above took.
+        .fallback(storage::xml::handle)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             faults::middleware,

@@ -18,6 +18,9 @@
 //! buckets without uniform bucket-level access. Errors use GCS's JSON error shape. Every request
 //! needs a bearer token the chain issued.
 //!
+//! The XML API (`/{bucket}/{object}`, multipart uploads, V4 signed URLs) is in [`xml`] and
+//! `signed_url`, over the same buckets and objects.
+//!
 //! Buckets are created over HTTP (`buckets.insert`) or from Rust with [`create_bucket`] /
 //! [`State::create_bucket`].
 
@@ -25,7 +28,9 @@
 #![allow(clippy::result_large_err)]
 
 mod read;
+mod signed_url;
 mod upload;
+pub(crate) mod xml;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -55,6 +60,8 @@ pub(crate) struct Store {
 struct Inner {
     buckets: BTreeMap<String, Bucket>,
     sessions: HashMap<String, upload::Session>,
+    /// XML-API multipart uploads in progress, by upload ID.
+    xml_uploads: HashMap<String, xml::Upload>,
     last_generation: i64,
 }
 

@@ -10,7 +10,7 @@ use url::Url;
 use wif_core::Error;
 
 /// The method suffix that ends every impersonation URL's path.
-const METHOD: &str = wif_core::protocol::GENERATE_ACCESS_TOKEN_METHOD;
+pub(crate) const METHOD: &str = wif_core::protocol::GENERATE_ACCESS_TOKEN_METHOD;
 
 /// The config field errors about the URL name (the credential file's name for it).
 pub(crate) const URL_FIELD: &str = "service_account_impersonation_url";

@@ -46,12 +46,14 @@ mod endpoint;
 #[doc(hidden)]
 pub mod fuzzing;
 mod impersonation;
+mod sign_blob;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use builder::ImpersonationBuilder;
 pub use endpoint::{default_impersonation_url, email_from_url};
 pub use impersonation::Impersonation;
+pub use sign_blob::{BlobSignature, BlobSigner, MAX_PAYLOAD as MAX_SIGN_BLOB_PAYLOAD};
 
 /// The universe domain of Google's public cloud, used when none is given.
 pub use wif_core::protocol::DEFAULT_UNIVERSE_DOMAIN;

@@ -110,9 +110,18 @@
 //!
 //! ### Bridges to other Google Cloud clients
 //!
-//! Crates that put these credentials under the Rust clients people already use (the official
-//! `google-cloud-*` crates, `object_store`, `gcloud-*`, tonic) are listed here as they land,
-//! each with a link and a one-line example.
+//! Crates that put these credentials under the Rust clients people already use, each versioned
+//! with the client it serves (all of them, and recipes for more clients, in the repository's
+//! `docs/integrations.md`):
+//!
+//! * [`wif-object-store`](https://docs.rs/wif-object-store) — object_store's Cloud Storage
+//!   (Polars, delta-rs, DataFusion): `wif_object_store::gcs_builder(&credentials)`, with a
+//!   refresh after a 401 and keyless signed URLs through IAM `signBlob`.
+//! * [`wif-gcloud`](https://docs.rs/wif-gcloud) — gcloud-storage, gcloud-bigquery,
+//!   gcloud-pubsub: `wif_gcloud::WifTokenSourceProvider::new(credentials)` as the
+//!   `ClientConfig`'s token source provider.
+//!
+//! The official `google-cloud-*` clients and tonic get theirs as they land.
 //!
 //! ### Tools
 //!

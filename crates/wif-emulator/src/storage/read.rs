@@ -363,7 +363,7 @@ fn media_response(object: &StoredObject, range: Option<&HeaderValue>) -> Respons
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum RangeAsk {
+pub(super) enum RangeAsk {
     /// Serve the whole object (no usable single range).
     Ignore,
     /// Bytes `a..=b`.
@@ -372,7 +372,7 @@ enum RangeAsk {
 }
 
 /// One `bytes=` range (RFC 9110 §14.1.2): `a-b`, `a-`, `-n`. Anything else is ignored.
-fn parse_range(value: &str, size: u64) -> RangeAsk {
+pub(super) fn parse_range(value: &str, size: u64) -> RangeAsk {
     let Some(spec) = value.trim().strip_prefix("bytes=") else {
         return RangeAsk::Ignore;
     };
