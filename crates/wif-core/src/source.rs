@@ -97,6 +97,16 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
     fn endpoint_base_url(&self) -> Option<&str> {
         None
     }
+
+    /// The token [`token`](Self::token) would hand out right now without any I/O, waiting or
+    /// locking, if there is one that is fresh (outside the refresh-ahead margin); `None`
+    /// otherwise, and then the caller awaits [`token`](Self::token). For callers that must not
+    /// await on their hot path: a tower layer's `call`, a synchronous interceptor. Cached
+    /// providers ([`TokenCache`](crate::TokenCache), `wif::Credentials`) answer from their
+    /// cache; the default is `None`.
+    fn fresh_token(&self) -> Option<AccessToken> {
+        None
+    }
 }
 
 #[async_trait]
@@ -133,6 +143,9 @@ impl<T: TokenProvider + ?Sized> TokenProvider for Arc<T> {
     fn endpoint_base_url(&self) -> Option<&str> {
         (**self).endpoint_base_url()
     }
+    fn fresh_token(&self) -> Option<AccessToken> {
+        (**self).fresh_token()
+    }
 }
 
 #[async_trait]
@@ -148,6 +161,9 @@ impl<T: TokenProvider + ?Sized> TokenProvider for Box<T> {
     }
     fn endpoint_base_url(&self) -> Option<&str> {
         (**self).endpoint_base_url()
+    }
+    fn fresh_token(&self) -> Option<AccessToken> {
+        (**self).fresh_token()
     }
 }
 
@@ -168,5 +184,10 @@ impl StaticTokenProvider {
 impl TokenProvider for StaticTokenProvider {
     async fn token(&self) -> Result<AccessToken, Error> {
         Ok(self.token.clone())
+    }
+
+    /// Always the token: it is all this provider has.
+    fn fresh_token(&self) -> Option<AccessToken> {
+        Some(self.token.clone())
     }
 }
