@@ -136,6 +136,7 @@ impl Endpoint {
             || path.starts_with("/upload/")
             || path.starts_with("/download/")
             || path.starts_with("/resumable/")
+            || path.starts_with("/google.storage.v2.Storage/")
         {
             Endpoint::Storage
         } else {
