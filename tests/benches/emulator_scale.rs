@@ -150,7 +150,7 @@ async fn main() {
     let b = Bench {
         bq: emulator.bigquery_base_url(),
         emulator,
-        http: reqwest::Client::new(),
+        http: wif_core::http::default_client().unwrap(),
     };
 
     // Fill: 1 million rows of ~40 bytes, in 10,000-row insertAll calls over HTTP.

@@ -34,7 +34,8 @@ async fn assert_accepted(world: &World, creds: &Credentials, what: &str) {
         .token()
         .await
         .unwrap_or_else(|e| panic!("{what}: {e}"));
-    let response = reqwest::Client::new()
+    let response = wif_core::http::default_client()
+        .unwrap()
         .get(format!("{}/_emulator/tokeninfo", world.emulator.base_url()))
         .bearer_auth(token.secret().expose_secret())
         .send()

@@ -28,7 +28,12 @@ fn application(
     project: &str,
 ) -> (Credentials, BigQuery, Storage) {
     let creds = builder.impersonate(email).build().expect("credentials");
-    let bq = BigQuery::new(creds.clone(), project);
+    let bq = BigQuery::builder()
+        .provider(creds.clone())
+        .project(project)
+        .environment(MapEnvironment::new())
+        .build()
+        .expect("bigquery");
     let storage = Storage::builder()
         .provider(creds.clone())
         .environment(MapEnvironment::new())

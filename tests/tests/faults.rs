@@ -250,7 +250,8 @@ async fn tokens_expired_by_the_server_are_replaced_after_invalidate() {
     assert_eq!(tokeninfo_status(&world.emulator, &first).await, 200);
 
     // Google revokes or expires tokens before their time; the emulator's control API does too.
-    let expired = reqwest::Client::new()
+    let expired = wif_core::http::default_client()
+        .unwrap()
         .post(format!(
             "{}/_emulator/tokens/expire",
             world.emulator.base_url()
@@ -283,8 +284,12 @@ async fn an_adapter_recovers_from_tokens_expired_by_the_server() {
         &[wif_emulator::bigquery::TableField::new("id", "INT64")],
     )
     .unwrap();
-    let bq = wif_bigquery::BigQuery::new(creds.clone(), project.clone())
-        .with_base_url(&format!("{}/bigquery/v2/", world.emulator.base_url()));
+    let bq = wif_bigquery::BigQuery::builder()
+        .provider(creds.clone())
+        .project(project.clone())
+        .base_url(world.emulator.bigquery_base_url())
+        .build()
+        .unwrap();
     let table = bq.table("faults", "events");
     let rows = [serde_json::json!({"id": 1})];
     bq.insert_rows(&table, &rows, Default::default())

@@ -242,8 +242,12 @@ async fn apis(sweep: &mut Sweep, world: &World, creds: &Credentials) {
         ],
     )
     .unwrap();
-    let bq = BigQuery::new(creds.clone(), project.clone())
-        .with_base_url(&format!("{}/bigquery/v2/", emulator.base_url()));
+    let bq = BigQuery::builder()
+        .provider(creds.clone())
+        .project(project.clone())
+        .base_url(emulator.bigquery_base_url())
+        .build()
+        .unwrap();
     let table = bq.table("sweep", "events");
     let rows = [
         json!({"id": 1, "message": "hello"}),

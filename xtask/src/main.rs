@@ -2,9 +2,12 @@
 //!
 //! * `ci` — set-up (the tools the steps run, installed where xtask can: `preflight.rs`), the
 //!   MSRV's bookkeeping (`msrv.rs`), format check, clippy with warnings denied, every test (and
-//!   the opt-in `aws-config` feature's), every fuzz target for 5 s, the reference-client proof,
-//!   docs as docs.rs builds them with warnings and broken links denied, `cargo package` of every
-//!   publishable crate (`release.rs`), and the MSRV build.
+//!   the opt-in `aws-config` feature's, and the TLS tests on the opt-in `aws-lc-rs`),
+//!   `fresh-deps`, every fuzz target for 5 s, the reference-client proof, docs as docs.rs builds
+//!   them with warnings and broken links denied, `cargo package` of every publishable crate
+//!   (`release.rs`), and the MSRV build.
+//! * `fresh-deps` — every library and binary checked with warnings denied after `cargo update`
+//!   in a scratch copy, as a downstream build resolves them (see `fresh_deps.rs`); part of `ci`.
 //! * `test` — just the tests.
 //! * `fuzz [--seconds N] [TARGET…]` — every coverage-guided fuzz target of `fuzz/` for N seconds
 //!   (default 10; `ci` runs them for 5), failing on any crash (see `fuzz.rs`).
@@ -19,6 +22,7 @@
 mod bench;
 #[cfg(test)]
 mod citations;
+mod fresh_deps;
 mod fuzz;
 mod msrv;
 mod preflight;
@@ -113,6 +117,24 @@ fn ci_steps(steps: &mut Steps) -> Result<(), String> {
             CI_ENV,
         )
     })?;
+    // TLS on aws-lc-rs (post-quantum key exchange) is opt-in: prove the feature's handshake.
+    steps.run("aws-lc-rs feature", || {
+        cargo(
+            &[
+                "test",
+                "-p",
+                "wif-core",
+                "--features",
+                "aws-lc-rs",
+                "--test",
+                "tls",
+                "--locked",
+            ],
+            CI_ENV,
+        )
+    })?;
+    // What a downstream build resolves today, not our lock: new deprecations show up here.
+    steps.run("fresh-deps", fresh_deps::run)?;
     // Every parser of untrusted input, briefly: long enough to replay the seed corpus and
     // mutate a little; `cargo xtask fuzz --seconds N` goes deeper on demand.
     steps.run("fuzz", || fuzz::run(fuzz::CI_SECONDS, &[]))?;
@@ -220,11 +242,12 @@ fn main() -> ExitCode {
         "ci" => ci(),
         "test" => test(),
         "reference" => reference::run(),
+        "fresh-deps" => fresh_deps::run(),
         "bench" => bench::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "fuzz" => fuzz::cli(&std::env::args().skip(2).collect::<Vec<_>>()),
         "package" => release::run(),
         _ => Err(format!(
-            "unknown task `{task}`; tasks: ci (fmt, clippy, tests, fuzz, reference, docs, package, MSRV), test, package (cargo package of every publishable crate), fuzz [--seconds N] [TARGET…], reference (Python google-auth against the emulator), bench [--runs N] (docs/benchmarks.md)"
+            "unknown task `{task}`; tasks: ci (fmt, clippy, tests, fresh-deps, fuzz, reference, docs, package, MSRV), test, fresh-deps (check after cargo update, in a copy), package (cargo package of every publishable crate), fuzz [--seconds N] [TARGET…], reference (Python google-auth against the emulator), bench [--runs N] (docs/benchmarks.md)"
         )),
     };
     match result {

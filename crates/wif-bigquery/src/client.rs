@@ -11,10 +11,11 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 use url::Url;
+use wif_core::http::ApiBaseRequest;
 use wif_core::{Environment, Error, Redactor, RetryPolicy, Step, TokenProvider};
 
-use crate::TableRef;
 use crate::hints::{self, Operation};
+use crate::{BigQueryBuilder, TableRef};
 
 /// BigQuery v2's REST root in the default universe.
 pub const DEFAULT_BASE_URL: &str = "https://bigquery.googleapis.com/bigquery/v2/";
@@ -33,6 +34,9 @@ pub(crate) const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 /// HTTP 403 —, `internalError`, `badGateway`, and HTTP 500/502/503/504) under the
 /// [`RetryPolicy`], and after a 401 asks the provider for a fresh token once.
 ///
+/// Made by [`BigQuery::builder`]. Errors of a call name it, the table or job, and the method
+/// and URL it went to (never a query string).
+///
 /// ```no_run
 /// use std::time::Duration;
 /// use wif_bigquery::BigQuery;
@@ -43,8 +47,12 @@ pub(crate) const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 ///     tokio::time::Instant::now(),
 ///     Duration::from_secs(3600),
 /// ));
-/// let bq = BigQuery::new(provider, "my-project").with_quota_project("my-billing-project");
-/// # let _ = bq;
+/// let bq = BigQuery::builder()
+///     .provider(provider)
+///     .project("my-project")
+///     .quota_project("my-billing-project")
+///     .build()?;
+/// # Ok::<(), wif_core::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct BigQuery {
@@ -53,13 +61,14 @@ pub struct BigQuery {
 
 #[derive(Clone)]
 pub(crate) struct Inner {
-    http: Option<reqwest::Client>,
-    auth: Option<Arc<dyn TokenProvider>>,
+    pub(crate) http: Option<reqwest::Client>,
+    pub(crate) auth: Option<Arc<dyn TokenProvider>>,
     pub(crate) project: String,
-    /// Kept as parsed so that a bad URL is reported by the first call, as a configuration error.
-    base_url: Result<Url, Error>,
-    quota_project: Option<String>,
-    retry: RetryPolicy,
+    /// Checked by the builder. Only the deprecated `with_base_url` stores an error, which the
+    /// first call then reports as a configuration error.
+    pub(crate) base_url: Result<Url, Error>,
+    pub(crate) quota_project: Option<String>,
+    pub(crate) retry: RetryPolicy,
 }
 
 impl fmt::Debug for BigQuery {
@@ -78,75 +87,58 @@ impl fmt::Debug for BigQuery {
     }
 }
 
-/// BigQuery's retry defaults: backoff from 1 s doubling to 32 s (Google's clients and SLA
-/// guidance), at most 6 attempts, 60 s overall.
+/// BigQuery's retry defaults: [`RetryPolicy::google_api`] (backoff from 1 s doubling to 32 s,
+/// at most 6 attempts), 60 s overall.
 pub fn default_retry_policy() -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(6)
-        .with_backoff(Duration::from_secs(1), Duration::from_secs(32))
-        .with_deadline(Duration::from_secs(60))
+    RetryPolicy::google_api(Duration::from_secs(60))
 }
 
 impl BigQuery {
+    /// A builder for every setting; [`BigQueryBuilder::build`] checks them.
+    pub fn builder() -> BigQueryBuilder {
+        BigQueryBuilder::default()
+    }
+
     /// A client for `project` (the project that runs queries) authenticating with `provider`.
     /// When the provider points its universe elsewhere
     /// ([`TokenProvider::endpoint_base_url`]: a fake, the emulator), BigQuery is reached under
     /// `{base}/bigquery/v2/` there.
+    #[deprecated(note = "use `BigQuery::builder().provider(p).project(project).build()?`")]
     pub fn new(provider: impl TokenProvider + 'static, project: impl Into<String>) -> Self {
-        Self::build(Some(Arc::new(provider)), project.into())
+        Self::unchecked(Some(Arc::new(provider)), project.into())
     }
 
     /// A client that sends no `Authorization` header: only for emulators.
+    #[deprecated(note = "use `BigQuery::builder().project(project)` without a provider")]
     pub fn unauthenticated(project: impl Into<String>) -> Self {
-        Self::build(None, project.into())
+        Self::unchecked(None, project.into())
     }
 
     /// Like Google's own clients: when `BIGQUERY_EMULATOR_HOST` (`host:port`) is set in `env`,
     /// talks to `http://{host:port}/bigquery/v2/`, unauthenticated unless `provider` is given.
     /// Otherwise talks to BigQuery itself with `provider`, which is then required.
-    ///
-    /// ```
-    /// use wif_core::MapEnvironment;
-    ///
-    /// let env = MapEnvironment::new().with("BIGQUERY_EMULATOR_HOST", "127.0.0.1:9050");
-    /// let bq = wif_bigquery::BigQuery::from_env(&env, None, "test-project")?;
-    /// assert!(format!("{bq:?}").contains("http://127.0.0.1:9050/bigquery/v2/"));
-    /// # Ok::<(), wif_core::Error>(())
-    /// ```
+    #[deprecated(note = "use `BigQuery::builder().environment(env).project(project).build()?`")]
     pub fn from_env(
         env: &dyn Environment,
         provider: Option<Arc<dyn TokenProvider>>,
         project: impl Into<String>,
     ) -> Result<Self, Error> {
-        let host = env
-            .var(EMULATOR_HOST_ENV)
-            .map(|h| h.trim().trim_end_matches('/').to_owned())
-            .filter(|h| !h.is_empty());
-        match (host, provider) {
-            (Some(host), provider) => {
-                let base = if host.contains("://") {
-                    format!("{host}/bigquery/v2/")
-                } else {
-                    format!("http://{host}/bigquery/v2/")
-                };
-                let client = Self::build(provider, project.into()).with_base_url(&base);
-                client.base()?;
-                client
-                    .check_token_destination()
-                    .map_err(|e| e.context(EMULATOR_HOST_ENV))?;
-                Ok(client)
-            }
-            (None, Some(provider)) => Ok(Self::build(Some(provider), project.into())),
-            (None, None) => Err(Error::config(
-                "credentials",
-                format!("no credentials are configured and {EMULATOR_HOST_ENV} is not set"),
-            )),
+        let base = ApiBaseRequest {
+            explicit: None,
+            emulator_var: EMULATOR_HOST_ENV,
+            api_path: "bigquery/v2/",
+            provider_base: provider.as_ref().and_then(|p| p.endpoint_base_url()),
+            default: DEFAULT_BASE_URL,
+            authenticated: provider.is_some(),
         }
+        .resolve(env)?;
+        Ok(Self::unchecked(provider, project.into()).edit(|i| i.base_url = Ok(base.url)))
     }
 
-    fn build(auth: Option<Arc<dyn TokenProvider>>, project: String) -> Self {
-        // Credentials pointed at a fake or the emulator (`endpoint_base_url`) take BigQuery
-        // there too; `with_base_url` and BIGQUERY_EMULATOR_HOST still win.
+    /// The deprecated constructors' client, checked by its first call, not when made.
+    /// Credentials pointed at a fake or the emulator (`endpoint_base_url`) take BigQuery there
+    /// too; `with_base_url` and BIGQUERY_EMULATOR_HOST still win.
+    fn unchecked(auth: Option<Arc<dyn TokenProvider>>, project: String) -> Self {
         let base_url = match auth.as_ref().and_then(|a| a.endpoint_base_url()) {
             Some(base) => parse_base_url(&format!("{}/bigquery/v2/", base.trim_end_matches('/'))),
             None => Url::parse(DEFAULT_BASE_URL).map_err(|e| Error::config("base_url", e)),
@@ -171,25 +163,35 @@ impl BigQuery {
     /// Talks to another BigQuery v2 root (a regional or private endpoint, another universe, an
     /// emulator): the URL that `projects/{p}/queries` is relative to. A URL that does not parse
     /// is reported by the first call, before any network traffic.
+    #[deprecated(note = "use `BigQuery::builder().base_url(…)`, which checks it at `build()`")]
     pub fn with_base_url(self, base_url: &str) -> Self {
         let parsed = parse_base_url(base_url);
         self.edit(|i| i.base_url = parsed)
     }
 
     /// Uses `client` (share one across your process; it carries the timeouts).
+    #[deprecated(note = "use `BigQuery::builder().client(…)`")]
     pub fn with_http_client(self, client: reqwest::Client) -> Self {
         self.edit(|i| i.http = Some(client))
     }
 
     /// Sends `x-goog-user-project: {project}`: the project billed and charged quota.
+    #[deprecated(note = "use `BigQuery::builder().quota_project(…)`")]
     pub fn with_quota_project(self, project: impl Into<String>) -> Self {
         let project = project.into();
         self.edit(|i| i.quota_project = Some(project).filter(|p| !p.trim().is_empty()))
     }
 
     /// Replaces the retry policy (default: [`default_retry_policy`]).
+    #[deprecated(note = "use `BigQuery::builder().retry_policy(…)`")]
     pub fn with_retry_policy(self, policy: RetryPolicy) -> Self {
         self.edit(|i| i.retry = policy)
+    }
+
+    /// The BigQuery v2 root requests go to (ends with `/`). Empty only for a client whose
+    /// deprecated `with_base_url` was given something that is not a URL.
+    pub fn base_url(&self) -> &str {
+        self.inner.base_url.as_ref().map_or("", Url::as_str)
     }
 
     /// The project queries run in.
@@ -206,25 +208,13 @@ impl BigQuery {
         self.inner.base_url.as_ref().map_err(Clone::clone)
     }
 
-    /// A bearer token travels over plain http only to this machine (an emulator, a test fake),
-    /// under wif's one loopback rule: sent in clear to another host it would be readable by
-    /// anyone on the way.
+    /// A bearer token travels over plain http only to this machine (an emulator, a test fake).
+    /// The builder checks it; a client of the deprecated `with_base_url` is checked here, by
+    /// every call.
     fn check_token_destination(&self) -> Result<(), Error> {
         let base = self.base()?;
-        if self.inner.auth.is_some()
-            && base.scheme() == "http"
-            && !wif_core::http::is_loopback(base)
-        {
-            return Err(Error::config(
-                "base_url",
-                format!(
-                    "{} is plain http to a host that is not this machine; refusing to send the access token there",
-                    wif_core::http::describe_url(base)
-                ),
-            )
-            .with_hint(
-                "use https://, or a loopback address (127.0.0.1, ::1, localhost) for an emulator",
-            ));
+        if self.inner.auth.is_some() {
+            wif_core::http::check_token_destination(base, "base_url")?;
         }
         Ok(())
     }
@@ -280,7 +270,15 @@ impl BigQuery {
         );
         self.check_token_destination()?;
         let http = self.http()?;
-        let what = format!("{} {}", call.method, call.resource);
+        // The API method and its subject for people, the request for whoever must check the
+        // endpoint: a wrong base URL shows here, whatever (if anything) the server says.
+        let what = format!(
+            "{} {} ({} {})",
+            call.method,
+            call.resource,
+            call.http_method,
+            wif_core::http::describe_url(&call.url)
+        );
         let refreshed = AtomicBool::new(false);
         let response = self
             .inner
@@ -356,7 +354,7 @@ impl BigQuery {
             if response.is_success() {
                 return Ok(response);
             }
-            return Err(hints::api_error(call.operation, what, response));
+            return Err(hints::api_error(call.operation, what, &call.url, response));
         }
     }
 }
@@ -412,9 +410,13 @@ pub(crate) fn random_uuid() -> String {
 
 #[cfg(test)]
 mod tests {
-    use wif_core::MapEnvironment;
+    use wif_core::{AccessToken, MapEnvironment, StaticTokenProvider};
 
     use super::*;
+
+    fn provider() -> StaticTokenProvider {
+        StaticTokenProvider::new(AccessToken::new("ya29.bq-secret"))
+    }
 
     #[test]
     fn uuids_look_like_uuids() {
@@ -427,7 +429,12 @@ mod tests {
 
     #[test]
     fn urls_encode_each_segment() {
-        let bq = BigQuery::unauthenticated("p").with_base_url("http://127.0.0.1:1/bigquery/v2");
+        let bq = BigQuery::builder()
+            .project("p")
+            .base_url("http://127.0.0.1:1/bigquery/v2")
+            .environment(MapEnvironment::new())
+            .build()
+            .expect("an emulator on this machine needs no provider");
         let url = bq
             .url(&["projects", "p", "datasets", "d/x", "tables", "t?q"])
             .expect("builds");
@@ -441,24 +448,94 @@ mod tests {
     }
 
     #[test]
-    fn bad_base_urls_are_config_errors_at_first_use() {
+    fn the_builder_checks_every_setting_before_any_call() {
+        let base = || {
+            BigQuery::builder()
+                .provider(provider())
+                .project("p")
+                .environment(MapEnvironment::new())
+        };
+        let bq = base().build().expect("defaults");
+        assert_eq!(bq.base_url(), DEFAULT_BASE_URL);
+        assert_eq!(bq.project(), "p");
+        let shown = format!("{bq:?}");
+        assert!(!shown.contains("bq-secret"), "{shown}");
+        assert!(shown.contains("authenticated: true"), "{shown}");
+        for (builder, field) in [
+            (base().project("  "), "project"),
+            (base().base_url("not a url"), "base_url"),
+            (base().base_url("ftp://x/"), "base_url"),
+            (base().base_url("mailto:a@b"), "base_url"),
+            (
+                BigQuery::builder()
+                    .project("p")
+                    .environment(MapEnvironment::new()),
+                "provider",
+            ),
+        ] {
+            let err = builder.build().expect_err(field);
+            assert!(err.is_config(), "{field}: {err}");
+            assert!(err.to_string().contains(field), "{field}: {err}");
+        }
+        let err = BigQuery::builder()
+            .provider(provider())
+            .environment(MapEnvironment::new())
+            .build()
+            .expect_err("no project");
+        assert!(err.to_string().contains("project"), "{err}");
+    }
+
+    /// The deprecated shims keep their old behaviour: a bad URL is reported by the first call.
+    #[test]
+    #[allow(deprecated)]
+    fn the_deprecated_constructors_still_work() {
         for bad in ["not a url", "ftp://x/", "mailto:a@b"] {
             let bq = BigQuery::unauthenticated("p").with_base_url(bad);
             let err = bq.url(&["projects"]).expect_err(bad);
             assert!(err.is_config(), "{bad}: {err}");
         }
+        let bq = BigQuery::new(provider(), "p")
+            .with_base_url("http://127.0.0.1:9/bigquery/v2")
+            .with_quota_project("q")
+            .with_retry_policy(RetryPolicy::never());
+        assert_eq!(bq.base_url(), "http://127.0.0.1:9/bigquery/v2/");
+        assert_eq!(bq.inner.quota_project.as_deref(), Some("q"));
+        let env = MapEnvironment::new().with(EMULATOR_HOST_ENV, "localhost:9050");
+        let bq = BigQuery::from_env(&env, None, "p").expect("emulator without credentials");
+        assert!(bq.inner.auth.is_none());
+        assert_eq!(bq.base_url(), "http://localhost:9050/bigquery/v2/");
+        let err = BigQuery::from_env(&MapEnvironment::new(), None, "p").expect_err("no creds");
+        assert!(err.is_config(), "{err}");
+        assert!(err.to_string().contains(EMULATOR_HOST_ENV), "{err}");
     }
 
     #[test]
     fn emulator_host_from_the_environment() {
         let env = MapEnvironment::new().with(EMULATOR_HOST_ENV, "localhost:9050");
-        let bq = BigQuery::from_env(&env, None, "p").expect("emulator without credentials");
+        let bq = BigQuery::builder()
+            .project("p")
+            .environment(env.clone())
+            .build()
+            .expect("emulator without credentials");
         assert!(bq.inner.auth.is_none());
         assert_eq!(
             bq.url(&["projects"]).expect("url").as_str(),
             "http://localhost:9050/bigquery/v2/projects"
         );
-        let err = BigQuery::from_env(&MapEnvironment::new(), None, "p").expect_err("no creds");
+        // An explicit base URL wins over the variable.
+        let bq = BigQuery::builder()
+            .project("p")
+            .provider(provider())
+            .environment(env)
+            .base_url("https://bq.example.test/bigquery/v2/")
+            .build()
+            .expect("explicit");
+        assert_eq!(bq.base_url(), "https://bq.example.test/bigquery/v2/");
+        let err = BigQuery::builder()
+            .project("p")
+            .environment(MapEnvironment::new())
+            .build()
+            .expect_err("no creds");
         assert!(err.is_config(), "{err}");
         assert!(err.to_string().contains(EMULATOR_HOST_ENV), "{err}");
     }
@@ -467,21 +544,23 @@ mod tests {
     /// that address is not loopback under wif's rule, so no token goes there in clear.
     #[tokio::test]
     async fn a_token_goes_over_plain_http_only_to_loopback() {
-        let provider = || -> Option<Arc<dyn TokenProvider>> {
-            Some(Arc::new(wif_core::StaticTokenProvider::new(
-                wif_core::AccessToken::new("ya29.bq-secret"),
-            )))
+        let with_host = |host: &str| {
+            BigQuery::builder()
+                .project("p")
+                .environment(MapEnvironment::new().with(EMULATOR_HOST_ENV, host))
         };
         for host in [
             "[::ffff:127.0.0.1]:9050",
             "example.invalid:8080",
             "http://10.0.0.1",
         ] {
-            let env = MapEnvironment::new().with(EMULATOR_HOST_ENV, host);
-            let err = BigQuery::from_env(&env, provider(), "p").expect_err(host);
+            let err = with_host(host)
+                .provider(provider())
+                .build()
+                .expect_err(host);
             assert!(err.is_config(), "{host}: {err}");
             assert!(err.to_string().contains(EMULATOR_HOST_ENV), "{host}: {err}");
-            BigQuery::from_env(&env, None, "p").expect("no token, nothing to leak");
+            with_host(host).build().expect("no token, nothing to leak");
         }
         for host in [
             "127.0.0.1:9050",
@@ -489,15 +568,20 @@ mod tests {
             "[::1]:2",
             "https://bq.example.test",
         ] {
-            let env = MapEnvironment::new().with(EMULATOR_HOST_ENV, host);
-            BigQuery::from_env(&env, provider(), "p").expect(host);
+            with_host(host).provider(provider()).build().expect(host);
         }
-        // An explicit base URL is checked before the first request.
-        let bq = BigQuery::new(
-            wif_core::StaticTokenProvider::new(wif_core::AccessToken::new("ya29.bq-secret")),
-            "p",
-        )
-        .with_base_url("http://bigquery.internal.test/bigquery/v2/");
+        let err = BigQuery::builder()
+            .project("p")
+            .provider(provider())
+            .base_url("http://bigquery.internal.test/bigquery/v2/")
+            .build()
+            .expect_err("refused before any call");
+        assert!(err.is_config(), "{err}");
+        assert!(err.to_string().contains("base_url"), "{err}");
+        // The deprecated shim is checked before its first request.
+        #[allow(deprecated)]
+        let bq = BigQuery::new(provider(), "p")
+            .with_base_url("http://bigquery.internal.test/bigquery/v2/");
         let err = bq
             .query(crate::QueryRequest::new("SELECT 1"))
             .await

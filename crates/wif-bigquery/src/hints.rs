@@ -4,6 +4,7 @@
 //! BigQuery reports rate limits as **HTTP 403** with `reason=rateLimitExceeded`, so retryability
 //! is decided by `errors[0].reason` first and by the status only when there is no reason.
 
+use url::Url;
 use wif_core::Error;
 
 /// Reasons Google's clients retry (Go and Python BigQuery).
@@ -38,22 +39,82 @@ pub(crate) fn is_retryable(status: u16, reason: Option<&str>) -> bool {
     }
 }
 
-/// Turns a non-success response into our error: the server's words, BigQuery's retry rule, and
-/// a hint for the known misconfigurations.
-pub(crate) fn api_error(op: Operation, what: &str, response: wif_core::http::Response) -> Error {
+/// Turns a non-success response to a request for `url` into our error: the server's words,
+/// BigQuery's retry rule, and a hint for the known misconfigurations.
+pub(crate) fn api_error(
+    op: Operation,
+    what: &str,
+    url: &Url,
+    response: wif_core::http::Response,
+) -> Error {
     let status = response.status;
     let mut err = match response.error_for_status(wif_core::Step::Api) {
         Ok(_) => return Error::invalid_response(wif_core::Step::Api, "unexpected success"),
         Err(e) => e,
     };
-    let reason = err.server_error().and_then(|s| s.reason.clone());
-    let code = err.server_error().and_then(|s| s.code.clone());
-    err = err
-        .retryable(is_retryable(status, reason.as_deref()))
-        .context(what);
-    match hint(op, status, reason.as_deref(), code.as_deref()) {
+    let server = err.server_error().cloned().unwrap_or_default();
+    let (reason, code) = (server.reason.as_deref(), server.code.as_deref());
+    err = err.retryable(is_retryable(status, reason)).context(what);
+    let hint = match (status, reason) {
+        (_, Some("notFound")) => Some(not_found(op, server.message.as_deref())),
+        // No BigQuery error at all: whatever answered is not BigQuery's v2 API at that URL.
+        (404, None) => Some(format!(
+            "nothing at {} answered as BigQuery: check the base URL (a BigQuery v2 root such as \
+             https://bigquery.googleapis.com/bigquery/v2/; BIGQUERY_EMULATOR_HOST takes the \
+             emulator's host:port, and /bigquery/v2/ is added to it)",
+            wif_core::http::describe_url(url)
+        )),
+        _ => hint(op, status, reason, code),
+    };
+    match hint {
         Some(h) => err.with_hint(h),
         None => err,
+    }
+}
+
+/// What BigQuery did not find, from its message (`Not found: Dataset p:d`, `Not found: Table
+/// p:d.t was not found in location EU`, `Not found: Job p:US.id`): the hint is about that thing.
+fn not_found(op: Operation, message: Option<&str>) -> String {
+    let what = message
+        .and_then(|m| m.trim().strip_prefix("Not found: "))
+        .and_then(|m| m.split_whitespace().next());
+    let location = "a dataset outside the US and EU multi-regions needs `QueryRequest::location`";
+    match (what, op) {
+        (Some("Project"), _) => "BigQuery has no such project, or the BigQuery API is not enabled \
+             in it: check the project id (`BigQuery::builder().project(…)`, or the table's)"
+            .to_owned(),
+        (Some("Dataset"), Operation::Query) => format!(
+            "the dataset the query names does not exist in the project, or not in the query's \
+             location: check the dataset id and its project in the SQL; {location}"
+        ),
+        (Some("Dataset"), _) => "the dataset does not exist in that project: check the dataset \
+             id and its project (`project.dataset.table`); insertAll does not create datasets"
+            .to_owned(),
+        (Some("Table"), Operation::Query) => format!(
+            "the table the query names does not exist in that dataset, or not in the query's \
+             location: check the table id in the SQL; {location}"
+        ),
+        (Some("Table"), _) => "the table does not exist in that dataset: check the table id, and \
+             create the table first (insertAll does not create tables)"
+            .to_owned(),
+        (Some("Job"), _) => format!(
+            "BigQuery has no such job in the location it was looked up in: jobs live in the \
+             location of the data they read, and {location} to find its job"
+        ),
+        _ => generic_not_found(op),
+    }
+}
+
+fn generic_not_found(op: Operation) -> String {
+    match op {
+        Operation::Query => "check the project, dataset and table names in the SQL and the \
+             query's project; a dataset outside the US and EU multi-regions needs \
+             `QueryRequest::location` (a job looked up in the wrong location is \"Not found\")"
+            .to_owned(),
+        Operation::Insert | Operation::Metadata => "check the project, dataset and table ids \
+             (`project.dataset.table`) and that the dataset and table exist; insertAll does not \
+             create them"
+            .to_owned(),
     }
 }
 
@@ -64,22 +125,12 @@ fn hint(op: Operation, status: u16, reason: Option<&str>, code: Option<&str>) ->
              include https://www.googleapis.com/auth/bigquery or cloud-platform"
                 .to_owned()
         }
-        (_, Some("notFound")) | (404, None) => match op {
-            Operation::Query => "check the project, dataset and table names in the SQL and the \
-                 query's project; a dataset outside the US and EU multi-regions needs \
-                 `QueryRequest::location` (a job looked up in the wrong location is \"Not found\")"
-                .to_owned(),
-            Operation::Insert | Operation::Metadata => "check the project, dataset and table \
-                 ids (`project.dataset.table`) and that the dataset and table exist; insertAll \
-                 does not create them"
-                .to_owned(),
-        },
         (_, Some("accessDenied")) | (403, None) => access_denied(op),
         (403, Some(r)) if code == Some("PERMISSION_DENIED") && !is_retryable(403, Some(r)) => {
             access_denied(op)
         }
         (_, Some("quotaExceeded")) => "a BigQuery quota was exceeded; quota is charged to the \
-             project sent as `x-goog-user-project` (`BigQuery::with_quota_project`) or else to \
+             project sent as `x-goog-user-project` (`BigQueryBuilder::quota_project`) or else to \
              the request's project"
             .to_owned(),
         (_, Some("invalidQuery")) => "the query is GoogleSQL (useLegacySql=false): check the \

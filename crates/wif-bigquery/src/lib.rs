@@ -1,8 +1,9 @@
 //! # wif-bigquery — BigQuery over REST with any token provider
 //!
-//! Step 5 of the flow, the GCP adapter: once the chain hands out access tokens, this crate calls
-//! the [BigQuery v2 REST API] with them. It takes any [`wif_core::TokenProvider`] (the `wif`
-//! facade's `Credentials`, or your own) and does two things well:
+//! A GCP adapter, the API step ([`Step::Api`](wif_core::Step::Api)) after the chain: once the chain
+//! hands out access tokens, this crate calls the [BigQuery v2 REST API] with them. It takes any
+//! [`wif_core::TokenProvider`] (the `wif` facade's `Credentials`, or your own) and does two things
+//! well:
 //!
 //! * **Streaming inserts** ([`BigQuery::insert_rows`], `tabledata.insertAll`): serde rows, a
 //!   generated `insertId` per row so retried requests don't duplicate rows, batches under 500
@@ -17,11 +18,13 @@
 //! arrives as HTTP **403**), `internalError`, `badGateway`, and HTTP 500/502/503/504 — with
 //! exponential backoff under a deadline ([`default_retry_policy`]); `invalidQuery` and other
 //! client errors never are. A 401 makes the provider drop its cached token and the call is
-//! replayed once. Errors are [`wif_core::Error`]s at `Step::Api` with the status, BigQuery's
-//! `reason` and message, and a hint for the usual causes (missing IAM role, wrong
-//! project/dataset/location). `BIGQUERY_EMULATOR_HOST` is honoured like Google's clients do
-//! ([`BigQuery::from_env`]). Each call runs in a `bigquery` tracing span (method, project, table,
-//! rows, attempt); tokens never appear in it.
+//! replayed once. Errors are [`wif_core::Error`]s at `Step::Api` with the API method, the
+//! request's method and URL (never its query), the status, BigQuery's `reason` and message, and
+//! a hint for the usual causes (missing IAM role; which dataset, table, job or URL was not
+//! found). Clients are made by [`BigQuery::builder`], the same shape as wif-storage's;
+//! `BIGQUERY_EMULATOR_HOST` is honoured like Google's clients do ([`BigQueryBuilder::build`]).
+//! Each call runs in a `bigquery` tracing span (method, project, table, rows, attempt); tokens
+//! never appear in it.
 //!
 //! ```no_run
 //! use futures::TryStreamExt as _;
@@ -35,7 +38,10 @@
 //! }
 //!
 //! # async fn run(credentials: impl wif_core::TokenProvider + 'static) -> Result<(), wif_core::Error> {
-//! let bq = BigQuery::new(credentials, "my-project");
+//! let bq = BigQuery::builder()
+//!     .provider(credentials)
+//!     .project("my-project")
+//!     .build()?;
 //!
 //! let table = bq.table("analytics", "events");
 //! let events = [Event { id: 1, kind: "signup".into() }, Event { id: 2, kind: "login".into() }];
@@ -55,6 +61,7 @@
 //!
 //! [BigQuery v2 REST API]: https://cloud.google.com/bigquery/docs/reference/rest
 
+mod builder;
 mod client;
 mod hints;
 mod insert;
@@ -69,6 +76,7 @@ pub mod testing;
 
 use std::time::Duration;
 
+pub use builder::BigQueryBuilder;
 pub use client::{BigQuery, DEFAULT_BASE_URL, EMULATOR_HOST_ENV, default_retry_policy};
 pub use insert::{
     ErrorProto, InsertOptions, InsertReport, MAX_BATCH_BYTES, MAX_BATCH_ROWS, RowError,

@@ -11,8 +11,11 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wif_core::Error> {
 //! let fake = FakeBigQuery::start().await;
-//! let bq = BigQuery::new(StaticTokenProvider::new(AccessToken::new("ya29.test")), "my-project")
-//!     .with_base_url(&fake.base_url());
+//! let bq = BigQuery::builder()
+//!     .provider(StaticTokenProvider::new(AccessToken::new("ya29.test")))
+//!     .project("my-project")
+//!     .base_url(fake.base_url())
+//!     .build()?;
 //! bq.insert_rows(&bq.table("analytics", "events"), [json!({"id": 1})], InsertOptions::default())
 //!     .await?
 //!     .into_result()?;
@@ -59,7 +62,7 @@ impl FakeBigQuery {
         &self.server
     }
 
-    /// The base URL for [`BigQuery::with_base_url`](crate::BigQuery::with_base_url).
+    /// The base URL for [`BigQueryBuilder::base_url`](crate::BigQueryBuilder::base_url).
     pub fn base_url(&self) -> String {
         base_url(&self.server)
     }

@@ -88,9 +88,13 @@ fn fast() -> RetryPolicy {
 }
 
 fn client(emulator: &RunningEmulator, provider: Arc<dyn TokenProvider>) -> BigQuery {
-    BigQuery::new(provider, PROJECT)
-        .with_base_url(&format!("{}/bigquery/v2/", emulator.base_url()))
-        .with_retry_policy(fast())
+    BigQuery::builder()
+        .provider(provider)
+        .project(PROJECT)
+        .base_url(format!("{}/bigquery/v2/", emulator.base_url()))
+        .retry_policy(fast())
+        .build()
+        .expect("a valid client")
 }
 
 #[tokio::test]
@@ -222,9 +226,13 @@ async fn emulator_host_from_the_environment() {
     let (emulator, provider) = setup().await;
     let host = emulator.base_url().trim_start_matches("http://").to_owned();
     let env = MapEnvironment::new().with(wif_bigquery::EMULATOR_HOST_ENV, host);
-    let bq = BigQuery::from_env(&env, Some(provider), PROJECT)
-        .expect("emulator client")
-        .with_retry_policy(fast());
+    let bq = BigQuery::builder()
+        .provider(provider)
+        .project(PROJECT)
+        .environment(env.clone())
+        .retry_policy(fast())
+        .build()
+        .expect("emulator client");
     let rows = bq
         .query(QueryRequest::new("SELECT * FROM web.visits"))
         .await
@@ -235,7 +243,11 @@ async fn emulator_host_from_the_environment() {
     assert!(rows.is_empty());
 
     // Without credentials the emulator's bearer check answers 401, and the client says so.
-    let anonymous = BigQuery::from_env(&env, None, PROJECT).expect("unauthenticated client");
+    let anonymous = BigQuery::builder()
+        .project(PROJECT)
+        .environment(env)
+        .build()
+        .expect("unauthenticated client");
     let err = anonymous
         .query(QueryRequest::new("SELECT * FROM web.visits"))
         .await

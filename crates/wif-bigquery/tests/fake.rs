@@ -12,9 +12,12 @@ use wif_bigquery::testing::{
     BigQueryCall, BigQueryError, BigQueryResponder, FakeBigQuery, base_url, bigquery_requests,
     mount, mount_next,
 };
-use wif_bigquery::{BigQuery, InsertOptions, QueryRequest};
+use wif_bigquery::{BigQuery, BigQueryBuilder, InsertOptions, QueryRequest};
 use wif_core::secrecy::ExposeSecret;
-use wif_core::{AccessToken, Error, RetryPolicy, StaticTokenProvider, TokenProvider, async_trait};
+use wif_core::{
+    AccessToken, Error, MapEnvironment, RetryPolicy, StaticTokenProvider, TokenProvider,
+    async_trait,
+};
 use wiremock::MockServer;
 
 fn attempts(n: u32) -> RetryPolicy {
@@ -24,13 +27,19 @@ fn attempts(n: u32) -> RetryPolicy {
         .without_jitter()
 }
 
+fn builder(base: &str) -> BigQueryBuilder {
+    BigQuery::builder()
+        .provider(StaticTokenProvider::new(AccessToken::new(
+            "ya29.SECRET-token",
+        )))
+        .project("my-project")
+        .base_url(base)
+        .environment(MapEnvironment::new())
+        .retry_policy(attempts(1))
+}
+
 fn client(base: &str) -> BigQuery {
-    BigQuery::new(
-        StaticTokenProvider::new(AccessToken::new("ya29.SECRET-token")),
-        "my-project",
-    )
-    .with_base_url(base)
-    .with_retry_policy(attempts(1))
+    builder(base).build().expect("a valid client")
 }
 
 /// Hands out `tok-1`, then `tok-2` after an invalidation, …
@@ -54,7 +63,10 @@ impl TokenProvider for Rotating {
 #[tokio::test]
 async fn inserts_are_accepted_and_recorded() {
     let fake = FakeBigQuery::start().await;
-    let bq = client(&fake.base_url()).with_quota_project("billing");
+    let bq = builder(&fake.base_url())
+        .quota_project("billing")
+        .build()
+        .expect("a valid client");
     let rows = [json!({"id": 1, "kind": "a"}), json!({"id": 2, "kind": "b"})];
     let report = bq
         .insert_rows(
@@ -174,7 +186,8 @@ async fn queries_return_the_canned_rows_and_are_recorded() {
     );
 
     // getQueryResults, as a client that pages would call it.
-    let response = reqwest::Client::new()
+    let response = wif_core::http::default_client()
+        .expect("the default client")
         .get(format!(
             "{}projects/my-project/queries/job-7?location=EU&pageToken=p2",
             fake.base_url()
@@ -236,8 +249,10 @@ async fn flaky_slow_and_expired_then_valid() {
     let responder = BigQueryResponder::new().flaky(2);
     let kept = responder.clone();
     let fake = FakeBigQuery::start_with(responder).await;
-    client(&fake.base_url())
-        .with_retry_policy(attempts(3))
+    builder(&fake.base_url())
+        .retry_policy(attempts(3))
+        .build()
+        .expect("a valid client")
         .query(QueryRequest::new("SELECT 1"))
         .await
         .expect("the third attempt");
@@ -245,8 +260,10 @@ async fn flaky_slow_and_expired_then_valid() {
 
     let slow =
         FakeBigQuery::start_with(BigQueryResponder::new().slow(Duration::from_secs(30))).await;
-    let err = client(&slow.base_url())
-        .with_retry_policy(attempts(1).with_deadline(Duration::from_millis(200)))
+    let err = builder(&slow.base_url())
+        .retry_policy(attempts(1).with_deadline(Duration::from_millis(200)))
+        .build()
+        .expect("a valid client")
         .query(QueryRequest::new("SELECT 1"))
         .await
         .expect_err("times out");
@@ -254,8 +271,10 @@ async fn flaky_slow_and_expired_then_valid() {
 
     let fake = FakeBigQuery::start_with(BigQueryResponder::expired_then_valid()).await;
     let provider = std::sync::Arc::new(Rotating::default());
-    BigQuery::new(provider.clone(), "p")
-        .with_base_url(&fake.base_url())
+    builder(&fake.base_url())
+        .provider(provider.clone())
+        .build()
+        .expect("a valid client")
         .query(QueryRequest::new("SELECT 1"))
         .await
         .expect("refreshed once");
@@ -277,17 +296,23 @@ async fn flaky_slow_and_expired_then_valid() {
 #[tokio::test]
 async fn bearer_tokens_are_required_unless_anonymous() {
     let fake = FakeBigQuery::start().await;
-    let err = BigQuery::unauthenticated("p")
-        .with_base_url(&fake.base_url())
-        .with_retry_policy(attempts(1))
+    let anonymous = |base: String| {
+        BigQuery::builder()
+            .project("p")
+            .base_url(base)
+            .environment(MapEnvironment::new())
+            .retry_policy(attempts(1))
+            .build()
+            .expect("no token toward a fake on this machine")
+    };
+    let err = anonymous(fake.base_url())
         .query(QueryRequest::new("SELECT 1"))
         .await
         .expect_err("no token");
     assert_eq!(err.status(), Some(401));
 
     let open = FakeBigQuery::start_with(BigQueryResponder::new().anonymous()).await;
-    BigQuery::unauthenticated("p")
-        .with_base_url(&open.base_url())
+    anonymous(open.base_url())
         .query(QueryRequest::new("SELECT 1"))
         .await
         .expect("anonymous");
@@ -317,8 +342,10 @@ async fn fail_next_and_shared_servers() {
     let server = MockServer::start().await;
     mount(&server, BigQueryResponder::new()).await;
     mount_next(&server, 1, BigQueryError::BackendError).await;
-    client(&base_url(&server))
-        .with_retry_policy(attempts(2))
+    builder(&base_url(&server))
+        .retry_policy(attempts(2))
+        .build()
+        .expect("a valid client")
         .query(QueryRequest::new("SELECT 1"))
         .await
         .expect("retried");
@@ -344,15 +371,22 @@ impl TokenProvider for PointedAt {
 #[tokio::test]
 async fn the_providers_endpoint_base_url_moves_the_client_and_with_base_url_still_wins() {
     let fake = FakeBigQuery::start().await;
-    BigQuery::new(PointedAt(fake.server().uri()), "p")
+    BigQuery::builder()
+        .provider(PointedAt(fake.server().uri()))
+        .project("p")
+        .environment(MapEnvironment::new())
+        .build()
+        .expect("a valid client")
         .query(QueryRequest::new("SELECT 1"))
         .await
         .expect("reached the fake through the provider's base URL");
     assert_eq!(fake.requests().await.len(), 1);
 
     let other = FakeBigQuery::start().await;
-    BigQuery::new(PointedAt("http://127.0.0.1:1".into()), "p")
-        .with_base_url(&other.base_url())
+    builder(&other.base_url())
+        .provider(PointedAt("http://127.0.0.1:1".into()))
+        .build()
+        .expect("a valid client")
         .query(QueryRequest::new("SELECT 1"))
         .await
         .expect("the explicit base URL");

@@ -9,7 +9,9 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use support::{CountingProvider, answer, client, fail_then, header, json_body, rpc_error_response};
+use support::{
+    CountingProvider, answer, builder, client, fail_then, header, json_body, rpc_error_response,
+};
 use wif_bigquery::{InsertOptions, TableRef};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -39,7 +41,10 @@ async fn sends_the_documented_request() {
         .expect(2)
         .mount(&server)
         .await;
-    let bq = client(&server, CountingProvider::new()).with_quota_project("billing-proj");
+    let bq = builder(&server, CountingProvider::new())
+        .quota_project("billing-proj")
+        .build()
+        .expect("a valid client");
     let report = bq
         .insert_rows(
             &table(),

@@ -10,8 +10,11 @@ use std::time::Duration;
 use futures::TryStreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use support::{CountingProvider, answer, client, fail_then, header, json_body, rpc_error_response};
-use wif_bigquery::QueryRequest;
+use support::{
+    CountingProvider, answer, builder, client, fail_then, header, json_body, rpc_error_response,
+};
+use wif_bigquery::{QueryRequest, QueryResults};
+use wif_core::Error;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -86,7 +89,10 @@ async fn sends_the_documented_query_and_decodes_rows() {
         .expect(1)
         .mount(&server)
         .await;
-    let bq = client(&server, CountingProvider::new()).with_quota_project("billing");
+    let bq = builder(&server, CountingProvider::new())
+        .quota_project("billing")
+        .build()
+        .expect("a valid client");
     let results = bq
         .query(
             QueryRequest::new("SELECT * FROM `proj.ds.t` WHERE id = @id")
@@ -332,16 +338,16 @@ async fn a_job_that_never_completes_hits_the_deadline() {
     );
 }
 
-#[tokio::test]
-async fn a_failed_page_fetch_ends_the_stream_with_the_error() {
+/// A query whose first page (one row of two, and `page_token`) arrives, and whose second page
+/// fetch gets `page_two`. Returns the stream after the first row, and the error of the second.
+async fn second_page_error(
+    page_token: &str,
+    page_two: ResponseTemplate,
+) -> (MockServer, QueryResults, Error) {
     let server = MockServer::start().await;
-    answer(&server, "POST", complete(vec![row(1)], 2, Some("next"))).await;
+    answer(&server, "POST", complete(vec![row(1)], 2, Some(page_token))).await;
     Mock::given(method("GET"))
-        .respond_with(rpc_error_response(
-            404,
-            "notFound",
-            "Not found: Job proj:job_1",
-        ))
+        .respond_with(page_two)
         .expect(1)
         .mount(&server)
         .await;
@@ -356,6 +362,28 @@ async fn a_failed_page_fetch_ends_the_stream_with_the_error() {
         .await
         .expect("an item")
         .expect_err("page 2 fails");
+    (server, results, err)
+}
+
+/// A page fetch carries the job's location and the page token in its query string: the error
+/// shows the method and path, never them.
+#[tokio::test]
+async fn a_page_fetch_error_shows_the_url_but_not_its_query() {
+    let (server, _, err) = second_page_error("PAGE-TOKEN-7f3a", ResponseTemplate::new(400)).await;
+    let shown = format!("{err}\n{err:?}");
+    let url = format!("{}/bigquery/v2/projects/proj/queries/job_1", server.uri());
+    assert!(shown.contains(&format!("(GET {url})")), "{shown}");
+    assert!(!shown.contains("PAGE-TOKEN-7f3a"), "{shown}");
+    assert!(!shown.contains("europe-west1"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_failed_page_fetch_ends_the_stream_with_the_error() {
+    let (_server, mut results, err) = second_page_error(
+        "next",
+        rpc_error_response(404, "notFound", "Not found: Job proj:job_1"),
+    )
+    .await;
     assert_eq!(err.status(), Some(404));
     assert!(
         err.hint().is_some_and(|h| h.contains("location")),

@@ -12,10 +12,9 @@
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use serde_json::Value;
-use wif::{Credentials, Environment, Error, ErrorKind, OsEnvironment, Step, TokenProvider};
+use wif::{Credentials, Environment, Error, ErrorKind, MapEnvironment, OsEnvironment, Step};
 use wif_bigquery::{BigQuery, QueryRequest, TableRef};
 
 mod insert;
@@ -123,21 +122,26 @@ async fn run_with_env(
 }
 
 /// `creds` is `None` only when `BIGQUERY_EMULATOR_HOST` is set (then unauthenticated, as
-/// Google's own clients do); `BigQuery::from_env` refuses it otherwise.
+/// Google's own clients do); the builder refuses it otherwise.
 fn client(
     creds: Option<Credentials>,
     project: String,
     env: &dyn Environment,
 ) -> Result<BigQuery, Error> {
-    let quota = creds
-        .as_ref()
-        .and_then(|c| c.quota_project_id().map(str::to_owned));
-    let provider = creds.map(|c| Arc::new(c) as Arc<dyn TokenProvider>);
-    let bq = BigQuery::from_env(env, provider, project)?;
-    Ok(match quota {
-        Some(q) => bq.with_quota_project(q),
-        None => bq,
-    })
+    // The builder owns its environment, and reads one variable of it.
+    let var = wif_bigquery::EMULATOR_HOST_ENV;
+    let emulator = match env.var(var) {
+        Some(host) => MapEnvironment::new().with(var, host),
+        None => MapEnvironment::new(),
+    };
+    let mut bq = BigQuery::builder().project(project).environment(emulator);
+    if let Some(creds) = creds {
+        if let Some(quota) = creds.quota_project_id() {
+            bq = bq.quota_project(quota);
+        }
+        bq = bq.provider(creds);
+    }
+    bq.build()
 }
 
 fn write_error(e: std::io::Error) -> Error {

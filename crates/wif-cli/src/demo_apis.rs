@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use wif::{Credentials, Error, ErrorKind, Step};
+use wif::{Credentials, Error, ErrorKind, MapEnvironment, Step};
 use wif_bigquery::{BigQuery, InsertOptions, QueryRequest};
 use wif_emulator::RunningEmulator;
 use wif_emulator::bigquery::{TableField, create_table};
@@ -57,8 +57,12 @@ pub(crate) async fn run(
 ) -> Result<(), Error> {
     seed(emulator)?;
     let project = emulator.config().project_id.clone();
-    let bq = BigQuery::new(creds.clone(), project.clone())
-        .with_base_url(&format!("{}/bigquery/v2/", emulator.base_url()));
+    let bq = BigQuery::builder()
+        .provider(creds.clone())
+        .project(project.clone())
+        .base_url(emulator.bigquery_base_url())
+        .environment(MapEnvironment::new())
+        .build()?;
     let table = bq.table(DATASET, TABLE);
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)

@@ -1,4 +1,4 @@
-//! Step 5 of the chain: the token cache.
+//! The token cache: what callers meet first, in front of the chain's steps.
 //!
 //! [`TokenCache`] wraps any [`TokenProvider`] and decides, per call, from the cached token's
 //! remaining life (monotonic clock):

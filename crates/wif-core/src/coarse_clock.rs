@@ -1,4 +1,4 @@
-//! The clock the token cache's fast path reads (step 5 of the flow).
+//! The clock the token cache's fast path reads.
 //!
 //! Deciding whether a cached token is still fresh needs "now" on every call, and a precise
 //! monotonic read (`clock_gettime(CLOCK_MONOTONIC)`) costs ~20–25 ns on virtual machines — a third

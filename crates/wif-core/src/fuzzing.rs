@@ -1,8 +1,10 @@
-//! Entry point for the coverage-guided fuzz target `server_text_scrub` in the repository's
-//! `fuzz/` directory: server error text that embeds a request's secrets, in any spelling, must
-//! come out of [`Error::redact`] and [`Redactor::scrub`] without any of them. Not part of the
-//! API: hidden from the documentation, and free to change.
+//! Entry point for the coverage-guided fuzz target `server_text_scrub` in the repository's `fuzz/`
+//! directory: server error text that embeds a request's secrets, in any spelling, must come out of
+//! [`Error::redact`] and [`Redactor::scrub`] without any of them. Only with the `fuzzing` feature
+//! (which `fuzz/Cargo.toml` turns on) and in this crate's own tests; not part of the API: hidden
+//! from the documentation, and free to change.
 
+use crate::spelling::Spelling;
 use crate::{Error, Redactor, Step, SubjectToken};
 
 /// The signature inside [`SUBJECT_JSON`].
@@ -29,43 +31,7 @@ fn subject_token() -> String {
 /// `secret` spelled the way `how` picks: as is, percent-encoded (upper- or lowercase hex),
 /// form-encoded, or JSON-escaped (plain, with `\/`, or every character as `\uXXXX`).
 fn spell(secret: &str, how: u8) -> String {
-    let percent = || {
-        percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-            .to_string()
-    };
-    let json = || {
-        let quoted = serde_json::to_string(secret).unwrap_or_default();
-        quoted[1..quoted.len().saturating_sub(1).max(1)].to_owned()
-    };
-    match how % 7 {
-        0 => secret.to_owned(),
-        1 => percent(),
-        2 => lower_hex(&percent()),
-        3 => url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
-        4 => json(),
-        5 => json().replace('/', "\\/"),
-        _ => secret
-            .encode_utf16()
-            .map(|unit| format!("\\u{unit:04x}"))
-            .collect(),
-    }
-}
-
-fn lower_hex(percent: &str) -> String {
-    let mut out = String::with_capacity(percent.len());
-    let mut hex_left = 0;
-    for c in percent.chars() {
-        if c == '%' {
-            hex_left = 2;
-            out.push(c);
-        } else if hex_left > 0 {
-            hex_left -= 1;
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    Spelling::ALL[usize::from(how % 7)].of(secret)
 }
 
 /// Builds a server answer from `data` — bytes are copied, except that a byte from `0xF0` on

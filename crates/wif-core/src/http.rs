@@ -12,9 +12,13 @@ use tokio::time::Instant;
 
 use crate::{Error, ErrorKind, Step};
 
+mod api_base;
 mod date;
+mod tls;
 
+pub use api_base::{ApiBase, ApiBaseFrom, ApiBaseRequest, check_token_destination};
 pub use date::{clock_skew_seconds, parse_http_date};
+pub use tls::{CertificateDer, crypto_provider, root_store, tls_config, tls_config_builder};
 
 /// Connect timeout of the default client.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -26,18 +30,11 @@ pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// The `User-Agent` wif-rs sends.
 pub const USER_AGENT: &str = concat!("wif-rs/", env!("CARGO_PKG_VERSION"));
 
-/// Builds the default client: rustls, connect timeout 5 s, request timeout 30 s, no redirects
-/// (a token endpoint that redirects is misconfigured, and following it could send a credential
-/// to another host).
+/// Builds the default client: rustls (see [`tls_config`]), connect timeout 5 s, request timeout
+/// 30 s, no redirects (a token endpoint that redirects is misconfigured, and following it could
+/// send a credential to another host).
 pub fn default_client() -> Result<reqwest::Client, Error> {
-    client_builder().build().map_err(|e| {
-        Error::new(
-            Step::Config,
-            ErrorKind::Internal,
-            "could not build the HTTP client",
-        )
-        .with_source(e)
-    })
+    build_client(client_builder_with_roots(&[])?)
 }
 
 /// The default client's builder, for callers who want to adjust it.
@@ -46,15 +43,52 @@ pub fn default_client() -> Result<reqwest::Client, Error> {
 /// resolver: [`is_loopback`] lets credentials travel over plain `http` to `localhost`, which is
 /// only sound if the name cannot be answered by DNS (or a resolver configuration) with another
 /// machine's address.
+///
+/// Its TLS configuration is complete ([`tls_config`]): reqwest's own TLS settings
+/// (`add_root_certificate`, `identity`, `tls_*`) do not apply to it. To trust another CA, use
+/// [`client_builder_with_roots`]. Should the TLS configuration be impossible (only with a crypto
+/// provider the application installed process-wide that offers nothing usable), the builder's
+/// `build()` fails; [`default_client`] and [`client_builder_with_roots`] say why.
 pub fn client_builder() -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .use_rustls_tls()
+    match client_builder_with_roots(&[]) {
+        Ok(builder) => builder,
+        Err(e) => {
+            tracing::error!(error = %e, "no TLS configuration for the HTTP client");
+            // Not a TLS configuration reqwest knows: `build()` reports an error.
+            settings(reqwest::Client::builder()).tls_backend_preconfigured(())
+        }
+    }
+}
+
+/// [`client_builder`], also trusting `extra_roots` beside the public web roots: for a private CA
+/// in front of Google (a TLS-inspecting proxy) or a test server.
+pub fn client_builder_with_roots(
+    extra_roots: &[CertificateDer<'static>],
+) -> Result<reqwest::ClientBuilder, Error> {
+    Ok(settings(reqwest::Client::builder()).tls_backend_preconfigured(tls_config(extra_roots)?))
+}
+
+/// The default client's settings other than TLS.
+fn settings(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+    builder
         .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
         .timeout(DEFAULT_REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(USER_AGENT)
         // Port 0: the URL's port is used.
         .resolve_to_addrs("localhost", &LOCALHOST_ADDRS)
+}
+
+/// Builds a client from `builder`, mapping the failure to a configuration [`Error`].
+pub fn build_client(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, Error> {
+    builder.build().map_err(|e| {
+        Error::new(
+            Step::Config,
+            ErrorKind::Internal,
+            "could not build the HTTP client",
+        )
+        .with_source(e)
+    })
 }
 
 /// Where `localhost` connects: IPv4 first, as the emulator and most test servers listen there.

@@ -24,6 +24,8 @@
 //! * [`jwt`] — reading (never verifying) a JWT subject token's claims, for diagnostics.
 //! * [`local_file`] — bounded reads of local configuration-sized files, refusing pipes and
 //!   devices.
+//! * [`protocol`] — the protocols' fixed names (token-type URNs, the default universe and its
+//!   endpoints, scopes, the AWS STS action), declared once for every crate.
 //!
 //! ```
 //! use std::time::Duration;
@@ -58,15 +60,21 @@ mod deadline;
 mod environment;
 mod error;
 mod format;
+// The fuzz targets' entry points: behind the `fuzzing` feature, and compiled into the crate's
+// own tests, which exercise them.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
 pub mod json;
 pub mod jwt;
 pub mod local_file;
+pub mod protocol;
 mod redaction;
 mod retry;
 mod source;
+#[cfg(any(test, feature = "testing", feature = "fuzzing"))]
+mod spelling;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
@@ -81,13 +89,9 @@ pub use environment::{
 };
 pub use error::{Error, ErrorKind, ServerError, Step};
 pub use format::TokenFormat;
+pub use protocol::{CLOUD_PLATFORM_SCOPE, IAM_SCOPE};
 pub use redaction::{REDACTED, Redactor};
 pub use retry::RetryPolicy;
 pub use secrecy;
 pub use source::{SourceContext, StaticTokenProvider, SubjectTokenSource, TokenProvider};
 pub use token::{AccessToken, SubjectToken, check_issued_token};
-
-/// The OAuth scope that grants access to all Google Cloud APIs the principal is allowed to use.
-pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
-/// The IAM scope (what Python's google-auth requests for the STS leg of impersonation).
-pub const IAM_SCOPE: &str = "https://www.googleapis.com/auth/iam";

@@ -46,6 +46,24 @@ impl RetryPolicy {
         }
     }
 
+    /// Google's guidance for its Cloud APIs (BigQuery, Cloud Storage; their SLAs and clients):
+    /// backoff from 1 s doubling to 32 s, with jitter, at most 6 attempts, all within
+    /// `deadline`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = wif_core::RetryPolicy::google_api(Duration::from_secs(60));
+    /// assert_eq!(p.backoff(1), Duration::from_secs(1));
+    /// assert_eq!(p.backoff(10), Duration::from_secs(32));
+    /// assert_eq!(p.deadline(), Duration::from_secs(60));
+    /// ```
+    pub fn google_api(deadline: Duration) -> Self {
+        RetryPolicy::default()
+            .with_max_attempts(6)
+            .with_backoff(Duration::from_secs(1), Duration::from_secs(32))
+            .with_deadline(deadline)
+    }
+
     /// Sets the number of attempts (at least 1).
     pub fn with_max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);

@@ -1,6 +1,7 @@
 //! The two pluggable seams of the chain.
 //!
-//! * [`SubjectTokenSource`] — step 1: proves who the workload is (AWS, file, URL, executable, yours).
+//! * [`SubjectTokenSource`] — the [`Step::Source`](crate::Step::Source) step: proves who the
+//!   workload is (AWS, file, URL, executable, yours).
 //! * [`TokenProvider`] — anything that hands out Google access tokens: the STS exchange, the
 //!   impersonation layer, the cache, the facade's `Credentials`, or a static token in tests.
 
@@ -40,7 +41,8 @@ impl SourceContext {
     }
 }
 
-/// Step 1 of the chain: produces the token that proves who this workload is.
+/// The chain's source step ([`Step::Source`](crate::Step::Source)): produces the token that
+/// proves who this workload is.
 ///
 /// Implement this to plug your own identity into wif-rs; every built-in source implements it too.
 ///

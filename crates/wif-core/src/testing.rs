@@ -30,6 +30,8 @@ mod subject;
 pub use scripted::{Scripted, bearer_token, header_text};
 pub use subject::StaticSubjectToken;
 
+use crate::spelling::Spelling;
+
 /// A shared buffer receiving all formatted tracing output of this process.
 #[derive(Clone, Debug, Default)]
 pub struct LogCapture {
@@ -81,40 +83,7 @@ impl LogCapture {
 /// hex), form-encoded, JSON-escaped (with and without `\/`, and every character as `\uXXXX`) and
 /// `Debug`-escaped. What [`assert_no_secrets`] looks for.
 pub fn spellings(secret: &str) -> Vec<String> {
-    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-    let percent = utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string();
-    let mut lower_hex = String::with_capacity(percent.len());
-    let mut hex_left = 0;
-    for c in percent.chars() {
-        if c == '%' {
-            hex_left = 2;
-            lower_hex.push(c);
-        } else if hex_left > 0 {
-            hex_left -= 1;
-            lower_hex.push(c.to_ascii_lowercase());
-        } else {
-            lower_hex.push(c);
-        }
-    }
-    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    let json = serde_json::to_string(secret).unwrap_or_default();
-    let json = json[1..json.len().saturating_sub(1).max(1)].to_owned();
-    let unicode: String = secret
-        .encode_utf16()
-        .map(|unit| format!("\\u{unit:04x}"))
-        .collect();
-    let debug = format!("{secret:?}");
-    let debug = debug[1..debug.len().saturating_sub(1).max(1)].to_owned();
-    let mut all = vec![
-        secret.to_owned(),
-        lower_hex,
-        form,
-        json.replace('/', "\\/"),
-        json,
-        unicode,
-        debug,
-        percent,
-    ];
+    let mut all: Vec<String> = Spelling::ALL.iter().map(|s| s.of(secret)).collect();
     all.sort();
     all.dedup();
     all
@@ -260,4 +229,92 @@ impl wiremock::Respond for EchoRequest {
         };
         wiremock::ResponseTemplate::new(self.status).set_body_json(body)
     }
+}
+
+/// A token provider for the tests of code that calls APIs with tokens: hands out `tok-1`, then
+/// `tok-2` after one [`invalidate`](crate::TokenProvider::invalidate), and so on, and counts
+/// both.
+#[derive(Debug, Default)]
+pub struct CountingProvider {
+    invalidations: std::sync::atomic::AtomicU32,
+    fetches: std::sync::atomic::AtomicU32,
+}
+
+impl CountingProvider {
+    /// A fresh provider, shared.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// How often `invalidate` was called.
+    pub fn invalidations(&self) -> u32 {
+        self.invalidations.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How often a token was asked for.
+    pub fn fetches(&self) -> u32 {
+        self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::TokenProvider for CountingProvider {
+    async fn token(&self) -> Result<crate::AccessToken, crate::Error> {
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(crate::AccessToken::new(format!(
+            "tok-{}",
+            self.invalidations() + 1
+        )))
+    }
+
+    fn invalidate(&self) {
+        self.invalidations
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A wiremock server answering every `http_method` request with `response`.
+pub async fn server_answering(
+    http_method: &str,
+    response: impl wiremock::Respond + 'static,
+) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method(http_method))
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The leak test of an API adapter: for each of three servers that quote the request back in a
+/// `google.rpc.Status` error — a 403 and a 400 quoting its headers and its JSON, and a 503
+/// quoting its headers (retried, so the retry loop logs that failure) — starts a wiremock server
+/// answering every `http_method` request so, and runs `call` with its URI. The error `call`
+/// returns must be that status with the quote `[REDACTED]`, and neither it (`Display`, `Debug`)
+/// nor this process's log may hold any spelling of any of `secrets`.
+///
+/// `call` should retry at least once (a policy of two attempts) and must not log elsewhere.
+pub async fn assert_api_echoes_are_scrubbed<F, Fut>(
+    http_method: &str,
+    secrets: &[&str],
+    mut call: F,
+) where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = crate::Error>,
+{
+    let logs = LogCapture::global();
+    for (echo, status) in [
+        (EchoRequest::rpc(403).quoting(Quote::Headers), 403),
+        (EchoRequest::rpc(400).quoting(Quote::Json), 400),
+        (EchoRequest::rpc(503).quoting(Quote::Headers), 503),
+    ] {
+        let server = server_answering(http_method, echo.clone()).await;
+        let err = call(server.uri()).await;
+        assert_eq!(err.status(), Some(status), "{echo:?}: {err}");
+        let shown = format!("{err}\n{err:?}");
+        assert!(shown.contains(crate::REDACTED), "{echo:?}: {shown}");
+        assert_no_secrets(&format!("{echo:?}"), &shown, secrets);
+    }
+    assert_no_secrets("the logs", &logs.contents(), secrets);
 }

@@ -1,5 +1,5 @@
-//! Step 1 of the chain on EC2: the AWS instance metadata service (IMDS) at `/latest/…`, v1 and v2
-//! (`docs/protocol.md#aws-region` to `#imdsv1-and-imdsv2`), where the AWS source finds its
+//! The chain's source step on EC2: the AWS instance metadata service (IMDS) at `/latest/…`, v1 and
+//! v2 (`docs/protocol.md#aws-region` to `#imdsv1-and-imdsv2`), where the AWS source finds its
 //! region and the role's temporary credentials.
 //!
 //! - `PUT /latest/api/token` with `X-aws-ec2-metadata-token-ttl-seconds: 1..=21600` answers a

@@ -1,4 +1,4 @@
-//! Step 2 of the chain: Google STS `POST /v1/token`, the RFC 8693 token exchange
+//! The chain's exchange step: Google STS `POST /v1/token`, the RFC 8693 token exchange
 //! (`docs/protocol.md#sts-token-exchange`; error texts from `#sts-errors`).
 //!
 //! The form is validated like the real service (grant type, requested token type, subject token

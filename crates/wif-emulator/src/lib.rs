@@ -353,7 +353,7 @@ impl RunningEmulator {
     }
 
     /// The BigQuery v2 REST root, `http://127.0.0.1:PORT/bigquery/v2/`: what
-    /// `wif_bigquery::BigQuery::with_base_url` takes. (`BIGQUERY_EMULATOR_HOST` takes the
+    /// `wif_bigquery::BigQueryBuilder::base_url` takes. (`BIGQUERY_EMULATOR_HOST` takes the
     /// address alone, [`RunningEmulator::addr`].)
     pub fn bigquery_base_url(&self) -> String {
         format!("{}/bigquery/v2/", self.base_url)

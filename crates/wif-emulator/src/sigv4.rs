@@ -1,4 +1,5 @@
-//! Step 1 of the chain seen from the other side: an independent AWS Signature Version 4 verifier.
+//! The chain's AWS source step seen from the other side: an independent AWS Signature Version 4
+//! verifier.
 //!
 //! AWS STS (`/aws/sts`) and Google STS (`/v1/token`, which replays the signed `GetCallerIdentity`
 //! request of an AWS subject token) both end here. The canonical request, string to sign and

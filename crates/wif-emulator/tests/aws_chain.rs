@@ -203,7 +203,7 @@ async fn a_v1_config_on_an_imdsv2_only_instance_gets_the_imdsv2_hint() {
 async fn imds_speaks_ec2s_protocol() {
     let emulator = start(|c| c.imdsv2_required = true).await;
     let base = emulator.base_url();
-    let http = reqwest::Client::new();
+    let http = wif::layers::core::http::default_client().unwrap();
     let put = http
         .put(format!("{base}/latest/api/token"))
         .header("X-aws-ec2-metadata-token-ttl-seconds", "300")
@@ -291,7 +291,8 @@ async fn call_aws_sts(
     signed: &wif_source_aws::SignedRequest,
     host_header: bool,
 ) -> (u16, String) {
-    let mut request = reqwest::Client::new()
+    let mut request = wif::layers::core::http::default_client()
+        .unwrap()
         .post(format!(
             "{}/aws/sts?Action=GetCallerIdentity&Version=2011-06-15",
             emulator.base_url()
@@ -345,7 +346,8 @@ async fn aws_sts_answers_aws_error_xml() {
     assert!(xml.contains("<RequestId>"), "{xml}");
 
     // Unsigned.
-    let response = reqwest::Client::new()
+    let response = wif::layers::core::http::default_client()
+        .unwrap()
         .post(format!("{}/aws/sts", emulator.base_url()))
         .form(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")])
         .send()
@@ -361,7 +363,8 @@ async fn aws_sts_answers_aws_error_xml() {
     );
 
     // Another action.
-    let response = reqwest::Client::new()
+    let response = wif::layers::core::http::default_client()
+        .unwrap()
         .post(format!(
             "{}/aws/sts?Action=AssumeRole&Version=2011-06-15",
             emulator.base_url()

@@ -110,7 +110,9 @@ async fn post(
     signed: &str,
     sent: &str,
 ) -> (u16, String) {
-    let mut request = reqwest::Client::new().post(format!("{}/aws/sts", emulator.base_url()));
+    let mut request = wif::layers::core::http::default_client()
+        .unwrap()
+        .post(format!("{}/aws/sts", emulator.base_url()));
     for (name, value) in signer.sign(signed) {
         request = request.header(name, value);
     }
@@ -164,7 +166,8 @@ async fn provider_token(emulator: &RunningEmulator) -> String {
 
 /// Google STS's answer to exchanging the JWT `token` for `audience`.
 async fn exchange(emulator: &RunningEmulator, token: &str, audience: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = wif::layers::core::http::default_client()
+        .unwrap()
         .post(format!("{}/v1/token", emulator.base_url()))
         .form(&[
             (
@@ -290,7 +293,8 @@ async fn bad_signatures_and_unknown_keys_are_refused_as_for_get_caller_identity(
     let (status, xml) = post(&emulator, &Signer::role(&emulator), &good, &tampered).await;
     assert_aws_error(status, &xml, 403, "SignatureDoesNotMatch");
 
-    let response = reqwest::Client::new()
+    let response = wif::layers::core::http::default_client()
+        .unwrap()
         .post(format!("{}/aws/sts", emulator.base_url()))
         .header("content-type", FORM)
         .body(good)
@@ -355,7 +359,7 @@ async fn disabled_outbound_federation_is_a_403() {
 
     // Through the control API.
     let control = format!("{}/_emulator/aws/outbound-federation", emulator.base_url());
-    let http = reqwest::Client::new();
+    let http = wif::layers::core::http::default_client().unwrap();
     let set = http
         .post(&control)
         .json(&json!({"enabled": false}))
@@ -499,7 +503,8 @@ async fn the_whole_chain_ends_with_an_impersonated_service_account_token() {
     assert_eq!(status, 200, "{body}");
     let federated = body["access_token"].as_str().unwrap();
 
-    let response = reqwest::Client::new()
+    let response = wif::layers::core::http::default_client()
+        .unwrap()
         .post(format!(
             "{}/v1/projects/-/serviceAccounts/{DEFAULT_SERVICE_ACCOUNT}:generateAccessToken",
             emulator.base_url()
@@ -522,7 +527,10 @@ async fn the_whole_chain_ends_with_an_impersonated_service_account_token() {
 #[tokio::test]
 async fn the_world_names_the_aws_jwt_provider() {
     let emulator = start_default().await;
-    let world: Value = reqwest::get(format!("{}/_emulator/world", emulator.base_url()))
+    let world: Value = wif::layers::core::http::default_client()
+        .unwrap()
+        .get(format!("{}/_emulator/world", emulator.base_url()))
+        .send()
         .await
         .unwrap()
         .json()

@@ -39,7 +39,7 @@ async fn start() -> Bq {
     .expect("schema is valid");
     Bq {
         emulator,
-        http: reqwest::Client::new(),
+        http: wif::layers::core::http::default_client().unwrap(),
         token,
     }
 }

@@ -40,7 +40,7 @@ impl Bq {
             .expect("schema is valid");
         Bq {
             emulator,
-            http: reqwest::Client::new(),
+            http: wif::layers::core::http::default_client().unwrap(),
             token,
         }
     }
@@ -600,8 +600,12 @@ async fn wifs_adapter_inserts_two_and_a_half_megabytes_and_pages_results() {
     let provider = Arc::new(wif_core::StaticTokenProvider::new(
         wif_core::AccessToken::new(bq.token.clone()),
     ));
-    let client = wif_bigquery::BigQuery::new(provider, P)
-        .with_base_url(&format!("{}/bigquery/v2/", bq.emulator.base_url()));
+    let client = wif_bigquery::BigQuery::builder()
+        .provider(provider)
+        .project(P)
+        .base_url(bq.emulator.bigquery_base_url())
+        .build()
+        .expect("a valid client");
     let rows: Vec<Value> = (0..500)
         .map(|i| json!({"id": i, "kind": "k", "payload": "w".repeat(5_000)}))
         .collect();

@@ -31,7 +31,7 @@ impl Iam {
         );
         Iam {
             emulator,
-            client: reqwest::Client::new(),
+            client: wif::layers::core::http::default_client().unwrap(),
             bearer,
         }
     }

@@ -39,7 +39,7 @@ async fn one_handle_sets_up_inspects_and_breaks_the_emulator() {
     assert!(bad.to_string().contains("row 1"), "{bad}");
     assert!(emulator.create_table("eu_data", "bad table", &[]).is_err());
 
-    let http = reqwest::Client::new();
+    let http = wif::layers::core::http::default_client().unwrap();
     let bq = emulator.bigquery_base_url();
     assert_eq!(bq, format!("{}/bigquery/v2/", emulator.base_url()));
     let dataset: Value = http
@@ -115,7 +115,10 @@ async fn one_handle_sets_up_inspects_and_breaks_the_emulator() {
 async fn without_anonymous_access_every_call_needs_the_chains_token() {
     let emulator = start_default().await;
     emulator.create_bucket("b");
-    let status = reqwest::get(format!("{}/storage/v1/b/b", emulator.storage_base_url()))
+    let status = wif::layers::core::http::default_client()
+        .unwrap()
+        .get(format!("{}/storage/v1/b/b", emulator.storage_base_url()))
+        .send()
         .await
         .unwrap()
         .status();

@@ -42,7 +42,8 @@ async fn call(
     bearer: Option<&str>,
     body: Value,
 ) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
+    let mut request = wif::layers::core::http::default_client()
+        .unwrap()
         .post(url(emulator, email))
         .json(&body);
     if let Some(bearer) = bearer {
@@ -117,7 +118,7 @@ async fn python_google_auths_body_is_accepted() {
     // google-auth sends `"delegates": null` with spaced separators.
     let emulator = start(EmulatorConfig::default()).await;
     let bearer = federated(&emulator, Duration::from_secs(3600));
-    let response = reqwest::Client::new()
+    let response = wif::layers::core::http::default_client().unwrap()
         .post(url(&emulator, DEFAULT_SERVICE_ACCOUNT))
         .header("authorization", format!("Bearer {bearer}"))
         .header("content-type", "application/json")
@@ -243,7 +244,8 @@ async fn missing_foreign_and_expired_bearers_are_unauthenticated() {
 
     // Expiring every token through the control API takes a good token out too.
     let good = federated(&emulator, Duration::from_secs(3600));
-    let response = reqwest::Client::new()
+    let response = wif::layers::core::http::default_client()
+        .unwrap()
         .post(format!("{}/_emulator/tokens/expire", emulator.base_url()))
         .send()
         .await
@@ -344,7 +346,8 @@ async fn delegates_must_exist_and_other_methods_are_not_served() {
     let (status, answer) = call(&emulator, DEFAULT_SERVICE_ACCOUNT, Some(&bearer), body).await;
     assert_eq!(status, 200, "{answer}");
 
-    let response = reqwest::Client::new()
+    let response = wif::layers::core::http::default_client()
+        .unwrap()
         .post(format!(
             "{}/v1/projects/-/serviceAccounts/{DEFAULT_SERVICE_ACCOUNT}:generateIdToken",
             emulator.base_url()

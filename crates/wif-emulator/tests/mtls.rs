@@ -165,7 +165,7 @@ async fn the_plain_port_refuses_mtls_subject_tokens() {
     let world = world().await;
     let token = token_of(&[&world.pki.leaf.cert_der]);
     let (status, body) = post(
-        &reqwest::Client::new(),
+        &wif::layers::core::http::default_client().unwrap(),
         &format!("{}/v1/token", world.emulator.base_url()),
         &world.form(&token),
     )
@@ -176,10 +176,9 @@ async fn the_plain_port_refuses_mtls_subject_tokens() {
 #[tokio::test]
 async fn a_handshake_needs_a_client_certificate_from_the_ca() {
     let world = world().await;
-    let root = reqwest::Certificate::from_pem(world.pki.root_pem().as_bytes()).unwrap();
-    let anonymous = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(root)
+    let root = wif_source_x509::parse_root_certificates(world.pki.root_pem().as_bytes()).unwrap();
+    let anonymous = wif::layers::core::http::client_builder_with_roots(&root)
+        .unwrap()
         .build()
         .unwrap();
     let form = world.form(&token_of(&[&world.pki.leaf.cert_der]));

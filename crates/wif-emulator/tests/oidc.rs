@@ -81,7 +81,7 @@ async fn tampered_foreign_expired_and_misaddressed_tokens_are_refused() {
 #[tokio::test]
 async fn the_control_route_mints_on_request() {
     let emulator = start().await;
-    let client = reqwest::Client::new();
+    let client = wif::layers::core::http::default_client().unwrap();
     let response = client
         .get(format!(
             "{}/_emulator/oidc-token?sub=bob&aud=my-aud&lifetime=120",

@@ -28,7 +28,7 @@ impl World {
         assert!(emulator.state().create_bucket("bkt"));
         World {
             emulator,
-            http: reqwest::Client::new(),
+            http: wif::layers::core::http::default_client().expect("HTTP client"),
             token,
         }
     }

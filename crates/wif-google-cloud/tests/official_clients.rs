@@ -40,8 +40,9 @@ struct World {
 impl World {
     async fn start() -> Result<World, Box<dyn std::error::Error>> {
         // The clients' reqwest is built without a TLS provider of its own (no aws-lc-rs);
-        // plain-http loopback never handshakes, but the client still needs one installed.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // plain-http loopback never handshakes, but the client still needs one installed:
+        // wif's (ring, or aws-lc-rs with wif-core's feature).
+        let _ = Arc::unwrap_or_clone(wif_core::http::crypto_provider()).install_default();
         let emulator = Emulator::new(EmulatorConfig::default())
             .start_local()
             .await?;

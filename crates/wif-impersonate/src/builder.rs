@@ -317,7 +317,7 @@ mod tests {
     fn base() -> ImpersonationBuilder {
         Impersonation::builder()
             .federated(StaticTokenProvider::new(AccessToken::new("federated")))
-            .http_client(reqwest::Client::new())
+            .http_client(wif_core::http::default_client().unwrap())
     }
 
     fn config_error(builder: ImpersonationBuilder) -> Error {
@@ -431,7 +431,7 @@ mod tests {
             (
                 Impersonation::builder()
                     .service_account(SA)
-                    .http_client(reqwest::Client::new()),
+                    .http_client(wif_core::http::default_client().unwrap()),
                 "`federated`",
             ),
         ];

@@ -1,7 +1,8 @@
-//! The known causes ([`Cause`](wif_core::Cause)) of a refused impersonation (step 4 of the flow), attached to
-//! `generateAccessToken`'s errors ([`wif_core::Error::known_cause`]) from IAM's status and
-//! reason. The error's hint names the service account, lifetime and scopes that were asked for;
-//! the cause gives the general fix and its section of `docs/troubleshooting.md`.
+//! The known causes ([`Cause`](wif_core::Cause)) of a refused impersonation
+//! ([`Step::Impersonation`](wif_core::Step::Impersonation)), attached to `generateAccessToken`'s
+//! errors ([`wif_core::Error::known_cause`]) from IAM's status and reason. The error's hint names
+//! the service account, lifetime and scopes that were asked for; the cause gives the general fix
+//! and its section of `docs/troubleshooting.md`.
 
 wif_core::causes! {
     /// The federated principal lacks `roles/iam.workloadIdentityUser` on the service account.

@@ -10,13 +10,14 @@ use url::Url;
 use wif_core::Error;
 
 /// The method suffix that ends every impersonation URL's path.
-const METHOD: &str = ":generateAccessToken";
+const METHOD: &str = wif_core::protocol::GENERATE_ACCESS_TOKEN_METHOD;
 
 /// The config field errors about the URL name (the credential file's name for it).
 pub(crate) const URL_FIELD: &str = "service_account_impersonation_url";
 
 /// The `generateAccessToken` URL for `service_account_email` in `universe_domain`:
-/// `https://iamcredentials.{universe_domain}/v1/projects/-/serviceAccounts/{email}:generateAccessToken`.
+/// `https://iamcredentials.{universe_domain}/v1/projects/-/serviceAccounts/{email}:generateAccessToken`
+/// ([`wif_core::protocol::impersonation_url`]; an empty domain means `googleapis.com`).
 ///
 /// ```
 /// assert_eq!(
@@ -25,9 +26,7 @@ pub(crate) const URL_FIELD: &str = "service_account_impersonation_url";
 /// );
 /// ```
 pub fn default_impersonation_url(universe_domain: &str, service_account_email: &str) -> String {
-    format!(
-        "https://iamcredentials.{universe_domain}/v1/projects/-/serviceAccounts/{service_account_email}{METHOD}"
-    )
+    wif_core::protocol::impersonation_url(universe_domain, service_account_email)
 }
 
 /// The service account email in an impersonation URL: the text between the last `/` before

@@ -1,6 +1,7 @@
 //! Entry points for the coverage-guided fuzz targets in the repository's `fuzz/` directory: the
-//! response half of step 3 (`generateAccessToken` success bodies) without a network. Not part of
-//! the API: hidden from the documentation, and free to change.
+//! response half of the impersonation step (`generateAccessToken` success bodies) without a
+//! network. Only with the `fuzzing` feature (which `fuzz/Cargo.toml` turns on) and in this crate's
+//! own tests; not part of the API: hidden from the documentation, and free to change.
 
 use wif_core::{AccessToken, Error};
 

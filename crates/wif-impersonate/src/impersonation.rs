@@ -1,5 +1,6 @@
-//! Step 3 of the chain: the IAM Credentials `generateAccessToken` call that trades the federated
-//! token for a service account's token.
+//! The chain's impersonation step ([`Step::Impersonation`](wif_core::Step::Impersonation)): the IAM
+//! Credentials `generateAccessToken` call that trades the federated token for a service account's
+//! token.
 //!
 //! Wire format (`docs/protocol.md#impersonation`; Go x/oauth2's compact body, Python's
 //! `x-goog-user-project`):

@@ -1,7 +1,8 @@
 //! # wif-impersonate — service-account impersonation for Workload Identity Federation
 //!
-//! Step 3 of the chain, optional: trade the federated token from the Google STS exchange for a
-//! service account's access token, through the IAM Credentials API's
+//! The chain's impersonation step ([`Step::Impersonation`](wif_core::Step::Impersonation)),
+//! optional: trade the federated token from the Google STS exchange for a service account's access
+//! token, through the IAM Credentials API's
 //! [`generateAccessToken`](https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateAccessToken).
 //!
 //! ```text
@@ -38,6 +39,9 @@
 mod builder;
 pub mod causes;
 mod endpoint;
+// The fuzz targets' entry points: behind the `fuzzing` feature, and compiled into the crate's
+// own tests, which exercise them.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod impersonation;
@@ -49,7 +53,7 @@ pub use endpoint::{default_impersonation_url, email_from_url};
 pub use impersonation::Impersonation;
 
 /// The universe domain of Google's public cloud, used when none is given.
-pub const DEFAULT_UNIVERSE_DOMAIN: &str = "googleapis.com";
+pub use wif_core::protocol::DEFAULT_UNIVERSE_DOMAIN;
 /// The default requested lifetime of an impersonated token (what Google grants without the
 /// lifetime-extension org policy).
 pub const DEFAULT_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3600);

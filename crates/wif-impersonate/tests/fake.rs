@@ -144,7 +144,7 @@ async fn expired_then_valid_makes_a_cache_impersonate_again() {
 #[tokio::test]
 async fn the_fake_checks_requests_like_iam() {
     let iam = FakeIamCredentials::start().await;
-    let client = reqwest::Client::new();
+    let client = wif_core::http::default_client().expect("the default client");
     let url = iam.impersonation_url(EMAIL);
     let cases = [
         (None, r#"{"scope":["s"],"lifetime":"3600s"}"#, 401),

@@ -1,8 +1,9 @@
-//! The known causes ([`Cause`](wif_core::Cause)) of this source's failures (step 2 of the flow), attached to its
-//! errors ([`wif_core::Error::known_cause`]): stable values for programs, where messages and
-//! hints are prose for people. `wif explain` renders them; each has a section of
-//! `docs/troubleshooting.md`. The clock and AWS credential causes are shared with the STS
-//! exchange, which hears AWS's answer through Google, and live in [`wif_core::causes`](mod@wif_core::causes).
+//! The known causes ([`Cause`](wif_core::Cause)) of this source's failures
+//! ([`Step::Source`](wif_core::Step::Source)), attached to its errors
+//! ([`wif_core::Error::known_cause`]): stable values for programs, where messages and hints are
+//! prose for people. `wif explain` renders them; each has a section of `docs/troubleshooting.md`.
+//! The clock and AWS credential causes are shared with the STS exchange, which hears AWS's answer
+//! through Google, and live in [`wif_core::causes`](mod@wif_core::causes).
 
 pub use wif_core::causes::{
     AWS_CREDENTIALS_EXPIRED, AWS_CREDENTIALS_INVALID, AWS_SIGNATURE_MISMATCH, CLOCK_SKEW,

@@ -1,8 +1,9 @@
 //! Entry points for the coverage-guided fuzz targets in the repository's `fuzz/` directory: the
-//! instance-metadata answers of step 1 (role name, role credentials) and AWS STS's answers to
-//! `GetWebIdentityToken` (the JWT, or an `ErrorResponse`) without a network. The
-//! zone → region rule is public already ([`crate::region_from_zone`]). Not part of the API:
-//! hidden from the documentation, and free to change.
+//! instance-metadata answers of the source step (role name, role credentials) and AWS STS's answers
+//! to `GetWebIdentityToken` (the JWT, or an `ErrorResponse`) without a network. The zone → region
+//! rule is public already ([`crate::region_from_zone`]). Only with the `fuzzing` feature (which
+//! `fuzz/Cargo.toml` turns on) and in this crate's own tests; not part of the API: hidden from the
+//! documentation, and free to change.
 
 use wif_core::{Error, SubjectToken};
 
@@ -27,7 +28,7 @@ pub fn web_identity_token_response(body: &[u8]) -> Result<SubjectToken, String> 
 /// AWS STS's non-success answer (`ErrorResponse` XML) with `status`, as the source reports it.
 pub fn aws_error_response(status: u16, body: &[u8]) -> Error {
     crate::aws_sts::aws_error(
-        "GetWebIdentityToken",
+        wif_core::protocol::GET_WEB_IDENTITY_TOKEN_ACTION,
         status,
         &String::from_utf8_lossy(body),
         None,

@@ -18,7 +18,7 @@ use crate::{AwsCredentialSource, AwsJwtSource, AwsSource, AwsSourceBuilder, caus
 
 /// The default AWS STS endpoint of [`AwsJwtSource`]: the regional one, `{region}` replaced by the
 /// resolved region. `GetWebIdentityToken` is not served by the global `https://sts.amazonaws.com`.
-pub const DEFAULT_AWS_STS_ENDPOINT: &str = "https://sts.{region}.amazonaws.com/";
+pub use wif_core::protocol::DEFAULT_AWS_STS_ENDPOINT;
 
 /// Most audiences one token may carry (AWS's limit).
 const MAX_AUDIENCES: usize = 10;

@@ -1,8 +1,9 @@
-//! Step 2 of the flow (the subject token) for AWS, the other way: AWS outbound identity federation
-//! (`docs/protocol.md#aws-issued-jwts`). AWS STS `GetWebIdentityToken` issues a JWT signed by AWS for the calling
-//! role (issuer `https://<uuid>.tokens.sts.global.api.aws`, with OIDC discovery and JWKS), and
-//! Google STS takes it through an ordinary OIDC provider of the pool as a
-//! `urn:ietf:params:oauth:token-type:jwt` subject token.
+//! The chain's source step ([`Step::Source`](wif_core::Step::Source)) for AWS, the other way: AWS
+//! outbound identity federation (`docs/protocol.md#aws-issued-jwts`). AWS STS `GetWebIdentityToken`
+//! issues a JWT signed by AWS for the calling role (issuer
+//! `https://<uuid>.tokens.sts.global.api.aws`, with OIDC discovery and JWKS), and Google STS takes
+//! it through an ordinary OIDC provider of the pool as a `urn:ietf:params:oauth:token-type:jwt`
+//! subject token.
 //!
 //! Unlike [`crate::AwsSource`], this source calls AWS STS itself: a SigV4-signed Query-protocol
 //! `POST` to the regional endpoint, signed with the credentials and region [`AwsSource::resolve`]
@@ -35,12 +36,12 @@ use crate::{
 };
 
 /// The `subject_token_type` Google also accepts for OIDC tokens.
-const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
+const ID_TOKEN_TYPE: &str = wif_core::protocol::ID_TOKEN_SUBJECT_TOKEN_TYPE;
 /// The request body's type, as the AWS SDKs send it (and sign it).
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 /// The algorithm asked for: the one of AWS's two that Google STS verifies.
 const SIGNING_ALGORITHM: &str = "RS256";
-const ACTION: &str = "GetWebIdentityToken";
+const ACTION: &str = wif_core::protocol::GET_WEB_IDENTITY_TOKEN_ACTION;
 /// Largest token accepted from the answer. AWS's tokens are a few KB (tags included); anything
 /// near this is not a token Google would take either.
 const MAX_TOKEN_BYTES: usize = 64 * 1024;
@@ -147,7 +148,7 @@ impl JwtInner {
     fn form_body(&self) -> String {
         let mut form = Serializer::new(String::new());
         form.append_pair("Action", ACTION)
-            .append_pair("Version", "2011-06-15");
+            .append_pair("Version", wif_core::protocol::AWS_STS_API_VERSION);
         for (i, audience) in self.audiences.iter().enumerate() {
             form.append_pair(&format!("Audience.member.{}", i + 1), audience);
         }

@@ -1,6 +1,7 @@
 //! # wif-source-aws — AWS workloads proving their identity to Google
 //!
-//! Step 1 of the Workload Identity Federation chain for AWS, in two flavours:
+//! The source step ([`Step::Source`](wif_core::Step::Source)) of the Workload Identity Federation
+//! chain for AWS, in two flavours:
 //!
 //! * [`AwsSource`], for a pool's **AWS provider**: a
 //!   [`SubjectTokenSource`](wif_core::SubjectTokenSource) that signs an AWS STS
@@ -96,6 +97,9 @@ mod builder;
 mod caller_identity;
 pub mod causes;
 mod credentials;
+// The fuzz targets' entry points: behind the `fuzzing` feature, and compiled into the crate's
+// own tests, which exercise them.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod imds;
@@ -133,7 +137,7 @@ pub use aws_config;
 pub use sdk_config::config_loader;
 
 /// The `subject_token_type` of AWS credential sources.
-pub const AWS_SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:aws:token-type:aws4_request";
+pub use wif_core::protocol::AWS_SUBJECT_TOKEN_TYPE;
 
 /// The `subject_token_type` of [`AwsJwtSource`]'s tokens (an OIDC provider's JWT).
-pub const JWT_SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+pub use wif_core::protocol::JWT_SUBJECT_TOKEN_TYPE;

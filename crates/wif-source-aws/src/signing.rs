@@ -1,6 +1,6 @@
-//! Step 1 of the chain for AWS: sign an AWS STS `GetCallerIdentity` request with SigV4 and serialize
-//! it into the subject token Google STS verifies (`docs/protocol.md#signing-getcalleridentity`,
-//! `#aws-subject-token`).
+//! The chain's source step for AWS ([`Step::Source`]): sign an AWS STS `GetCallerIdentity` request
+//! with SigV4 and serialize it into the subject token Google STS verifies
+//! (`docs/protocol.md#signing-getcalleridentity`, `#aws-subject-token`).
 //!
 //! The request is never sent by us: Google replays it against AWS STS to learn the caller's ARN.
 //! Signing uses `aws-sigv4`; the serialization is Python google-auth's byte for byte (sorted JSON
@@ -21,8 +21,7 @@ use wif_core::{Error, ErrorKind, Step, SubjectToken};
 use crate::AwsCredentials;
 
 /// The default `regional_cred_verification_url` (what gcloud writes), `{region}` substituted at signing.
-pub const DEFAULT_REGIONAL_CRED_VERIFICATION_URL: &str =
-    "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15";
+pub use wif_core::protocol::DEFAULT_REGIONAL_CRED_VERIFICATION_URL;
 
 /// The header that binds the signed request to one workload identity pool provider (the audience).
 pub const TARGET_RESOURCE_HEADER: &str = "x-goog-cloud-target-resource";
@@ -291,7 +290,7 @@ pub fn sign_get_caller_identity(
         region,
         time,
         &Unsigned {
-            action: "GetCallerIdentity",
+            action: wif_core::protocol::GET_CALLER_IDENTITY_ACTION,
             service: &service,
             url: &url,
             headers: &headers,

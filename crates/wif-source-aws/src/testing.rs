@@ -77,8 +77,7 @@ impl FakeImds {
             region_url: Some(format!("{base}{IMDS_ZONE_PATH}")),
             url: Some(format!("{base}{IMDS_ROLE_PATH}")),
             regional_cred_verification_url: Some(
-                "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"
-                    .to_owned(),
+                crate::DEFAULT_REGIONAL_CRED_VERIFICATION_URL.to_owned(),
             ),
             imdsv2_session_token_url: imdsv2.then(|| format!("{base}{IMDS_TOKEN_PATH}")),
         }

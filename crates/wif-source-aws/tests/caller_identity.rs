@@ -55,7 +55,7 @@ async fn sends_the_signed_request_and_reads_the_arn() {
         .await;
     let signed = signed();
     let who = get_caller_identity(
-        &reqwest::Client::new(),
+        &wif_core::http::default_client().unwrap(),
         &signed,
         Some(&format!("{}/aws/sts", server.uri())),
     )
@@ -86,9 +86,13 @@ async fn aws_errors_name_the_cause_without_secrets() {
         )
         .mount(&server)
         .await;
-    let err = get_caller_identity(&reqwest::Client::new(), &signed(), Some(&server.uri()))
-        .await
-        .expect_err("AWS refuses");
+    let err = get_caller_identity(
+        &wif_core::http::default_client().unwrap(),
+        &signed(),
+        Some(&server.uri()),
+    )
+    .await
+    .expect_err("AWS refuses");
     let shown = format!("{err} {err:?}");
     assert!(shown.contains("SignatureDoesNotMatch"), "{shown}");
     assert!(err.hint().is_some_and(|h| h.contains("clock")), "{shown}");
@@ -112,9 +116,13 @@ async fn the_signed_request_never_travels_over_plain_http() {
         "http://10.1.2.3/",
         "ftp://sts.example/",
     ] {
-        let err = get_caller_identity(&reqwest::Client::new(), &signed(), Some(endpoint))
-            .await
-            .expect_err(endpoint);
+        let err = get_caller_identity(
+            &wif_core::http::default_client().unwrap(),
+            &signed(),
+            Some(endpoint),
+        )
+        .await
+        .expect_err(endpoint);
         assert!(err.is_config(), "{endpoint}: {err}");
         assert!(err.to_string().contains("https"), "{endpoint}: {err}");
     }

@@ -128,7 +128,7 @@ async fn get_caller_identity_errors_show_no_signature_or_session_token() {
         let server = MockServer::start().await;
         mock().mount(&server).await;
         let err = get_caller_identity(
-            &reqwest::Client::new(),
+            &wif_core::http::default_client().unwrap(),
             &signed,
             Some(&format!("{}/aws/sts", server.uri())),
         )

@@ -217,7 +217,7 @@ async fn expired_then_valid_credentials_documents() {
         "{}/latest/meta-data/iam/security-credentials/{IMDS_ROLE}",
         imds.base_url()
     );
-    let client = reqwest::Client::new();
+    let client = wif_core::http::default_client().expect("the default client");
     // The zone first: the expired document is the first *credentials* read, whatever came before.
     client
         .get(format!(
@@ -252,23 +252,23 @@ async fn mounted_on_a_shared_server() {
     let server = MockServer::start().await;
     mount_imds(&server, ImdsResponder::new()).await;
     mount_imds_next(&server, 1, ImdsResponder::error(ImdsError::Unavailable)).await;
-    let status = reqwest::get(format!(
-        "{}/latest/meta-data/placement/region",
-        server.uri()
-    ))
-    .await
-    .expect("answered")
-    .status();
+    let client = wif_core::http::default_client().expect("the default client");
+    let region_url = format!("{}/latest/meta-data/placement/region", server.uri());
+    let status = client
+        .get(&region_url)
+        .send()
+        .await
+        .expect("answered")
+        .status();
     assert_eq!(status, 503);
-    let region = reqwest::get(format!(
-        "{}/latest/meta-data/placement/region",
-        server.uri()
-    ))
-    .await
-    .expect("answered")
-    .text()
-    .await
-    .expect("text");
+    let region = client
+        .get(&region_url)
+        .send()
+        .await
+        .expect("answered")
+        .text()
+        .await
+        .expect("text");
     assert_eq!(region, "us-east-1");
     assert_eq!(
         calls(&imds_requests(&server).await),
@@ -281,7 +281,10 @@ async fn get_credentials(
     authorization: Option<&str>,
     timeout: Duration,
 ) -> Result<reqwest::Response, reqwest::Error> {
-    let mut request = reqwest::Client::new().get(fake.full_uri()).timeout(timeout);
+    let mut request = wif_core::http::default_client()
+        .expect("the default client")
+        .get(fake.full_uri())
+        .timeout(timeout);
     if let Some(token) = authorization {
         request = request.header("authorization", token);
     }

@@ -1,5 +1,6 @@
 //! Entry points for the coverage-guided fuzz targets in the repository's `fuzz/` directory: the
-//! executable's output (and the command line it is started with) without running anything. Not
+//! executable's output (and the command line it is started with) without running anything. Only
+//! with the `fuzzing` feature (which `fuzz/Cargo.toml` turns on) and in this crate's own tests; not
 //! part of the API: hidden from the documentation, and free to change.
 
 use std::time::SystemTime;

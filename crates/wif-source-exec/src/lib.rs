@@ -1,7 +1,7 @@
 //! # wif-source-exec — subject tokens printed by an executable
 //!
-//! Step 1 of the chain (the [`SubjectTokenSource`]) for Google's *pluggable auth* protocol, the
-//! `credential_source` of the executable shape:
+//! The chain's source step ([`Step::Source`], a [`SubjectTokenSource`]) for Google's *pluggable
+//! auth* protocol, the `credential_source` of the executable shape:
 //!
 //! ```json
 //! { "executable": { "command": "/usr/local/bin/get-oidc-token --audience=gcp",
@@ -72,6 +72,9 @@
 //! `docs/protocol.md#executable-source` in the repository.
 
 mod command;
+// The fuzz targets' entry points: behind the `fuzzing` feature, and compiled into the crate's
+// own tests, which exercise them.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod output_file;

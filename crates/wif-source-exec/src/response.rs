@@ -15,6 +15,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 use wif_core::SubjectToken;
+use wif_core::protocol::{
+    ID_TOKEN_SUBJECT_TOKEN_TYPE as ID_TOKEN, JWT_SUBJECT_TOKEN_TYPE as JWT,
+    SAML2_SUBJECT_TOKEN_TYPE as SAML2,
+};
 
 /// The protocol version this crate speaks.
 const SUPPORTED_VERSION: i64 = 1;
@@ -22,10 +26,6 @@ const SUPPORTED_VERSION: i64 = 1;
 /// Longest `code`, `message` or `token_type` repeated in an error; a misbehaving executable must
 /// not be able to flood logs.
 const MAX_ECHO: usize = 512;
-
-const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
-const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
-const SAML2: &str = "urn:ietf:params:oauth:token-type:saml2";
 
 /// A valid, successful, unexpired response.
 #[derive(Debug)]

@@ -1,7 +1,7 @@
 //! # wif-source-file — subject tokens read from a file
 //!
-//! Step 1 of the chain (the [`SubjectTokenSource`]) for Google's identity-pool `credential_source`
-//! of the file shape:
+//! The chain's source step ([`Step::Source`], a [`SubjectTokenSource`]) for Google's identity-pool
+//! `credential_source` of the file shape:
 //!
 //! ```json
 //! { "file": "/var/run/secrets/tokens/gcp-token", "format": { "type": "text" } }

@@ -1,7 +1,7 @@
 //! # wif-source-url — subject tokens fetched from a URL
 //!
-//! Step 1 of the chain (the [`SubjectTokenSource`]) for Google's identity-pool `credential_source`
-//! of the URL shape:
+//! The chain's source step ([`Step::Source`], a [`SubjectTokenSource`]) for Google's identity-pool
+//! `credential_source` of the URL shape:
 //!
 //! ```json
 //! { "url": "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=...",

@@ -60,12 +60,7 @@ fn with_secret_header(source: UrlSource) -> UrlSource {
 
 /// Starts a server that answers every GET with `response`.
 async fn server_answering(response: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(response)
-        .mount(&server)
-        .await;
-    server
+    wif_core::testing::server_answering("GET", response).await
 }
 
 /// Starts a server that answers the first GET with `first` and every later one with [`TOKEN`].

@@ -1,7 +1,8 @@
 //! # wif-source-x509 — X.509 certificates as the workload's identity
 //!
-//! Step 1 of the chain (the [`SubjectTokenSource`]) for Google's identity-pool
-//! `credential_source` of the certificate shape, and the mTLS client the exchange then needs:
+//! The chain's source step ([`Step::Source`](wif_core::Step::Source), a [`SubjectTokenSource`]) for
+//! Google's identity-pool `credential_source` of the certificate shape, and the mTLS client the
+//! exchange then needs:
 //!
 //! ```json
 //! { "certificate": { "use_default_certificate_config": true,
@@ -84,7 +85,7 @@ pub use tls::parse_root_certificates;
 use material::Material;
 
 /// The `subject_token_type` of this source.
-pub const MTLS_SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:mtls";
+pub use wif_core::protocol::MTLS_SUBJECT_TOKEN_TYPE;
 
 /// Google STS's mTLS endpoint in a universe: `https://sts.mtls.{universe_domain}/v1/token`.
 /// An empty domain means `googleapis.com`.
@@ -96,13 +97,7 @@ pub const MTLS_SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:mtls
 /// );
 /// ```
 pub fn mtls_token_url(universe_domain: &str) -> String {
-    let domain = universe_domain.trim();
-    let domain = if domain.is_empty() {
-        "googleapis.com"
-    } else {
-        domain
-    };
-    format!("https://sts.mtls.{domain}/v1/token")
+    wif_core::protocol::sts_mtls_token_url(universe_domain)
 }
 
 /// Subject tokens made of the workload's X.509 certificate chain, and the matching mTLS client.
@@ -182,6 +177,11 @@ impl X509Source {
     /// A `reqwest::Identity` (certificate chain and key) of the current files, for callers who
     /// build their own HTTP client. It is a snapshot: prefer [`mtls_client`](Self::mtls_client),
     /// which follows rotation.
+    ///
+    /// reqwest's own TLS setup (`ClientBuilder::identity`) needs a rustls crypto provider: wif
+    /// builds reqwest without one, so install one process-wide first (for example
+    /// `wif_core::http::crypto_provider()`, with `rustls::crypto::CryptoProvider::install_default`)
+    /// unless the application enables reqwest's `rustls` feature.
     pub fn mtls_identity(&self) -> Result<reqwest::Identity, Error> {
         tls::identity(self)
     }

@@ -199,7 +199,8 @@ fn certified_key(
     key: PrivateKeyDer<'static>,
     paths: &WorkloadCertPaths,
 ) -> Result<CertifiedKey, Error> {
-    let provider = rustls::crypto::ring::default_provider();
+    // The provider of the TLS connection the key will sign in.
+    let provider = wif_core::http::crypto_provider();
     CertifiedKey::from_der(chain, key, &provider).map_err(|e| match e {
         rustls::Error::InconsistentKeys(_) => Error::new(
             Step::Source,

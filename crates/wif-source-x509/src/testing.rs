@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -195,6 +195,17 @@ pub fn certificate_config_json(cert: &Path, key: &Path) -> String {
     .to_string()
 }
 
+/// The certificates (DER, leaf first) an `mtls` subject token carries: it is a JSON array of
+/// base64 DER certificates. `None` when `subject_token` is not one.
+pub fn certificates_in(subject_token: &str) -> Option<Vec<Vec<u8>>> {
+    use base64::Engine as _;
+    let items: Vec<String> = serde_json::from_str(subject_token).ok()?;
+    items
+        .iter()
+        .map(|item| base64::engine::general_purpose::STANDARD.decode(item).ok())
+        .collect()
+}
+
 fn ca_params(name: &str) -> Result<CertificateParams, Error> {
     let mut params = CertificateParams::new(Vec::<String>::new()).map_err(pki_error)?;
     params.distinguished_name.push(DnType::CommonName, name);
@@ -316,7 +327,8 @@ impl Drop for MtlsStsServer {
 impl MtlsStsServer {
     /// Starts serving on an ephemeral port of 127.0.0.1.
     pub async fn start(pki: &TestPki) -> Result<Self, Error> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // The clients' provider: the handshake is the one they make with Google.
+        let provider = wif_core::http::crypto_provider();
         let mut roots = rustls::RootCertStore::empty();
         roots
             .add(pki.root.cert_der.clone())
@@ -415,7 +427,7 @@ async fn serve(
             "200 OK",
             serde_json::json!({
                 "access_token": format!("mtls-federated-{n}"),
-                "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                "issued_token_type": wif_core::protocol::ACCESS_TOKEN_TYPE,
                 "token_type": "Bearer",
                 "expires_in": 3600,
             }),
@@ -490,25 +502,13 @@ async fn read_request<S: AsyncReadExt + Unpin>(stream: &mut S) -> Option<Recorde
     })
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, proleptic Gregorian).
+/// `YYYY-MM-DDTHH:MM:SSZ`, IAM Credentials' `expireTime` in whole seconds.
 fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let t = time::OffsetDateTime::from(t);
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -529,6 +529,8 @@ fn io_error(what: &str, e: std::io::Error) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     #[test]

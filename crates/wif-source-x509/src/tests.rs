@@ -78,11 +78,7 @@ impl World {
 
 /// Decodes the subject token: a JSON array of base64 DER certificates.
 fn decode(token: &str) -> Vec<Vec<u8>> {
-    let items: Vec<String> = serde_json::from_str(token).unwrap();
-    items
-        .iter()
-        .map(|s| base64::engine::general_purpose::STANDARD.decode(s).unwrap())
-        .collect()
+    crate::testing::certificates_in(token).expect("an mtls subject token")
 }
 
 async fn token_of(source: &X509Source) -> String {
@@ -427,8 +423,8 @@ async fn the_handshake_fails_without_a_client_certificate_or_with_a_foreign_one(
     let sts = MtlsStsServer::start(&w.pki).await.unwrap();
 
     // The public roots plus the test CA, but no identity.
-    let plain = wif_core::http::client_builder()
-        .add_root_certificate(w.root_certificate())
+    let plain = wif_core::http::client_builder_with_roots(&w.roots())
+        .unwrap()
         .build()
         .unwrap();
     let err = plain
@@ -499,12 +495,16 @@ async fn a_rotated_certificate_is_used_by_the_next_token_and_handshake() {
 }
 
 #[tokio::test]
-async fn mtls_identity_works_with_a_plain_reqwest_client() {
+async fn mtls_identity_works_with_reqwests_own_tls() {
     let w = World::new();
     let sts = MtlsStsServer::start(&w.pki).await.unwrap();
-    let client = wif_core::http::client_builder()
+    // reqwest's own rustls setup needs a process-wide crypto provider when reqwest carries none
+    // (wif builds it so): what an application that builds its own client installs. The same
+    // provider wif's clients use, so the other tests of this binary see no difference.
+    let _ = Arc::unwrap_or_clone(wif_core::http::crypto_provider()).install_default();
+    let client = reqwest::Client::builder()
         .identity(w.source().mtls_identity().unwrap())
-        .add_root_certificate(w.root_certificate())
+        .tls_certs_only([w.root_certificate()])
         .build()
         .unwrap();
     let response = client.post(sts.token_url()).body("x").send().await.unwrap();

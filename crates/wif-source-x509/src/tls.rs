@@ -50,29 +50,15 @@ impl rustls::client::ResolvesClientCert for ClientCertResolver {
     }
 }
 
-/// The rustls configuration of the mTLS client: the ring provider, webpki roots plus
-/// `extra_roots`, the rotating client certificate, no session resumption, HTTP/1.1.
+/// The rustls configuration of the mTLS client: wif-core's crypto provider and trust anchors
+/// (webpki roots plus `extra_roots`), the rotating client certificate, no session resumption,
+/// HTTP/1.1.
 pub(crate) fn client_config(
     source: &X509Source,
     extra_roots: &[CertificateDer<'static>],
 ) -> Result<rustls::ClientConfig, Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots =
-        rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    for (i, root) in extra_roots.iter().enumerate() {
-        roots.add(root.clone()).map_err(|e| {
-            Error::config(
-                "root_certificates",
-                format!("certificate {} is not a usable trust anchor: {e}", i + 1),
-            )
-        })?;
-    }
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| {
-            Error::new(Step::Config, ErrorKind::Internal, "could not configure TLS").with_source(e)
-        })?
-        .with_root_certificates(roots)
+    let mut config = wif_core::http::tls_config_builder()?
+        .with_root_certificates(wif_core::http::root_store(extra_roots)?)
         .with_client_cert_resolver(Arc::new(ClientCertResolver {
             source: source.clone(),
         }));
@@ -89,8 +75,8 @@ pub(crate) fn client_builder(
 ) -> Result<reqwest::ClientBuilder, Error> {
     let config = client_config(source, extra_roots)?;
     Ok(wif_core::http::client_builder()
-        // After `use_rustls_tls()` in client_builder(): the last TLS choice wins.
-        .use_preconfigured_tls(config)
+        // Replaces client_builder()'s TLS configuration: the last one given wins.
+        .tls_backend_preconfigured(config)
         .pool_max_idle_per_host(0))
 }
 

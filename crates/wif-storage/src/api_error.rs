@@ -18,6 +18,7 @@ pub(crate) fn api_error(what: &str, status: u16, headers: &http::HeaderMap, body
     if let Some(after) = retry_after(headers) {
         err = err.with_retry_after(after);
     }
+    let answered = err.server_error().is_some();
     let message = err
         .server_error()
         .and_then(|s| s.message.clone())
@@ -32,6 +33,16 @@ pub(crate) fn api_error(what: &str, status: u16, headers: &http::HeaderMap, body
         }
         403 => Some(
             "the principal lacks a Cloud Storage permission here: grant it roles/storage.objectUser (read and write) or roles/storage.objectViewer (read) on the bucket".to_owned(),
+        ),
+        // No Cloud Storage error at all: whatever answered is not the JSON API at that URL.
+        404 if !answered => Some(format!(
+            "nothing answered {what} as Cloud Storage: check the base URL (the JSON API's root, such as https://storage.googleapis.com/; STORAGE_EMULATOR_HOST takes the emulator's host:port or URL)"
+        )),
+        404 if message.starts_with("No such object") => Some(
+            "the object does not exist (check its name: object names are case-sensitive and `dir/file` differs from `dir//file`)".to_owned(),
+        ),
+        404 if message.to_ascii_lowercase().contains("bucket") => Some(
+            "the bucket does not exist (check its name, without `gs://`)".to_owned(),
         ),
         404 => Some(
             "the bucket or object does not exist (check the names; object names are case-sensitive and `dir/file` differs from `dir//file`)".to_owned(),
@@ -79,10 +90,51 @@ mod tests {
             shown.contains("GET https://storage.googleapis.com/storage/v1/b/b/o/x: HTTP 404"),
             "{shown}"
         );
-        assert!(
-            shown.contains("hint: the bucket or object does not exist"),
-            "{shown}"
-        );
+        assert!(shown.contains("hint: the object does not exist"), "{shown}");
+    }
+
+    /// A 404's hint names what was not found; with no Cloud Storage error at all (a wrong base
+    /// URL: most web servers answer an empty 404), the URL.
+    #[test]
+    fn a_not_found_hint_names_what_was_not_found() {
+        let rpc = |message: &str| {
+            format!(
+                r#"{{"error":{{"code":404,"message":"{message}","errors":[{{"reason":"notFound"}}]}}}}"#
+            )
+        };
+        for (body, says, not) in [
+            (
+                rpc("No such object: b/x"),
+                "the object does not exist",
+                "bucket",
+            ),
+            (
+                rpc("The specified bucket does not exist."),
+                "the bucket does not exist",
+                "object",
+            ),
+            (
+                rpc("Not Found"),
+                "the bucket or object does not exist",
+                "base URL",
+            ),
+            (
+                String::new(),
+                "nothing answered GET https://storage.googleapis.com/storage/v1/b/b/o/x as Cloud Storage: check the base URL",
+                "does not exist",
+            ),
+            (
+                "<html>404</html>".to_owned(),
+                "check the base URL",
+                "does not exist",
+            ),
+        ] {
+            let e = err(404, &body);
+            let hint = e.hint().expect("a hint");
+            assert!(hint.contains(says), "{body}: {hint}");
+            assert!(!hint.contains(not), "{body}: {hint}");
+            assert!(!e.is_retryable(), "{body}");
+        }
     }
 
     #[test]

@@ -19,6 +19,8 @@ use wif_core::{
     TokenProvider,
 };
 
+use wif_core::http::{ApiBaseFrom, ApiBaseRequest};
+
 use crate::api_error::api_error;
 use crate::names::Endpoints;
 
@@ -355,13 +357,10 @@ impl fmt::Debug for StorageBuilder {
     }
 }
 
-/// GCS's recommended policy: backoff from 1 s doubling to 32 s, at most 6 attempts, all within
-/// two minutes (Python's default deadline).
+/// GCS's recommended policy, [`RetryPolicy::google_api`] (backoff from 1 s doubling to 32 s, at
+/// most 6 attempts), all within two minutes (Python's default deadline).
 pub fn default_retry_policy() -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(6)
-        .with_backoff(Duration::from_secs(1), Duration::from_secs(32))
-        .with_deadline(Duration::from_secs(120))
+    RetryPolicy::google_api(Duration::from_secs(120))
 }
 
 impl StorageBuilder {
@@ -421,7 +420,16 @@ impl StorageBuilder {
         self
     }
 
-    /// Checks the settings and builds the client. No network call is made.
+    /// Checks the settings and builds the client. No network call is made. Like Google's
+    /// clients, `STORAGE_EMULATOR_HOST` (`host:port` or a URL) sends the requests to the emulator
+    /// unless a base URL is set; without either, a provider pointed at a fake or the emulator
+    /// ([`TokenProvider::endpoint_base_url`]) takes them there. Toward an emulator (the
+    /// variable's, or a base URL on this machine) a client without a provider sends no
+    /// `Authorization` header (the same rules as `wif_bigquery`'s builder).
+    ///
+    /// Configuration errors: a chunk size that is not a positive multiple of 256 KiB; a base URL
+    /// (or emulator address) that is not an http(s) URL; a token bound for plain http to a host
+    /// that is not this machine; no provider for anything but an emulator.
     pub fn build(self) -> Result<Storage, Error> {
         if self.chunk_size == 0 || !self.chunk_size.is_multiple_of(CHUNK_ALIGNMENT) {
             return Err(Error::config(
@@ -432,59 +440,16 @@ impl StorageBuilder {
                 ),
             ));
         }
-        let emulator = self
-            .environment
-            .var(EMULATOR_HOST_VAR)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty());
-        let base = match (&self.base_url, &emulator) {
-            (Some(url), _) => url.clone(),
-            (None, Some(host)) if host.contains("://") => host.clone(),
-            (None, Some(host)) => format!("http://{host}"),
-            // Credentials pointed at a fake or the emulator (`endpoint_base_url`) take Cloud
-            // Storage there too.
-            (None, None) => match self.provider.as_ref().and_then(|p| p.endpoint_base_url()) {
-                Some(base) => format!("{}/", base.trim_end_matches('/')),
-                None => DEFAULT_BASE_URL.to_owned(),
-            },
-        };
-        let endpoints = Endpoints::new(&base).map_err(|e| match (&self.base_url, &emulator) {
-            (None, Some(_)) => Error::config(
-                EMULATOR_HOST_VAR,
-                format!(
-                    "{base:?} is not a usable emulator address (use host:port or http://host:port)"
-                ),
-            ),
-            _ => e,
-        })?;
-        // A bearer token travels over plain http only to this machine (an emulator, a test
-        // fake), under wif's one loopback rule; a token sent in clear to another host would be
-        // readable by anyone on the way.
-        let base = endpoints.base();
-        if self.provider.is_some() && base.scheme() == "http" && !wif_core::http::is_loopback(base)
-        {
-            let field = if self.base_url.is_none() && emulator.is_some() {
-                EMULATOR_HOST_VAR
-            } else {
-                "base_url"
-            };
-            return Err(Error::config(
-                field,
-                format!(
-                    "{} is plain http to a host that is not this machine; refusing to send the access token there",
-                    wif_core::http::describe_url(base)
-                ),
-            )
-            .with_hint("use https://, or a loopback address (127.0.0.1, ::1, localhost) for an emulator"));
+        let base = ApiBaseRequest {
+            explicit: self.base_url.as_deref(),
+            emulator_var: EMULATOR_HOST_VAR,
+            api_path: "",
+            provider_base: self.provider.as_ref().and_then(|p| p.endpoint_base_url()),
+            default: DEFAULT_BASE_URL,
+            authenticated: self.provider.is_some(),
         }
-        // Like Google's clients: an emulator without configured credentials is spoken to
-        // anonymously; anywhere else, requests without a token would only earn 401s.
-        if self.provider.is_none() && emulator.is_none() {
-            return Err(Error::config(
-                "provider",
-                "no credentials: pass a token provider (e.g. wif::Credentials), or set STORAGE_EMULATOR_HOST to use an emulator without authentication",
-            ));
-        }
+        .resolve(self.environment.as_ref())?;
+        let endpoints = Endpoints::new(base.url);
         let client = match self.client {
             Some(c) => c,
             // wif's default client (rustls, 5 s connect timeout, no redirects, `localhost`
@@ -503,7 +468,7 @@ impl StorageBuilder {
                     .with_source(e)
                 })?,
         };
-        if emulator.is_some() && self.base_url.is_none() {
+        if base.from == ApiBaseFrom::Emulator {
             tracing::debug!(base = %endpoints.base(), authenticated = self.provider.is_some(), "using the Cloud Storage emulator from STORAGE_EMULATOR_HOST");
         }
         Ok(Storage {
@@ -594,6 +559,19 @@ mod tests {
             .build()
             .expect_err("bad emulator host");
         assert!(e.to_string().contains(EMULATOR_HOST_VAR), "{e}");
+        // Without credentials, only an emulator: the variable's, or a base URL on this machine.
+        let e = Storage::builder()
+            .environment(MapEnvironment::new())
+            .base_url("https://gcs.example.test/")
+            .build()
+            .expect_err("no provider for a remote endpoint");
+        assert!(e.is_config() && e.to_string().contains("provider"), "{e}");
+        let s = Storage::builder()
+            .environment(MapEnvironment::new())
+            .base_url("http://127.0.0.1:4443")
+            .build()
+            .expect("an emulator on this machine");
+        assert!(format!("{s:?}").contains("authenticated: false"));
     }
 
     /// A token over plain http only to this machine: `[::ffff:127.0.0.1]` is not loopback

@@ -1,6 +1,7 @@
 //! Entry points for the coverage-guided fuzz targets in the repository's `fuzz/` directory: the
 //! range headers of resumable uploads (a 308's `Range`) and ranged downloads (a 206's
-//! `Content-Range`) without a network. Not part of the API: hidden from the documentation, and
+//! `Content-Range`) without a network. Only with the `fuzzing` feature (which `fuzz/Cargo.toml`
+//! turns on) and in this crate's own tests; not part of the API: hidden from the documentation, and
 //! free to change.
 
 use bytes::Bytes;

@@ -63,6 +63,9 @@ mod api_error;
 mod backoff;
 mod client;
 mod download;
+// The fuzz targets' entry points: behind the `fuzzing` feature, and compiled into the crate's
+// own tests, which exercise them.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod names;

@@ -517,6 +517,7 @@ fn persisted_bytes(call: &Call, headers: &http::HeaderMap) -> Result<u64, Error>
 
 /// Where an upload stands after a 308 answering `pending` bytes sent from `offset`: the new
 /// confirmed offset. The way in for the fuzz targets (see `crate::fuzzing`).
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn offset_after_308(
     call: &Call,
     headers: &http::HeaderMap,

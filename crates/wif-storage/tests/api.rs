@@ -25,7 +25,7 @@ async fn metadata_puts_the_name_in_one_encoded_segment() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/storage/v1/b/bkt/o/dir%2Fa%20b%2B%C3%BC.txt"))
-        .and(header("authorization", "Bearer tok-0"))
+        .and(header("authorization", "Bearer tok-1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(object_json("dir/a b+ü.txt")))
         .expect(1)
         .mount(&server)
@@ -135,12 +135,12 @@ async fn deletes_are_retried_only_when_pinned_to_a_generation() {
 async fn a_401_refreshes_the_token_once_and_retries() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(header("authorization", "Bearer tok-0"))
+        .and(header("authorization", "Bearer tok-1"))
         .respond_with(ResponseTemplate::new(401))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(header("authorization", "Bearer tok-1"))
+        .and(header("authorization", "Bearer tok-2"))
         .respond_with(ResponseTemplate::new(200).set_body_json(object_json("o")))
         .mount(&server)
         .await;

@@ -84,7 +84,7 @@ async fn small_uploads_are_one_media_request() {
         .and(query_param("uploadType", "media"))
         .and(query_param("name", "dir/a b+ü.txt"))
         .and(header("content-type", "text/plain"))
-        .and(header("authorization", "Bearer tok-0"))
+        .and(header("authorization", "Bearer tok-1"))
         .and(header("x-goog-user-project", "billing-proj"))
         .and(body_bytes(b"hello".to_vec()))
         .respond_with(ResponseTemplate::new(200).set_body_json(object_json("dir/a b+ü.txt", 5)))

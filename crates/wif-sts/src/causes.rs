@@ -1,9 +1,10 @@
-//! The known causes ([`Cause`](wif_core::Cause)) of a refused STS exchange (step 3 of the flow), attached to the
-//! exchange's errors ([`wif_core::Error::known_cause`]) from the server's words. STS's own words
-//! are terse and never say which value was wrong; the error's hint names the setting and what
-//! was sent, the cause gives the general fix and its section of `docs/troubleshooting.md`. AWS's
-//! answers that Google relays (a wrong clock, refused AWS credentials) carry the shared causes
-//! of [`wif_core::causes`](mod@wif_core::causes).
+//! The known causes ([`Cause`](wif_core::Cause)) of a refused STS exchange
+//! ([`Step::Exchange`](wif_core::Step::Exchange)), attached to the exchange's errors
+//! ([`wif_core::Error::known_cause`]) from the server's words. STS's own words are terse and never
+//! say which value was wrong; the error's hint names the setting and what was sent, the cause gives
+//! the general fix and its section of `docs/troubleshooting.md`. AWS's answers that Google relays
+//! (a wrong clock, refused AWS credentials) carry the shared causes of
+//! [`wif_core::causes`](mod@wif_core::causes).
 
 wif_core::causes! {
     /// STS throttled this project's exchanges (`quota_exceeded`, HTTP 429).

@@ -1,6 +1,6 @@
-//! Step 2 of the chain: one RFC 8693 token exchange at Google STS, with retries and a timeout
-//! per attempt. Request encoding lives in [`crate::request`], response parsing in
-//! [`crate::response`], error hints in [`crate::hints`].
+//! The chain's exchange step ([`Step::Exchange`](wif_core::Step::Exchange)): one RFC 8693 token
+//! exchange at Google STS, with retries and a timeout per attempt. Request encoding lives in
+//! [`crate::request`], response parsing in [`crate::response`], error hints in [`crate::hints`].
 
 use std::fmt;
 use std::sync::Arc;

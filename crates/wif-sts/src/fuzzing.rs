@@ -1,6 +1,7 @@
 //! Entry points for the coverage-guided fuzz targets in the repository's `fuzz/` directory: the
-//! response half of step 2 (success bodies and error bodies) without a network. Not part of the
-//! API: hidden from the documentation, and free to change.
+//! response half of the exchange step (success bodies and error bodies) without a network. Only
+//! with the `fuzzing` feature (which `fuzz/Cargo.toml` turns on) and in this crate's own tests; not
+//! part of the API: hidden from the documentation, and free to change.
 
 use tokio::time::Instant;
 use wif_core::{AccessToken, Error, Redactor, SubjectToken};
@@ -17,7 +18,7 @@ pub fn token_response(status: u16, body: &[u8], subject_token: &str) -> Result<A
     }
     let sent = Sent {
         audience: "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/pool/providers/aws",
-        subject_token_type: "urn:ietf:params:aws:token-type:aws4_request",
+        subject_token_type: wif_core::protocol::AWS_SUBJECT_TOKEN_TYPE,
     };
     let redactor = Redactor::new().subject_token(&SubjectToken::new(subject_token));
     Err(http_error(status, body, &sent).redact(&redactor))

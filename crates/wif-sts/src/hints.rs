@@ -1,8 +1,8 @@
-//! Step 2 of the chain, the failure half: STS error responses turned into errors that name the
-//! [cause](crate::causes) and say what to check. STS's own words are terse ("rejected by the
-//! attribute condition") and never say *which* value was wrong; the hints name the setting and
-//! show what we sent, when that is not a secret (`docs/protocol.md#sts-errors`,
-//! `#error-formats`).
+//! The chain's exchange step ([`Step::Exchange`](wif_core::Step::Exchange)), the failure half: STS
+//! error responses turned into errors that name the [cause](crate::causes) and say what to check.
+//! STS's own words are terse ("rejected by the attribute condition") and never say *which* value
+//! was wrong; the hints name the setting and show what we sent, when that is not a secret
+//! (`docs/protocol.md#sts-errors`, `#error-formats`).
 
 use wif_core::causes::{
     AWS_CREDENTIALS_EXPIRED, AWS_CREDENTIALS_INVALID, AWS_SIGNATURE_MISMATCH, CLOCK_SKEW,

@@ -1,8 +1,9 @@
 //! # wif-sts — the Google STS token exchange (RFC 8693)
 //!
-//! Step 2 of Workload Identity Federation: a subject token (an OIDC/SAML token, or the signed AWS
-//! `GetCallerIdentity` request) is exchanged at `https://sts.googleapis.com/v1/token` for a
-//! federated Google access token, after Google checks the pool provider's attribute condition.
+//! The exchange step ([`Step::Exchange`](wif_core::Step::Exchange)) of Workload Identity
+//! Federation: a subject token (an OIDC/SAML token, or the signed AWS `GetCallerIdentity` request)
+//! is exchanged at `https://sts.googleapis.com/v1/token` for a federated Google access token, after
+//! Google checks the pool provider's attribute condition.
 //!
 //! ```text
 //! caller ──▶ TokenCache ──▶ [impersonation] ──▶ StsExchange (this crate) ──▶ SubjectTokenSource
@@ -76,6 +77,9 @@
 mod builder;
 pub mod causes;
 mod exchange;
+// The fuzz targets' entry points: behind the `fuzzing` feature, and compiled into the crate's
+// own tests, which exercise them.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod hints;
@@ -89,8 +93,9 @@ use std::time::Duration;
 pub use builder::StsExchangeBuilder;
 pub use exchange::StsExchange;
 
-/// Google's STS endpoint in the default (`googleapis.com`) universe.
-pub const DEFAULT_TOKEN_URL: &str = "https://sts.googleapis.com/v1/token";
+/// Google's STS endpoint in the default (`googleapis.com`) universe
+/// ([`wif_core::protocol::DEFAULT_STS_TOKEN_URL`]).
+pub use wif_core::protocol::DEFAULT_STS_TOKEN_URL as DEFAULT_TOKEN_URL;
 
 /// Default timeout of each exchange attempt.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,13 +108,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// assert_eq!(wif_sts::default_token_url("s3nsapis.fr"), "https://sts.s3nsapis.fr/v1/token");
 /// ```
 pub fn default_token_url(universe_domain: &str) -> String {
-    let domain = universe_domain.trim();
-    let domain = if domain.is_empty() {
-        "googleapis.com"
-    } else {
-        domain
-    };
-    format!("https://sts.{domain}/v1/token")
+    wif_core::protocol::sts_token_url(universe_domain)
 }
 
 #[cfg(test)]

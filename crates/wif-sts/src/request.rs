@@ -1,6 +1,7 @@
-//! Step 2 of the chain, the request half: the RFC 8693 token-exchange form, HTTP Basic client
-//! authentication and the `x-goog-api-client` metrics header, byte-compatible with Google's
-//! Python and Go clients (`docs/protocol.md#sts-request` to `#sts-metrics-header`).
+//! The chain's exchange step ([`Step::Exchange`](wif_core::Step::Exchange)), the request half: the
+//! RFC 8693 token-exchange form, HTTP Basic client authentication and the `x-goog-api-client`
+//! metrics header, byte-compatible with Google's Python and Go clients
+//! (`docs/protocol.md#sts-request` to `#sts-metrics-header`).
 
 use base64::Engine as _;
 use reqwest::header::HeaderValue;
@@ -8,9 +9,9 @@ use secrecy::{ExposeSecret, SecretString};
 use wif_core::SubjectToken;
 
 /// RFC 8693 §2.1 grant type.
-pub(crate) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub(crate) const GRANT_TYPE: &str = wif_core::protocol::TOKEN_EXCHANGE_GRANT_TYPE;
 /// We always ask for an OAuth 2.0 access token.
-pub(crate) const REQUESTED_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+pub(crate) const REQUESTED_TOKEN_TYPE: &str = wif_core::protocol::ACCESS_TOKEN_TYPE;
 /// The form content type (RFC 6749 §4.1.3 / RFC 8693 §2.1).
 pub(crate) const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 /// Name of Google's client metrics header.

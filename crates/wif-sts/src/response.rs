@@ -1,5 +1,5 @@
-//! Step 2 of the chain, the response half: turning a successful STS answer into an
-//! [`AccessToken`] (`docs/protocol.md#sts-response`).
+//! The chain's exchange step ([`Step::Exchange`]), the response half: turning a successful STS
+//! answer into an [`AccessToken`] (`docs/protocol.md#sts-response`).
 //!
 //! Where the peers differ we pick the stricter reading that still accepts what STS sends:
 //!

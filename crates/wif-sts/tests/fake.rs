@@ -239,7 +239,8 @@ async fn pythons_twice_encoded_options_are_decoded() {
         "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&audience={}&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token&subject_token=t&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt&options=%257B%2522userProject%2522%253A%2520%2522p%2522%257D",
         url::form_urlencoded::byte_serialize(AUDIENCE.as_bytes()).collect::<String>()
     );
-    let response = reqwest::Client::new()
+    let response = wif_core::http::default_client()
+        .expect("the default client")
         .post(sts.token_url())
         .header("content-type", "application/x-www-form-urlencoded")
         .body(form)

@@ -12,7 +12,7 @@ use wif_source_aws::AwsSource;
 use wif_source_exec::ExecutableSource;
 use wif_source_file::FileSource;
 use wif_source_url::UrlSource;
-use wif_source_x509::{CertificateConfigLocation, CertificateDer, X509Source};
+use wif_source_x509::{CertificateConfigLocation, X509Source};
 use wif_sts::StsExchange;
 
 use crate::plan::{AwsRegionPlan, AwsSourcePlan, CertificateSourcePlan, Origin, Plan, SourcePlan};
@@ -59,8 +59,9 @@ fn internal(what: &str, e: reqwest::Error) -> Error {
 fn clients(parts: &Parts, x509: Option<&X509Source>) -> Result<Clients, Error> {
     let general = match &parts.http_client {
         Some(c) => c.clone(),
-        None if parts.extra_roots.is_empty() => wif_core::http::default_client()?,
-        None => plain_client_with_roots(&parts.extra_roots)?,
+        None => wif_core::http::build_client(wif_core::http::client_builder_with_roots(
+            &parts.extra_roots,
+        )?)?,
     };
     // A certificate source's client presents the workload certificate (Python sends it on the
     // STS and the impersonation calls alike).
@@ -72,23 +73,6 @@ fn clients(parts: &Parts, x509: Option<&X509Source>) -> Result<Clients, Error> {
         None => general.clone(),
     };
     Ok(Clients { general, exchange })
-}
-
-/// The default client, also trusting `roots`.
-fn plain_client_with_roots(roots: &[CertificateDer<'static>]) -> Result<reqwest::Client, Error> {
-    let mut builder = wif_core::http::client_builder();
-    for (i, der) in roots.iter().enumerate() {
-        let cert = reqwest::Certificate::from_der(der).map_err(|_| {
-            Error::config(
-                "root_certificates",
-                format!("certificate {} is not a usable trust anchor", i + 1),
-            )
-        })?;
-        builder = builder.add_root_certificate(cert);
-    }
-    builder
-        .build()
-        .map_err(|e| internal("could not build the HTTP client", e))
 }
 
 /// A certificate source is kept concrete: the exchange's client presents its certificate.

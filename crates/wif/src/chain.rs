@@ -51,7 +51,7 @@ impl Chain {
         &self.info
     }
 
-    /// The subject token source (step 2).
+    /// The subject token source ([`Step::Source`]).
     pub fn source(&self) -> &dyn SubjectTokenSource {
         self.source.as_ref()
     }
@@ -78,29 +78,32 @@ impl Chain {
         self.exchange.source_context()
     }
 
-    /// Step 2: a fresh subject token from the source. Handle it as the credential it is.
+    /// [`Step::Source`]: a fresh subject token from the source. Handle it as the credential it
+    /// is.
     pub async fn subject_token(&self) -> Result<SubjectToken, Error> {
         self.source.subject_token(self.source_context()).await
     }
 
-    /// Step 3: exchanges `subject` at Google STS for a federated token — the same request, HTTP
-    /// client (the mTLS one for a certificate source), timeout and retries as the credentials.
+    /// [`Step::Exchange`]: exchanges `subject` at Google STS for a federated token — the same
+    /// request, HTTP client (the mTLS one for a certificate source), timeout and retries as the
+    /// credentials.
     pub async fn exchange(&self, subject: &SubjectToken) -> Result<AccessToken, Error> {
         self.exchange.exchange(subject).await
     }
 
-    /// True when the chain impersonates a service account (step 4 exists).
+    /// True when the chain impersonates a service account ([`Step::Impersonation`] runs).
     pub fn impersonates(&self) -> bool {
         self.impersonation.is_some()
     }
 
-    /// The impersonation layer (step 4), if any: the service account, URL, lifetime and scopes
-    /// it requests.
+    /// The impersonation layer ([`Step::Impersonation`]), if any: the service account, URL,
+    /// lifetime and scopes it requests.
     pub fn impersonation(&self) -> Option<&Impersonation> {
         self.impersonation.as_ref()
     }
 
-    /// Step 4: trades `federated` for a service account token at IAM Credentials. A
+    /// [`Step::Impersonation`]: trades `federated` for a service account token at IAM
+    /// Credentials. A
     /// [`NotSupported`](wif_core::ErrorKind::NotSupported) error when the chain does not
     /// impersonate (the federated token is then the result).
     pub async fn impersonate(&self, federated: &AccessToken) -> Result<AccessToken, Error> {

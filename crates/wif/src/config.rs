@@ -48,15 +48,15 @@ use fields::{Fields, check_url, quoted};
 use crate::plan::{Warning, WarningKind};
 
 /// `subject_token_type` of the AWS source (a serialized, signed `GetCallerIdentity` request).
-pub const AWS_SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:aws:token-type:aws4_request";
+pub const AWS_SUBJECT_TOKEN_TYPE: &str = wif_core::protocol::AWS_SUBJECT_TOKEN_TYPE;
 /// `subject_token_type` of an OIDC JWT.
-pub const JWT_SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+pub const JWT_SUBJECT_TOKEN_TYPE: &str = wif_core::protocol::JWT_SUBJECT_TOKEN_TYPE;
 /// `subject_token_type` of an OIDC ID token.
-pub const ID_TOKEN_SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
+pub const ID_TOKEN_SUBJECT_TOKEN_TYPE: &str = wif_core::protocol::ID_TOKEN_SUBJECT_TOKEN_TYPE;
 /// `subject_token_type` of a SAML 2.0 assertion.
-pub const SAML2_SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:saml2";
+pub const SAML2_SUBJECT_TOKEN_TYPE: &str = wif_core::protocol::SAML2_SUBJECT_TOKEN_TYPE;
 /// `subject_token_type` of the X.509 certificate source (gcloud writes it for `certificate`).
-pub const MTLS_SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:mtls";
+pub const MTLS_SUBJECT_TOKEN_TYPE: &str = wif_core::protocol::MTLS_SUBJECT_TOKEN_TYPE;
 /// Every `subject_token_type` a configuration may declare.
 pub const KNOWN_SUBJECT_TOKEN_TYPES: [&str; 5] = [
     JWT_SUBJECT_TOKEN_TYPE,
@@ -66,7 +66,7 @@ pub const KNOWN_SUBJECT_TOKEN_TYPES: [&str; 5] = [
     MTLS_SUBJECT_TOKEN_TYPE,
 ];
 /// The universe (domain) of public Google Cloud.
-pub const DEFAULT_UNIVERSE_DOMAIN: &str = "googleapis.com";
+pub const DEFAULT_UNIVERSE_DOMAIN: &str = wif_core::protocol::DEFAULT_UNIVERSE_DOMAIN;
 /// The accepted `service_account_impersonation.token_lifetime_seconds` (10 min to 12 h).
 pub const TOKEN_LIFETIME_SECONDS_RANGE: std::ops::RangeInclusive<u32> = 600..=43_200;
 

@@ -143,7 +143,7 @@ impl Credentials {
                     impersonation_url: None,
                     scopes: Vec::new(),
                     quota_project_id: None,
-                    universe_domain: "googleapis.com".to_owned(),
+                    universe_domain: wif_core::protocol::DEFAULT_UNIVERSE_DOMAIN.to_owned(),
                     endpoint_base_url: None,
                     warnings: Vec::new(),
                 },

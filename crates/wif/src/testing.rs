@@ -115,7 +115,7 @@ impl FakeGoogle {
         let mut config = serde_json::json!({
             "type": "external_account",
             "audience": FAKE_AUDIENCE,
-            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+            "subject_token_type": crate::config::JWT_SUBJECT_TOKEN_TYPE,
             "token_url": self.token_url(),
             "credential_source": {"file": subject_token_file, "format": {"type": "text"}},
         });

@@ -192,7 +192,7 @@ fn rows() -> Vec<Row> {
         Row("workforce user project: builder beats config", |b| b.workforce_pool_user_project("built"), Some(workforce()), NO_ENV, "workforce_pool_user_project", json!("built"), Some(Builder("workforce_pool_user_project"))),
         Row("workforce user project: config", same, Some(workforce()), NO_ENV, "workforce_pool_user_project", json!("configured"), Some(Config("workforce_pool_user_project"))),
         // clients, retries, cache
-        Row("http client: builder beats default", |b| b.http_client(reqwest::Client::new()), Some(file()), NO_ENV, "http_client", json!("yours"), Some(Builder("http_client"))),
+        Row("http client: builder beats default", |b| b.http_client(wif_core::http::default_client().unwrap()), Some(file()), NO_ENV, "http_client", json!("yours"), Some(Builder("http_client"))),
         Row("http client: default", same, Some(file()), NO_ENV, "http_client", json!("default"), Some(Dflt)),
         Row("retries: builder beats default", |b| b.retry_policy(RetryPolicy::never().with_deadline(Duration::from_secs(5))), Some(file()), NO_ENV, "retry", json!("at most 1 attempts within 5 s"), Some(Builder("retry_policy"))),
         Row("retries: default", same, Some(file()), NO_ENV, "retry", json!("at most 3 attempts within 30 s"), Some(Dflt)),

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use serde_json::{Value, json};
 use wif::secrecy::ExposeSecret;
 use wif::{Credentials, CredentialsBuilder, MapEnvironment, RetryPolicy, Step};
@@ -83,11 +82,7 @@ impl World {
 }
 
 fn decode(token: &str) -> Vec<Vec<u8>> {
-    let items: Vec<String> = serde_json::from_str(token).unwrap();
-    items
-        .iter()
-        .map(|s| base64::engine::general_purpose::STANDARD.decode(s).unwrap())
-        .collect()
+    wif_source_x509::testing::certificates_in(token).expect("an mtls subject token")
 }
 
 #[tokio::test]

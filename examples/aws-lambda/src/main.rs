@@ -87,8 +87,8 @@ async fn run() -> Result<(), lambda_runtime::Error> {
 #[cfg(feature = "official-client")]
 async fn run_official_writer() -> Result<(), lambda_runtime::Error> {
     static WRITER: OnceLock<OfficialWriter> = OnceLock::new();
-    // The official client's HTTP stack takes rustls' process-wide provider: ring, as wif's.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    // The official client's HTTP stack takes rustls' process-wide provider: install wif's.
+    let _ = Arc::unwrap_or_clone(wif::layers::core::http::crypto_provider()).install_default();
     let writer = OfficialWriter::from_environment(Arc::new(wif::OsEnvironment)).await?;
     tracing::info!(credentials = ?writer.credentials().info(), "writer ready");
     let writer: &'static OfficialWriter = WRITER.get_or_init(|| writer);

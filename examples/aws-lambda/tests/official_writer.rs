@@ -25,7 +25,7 @@ fn event(bucket: &str, name: &str, content: &str) -> LambdaEvent<WriteRequest> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_client_writes_on_wif_credentials_across_a_token_expiry() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = Arc::unwrap_or_clone(wif::layers::core::http::crypto_provider()).install_default();
     let emulator = Emulator::new(EmulatorConfig::default())
         .start_local()
         .await
@@ -90,7 +90,7 @@ async fn the_official_client_writes_on_wif_credentials_across_a_token_expiry() {
 
 #[tokio::test]
 async fn a_bad_event_fails_before_any_call() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = Arc::unwrap_or_clone(wif::layers::core::http::crypto_provider()).install_default();
     let credentials = wif::testing::static_credentials("ya29.unused");
     let writer = OfficialWriter::new(credentials, Some("http://127.0.0.1:1"))
         .await

@@ -70,7 +70,8 @@ pub fn lambda_env(configs: &WrittenConfigs) -> MapEnvironment {
 
 /// `GET /_emulator/tokeninfo` with `token`: the emulator's verdict (200, or 401 when expired).
 pub async fn tokeninfo_status(emulator: &RunningEmulator, token: &str) -> u16 {
-    reqwest::Client::new()
+    wif_core::http::default_client()
+        .unwrap()
         .get(format!("{}/_emulator/tokeninfo", emulator.base_url()))
         .bearer_auth(token)
         .send()

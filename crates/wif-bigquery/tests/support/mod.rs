@@ -4,49 +4,15 @@
 #![allow(dead_code)] // each test binary uses a different subset
 #![allow(clippy::expect_used)] // test support: a malformed request should fail the test loudly
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
-use wif_bigquery::BigQuery;
-use wif_core::{AccessToken, Error, RetryPolicy, TokenProvider, async_trait};
+use wif_bigquery::{BigQuery, BigQueryBuilder};
+use wif_core::{MapEnvironment, RetryPolicy, TokenProvider};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-/// Hands out `tok-1`, and `tok-2` after one `invalidate`, … and counts both.
-#[derive(Debug, Default)]
-pub struct CountingProvider {
-    invalidations: AtomicU32,
-    fetches: AtomicU32,
-}
-
-impl CountingProvider {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
-    }
-
-    pub fn invalidations(&self) -> u32 {
-        self.invalidations.load(Ordering::SeqCst)
-    }
-
-    pub fn fetches(&self) -> u32 {
-        self.fetches.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait]
-impl TokenProvider for CountingProvider {
-    async fn token(&self) -> Result<AccessToken, Error> {
-        self.fetches.fetch_add(1, Ordering::SeqCst);
-        let n = self.invalidations.load(Ordering::SeqCst) + 1;
-        Ok(AccessToken::new(format!("tok-{n}")))
-    }
-
-    fn invalidate(&self) {
-        self.invalidations.fetch_add(1, Ordering::SeqCst);
-    }
-}
+pub use wif_core::testing::CountingProvider;
 
 /// Retries quickly so suites stay fast (real time: wiremock needs real I/O).
 pub fn fast_retries() -> RetryPolicy {
@@ -59,9 +25,17 @@ pub fn fast_retries() -> RetryPolicy {
 
 /// A client of project `proj` on `server`'s `/bigquery/v2/`, with [`fast_retries`].
 pub fn client(server: &MockServer, provider: impl TokenProvider + 'static) -> BigQuery {
-    BigQuery::new(provider, "proj")
-        .with_base_url(&format!("{}/bigquery/v2/", server.uri()))
-        .with_retry_policy(fast_retries())
+    builder(server, provider).build().expect("a valid client")
+}
+
+/// [`client`]'s settings, to add to.
+pub fn builder(server: &MockServer, provider: impl TokenProvider + 'static) -> BigQueryBuilder {
+    BigQuery::builder()
+        .provider(provider)
+        .project("proj")
+        .base_url(format!("{}/bigquery/v2/", server.uri()))
+        .environment(MapEnvironment::new())
+        .retry_policy(fast_retries())
 }
 
 pub fn json_body(request: &Request) -> Value {

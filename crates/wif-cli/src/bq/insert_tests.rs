@@ -16,7 +16,12 @@ fn bq(server: &MockServer) -> BigQuery {
         server.uri().trim_start_matches("http://"),
     );
     let provider = StaticTokenProvider::new(AccessToken::new("ya29.insert-test"));
-    BigQuery::from_env(&env, Some(Arc::new(provider)), "p").expect("client")
+    BigQuery::builder()
+        .provider(provider)
+        .project("p")
+        .environment(env)
+        .build()
+        .expect("client")
 }
 
 fn table() -> TableRef {

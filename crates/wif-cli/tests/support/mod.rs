@@ -288,7 +288,8 @@ pub fn tokeninfo(
     token: &str,
 ) -> serde_json::Value {
     world.runtime.block_on(async {
-        let response = reqwest::Client::new()
+        let response = wif::layers::core::http::default_client()
+            .unwrap()
             .get(format!("{}/_emulator/tokeninfo", emulator.base_url()))
             .bearer_auth(token)
             .send()

@@ -5,6 +5,10 @@
 
 use std::time::{Duration, SystemTime};
 
+use time::PrimitiveDateTime;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+
 /// Parses an HTTP date in the IMF-fixdate form every current server sends
 /// (`Sun, 06 Nov 1994 08:49:37 GMT`). The obsolete RFC 850 and asctime forms, and anything else,
 /// give `None`: a diagnosis then simply has no server time to compare with.
@@ -22,28 +26,17 @@ use std::time::{Duration, SystemTime};
 pub fn parse_http_date(value: &str) -> Option<SystemTime> {
     // "Sun, 06 Nov 1994 08:49:37 GMT": the weekday is redundant and not checked.
     let (_weekday, rest) = value.trim().split_once(", ")?;
-    let mut parts = rest.split(' ');
-    let day: u32 = number(parts.next()?, 2)?;
-    let month = month(parts.next()?)?;
-    let year: i64 = number(parts.next()?, 4)?.into();
-    let time = parts.next()?;
-    if parts.next()? != "GMT" || parts.next().is_some() {
-        return None;
-    }
-    let mut hms = time.split(':');
-    let hour: u32 = number(hms.next()?, 2)?;
-    let minute: u32 = number(hms.next()?, 2)?;
-    let second: u32 = number(hms.next()?, 2)?;
-    if hms.next().is_some() || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    if day == 0 || day > days_in_month(year, month) || year < 1970 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
-    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(u64::try_from(secs).ok()?))
+    let at = PrimitiveDateTime::parse(rest, IMF_FIXDATE)
+        .ok()?
+        .assume_utc();
+    // Every server's clock is past 1970; an earlier date is a broken header, not a skew.
+    (at.year() >= 1970).then(|| at.into())
 }
+
+/// IMF-fixdate after the weekday: two-digit day, English month abbreviation, four-digit year,
+/// 24-hour time, and the literal `GMT`.
+const IMF_FIXDATE: &[BorrowedFormatItem<'_>] =
+    format_description!("[day] [month repr:short] [year repr:full] [hour]:[minute]:[second] GMT");
 
 /// How far the server's clock is ahead of the local one, in whole seconds: positive when the
 /// local clock is behind, negative when it is ahead. `Date` has one-second resolution, so a
@@ -61,44 +54,6 @@ pub fn clock_skew_seconds(server: SystemTime, local: SystemTime) -> i64 {
         Ok(ahead) => secs(ahead),
         Err(behind) => -secs(behind.duration()),
     }
-}
-
-/// Exactly `width` ASCII digits.
-fn number(text: &str, width: usize) -> Option<u32> {
-    (text.len() == width && text.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| text.parse().ok())
-        .flatten()
-}
-
-fn month(name: &str) -> Option<u32> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    MONTHS
-        .iter()
-        .position(|m| *m == name)
-        .and_then(|i| u32::try_from(i + 1).ok())
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = i64::from(month);
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]

@@ -1,58 +1,22 @@
 use super::*;
+use crate::spelling::Spelling;
 use crate::{Error, Step};
 
 /// A secret with every character class a spelling treats specially: `/`, `+`, `=`, `"`, `\`,
 /// `%`, a space and a non-ASCII letter.
 const NASTY: &str = "Ab/c+d=e\"f\\g%h i-é~";
 
-/// Every way a server might spell `secret` (see the module docs).
-fn spellings_of(secret: &str) -> Vec<(&'static str, String)> {
-    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-    let percent = utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string();
-    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    let json = serde_json::to_string(secret).unwrap_or_default();
-    let json = json.trim_matches('"').to_owned();
-    let json_ascii: String = secret
-        .chars()
-        .flat_map(|c| {
-            let mut units = [0u16; 2];
-            c.encode_utf16(&mut units)
-                .iter()
-                .map(|u| format!("\\u{u:04X}"))
-                .collect::<Vec<_>>()
-        })
+/// Every way a server might spell `secret` (see the module docs): the shared list, and `\uXXXX`
+/// with uppercase hex, which the redactor must also take.
+fn spellings_of(secret: &str) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = Spelling::ALL
+        .iter()
+        .map(|s| (format!("{s:?}"), s.of(secret)))
         .collect();
-    let slashes = json.replace('/', "\\/");
-    let debug = format!("{secret:?}").trim_matches('"').to_owned();
-    vec![
-        ("raw", secret.to_owned()),
-        ("percent", percent.clone()),
-        ("percent, lowercase hex", lowercase_hex(&percent)),
-        ("form", form),
-        ("percent with %20", percent.replace('+', "%2B")),
-        ("json", json),
-        ("json \\/", slashes),
-        ("json \\u", json_ascii),
-        ("debug", debug),
-    ]
-}
-
-/// `%2F` → `%2f`, the rest unchanged.
-fn lowercase_hex(percent: &str) -> String {
-    let mut out = String::new();
-    let mut hex_left = 0;
-    for c in percent.chars() {
-        if c == '%' {
-            hex_left = 2;
-            out.push(c);
-        } else if hex_left > 0 {
-            hex_left -= 1;
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    let upper = Spelling::JsonUnicode.of(secret).replace("\\u", "\\U");
+    let upper = upper.to_uppercase().replace("\\U", "\\u");
+    all.push(("json \\u, uppercase hex".to_owned(), upper));
+    all
 }
 
 #[test]

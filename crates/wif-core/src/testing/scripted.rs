@@ -135,7 +135,7 @@ mod tests {
     use wiremock::{Mock, MockServer};
 
     async fn statuses(server: &MockServer, n: usize) -> Vec<u16> {
-        let client = reqwest::Client::new();
+        let client = crate::http::default_client().expect("the default client");
         let mut out = Vec::new();
         for _ in 0..n {
             let response = client
@@ -171,7 +171,8 @@ mod tests {
             )
             .mount(&server)
             .await;
-        let err = reqwest::Client::new()
+        let err = crate::http::default_client()
+            .expect("the default client")
             .get(server.uri())
             .timeout(Duration::from_millis(50))
             .send()
@@ -187,7 +188,7 @@ mod tests {
             .respond_with(ResponseTemplate::new(200))
             .mount(&server)
             .await;
-        let client = reqwest::Client::new();
+        let client = crate::http::default_client().expect("the default client");
         for auth in ["Bearer ya29.secret-token", "Basic abc", "Bearer "] {
             client
                 .get(server.uri())

@@ -61,7 +61,8 @@ pub fn authorize(emulator: &RunningEmulator, token: &str, kind: TokenKind) -> Is
 
 /// The emulator's `/_emulator/tokeninfo` answer for `token`.
 pub async fn tokeninfo(emulator: &RunningEmulator, token: &str) -> Value {
-    reqwest::Client::new()
+    wif::layers::core::http::default_client()
+        .unwrap()
         .get(format!("{}/_emulator/tokeninfo", emulator.base_url()))
         .bearer_auth(token)
         .send()
@@ -74,7 +75,15 @@ pub async fn tokeninfo(emulator: &RunningEmulator, token: &str) -> Value {
 
 /// The JSON a plain GET of `url` answers.
 pub async fn get_json(url: &str) -> Value {
-    reqwest::get(url).await.unwrap().json().await.unwrap()
+    wif::layers::core::http::default_client()
+        .unwrap()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// The status and the JSON body of `response` (the body must be JSON).

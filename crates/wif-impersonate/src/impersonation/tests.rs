@@ -40,7 +40,7 @@ fn builder(server: &MockServer) -> ImpersonationBuilder {
     Impersonation::builder()
         .federated(StaticTokenProvider::new(AccessToken::new(FEDERATED)))
         .url(format!("{}{}", server.uri(), sa_path()))
-        .http_client(reqwest::Client::new())
+        .http_client(wif_core::http::default_client().unwrap())
         .retry_policy(fast_retry(3))
         .clock(Arc::new(FixedClock(now())))
 }
@@ -228,6 +228,21 @@ async fn expire_time_accepts_rfc3339_and_rejects_the_rest() {
             }
         }
     }
+}
+
+/// HTTP servers send `Date`, so only the parser sees an answer without the server's clock: an
+/// expiry already past can then only be checked against this machine's.
+#[test]
+fn an_expired_answer_without_a_server_date_blames_this_clock() {
+    let body = json!({"accessToken": IMPERSONATED, "expireTime": "2001-01-01T00:00:00Z"});
+    let err = parse_response(body.to_string().as_bytes(), now(), None).expect_err("already past");
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err:?}");
+    assert!(
+        err.hint()
+            .is_some_and(|h| h.contains("check this machine's clock")),
+        "{err}"
+    );
+    assert!(!format!("{err:?}").contains(IMPERSONATED), "{err:?}");
 }
 
 #[tokio::test]

@@ -4,44 +4,15 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wif_core::{AccessToken, Error, MapEnvironment, RetryPolicy, TokenProvider, async_trait};
+use wif_core::{Error, MapEnvironment, RetryPolicy};
 use wif_storage::{Object, Storage, UploadOptions, UploadSource};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-/// Hands out `tok-N` where N counts the invalidations so far.
-#[derive(Debug, Default)]
-pub struct CountingProvider {
-    pub invalidations: AtomicU32,
-    pub tokens: AtomicU32,
-}
-
-impl CountingProvider {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
-    }
-    pub fn invalidations(&self) -> u32 {
-        self.invalidations.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait]
-impl TokenProvider for CountingProvider {
-    async fn token(&self) -> Result<AccessToken, Error> {
-        self.tokens.fetch_add(1, Ordering::SeqCst);
-        Ok(AccessToken::new(format!(
-            "tok-{}",
-            self.invalidations.load(Ordering::SeqCst)
-        )))
-    }
-    fn invalidate(&self) {
-        self.invalidations.fetch_add(1, Ordering::SeqCst);
-    }
-}
+pub use wif_core::testing::CountingProvider;
 
 /// Fast retries for tests: 4 attempts, 5–20 ms backoff.
 pub fn fast_retries() -> RetryPolicy {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use wif_core::protocol;
 use wif_core::testing::Scripted;
 use wiremock::{Request, Respond, ResponseTemplate};
 
@@ -14,11 +15,11 @@ use crate::request::{GRANT_TYPE, REQUESTED_TOKEN_TYPE};
 
 /// The subject token types STS knows (`docs/protocol.md#sts-request`).
 const SUBJECT_TOKEN_TYPES: [&str; 5] = [
-    "urn:ietf:params:oauth:token-type:jwt",
-    "urn:ietf:params:oauth:token-type:id_token",
-    "urn:ietf:params:oauth:token-type:saml2",
-    "urn:ietf:params:aws:token-type:aws4_request",
-    "urn:ietf:params:oauth:token-type:mtls",
+    protocol::JWT_SUBJECT_TOKEN_TYPE,
+    protocol::ID_TOKEN_SUBJECT_TOKEN_TYPE,
+    protocol::SAML2_SUBJECT_TOKEN_TYPE,
+    protocol::AWS_SUBJECT_TOKEN_TYPE,
+    protocol::MTLS_SUBJECT_TOKEN_TYPE,
 ];
 
 /// The errors Google STS documents, each answered with its status and RFC 6749 body as STS

@@ -191,12 +191,7 @@ pub fn exchange(server: &MockServer) -> StsExchange {
 
 /// A mock STS answering every POST with `response`.
 pub async fn sts_answering(response: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(response)
-        .mount(&server)
-        .await;
-    server
+    wif_core::testing::server_answering("POST", response).await
 }
 
 /// A mock STS answering its first `failures` POSTs with `failure`, then with a one-hour token.

@@ -18,7 +18,7 @@ use super::{AWS_SUBJECT_TOKEN_TYPE, MTLS_SUBJECT_TOKEN_TYPE, ParseNotes};
 
 /// The default `regional_cred_verification_url` (Go's default; gcloud always writes this value).
 pub const DEFAULT_REGIONAL_CRED_VERIFICATION_URL: &str =
-    "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15";
+    wif_core::protocol::DEFAULT_REGIONAL_CRED_VERIFICATION_URL;
 /// The executable timeout used when `timeout_millis` is absent.
 pub const DEFAULT_EXECUTABLE_TIMEOUT_MILLIS: u32 = 30_000;
 /// The accepted `timeout_millis` range (5 s to 120 s), as in both of Google's libraries.

@@ -35,7 +35,7 @@ const AWS_METADATA_PATHS: [(&str, &[&str]); 3] = [
 
 /// The only query a `regional_cred_verification_url` may carry: the request Google STS sends on
 /// to AWS is the signed `GetCallerIdentity` call, nothing else.
-const GET_CALLER_IDENTITY_QUERY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
+const GET_CALLER_IDENTITY_QUERY: &str = wif_core::protocol::GET_CALLER_IDENTITY_QUERY;
 
 /// Azure's managed-identity token endpoint on the instance metadata service.
 const AZURE_IDENTITY_PATH: &str = "/metadata/identity/oauth2/token";

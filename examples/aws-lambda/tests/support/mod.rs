@@ -91,7 +91,8 @@ pub fn lambda_credentials_with_metadata(
 }
 
 pub fn handler(creds: Credentials, gcs: &MockServer) -> Handler {
-    let http = reqwest::Client::new();
+    let http =
+        wif::layers::core::http::default_client().unwrap_or_else(|e| panic!("HTTP client: {e}"));
     Handler::new(creds, http, &gcs.uri())
         .unwrap_or_else(|e| panic!("handler: {e}"))
         // Fast, deterministic retries for the 5xx test.
