@@ -5,8 +5,10 @@
 //! bindings changed, the server's clock ahead of ours. Google's clients treat that 401
 //! (`UNAUTHENTICATED` over gRPC) as permanent, and would keep sending the same cached token.
 //! [`RefreshOnUnauthorized`] wraps a client's retry policy: after a first attempt refused as
-//! unauthenticated, it drops wif's cached token and retries once, with a new one. Retrying is
-//! safe whatever the request: a request refused for its credentials had no effect.
+//! unauthenticated, it drops every token wif cached for the chain (the impersonated one and the
+//! federated one under it: which of them the server stopped accepting is unknown) and retries
+//! once, with new ones. Retrying is safe whatever the request: a request refused for its
+//! credentials had no effect.
 
 use std::fmt;
 use std::sync::Arc;

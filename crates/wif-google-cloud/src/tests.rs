@@ -234,3 +234,52 @@ async fn nothing_shows_the_token() {
     let shown = format!("{provider:?} {headers:?} {access:?}");
     assert!(!shown.contains("secret-value-123"), "{shown}");
 }
+
+/// Counts `invalidate_all` calls; hands out one static token.
+#[derive(Debug, Default)]
+struct Invalidations(std::sync::atomic::AtomicU32);
+
+#[async_trait]
+impl TokenProvider for Invalidations {
+    async fn token(&self) -> Result<AccessToken, Error> {
+        Ok(AccessToken::new("ya29.x"))
+    }
+    fn invalidate_all(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_first_401_refreshes_and_retries_once_then_the_wrapped_policy_decides() {
+    use google_cloud_gax::error::Error as GaxError;
+    use google_cloud_gax::retry_policy::{NeverRetry, RetryPolicy};
+    use google_cloud_gax::retry_result::RetryResult;
+    use google_cloud_gax::retry_state::RetryState;
+
+    let counter = Arc::new(Invalidations::default());
+    let provider = WifCredentialsProvider::from_token_provider(counter.clone());
+    let policy = provider.refresh_on_unauthorized(NeverRetry);
+    let unauthorized = || GaxError::http(401, HeaderMap::new(), bytes::Bytes::new());
+    let invalidations = || counter.0.load(std::sync::atomic::Ordering::SeqCst);
+
+    // Not idempotent, and still retried: a refused request had no effect.
+    let first = RetryState::new(false).set_attempt_count(1u32);
+    assert!(matches!(
+        policy.on_error(&first, unauthorized()),
+        RetryResult::Continue(_)
+    ));
+    assert_eq!(invalidations(), 1);
+    // Refused again with the new token: the wrapped policy's verdict, no more refreshing.
+    let second = RetryState::new(false).set_attempt_count(2u32);
+    assert!(!matches!(
+        policy.on_error(&second, unauthorized()),
+        RetryResult::Continue(_)
+    ));
+    // Anything else goes to the wrapped policy too.
+    let not_found = GaxError::http(404, HeaderMap::new(), bytes::Bytes::new());
+    assert!(!matches!(
+        policy.on_error(&first, not_found),
+        RetryResult::Continue(_)
+    ));
+    assert_eq!(invalidations(), 1);
+}
