@@ -4,15 +4,19 @@ Usage:
     python google_auth_bench.py cold   CONFIG                   # first token, whole process
     python google_auth_bench.py cached CONFIG BATCHES CALLS     # ns per cached token check
     python google_auth_bench.py herd   CONFIG CALLERS           # CALLERS concurrent cold callers
+    python google_auth_bench.py refresh CONFIG                  # first token, then one refresh()
 
 CONFIG is an `external_account` file the emulator wrote; AWS variables, if any, come from this
 process's environment (google-auth reads them there). One line goes to stdout, `ok key=value...`
 or `error: ...`; a token is never printed.
 
 Guards: every request must go to loopback (anything else fails the run instead of reaching the
-internet), and every request has a 10 s timeout.
+internet), and every request has a 10 s timeout. The bench's real-network run names the hosts it
+answers in WIF_BENCH_NETWORK_HOSTS; they are allowed only where the process's network has no
+interface but loopback (the bench's private namespace), so they can never reach the real services.
 """
 
+import os
 import sys
 import threading
 import time
@@ -26,12 +30,27 @@ import google.auth.transport.requests  # noqa: E402
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 
 
+def private_network_hosts():
+    """The hosts of the bench's private network, when this process is in one."""
+    names = os.environ.get("WIF_BENCH_NETWORK_HOSTS")
+    if not names:
+        return set()
+    with open("/proc/net/dev") as f:
+        interfaces = [line.split(":")[0].strip() for line in f.readlines()[2:]]
+    if any(name != "lo" for name in interfaces):
+        raise RuntimeError("WIF_BENCH_NETWORK_HOSTS is honoured only in the bench's private network")
+    return set(names.split(","))
+
+
+ALLOWED_HOSTS = {"127.0.0.1", "localhost"} | private_network_hosts()
+
+
 class LoopbackRequest(google.auth.transport.requests.Request):
     """google-auth's own requests transport (one session, keep-alive), loopback only."""
 
     def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
         host = urllib.parse.urlsplit(url).hostname
-        if host not in ("127.0.0.1", "localhost"):
+        if host not in ALLOWED_HOSTS:
             raise RuntimeError(f"google-auth tried to reach {host!r}, not the emulator")
         return super().__call__(url, method=method, body=body, headers=headers, timeout=10, **kwargs)
 
@@ -108,6 +127,16 @@ def herd(path, callers):
     return line
 
 
+def refresh(path):
+    """A cold token, then one more refresh() (google-auth refreshes only when asked)."""
+    request = LoopbackRequest()
+    credentials = load(path, request)
+    cached_token(credentials, request)
+    started = time.perf_counter()
+    credentials.refresh(request)
+    return f"refresh_us={int((time.perf_counter() - started) * 1e6)}"
+
+
 def main():
     args = sys.argv[1:]
     try:
@@ -117,6 +146,8 @@ def main():
             line = cached(args[1], int(args[2]), int(args[3]))
         elif len(args) == 3 and args[0] == "herd":
             line = herd(args[1], int(args[2]))
+        elif len(args) == 2 and args[0] == "refresh":
+            line = refresh(args[1])
         else:
             print(__doc__, file=sys.stderr)
             return 2

@@ -1,17 +1,21 @@
 //! `cargo xtask bench`: measures wif against its peers and writes `docs/benchmarks.md`.
 //!
-//! 1. builds the release `wif` CLI and Lambda example, and the google-cloud-auth peer
-//!    (`xtask/peers/gcauth-bench`, its own workspace, into `target/peers`);
+//! 1. builds the release `wif` CLI and Lambda example, and the google-cloud-auth peers
+//!    (`xtask/peers/gcauth-bench`, its own workspace, into `target/peers`: the bench binary and
+//!    `gcauth-lambda`, the Lambda example's shape);
 //! 2. prepares the Python venv of `cargo xtask reference` (google-auth from PyPI, once);
 //! 3. runs criterion on the cached token (`tests/benches/cached_token.rs`);
 //! 4. runs the chain bench (`tests/benches/chain/`), which starts one emulator and measures wif
 //!    and both peers against it: cold chain, round trips, connections, cached token, thundering
 //!    herd, peer behaviours under faults, footprint;
-//! 5. runs the emulator at scale (`tests/benches/emulator_scale.rs`: 1 million BigQuery rows,
+//! 5. runs the chain bench's real-network mode (`--realnet`, `tests/benches/chain/realnet/`):
+//!    the same clients over HTTPS to the production host names, with DNS, at round trips of 20
+//!    and 100 ms, in a private network namespace;
+//! 6. runs the emulator at scale (`tests/benches/emulator_scale.rs`: 1 million BigQuery rows,
 //!    1 GiB of objects);
-//! 6. writes `docs/benchmarks.md`: machine facts, date, commit, how to reproduce, then the
-//!    chain bench's report (which includes criterion's results and the targets), then the
-//!    emulator's.
+//! 7. writes `docs/benchmarks.md`: machine facts, date, commit, how to reproduce, then the
+//!    chain bench's report (which includes criterion's results and the targets), the
+//!    real-network section, then the emulator's.
 //!
 //! Never part of `cargo xtask ci` (CI only compiles the benches). `--runs N` sets the cold-start
 //! repetitions (default 10).
@@ -56,21 +60,23 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let peer_target = target.join("peers");
     // Twice, as wif is: the release profile (size-optimized, like the `wif` binary) for whole
     // processes and footprint, and `inprocess` (O3, like wif's bench profile) for the library
-    // measured inside a process (cached token, thundering herd).
-    for profile in ["release", "inprocess"] {
-        crate::cargo(
-            &[
-                "build",
-                "--profile",
-                profile,
-                "--locked",
-                "--manifest-path",
-                &peer_manifest.to_string_lossy(),
-                "--target-dir",
-                &peer_target.to_string_lossy(),
-            ],
-            &[],
-        )?;
+    // measured inside a process (cached token, thundering herd; the bench binary only).
+    for (profile, only) in [("release", None), ("inprocess", Some("gcauth-bench"))] {
+        let mut args = vec![
+            "build".to_owned(),
+            "--profile".to_owned(),
+            profile.to_owned(),
+            "--locked".to_owned(),
+            "--manifest-path".to_owned(),
+            peer_manifest.to_string_lossy().into_owned(),
+            "--target-dir".to_owned(),
+            peer_target.to_string_lossy().into_owned(),
+        ];
+        if let Some(bin) = only {
+            args.extend(["--bin".to_owned(), bin.to_owned()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::cargo(&args, &[])?;
     }
     let python = crate::reference::prepare_venv(&target.join("reference-venv"))?;
 
@@ -108,6 +114,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "--gcauth-inprocess",
             exe(&peer_target.join("inprocess"), "gcauth-bench"),
         ),
+        (
+            "--gcauth-lambda",
+            exe(&peer_target.join("release"), "gcauth-lambda"),
+        ),
         ("--python", python.clone()),
         ("--script", root.join("xtask/peers/google_auth_bench.py")),
         ("--criterion", criterion_dir.clone()),
@@ -136,6 +146,17 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let chain_md = std::fs::read_to_string(&chain_out)
         .map_err(|e| format!("cannot read {}: {e}", chain_out.display()))?;
 
+    let realnet_out = bench_dir.join("realnet.md");
+    let realnet_arg = realnet_out.to_string_lossy().into_owned();
+    let mut realnet = chain.clone();
+    if let Some(out) = realnet.iter().position(|a| *a == "--out") {
+        realnet[out + 1] = &realnet_arg;
+    }
+    realnet.push("--realnet");
+    crate::cargo(&realnet, &[])?;
+    let realnet_md = std::fs::read_to_string(&realnet_out)
+        .map_err(|e| format!("cannot read {}: {e}", realnet_out.display()))?;
+
     let scale_out = bench_dir.join("emulator_scale.md");
     crate::cargo(
         &[
@@ -158,7 +179,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         &root,
         &python,
         runs,
-        &format!("{}\n\n{}", chain_md.trim_end(), scale_md),
+        &format!(
+            "{}\n\n{}\n\n{}",
+            chain_md.trim_end(),
+            realnet_md.trim_end(),
+            scale_md
+        ),
     );
     let out = root.join("docs/benchmarks.md");
     std::fs::write(&out, doc).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
@@ -194,7 +220,10 @@ fn document(root: &Path, python: &Path, runs: usize, chain: &str) -> String {
         "# Benchmarks\n\n\
          Generated by `cargo xtask bench` on {date} at commit {commit} — rerun it to refresh, \
          don't edit by hand. Every number below comes from that one run, every client against \
-         the same [wif-emulator](../crates/wif-emulator) on loopback (IMDSv2 required).\n\n\
+         the same [wif-emulator](../crates/wif-emulator) on loopback (IMDSv2 required), except \
+         the [real-network section](#real-network-tls-dns-and-round-trips): there the clients \
+         reach their own emulator over HTTPS, DNS and links with round-trip times, in a \
+         private network.\n\n\
          ## What is compared\n\n\
          * **wif** at this commit: the library in-process, and the release `wif token`.\n\
          * **{gcauth}**, the official Rust client: `external_account` credentials built from \
@@ -215,10 +244,13 @@ fn document(root: &Path, python: &Path, runs: usize, chain: &str) -> String {
          # the parts alone:\n\
          cargo bench -p wif-tests --bench cached_token -- {criterion_args}\n\
          cargo bench -p wif-tests --bench chain          # wif in-process only, markdown on stdout\n\
+         cargo bench -p wif-tests --bench chain -- --realnet  # the same over a real network\n\
          cargo bench -p wif-tests --bench emulator_scale # the emulator at 1 M rows / 1 GiB\n\
          ```\n\n\
-         Needs Python 3 with `venv` (the first run installs google-auth from PyPI) and GNU \
-         `/usr/bin/time` for peak RSS (without it that column says –).\n\n",
+         Needs Python 3 with `venv` (the first run installs google-auth from PyPI), GNU \
+         `/usr/bin/time` for peak RSS (without it that column says –), and for the real-network \
+         section `unshare`, `mount` and `ip` (util-linux, iproute2) with root or unprivileged \
+         user namespaces.\n\n",
         date = now_utc(),
         machine = machine(python),
         criterion_args = CRITERION_ARGS.join(" "),

@@ -65,6 +65,7 @@ mod builder;
 mod client;
 mod hints;
 mod insert;
+pub mod json_lines;
 mod metadata;
 mod param;
 mod query;

@@ -3,7 +3,8 @@
 //! A Lambda function's environment (AWS role credentials in env vars) → a SigV4-signed
 //! `GetCallerIdentity` request as the subject token → Google STS → service-account impersonation
 //! → BigQuery insert and query → Cloud Storage upload and read-back; then the other AWS way, an
-//! AWS-issued JWT (outbound identity federation) for an OIDC provider. AWS and Google are played by
+//! AWS-issued JWT (outbound identity federation) for an OIDC provider; then the same
+//! configuration on an ECS task, an EKS pod with Pod Identity and one with IRSA. AWS and Google are played by
 //! the in-process emulator, which verifies every signature and token for real, so a demo that
 //! succeeds proves the chain works. Each step says what it proved, who checked it, and how long
 //! it took; no secret is ever printed.
@@ -181,15 +182,62 @@ pub(crate) async fn run(out: &mut dyn Write) -> Result<(), Error> {
     );
     drop(token);
 
+    // Where else an AWS workload runs: the same gcloud configuration, only the platform's
+    // environment differs, and the source finds the identity where the platform puts it.
+    let configs = dir.path();
+    for (platform, env_file, how) in [
+        (
+            "an ECS task (task role)",
+            "aws-ecs.env",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI → the ECS agent's container credentials",
+        ),
+        (
+            "an EKS pod (EKS Pod Identity)",
+            "aws-eks-pod-identity.env",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI + AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE → the Pod Identity agent",
+        ),
+        (
+            "an EKS pod (EKS IRSA)",
+            "aws-eks-irsa.env",
+            "AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE → AWS STS AssumeRoleWithWebIdentity",
+        ),
+    ] {
+        let vars = wif_emulator::configs::read_env_file(&configs.join(env_file)).map_err(|e| {
+            internal("could not read the emulator's environment file").with_source(e)
+        })?;
+        let mut env = MapEnvironment::new();
+        for (name, value) in vars {
+            env.set(name, value);
+        }
+        let metadata_before = emulator.requests(Endpoint::Imds);
+        let started = Instant::now();
+        let creds = Credentials::builder()
+            .environment(Arc::new(env))
+            .config_file(configs.join("aws-lambda.json"))?
+            .build()?;
+        let token = creds.token().await?;
+        n.step(
+            &format!("The same aws-lambda.json on {platform}"),
+            &format!("{env_file}: {how}"),
+            &format!(
+                "a token for {service_account}, valid {} s; instance metadata calls: {}",
+                token.remaining().map(|d| d.as_secs()).unwrap_or(0),
+                emulator.requests(Endpoint::Imds) - metadata_before
+            ),
+            Some(started.elapsed()),
+        );
+    }
+
     n.title(&format!(
         "every step succeeded. Requests the emulator served: AWS STS {}, Google STS {}, \
-         IAM Credentials {}, BigQuery {}, Cloud Storage {}, instance metadata {} (a Lambda \
-         function has none to call)",
+         IAM Credentials {}, BigQuery {}, Cloud Storage {}, container credentials {}, \
+         instance metadata {} (Lambda, ECS and EKS have none to call)",
         emulator.requests(Endpoint::AwsSts),
         emulator.requests(Endpoint::GoogleSts),
         emulator.requests(Endpoint::IamCredentials),
         emulator.requests(Endpoint::BigQuery),
         emulator.requests(Endpoint::Storage),
+        emulator.requests(Endpoint::ContainerCredentials),
         emulator.requests(Endpoint::Imds),
     ));
     emulator.shutdown().await;

@@ -111,6 +111,8 @@ fn banner(emulator: &RunningEmulator, dir: &std::path::Path) -> String {
          \x20 set -a; . {d}/aws-lambda.env; set +a\n\
          \x20 export GOOGLE_APPLICATION_CREDENTIALS={d}/aws-lambda.json\n\
          \x20 wif token\n\
+         the same aws-lambda.json on an ECS task, an EKS pod with Pod Identity, or with IRSA:\n\
+         load aws-ecs.env, aws-eks-pod-identity.env or aws-eks-irsa.env instead (in a new shell).\n\
          \n\
          Ctrl-C stops the emulator."
     )
@@ -140,6 +142,7 @@ mod tests {
             "wif bq query 'SELECT COUNT(*) AS n FROM `wif-demo.demo.events`'".to_owned(),
             "--credentials /abs/dir/aws-lambda.json".to_owned(),
             "export GOOGLE_APPLICATION_CREDENTIALS=/abs/dir/aws-lambda.json".to_owned(),
+            "aws-ecs.env, aws-eks-pod-identity.env or aws-eks-irsa.env".to_owned(),
         ] {
             assert!(text.contains(&want), "{want:?} missing from:\n{text}");
         }

@@ -14,7 +14,7 @@
 //! `crate::emulator_host`).
 //!
 //! Copies survive an interruption. An upload large enough for a resumable session keeps the
-//! session ([`upload_sessions`]), and a download to a file keeps what arrived in a partial file
+//! session ([`wif_storage::upload_sessions`]), and a download to a file keeps what arrived in a partial file
 //! beside it (`wif_storage`'s `download_to_file_resumable`, checked by generation and CRC32C):
 //! running the same `wif gcs cp` again continues where the last run stopped. Both are removed
 //! when the copy succeeds or fails for good. A downloaded file that replaces an existing one
@@ -30,9 +30,7 @@ use wif_storage::{
     ListEntry, ListOptions, Object, Preconditions, Storage, UploadOptions, UploadSource,
 };
 
-mod upload_sessions;
-
-use upload_sessions::{UploadKey, UploadSessions};
+use wif_storage::{UploadKey, UploadSessions};
 
 /// Transfers at least this large get a progress bar (on a terminal).
 const PROGRESS_MIN_BYTES: u64 = 4 * 1024 * 1024;
@@ -179,7 +177,7 @@ async fn upload(gcs: &Gcs<'_>, from: &Path, mut dest: GsUrl) -> Result<(), Error
 }
 
 /// Uploads through a resumable session, continuing the one a previous run left when there is
-/// one, and keeping a new one until the upload is done (see [`upload_sessions`]).
+/// one, and keeping a new one until the upload is done (see [`wif_storage::upload_sessions`]).
 async fn upload_resumable(
     gcs: &Gcs<'_>,
     from: &Path,

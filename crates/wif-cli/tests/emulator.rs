@@ -89,7 +89,7 @@ fn demo_narrates_every_step_of_the_chain_and_shows_no_secret() {
 
     // Each part of the story is a step of its own, told in the order it happens.
     type IsStep = fn(&str) -> bool;
-    let story: [(&str, IsStep); 7] = [
+    let story: [(&str, IsStep); 10] = [
         ("Google STS exchange", |t| t.contains("STS")),
         ("impersonation", |t| {
             t.to_lowercase().contains("impersonation")
@@ -110,6 +110,9 @@ fn demo_narrates_every_step_of_the_chain_and_shows_no_secret() {
         ("AWS-issued JWT", |t| {
             t.contains("JWT") && t.contains("outbound identity federation")
         }),
+        ("ECS", |t| t.contains("ECS task")),
+        ("EKS Pod Identity", |t| t.contains("EKS Pod Identity")),
+        ("EKS IRSA", |t| t.contains("EKS IRSA")),
     ];
     let mut previous = 0;
     for (what, matches) in story {
@@ -124,6 +127,13 @@ fn demo_narrates_every_step_of_the_chain_and_shows_no_secret() {
         );
         previous = *number;
     }
+    // ECS and EKS, like Lambda, find the identity in the environment.
+    assert_eq!(
+        run.stdout.matches("instance metadata calls: 0").count(),
+        3,
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout.contains("every step succeeded"),
         "{}",
@@ -233,7 +243,13 @@ impl Emulator {
 
     /// The variables of `aws-lambda.env`, parsed as a shell would source its `export` lines.
     fn lambda_env(&self) -> Vec<(String, String)> {
-        let text = std::fs::read_to_string(self.config("aws-lambda.env")).unwrap();
+        self.env_file("aws-lambda.env")
+    }
+
+    /// The variables of the environment file `name`, parsed as a shell would source its
+    /// `export` lines.
+    fn env_file(&self, name: &str) -> Vec<(String, String)> {
+        let text = std::fs::read_to_string(self.config(name)).unwrap();
         text.lines()
             .filter(|l| !l.trim().is_empty())
             .map(|line| {
@@ -367,6 +383,45 @@ fn emulator_configs_give_tokens_to_wif_token_and_ctrl_c_stops_it() {
         imds_before,
         "a Lambda function has no metadata service to call"
     );
+    // The same configuration on ECS and EKS: the identity is in the environment the platform
+    // gives (a container credentials endpoint, a web identity token), never in instance metadata.
+    let workload_secrets = [
+        std::fs::read_to_string(emulator.config("eks-pod-identity-token")).unwrap(),
+        std::fs::read_to_string(emulator.config("eks-irsa-token.jwt")).unwrap(),
+    ];
+    for env_file in [
+        "aws-ecs.env",
+        "aws-eks-pod-identity.env",
+        "aws-eks-irsa.env",
+    ] {
+        let mut env = emulator.env_file(env_file);
+        assert!(
+            env.iter().all(|(name, _)| name != "AWS_SECRET_ACCESS_KEY"),
+            "{env_file} holds no keys: {env:?}"
+        );
+        // Traced at every level: the logs must not hold a key or a token either.
+        env.push(("RUST_LOG".into(), "trace".into()));
+        let path = emulator.config("aws-lambda.json");
+        let run = emulator.wif(&["token", "--credentials", path_str(&path)], &env);
+        run.assert_code(0);
+        for secret in &workload_secrets {
+            assert!(
+                !run.stdout.contains(secret.as_str()) && !run.stderr.contains(secret.as_str()),
+                "{env_file}: a workload token leaked"
+            );
+        }
+        assert_no_secret(&run, "stderr", &run.stderr);
+    }
+    assert_eq!(
+        emulator.count("imds"),
+        imds_before,
+        "ECS and EKS workloads have no metadata service to call"
+    );
+    assert_eq!(
+        emulator.count("container-credentials"),
+        2,
+        "ECS and Pod Identity"
+    );
     token("aws-ec2-imdsv2.json", &[]);
     assert!(
         emulator.count("imds") >= imds_before + 3,
@@ -374,8 +429,8 @@ fn emulator_configs_give_tokens_to_wif_token_and_ctrl_c_stops_it() {
     );
     token("file.json", &[]);
     token("url.json", &[]);
-    assert_eq!(emulator.count("google-sts"), 4, "one exchange per run");
-    assert_eq!(emulator.count("iam"), 4, "one impersonation per run");
+    assert_eq!(emulator.count("google-sts"), 7, "one exchange per run");
+    assert_eq!(emulator.count("iam"), 7, "one impersonation per run");
 
     #[cfg(unix)]
     {

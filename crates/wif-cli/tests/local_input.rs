@@ -16,13 +16,7 @@ use support::*;
 
 /// A FIFO nobody writes to, in `world`'s temp dir.
 fn fifo(world: &World, name: &str) -> PathBuf {
-    let path = world.dir.path().join(name);
-    let made = std::process::Command::new("mkfifo")
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(made.success(), "mkfifo {}", path.display());
-    path
+    wif_core::testing::fifo_at(world.dir.path().join(name))
 }
 
 /// Runs `wif args…` with `env`, within the time limit.

@@ -648,6 +648,44 @@ mod tests {
         );
     }
 
+    /// Steady callers across several expiries: while a token is valid, every call is answered at
+    /// its first poll (no caller ever waits on a refresh), and each token's approach to expiry
+    /// causes exactly one upstream call.
+    #[tokio::test(start_paused = true)]
+    async fn steady_callers_across_expiries_never_wait_and_cause_one_refresh_each() {
+        // 60 s tokens: fresh for 30 s (half the life), then stale for 20 s.
+        let cache = on_tokio_clock(Upstream::new(Duration::from_secs(60)));
+        cache.token().await.expect("cold");
+        let mut seen = vec!["token-1".to_owned()];
+        let started = Instant::now();
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        // Four lifetimes, 20 calls a second.
+        while started.elapsed() < Duration::from_secs(240) {
+            for _ in 0..10 {
+                let call = cache.token();
+                let token = match std::pin::pin!(call).poll(&mut cx) {
+                    std::task::Poll::Ready(token) => token.expect("token"),
+                    std::task::Poll::Pending => {
+                        panic!("a caller waited at {:?}", started.elapsed())
+                    }
+                };
+                assert!(token.remaining().is_some_and(|r| r > Duration::ZERO));
+                if seen.last() != Some(&value(&token)) {
+                    seen.push(value(&token));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let calls = cache.provider().calls() as usize;
+        assert_eq!(
+            calls,
+            seen.len(),
+            "one upstream call per token handed out: {seen:?}"
+        );
+        // The cold fill, then one refresh per 30 s of freshness over 240 s.
+        assert!((8..=9).contains(&calls), "{calls} refreshes: {seen:?}");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn failed_refresh_keeps_serving_a_still_valid_token() {
         let mut upstream = Upstream::new(HOUR);

@@ -14,10 +14,12 @@ use crate::{Error, ErrorKind, Step};
 
 mod api_base;
 mod date;
+mod resolve;
 mod tls;
 
 pub use api_base::{ApiBase, ApiBaseFrom, ApiBaseRequest, check_token_destination};
 pub use date::{clock_skew_seconds, parse_http_date};
+pub use resolve::{PREFETCH_KEPT, Resolver};
 pub use tls::{CertificateDer, crypto_provider, root_store, tls_config, tls_config_builder};
 
 /// Connect timeout of the default client.

@@ -52,6 +52,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod api_client;
 mod cache;
 mod cause;
 pub mod causes;
@@ -75,6 +76,7 @@ mod retry;
 mod source;
 #[cfg(any(test, feature = "testing", feature = "fuzzing"))]
 mod spelling;
+pub mod step_call;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

@@ -103,6 +103,22 @@ pub fn assert_no_secrets(what: &str, text: &str, secrets: &[&str]) {
     }
 }
 
+/// Makes a named pipe (FIFO) at `path` that nobody writes to, and returns the path: the local
+/// file that blocks a plain `open` for reading until a writer comes, for the tests proving that
+/// a reader of local input refuses it at once instead. Panics when it cannot be made.
+#[cfg(unix)]
+#[track_caller]
+pub fn fifo_at(path: impl Into<std::path::PathBuf>) -> std::path::PathBuf {
+    let path = path.into();
+    let made = rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &path,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    );
+    assert!(made.is_ok(), "mkfifo {}: {made:?}", path.display());
+    path
+}
+
 /// What of its request an [`EchoRequest`] server quotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

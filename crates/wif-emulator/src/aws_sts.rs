@@ -1,7 +1,8 @@
 //! AWS STS at `/aws/sts`: `GetCallerIdentity`, what Google STS asks AWS when it receives an AWS
 //! subject token, served so that `wif explain --call-aws` and tests can see the ARN Google would
 //! see without an AWS account; and `GetWebIdentityToken`, the JWT of AWS's outbound identity
-//! federation ([`crate::aws_sts_jwt`]).
+//! federation ([`crate::aws_sts_jwt`]); and `AssumeRoleWithWebIdentity`, unsigned, for EKS IRSA
+//! ([`crate::aws_web_identity`]).
 //!
 //! `POST /aws/sts` (or `GET`) with `Action=GetCallerIdentity&Version=2011-06-15` (or
 //! `Action=GetWebIdentityToken&…`) in the query or a form body. The SigV4 signature of the
@@ -66,6 +67,10 @@ async fn handle(
         (None, _) => return error_response(400, "Sender", "MissingAction", "Missing Action"),
         (Some("GetCallerIdentity"), None | Some("2011-06-15")) => false,
         (Some("GetWebIdentityToken"), None | Some("2011-06-15")) => true,
+        // Unsigned: the web identity token is the proof.
+        (Some("AssumeRoleWithWebIdentity"), Some("2011-06-15")) => {
+            return crate::aws_web_identity::assume_role(&state, &params);
+        }
         (Some(action), version) => {
             return error_response(
                 400,

@@ -161,6 +161,11 @@ pub struct EmulatorConfig {
     /// The longest service-account token IAM Credentials issues: 1 h, or up to 12 h where the
     /// org policy `constraints/iam.allowServiceAccountCredentialLifetimeExtension` allows it.
     pub max_token_lifetime: Duration,
+    /// When set, IAM Credentials issues every service-account token with this lifetime instead
+    /// of the one asked for (the request is still checked as usual): refresh tests and benches
+    /// then see a token near its expiry within seconds, without a client setting that real IAM
+    /// would refuse. Google STS's tokens follow [`federated_token_lifetime`](Self::federated_token_lifetime).
+    pub issued_token_lifetime: Option<Duration>,
     /// How long BigQuery remembers an `insertAll` row's `insertId`: a row re-sent within it is
     /// acknowledged and not stored again; after it, it is a new row (BigQuery's de-duplication
     /// is best effort and short-lived). Default one minute.
@@ -206,6 +211,7 @@ impl Default for EmulatorConfig {
             federated_token_lifetime: Duration::from_secs(3600),
             max_clock_skew: Duration::from_secs(15 * 60),
             max_token_lifetime: Duration::from_secs(3600),
+            issued_token_lifetime: None,
             insert_id_window: Duration::from_secs(60),
             anonymous_access: false,
         };

@@ -9,10 +9,17 @@
 //! |---|---|
 //! | `aws-lambda.json` | AWS, credentials and region from the environment (`aws-lambda.env`) |
 //! | `aws-lambda.env` | `export AWS_ACCESS_KEY_ID=…` lines for the Lambda case |
+//! | `aws-ecs.env` | an ECS task's environment: its role's container credentials endpoint |
+//! | `aws-eks-pod-identity.env` + `eks-pod-identity-token` | an EKS pod with Pod Identity: the agent's endpoint and the authorization token file |
+//! | `aws-eks-irsa.env` + `eks-irsa-token.jwt` | an EKS pod with IRSA: the role, the projected token file, AWS STS at the emulator |
 //! | `aws-ec2-imdsv2.json` | AWS, region and role credentials from the emulated IMDSv2 |
 //! | `file.json` + `oidc-token.jwt` | an OIDC token in a file (minted by the emulator) |
 //! | `url.json` | an OIDC token from `GET {base}/oidc/token` (`{"id_token": …}`) |
 //! | `executable.json` + `executable-token.sh` | an OIDC token printed by a `#!/bin/sh` script (pluggable auth) |
+//!
+//! The `aws-*.env` files all go with `aws-lambda.json`, the configuration gcloud writes for AWS:
+//! only the environment differs from one platform to the next, as on AWS. Each sets `AWS_REGION`,
+//! as Lambda, ECS and the IRSA webhook do.
 //!
 //! The executable source runs only where `GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1` is set,
 //! and its script needs a POSIX shell. For X.509 federation, [`certificate_config`] gives the
@@ -60,6 +67,19 @@ pub struct WrittenConfigs {
     pub aws_lambda: PathBuf,
     /// `aws-lambda.env`: the AWS environment of the Lambda case (`export NAME=value` lines).
     pub aws_lambda_env: PathBuf,
+    /// `aws-ecs.env`: an ECS task's environment (`AWS_CONTAINER_CREDENTIALS_FULL_URI` at the
+    /// emulated ECS agent; on ECS itself, `_RELATIVE_URI` at 169.254.170.2).
+    pub aws_ecs_env: PathBuf,
+    /// `aws-eks-pod-identity.env`: an EKS pod's Pod Identity environment (the agent's URI and
+    /// [`Self::eks_pod_identity_token`]).
+    pub aws_eks_pod_identity_env: PathBuf,
+    /// `eks-pod-identity-token`: the Pod Identity agent's authorization token.
+    pub eks_pod_identity_token: PathBuf,
+    /// `aws-eks-irsa.env`: an EKS pod's IRSA environment (`AWS_ROLE_ARN`, the token file, AWS STS
+    /// at the emulator through `AWS_ENDPOINT_URL_STS`).
+    pub aws_eks_irsa_env: PathBuf,
+    /// `eks-irsa-token.jwt`: the projected service-account token of IRSA.
+    pub eks_irsa_token: PathBuf,
     /// `aws-ec2-imdsv2.json`: AWS source through IMDSv2.
     pub aws_ec2_imdsv2: PathBuf,
     /// `file.json`: file source reading [`Self::oidc_token`].
@@ -100,6 +120,11 @@ pub fn write_configs(emulator: &RunningEmulator, dir: &Path) -> io::Result<Writt
         dir: dir.to_path_buf(),
         aws_lambda: dir.join("aws-lambda.json"),
         aws_lambda_env: dir.join("aws-lambda.env"),
+        aws_ecs_env: dir.join("aws-ecs.env"),
+        aws_eks_pod_identity_env: dir.join("aws-eks-pod-identity.env"),
+        eks_pod_identity_token: dir.join("eks-pod-identity-token"),
+        aws_eks_irsa_env: dir.join("aws-eks-irsa.env"),
+        eks_irsa_token: dir.join("eks-irsa-token.jwt"),
         aws_ec2_imdsv2: dir.join("aws-ec2-imdsv2.json"),
         file: dir.join("file.json"),
         oidc_token: dir.join("oidc-token.jwt"),
@@ -124,6 +149,29 @@ pub fn write_configs(emulator: &RunningEmulator, dir: &Path) -> io::Result<Writt
         &executable_config(emulator, &written.executable_script),
     )?;
     std::fs::write(&written.aws_lambda_env, env_file(&aws_lambda_env(emulator)))?;
+    std::fs::write(&written.aws_ecs_env, env_file(&aws_ecs_env(emulator)))?;
+    std::fs::write(
+        &written.eks_pod_identity_token,
+        emulator.pod_identity_token(),
+    )?;
+    std::fs::write(
+        &written.aws_eks_pod_identity_env,
+        env_file(&aws_eks_pod_identity_env(
+            emulator,
+            &written.eks_pod_identity_token,
+        )),
+    )?;
+    std::fs::write(
+        &written.eks_irsa_token,
+        emulator.mint_irsa_token(
+            crate::aws_web_identity::DEFAULT_SERVICE_ACCOUNT,
+            FILE_TOKEN_LIFETIME,
+        ),
+    )?;
+    std::fs::write(
+        &written.aws_eks_irsa_env,
+        env_file(&aws_eks_irsa_env(emulator, &written.eks_irsa_token)),
+    )?;
     Ok(written)
 }
 
@@ -319,6 +367,65 @@ pub fn aws_lambda_env(emulator: &RunningEmulator) -> Vec<(String, String)> {
         ),
         ("AWS_SESSION_TOKEN".into(), aws.session_token.clone()),
         ("AWS_REGION".into(), aws.region.clone()),
+    ]
+}
+
+/// The environment of an emulated ECS task with a task role: the emulated agent's endpoint
+/// (where ECS itself sets `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`, relative to 169.254.170.2)
+/// and the region.
+pub fn aws_ecs_env(emulator: &RunningEmulator) -> Vec<(String, String)> {
+    vec![
+        (
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI".into(),
+            format!(
+                "{}{}wif-demo-task",
+                emulator.base_url(),
+                crate::aws_container::ECS_PATH
+            ),
+        ),
+        ("AWS_REGION".into(), emulator.config().aws.region.clone()),
+    ]
+}
+
+/// The environment of an emulated EKS pod with a Pod Identity association: the emulated agent's
+/// endpoint, the authorization token file at `token_file`, and the region.
+pub fn aws_eks_pod_identity_env(
+    emulator: &RunningEmulator,
+    token_file: &Path,
+) -> Vec<(String, String)> {
+    vec![
+        (
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI".into(),
+            format!(
+                "{}{}",
+                emulator.base_url(),
+                crate::aws_container::POD_IDENTITY_PATH
+            ),
+        ),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE".into(),
+            token_file.display().to_string(),
+        ),
+        ("AWS_REGION".into(), emulator.config().aws.region.clone()),
+    ]
+}
+
+/// The environment of an emulated EKS pod with IRSA: what the pod identity webhook sets (the
+/// role, the projected token file at `token_file`, the region), and AWS STS at the emulator.
+pub fn aws_eks_irsa_env(emulator: &RunningEmulator, token_file: &Path) -> Vec<(String, String)> {
+    let aws = &emulator.config().aws;
+    vec![
+        ("AWS_ROLE_ARN".into(), aws.iam_role_arn()),
+        (
+            "AWS_WEB_IDENTITY_TOKEN_FILE".into(),
+            token_file.display().to_string(),
+        ),
+        ("AWS_REGION".into(), aws.region.clone()),
+        ("AWS_DEFAULT_REGION".into(), aws.region.clone()),
+        (
+            "AWS_ENDPOINT_URL_STS".into(),
+            format!("{}/aws/sts", emulator.base_url()),
+        ),
     ]
 }
 

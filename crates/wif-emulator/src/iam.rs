@@ -131,6 +131,7 @@ async fn generate(
             ),
         );
     }
+    let lifetime = state.config.issued_token_lifetime.unwrap_or(lifetime);
     let (token, issued) = state.issue(
         TokenKind::ServiceAccount,
         account.email.clone(),

@@ -6,7 +6,8 @@
 //! | path | plays |
 //! |---|---|
 //! | `/latest/…` | AWS instance metadata (IMDSv1/v2; optionally v2-only) |
-//! | `POST /aws/sts` | AWS STS `GetCallerIdentity` and `GetWebIdentityToken` (verifies SigV4, answers AWS's XML; [`aws_sts_jwt`]) |
+//! | `POST /aws/sts` | AWS STS `GetCallerIdentity` and `GetWebIdentityToken` (verifies SigV4, answers AWS's XML; [`aws_sts_jwt`]), `AssumeRoleWithWebIdentity` (EKS IRSA; [`aws_web_identity`]) |
+//! | `GET /ecs/v2/credentials/{id}`, `GET /eks/v1/credentials` | AWS container credentials: ECS's agent, EKS Pod Identity's agent ([`aws_container`]) |
 //! | `POST /v1/token` | Google STS (RFC 8693; verifies the AWS SigV4 subject token, the audience, the attribute condition; OIDC JWTs, including AWS's web identity tokens) |
 //! | `POST /v1/projects/-/serviceAccounts/{email}:generateAccessToken` | IAM Credentials |
 //! | `/bigquery/v2/…` | BigQuery: datasets, tables, `tabledata`, query jobs, GoogleSQL through `sqlparser` ([`bigquery`]) |
@@ -57,9 +58,11 @@ pub mod faults;
 pub mod leaks;
 mod state;
 
+pub mod aws_container;
 mod aws_imds;
 mod aws_sts;
 pub mod aws_sts_jwt;
+pub mod aws_web_identity;
 pub mod bigquery;
 pub mod configs;
 mod control;
@@ -105,14 +108,17 @@ pub enum Endpoint {
     Storage = 5,
     /// The emulator's own control API.
     Control = 6,
+    /// AWS container credentials (ECS's agent, EKS Pod Identity's agent).
+    ContainerCredentials = 7,
 }
 
 impl Endpoint {
-    pub(crate) const COUNT: usize = 7;
+    pub(crate) const COUNT: usize = 8;
 
     /// The emulated services, which the control API counts and injects faults into (not itself).
-    pub(crate) const SERVICES: [Endpoint; 6] = [
+    pub(crate) const SERVICES: [Endpoint; 7] = [
         Endpoint::Imds,
+        Endpoint::ContainerCredentials,
         Endpoint::AwsSts,
         Endpoint::GoogleSts,
         Endpoint::IamCredentials,
@@ -126,6 +132,8 @@ impl Endpoint {
             Endpoint::Imds
         } else if path.starts_with("/aws/") {
             Endpoint::AwsSts
+        } else if path.starts_with("/ecs/") || path.starts_with("/eks/") {
+            Endpoint::ContainerCredentials
         } else if path == "/v1/token" {
             Endpoint::GoogleSts
         } else if path.starts_with("/v1/projects/") {
@@ -144,10 +152,12 @@ impl Endpoint {
         }
     }
 
-    /// The name used by the control API (`imds`, `aws-sts`, `google-sts`, `iam`, `bigquery`, `storage`).
+    /// The name used by the control API (`imds`, `container-credentials`, `aws-sts`,
+    /// `google-sts`, `iam`, `bigquery`, `storage`).
     pub fn name(self) -> &'static str {
         match self {
             Endpoint::Imds => "imds",
+            Endpoint::ContainerCredentials => "container-credentials",
             Endpoint::AwsSts => "aws-sts",
             Endpoint::GoogleSts => "google-sts",
             Endpoint::IamCredentials => "iam",
@@ -241,6 +251,7 @@ impl Emulator {
 fn router(state: Arc<State>) -> Router {
     Router::new()
         .merge(aws_imds::routes())
+        .merge(aws_container::routes())
         .merge(aws_sts::routes())
         .merge(google_sts::routes())
         .merge(iam::routes())
@@ -337,6 +348,21 @@ impl RunningEmulator {
         lifetime: std::time::Duration,
     ) -> String {
         aws_sts_jwt::mint(&self.state, audiences, lifetime)
+    }
+
+    /// The authorization token EKS Pod Identity's emulated agent requires (a pod's projected
+    /// service-account token; `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` holds it): a JWT this
+    /// emulator signed, the same for its whole life.
+    pub fn pod_identity_token(&self) -> &str {
+        self.state.pod_identity_token()
+    }
+
+    /// A projected service-account token as EKS gives an IRSA pod (`sub`
+    /// `system:serviceaccount:{namespace}:{name}`, `aud` `sts.amazonaws.com`), valid for
+    /// `lifetime`: what `AWS_WEB_IDENTITY_TOKEN_FILE` holds, and the emulated AWS STS
+    /// `AssumeRoleWithWebIdentity` accepts.
+    pub fn mint_irsa_token(&self, service_account: &str, lifetime: std::time::Duration) -> String {
+        aws_web_identity::mint(&self.state, service_account, lifetime)
     }
 
     /// Enables or disables the emulated AWS account's outbound identity federation; while

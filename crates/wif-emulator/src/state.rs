@@ -59,6 +59,8 @@ pub struct State {
     pub(crate) imds_sessions: crate::aws_imds::Sessions,
     /// Outbound identity federation of the emulated AWS account, switchable at run time.
     outbound_federation: AtomicBool,
+    /// The token EKS Pod Identity's agent requires, minted at the first use.
+    pod_identity_token: std::sync::OnceLock<String>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -77,7 +79,22 @@ impl State {
             storage: crate::storage::Store::default(),
             bigquery: crate::bigquery::store::Store::default(),
             imds_sessions: crate::aws_imds::Sessions::default(),
+            pod_identity_token: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The authorization token EKS Pod Identity's emulated agent requires: a projected
+    /// service-account token (a JWT this emulator signed, for the audience
+    /// `pods.eks.amazonaws.com`), minted at the first use and the same afterwards.
+    pub fn pod_identity_token(&self) -> &str {
+        self.pod_identity_token.get_or_init(|| {
+            crate::oidc::mint(
+                self,
+                crate::aws_web_identity::DEFAULT_SERVICE_ACCOUNT,
+                crate::aws_web_identity::POD_IDENTITY_AUDIENCE,
+                Duration::from_secs(365 * 24 * 3600),
+            )
+        })
     }
 
     pub(crate) fn count(&self, endpoint: Endpoint) {

@@ -359,3 +359,24 @@ async fn delegates_must_exist_and_other_methods_are_not_served() {
         .unwrap();
     assert_eq!(response.status(), 404);
 }
+
+#[tokio::test]
+async fn a_set_issued_lifetime_replaces_the_one_asked_for() {
+    let mut config = EmulatorConfig::default();
+    config.issued_token_lifetime = Some(Duration::from_secs(30));
+    let emulator = start(config).await;
+    let bearer = federated(&emulator, Duration::from_secs(3600));
+    let (status, answer) = generate(&emulator, DEFAULT_SERVICE_ACCOUNT, Some(&bearer)).await;
+    assert_eq!(status, 200, "{answer}");
+    let left = parse_rfc3339(answer["expireTime"].as_str().unwrap())
+        .duration_since(SystemTime::now())
+        .unwrap();
+    assert!(
+        left <= Duration::from_secs(30),
+        "asked for an hour, got {left:?}"
+    );
+    // The request is still checked: a lifetime IAM refuses is refused.
+    let body = json!({"scope": [CLOUD_PLATFORM], "lifetime": "3601s"});
+    let (status, _) = call(&emulator, DEFAULT_SERVICE_ACCOUNT, Some(&bearer), body).await;
+    assert_eq!(status, 400);
+}

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
-use wif_core::{CLOUD_PLATFORM_SCOPE, Clock, Error, RetryPolicy, SystemClock, TokenProvider};
+use wif_core::step_call::CallSettings;
+use wif_core::{CLOUD_PLATFORM_SCOPE, Clock, Error, SystemClock, TokenProvider};
 
 use crate::endpoint::{self, URL_FIELD};
 use crate::impersonation::{Impersonation, Settings};
@@ -40,10 +41,9 @@ pub struct ImpersonationBuilder {
     lifetime: Option<Duration>,
     delegates: Vec<String>,
     quota_project: Option<String>,
-    http_client: Option<reqwest::Client>,
-    retry_policy: Option<RetryPolicy>,
-    timeout: Option<Duration>,
+    call: CallSettings,
     clock: Option<Arc<dyn Clock>>,
+    connect_ahead: bool,
 }
 
 impl ImpersonationBuilder {
@@ -112,23 +112,16 @@ impl ImpersonationBuilder {
         self
     }
 
-    /// The HTTP client (share one across all layers). Default:
-    /// [`wif_core::http::default_client`].
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
-        self
-    }
+    wif_core::call_setters!();
 
-    /// How failed calls are retried (only 408, 429, 5xx and transport failures are retried).
-    /// Default: [`RetryPolicy::default`].
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry_policy = Some(policy);
-        self
-    }
-
-    /// The timeout of each attempt. Default: 10 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+    /// While the federated token is being fetched (an STS exchange in flight), open the
+    /// connection to the IAM Credentials host, so that `generateAccessToken` costs one round trip
+    /// once the token is there instead of three (TCP, TLS, the call). It is opened by a `HEAD /`
+    /// without credentials on the [`http_client`](Self::http_client), which keeps the connection
+    /// for the call. Worth it when IAM Credentials is another host than STS (as at Google);
+    /// default: off. The `wif` facade turns it on in that case.
+    pub fn connect_ahead(mut self, on: bool) -> Self {
+        self.connect_ahead = on;
         self
     }
 
@@ -163,14 +156,7 @@ impl ImpersonationBuilder {
             .map(delegate_name)
             .collect::<Result<Vec<_>, _>>()?;
         let quota_project = self.quota_project.map(quota_project_header).transpose()?;
-        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        if timeout.is_zero() {
-            return Err(Error::config("timeout", "must be longer than zero"));
-        }
-        let client = match self.http_client {
-            Some(client) => client,
-            None => wif_core::http::default_client()?,
-        };
+        let call = self.call.resolve(DEFAULT_TIMEOUT)?;
         Impersonation::new(Settings {
             federated,
             url,
@@ -179,10 +165,11 @@ impl ImpersonationBuilder {
             lifetime,
             delegates,
             quota_project,
-            client,
-            retry: self.retry_policy.unwrap_or_default(),
-            timeout,
+            client: call.client,
+            retry: call.retry,
+            timeout: call.timeout,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            connect_ahead: self.connect_ahead,
         })
     }
 }

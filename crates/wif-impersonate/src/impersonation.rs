@@ -74,6 +74,8 @@ pub(crate) struct Settings {
     pub(crate) retry: RetryPolicy,
     pub(crate) timeout: Duration,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Open the connection to IAM Credentials while the federated token is on its way.
+    pub(crate) connect_ahead: bool,
 }
 
 struct Inner {
@@ -403,7 +405,9 @@ fn parse_expire_time(text: &str) -> Option<SystemTime> {
 #[async_trait]
 impl TokenProvider for Impersonation {
     /// Gets the federated token from the inner provider (its errors pass through unchanged),
-    /// then calls `generateAccessToken`, retrying per the [`RetryPolicy`].
+    /// then calls `generateAccessToken`, retrying per the [`RetryPolicy`]. With
+    /// [`connect_ahead`](ImpersonationBuilder::connect_ahead), the connection to IAM Credentials
+    /// is opened while the federated token is being fetched.
     ///
     /// A 401 means IAM no longer accepts the federated token although it has not expired by our
     /// clock (revoked, expired early at Google): the inner provider is told to drop it
@@ -414,7 +418,7 @@ impl TokenProvider for Impersonation {
         let inner = &*self.inner;
         let span = tracing::debug_span!("impersonation", service_account = %inner.settings.email);
         async {
-            let federated = inner.settings.federated.token().await?;
+            let federated = crate::connect_ahead::federated_token(&inner.settings).await?;
             match inner.generate_with_retries(&federated).await {
                 Err(e) if e.status() == Some(401) => {
                     tracing::debug!(
@@ -450,6 +454,7 @@ impl fmt::Debug for Impersonation {
             .field("delegates", &s.delegates)
             .field("quota_project", &s.quota_project)
             .field("timeout", &s.timeout)
+            .field("connect_ahead", &s.connect_ahead)
             .field("retry", &s.retry)
             .field("federated", &s.federated)
             .finish_non_exhaustive()

@@ -38,6 +38,7 @@
 
 mod builder;
 pub mod causes;
+mod connect_ahead;
 mod endpoint;
 // The fuzz targets' entry points: behind the `fuzzing` feature, and compiled into the crate's
 // own tests, which exercise them.

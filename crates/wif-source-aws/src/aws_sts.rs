@@ -106,6 +106,8 @@ const THROTTLING_CODES: &[&str] = &[
     "TooManyRequestsException",
     "ServiceUnavailable",
     "InternalFailure",
+    // AssumeRoleWithWebIdentity: AWS could not reach the token's issuer to verify it.
+    "IDPCommunicationError",
 ];
 
 /// The cause and hint of a known AWS error code (and message).
@@ -125,6 +127,19 @@ fn known_error(action: &str, code: &str, message: &str) -> Option<(&'static Caus
             &causes::OUTBOUND_FEDERATION_DISABLED,
             "outbound identity federation is not enabled in this AWS account: an account \
              administrator must run `aws iam enable-outbound-web-identity-federation` once"
+                .to_owned(),
+        ),
+        "AccessDenied" if action == "AssumeRoleWithWebIdentity" => (
+            &causes::WEB_IDENTITY_NOT_TRUSTED,
+            "the role's trust policy does not allow sts:AssumeRoleWithWebIdentity for this token's \
+             issuer, subject (the service account) or audience"
+                .to_owned(),
+        ),
+        "InvalidIdentityToken" | "ExpiredTokenException" | "IDPRejectedClaim" => (
+            &causes::WEB_IDENTITY_TOKEN_REJECTED,
+            "AWS STS did not accept the web identity token: its issuer must be registered as an \
+             IAM OIDC identity provider for the audience sts.amazonaws.com, and the token must be \
+             current (the file is read on every exchange; something must keep it fresh)"
                 .to_owned(),
         ),
         "AccessDenied" | "AccessDeniedException" => (

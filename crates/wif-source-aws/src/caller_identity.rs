@@ -17,8 +17,8 @@ use url::Url;
 use wif_core::http::{describe_url, send};
 use wif_core::{Error, ErrorKind, Redactor, Step};
 
-use crate::SignedRequest;
 use crate::aws_sts::{check_transport, header_value, response_error, xml_text};
+use crate::signing::SignedRequest;
 
 /// Google STS refuses a mapped `google.subject` longer than this many bytes.
 pub const GOOGLE_SUBJECT_MAX_BYTES: usize = 127;

@@ -88,6 +88,17 @@ impl AwsCredentials {
     }
 }
 
+/// Credentials from a provider of the chain, with when they stop working: what the resolver
+/// caches until shortly before then.
+#[derive(Clone, Debug)]
+pub(crate) struct Expiring {
+    pub(crate) credentials: AwsCredentials,
+    /// `None`: the provider said nothing (long-term keys of a profile).
+    pub(crate) expires_at: Option<std::time::SystemTime>,
+    /// The role (or assumed-role session) the credentials are of, when the provider says.
+    pub(crate) role_arn: Option<String>,
+}
+
 impl From<aws_credential_types::Credentials> for AwsCredentials {
     fn from(c: aws_credential_types::Credentials) -> Self {
         AwsCredentials::new(

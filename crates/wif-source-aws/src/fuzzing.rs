@@ -7,7 +7,7 @@
 
 use wif_core::{Error, SubjectToken};
 
-use crate::AwsCredentials;
+use crate::credentials::AwsCredentials;
 
 /// Reads the answer of `GET …/iam/security-credentials/` (one IAM role name).
 pub fn role_name_response(body: &[u8]) -> Result<String, Error> {
@@ -22,7 +22,7 @@ pub fn credentials_response(body: &[u8]) -> Result<AwsCredentials, Error> {
 /// Reads the answer of AWS STS `GetWebIdentityToken` (the JWT and its expiry); the error is
 /// the description the source reports (never the answer itself).
 pub fn web_identity_token_response(body: &[u8]) -> Result<SubjectToken, String> {
-    crate::jwt_source::read_answer(body).map(|(token, _)| token)
+    crate::jwt_request::read_answer(body).map(|(token, _)| token)
 }
 
 /// AWS STS's non-success answer (`ErrorResponse` XML) with `status`, as the source reports it.

@@ -5,8 +5,14 @@
 //! Only reached when the environment (or a credentials provider) cannot answer: Lambda has no
 //! metadata service and must never wait on one. Calls have short timeouts and errors that name the
 //! likely cause, because "timed out" alone sends people hunting in the wrong place.
+//!
+//! What does not change between refreshes is remembered ([`Remembered`]): the IMDSv2 session
+//! token for most of its TTL, and the instance's role name. A refresh then reads the role's
+//! credentials and nothing else (plus a session token once its TTL is nearly spent). A session
+//! token the service stops accepting (401) is replaced once; a role name whose credentials are
+//! gone (404: the instance profile was replaced) is listed again once.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -15,12 +21,15 @@ use url::Url;
 use wif_core::http::{describe_url, send};
 use wif_core::{Error, ErrorKind, Redactor, RetryPolicy, Step};
 
+use crate::causes;
+use crate::credentials::AwsCredentials;
 use crate::region::region_from_zone;
-use crate::{AwsCredentials, causes};
 
-/// TTL of the IMDSv2 session token: one refresh needs it for a few seconds; both reference
-/// libraries ask for 300.
+/// TTL of the IMDSv2 session token, as both reference libraries ask for.
 const SESSION_TOKEN_TTL_SECONDS: &str = "300";
+/// How long a session token is reused: its TTL less a minute, so it is never sent near the end of
+/// its life.
+const SESSION_TOKEN_REUSE: Duration = Duration::from_secs(240);
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 
@@ -67,7 +76,7 @@ impl MetadataClient {
         MetadataClient::default()
     }
 
-    fn get(&self) -> Result<&reqwest::Client, Error> {
+    pub(crate) fn get(&self) -> Result<&reqwest::Client, Error> {
         if let Some(client) = self.0.get() {
             return Ok(client);
         }
@@ -103,6 +112,62 @@ pub(crate) struct Imds {
     pub(crate) region_url: Option<Url>,
     pub(crate) credentials_url: Option<Url>,
     pub(crate) session_token_url: Option<Url>,
+    /// Shared by clones: one source, one memory.
+    pub(crate) remembered: Arc<Remembered>,
+}
+
+/// What a source keeps of the metadata service's answers between refreshes.
+#[derive(Debug, Default)]
+pub(crate) struct Remembered {
+    /// The IMDSv2 session token and until when it is reused (Tokio's clock, which tests move).
+    session: Mutex<Option<(SecretString, tokio::time::Instant)>>,
+    /// The instance's role name.
+    role: Mutex<Option<String>>,
+}
+
+impl Remembered {
+    fn session(&self) -> Option<SecretString> {
+        let session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
+        session
+            .as_ref()
+            .filter(|(_, until)| tokio::time::Instant::now() < *until)
+            .map(|(token, _)| token.clone())
+    }
+
+    fn keep_session(&self, token: SecretString) {
+        let until = tokio::time::Instant::now() + SESSION_TOKEN_REUSE;
+        *self.session.lock().unwrap_or_else(PoisonError::into_inner) = Some((token, until));
+    }
+
+    /// Forgets `token` unless another call has already replaced it.
+    fn forget_session(&self, token: &SecretString) {
+        let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
+        if session
+            .as_ref()
+            .is_some_and(|(kept, _)| kept.expose_secret() == token.expose_secret())
+        {
+            *session = None;
+        }
+    }
+
+    fn role(&self) -> Option<String> {
+        self.role
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn keep_role(&self, role: Option<String>) {
+        *self.role.lock().unwrap_or_else(PoisonError::into_inner) = role;
+    }
+}
+
+/// An IMDSv2 session token, and whether it was kept from an earlier refresh (then the service
+/// may have stopped accepting it since).
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    token: SecretString,
+    reused: bool,
 }
 
 impl Imds {
@@ -111,12 +176,31 @@ impl Imds {
         self.session_token_url.is_some()
     }
 
-    /// `PUT imdsv2_session_token_url`, when configured.
-    pub(crate) async fn session_token(&self) -> Result<Option<SecretString>, Error> {
-        let Some(url) = &self.session_token_url else {
+    /// The IMDSv2 session token, when configured: the one kept from an earlier refresh while it
+    /// is reused, else a new one (`PUT imdsv2_session_token_url`).
+    pub(crate) async fn session_token(&self) -> Result<Option<Session>, Error> {
+        if self.session_token_url.is_none() {
             return Ok(None);
+        }
+        if let Some(token) = self.remembered.session() {
+            return Ok(Some(Session {
+                token,
+                reused: true,
+            }));
+        }
+        self.new_session_token().await.map(Some)
+    }
+
+    /// `PUT imdsv2_session_token_url`; the token is kept for the next refreshes.
+    async fn new_session_token(&self) -> Result<Session, Error> {
+        let Some(url) = &self.session_token_url else {
+            return Err(Error::new(
+                Step::Source,
+                ErrorKind::Internal,
+                "no imdsv2_session_token_url to ask for a session token",
+            ));
         };
-        let body = self.fetch(Call::SessionToken, url, None).await?;
+        let body = self.fetch_once(Call::SessionToken, url, None).await?;
         let token = String::from_utf8(body)
             .ok()
             .map(|t| t.trim().to_owned())
@@ -127,15 +211,20 @@ impl Imds {
                     "AWS instance metadata answered the IMDSv2 session token request with an empty or unusable token",
                 )
             })?;
-        Ok(Some(SecretString::from(token)))
+        let token = SecretString::from(token);
+        self.remembered.keep_session(token.clone());
+        Ok(Session {
+            token,
+            reused: false,
+        })
     }
 
     /// `GET region_url`, answered with an availability zone (or a region).
-    pub(crate) async fn region(&self, token: Option<&SecretString>) -> Result<String, Error> {
+    pub(crate) async fn region(&self, session: Option<&Session>) -> Result<String, Error> {
         let Some(url) = &self.region_url else {
             return Err(unresolvable_region());
         };
-        let body = self.fetch(Call::Region, url, token).await?;
+        let body = self.fetch(Call::Region, url, session).await?;
         let zone = String::from_utf8_lossy(&body);
         region_from_zone(&zone).ok_or_else(|| {
             Error::invalid_response(
@@ -147,21 +236,43 @@ impl Imds {
                 ),
             )
             .with_hint("region_url should be http://169.254.169.254/latest/meta-data/placement/availability-zone; or set AWS_REGION")
-            .redact(&scrubbing(token))
+            .redact(&scrubbing(session.map(|s| &s.token)))
         })
     }
 
-    /// `GET url` (the role name), then `GET url/<role>` (its temporary credentials).
+    /// `GET url/<role>` (the role's temporary credentials), with the role name kept from an
+    /// earlier refresh, or else the one `GET url` lists.
     pub(crate) async fn credentials(
         &self,
-        token: Option<&SecretString>,
+        session: Option<&Session>,
     ) -> Result<(AwsCredentials, String), Error> {
         let Some(url) = &self.credentials_url else {
             return Err(unresolvable_credentials());
         };
-        let body = self.fetch(Call::RoleName, url, token).await?;
-        let role = parse_role_name(&body)
-            .map_err(|e| e.context(describe_url(url)).redact(&scrubbing(token)))?;
+        if let Some(role) = self.remembered.role() {
+            match self.role_credentials(url, &role, session).await {
+                // The instance profile was replaced: its role is listed again.
+                Err(e) if e.status() == Some(404) => self.remembered.keep_role(None),
+                result => return result.map(|creds| (creds, role)),
+            }
+        }
+        let body = self.fetch(Call::RoleName, url, session).await?;
+        let role = parse_role_name(&body).map_err(|e| {
+            e.context(describe_url(url))
+                .redact(&scrubbing(session.map(|s| &s.token)))
+        })?;
+        let creds = self.role_credentials(url, &role, session).await?;
+        self.remembered.keep_role(Some(role.clone()));
+        Ok((creds, role))
+    }
+
+    /// `GET url/<role>`.
+    async fn role_credentials(
+        &self,
+        url: &Url,
+        role: &str,
+        session: Option<&Session>,
+    ) -> Result<AwsCredentials, Error> {
         let mut role_url = url.clone();
         role_url
             .path_segments_mut()
@@ -172,18 +283,43 @@ impl Imds {
                 )
             })?
             .pop_if_empty()
-            .push(&role);
-        let body = self.fetch(Call::Credentials, &role_url, token).await?;
-        let creds = parse_credentials(&body).map_err(|e| {
+            .push(role);
+        let body = self.fetch(Call::Credentials, &role_url, session).await?;
+        parse_credentials(&body).map_err(|e| {
             e.context(format!("role {role}: {}", describe_url(&role_url)))
-                .redact(&scrubbing(token))
-        })?;
-        Ok((creds, role))
+                .redact(&scrubbing(session.map(|s| &s.token)))
+        })
+    }
+
+    /// One metadata call with `session`'s token; a kept token the service refuses (401) is
+    /// replaced by a new one, once.
+    async fn fetch(
+        &self,
+        call: Call,
+        url: &Url,
+        session: Option<&Session>,
+    ) -> Result<Vec<u8>, Error> {
+        let token = session.map(|s| &s.token);
+        match self.fetch_once(call, url, token).await {
+            Err(e) if e.status() == Some(401) && session.is_some_and(|s| s.reused) => {
+                tracing::debug!("the metadata service refused the kept IMDSv2 session token");
+                if let Some(refused) = token {
+                    self.remembered.forget_session(refused);
+                }
+                // Another call of this refresh may have replaced it already.
+                let renewed = match self.remembered.session() {
+                    Some(token) => token,
+                    None => self.new_session_token().await?.token,
+                };
+                self.fetch_once(call, url, Some(&renewed)).await
+            }
+            result => result,
+        }
     }
 
     /// One metadata call, retried under the source's retry policy: 5xx answers, and connections
     /// that broke after the service accepted them (a reset, a truncated answer).
-    async fn fetch(
+    async fn fetch_once(
         &self,
         call: Call,
         url: &Url,

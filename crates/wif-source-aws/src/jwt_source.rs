@@ -1,50 +1,42 @@
-//! The chain's source step ([`Step::Source`](wif_core::Step::Source)) for AWS, the other way: AWS
-//! outbound identity federation (`docs/protocol.md#aws-issued-jwts`). AWS STS `GetWebIdentityToken`
-//! issues a JWT signed by AWS for the calling role (issuer
-//! `https://<uuid>.tokens.sts.global.api.aws`, with OIDC discovery and JWKS), and Google STS takes
-//! it through an ordinary OIDC provider of the pool as a `urn:ietf:params:oauth:token-type:jwt`
-//! subject token.
+//! The subject token for AWS, the other way: AWS outbound identity federation
+//! (`docs/protocol.md#aws-issued-jwts`). AWS STS `GetWebIdentityToken` issues a JWT signed by AWS
+//! for the calling role (issuer `https://<uuid>.tokens.sts.global.api.aws`, with OIDC discovery
+//! and JWKS), and Google STS takes it through an ordinary OIDC provider of the pool as a
+//! `urn:ietf:params:oauth:token-type:jwt` subject token.
 //!
 //! Unlike [`crate::AwsSource`], this source calls AWS STS itself: a SigV4-signed Query-protocol
-//! `POST` to the regional endpoint, signed with the credentials and region [`AwsSource::resolve`]
-//! finds (the same code, so the same order: provider, environment, metadata). The token is always
-//! asked for with `RS256`: Google STS verifies RS256 and ES256 only, and AWS offers RS256 and
-//! ES384.
+//! `POST` to the regional endpoint ([`crate::jwt_request`] says what it holds), signed with the
+//! credentials and region the shared [`AwsResolver`] finds (the same code as `AwsSource`'s, so
+//! the same order: provider, environment, metadata). Its builder, beside it, takes the request's
+//! settings and the resolver's; all validation happens in [`AwsJwtSourceBuilder::build`], before
+//! any network call, with errors naming the field.
 
 use std::fmt;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use secrecy::ExposeSecret;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use url::Url;
-use url::form_urlencoded::Serializer;
-use wif_core::http::{describe_url, send};
+use wif_core::http::{DEFAULT_REQUEST_TIMEOUT, default_client, describe_url, send};
 use wif_core::jwt::UnverifiedJwt;
 use wif_core::{
     Error, Redactor, RetryPolicy, SourceContext, Step, SubjectToken, SubjectTokenSource,
     async_trait,
 };
 
-use crate::aws_sts::{header_value, response_error, xml_unique};
-use crate::jwt_builder::{endpoint_url, tag_keys};
-use crate::signing::{Unsigned, host_header, sigv4};
-use crate::{
-    AWS_SUBJECT_TOKEN_TYPE, AwsJwtSourceBuilder, AwsSource, JWT_SUBJECT_TOKEN_TYPE, Resolved,
+use crate::aws_sts::{header_value, response_error};
+use crate::jwt_request::{
+    ACTION, DEFAULT_DURATION, FORM_CONTENT_TYPE, SIGNING_ALGORITHM, TokenRequest, read_answer,
 };
+use crate::provenance::Resolved;
+use crate::resolver::{AwsResolver, ResolverBuilder, resolver_setters};
+use crate::signing::{Unsigned, host_header, sigv4};
+use crate::source::AwsSource;
+use crate::{AWS_SUBJECT_TOKEN_TYPE, JWT_SUBJECT_TOKEN_TYPE};
 
 /// The `subject_token_type` Google also accepts for OIDC tokens.
 const ID_TOKEN_TYPE: &str = wif_core::protocol::ID_TOKEN_SUBJECT_TOKEN_TYPE;
-/// The request body's type, as the AWS SDKs send it (and sign it).
-const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
-/// The algorithm asked for: the one of AWS's two that Google STS verifies.
-const SIGNING_ALGORITHM: &str = "RS256";
-const ACTION: &str = wif_core::protocol::GET_WEB_IDENTITY_TOKEN_ACTION;
-/// Largest token accepted from the answer. AWS's tokens are a few KB (tags included); anything
-/// near this is not a token Google would take either.
-const MAX_TOKEN_BYTES: usize = 64 * 1024;
 
 /// AWS workloads proving their identity to Google with a JWT that AWS STS issues
 /// (`GetWebIdentityToken`, AWS outbound identity federation): a [`SubjectTokenSource`] of
@@ -62,15 +54,14 @@ pub struct AwsJwtSource {
     inner: Arc<JwtInner>,
 }
 
-pub(crate) struct JwtInner {
-    pub(crate) aws: AwsSource,
-    pub(crate) endpoint: String,
-    pub(crate) audiences: Vec<String>,
-    pub(crate) duration: Duration,
-    pub(crate) tags: Vec<(String, String)>,
-    pub(crate) http: reqwest::Client,
-    pub(crate) timeout: Duration,
-    pub(crate) retry: RetryPolicy,
+struct JwtInner {
+    resolver: AwsResolver,
+    request: TokenRequest,
+    http: reqwest::Client,
+    timeout: Duration,
+    retry: RetryPolicy,
+    /// What the deprecated [`AwsJwtSource::aws_source`] hands out, made at its first call.
+    aws_source: OnceLock<AwsSource>,
 }
 
 impl AwsJwtSource {
@@ -79,42 +70,47 @@ impl AwsJwtSource {
         AwsJwtSourceBuilder::new()
     }
 
-    pub(crate) fn from_inner(inner: JwtInner) -> Self {
-        AwsJwtSource {
-            inner: Arc::new(inner),
-        }
-    }
-
     /// The audiences the token is asked for.
     pub fn audiences(&self) -> &[String] {
-        &self.inner.audiences
+        &self.inner.request.audiences
     }
 
     /// The token lifetime asked for.
     pub fn duration(&self) -> Duration {
-        self.inner.duration
+        self.inner.request.duration
     }
 
     /// The AWS STS endpoint template (`{region}` not yet replaced).
     pub fn endpoint(&self) -> &str {
-        &self.inner.endpoint
+        &self.inner.request.endpoint
     }
 
-    /// The source that resolves region and credentials: its
-    /// [`resolve`](AwsSource::resolve) shows where they come from (`wif explain`).
+    /// Where region and credentials come from: its [`resolve`](AwsResolver::resolve) shows
+    /// where they come from (`wif explain`).
+    pub fn resolver(&self) -> &AwsResolver {
+        &self.inner.resolver
+    }
+
+    /// An [`AwsSource`] with this source's region and credentials (the same resolver, so the
+    /// same cached region), signing for the default `regional_cred_verification_url`.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `resolver()`: region and credentials are resolved by an `AwsResolver` that both AWS sources share"
+    )]
     pub fn aws_source(&self) -> &AwsSource {
-        &self.inner.aws
+        self.inner
+            .aws_source
+            .get_or_init(|| AwsSource::with_resolver(self.inner.resolver.clone()))
     }
 
     /// Resolves region and credentials, then asks AWS STS for a token: one signed `POST`,
     /// retried (signed afresh) on 5xx, 429 and throttling per the retry policy.
     pub async fn web_identity_token(&self) -> Result<SubjectToken, Error> {
         let inner = &*self.inner;
-        let resolved = inner.aws.resolve().await?;
-        let url = endpoint_url(&inner.endpoint, &resolved.region)
-            .map_err(|e| e.into_error(&resolved.region))?;
+        let resolved = inner.resolver.resolve().await?;
+        let url = inner.request.url(&resolved.region)?;
         let what = format!("POST {} (AWS STS {ACTION})", describe_url(&url));
-        let body = inner.form_body();
+        let body = inner.request.form_body();
         let (token, jwt) = inner
             .retry
             .run(Step::Source, &what, |_| {
@@ -143,24 +139,6 @@ impl AwsJwtSource {
 }
 
 impl JwtInner {
-    /// `Action=GetWebIdentityToken&Version=2011-06-15&Audience.member.N=…&SigningAlgorithm=RS256
-    /// &DurationSeconds=N[&Tags.member.N.Key=…&Tags.member.N.Value=…]`, form-encoded.
-    fn form_body(&self) -> String {
-        let mut form = Serializer::new(String::new());
-        form.append_pair("Action", ACTION)
-            .append_pair("Version", wif_core::protocol::AWS_STS_API_VERSION);
-        for (i, audience) in self.audiences.iter().enumerate() {
-            form.append_pair(&format!("Audience.member.{}", i + 1), audience);
-        }
-        form.append_pair("SigningAlgorithm", SIGNING_ALGORITHM)
-            .append_pair("DurationSeconds", &self.duration.as_secs().to_string());
-        for (i, (key, value)) in self.tags.iter().enumerate() {
-            form.append_pair(&format!("Tags.member.{}.Key", i + 1), key)
-                .append_pair(&format!("Tags.member.{}.Value", i + 1), value);
-        }
-        form.finish()
-    }
-
     /// One attempt: sign at the clock's current time (a retry must not replay an old
     /// signature), send, read the answer.
     async fn request_once(
@@ -174,7 +152,7 @@ impl JwtInner {
         let signature = sigv4(
             &resolved.credentials,
             &resolved.region,
-            self.aws.clock().now(),
+            self.resolver.clock().now(),
             &Unsigned {
                 action: ACTION,
                 service: "sts",
@@ -218,69 +196,6 @@ impl JwtInner {
     }
 }
 
-/// Reads a `GetWebIdentityTokenResponse`: exactly one well-formed compact JWT, and the
-/// `Expiration` (else the token's `exp`) as the subject token's expiry. Problems are described,
-/// never quoted: the answer holds a credential.
-pub(crate) fn read_answer(body: &[u8]) -> Result<(SubjectToken, UnverifiedJwt), String> {
-    let xml = std::str::from_utf8(body).map_err(|_| "is not UTF-8 text".to_owned())?;
-    let upper = xml.to_ascii_uppercase();
-    if upper.contains("<!DOCTYPE") || upper.contains("<!ENTITY") {
-        return Err("has a document type declaration, which AWS never sends".to_owned());
-    }
-    if xml_unique(xml, "GetWebIdentityTokenResult").is_err()
-        || !xml.contains("<GetWebIdentityTokenResult>")
-    {
-        return Err(format!(
-            "is not a GetWebIdentityTokenResponse ({} bytes, not shown)",
-            body.len()
-        ));
-    }
-    let token = xml_unique(xml, "WebIdentityToken")?
-        .filter(|t| !t.is_empty())
-        .ok_or("has no WebIdentityToken")?;
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(format!(
-            "has a WebIdentityToken of {} bytes, more than the {MAX_TOKEN_BYTES} accepted",
-            token.len()
-        ));
-    }
-    let compact = token.split('.').count() == 3
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if !compact {
-        return Err("has a WebIdentityToken that is not a compact JWT".to_owned());
-    }
-    let jwt = UnverifiedJwt::decode(&token)
-        .map_err(|e| format!("has a WebIdentityToken that is not a JWT: {e}"))?;
-    let expiration = match xml_unique(xml, "Expiration")? {
-        Some(text) => {
-            let at = OffsetDateTime::parse(&text, &Rfc3339)
-                .ok()
-                .map(SystemTime::from);
-            if at.is_none() {
-                // Not worth failing a good token over: the token's own `exp` says as much.
-                tracing::debug!(
-                    expiration = %text.escape_debug(),
-                    "GetWebIdentityToken's Expiration is not an RFC 3339 time; using the token's exp"
-                );
-            }
-            at
-        }
-        None => None,
-    };
-    let mut subject_token = SubjectToken::new(token);
-    // The earlier of the two: the token is no good past its own `exp`, whatever the answer says.
-    let expires_at = match (expiration, jwt.expires_at) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    if let Some(at) = expires_at {
-        subject_token = subject_token.with_expires_at(at);
-    }
-    Ok((subject_token, jwt))
-}
-
 #[async_trait]
 impl SubjectTokenSource for AwsJwtSource {
     async fn subject_token(&self, ctx: &SourceContext) -> Result<SubjectToken, Error> {
@@ -301,9 +216,9 @@ impl SubjectTokenSource for AwsJwtSource {
             });
         }
         let default_audience = format!("https:{}", ctx.audience);
-        let audiences = &self.inner.audiences;
         if !ctx.audience.is_empty()
-            && !audiences
+            && !self
+                .audiences()
                 .iter()
                 .any(|a| *a == default_audience || *a == ctx.audience)
         {
@@ -323,137 +238,151 @@ impl SubjectTokenSource for AwsJwtSource {
 impl fmt::Debug for AwsJwtSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &*self.inner;
+        let request = &inner.request;
         f.debug_struct("AwsJwtSource")
-            .field("audiences", &inner.audiences)
-            .field("duration", &inner.duration)
-            .field("tag_keys", &tag_keys(&inner.tags))
-            .field("endpoint", &inner.endpoint)
+            .field("audiences", &request.audiences)
+            .field("duration", &request.duration)
+            .field("tag_keys", &request.tag_keys())
+            .field("endpoint", &request.endpoint)
             .field("signing_algorithm", &SIGNING_ALGORITHM)
             .field("timeout", &inner.timeout)
             .field("retry", &inner.retry)
-            .field("aws", &inner.aws)
+            .field("resolver", &inner.resolver)
             .finish_non_exhaustive()
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use secrecy::ExposeSecret;
+/// Builds an [`AwsJwtSource`]. Only the audience is required.
+///
+/// The credential and region settings are those of [`AwsSourceBuilder`](crate::AwsSourceBuilder)
+/// (and mean the same): an explicit provider, then `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`,
+/// then the metadata `credentials_url`; an explicit region, then
+/// `AWS_REGION`/`AWS_DEFAULT_REGION`, then the metadata `region_url`.
+pub struct AwsJwtSourceBuilder {
+    resolver: ResolverBuilder,
+    audiences: Vec<String>,
+    duration: Duration,
+    tags: Vec<(String, String)>,
+    endpoint: Option<String>,
+    http: Option<reqwest::Client>,
+    timeout: Duration,
+    retry: RetryPolicy,
+}
 
-    use super::*;
-
-    // {"alg":"RS256","kid":"k1","typ":"JWT"} . {"iss":"https://x.tokens.sts.global.api.aws","exp":1795896300} . sig
-    const JWT: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.\
-        eyJpc3MiOiJodHRwczovL3gudG9rZW5zLnN0cy5nbG9iYWwuYXBpLmF3cyIsImV4cCI6MTc5NTg5NjMwMH0.c2ln";
-
-    fn answer(result: &str) -> String {
-        format!(
-            "<GetWebIdentityTokenResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
-             <GetWebIdentityTokenResult>{result}</GetWebIdentityTokenResult>\
-             <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetWebIdentityTokenResponse>"
-        )
-    }
-
-    #[test]
-    fn reads_the_token_and_its_expiration() {
-        let body = answer(&format!(
-            "<WebIdentityToken>\n  {JWT}\n</WebIdentityToken><Expiration>2026-11-28T20:05:00Z</Expiration>"
-        ));
-        let (token, jwt) = read_answer(body.as_bytes()).expect("reads");
-        assert_eq!(token.secret().expose_secret(), JWT);
-        assert_eq!(
-            token.expires_at(),
-            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_896_300))
-        );
-        assert_eq!(jwt.algorithm.as_deref(), Some("RS256"));
-        // The earlier of Expiration and the token's exp (20:05:00Z).
-        for (expiration, expected) in [
-            ("2026-11-28T20:00:00Z", 1_795_896_000),
-            ("2026-11-28T21:00:00Z", 1_795_896_300),
-        ] {
-            let body = answer(&format!(
-                "<WebIdentityToken>{JWT}</WebIdentityToken><Expiration>{expiration}</Expiration>"
-            ));
-            let (token, _) = read_answer(body.as_bytes()).expect("reads");
-            assert_eq!(
-                token.expires_at(),
-                Some(SystemTime::UNIX_EPOCH + Duration::from_secs(expected)),
-                "{expiration}"
-            );
-        }
-        // No (or a malformed) Expiration: the token's exp.
-        for result in [
-            format!("<WebIdentityToken>{JWT}</WebIdentityToken>"),
-            format!("<WebIdentityToken>{JWT}</WebIdentityToken><Expiration>soon</Expiration>"),
-        ] {
-            let (token, _) = read_answer(answer(&result).as_bytes()).expect("reads");
-            assert_eq!(
-                token.expires_at(),
-                Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_896_300))
-            );
+impl AwsJwtSourceBuilder {
+    fn new() -> Self {
+        AwsJwtSourceBuilder {
+            resolver: ResolverBuilder::new(),
+            audiences: Vec::new(),
+            duration: DEFAULT_DURATION,
+            tags: Vec::new(),
+            endpoint: None,
+            http: None,
+            timeout: DEFAULT_REQUEST_TIMEOUT,
+            retry: RetryPolicy::default(),
         }
     }
 
-    #[test]
-    fn hostile_answers_are_clear_errors_that_never_quote_the_token() {
-        let big = format!("{JWT}{}", "A".repeat(MAX_TOKEN_BYTES));
-        let table: Vec<(Vec<u8>, &str)> = vec![
-            (b"\xff\xfe".to_vec(), "UTF-8"),
-            (b"".to_vec(), "not a GetWebIdentityTokenResponse"),
-            (b"<html>proxy login</html>".to_vec(), "not a GetWebIdentityTokenResponse"),
-            (answer("").into_bytes(), "no WebIdentityToken"),
-            (answer("<WebIdentityToken></WebIdentityToken>").into_bytes(), "no WebIdentityToken"),
-            (answer("<WebIdentityToken/>").into_bytes(), "no WebIdentityToken"),
-            (
-                answer(&format!("<WebIdentityToken>{JWT}</WebIdentityToken><WebIdentityToken>{JWT}</WebIdentityToken>")).into_bytes(),
-                "2 <WebIdentityToken> elements",
-            ),
-            (
-                answer(&format!("<WebIdentityToken>{JWT}")).into_bytes(),
-                "unterminated",
-            ),
-            (
-                format!("{}{}", answer(""), answer("")).into_bytes(),
-                "not a GetWebIdentityTokenResponse",
-            ),
-            (
-                answer(&format!("<WebIdentityToken>{big}</WebIdentityToken>")).into_bytes(),
-                "more than",
-            ),
-            (
-                answer(&format!("<WebIdentityToken>{JWT}&amp;x</WebIdentityToken>")).into_bytes(),
-                "not a compact JWT",
-            ),
-            (
-                answer(&format!("<WebIdentityToken>{JWT}.x</WebIdentityToken>")).into_bytes(),
-                "not a compact JWT",
-            ),
-            (
-                answer("<WebIdentityToken>aGk.aGk.aGk</WebIdentityToken>").into_bytes(),
-                "not a JWT",
-            ),
-            (
-                format!(
-                    "<!DOCTYPE r [<!ENTITY x \"{JWT}\">]>{}",
-                    answer("<WebIdentityToken>&x;</WebIdentityToken>")
-                )
-                .into_bytes(),
-                "document type declaration",
-            ),
-            (
-                answer(&format!(
-                    "<WebIdentityToken>{JWT}</WebIdentityToken><Expiration>a</Expiration><Expiration>b</Expiration>"
-                ))
-                .into_bytes(),
-                "2 <Expiration> elements",
-            ),
-        ];
-        for (body, says) in table {
-            let err = read_answer(&body)
-                .err()
-                .unwrap_or_else(|| panic!("{says}: accepted"));
-            assert!(err.contains(says), "want {says:?}, got {err:?}");
-            assert!(!err.contains("eyJ"), "quotes the token: {err}");
+    resolver_setters!(metadata_http_client);
+
+    /// Adds an audience (`aud` claim): what the pool's OIDC provider accepts, by default
+    /// `https://iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER`,
+    /// or one of its allowed audiences. Required; 1 to 10 audiences of 1 to 1000 characters.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Adds several audiences (see [`audience`](Self::audience)).
+    pub fn audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audiences.extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// The token's lifetime (`DurationSeconds`): whole seconds from 60 to 3600, default 300. It
+    /// cannot outlive the AWS session whose credentials sign the request.
+    pub fn duration(mut self, duration: Duration) -> Self {
+        self.duration = duration;
+        self
+    }
+
+    /// Adds a tag, which AWS puts into the token as a custom claim (for attribute mappings and
+    /// conditions). At most 50; keys of 1 to 128 characters, distinct regardless of case (as AWS
+    /// compares them); values of at most 256 characters.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// The AWS STS endpoint, `{region}` replaced by the resolved region (default
+    /// [`DEFAULT_AWS_STS_ENDPOINT`](crate::DEFAULT_AWS_STS_ENDPOINT)). `https`, or `http` to a
+    /// loopback address (the emulator, test fakes). The request is signed for this URL's host
+    /// and path. The global `https://sts.amazonaws.com` is refused: it does not serve
+    /// `GetWebIdentityToken`.
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(url.into());
+        self
+    }
+
+    /// The client for the AWS STS call (default [`wif_core::http::default_client`]). Metadata
+    /// calls keep their own client (see [`metadata_http_client`](Self::metadata_http_client)).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Timeout of each AWS STS call (default 30 s, [`DEFAULT_REQUEST_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Retry policy of the AWS STS call (default [`RetryPolicy::default`]): 5xx, 429 and AWS's
+    /// throttling codes are retried, each attempt signed afresh.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Validates everything and builds the source. No network call happens here.
+    pub fn build(self) -> Result<AwsJwtSource, Error> {
+        let request =
+            TokenRequest::checked(self.endpoint, self.audiences, self.duration, self.tags)?;
+        if self.timeout.is_zero() {
+            return Err(Error::config("timeout", "must be greater than zero"));
         }
+        let resolver = self.resolver.build()?;
+        let http = match self.http {
+            Some(client) => client,
+            None => default_client()?,
+        };
+        Ok(AwsJwtSource {
+            inner: Arc::new(JwtInner {
+                resolver,
+                request,
+                http,
+                timeout: self.timeout,
+                retry: self.retry,
+                aws_source: OnceLock::new(),
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for AwsJwtSourceBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsJwtSourceBuilder")
+            .field("audiences", &self.audiences)
+            .field("duration", &self.duration)
+            .field("tag_keys", &crate::jwt_request::tag_keys(&self.tags))
+            .field("endpoint", &self.endpoint)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("resolver", &self.resolver)
+            .finish_non_exhaustive()
     }
 }

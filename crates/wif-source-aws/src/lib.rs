@@ -14,13 +14,21 @@
 //! Where the inputs come from, in order (`docs/protocol.md#aws-source` in the repository):
 //!
 //! * **Region**: [`AwsSourceBuilder::region`], then `AWS_REGION`, then `AWS_DEFAULT_REGION`, then
-//!   the metadata `region_url` (availability zone → region, tolerant of local and Wavelength
-//!   zones). Cached for the life of the source.
+//!   the shared-config profile's `region`, then the metadata `region_url` (availability zone →
+//!   region, tolerant of local and Wavelength zones). Cached for the life of the source.
 //! * **Credentials**: [`AwsSourceBuilder::credentials_provider`] (any aws-config provider or your
-//!   own), then `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`), then the
-//!   metadata `url` (role name, then `url/<role>`). Read afresh on every refresh.
-//! * **IMDSv2**: with `imdsv2_session_token_url`, one `PUT` per refresh, reused for every GET.
-//!   With env credentials and an env region (Lambda) the metadata service is never contacted.
+//!   own) if given; else the AWS SDKs' default chain ([`chain`]): `AWS_ACCESS_KEY_ID` +
+//!   `AWS_SECRET_ACCESS_KEY` (Lambda), web identity (EKS IRSA, AWS STS
+//!   `AssumeRoleWithWebIdentity`), container credentials (ECS task roles, EKS Pod Identity), a
+//!   shared-config profile (`AWS_PROFILE`, `~/.aws/config`), then the metadata `url` (EC2).
+//!   Temporary credentials are kept until [`REFRESH_MARGIN`] before they expire, never used
+//!   after; [`Provenance`] says which provider gave them.
+//!   From the metadata service, the role name is kept (listed again only if its credentials
+//!   answer 404).
+//! * **IMDSv2**: with `imdsv2_session_token_url`, one `PUT` for four minutes of the session
+//!   token's five-minute TTL, reused for every GET of every refresh in that time. Where the
+//!   environment gives the identity (Lambda, ECS, EKS, a laptop) and the region, the
+//!   metadata service is never contacted.
 //!
 //! ```no_run
 //! use wif_core::{SourceContext, SubjectTokenSource};
@@ -42,8 +50,10 @@
 //! # let _ = subject_token; Ok(()) }
 //! ```
 //!
-//! On ECS/Fargate, EKS (IRSA, Pod Identity), or with SSO and profiles, enable the `aws-config`
-//! feature and use `AwsSource::from_default_chain()` or `AwsSourceBuilder::sdk_config`.
+//! The `aws-config` feature (on by default) reads shared-config profiles with aws-config's
+//! parser (static keys, `credential_process`); `profile-chains` adds aws-config's whole profile
+//! provider (assume-role chains, IAM Identity Center / SSO). Either way an aws-config `SdkConfig`
+//! is accepted too (`AwsSource::from_default_chain()`, `AwsSourceBuilder::sdk_config`).
 //!
 //! To see what Google will see, [`get_caller_identity`] sends the signed request to AWS once
 //! (`wif explain --call-aws`) and returns the caller's assumed-role ARN, checked against Google's
@@ -80,22 +90,31 @@
 //! federation not enabled, `sts:GetWebIdentityToken` not allowed, a duration longer than the
 //! session, expired or unknown credentials, a wrong clock. Throttling and 5xx are retried.
 //!
-//! Secrets (secret key, session token, IMDSv2 token, the signed request, the issued JWT) are
-//! `secrecy` types and never appear in `Debug`, errors or traces.
+//! Secrets (secret key, session token, IMDSv2 token, the web identity token, the container
+//! authorization token, the signed request, the issued JWT) are `secrecy` types and never appear
+//! in `Debug`, errors or traces.
 //!
 //! ## Features
 //!
-//! * `aws-config` (off by default): take region and credentials from an AWS SDK `SdkConfig` or
-//!   aws-config's default chains (ECS and Fargate container credentials, EKS IRSA and Pod
-//!   Identity, SSO, profiles): `AwsSourceBuilder::sdk_config`, `AwsSource::from_default_chain`,
-//!   `config_loader`. A large dependency tree, hence opt-in.
+//! * `aws-config` (on by default): shared-config profiles (`AWS_PROFILE`, `~/.aws/config`:
+//!   static keys and `credential_process`) through aws-config's parser and providers; and
+//!   region and credentials from an AWS SDK `SdkConfig` or aws-config's own chains:
+//!   `AwsSourceBuilder::sdk_config`, `AwsSource::from_default_chain`, `config_loader`.
+//! * `profile-chains`: every kind of profile through aws-config's profile provider
+//!   (assume-role chains, IAM Identity Center / SSO).
+//! * `testing`: wiremock fakes of the instance metadata service and the container credentials
+//!   endpoint, for your own suites.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "aws-config")]
+mod aws_http;
 mod aws_sts;
-mod builder;
 mod caller_identity;
 pub mod causes;
+pub mod chain;
+mod container;
+mod credential_source;
 mod credentials;
 // The fuzz targets' entry points: behind the `fuzzing` feature, and compiled into the crate's
 // own tests, which exercise them.
@@ -103,30 +122,38 @@ mod credentials;
 #[doc(hidden)]
 pub mod fuzzing;
 mod imds;
-mod jwt_builder;
+mod jwt_request;
 mod jwt_source;
+#[cfg(feature = "aws-config")]
+mod profile;
+mod provenance;
 mod region;
+mod resolver;
 #[cfg(feature = "aws-config")]
 mod sdk_config;
 mod signing;
 mod source;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod web_identity;
 
-pub use builder::{AwsCredentialSource, AwsSourceBuilder};
 pub use caller_identity::{
     CallerIdentity, GOOGLE_SUBJECT_MAX_BYTES, SHORT_SUBJECT_MAPPING, SIGNED_HOST_HEADER,
     SubjectMapping, exceeds_google_subject_limit, get_caller_identity,
 };
-pub use credentials::AwsCredentials;
-pub use jwt_builder::{AwsJwtSourceBuilder, DEFAULT_AWS_STS_ENDPOINT};
-pub use jwt_source::AwsJwtSource;
-pub use region::region_from_zone;
-pub use signing::{
-    DEFAULT_REGIONAL_CRED_VERIFICATION_URL, SignedRequest, TARGET_RESOURCE_HEADER, TargetResource,
-    sign_get_caller_identity,
+pub use credential_source::{
+    AwsCredentialSource, DEFAULT_REGIONAL_CRED_VERIFICATION_URL, verification_url,
 };
-pub use source::{AwsSource, CredentialsFrom, Provenance, RegionFrom, Resolved};
+pub use credentials::AwsCredentials;
+pub use jwt_request::DEFAULT_AWS_STS_ENDPOINT;
+pub use jwt_source::{AwsJwtSource, AwsJwtSourceBuilder};
+pub use provenance::{CredentialsFrom, Provenance, RegionFrom, Resolved};
+pub use region::region_from_zone;
+pub use resolver::{AwsResolver, REFRESH_MARGIN};
+pub use signing::{
+    SignedRequest, TARGET_RESOURCE_HEADER, TargetResource, sign_get_caller_identity,
+};
+pub use source::{AwsSource, AwsSourceBuilder};
 
 /// The `aws-config` crate, re-exported so callers use the same version wif-rs was built with.
 #[cfg(feature = "aws-config")]

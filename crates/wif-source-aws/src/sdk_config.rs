@@ -6,10 +6,12 @@
 //! the C build out of the dependency tree (aws-config panics at load without one).
 
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use wif_core::Error;
 
-use crate::{AwsJwtSource, AwsJwtSourceBuilder, AwsSource, AwsSourceBuilder};
+use crate::aws_http::https_client;
+
+use crate::jwt_source::{AwsJwtSource, AwsJwtSourceBuilder};
+use crate::source::{AwsSource, AwsSourceBuilder};
 
 #[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 impl AwsSourceBuilder {
@@ -44,8 +46,14 @@ impl AwsSource {
 #[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 impl AwsJwtSourceBuilder {
     /// Uses the config's credentials provider and region: see [`AwsSourceBuilder::sdk_config`].
-    pub fn sdk_config(self, config: &SdkConfig) -> Self {
-        self.map_aws(|aws| aws.sdk_config(config))
+    pub fn sdk_config(mut self, config: &SdkConfig) -> Self {
+        if let Some(provider) = config.credentials_provider() {
+            self = self.credentials_provider(provider);
+        }
+        if let Some(region) = config.region() {
+            self = self.region(region.as_ref());
+        }
+        self
     }
 }
 
@@ -71,8 +79,5 @@ impl AwsJwtSource {
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 pub fn config_loader() -> ConfigLoader {
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client)
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
 }

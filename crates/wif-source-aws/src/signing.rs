@@ -18,10 +18,9 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 use wif_core::{Error, ErrorKind, Step, SubjectToken};
 
-use crate::AwsCredentials;
-
-/// The default `regional_cred_verification_url` (what gcloud writes), `{region}` substituted at signing.
-pub use wif_core::protocol::DEFAULT_REGIONAL_CRED_VERIFICATION_URL;
+use crate::credential_source::checked_verification_url;
+use crate::credentials::AwsCredentials;
+use crate::region::is_plausible_region;
 
 /// The header that binds the signed request to one workload identity pool provider (the audience).
 pub const TARGET_RESOURCE_HEADER: &str = "x-goog-cloud-target-resource";
@@ -202,23 +201,6 @@ fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Substitutes `{region}` (every occurrence, as Python does) and checks the result is an `https`
-/// URL with a host: Google only replays requests to AWS over TLS.
-pub(crate) fn verification_url(template: &str, region: &str) -> Result<(String, Url), String> {
-    let url = template.replace("{region}", region);
-    let parsed = Url::parse(&url).map_err(|e| format!("not a valid URL ({e})"))?;
-    if parsed.scheme() != "https" {
-        return Err(format!(
-            "must be an https URL (is {}://…); Google verifies the signed request over TLS",
-            parsed.scheme()
-        ));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err("has no host".to_owned());
-    }
-    Ok((url, parsed))
-}
-
 /// Signs `POST {url_template with region}` for `GetCallerIdentity` at `time`, with `audience` as
 /// `x-goog-cloud-target-resource`. Pure: no I/O, so it serves golden tests and `wif explain`.
 ///
@@ -255,14 +237,14 @@ pub fn sign_get_caller_identity(
     time: SystemTime,
     target_resource: TargetResource,
 ) -> Result<SignedRequest, Error> {
-    if !crate::region::is_plausible_region(region) {
+    if !is_plausible_region(region) {
         return Err(Error::new(
             Step::Source,
             ErrorKind::InvalidConfig,
             format!("AWS region {region:?} is not a valid region name"),
         ));
     }
-    let (url, parsed) = verification_url(url_template, region).map_err(|problem| {
+    let (url, parsed) = checked_verification_url(url_template, region).map_err(|problem| {
         Error::new(
             Step::Source,
             ErrorKind::InvalidConfig,
@@ -461,6 +443,7 @@ fn signing_error(action: &str, problem: String) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credential_source::DEFAULT_REGIONAL_CRED_VERIFICATION_URL;
 
     #[test]
     fn values_that_cannot_be_headers_are_named_before_signing_and_never_shown() {
@@ -519,22 +502,6 @@ mod tests {
     fn quote_keeps_only_unreserved_and_slash() {
         let quoted = utf8_percent_encode("a-b_c.d~e/f g+h=i&j:k%é", QUOTE_SET).to_string();
         assert_eq!(quoted, "a-b_c.d~e/f%20g%2Bh%3Di%26j%3Ak%25%C3%A9");
-    }
-
-    #[test]
-    fn verification_url_must_be_https_with_a_host() {
-        assert!(verification_url(DEFAULT_REGIONAL_CRED_VERIFICATION_URL, "us-east-1").is_ok());
-        let (url, _) =
-            verification_url("https://{region}.example/{region}?a=1", "eu-west-1").expect("ok");
-        assert_eq!(url, "https://eu-west-1.example/eu-west-1?a=1");
-        for bad in [
-            "http://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15",
-            "sts.{region}.amazonaws.com",
-            "https://?Action=GetCallerIdentity",
-            "file:///etc/passwd",
-        ] {
-            assert!(verification_url(bad, "us-east-1").is_err(), "{bad}");
-        }
     }
 
     #[test]

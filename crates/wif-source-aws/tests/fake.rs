@@ -1,6 +1,6 @@
 //! The `testing` fakes are public API: the instance metadata fake tested against `AwsSource`,
-//! the container credentials fake against a plain HTTP client (the providers that read it come
-//! from aws-config).
+//! the container credentials fake against a plain HTTP client and against the source's own
+//! container credentials provider (ECS, EKS Pod Identity).
 
 #![allow(clippy::expect_used)]
 
@@ -68,12 +68,11 @@ async fn imdsv1_hands_out_the_zone_role_and_rotating_credentials() {
             ImdsCall::Credentials {
                 role: IMDS_ROLE.into()
             },
-            ImdsCall::RoleName,
             ImdsCall::Credentials {
                 role: IMDS_ROLE.into()
             },
         ],
-        "the region is cached, credentials are not"
+        "the region and the role name are kept, credentials are read again"
     );
     assert!(sent.iter().all(|r| r.session_token.is_none()));
 }
@@ -379,4 +378,73 @@ async fn container_credentials_errors_and_faults() {
         .await
         .expect_err("times out");
     assert!(err.is_timeout());
+}
+
+#[tokio::test]
+async fn the_source_reads_its_container_credentials_from_the_fake() {
+    let fake = FakeContainerCredentials::start_with(
+        ContainerCredentialsResponder::new().requiring_authorization("pod-token-SECRET"),
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token_file = dir.path().join("eks-pod-identity-token");
+    std::fs::write(&token_file, "pod-token-SECRET\n").expect("written");
+    let env = MapEnvironment::new()
+        .with("AWS_REGION", "eu-west-1")
+        .with("AWS_CONTAINER_CREDENTIALS_FULL_URI", fake.full_uri())
+        .with(
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            token_file.display().to_string(),
+        );
+    let source = AwsSource::builder()
+        .environment(Arc::new(env))
+        .build()
+        .expect("builds");
+    let resolved = source.resolve().await.expect("resolves");
+    assert_eq!(resolved.credentials.access_key_id(), "ASIAFAKETASK00000001");
+    assert_eq!(
+        resolved.provenance.credentials_from,
+        CredentialsFrom::Container {
+            pod_identity: true,
+            role_arn: Some(CONTAINER_ROLE_ARN.to_owned()),
+        }
+    );
+    let sent = fake.requests().await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].authorization.as_ref().map(|t| t.expose_secret()),
+        Some("pod-token-SECRET"),
+        "the token file's content, trimmed"
+    );
+}
+
+#[tokio::test]
+async fn expired_or_refused_container_credentials_are_never_signed_with() {
+    let fake =
+        FakeContainerCredentials::start_with(ContainerCredentialsResponder::expired_then_valid())
+            .await;
+    let env = MapEnvironment::new()
+        .with("AWS_REGION", "eu-west-1")
+        .with("AWS_CONTAINER_CREDENTIALS_FULL_URI", fake.full_uri());
+    let source = AwsSource::builder()
+        .environment(Arc::new(env.clone()))
+        .build()
+        .expect("builds");
+    let err = source.resolve().await.expect_err("expired credentials");
+    assert_eq!(err.known_cause(), Some(&causes::AWS_CREDENTIALS_EXPIRED));
+    assert!(!err.to_string().contains("SECRET"), "{err}");
+    // The next refresh asks again and gets fresh ones.
+    source.resolve().await.expect("fresh credentials");
+
+    fake.fail_next(1, ContainerCredentialsError::Forbidden)
+        .await;
+    let other = AwsSource::builder()
+        .environment(Arc::new(env))
+        .build()
+        .expect("builds");
+    let err = other.resolve().await.expect_err("refused");
+    assert_eq!(
+        err.known_cause(),
+        Some(&causes::CONTAINER_CREDENTIALS_REFUSED)
+    );
 }

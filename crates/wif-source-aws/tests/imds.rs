@@ -7,6 +7,7 @@
 mod support;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use aws_credential_types::provider::{ProvideCredentials, future};
 use wif_core::{Environment, ErrorKind, MapEnvironment};
 use wif_source_aws::{CredentialsFrom, RegionFrom};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use support::imds::*;
 
@@ -62,7 +63,7 @@ async fn imdsv1_reads_region_role_and_credentials_without_tokens() {
 }
 
 #[tokio::test]
-async fn imdsv2_makes_exactly_one_put_per_refresh_and_caches_the_region() {
+async fn imdsv2_keeps_its_session_token_and_role_name_across_refreshes() {
     let server = imds_server(
         true,
         "us-east-2b",
@@ -94,24 +95,216 @@ async fn imdsv2_makes_exactly_one_put_per_refresh_and_caches_the_region() {
         "every GET carries the token: {reqs:?}"
     );
 
-    let decoded = decoded_token(&source).await;
-    support::verify(&decoded, "v2-secret").expect("signature verifies");
+    // The next refreshes read the credentials, and nothing else.
+    for _ in 0..2 {
+        let decoded = decoded_token(&source).await;
+        support::verify(&decoded, "v2-secret").expect("signature verifies");
+    }
     let reqs = requests(&server).await;
     assert_eq!(
         count(&reqs, "PUT", TOKEN_PATH),
-        2,
-        "one PUT per refresh: {reqs:?}"
+        1,
+        "the session token is reused within its TTL: {reqs:?}"
     );
     assert_eq!(
         count(&reqs, "GET", ZONE_PATH),
         1,
         "region is cached: {reqs:?}"
     );
-    assert_eq!(count(&reqs, "GET", ROLE_PATH), 2, "{reqs:?}");
+    assert_eq!(
+        count(&reqs, "GET", ROLE_PATH),
+        1,
+        "role name is cached: {reqs:?}"
+    );
     assert_eq!(
         count(&reqs, "GET", CREDS_PATH),
-        2,
+        3,
         "credentials re-read: {reqs:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_session_token_near_the_end_of_its_ttl_is_replaced() {
+    let server = imds_server(
+        true,
+        "us-east-2b",
+        &creds_json("ASIAV2", "v2-secret", "v2-session"),
+    )
+    .await;
+    let source = build(&server, true);
+    source.resolve().await.expect("first refresh");
+    // Four minutes later (the token was asked for five): a new one, before the old one expires.
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(241)).await;
+    tokio::time::resume();
+    source.resolve().await.expect("second refresh");
+    let reqs = requests(&server).await;
+    assert_eq!(count(&reqs, "PUT", TOKEN_PATH), 2, "{reqs:?}");
+    assert_eq!(count(&reqs, "GET", ROLE_PATH), 1, "{reqs:?}");
+}
+
+/// A metadata service whose session tokens are numbered, and which can be told to refuse all
+/// but the newest (as after a restart), or every one.
+struct NumberedSessions {
+    issued: AtomicUsize,
+    only_newest: AtomicBool,
+    refuse_all: AtomicBool,
+}
+
+impl NumberedSessions {
+    fn token(n: usize) -> String {
+        format!("session-{n}")
+    }
+}
+
+impl Respond for NumberedSessions {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        if request.method.as_str() == "PUT" {
+            let n = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
+            return ResponseTemplate::new(200).set_body_string(Self::token(n));
+        }
+        let newest = Self::token(self.issued.load(Ordering::SeqCst));
+        let sent = request
+            .headers
+            .get("x-aws-ec2-metadata-token")
+            .and_then(|v| v.to_str().ok());
+        let accepted = match sent {
+            _ if self.refuse_all.load(Ordering::SeqCst) => false,
+            Some(token) if self.only_newest.load(Ordering::SeqCst) => token == newest,
+            Some(token) => token.starts_with("session-"),
+            None => false,
+        };
+        if !accepted {
+            return ResponseTemplate::new(401);
+        }
+        let body = match request.url.path() {
+            ZONE_PATH => "us-east-2b".to_owned(),
+            ROLE_PATH => ROLE.to_owned(),
+            CREDS_PATH => creds_json("ASIAV2", "v2-secret", "v2-session"),
+            _ => return ResponseTemplate::new(404),
+        };
+        ResponseTemplate::new(200).set_body_string(body)
+    }
+}
+
+#[tokio::test]
+async fn a_kept_session_token_the_service_refuses_is_replaced_once() {
+    let server = MockServer::start().await;
+    let sessions = Arc::new(NumberedSessions {
+        issued: AtomicUsize::new(0),
+        only_newest: AtomicBool::new(false),
+        refuse_all: AtomicBool::new(false),
+    });
+    Mock::given(wiremock::matchers::any())
+        .respond_with(SharedResponder(sessions.clone()))
+        .mount(&server)
+        .await;
+    let source = build(&server, true);
+    source.resolve().await.expect("first refresh");
+    // The service forgets the token it gave (a new one is asked for, then accepted).
+    sessions.issued.fetch_add(1, Ordering::SeqCst);
+    sessions.only_newest.store(true, Ordering::SeqCst);
+    let resolved = source.resolve().await.expect("second refresh recovers");
+    assert_eq!(resolved.region, "us-east-2");
+    let reqs = requests(&server).await;
+    assert_eq!(
+        count(&reqs, "PUT", TOKEN_PATH),
+        2,
+        "one new token, not one per call: {reqs:?}"
+    );
+    // A service that refuses even a new token is an error after one new token, not a loop.
+    sessions.refuse_all.store(true, Ordering::SeqCst);
+    let err = source.resolve().await.expect_err("refused");
+    assert_eq!(err.status(), Some(401), "{err}");
+    let reqs = requests(&server).await;
+    assert_eq!(count(&reqs, "PUT", TOKEN_PATH), 3, "{reqs:?}");
+}
+
+/// Shares one responder between the mock and the test.
+struct SharedResponder<R>(Arc<R>);
+
+impl<R: Respond> Respond for SharedResponder<R> {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.0.respond(request)
+    }
+}
+
+#[tokio::test]
+async fn a_replaced_instance_role_is_listed_again() {
+    const NEW_ROLE: &str = "gcp-aws-role-2";
+    let server = MockServer::start().await;
+    // The old role's credentials once, then gone (the instance profile was replaced).
+    Mock::given(method("GET"))
+        .and(path(CREDS_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string(creds_json(
+            "ASIAOLD",
+            "old-secret",
+            "old-session",
+        )))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(CREDS_PATH))
+        .respond_with(ResponseTemplate::new(404))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(ROLE_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string(ROLE))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(ROLE_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string(NEW_ROLE))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ROLE_PATH}/{NEW_ROLE}")))
+        .respond_with(ResponseTemplate::new(200).set_body_string(creds_json(
+            "ASIANEW",
+            "new-secret",
+            "new-session",
+        )))
+        .mount(&server)
+        .await;
+    answer(
+        &server,
+        "GET",
+        ZONE_PATH,
+        ResponseTemplate::new(200).set_body_string("us-east-2b"),
+    )
+    .await;
+    let source = build(&server, false);
+
+    let first = source.resolve().await.expect("first refresh");
+    assert_eq!(
+        first.provenance.credentials_from,
+        CredentialsFrom::Metadata {
+            imdsv2: false,
+            role: ROLE.into()
+        }
+    );
+    let second = source.resolve().await.expect("second refresh");
+    assert_eq!(
+        second.provenance.credentials_from,
+        CredentialsFrom::Metadata {
+            imdsv2: false,
+            role: NEW_ROLE.into()
+        }
+    );
+    let decoded = decoded_token(&source).await;
+    assert_eq!(decoded.access_key_id(), "ASIANEW");
+    let reqs = requests(&server).await;
+    assert_eq!(
+        count(&reqs, "GET", ROLE_PATH),
+        2,
+        "listed once, then again when the role's credentials were gone: {reqs:?}"
     );
 }
 

@@ -77,3 +77,110 @@ async fn trace_output_holds_no_secrets() {
         );
     }
 }
+
+/// Web identity (IRSA) and container credentials (Pod Identity), traced at every level: neither
+/// the web identity token, nor the authorization token, nor the keys either provider answers
+/// with reach the logs, the errors or `Debug` — even when AWS quotes the token back.
+#[tokio::test]
+async fn web_identity_and_container_secrets_never_reach_traces() {
+    const WEB_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzYTphcHAifQ.web-identity-trace-secret";
+    const POD_TOKEN: &str = "pod-identity-trace-secret";
+    let captured = wif_core::testing::LogCapture::global();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/sts"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult>\
+             <AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/app/s</Arn></AssumedRoleUser>\
+             <Credentials><AccessKeyId>ASIAIRSATRACE</AccessKeyId>\
+             <SecretAccessKey>irsa-trace-secret-key</SecretAccessKey>\
+             <SessionToken>irsa-trace-session-token</SessionToken>\
+             <Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>\
+             </AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/pod"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"{"AccessKeyId":"ASIAPODTRACE","SecretAccessKey":"pod-trace-secret-key","Token":"pod-trace-session-token","Expiration":"2099-01-01T00:00:00Z"}"#,
+        ))
+        .mount(&server)
+        .await;
+    // A refusal that quotes what it got, as a proxy or a test double might.
+    Mock::given(method("POST"))
+        .and(path("/sts-echo"))
+        .respond_with(ResponseTemplate::new(400).set_body_string(format!(
+            "<ErrorResponse><Error><Code>InvalidIdentityToken</Code>\
+             <Message>bad token {WEB_TOKEN}</Message></Error></ErrorResponse>"
+        )))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let web_file = dir.path().join("token");
+    let pod_file = dir.path().join("pod-token");
+    std::fs::write(&web_file, WEB_TOKEN).expect("written");
+    std::fs::write(&pod_file, POD_TOKEN).expect("written");
+    let irsa = |sts: &str| {
+        MapEnvironment::new()
+            .with("AWS_REGION", "us-east-1")
+            .with("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/app")
+            .with(
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                web_file.display().to_string(),
+            )
+            .with("AWS_ENDPOINT_URL_STS", format!("{}{sts}", server.uri()))
+    };
+    let pod = MapEnvironment::new()
+        .with("AWS_REGION", "us-east-1")
+        .with(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}/pod", server.uri()),
+        )
+        .with(
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            pod_file.display().to_string(),
+        );
+    let ctx = SourceContext::new("//iam.googleapis.com/aud", AWS_SUBJECT_TOKEN_TYPE);
+    let mut shown = String::new();
+    for env in [irsa("/sts"), pod] {
+        let source = AwsSource::builder()
+            .environment(Arc::new(env))
+            .build()
+            .expect("builds");
+        source.subject_token(&ctx).await.expect("token");
+        let resolved = source.resolve().await.expect("resolved");
+        shown.push_str(&format!(
+            "{source:?} {resolved:?} {}\n",
+            resolved.provenance
+        ));
+    }
+    let echo = AwsSource::builder()
+        .environment(Arc::new(irsa("/sts-echo")))
+        .build()
+        .expect("builds");
+    let err = echo.subject_token(&ctx).await.expect_err("refused");
+    shown.push_str(&format!("{err} {err:?}\n"));
+
+    let logs = captured.contents();
+    assert!(
+        logs.contains("assumed the role with the web identity token")
+            && logs.contains("got container credentials"),
+        "tracing was captured: {logs}"
+    );
+    for secret in [
+        WEB_TOKEN,
+        "web-identity-trace-secret",
+        POD_TOKEN,
+        "irsa-trace-secret-key",
+        "irsa-trace-session-token",
+        "pod-trace-secret-key",
+        "pod-trace-session-token",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "{secret} leaked into traces:\n{logs}"
+        );
+        assert!(!shown.contains(secret), "{secret} leaked:\n{shown}");
+    }
+}

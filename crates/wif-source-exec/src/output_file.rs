@@ -91,12 +91,7 @@ mod tests {
     #[tokio::test]
     async fn a_fifo_is_refused_at_once() {
         let dir = tempfile::tempdir().expect("dir");
-        let fifo = dir.path().join("out.json");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .expect("mkfifo");
-        assert!(made.success());
+        let fifo = wif_core::testing::fifo_at(dir.path().join("out.json"));
         match read_output_file(&fifo, 1024, later()).await {
             Err(e @ OutputFileError::Read(_)) => {
                 assert_eq!(e.to_string(), "is a FIFO (named pipe), not a regular file");

@@ -149,12 +149,7 @@ async fn a_directory_is_refused_with_a_hint() {
 #[tokio::test]
 async fn fifos_and_devices_are_refused_without_blocking() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let fifo = dir.path().join("token");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo");
-    assert!(made.success());
+    let fifo = wif_core::testing::fifo_at(dir.path().join("token"));
     for (path, what) in [
         (fifo.as_path(), "a FIFO (named pipe)"),
         (Path::new("/dev/zero"), "a character device"),

@@ -152,7 +152,10 @@ pub fn read_workload_paths(config: &ResolvedConfig) -> Result<WorkloadCertPaths,
     parse_workload_paths(&bytes, config)
 }
 
-fn parse_workload_paths(bytes: &[u8], config: &ResolvedConfig) -> Result<WorkloadCertPaths, Error> {
+pub(crate) fn parse_workload_paths(
+    bytes: &[u8],
+    config: &ResolvedConfig,
+) -> Result<WorkloadCertPaths, Error> {
     let invalid = |problem: String| {
         Error::new(
             Step::Source,

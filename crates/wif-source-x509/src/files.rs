@@ -46,12 +46,7 @@ mod tests {
     #[test]
     fn fifos_and_devices_are_refused_at_once() {
         let dir = tempfile::tempdir().expect("dir");
-        let fifo = dir.path().join("cert.pem");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .expect("mkfifo");
-        assert!(made.success());
+        let fifo = wif_core::testing::fifo_at(dir.path().join("cert.pem"));
         for (path, want) in [
             (fifo.as_path(), "is a FIFO (named pipe), not a regular file"),
             (

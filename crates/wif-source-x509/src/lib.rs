@@ -68,6 +68,11 @@ use wif_core::{
 
 mod config;
 mod files;
+// The fuzz targets' entry points: behind the `fuzzing` feature, and compiled into the crate's
+// own tests, which exercise them.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod material;
 #[cfg(any(test, feature = "testing"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

@@ -177,7 +177,7 @@ pub(crate) fn parse_certificates(pem_bytes: &[u8]) -> Result<Vec<CertificateDer<
     Ok(out)
 }
 
-fn parse_private_key(pem_bytes: &[u8]) -> Result<PrivateKeyDer<'static>, String> {
+pub(crate) fn parse_private_key(pem_bytes: &[u8]) -> Result<PrivateKeyDer<'static>, String> {
     match PrivateKeyDer::from_pem_slice(pem_bytes) {
         Ok(key) => Ok(key),
         Err(pem::Error::NoItemsFound) => {

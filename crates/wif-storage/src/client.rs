@@ -14,12 +14,9 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
-use wif_core::{
-    AccessToken, Environment, Error, ErrorKind, OsEnvironment, Redactor, RetryPolicy, Step,
-    TokenProvider,
-};
-
-use wif_core::http::{ApiBaseFrom, ApiBaseRequest};
+use wif_core::api_client::ApiClientSettings;
+use wif_core::http::ApiBaseFrom;
+use wif_core::{AccessToken, Error, ErrorKind, Redactor, RetryPolicy, Step, TokenProvider};
 
 use crate::api_error::api_error;
 use crate::names::Endpoints;
@@ -317,13 +314,9 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
 
 /// Configures a [`Storage`].
 #[must_use]
+#[derive(Debug)]
 pub struct StorageBuilder {
-    provider: Option<Arc<dyn TokenProvider>>,
-    client: Option<reqwest::Client>,
-    base_url: Option<String>,
-    environment: Arc<dyn Environment>,
-    quota_project: Option<String>,
-    retry: RetryPolicy,
+    settings: ApiClientSettings,
     chunk_size: usize,
     resumable_threshold: u64,
 }
@@ -331,29 +324,10 @@ pub struct StorageBuilder {
 impl Default for StorageBuilder {
     fn default() -> Self {
         StorageBuilder {
-            provider: None,
-            client: None,
-            base_url: None,
-            environment: Arc::new(OsEnvironment),
-            quota_project: None,
-            retry: default_retry_policy(),
+            settings: ApiClientSettings::new(default_retry_policy()),
             chunk_size: DEFAULT_CHUNK_SIZE,
             resumable_threshold: DEFAULT_RESUMABLE_THRESHOLD,
         }
-    }
-}
-
-impl fmt::Debug for StorageBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StorageBuilder")
-            .field("provider", &self.provider)
-            .field("base_url", &self.base_url)
-            .field("environment", &self.environment)
-            .field("quota_project", &self.quota_project)
-            .field("retry", &self.retry)
-            .field("chunk_size", &self.chunk_size)
-            .field("resumable_threshold", &self.resumable_threshold)
-            .finish()
     }
 }
 
@@ -364,45 +338,14 @@ pub fn default_retry_policy() -> RetryPolicy {
 }
 
 impl StorageBuilder {
-    /// The token provider authenticating every request (`wif::Credentials`, or your own).
-    pub fn provider(mut self, provider: impl TokenProvider + 'static) -> Self {
-        self.provider = Some(Arc::new(provider));
-        self
-    }
+    wif_core::api_client_setters!(emulator_var = "STORAGE_EMULATOR_HOST");
 
     /// The base URL (default `https://storage.googleapis.com/`, or the emulator named by
     /// `STORAGE_EMULATOR_HOST`, or else the provider's
     /// [`endpoint_base_url`](TokenProvider::endpoint_base_url)). An explicit base URL wins over
     /// both.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-
-    /// The HTTP client (share one across the process). Without it, wif's default client
-    /// (`wif_core::http::client_builder`: rustls, a 5 s connect timeout, no redirects,
-    /// `localhost` resolved without DNS) with a 60 s read-idle timeout is built.
-    pub fn client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// Where `STORAGE_EMULATOR_HOST` is read from (default: the process environment).
-    pub fn environment(mut self, environment: impl Environment + 'static) -> Self {
-        self.environment = Arc::new(environment);
-        self
-    }
-
-    /// The project billed for quota, sent as `x-goog-user-project`.
-    pub fn quota_project(mut self, project: impl Into<String>) -> Self {
-        self.quota_project = Some(project.into());
-        self
-    }
-
-    /// How retryable failures of idempotent calls are retried (default:
-    /// [`default_retry_policy`]).
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.settings.base_url = Some(url.into());
         self
     }
 
@@ -440,17 +383,11 @@ impl StorageBuilder {
                 ),
             ));
         }
-        let base = ApiBaseRequest {
-            explicit: self.base_url.as_deref(),
-            emulator_var: EMULATOR_HOST_VAR,
-            api_path: "",
-            provider_base: self.provider.as_ref().and_then(|p| p.endpoint_base_url()),
-            default: DEFAULT_BASE_URL,
-            authenticated: self.provider.is_some(),
-        }
-        .resolve(self.environment.as_ref())?;
+        let settings = self.settings;
+        let base = settings.base(EMULATOR_HOST_VAR, "", DEFAULT_BASE_URL)?;
+        let quota_project = settings.quota_project();
         let endpoints = Endpoints::new(base.url);
-        let client = match self.client {
+        let client = match settings.client {
             Some(c) => c,
             // wif's default client (rustls, 5 s connect timeout, no redirects, `localhost`
             // mapped to 127.0.0.1/::1 without a resolver, as the loopback rule above assumes);
@@ -469,15 +406,15 @@ impl StorageBuilder {
                 })?,
         };
         if base.from == ApiBaseFrom::Emulator {
-            tracing::debug!(base = %endpoints.base(), authenticated = self.provider.is_some(), "using the Cloud Storage emulator from STORAGE_EMULATOR_HOST");
+            tracing::debug!(base = %endpoints.base(), authenticated = settings.provider.is_some(), "using the Cloud Storage emulator from STORAGE_EMULATOR_HOST");
         }
         Ok(Storage {
             inner: Arc::new(Inner {
-                provider: self.provider,
+                quota_project,
+                provider: settings.provider,
                 client,
                 endpoints,
-                quota_project: self.quota_project,
-                retry: self.retry,
+                retry: settings.retry,
                 chunk_size: self.chunk_size,
                 resumable_threshold: self.resumable_threshold,
             }),

@@ -77,6 +77,7 @@ mod resumable;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod upload;
+pub mod upload_sessions;
 
 pub use bytes::Bytes;
 pub use client::{
@@ -89,4 +90,5 @@ pub use objects::{ListOptions, Listing, Preconditions};
 pub use progress::Progress;
 pub use resumable::{ResumableUpload, UploadStatus};
 pub use upload::{DEFAULT_CONTENT_TYPE, UploadOptions, UploadSource};
+pub use upload_sessions::{UploadKey, UploadSessions};
 pub use wif_core::{Error, Step, TokenProvider};

@@ -32,12 +32,22 @@ use crate::upload::io_error;
 
 /// Which object a partial file holds the beginning of.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct PartialState {
+pub(crate) struct PartialState {
     bucket: String,
     object: String,
-    generation: i64,
-    size: u64,
-    crc32c: Option<u32>,
+    pub(crate) generation: i64,
+    pub(crate) size: u64,
+    pub(crate) crc32c: Option<u32>,
+}
+
+impl PartialState {
+    /// A state file's content, when it is one for `bucket/object` with a generation Cloud
+    /// Storage could have given (positive): anything else is stale, and the download starts
+    /// over.
+    pub(crate) fn read(bytes: &[u8], bucket: &str, object: &str) -> Option<PartialState> {
+        let state: PartialState = serde_json::from_slice(bytes).ok()?;
+        (state.bucket == bucket && state.object == object && state.generation > 0).then_some(state)
+    }
 }
 
 /// The partial file and its state file beside `path`.
@@ -62,8 +72,7 @@ impl PartialFiles {
     fn load(&self, bucket: &str, object: &str) -> Option<PartialState> {
         let bytes =
             local_file::read_bounded(&self.state, 64 * 1024, "partial download state").ok()?;
-        let state: PartialState = serde_json::from_slice(&bytes).ok()?;
-        (state.bucket == bucket && state.object == object).then_some(state)
+        PartialState::read(&bytes, bucket, object)
     }
 
     async fn save(&self, state: &PartialState) -> Result<(), Error> {
@@ -345,6 +354,23 @@ mod tests {
         assert_eq!(files.load("other", "o"), None);
         std::fs::write(&files.state, "not json").expect("write");
         assert_eq!(files.load("b", "o"), None);
+    }
+
+    /// A generation no object has (0, negative) would only fetch an error: start over instead.
+    #[test]
+    fn a_state_without_a_real_generation_is_stale() {
+        let state = |generation: i64| {
+            format!(
+                r#"{{"bucket":"b","object":"o","generation":{generation},"size":3,"crc32c":null}}"#
+            )
+        };
+        assert!(PartialState::read(state(1).as_bytes(), "b", "o").is_some());
+        for generation in [0, -1, i64::MIN] {
+            assert_eq!(
+                PartialState::read(state(generation).as_bytes(), "b", "o"),
+                None
+            );
+        }
     }
 
     #[tokio::test]

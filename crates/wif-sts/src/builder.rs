@@ -3,12 +3,12 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::header::HeaderValue;
 use secrecy::SecretString;
 use url::Url;
-use wif_core::{Error, RetryPolicy, SourceContext, SubjectTokenSource};
+use wif_core::step_call::CallSettings;
+use wif_core::{Error, SourceContext, SubjectTokenSource};
 
 use crate::exchange::{Inner, StsExchange};
 use crate::request::{FormTemplate, basic_auth, metrics_header, options_json};
@@ -31,9 +31,7 @@ pub struct StsExchangeBuilder {
     impersonation: bool,
     config_lifetime: bool,
     impersonated_email: Option<String>,
-    http: Option<reqwest::Client>,
-    retry: Option<RetryPolicy>,
-    timeout: Option<Duration>,
+    call: CallSettings,
 }
 
 /// The STS endpoint as the caller gave it.
@@ -129,23 +127,7 @@ impl StsExchangeBuilder {
         self
     }
 
-    /// The HTTP client (share one across layers). Default [`wif_core::http::default_client`].
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
-        self
-    }
-
-    /// How failed exchanges are retried. Default [`RetryPolicy::default`].
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = Some(policy);
-        self
-    }
-
-    /// The timeout of each attempt (connect, send, whole response). Default 10 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
+    wif_core::call_setters!();
 
     /// Checks the configuration and builds the exchange. Errors are [`wif_core::Step::Config`]
     /// errors naming the field.
@@ -161,10 +143,7 @@ impl StsExchangeBuilder {
             Some(Endpoint::Parsed(url)) => check_token_url(url)?,
         };
 
-        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        if timeout.is_zero() {
-            return Err(Error::config("timeout", "must be greater than zero"));
-        }
+        let call = self.call.resolve(DEFAULT_TIMEOUT)?;
 
         let client_id = self.client_id.filter(|id| !id.is_empty());
         let client_auth = match &client_id {
@@ -202,11 +181,6 @@ impl StsExchangeBuilder {
             Error::config("source", "its kind() can't be sent in the metrics header")
         })?;
 
-        let http = match self.http {
-            Some(client) => client,
-            None => wif_core::http::default_client()?,
-        };
-
         let mut context = SourceContext::new(audience.clone(), subject_token_type.clone());
         if let Some(email) = self.impersonated_email.filter(|e| !e.is_empty()) {
             context = context.with_impersonated_email(email);
@@ -226,9 +200,9 @@ impl StsExchangeBuilder {
             client_id,
             client_auth,
             metrics,
-            http,
-            retry: self.retry.unwrap_or_default(),
-            timeout,
+            http: call.client,
+            retry: call.retry,
+            timeout: call.timeout,
         }))
     }
 }
@@ -302,8 +276,7 @@ impl fmt::Debug for StsExchangeBuilder {
             .field("impersonation", &self.impersonation)
             .field("config_lifetime", &self.config_lifetime)
             .field("impersonated_email", &self.impersonated_email)
-            .field("retry", &self.retry)
-            .field("timeout", &self.timeout)
+            .field("call", &self.call)
             .finish_non_exhaustive()
     }
 }

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use wif_core::http::Resolver;
 use wif_core::{Error, ErrorKind, Step, SubjectTokenSource, TokenCache};
 use wif_impersonate::Impersonation;
 use wif_source_aws::AwsSource;
@@ -20,10 +21,12 @@ use crate::resolve::{Parts, Resolved};
 use crate::{Chain, CredentialsInfo};
 
 /// The HTTP clients of a chain: `general` for the source, `exchange` for STS and IAM
-/// Credentials (the same client, unless a certificate source calls them over mTLS).
+/// Credentials (the same client, unless a certificate source calls them over mTLS), and their
+/// resolver when the chain built them (`None` with a client given to the builder).
 struct Clients {
     general: reqwest::Client,
     exchange: reqwest::Client,
+    resolver: Option<Resolver>,
 }
 
 pub(crate) fn assemble(resolved: Resolved) -> Result<Chain, Error> {
@@ -39,8 +42,13 @@ pub(crate) fn assemble(resolved: Resolved) -> Result<Chain, Error> {
     let (source, aws) = source(&plan, &parts, &clients, x509)?;
     let exchange = Arc::new(exchange(&plan, &parts, source.clone(), &clients)?);
     let impersonation = impersonation(&plan, &exchange, &clients)?;
+    let prefetch = clients
+        .resolver
+        .clone()
+        .map(|resolver| (resolver, hosts(&plan)));
     Ok(Chain {
         info: info(&plan),
+        prefetch,
         source,
         aws,
         http: clients.general,
@@ -57,22 +65,50 @@ fn internal(what: &str, e: reqwest::Error) -> Error {
 }
 
 fn clients(parts: &Parts, x509: Option<&X509Source>) -> Result<Clients, Error> {
+    // The clients the chain builds share one resolver, which can look up every host at once.
+    let resolver = parts.http_client.is_none().then(Resolver::new);
+    let dns = |builder: reqwest::ClientBuilder| match &resolver {
+        Some(r) => builder.dns_resolver(Arc::new(r.clone())),
+        None => builder,
+    };
     let general = match &parts.http_client {
         Some(c) => c.clone(),
-        None => wif_core::http::build_client(wif_core::http::client_builder_with_roots(
+        None => wif_core::http::build_client(dns(wif_core::http::client_builder_with_roots(
             &parts.extra_roots,
-        )?)?,
+        )?))?,
     };
     // A certificate source's client presents the workload certificate (Python sends it on the
     // STS and the impersonation calls alike).
     let exchange = match x509 {
-        Some(x) => x
-            .mtls_client_builder(&parts.extra_roots)?
+        Some(x) => dns(x.mtls_client_builder(&parts.extra_roots)?)
             .build()
             .map_err(|e| internal("could not build the mTLS HTTP client", e))?,
         None => general.clone(),
     };
-    Ok(Clients { general, exchange })
+    Ok(Clients {
+        general,
+        exchange,
+        resolver,
+    })
+}
+
+/// The hosts a run of the chain calls by name: a URL source's, STS, IAM Credentials.
+fn hosts(plan: &Plan) -> Vec<String> {
+    let mut urls: Vec<&url::Url> = Vec::new();
+    if let SourcePlan::Url(u) = &plan.source.value {
+        urls.push(&u.url);
+    }
+    urls.push(&plan.token_url.value);
+    if let Some(i) = &plan.impersonation {
+        urls.push(&i.url.value);
+    }
+    let mut hosts: Vec<String> = Vec::new();
+    for host in urls.into_iter().filter_map(|u| u.host_str()) {
+        if !hosts.iter().any(|h| h == host) {
+            hosts.push(host.to_owned());
+        }
+    }
+    hosts
 }
 
 /// A certificate source is kept concrete: the exchange's client presents its certificate.
@@ -212,8 +248,12 @@ fn impersonation(
     // The federated token is cached on its own: a second impersonation within its life costs one
     // IAM call, not an STS exchange too.
     let federated = TokenCache::with_options(exchange.clone(), plan.cache.value);
+    // Another host than STS (as at Google): its handshakes can overlap the exchange.
+    let sts = &plan.token_url.value;
+    let other_host = i.url.value.origin() != sts.origin();
     let mut imp = Impersonation::builder()
         .federated(federated)
+        .connect_ahead(other_host)
         .url_parsed(i.url.value.clone())
         .universe_domain(plan.universe_domain.value.clone())
         .scopes(plan.scopes.value.clone())

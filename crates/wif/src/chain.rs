@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use wif_core::http::Resolver;
 use wif_core::{
     AccessToken, CacheOptions, ChainDeadline, Error, SourceContext, Step, SubjectToken,
     SubjectTokenSource, TokenCache, TokenProvider,
@@ -19,6 +20,7 @@ use wif_sts::StsExchange;
 
 #[cfg(doc)]
 use crate::CredentialsBuilder;
+use crate::prefetch::PrefetchFirst;
 use crate::{Credentials, CredentialsInfo, Plan};
 
 /// The layers of one credential chain, callable step by step. Made by
@@ -38,6 +40,8 @@ pub struct Chain {
     /// Bounds each refresh of the [`Credentials`] (not the step-by-step calls here).
     pub(crate) deadline: Duration,
     pub(crate) info: CredentialsInfo,
+    /// The resolver of the clients the chain built, and the hosts its first run looks up.
+    pub(crate) prefetch: Option<(Resolver, Vec<String>)>,
 }
 
 impl Chain {
@@ -123,6 +127,10 @@ impl Chain {
         let upstream: Arc<dyn TokenProvider> = match self.impersonation {
             Some(imp) => Arc::new(imp),
             None => Arc::new(self.exchange),
+        };
+        let upstream: Arc<dyn TokenProvider> = match self.prefetch {
+            Some((resolver, hosts)) => Arc::new(PrefetchFirst::new(upstream, resolver, hosts)),
+            None => upstream,
         };
         // Inside the cache: one bounded refresh serves every caller waiting on it.
         let upstream: Arc<dyn TokenProvider> =

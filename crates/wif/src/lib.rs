@@ -138,6 +138,7 @@ pub mod config;
 mod credentials;
 mod endpoints;
 pub mod plan;
+mod prefetch;
 mod resolve;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

@@ -123,6 +123,46 @@ const AWS_ENV: &[(&str, &str)] = &[
     ("AWS_SECRET_ACCESS_KEY", "secret"),
 ];
 const AWS_DEFAULT_REGION_ENV: &[(&str, &str)] = &[("AWS_DEFAULT_REGION", "us-west-2")];
+const IRSA_AND_POD_IDENTITY_ENV: &[(&str, &str)] = &[
+    ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/app"),
+    (
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
+    ),
+    (
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "http://169.254.170.23/v1/credentials",
+    ),
+    (
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token",
+    ),
+];
+const KEYS_AND_IRSA_ENV: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+    ("AWS_SECRET_ACCESS_KEY", "secret"),
+    ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/app"),
+    (
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
+    ),
+];
+const POD_IDENTITY_ENV: &[(&str, &str)] = &[
+    (
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "http://169.254.170.23/v1/credentials",
+    ),
+    (
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token",
+    ),
+];
+const ECS_ENV: &[(&str, &str)] = &[(
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "/v2/credentials/task-1",
+)];
+const PROFILE_ENV: &[(&str, &str)] = &[("AWS_PROFILE", "dev"), ("HOME", "/home/dev")];
+const HOME_ENV: &[(&str, &str)] = &[("HOME", "/home/dev")];
 const EXEC_ENV: &[(&str, &str)] = &[("GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES", "1")];
 const BASE_ENV: &[(&str, &str)] = &[("WIF_ENDPOINT_BASE_URL", "http://127.0.0.1:8787")];
 
@@ -210,6 +250,13 @@ fn rows() -> Vec<Row> {
         Row("aws credentials: builder provider beats env", |b| b.aws_credentials_provider(NoAws), Some(aws()), AWS_ENV, "aws_credentials", json!("the credentials provider"), Some(Builder("aws_credentials_provider"))),
         Row("aws credentials: env beats metadata", same, Some(aws()), AWS_ENV, "aws_credentials", json!("long-term access keys (no AWS_SESSION_TOKEN)"), Some(Env("AWS_ACCESS_KEY_ID"))),
         Row("aws credentials: metadata url", same, Some(aws()), NO_ENV, "aws_credentials", json!("the instance profile's role, from the instance metadata service"), Some(Config("credential_source.url"))),
+        Row("aws credentials: env keys beat web identity", same, Some(aws()), KEYS_AND_IRSA_ENV, "aws_credentials", json!("long-term access keys (no AWS_SESSION_TOKEN)"), Some(Env("AWS_ACCESS_KEY_ID"))),
+        Row("aws credentials: web identity (IRSA) beats container credentials", same, Some(aws()), IRSA_AND_POD_IDENTITY_ENV, "aws_credentials", json!("web identity (EKS IRSA): role arn:aws:iam::123456789012:role/app, by AssumeRoleWithWebIdentity"), Some(Env("AWS_ROLE_ARN"))),
+        Row("aws credentials: EKS Pod Identity beats profiles and metadata", same, Some(aws()), POD_IDENTITY_ENV, "aws_credentials", json!("EKS Pod Identity at http://169.254.170.23/v1/credentials"), Some(Env("AWS_CONTAINER_CREDENTIALS_FULL_URI"))),
+        Row("aws credentials: an ECS task role", same, Some(aws()), ECS_ENV, "aws_credentials", json!("container credentials (ECS) at http://169.254.170.2/v2/credentials/task-1"), Some(Env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"))),
+        Row("aws credentials: AWS_PROFILE beats metadata", same, Some(aws()), PROFILE_ENV, "aws_credentials", json!("profile dev"), Some(Env("AWS_PROFILE"))),
+        Row("aws credentials: with a home, the default profile if it holds credentials, then metadata", same, Some(aws()), HOME_ENV, "aws_credentials", json!("profile default, if a shared config or credentials file holds its credentials; else the instance profile's role, from the instance metadata service"), Some(Rule("no AWS keys, web identity, container or AWS_PROFILE in the environment"))),
+        Row("aws region: with a home, the profile's region, then metadata", same, Some(aws()), HOME_ENV, "aws_region", json!("profile default's, if a shared config file names one; else from the instance metadata service"), Some(Rule("AWS_REGION, then AWS_DEFAULT_REGION, then the profile, then region_url"))),
         Row("aws verification URL: default", same, Some(aws()), NO_ENV, "aws_verification_url", json!("https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"), Some(Dflt)),
         // executable
         Row("executable timeout: config beats default", same, Some(executable(Some(6000))), EXEC_ENV, "source_timeout_millis", json!(6000), Some(Config("credential_source.executable.timeout_millis"))),

@@ -275,12 +275,7 @@ fn untrusted_fifos_are_refused_without_blocking() {
     use std::io::{Read as _, Write as _};
 
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("cred.json");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    let fifo = wif::layers::core::testing::fifo_at(dir.path().join("cred.json"));
     // A writer ready to feed a valid configuration to whoever opens the FIFO for reading: were
     // the loader to open it, it would read this and succeed (instead of blocking forever).
     let writer = {

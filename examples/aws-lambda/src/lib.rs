@@ -36,6 +36,7 @@ mod event;
 mod official;
 mod storage;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -52,6 +53,11 @@ pub const GCS_BASE_URL_VAR: &str = "GCS_BASE_URL";
 
 /// The Cloud Storage endpoint used when [`GCS_BASE_URL_VAR`] is unset.
 pub const DEFAULT_GCS_BASE_URL: &str = "https://storage.googleapis.com";
+
+/// The variable naming a PEM file of CA certificates to trust beside the public ones (a
+/// TLS-inspecting proxy in front of Google, a test server): what `wif`'s `--ca-certs` reads from
+/// the same variable.
+pub const CA_CERTS_VAR: &str = "WIF_CA_CERTS";
 
 /// Pages one invocation reads at most ([`MAX_LIMIT`] fills 10 full pages; the rest allows for
 /// sparse ones).
@@ -88,21 +94,27 @@ impl Handler {
     }
 
     /// The handler a container starts with: Application Default Credentials
-    /// (`GOOGLE_APPLICATION_CREDENTIALS`) and [`GCS_BASE_URL_VAR`], read from `env`; the AWS
-    /// credentials and region are read from `env` too, at each token refresh. One HTTP client
-    /// (rustls, timeouts, no redirects) serves Google STS, IAM Credentials and Cloud Storage.
+    /// (`GOOGLE_APPLICATION_CREDENTIALS`), [`GCS_BASE_URL_VAR`] and [`CA_CERTS_VAR`], read from
+    /// `env`; the AWS credentials and region are read from `env` too, at each token refresh. One
+    /// HTTP client, the chain's own (rustls, timeouts, no redirects, its first token's lookups
+    /// made at once), serves Google STS, IAM Credentials and Cloud Storage.
     ///
     /// Without [`GCS_BASE_URL_VAR`], Cloud Storage is where the credentials' endpoints are:
     /// Google's, or a fake's or the emulator's when `WIF_ENDPOINT_BASE_URL` says so — so a test
     /// runs this very function against fakes by setting one variable.
     pub fn from_environment(env: Arc<dyn Environment>) -> Result<Self, Error> {
-        let http = wif::layers::core::http::default_client()?;
         let configured = env.var(GCS_BASE_URL_VAR).filter(|v| !v.is_empty());
-        let creds = Credentials::builder()
-            .environment(env)
-            .http_client(http.clone())
-            .adc()?
-            .build()?;
+        let ca_certs = env.var(CA_CERTS_VAR).filter(|v| !v.is_empty());
+        let mut builder = Credentials::builder().environment(env).adc()?;
+        if let Some(path) = ca_certs {
+            use wif::layers::core::local_file::{MAX_LOCAL_FILE_BYTES, read_bounded};
+            let pem = read_bounded(Path::new(&path), MAX_LOCAL_FILE_BYTES, CA_CERTS_VAR)
+                .map_err(|e| e.into_error(Step::Config))?;
+            builder = builder.add_root_certificates_pem(pem);
+        }
+        let chain = builder.build_chain()?;
+        let http = chain.http_client().clone();
+        let creds = chain.into_credentials();
         let base = configured
             .or_else(|| creds.info().endpoint_base_url.clone())
             .unwrap_or_else(|| DEFAULT_GCS_BASE_URL.to_owned());

@@ -129,6 +129,24 @@ async fn from_environment_explains_missing_adc_and_a_bad_gcs_url() {
 }
 
 #[tokio::test]
+async fn from_environment_reads_wif_ca_certs_and_names_it_when_it_is_wrong() {
+    let google = FakeGoogle::start().await;
+    let (dir, env) = adc_environment(&google);
+    let missing = dir.path().join("no-such-ca.pem");
+    let shown = from_environment_error(env.with("WIF_CA_CERTS", missing.to_string_lossy()));
+    assert!(
+        shown.contains("WIF_CA_CERTS") && shown.contains("no-such-ca.pem"),
+        "{shown}"
+    );
+
+    let (dir, env) = adc_environment(&google);
+    let not_pem = dir.path().join("ca.pem");
+    std::fs::write(&not_pem, "not a certificate").unwrap();
+    let shown = from_environment_error(env.with("WIF_CA_CERTS", not_pem.to_string_lossy()));
+    assert!(shown.contains("no certificate"), "{shown}");
+}
+
+#[tokio::test]
 async fn a_server_repeating_its_page_token_cannot_hold_the_invocation() {
     let google = FakeGoogle::start().await;
     let gcs = MockServer::start().await;

@@ -63,6 +63,31 @@ pub async fn cold_start(
     gcs_base: &str,
     env: &[(String, String)],
 ) -> Result<Duration, String> {
+    let mut vars = env.to_vec();
+    vars.push((
+        "GOOGLE_APPLICATION_CREDENTIALS".to_owned(),
+        config.to_string_lossy().into_owned(),
+    ));
+    vars.push(("GCS_BASE_URL".to_owned(), gcs_base.to_owned()));
+    let start = run_once(binary, &vars).await?;
+    Ok(start.answered.saturating_duration_since(start.spawned))
+}
+
+/// What one cold start of a Lambda function showed.
+#[derive(Debug, Clone, Copy)]
+pub struct ColdStart {
+    /// When the process was spawned.
+    pub spawned: Instant,
+    /// When it answered its first invocation.
+    pub answered: Instant,
+    /// Its peak resident set by then (`VmHWM`), KiB.
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// Spawns `binary` under a loopback Lambda Runtime API with `env` (credentials, configuration,
+/// endpoints) added to a function's usual variables, hands it one invocation, and kills it once
+/// it answered.
+pub async fn run_once(binary: &Path, env: &[(String, String)]) -> Result<ColdStart, String> {
     let runtime = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/2018-06-01/runtime/invocation/next"))
@@ -88,16 +113,11 @@ pub async fn cold_start(
         ("AWS_LAMBDA_FUNCTION_NAME", "wif-bench".to_owned()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
-        (
-            "GOOGLE_APPLICATION_CREDENTIALS",
-            config.to_string_lossy().into_owned(),
-        ),
-        ("GCS_BASE_URL", gcs_base.to_owned()),
         ("RUST_LOG", "warn".to_owned()),
     ] {
         vars.push((k.to_owned(), v));
     }
-    let started = Instant::now();
+    let spawned = Instant::now();
     let mut child = crate::process::command(binary, &[], &vars)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -108,7 +128,11 @@ pub async fn cold_start(
         let seen = *answered.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((at, ok)) = seen {
             break if ok {
-                Ok(at.saturating_duration_since(started))
+                Ok(ColdStart {
+                    spawned,
+                    answered: at,
+                    peak_rss_kib: peak_rss_kib(child.id()),
+                })
             } else {
                 Err("the function answered with an error".to_owned())
             };
@@ -116,7 +140,7 @@ pub async fn cold_start(
         if let Ok(Some(status)) = child.try_wait() {
             break Err(format!("the function exited before answering ({status})"));
         }
-        if started.elapsed() > Duration::from_secs(20) {
+        if spawned.elapsed() > Duration::from_secs(20) {
             break Err("no answer within 20 s".to_owned());
         }
         tokio::time::sleep(Duration::from_micros(200)).await;
@@ -125,4 +149,17 @@ pub async fn cold_start(
     let _ = child.kill();
     let _ = child.wait();
     result
+}
+
+/// The peak resident set of a live process of ours, from `/proc` (Linux).
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()
 }

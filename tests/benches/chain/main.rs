@@ -14,9 +14,13 @@
 //!
 //! ```text
 //! cargo bench -p wif-tests --bench chain -- [--wif-cli PATH] [--lambda PATH] [--gcauth PATH]
-//!     [--gcauth-inprocess PATH]
-//!     [--python PATH --script PATH] [--criterion DIR] [--runs N] [--out FILE]
+//!     [--gcauth-inprocess PATH] [--gcauth-lambda PATH]
+//!     [--python PATH --script PATH] [--criterion DIR] [--runs N] [--out FILE] [--realnet]
 //! ```
+//!
+//! With `--realnet`, the real-network section instead (`realnet/`): the clients over HTTPS to
+//! the production host names, with DNS, in a private network namespace with round-trip times
+//! of 20 and 100 ms.
 //!
 //! Paths must be absolute (cargo runs benches in the package directory). Without them only the
 //! in-process parts run. `--criterion` is `target/criterion` after the `cached_token` bench: its
@@ -30,6 +34,7 @@ mod lambda;
 mod peers;
 mod process;
 mod proxy;
+mod realnet;
 mod report;
 mod wif_side;
 
@@ -52,6 +57,7 @@ struct Args {
     criterion: Option<PathBuf>,
     out: Option<PathBuf>,
     runs: usize,
+    realnet: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -60,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
         criterion: None,
         out: None,
         runs: 10,
+        realnet: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -68,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
             "--wif-cli" => args.tools.wif_cli = Some(PathBuf::from(value()?)),
             "--lambda" => args.tools.lambda = Some(PathBuf::from(value()?)),
             "--gcauth" => args.tools.gcauth = Some(PathBuf::from(value()?)),
+            "--gcauth-lambda" => args.tools.gcauth_lambda = Some(PathBuf::from(value()?)),
             "--gcauth-inprocess" => {
                 args.tools.gcauth_inprocess = Some(PathBuf::from(value()?));
             }
@@ -75,6 +83,7 @@ fn parse_args() -> Result<Args, String> {
             "--script" => args.tools.script = Some(PathBuf::from(value()?)),
             "--out" => args.out = Some(PathBuf::from(value()?)),
             "--criterion" => args.criterion = Some(PathBuf::from(value()?)),
+            "--realnet" => args.realnet = true,
             "--runs" => {
                 args.runs = value()?
                     .parse()
@@ -218,7 +227,7 @@ pub fn progress(message: &str) {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> ExitCode {
     match run().await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("bench: {e}");
             ExitCode::FAILURE
@@ -226,15 +235,20 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<(), String> {
+async fn run() -> Result<ExitCode, String> {
     proxy::self_check()?;
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this with nothing, and a
     // test run must not spend a minute benchmarking.
     if !std::env::args().any(|a| a == "--bench") {
         progress("not run by `cargo bench`: parsers checked, nothing measured");
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     let args = parse_args()?;
+    if args.realnet {
+        // Fewer runs than on loopback: each waits on real round trips.
+        let runs = args.runs.div_ceil(2);
+        return realnet::run(&args.tools, runs, args.out.as_deref()).await;
+    }
     let world = World::start().await?;
     progress(&format!("emulator at {}", world.emulator.base_url()));
 
@@ -268,5 +282,5 @@ async fn run() -> Result<(), String> {
         Some(path) => std::fs::write(path, out).map_err(|e| format!("{}: {e}", path.display()))?,
         None => print!("{out}"),
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

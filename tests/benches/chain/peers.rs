@@ -39,6 +39,8 @@ pub struct Tools {
     /// `gcauth-bench` at O3 (its `inprocess` profile, like this bench's): the library measured
     /// inside one process (cached token, thundering herd). Falls back to `gcauth`.
     pub gcauth_inprocess: Option<PathBuf>,
+    /// `gcauth-lambda`: the Lambda example's shape on google-cloud-auth (release).
+    pub gcauth_lambda: Option<PathBuf>,
     /// The venv's Python interpreter.
     pub python: Option<PathBuf>,
     /// `google_auth_bench.py`.
@@ -116,11 +118,17 @@ impl Tools {
         env: &[(String, String)],
         deadline: Duration,
     ) -> Option<Outcome> {
+        self.run_wif(&["token", "--credentials", config], env, deadline)
+    }
+
+    /// Runs `wif args` with `env` until `deadline`; stdout (a token) is discarded.
+    pub fn run_wif(
+        &self,
+        args: &[&str],
+        env: &[(String, String)],
+        deadline: Duration,
+    ) -> Option<Outcome> {
         let program = self.wif_cli.as_ref()?;
-        Some(run(
-            &mut command(program, &["token", "--credentials", config], env),
-            deadline,
-            true,
-        ))
+        Some(run(&mut command(program, args, env), deadline, true))
     }
 }

@@ -38,6 +38,10 @@ pub struct Log {
     pub requests: Vec<(String, String)>,
     /// The connection (numbered from 1 in accept order) each request came on.
     pub connection_of: Vec<u64>,
+    /// When each request had passed the proxy, whole.
+    pub sent: Vec<Instant>,
+    /// When the emulator's answer to each request had passed the proxy (`None`: not yet).
+    pub answered: Vec<Option<Instant>>,
     /// New connections opened while an idle connection to the same service was open: reuse the
     /// client missed (computed by [`Proxy::take`]).
     pub avoidable: u64,
@@ -52,6 +56,8 @@ struct Connection {
     closed: Option<Instant>,
     /// `(service, sent, answered)` of every request, in order.
     exchanges: Vec<(&'static str, Instant, Option<Instant>)>,
+    /// The index in [`Log::requests`] of each exchange.
+    indices: Vec<usize>,
 }
 
 impl Connection {
@@ -59,6 +65,7 @@ impl Connection {
         Connection {
             closed: None,
             exchanges: Vec::new(),
+            indices: Vec::new(),
         }
     }
 
@@ -92,21 +99,39 @@ fn service(method: &str, path: &str) -> &'static str {
 impl Log {
     fn request(&mut self, id: u64, method: String, path: String, at: Instant) {
         let service = service(&method, &path);
-        self.connection_state
+        let index = self.requests.len();
+        let connection = self
+            .connection_state
             .entry(id)
-            .or_insert_with(Connection::new)
-            .exchanges
-            .push((service, at, None));
+            .or_insert_with(Connection::new);
+        connection.exchanges.push((service, at, None));
+        connection.indices.push(index);
         self.requests.push((method, path));
         self.connection_of.push(id);
+        self.sent.push(at);
+        self.answered.push(None);
     }
 
     fn response(&mut self, id: u64, at: Instant) {
         if let Some(c) = self.connection_state.get_mut(&id)
-            && let Some(exchange) = c.exchanges.iter_mut().find(|(_, _, a)| a.is_none())
+            && let Some(i) = c.exchanges.iter().position(|(_, _, a)| a.is_none())
         {
-            exchange.2 = Some(at);
+            c.exchanges[i].2 = Some(at);
+            // Requests sent before the last take() are not in this log.
+            if let Some(slot) = c.indices.get(i).and_then(|&n| self.answered.get_mut(n)) {
+                *slot = Some(at);
+            }
         }
+    }
+
+    /// When the last answer to a request of `step` (see [`step_of`]) passed the proxy.
+    pub fn last_answer(&self, step: &str) -> Option<Instant> {
+        self.requests
+            .iter()
+            .zip(&self.answered)
+            .filter(|((m, p), _)| step_of(m, p) == step)
+            .filter_map(|(_, at)| *at)
+            .max()
     }
 
     fn accepted(&mut self, id: u64) {
@@ -199,6 +224,11 @@ impl Proxy {
         })
     }
 
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
@@ -230,8 +260,9 @@ async fn relay(client: TcpStream, upstream: SocketAddr, id: u64, log: Arc<Mutex<
     let _ = server.set_nodelay(true);
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
+    let (mut request_parser, mut response_parser) = MessageParser::pair();
     let requests = async {
-        let mut parser = MessageParser::new(Direction::Request);
+        let parser = &mut request_parser;
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             let n = match client_read.read(&mut buf).await {
@@ -257,7 +288,7 @@ async fn relay(client: TcpStream, upstream: SocketAddr, id: u64, log: Arc<Mutex<
         let _ = server_write.shutdown().await;
     };
     let responses = async {
-        let mut parser = MessageParser::new(Direction::Response);
+        let parser = &mut response_parser;
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             let n = match server_read.read(&mut buf).await {
@@ -292,24 +323,30 @@ enum Direction {
 /// Follows the messages of one direction of a connection: heads are read, bodies
 /// (`Content-Length` or chunked) skipped. Interim (1xx) responses are skipped; a response
 /// delimited by the connection's close never completes. Gives up on anything else rather than
-/// guess. (No client here sends `HEAD`, whose response has a length but no body.)
+/// guess. The two directions of a connection share which requests were `HEAD`s, whose answers
+/// have a length but no body (wif opens a connection ahead with one).
 #[derive(Debug)]
 struct MessageParser {
     direction: Direction,
     buf: Vec<u8>,
     broken: bool,
+    heads: Arc<Mutex<std::collections::VecDeque<bool>>>,
 }
 
 /// Heads longer than this are not HTTP we understand.
 const MAX_HEAD: usize = 64 * 1024;
 
 impl MessageParser {
-    fn new(direction: Direction) -> Self {
-        MessageParser {
+    /// The parsers of both directions of one connection.
+    fn pair() -> (MessageParser, MessageParser) {
+        let heads = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+        let parser = |direction| MessageParser {
             direction,
             buf: Vec::new(),
             broken: false,
-        }
+            heads: heads.clone(),
+        };
+        (parser(Direction::Request), parser(Direction::Response))
     }
 
     /// The heads of the messages completed by `data`.
@@ -324,10 +361,18 @@ impl MessageParser {
                 self.broken = self.buf.len() > MAX_HEAD;
                 return out;
             };
-            let Some(head) = Head::parse(&self.buf[..head_end], self.direction) else {
+            let Some(mut head) = Head::parse(&self.buf[..head_end], self.direction) else {
                 self.broken = true;
                 return out;
             };
+            // The answer to a HEAD: a length, no body. (Requests are queued when complete; a
+            // server answers only after that.)
+            if self.direction == Direction::Response
+                && !head.interim
+                && lock_queue(&self.heads).front() == Some(&true)
+            {
+                head.body = Body::None;
+            }
             let body_start = head_end + 4;
             let body_len = match head.body {
                 Body::None => 0,
@@ -345,6 +390,13 @@ impl MessageParser {
                 return out;
             }
             self.buf.drain(..body_start + body_len);
+            match self.direction {
+                Direction::Request => lock_queue(&self.heads).push_back(head.method == "HEAD"),
+                Direction::Response if !head.interim => {
+                    lock_queue(&self.heads).pop_front();
+                }
+                Direction::Response => {}
+            }
             if !head.interim {
                 out.push(head);
             }
@@ -412,6 +464,10 @@ impl Head {
     }
 }
 
+fn lock_queue<T>(queue: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -445,17 +501,19 @@ fn chunked_len(bytes: &[u8]) -> Option<usize> {
 }
 
 /// The parsers' own check, run at the start of every bench run (a `harness = false` target has
-/// no test harness): keep-alive messages with length-delimited, chunked and empty bodies, fed one
-/// byte at a time, come out in order.
+/// no test harness): keep-alive messages with length-delimited, chunked and empty bodies, and a
+/// `HEAD` whose answer has a length but no body, fed one byte at a time, come out in order.
 pub fn self_check() -> Result<(), String> {
     let requests = b"PUT /latest/api/token HTTP/1.1\r\nx-aws-ec2-metadata-token-ttl-seconds: 300\r\n\r\n\
+HEAD / HTTP/1.1\r\n\r\n\
 POST /v1/token HTTP/1.1\r\ncontent-length: 5\r\n\r\nhello\
 POST /v1/x:generateAccessToken?alt=json HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
     let responses = b"HTTP/1.1 100 Continue\r\n\r\n\
 HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc\
+HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\n\
 HTTP/1.1 204 No Content\r\n\r\n\
 HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
-    let mut parser = MessageParser::new(Direction::Request);
+    let (mut parser, mut response_parser) = MessageParser::pair();
     let mut seen = Vec::new();
     for b in requests.iter() {
         seen.extend(
@@ -467,6 +525,7 @@ HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
     }
     let expected: Vec<(String, String)> = [
         ("PUT", "/latest/api/token"),
+        ("HEAD", "/"),
         ("POST", "/v1/token"),
         ("POST", "/v1/x:generateAccessToken"),
     ]
@@ -476,12 +535,12 @@ HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
     if seen != expected || parser.broken {
         return Err(format!("the proxy's request parser is broken: {seen:?}"));
     }
-    let mut parser = MessageParser::new(Direction::Response);
+    let parser = &mut response_parser;
     let mut done = 0;
     for b in responses.iter() {
         done += parser.feed(std::slice::from_ref(b)).len();
     }
-    if done != 3 || parser.broken {
+    if done != 4 || parser.broken {
         return Err(format!(
             "the proxy's response parser is broken: {done} responses"
         ));

@@ -21,11 +21,23 @@ pub struct ColdRun {
 
 /// Credentials from `config` that see only `env`.
 pub fn credentials(config: &Path, env: &[(String, String)]) -> Result<Credentials, String> {
+    credentials_trusting(config, env, None)
+}
+
+/// Like [`credentials`], also trusting the CA `ca_pem` (the real-network run's).
+pub fn credentials_trusting(
+    config: &Path,
+    env: &[(String, String)],
+    ca_pem: Option<&str>,
+) -> Result<Credentials, String> {
     let env = env
         .iter()
         .fold(MapEnvironment::new(), |env, (k, v)| env.with(k, v));
-    Credentials::builder()
-        .environment(Arc::new(env))
+    let mut builder = Credentials::builder().environment(Arc::new(env));
+    if let Some(pem) = ca_pem {
+        builder = builder.add_root_certificates_pem(pem.as_bytes().to_vec());
+    }
+    builder
         .config_file(config)
         .and_then(|b| b.build())
         .map_err(|e| format!("build: {e}"))
@@ -33,8 +45,17 @@ pub fn credentials(config: &Path, env: &[(String, String)]) -> Result<Credential
 
 /// One cold start: new credentials (so a new HTTP client and no cache), first token.
 pub async fn cold_once(config: &Path, env: &[(String, String)]) -> Result<ColdRun, String> {
+    cold_once_trusting(config, env, None).await
+}
+
+/// Like [`cold_once`], also trusting the CA `ca_pem`.
+pub async fn cold_once_trusting(
+    config: &Path,
+    env: &[(String, String)],
+    ca_pem: Option<&str>,
+) -> Result<ColdRun, String> {
     let started = Instant::now();
-    let creds = credentials(config, env)?;
+    let creds = credentials_trusting(config, env, ca_pem)?;
     let built = started.elapsed();
     creds.token().await.map_err(|e| format!("token: {e}"))?;
     Ok(ColdRun {

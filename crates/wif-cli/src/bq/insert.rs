@@ -1,102 +1,24 @@
 //! `wif bq insert TABLE ROWS.jsonl`: a JSON Lines file streamed into a table in batches, in
 //! memory that does not grow with the file.
 //!
-//! The file is read twice, line by line. The first pass checks every line (one JSON object,
-//! at most [`MAX_LINE_BYTES`]) so that a typo on the last line fails the command before any row
+//! The file is read twice, line by line, by [`JsonLines`]. The first pass checks every line
+//! (one JSON object, at most one request's size) so that a typo on the last line fails the command before any row
 //! is sent — `insertAll` has no transaction, and half a file inserted is hard to undo. The
-//! second pass sends the rows in batches of at most 500 rows and about 8 MB (under BigQuery's
-//! 10 MB request limit), one `insertAll` request each. Only the current batch is held, as raw
+//! second pass sends the rows in [`RowBatches`] of at most 500 rows and about 8 MB (under
+//! BigQuery's 10 MB request limit), one `insertAll` request each. Only the current batch is held, as raw
 //! JSON text; rejected rows are counted, and the first few are kept to be named by their line.
 
 use std::io::BufRead;
 use std::path::Path;
 
-use serde_json::value::RawValue;
 use wif::{Error, ErrorKind, Step};
+#[cfg(doc)]
+use wif_bigquery::json_lines::RowBatches;
+use wif_bigquery::json_lines::{JsonLines, RowBatch};
 use wif_bigquery::{BigQuery, InsertOptions, TableRef};
 
-/// The longest line read: one row can be at most one `insertAll` request.
-pub(crate) const MAX_LINE_BYTES: usize = wif_bigquery::MAX_BATCH_BYTES;
-/// Rows per batch.
-const BATCH_ROWS: usize = wif_bigquery::MAX_BATCH_ROWS;
-/// Raw JSON bytes per batch: room under the 10 MB request for each row's `insertId` envelope.
-const BATCH_BYTES: usize = 8 * 1000 * 1000;
 /// Rejected lines named in the error; the rest are counted.
 const SHOWN: usize = 10;
-
-/// The rows of a JSON Lines file, one at a time, with their line numbers. Blank lines are
-/// skipped; a line that is not a JSON object, not UTF-8 or longer than the cap is an error
-/// naming the file and the line.
-pub(crate) struct JsonLines<R> {
-    reader: R,
-    shown: String,
-    max_line: usize,
-    line: usize,
-    buf: Vec<u8>,
-}
-
-impl<R: BufRead> JsonLines<R> {
-    pub(crate) fn new(reader: R, shown: String, max_line: usize) -> Self {
-        JsonLines {
-            reader,
-            shown,
-            max_line,
-            line: 0,
-            buf: Vec::new(),
-        }
-    }
-
-    /// The next row and its line number, `Ok(None)` at the end.
-    pub(crate) fn next_row(&mut self) -> Result<Option<(usize, Box<RawValue>)>, Error> {
-        loop {
-            self.buf.clear();
-            // One byte past the cap: room for the newline of a line at the cap, and what tells
-            // a longer line from it, without ever buffering more.
-            let read = std::io::Read::take(&mut self.reader, self.max_line as u64 + 1)
-                .read_until(b'\n', &mut self.buf)
-                .map_err(|e| {
-                    Error::new(
-                        Step::Config,
-                        ErrorKind::Io,
-                        format!("could not read the rows file {}", self.shown),
-                    )
-                    .with_source(e)
-                })?;
-            if read == 0 {
-                return Ok(None);
-            }
-            self.line += 1;
-            let n = self.line;
-            let content = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
-            if content.len() > self.max_line {
-                return Err(Error::config(
-                    "rows",
-                    format!(
-                        "{} line {n} is longer than {} bytes, the most one row can be",
-                        self.shown, self.max_line
-                    ),
-                ));
-            }
-            let text = std::str::from_utf8(content).map_err(|_| {
-                Error::config("rows", format!("{} line {n} is not UTF-8", self.shown))
-            })?;
-            let text = text.trim();
-            if text.is_empty() {
-                continue;
-            }
-            let row: Box<RawValue> = serde_json::from_str(text).map_err(|e| {
-                Error::config("rows", format!("{} line {n} is not JSON ({e})", self.shown))
-            })?;
-            if !row.get().starts_with('{') {
-                return Err(Error::config(
-                    "rows",
-                    format!("{} line {n} is not a JSON object", self.shown),
-                ));
-            }
-            return Ok(Some((n, row)));
-        }
-    }
-}
 
 /// What an insert did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -126,30 +48,13 @@ pub(crate) async fn insert_file<R: BufRead>(
     shown: &str,
     open: impl Fn() -> Result<R, Error>,
 ) -> Result<Inserted, Error> {
-    let mut check = JsonLines::new(open()?, shown.to_owned(), MAX_LINE_BYTES);
-    while check.next_row()?.is_some() {}
+    JsonLines::new(open()?, shown).check_all()?;
 
-    let mut rows = JsonLines::new(open()?, shown.to_owned(), MAX_LINE_BYTES);
+    let mut batches = JsonLines::new(open()?, shown).batches();
     let mut done = Inserted::default();
     let mut rejected = Rejected::default();
-    let mut batch: Vec<Box<RawValue>> = Vec::new();
-    let mut lines: Vec<usize> = Vec::new();
-    let mut bytes = 0usize;
-    loop {
-        let next = rows.next_row()?;
-        let full = batch.len() >= BATCH_ROWS
-            || next
-                .as_ref()
-                .is_some_and(|(_, row)| !batch.is_empty() && bytes + row.get().len() > BATCH_BYTES);
-        if full || (next.is_none() && !batch.is_empty()) {
-            send(bq, table, &mut batch, &lines, &mut done, &mut rejected).await?;
-            lines.clear();
-            bytes = 0;
-        }
-        let Some((line, row)) = next else { break };
-        bytes += row.get().len();
-        lines.push(line);
-        batch.push(row);
+    while let Some(batch) = batches.next_batch()? {
+        send(bq, table, &batch, &mut done, &mut rejected).await?;
     }
     if rejected.count > 0 {
         return Err(failure(table, &done, &rejected));
@@ -157,18 +62,18 @@ pub(crate) async fn insert_file<R: BufRead>(
     Ok(done)
 }
 
-/// Sends one batch (emptying it) and tallies BigQuery's answer.
+/// Sends one batch and tallies BigQuery's answer.
 async fn send(
     bq: &BigQuery,
     table: &TableRef,
-    batch: &mut Vec<Box<RawValue>>,
-    lines: &[usize],
+    batch: &RowBatch,
     done: &mut Inserted,
     rejected: &mut Rejected,
 ) -> Result<(), Error> {
+    let lines = batch.lines();
     let first = lines.first().copied().unwrap_or(0);
     let report = bq
-        .insert_rows(table, batch.iter(), InsertOptions::default())
+        .insert_rows(table, batch.rows(), InsertOptions::default())
         .await
         .map_err(|e| {
             if done.rows == 0 {
@@ -180,7 +85,6 @@ async fn send(
                 ))
             }
         })?;
-    batch.clear();
     done.rows += report.total_rows();
     done.requests += report.requests();
     for e in report.row_errors() {

@@ -154,50 +154,6 @@ async fn a_bad_line_anywhere_fails_before_any_row_is_sent() {
     );
 }
 
-#[test]
-fn lines_are_read_up_to_the_cap() {
-    let shown = || "rows.jsonl".to_owned();
-    // Exactly at the cap, with or without the final newline: accepted.
-    for text in ["{\"a\":\"12345\"}\n", "{\"a\":\"12345\"}"] {
-        let mut rows = JsonLines::new(text.as_bytes(), shown(), 13);
-        assert_eq!(rows.next_row().expect(text).map(|(n, _)| n), Some(1));
-        assert!(rows.next_row().expect("end").is_none());
-    }
-    // One byte more: refused, naming the line, without reading the rest of it.
-    let mut rows = JsonLines::new(&b"{}\n\n{\"a\":\"123456\"}\n"[..], shown(), 13);
-    assert!(rows.next_row().expect("line 1").is_some());
-    let err = rows.next_row().expect_err("line 3 is too long");
-    assert!(
-        err.to_string()
-            .contains("rows.jsonl line 3 is longer than 13 bytes"),
-        "{err}"
-    );
-    // A line without end (like /dev/zero's) stops at the cap.
-    let endless = std::io::repeat(b'0');
-    let mut rows = JsonLines::new(BufReader::new(endless), shown(), 1024);
-    assert!(rows.next_row().expect_err("no newline").is_config());
-}
-
-#[test]
-fn lines_must_be_utf8_json_objects() {
-    for (text, want) in [
-        (&b"[1]\n"[..], "line 1 is not a JSON object"),
-        (b"\n \n\"s\"\n", "line 3 is not a JSON object"),
-        (b"{\"a\": \xff}\n", "line 1 is not UTF-8"),
-        (b"{\"a\": 1} trailing\n", "line 1 is not JSON"),
-    ] {
-        let mut rows = JsonLines::new(text, "f".into(), 100);
-        let err = loop {
-            match rows.next_row() {
-                Ok(Some(_)) => continue,
-                Ok(None) => panic!("{want}: no error"),
-                Err(e) => break e,
-            }
-        };
-        assert!(err.to_string().contains(want), "{want}: {err}");
-    }
-}
-
 /// Thousands of rejected rows: the first ten are named by line, the rest counted, on one line.
 #[tokio::test]
 async fn many_rejected_rows_are_counted_not_listed() {
@@ -235,12 +191,7 @@ fn devices_and_fifos_are_not_rows_files() {
     let err = open_rows_file(std::path::Path::new("/dev/zero")).expect_err("a device");
     assert!(err.to_string().contains("a character device"), "{err}");
     let dir = tempfile::tempdir().expect("dir");
-    let fifo = dir.path().join("rows.jsonl");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo");
-    assert!(made.success());
+    let fifo = wif_core::testing::fifo_at(dir.path().join("rows.jsonl"));
     let err = open_rows_file(&fifo).expect_err("a FIFO");
     assert!(err.to_string().contains("a FIFO"), "{err}");
 }

@@ -52,9 +52,11 @@ impl Walk {
             RegionFrom::Environment(var) => (*var).to_owned(),
             RegionFrom::Metadata { imdsv2: true } => "instance metadata (IMDSv2)".to_owned(),
             RegionFrom::Metadata { imdsv2: false } => "instance metadata (IMDSv1)".to_owned(),
+            RegionFrom::Profile { name } => format!("profile {name}"),
             _ => "set explicitly".to_owned(),
         };
-        let (credentials_from, role) = match &provenance.credentials_from {
+        let credentials_from = &provenance.credentials_from;
+        let (credentials_from_words, role) = match credentials_from {
             CredentialsFrom::Environment { .. } => (
                 "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)".to_owned(),
                 None,
@@ -66,13 +68,47 @@ impl Walk {
                 ),
                 Some(role.clone()),
             ),
-            _ => ("a credentials provider (aws-config chain)".to_owned(), None),
+            CredentialsFrom::WebIdentity { role_arn, .. } => (
+                format!(
+                    "web identity (EKS IRSA): AWS STS AssumeRoleWithWebIdentity with AWS_WEB_IDENTITY_TOKEN_FILE, role {role_arn}"
+                ),
+                None,
+            ),
+            CredentialsFrom::Container {
+                pod_identity: true,
+                ..
+            } => (
+                "container credentials: the EKS Pod Identity agent (AWS_CONTAINER_CREDENTIALS_FULL_URI)".to_owned(),
+                None,
+            ),
+            CredentialsFrom::Container { .. } => (
+                "container credentials: the ECS task role (AWS_CONTAINER_CREDENTIALS_*_URI)"
+                    .to_owned(),
+                None,
+            ),
+            CredentialsFrom::Profile { name } => (format!("shared-config profile {name}"), None),
+            _ => ("a credentials provider given in code".to_owned(), None),
         };
+        let step = self.step(StepId::Source);
+        step.fact(
+            "aws_provider",
+            "AWS provider",
+            credentials_from.provider().name(),
+        );
+        step.optional(
+            "role_arn",
+            "role ARN",
+            credentials_from.role_arn().map(str::to_owned),
+        );
         self.known.imds_role = role.clone();
         let step = self.step(StepId::Source);
         step.fact("region", "region", resolved.region.clone());
         step.fact("region_from", "region from", region_from);
-        step.fact("credentials_from", "credentials from", credentials_from);
+        step.fact(
+            "credentials_from",
+            "credentials from",
+            credentials_from_words,
+        );
         step.optional("instance_role", "instance role", role);
         step.fact(
             "access_key_id",

@@ -283,12 +283,7 @@ async fn an_overwritten_file_keeps_its_permission_bits() {
 async fn uploads_from_fifos_and_devices_are_refused() {
     let (emulator, storage) = world().await;
     let dir = tempfile::tempdir().expect("dir");
-    let fifo = dir.path().join("pipe");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo");
-    assert!(made.success());
+    let fifo = wif_core::testing::fifo_at(dir.path().join("pipe"));
     let before = emulator.requests(wif_emulator::Endpoint::Storage);
     for source in [fifo.to_str().expect("utf8"), "/dev/zero"] {
         let err = run_in(&storage, cp(source, "gs://bkt/x"))

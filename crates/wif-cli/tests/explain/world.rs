@@ -86,7 +86,12 @@ impl World {
         let aws = &self.emulator.config().aws;
         let jwt = std::fs::read_to_string(self.path("oidc-token.jwt")).unwrap();
         let jwt_signature = jwt.trim().rsplit('.').next().unwrap().to_owned();
+        // The EKS workloads' tokens: Pod Identity's authorization token, IRSA's projected one.
+        let pod_token = std::fs::read_to_string(self.path("eks-pod-identity-token")).unwrap();
+        let irsa_token = std::fs::read_to_string(self.path("eks-irsa-token.jwt")).unwrap();
         let secrets = [
+            pod_token.trim(),
+            irsa_token.trim(),
             aws.secret_access_key.as_str(),
             aws.session_token.as_str(),
             "Signature=",

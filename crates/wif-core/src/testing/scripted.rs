@@ -25,6 +25,50 @@ use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::AccessToken;
 
+/// The turn-taking methods of a service's responder whose answers come from a [`Scripted`]
+/// held in its `script` field: `failing_first(n, error)` (the next `n` requests get the service's
+/// `error`), `slow(delay)` and `answered()`, and the [`Respond`] impl that plays the script. The
+/// argument is the service's error type (a [`Respond`]).
+///
+/// ```
+/// use wif_core::testing::Scripted;
+/// use wiremock::ResponseTemplate;
+///
+/// /// A fake of some service.
+/// pub struct SomeResponder {
+///     script: Scripted,
+/// }
+///
+/// impl SomeResponder {
+///     wif_core::scripted_turns!(ResponseTemplate);
+/// }
+///
+/// let flaky = SomeResponder { script: Scripted::new(ResponseTemplate::new(200)) }
+///     .failing_first(2, ResponseTemplate::new(503));
+/// assert_eq!(flaky.answered(), 0);
+/// ```
+#[macro_export]
+macro_rules! scripted_turns {
+    ($error:ty) => {
+        /// Answers the next `n` requests (after the steps added before) with `error`.
+        pub fn failing_first(mut self, n: u64, error: $error) -> Self {
+            self.script = self.script.first(n, error);
+            self
+        }
+
+        /// Sends every answer after `delay`.
+        pub fn slow(mut self, delay: ::std::time::Duration) -> Self {
+            self.script = self.script.delayed(delay);
+            self
+        }
+
+        /// Requests answered so far, successes and errors.
+        pub fn answered(&self) -> u64 {
+            self.script.answered()
+        }
+    };
+}
+
 /// A [`Respond`] that plays steps in order — each for a number of requests — and then answers
 /// every further request with its last responder. Clones share their count of answered
 /// requests, so a clone kept by a test sees what the mounted one did.

@@ -5,7 +5,6 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -199,22 +198,7 @@ impl IamCredentialsResponder {
         self.failing_first(failures, IamError::Unavailable)
     }
 
-    /// Answers the next `n` requests (after the steps added before) with `error`.
-    pub fn failing_first(mut self, n: u64, error: IamError) -> Self {
-        self.script = self.script.first(n, error);
-        self
-    }
-
-    /// Sends every answer after `delay`.
-    pub fn slow(mut self, delay: Duration) -> Self {
-        self.script = self.script.delayed(delay);
-        self
-    }
-
-    /// Requests answered so far.
-    pub fn answered(&self) -> u64 {
-        self.script.answered()
-    }
+    wif_core::scripted_turns!(IamError);
 
     /// Tokens issued so far.
     pub fn issued(&self) -> u64 {

@@ -111,12 +111,7 @@ async fn malformed_cached_response_is_an_error() {
 #[tokio::test]
 async fn a_fifo_output_file_is_refused_not_waited_on() {
     let f = Fixture::new();
-    let fifo = f.path("out.json");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo");
-    assert!(made.success());
+    let fifo = wif_core::testing::fifo_at(f.path("out.json"));
     let exe = f.script("tool", &format!("touch '{}'", f.path("ran").display()));
     let s = builder(&exe).output_file(&fifo).build().expect("build");
     let e = failure(&s).await;

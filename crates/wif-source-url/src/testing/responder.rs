@@ -149,22 +149,7 @@ impl TokenEndpointResponder {
         self.failing_first(failures, TokenEndpointError::Unavailable)
     }
 
-    /// Answers the next `n` requests (after the steps added before) with `error`.
-    pub fn failing_first(mut self, n: u64, error: TokenEndpointError) -> Self {
-        self.script = self.script.first(n, error);
-        self
-    }
-
-    /// Sends every answer after `delay`.
-    pub fn slow(mut self, delay: Duration) -> Self {
-        self.script = self.script.delayed(delay);
-        self
-    }
-
-    /// Requests answered so far.
-    pub fn answered(&self) -> u64 {
-        self.script.answered()
-    }
+    wif_core::scripted_turns!(TokenEndpointError);
 
     /// Tokens served so far.
     pub fn served(&self) -> u64 {

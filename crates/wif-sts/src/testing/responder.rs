@@ -209,22 +209,7 @@ impl StsResponder {
         self.failing_first(failures, StsError::Unavailable)
     }
 
-    /// Answers the next `n` requests (after the steps added before) with `error`.
-    pub fn failing_first(mut self, n: u64, error: StsError) -> Self {
-        self.script = self.script.first(n, error);
-        self
-    }
-
-    /// Sends every answer after `delay`.
-    pub fn slow(mut self, delay: Duration) -> Self {
-        self.script = self.script.delayed(delay);
-        self
-    }
-
-    /// Requests answered so far, successes and errors.
-    pub fn answered(&self) -> u64 {
-        self.script.answered()
-    }
+    wif_core::scripted_turns!(StsError);
 
     /// Tokens issued so far.
     pub fn issued(&self) -> u64 {

@@ -12,13 +12,13 @@ use std::fmt;
 use std::path::PathBuf;
 
 use wif_core::{Error, TokenFormat};
+use wif_source_aws::AwsCredentialSource;
 
 use super::fields::{Fields, check_url, quoted};
 use super::{AWS_SUBJECT_TOKEN_TYPE, MTLS_SUBJECT_TOKEN_TYPE, ParseNotes};
 
 /// The default `regional_cred_verification_url` (Go's default; gcloud always writes this value).
-pub const DEFAULT_REGIONAL_CRED_VERIFICATION_URL: &str =
-    wif_core::protocol::DEFAULT_REGIONAL_CRED_VERIFICATION_URL;
+pub use wif_source_aws::DEFAULT_REGIONAL_CRED_VERIFICATION_URL;
 /// The executable timeout used when `timeout_millis` is absent.
 pub const DEFAULT_EXECUTABLE_TIMEOUT_MILLIS: u32 = 30_000;
 /// The accepted `timeout_millis` range (5 s to 120 s), as in both of Google's libraries.
@@ -56,7 +56,11 @@ impl CredentialSource {
     }
 }
 
-/// `credential_source` for AWS.
+/// `credential_source` for AWS, as the configuration parser hands it out: the fields of
+/// [`wif_source_aws::AwsCredentialSource`] (the one model of it, which owns its rules), checked
+/// by [`AwsCredentialSource::validate`](wif_source_aws::AwsCredentialSource::validate), with the
+/// `environment_id` required and the default verification URL filled in. Converts into the
+/// model with `From`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AwsSourceConfig {
     /// `environment_id` as written (`aws1`; `aws01` is accepted too, as in Google's libraries).
@@ -75,10 +79,10 @@ pub struct AwsSourceConfig {
 }
 
 impl AwsSourceConfig {
-    /// The verification URL for `region` (every `{region}` replaced, as Python's `str.replace`).
+    /// The verification URL for `region` (every `{region}` replaced, as Python's `str.replace`):
+    /// [`wif_source_aws::verification_url`].
     pub fn verification_url(&self, region: &str) -> String {
-        self.regional_cred_verification_url
-            .replace("{region}", region)
+        wif_source_aws::verification_url(&self.regional_cred_verification_url, region)
     }
 
     /// An AWS source builder with these settings and the AWS `subject_token_type`; add an
@@ -88,20 +92,29 @@ impl AwsSourceConfig {
         note = "build the chain with `CredentialsBuilder::build_chain` and take its source with `Chain::aws_source`: it has the builder's environment, region, provider and clock"
     )]
     pub fn source_builder(&self) -> wif_source_aws::AwsSourceBuilder {
-        let mut b = wif_source_aws::AwsSource::builder()
-            .environment_id(&self.environment_id)
-            .regional_cred_verification_url(&self.regional_cred_verification_url)
-            .subject_token_type(AWS_SUBJECT_TOKEN_TYPE);
-        if let Some(u) = &self.region_url {
-            b = b.region_url(u);
-        }
-        if let Some(u) = &self.url {
-            b = b.credentials_url(u);
-        }
-        if let Some(u) = &self.imdsv2_session_token_url {
-            b = b.imdsv2_session_token_url(u);
-        }
-        b
+        wif_source_aws::AwsSource::builder()
+            .credential_source(&self.into())
+            .subject_token_type(AWS_SUBJECT_TOKEN_TYPE)
+    }
+}
+
+impl From<&AwsSourceConfig> for AwsCredentialSource {
+    fn from(config: &AwsSourceConfig) -> Self {
+        let mut source = AwsCredentialSource::default();
+        source.environment_id = Some(config.environment_id.clone());
+        source.region_url.clone_from(&config.region_url);
+        source.url.clone_from(&config.url);
+        source.regional_cred_verification_url = Some(config.regional_cred_verification_url.clone());
+        source
+            .imdsv2_session_token_url
+            .clone_from(&config.imdsv2_session_token_url);
+        source
+    }
+}
+
+impl From<AwsSourceConfig> for AwsCredentialSource {
+    fn from(config: AwsSourceConfig) -> Self {
+        AwsCredentialSource::from(&config)
     }
 }
 
@@ -313,65 +326,26 @@ fn ambiguous(keys: &[&str]) -> Error {
     )
 }
 
+/// Reads the fields (their JSON types are this parser's to check), then lets the AWS source's
+/// model judge them, so a configuration file is checked by the same rules as a source built in
+/// code.
 fn parse_aws(cs: &Fields<'_>, notes: &mut ParseNotes) -> Result<AwsSourceConfig, Error> {
-    let field = "credential_source.environment_id";
-    let environment_id = cs.string("environment_id")?.unwrap_or_default().to_owned();
-    // Python: ^(aws)([\d]+)$ then int(version) == 1, so "aws01" passes; Go parses [3:] too.
-    let version = environment_id
-        .strip_prefix("aws")
-        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| {
-            Error::config(
-                field,
-                format!(
-                    "{} is not valid; it must be \"aws\" followed by a version number, e.g. \"aws1\"",
-                    quoted(&environment_id)
-                ),
-            )
-        })?;
-    if version.trim_start_matches('0') != "1" {
-        return Err(Error::config(
-            field,
-            format!(
-                "aws version {} is not supported; only \"aws1\" is",
-                quoted(version)
-            ),
-        ));
-    }
-    let optional_url = |key: &str| -> Result<Option<String>, Error> {
-        match cs.non_empty(key)? {
-            Some(u) => {
-                check_url(&cs.path(key), u, false)?;
-                Ok(Some(u.to_owned()))
-            }
-            None => Ok(None),
-        }
-    };
-    let region_url = optional_url("region_url")?;
-    let url = optional_url("url")?;
-    let imdsv2_session_token_url = optional_url("imdsv2_session_token_url")?;
-    let regional_cred_verification_url = match cs.non_empty("regional_cred_verification_url")? {
-        Some(u) => {
-            // Python's signer rejects anything but https with a host; check with a sample region
-            // since `{region}` is not valid inside a host name.
-            check_url(
-                &cs.path("regional_cred_verification_url"),
-                &u.replace("{region}", "us-east-1"),
-                true,
-            )?;
-            u.to_owned()
-        }
-        None => {
-            notes.default_verification_url = true;
-            DEFAULT_REGIONAL_CRED_VERIFICATION_URL.to_owned()
-        }
-    };
+    let mut source = AwsCredentialSource::default();
+    source.environment_id = Some(cs.string("environment_id")?.unwrap_or_default().to_owned());
+    let optional =
+        |key: &str| -> Result<Option<String>, Error> { Ok(cs.non_empty(key)?.map(str::to_owned)) };
+    source.region_url = optional("region_url")?;
+    source.url = optional("url")?;
+    source.imdsv2_session_token_url = optional("imdsv2_session_token_url")?;
+    source.regional_cred_verification_url = optional("regional_cred_verification_url")?;
+    notes.default_verification_url = source.regional_cred_verification_url.is_none();
+    source.validate()?;
     Ok(AwsSourceConfig {
-        environment_id,
-        region_url,
-        url,
-        regional_cred_verification_url,
-        imdsv2_session_token_url,
+        environment_id: source.environment_id.clone().unwrap_or_default(),
+        regional_cred_verification_url: source.verification_url_template().to_owned(),
+        region_url: source.region_url,
+        url: source.url,
+        imdsv2_session_token_url: source.imdsv2_session_token_url,
     })
 }
 

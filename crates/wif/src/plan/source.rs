@@ -76,9 +76,18 @@ pub enum AwsRegionPlan {
     Metadata(Url),
     /// Nowhere: the source will fail with the `no_region` cause.
     Missing,
+    /// The shared-config profile's `region`, when a shared file names one (the plan reads no
+    /// file), else the instance metadata service's `region_url` if the configuration has one.
+    ProfileOrMetadata {
+        /// The profile: `AWS_PROFILE`, or `default`.
+        profile: String,
+        /// `credential_source.region_url`, if configured.
+        metadata: Option<Url>,
+    },
 }
 
-/// Where the AWS credentials will come from (read afresh on every refresh).
+/// Where the AWS credentials will come from: the provider of the default chain
+/// (`wif_source_aws::chain`) that the environment selects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AwsCredentialsPlan {
@@ -93,6 +102,38 @@ pub enum AwsCredentialsPlan {
     Metadata(Url),
     /// Nowhere: the source will fail with the `no_aws_credentials` cause.
     Missing,
+    /// Web identity (EKS IRSA): `AWS_WEB_IDENTITY_TOKEN_FILE` exchanged for `AWS_ROLE_ARN`'s
+    /// credentials with AWS STS `AssumeRoleWithWebIdentity`.
+    WebIdentity {
+        /// `AWS_ROLE_ARN`.
+        role_arn: String,
+        /// `AWS_WEB_IDENTITY_TOKEN_FILE`.
+        token_file: std::path::PathBuf,
+    },
+    /// The container credentials endpoint (ECS task role, EKS Pod Identity).
+    Container {
+        /// The endpoint, as the environment names it.
+        url: Url,
+        /// Whether it is EKS Pod Identity's agent.
+        pod_identity: bool,
+    },
+    /// The shared-config profile `AWS_PROFILE` names.
+    Profile {
+        /// Its name.
+        name: String,
+    },
+    /// The `default` profile when a shared config or credentials file exists and it holds
+    /// credentials (the plan reads no file), else the instance metadata service.
+    ProfileOrMetadata {
+        /// `credential_source.url`, if configured (else nothing is left: `no_aws_credentials`).
+        metadata: Option<Url>,
+    },
+    /// The environment's AWS settings are wrong (half of IRSA's variables, a container URI on
+    /// a refused host): the source fails with this, before any network call.
+    Invalid {
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 /// AWS: a signed `GetCallerIdentity` request.
@@ -105,6 +146,9 @@ pub struct AwsSourcePlan {
     pub region: AwsRegionPlan,
     /// Where the credentials come from.
     pub credentials: AwsCredentialsPlan,
+    /// The providers tried for credentials, in order: the default chain
+    /// (`wif_source_aws::chain::AwsProvider::CHAIN`), or the builder's provider alone.
+    pub credential_chain: Vec<wif_source_aws::chain::AwsProvider>,
     /// The metadata `region_url`, if configured.
     pub region_url: Option<Url>,
     /// The metadata credentials `url`, if configured.
@@ -175,6 +219,19 @@ impl AwsRegionPlan {
                 Some(Origin::Config("credential_source.region_url")),
             ),
             AwsRegionPlan::Missing => ("none".to_owned(), None),
+            AwsRegionPlan::ProfileOrMetadata { profile, metadata } => (
+                format!(
+                    "profile {profile}'s, if a shared config file names one; else {}",
+                    if metadata.is_some() {
+                        "from the instance metadata service"
+                    } else {
+                        "none"
+                    }
+                ),
+                Some(Origin::Rule(
+                    "AWS_REGION, then AWS_DEFAULT_REGION, then the profile, then region_url",
+                )),
+            ),
         }
     }
 }
@@ -199,6 +256,46 @@ impl AwsCredentialsPlan {
                 Some(Origin::Config("credential_source.url")),
             ),
             AwsCredentialsPlan::Missing => ("none".to_owned(), None),
+            AwsCredentialsPlan::WebIdentity { role_arn, .. } => (
+                format!("web identity (EKS IRSA): role {role_arn}, by AssumeRoleWithWebIdentity"),
+                Some(Origin::Environment("AWS_ROLE_ARN")),
+            ),
+            AwsCredentialsPlan::Container { url, pod_identity } => (
+                format!(
+                    "{} at {}",
+                    if *pod_identity {
+                        "EKS Pod Identity"
+                    } else {
+                        "container credentials (ECS)"
+                    },
+                    wif_core::http::describe_url(url)
+                ),
+                Some(Origin::Environment(
+                    if url.host_str() == Some("169.254.170.2") {
+                        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+                    } else {
+                        "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+                    },
+                )),
+            ),
+            AwsCredentialsPlan::Profile { name } => (
+                format!("profile {name}"),
+                Some(Origin::Environment("AWS_PROFILE")),
+            ),
+            AwsCredentialsPlan::ProfileOrMetadata { metadata } => (
+                format!(
+                    "profile default, if a shared config or credentials file holds its credentials; else {}",
+                    if metadata.is_some() {
+                        "the instance profile's role, from the instance metadata service"
+                    } else {
+                        "none"
+                    }
+                ),
+                Some(Origin::Rule(
+                    "no AWS keys, web identity, container or AWS_PROFILE in the environment",
+                )),
+            ),
+            AwsCredentialsPlan::Invalid { problem } => (format!("none: {problem}"), None),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 use wif_core::{Environment, Error};
+use wif_source_aws::chain::{self, AwsProvider, CredentialsChoice};
 use wif_source_exec::ALLOW_EXECUTABLES_ENV;
 
 use super::parse_url;
@@ -106,48 +107,102 @@ fn aws(
         "credential_source.imdsv2_session_token_url",
     )?;
 
+    let profile_possible = [
+        chain::PROFILE,
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "HOME",
+        "USERPROFILE",
+    ]
+    .into_iter()
+    .any(|var| env.non_empty_var(var).is_some());
     let region = match (&b.aws_region, env_region(env), &region_url) {
         (Some(r), _, _) => {
             AwsRegionPlan::Known(Setting::new(r.clone(), Origin::Builder("aws_region")))
         }
         (None, Some(known), _) => AwsRegionPlan::Known(known),
-        (None, None, Some(url)) => AwsRegionPlan::Metadata(url.clone()),
-        (None, None, None) => AwsRegionPlan::Missing,
-    };
-    let has = |name: &str| env.non_empty_var(name).is_some();
-    let (id, secret) = (has("AWS_ACCESS_KEY_ID"), has("AWS_SECRET_ACCESS_KEY"));
-    let credentials = match (&b.aws_provider, id && secret, &credentials_url) {
-        (Some(_), _, _) => AwsCredentialsPlan::Provider,
-        (None, true, _) => AwsCredentialsPlan::Environment {
-            session_token: has("AWS_SESSION_TOKEN"),
+        // Where no shared file can be (no AWS_PROFILE, no file variable, no home), no profile
+        // gives a region.
+        (None, None, Some(url)) if !profile_possible => AwsRegionPlan::Metadata(url.clone()),
+        (None, None, None) if !profile_possible => AwsRegionPlan::Missing,
+        // A shared-config profile's region comes next, when a file names one: the plan reads
+        // no file, so it says both.
+        (None, None, url) => AwsRegionPlan::ProfileOrMetadata {
+            profile: env
+                .non_empty_var(chain::PROFILE)
+                .unwrap_or_else(|| "default".to_owned()),
+            metadata: url.clone(),
         },
-        (None, false, Some(url)) => AwsCredentialsPlan::Metadata(url.clone()),
-        (None, false, None) => AwsCredentialsPlan::Missing,
     };
-    if id != secret && b.aws_provider.is_none() {
-        let (set, unset) = if id {
-            ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-        } else {
-            ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
-        };
-        let then = match credentials {
-            AwsCredentialsPlan::Metadata(_) => {
-                "the environment's key pair is skipped and the instance metadata service is asked"
+    // The AWS source's own choice of provider, from the same environment: the plan says what
+    // a refresh will call.
+    let selection = chain::select(env, b.aws_provider.is_some());
+    let credentials = match &selection {
+        Err(e) => {
+            warnings.push(Warning::new(
+                WarningKind::Suspicious,
+                "AWS credentials",
+                format!("{}: the AWS source will fail before any call", e.message()),
+            ));
+            AwsCredentialsPlan::Invalid {
+                problem: e.message().to_owned(),
             }
-            _ => "the environment's key pair is skipped",
-        };
-        warnings.push(Warning::new(
-            WarningKind::Fallback,
-            set,
-            format!("is set but {unset} is not: {then}"),
-        ));
+        }
+        Ok(selection) => match &selection.choice {
+            CredentialsChoice::Explicit => AwsCredentialsPlan::Provider,
+            CredentialsChoice::Environment { session_token } => AwsCredentialsPlan::Environment {
+                session_token: *session_token,
+            },
+            CredentialsChoice::WebIdentity(w) => AwsCredentialsPlan::WebIdentity {
+                role_arn: w.role_arn.clone(),
+                token_file: w.token_file.clone(),
+            },
+            CredentialsChoice::Container(c) => AwsCredentialsPlan::Container {
+                url: c.url.clone(),
+                pod_identity: c.is_pod_identity(),
+            },
+            CredentialsChoice::Profile(p) if p.named => AwsCredentialsPlan::Profile {
+                name: p.name.clone(),
+            },
+            CredentialsChoice::Profile(_) if profile_possible => {
+                AwsCredentialsPlan::ProfileOrMetadata {
+                    metadata: credentials_url.clone(),
+                }
+            }
+            CredentialsChoice::Profile(_) | CredentialsChoice::Metadata => match &credentials_url {
+                Some(url) => AwsCredentialsPlan::Metadata(url.clone()),
+                None => AwsCredentialsPlan::Missing,
+            },
+            _ => AwsCredentialsPlan::Missing,
+        },
+    };
+    if let Ok(selection) = &selection {
+        for skipped in &selection.skipped {
+            let then = match (&credentials, skipped.provider) {
+                (AwsCredentialsPlan::Metadata(_), _) => {
+                    "the environment's key pair is skipped and the instance metadata service is asked"
+                }
+                _ => "the environment's key pair is skipped",
+            };
+            warnings.push(Warning::new(
+                WarningKind::Fallback,
+                skipped.setting,
+                format!("{}: {then}", skipped.reason),
+            ));
+        }
     }
+    let credential_chain = if b.aws_provider.is_some() {
+        vec![AwsProvider::Explicit]
+    } else {
+        AwsProvider::CHAIN.to_vec()
+    };
     let defaulted = config.notes().default_verification_url
         && a.regional_cred_verification_url == DEFAULT_REGIONAL_CRED_VERIFICATION_URL;
     Ok(AwsSourcePlan {
         environment_id: a.environment_id.clone(),
         region,
         credentials,
+        credential_chain,
         region_url,
         credentials_url,
         imdsv2_session_token_url,

@@ -5,6 +5,7 @@
 //! gcauth-bench cold   CONFIG                        # first token, whole process
 //! gcauth-bench cached CONFIG BATCHES CALLS THREADS  # ns per cached access_token()
 //! gcauth-bench herd   CONFIG CALLERS                # CALLERS concurrent cold callers
+//! gcauth-bench refresh CONFIG                       # first token, then until it is replaced
 //! ```
 //!
 //! CONFIG is an `external_account` file the emulator wrote; AWS variables, if any, come from this
@@ -33,7 +34,8 @@ fn main() -> ExitCode {
             cached(config, number(batches)?, number(calls)?, number(threads)?)
         })(),
         ["herd", config, callers] => (|| herd(config, number(callers)?))(),
-        _ => Err("usage: gcauth-bench cold CONFIG | cached CONFIG BATCHES CALLS THREADS | herd CONFIG CALLERS".to_owned()),
+        ["refresh", config] => refresh(config),
+        _ => Err("usage: gcauth-bench cold CONFIG | cached CONFIG BATCHES CALLS THREADS | herd CONFIG CALLERS | refresh CONFIG".to_owned()),
     };
     match result {
         Ok(line) => {
@@ -84,6 +86,36 @@ fn cold(config: &str) -> Result<String, String> {
             built.as_micros(),
             (total - built).as_micros()
         ))
+    })
+}
+
+/// The first token, then `access_token()` every 50 ms until the library's own refresh replaced
+/// it (tokens that expire within seconds make it come soon): the bench counts the calls.
+fn refresh(config: &str) -> Result<String, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    runtime.block_on(async {
+        let creds = credentials(config)?;
+        let first = creds
+            .access_token()
+            .await
+            .map_err(|e| format!("token: {e}"))?;
+        let started = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let token = creds
+                .access_token()
+                .await
+                .map_err(|e| format!("token: {e}"))?;
+            if token.token != first.token {
+                return Ok(format!("replaced_after_us={}", started.elapsed().as_micros()));
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                return Err("the token was not replaced within 120 s".to_owned());
+            }
+        }
     })
 }
 

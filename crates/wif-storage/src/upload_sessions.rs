@@ -1,7 +1,10 @@
-//! The resumable sessions of unfinished `wif gcs cp` uploads, kept so that running the same
-//! copy again continues from the bytes Cloud Storage already holds instead of from byte 0.
+//! The resumable sessions of unfinished uploads kept on disk (like gsutil's tracker files), so
+//! that running the same copy again — in another process — continues from the bytes Cloud
+//! Storage already holds instead of from byte 0 (`wif gcs cp` does). Pair
+//! [`UploadSessions::load`] with [`Storage::resume`](crate::Storage::resume), and
+//! [`UploadSessions::save`] with [`ResumableUpload::session_uri`](crate::ResumableUpload::session_uri).
 //!
-//! One small JSON file per upload, in `wif/uploads` under the user's cache directory
+//! One small JSON file per upload, by default in `wif/uploads` under the user's cache directory
 //! (`$XDG_CACHE_HOME`, else `~/.cache`; `~/Library/Caches` on macOS; `%LOCALAPPDATA%` on
 //! Windows), named by a hash of what identifies the upload: the source file's absolute path,
 //! size and modification time, and the destination bucket and object. A source that changed
@@ -19,23 +22,26 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use wif::secrecy::{ExposeSecret, SecretString};
-use wif::{Environment, Error, ErrorKind, Step};
+use wif_core::local_file;
+use wif_core::{Environment, Error, ErrorKind, Step};
 
 /// Resumable sessions live a week; a state file older than this can only name a dead one.
 const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 24 * 3600);
+/// The largest state file read: one holds a key and a URI, well under a KiB.
+const MAX_STATE_BYTES: usize = 64 * 1024;
 
 /// Where unfinished uploads' sessions are kept (`None`: nowhere, uploads are not resumable
 /// across runs).
 #[derive(Clone, Debug)]
-pub(crate) struct UploadSessions {
+pub struct UploadSessions {
     dir: Option<PathBuf>,
 }
 
 /// What identifies one upload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct UploadKey {
+pub struct UploadKey {
     source: PathBuf,
     size: u64,
     modified_ns: u64,
@@ -45,7 +51,7 @@ pub(crate) struct UploadKey {
 
 impl UploadKey {
     /// The key of uploading `source` (with `meta`, its metadata) to `bucket/object`.
-    pub(crate) fn new(source: &Path, meta: &Metadata, bucket: &str, object: &str) -> Self {
+    pub fn new(source: &Path, meta: &Metadata, bucket: &str, object: &str) -> Self {
         let source = std::path::absolute(source).unwrap_or_else(|_| source.to_owned());
         let modified_ns = meta
             .modified()
@@ -80,15 +86,17 @@ impl UploadKey {
     }
 }
 
+/// A state file's content.
 #[derive(Serialize, Deserialize)]
-struct Saved {
-    key: UploadKey,
-    session_uri: String,
+pub(crate) struct Saved {
+    pub(crate) key: UploadKey,
+    pub(crate) session_uri: String,
 }
 
 impl UploadSessions {
-    /// The user's cache directory, from `env`.
-    pub(crate) fn from_env(env: &dyn Environment) -> Self {
+    /// In `wif/uploads` of the user's cache directory, found from `env` (none when the
+    /// variables name no absolute directory).
+    pub fn from_env(env: &dyn Environment) -> Self {
         let absolute = |v: String| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
         let base = if cfg!(windows) {
             env.non_empty_var("LOCALAPPDATA").and_then(absolute)
@@ -110,9 +118,8 @@ impl UploadSessions {
         }
     }
 
-    /// Sessions kept in `dir`.
-    #[cfg(test)]
-    pub(crate) fn in_dir(dir: impl Into<PathBuf>) -> Self {
+    /// Sessions kept in `dir` (created, private, at the first save).
+    pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
         UploadSessions {
             dir: Some(dir.into()),
         }
@@ -122,17 +129,16 @@ impl UploadSessions {
         self.dir.as_ref().map(|d| d.join(key.file_name()))
     }
 
-    /// The session saved for `key`, if any.
-    pub(crate) fn load(&self, key: &UploadKey) -> Option<SecretString> {
-        use wif::layers::core::local_file;
+    /// The session saved for `key`, if any. A file that is unreadable, too large, not a regular
+    /// file, malformed or for another upload is no session.
+    pub fn load(&self, key: &UploadKey) -> Option<SecretString> {
         let path = self.path(key)?;
-        let bytes = local_file::read_bounded(&path, 64 * 1024, "upload session").ok()?;
-        let saved: Saved = serde_json::from_slice(&bytes).ok()?;
-        (saved.key == *key).then(|| SecretString::from(saved.session_uri))
+        let bytes = local_file::read_bounded(&path, MAX_STATE_BYTES, "upload session").ok()?;
+        saved_session(&bytes, key)
     }
 
     /// Keeps `session_uri` for `key` (readable by this user only), replacing what was there.
-    pub(crate) fn save(&self, key: &UploadKey, session_uri: &SecretString) -> Result<(), Error> {
+    pub fn save(&self, key: &UploadKey, session_uri: &SecretString) -> Result<(), Error> {
         let (Some(dir), Some(path)) = (&self.dir, self.path(key)) else {
             return Ok(());
         };
@@ -163,7 +169,7 @@ impl UploadSessions {
     }
 
     /// Forgets the session of `key`.
-    pub(crate) fn remove(&self, key: &UploadKey) {
+    pub fn remove(&self, key: &UploadKey) {
         if let Some(path) = self.path(key) {
             let _ = std::fs::remove_file(path);
         }
@@ -187,6 +193,13 @@ impl UploadSessions {
             }
         }
     }
+}
+
+/// The session URI a state file's content holds for `key`: `None` unless it is a state file of
+/// exactly this upload.
+pub(crate) fn saved_session(bytes: &[u8], key: &UploadKey) -> Option<SecretString> {
+    let saved: Saved = serde_json::from_slice(bytes).ok()?;
+    (saved.key == *key).then(|| SecretString::from(saved.session_uri))
 }
 
 #[cfg(unix)]
@@ -218,7 +231,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use wif::MapEnvironment;
+    use wif_core::MapEnvironment;
 
     use super::*;
 
