@@ -414,6 +414,10 @@ impl<P: TokenProvider + 'static> TokenProvider for TokenCache<P> {
     fn endpoint_base_url(&self) -> Option<&str> {
         self.shared.provider.endpoint_base_url()
     }
+
+    fn fresh_token(&self) -> Option<AccessToken> {
+        TokenCache::fresh_token(self)
+    }
 }
 
 #[cfg(test)]
@@ -541,6 +545,22 @@ mod tests {
         assert_eq!(cache.provider().calls(), 1);
         cache.invalidate();
         assert!(cache.fresh_token().is_none(), "invalidated");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_trait_answers_fresh_token_from_the_cache() {
+        let cache = on_tokio_clock(Upstream::new(HOUR));
+        // As a layer (wif-tonic, the bridges) sees it: behind the trait, behind an Arc.
+        let provider: std::sync::Arc<dyn TokenProvider> = std::sync::Arc::new(cache.clone());
+        assert!(provider.fresh_token().is_none());
+        assert_eq!(cache.provider().calls(), 0, "fresh_token starts nothing");
+        cache.token().await.expect("first");
+        let fresh = provider.fresh_token().expect("fresh through the trait");
+        assert_eq!(value(&fresh), "token-1");
+        tokio::time::advance(HOUR - Duration::from_secs(200)).await;
+        assert!(provider.fresh_token().is_none(), "inside the margin");
+        // A provider without a cache says nothing is fresh: callers await token().
+        assert!(cache.provider().fresh_token().is_none());
     }
 
     #[test]

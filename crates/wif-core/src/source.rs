@@ -99,6 +99,16 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
     fn endpoint_base_url(&self) -> Option<&str> {
         None
     }
+
+    /// The token [`token`](Self::token) would hand out right now without any I/O, waiting or
+    /// locking, if there is one that is fresh (outside the refresh-ahead margin); `None`
+    /// otherwise, and then the caller awaits [`token`](Self::token). For callers that must not
+    /// await on their hot path: a tower layer's `call`, a synchronous interceptor. Cached
+    /// providers ([`TokenCache`](crate::TokenCache), `wif::Credentials`) answer from their
+    /// cache; the default is `None`.
+    fn fresh_token(&self) -> Option<AccessToken> {
+        None
+    }
 }
 
 #[async_trait]
@@ -135,6 +145,9 @@ impl<T: TokenProvider + ?Sized> TokenProvider for Arc<T> {
     fn endpoint_base_url(&self) -> Option<&str> {
         (**self).endpoint_base_url()
     }
+    fn fresh_token(&self) -> Option<AccessToken> {
+        (**self).fresh_token()
+    }
 }
 
 #[async_trait]
@@ -150,6 +163,9 @@ impl<T: TokenProvider + ?Sized> TokenProvider for Box<T> {
     }
     fn endpoint_base_url(&self) -> Option<&str> {
         (**self).endpoint_base_url()
+    }
+    fn fresh_token(&self) -> Option<AccessToken> {
+        (**self).fresh_token()
     }
 }
 
@@ -170,5 +186,10 @@ impl StaticTokenProvider {
 impl TokenProvider for StaticTokenProvider {
     async fn token(&self) -> Result<AccessToken, Error> {
         Ok(self.token.clone())
+    }
+
+    /// Always the token: it is all this provider has.
+    fn fresh_token(&self) -> Option<AccessToken> {
+        Some(self.token.clone())
     }
 }

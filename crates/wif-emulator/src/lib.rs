@@ -145,6 +145,7 @@ impl Endpoint {
             || path.starts_with("/upload/")
             || path.starts_with("/download/")
             || path.starts_with("/resumable/")
+            || path.starts_with("/google.storage.v2.Storage/")
         {
             Endpoint::Storage
         } else if path.starts_with("/_emulator/") || path.starts_with("/oidc/") || path == "/" {

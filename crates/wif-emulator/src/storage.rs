@@ -10,6 +10,7 @@
 //! | `DELETE /storage/v1/b/{bucket}/o/{object}` | `objects.delete` (204) |
 //! | `POST /upload/storage/v1/b/{bucket}/o?uploadType=media\|multipart\|resumable` | `objects.insert` |
 //! | `PUT /upload/storage/v1/b/{bucket}/o?upload_id=…` | resumable chunks and status queries |
+//! | `POST /google.storage.v2.Storage/ListObjects`, `…/DeleteObject` | the gRPC API's (HTTP/2): `google.storage.v2.Storage` |
 //!
 //! Like the real service: object names are one percent-encoded path segment; generations are
 //! microsecond timestamps; `ifGenerationMatch` (`0` = must not exist) and
@@ -27,6 +28,7 @@
 // Helpers return ready-made error responses; boxing them would buy nothing in an emulator.
 #![allow(clippy::result_large_err)]
 
+mod grpc;
 mod read;
 mod signed_url;
 mod upload;
@@ -158,6 +160,10 @@ pub(crate) fn routes() -> Router<Arc<State>> {
             post(upload::insert)
                 .put(upload::put_chunk)
                 .delete(upload::cancel),
+        )
+        .route(
+            "/google.storage.v2.Storage/{method}",
+            axum::routing::post(grpc::call),
         )
         .route(
             "/resumable/upload/storage/v1/b/{bucket}/o",

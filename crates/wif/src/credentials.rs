@@ -180,6 +180,17 @@ impl Credentials {
         self.inner.provider.token().await
     }
 
+    /// The cached token if it is fresh, without waiting, locking or starting anything; `None`
+    /// when [`token`](Self::token) would have to refresh (or serve a stale token while it
+    /// refreshes in the background). For hot paths that must not await, such as a tower layer
+    /// (`wif-tonic`): on `None`, await [`token`](Self::token).
+    pub fn fresh_token(&self) -> Option<AccessToken> {
+        match &self.inner.cache {
+            Some(cache) => cache.fresh_token(),
+            None => self.inner.provider.fresh_token(),
+        }
+    }
+
     /// Drops the cached token so the next [`token`](TokenProvider::token) call fetches a new one
     /// — what to do when an API answers 401. With impersonation, only the impersonated token is
     /// dropped: the federated token stays cached, so the refresh costs one IAM call. To run the
@@ -253,5 +264,9 @@ impl TokenProvider for Credentials {
     /// Cloud Storage clients built from these credentials follow it.
     fn endpoint_base_url(&self) -> Option<&str> {
         self.inner.info.endpoint_base_url.as_deref()
+    }
+
+    fn fresh_token(&self) -> Option<AccessToken> {
+        Credentials::fresh_token(self)
     }
 }

@@ -24,9 +24,16 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A second handler, [`OfficialWriter`] (feature `official-client`, on by default), writes
+//! objects through Google's official `google-cloud-storage` client instead, on the same
+//! credentials through the `wif-google-cloud` bridge; `main.rs` runs it when
+//! `WIF_EXAMPLE_HANDLER=write`.
+//!
 //! See the crate's README for the Google Cloud and AWS set-up, step by step.
 
 mod event;
+#[cfg(feature = "official-client")]
+mod official;
 mod storage;
 
 use std::path::Path;
@@ -38,6 +45,8 @@ use url::Url;
 use wif::{Credentials, Environment, Error, RetryPolicy, Step};
 
 pub use event::{DEFAULT_LIMIT, ListRequest, ListResponse, MAX_LIMIT};
+#[cfg(feature = "official-client")]
+pub use official::{OfficialWriter, WriteRequest, WriteResponse};
 
 /// The variable naming the Cloud Storage endpoint (an emulator, a private endpoint).
 pub const GCS_BASE_URL_VAR: &str = "GCS_BASE_URL";

@@ -10,6 +10,8 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use wif_example_aws_lambda::{Handler, ListRequest};
+#[cfg(feature = "official-client")]
+use wif_example_aws_lambda::{OfficialWriter, WriteRequest};
 
 /// The one handler of this container.
 static HANDLER: OnceLock<Handler> = OnceLock::new();
@@ -58,6 +60,12 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         }
     }
 
+    #[cfg(feature = "official-client")]
+    if std::env::var("WIF_EXAMPLE_HANDLER").is_ok_and(|h| h == "write") {
+        // Boxed: the official client's futures are deep enough to overflow the compiler's
+        // layout query depth when nested in this one.
+        return Box::pin(run_official_writer()).await;
+    }
     // A broken configuration fails the cold start (Lambda reports an init error), before any
     // invocation is accepted. No token is fetched here: the first invocation does that.
     let handler = Handler::from_environment(Arc::new(wif::OsEnvironment))?;
@@ -70,6 +78,22 @@ async fn run() -> Result<(), lambda_runtime::Error> {
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ListRequest>| {
         handler.invoke(event)
+    }))
+    .await
+}
+
+/// The second handler (`WIF_EXAMPLE_HANDLER=write`): writes objects through Google's official
+/// Cloud Storage client on the same credentials.
+#[cfg(feature = "official-client")]
+async fn run_official_writer() -> Result<(), lambda_runtime::Error> {
+    static WRITER: OnceLock<OfficialWriter> = OnceLock::new();
+    // The official client's HTTP stack takes rustls' process-wide provider: install wif's.
+    let _ = Arc::unwrap_or_clone(wif::layers::core::http::crypto_provider()).install_default();
+    let writer = OfficialWriter::from_environment(Arc::new(wif::OsEnvironment)).await?;
+    tracing::info!(credentials = ?writer.credentials().info(), "writer ready");
+    let writer: &'static OfficialWriter = WRITER.get_or_init(|| writer);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<WriteRequest>| {
+        writer.invoke(event)
     }))
     .await
 }
