@@ -39,9 +39,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(!text.is_empty());
             assert_eq!(text, text.trim(), "not trimmed");
             assert!(text.len() <= bytes.len(), "longer than the content");
-            if text.len() >= 8 {
+            // Checked through the marker: a short token may be a word `Debug` prints anyway
+            // (a field name such as `expires_`).
+            if text.contains(SECRET) {
                 assert!(
-                    !format!("{token:?}").contains(text),
+                    !format!("{token:?}").contains(SECRET),
                     "Debug shows the token"
                 );
             }
