@@ -58,6 +58,19 @@ impl MapEnvironment {
     }
 }
 
+/// Collects `(name, value)` pairs, later pairs replacing earlier ones (as [`MapEnvironment::with`]
+/// does): `read_env_file(path)?.into_iter().collect::<MapEnvironment>()`.
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for MapEnvironment {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(name, value)| (name.into(), value.into()))
+                .collect(),
+        }
+    }
+}
+
 impl fmt::Debug for MapEnvironment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
@@ -144,6 +157,20 @@ impl<T: Clock + ?Sized> Clock for Arc<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collected_pairs_are_the_variables_later_ones_winning() {
+        let env: MapEnvironment = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_REGION", "us-east-1"),
+            ("A", "b"),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(env.var("AWS_REGION").as_deref(), Some("us-east-1"));
+        assert_eq!(env.var("A").as_deref(), Some("b"));
+        assert_eq!(env.var("B"), None);
+    }
 
     #[test]
     fn map_environment_debug_hides_values() {

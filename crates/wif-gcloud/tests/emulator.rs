@@ -32,7 +32,7 @@ async fn gcloud_storage_uploads_downloads_and_refreshes_on_wif_tokens() {
     let env = read_env_file(&configs.aws_lambda_env)
         .unwrap()
         .into_iter()
-        .fold(MapEnvironment::new(), |env, (k, v)| env.with(k, v));
+        .collect::<MapEnvironment>();
     let credentials = Credentials::builder()
         .environment(Arc::new(env))
         .config_file(&configs.aws_lambda)

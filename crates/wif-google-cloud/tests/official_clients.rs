@@ -50,9 +50,7 @@ impl World {
         let configs = write_configs(&emulator, dir.path())?;
         let env = read_env_file(&configs.aws_lambda_env)?
             .into_iter()
-            .fold(MapEnvironment::new(), |env, (name, value)| {
-                env.with(name, value)
-            });
+            .collect::<MapEnvironment>();
         let wif = wif::Credentials::builder()
             .environment(Arc::new(env))
             .config_file(&configs.aws_lambda)?

@@ -35,9 +35,7 @@ async fn the_official_client_writes_on_wif_credentials_across_a_token_expiry() {
     let env = read_env_file(&configs.aws_lambda_env)
         .expect("lambda env")
         .into_iter()
-        .fold(MapEnvironment::new(), |env, (name, value)| {
-            env.with(name, value)
-        })
+        .collect::<MapEnvironment>()
         .with(
             "GOOGLE_APPLICATION_CREDENTIALS",
             configs.aws_lambda.to_string_lossy(),

@@ -23,7 +23,7 @@ async fn chain() -> (RunningEmulator, Credentials, tempfile::TempDir) {
     let env = read_env_file(&configs.aws_lambda_env)
         .unwrap()
         .into_iter()
-        .fold(MapEnvironment::new(), |env, (k, v)| env.with(k, v));
+        .collect::<MapEnvironment>();
     let credentials = Credentials::builder()
         .environment(Arc::new(env))
         .config_file(&configs.aws_lambda)

@@ -30,9 +30,7 @@ pub fn credentials_trusting(
     env: &[(String, String)],
     ca_pem: Option<&str>,
 ) -> Result<Credentials, String> {
-    let env = env
-        .iter()
-        .fold(MapEnvironment::new(), |env, (k, v)| env.with(k, v));
+    let env = env.iter().cloned().collect::<MapEnvironment>();
     let mut builder = Credentials::builder().environment(Arc::new(env));
     if let Some(pem) = ca_pem {
         builder = builder.add_root_certificates_pem(pem.as_bytes().to_vec());

@@ -63,9 +63,7 @@ pub fn lambda_env(configs: &WrittenConfigs) -> MapEnvironment {
     read_env_file(&configs.aws_lambda_env)
         .unwrap()
         .into_iter()
-        .fold(MapEnvironment::new(), |env, (name, value)| {
-            env.with(name, value)
-        })
+        .collect::<MapEnvironment>()
 }
 
 /// `GET /_emulator/tokeninfo` with `token`: the emulator's verdict (200, or 401 when expired).
