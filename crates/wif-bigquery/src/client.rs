@@ -2,8 +2,8 @@
 //! BigQuery's retry rules, one token refresh on 401, bounded response reading, a tracing span.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -371,11 +371,28 @@ fn parse_base_url(base_url: &str) -> Result<Url, Error> {
     Ok(url)
 }
 
-/// The default client, built once per process so that clients made without one still share a
-/// connection pool.
+/// The default client, shared by the clients built without one in the same tokio runtime, so
+/// that they share a connection pool.
+///
+/// Per runtime, not per process: a pooled connection is driven by a task of the runtime that
+/// opened it, and once that runtime is gone (every `#[tokio::test]` has its own), reusing the
+/// connection fails with "runtime dropped the dispatch task". Outside a runtime each call builds
+/// its own client.
 fn shared_default_client() -> Result<reqwest::Client, Error> {
-    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, Error>> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(wif_core::http::default_client).clone()
+    static SHARED: Mutex<Option<(tokio::runtime::Id, reqwest::Client)>> = Mutex::new(None);
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return wif_core::http::default_client();
+    };
+    let id = runtime.id();
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((owner, client)) = shared.as_ref()
+        && *owner == id
+    {
+        return Ok(client.clone());
+    }
+    let client = wif_core::http::default_client()?;
+    *shared = Some((id, client.clone()));
+    Ok(client)
 }
 
 /// One API call's description.

@@ -392,3 +392,57 @@ async fn the_providers_endpoint_base_url_moves_the_client_and_with_base_url_stil
         .expect("the explicit base URL");
     assert_eq!(other.requests().await.len(), 1);
 }
+
+/// Clients built without an HTTP client share one per tokio runtime. A pooled connection is
+/// driven by a task of the runtime that opened it, so a client in another runtime (each
+/// `#[tokio::test]` has its own) must not be handed it: when the first runtime ends, the call
+/// riding on its connection fails with "runtime dropped the dispatch task".
+#[test]
+fn a_client_in_another_runtime_does_not_ride_on_the_first_runtimes_connections() {
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    };
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    // Each answer takes long enough for the first runtime to end while the second call waits.
+    let fake = server_runtime.block_on(FakeBigQuery::start_with(
+        BigQueryResponder::new().slow(Duration::from_millis(600)),
+    ));
+    let url = fake.base_url();
+
+    let (called, first_called) = std::sync::mpsc::channel();
+    let (end_first, ended) = tokio::sync::oneshot::channel::<()>();
+    let first = std::thread::spawn({
+        let url = url.clone();
+        move || {
+            runtime().block_on(async move {
+                client(&url)
+                    .query(QueryRequest::new("SELECT 1"))
+                    .await
+                    .expect("the first runtime's call");
+                called.send(()).expect("the test waits");
+                // The runtime stays up, its connection idle in the pool, until told to end.
+                let _ = ended.await;
+            });
+        }
+    });
+    first_called.recv().expect("the first call");
+    let second = std::thread::spawn(move || {
+        runtime()
+            .block_on(client(&url).query(QueryRequest::new("SELECT 2")))
+            .map(|_| ())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    end_first.send(()).expect("the first runtime waits");
+    first.join().expect("no panic");
+    second
+        .join()
+        .expect("no panic")
+        .expect("the second runtime's call, on its own connection");
+}
