@@ -20,6 +20,8 @@ use wif_source_aws::{
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
+use support::imds::assert_untouched;
+
 const ROLE: &str = "arn:aws:iam::123456789012:role/irsa-app";
 const WEB_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6bnM6YXBwIn0.c2lnbmVk-web-identity";
 const POD_TOKEN: &str = "pod-identity-authorization-token-1";
@@ -302,7 +304,7 @@ async fn environment_keys_beat_irsa_and_the_container() {
             session_token: true
         }
     );
-    assert!(requests(&server).await.is_empty(), "not one request");
+    assert_untouched(&server, "not one request").await;
 }
 
 #[tokio::test]
@@ -586,7 +588,7 @@ async fn bad_settings_fail_before_any_request() {
         );
         assert!(!err.is_retryable(), "{what}");
     }
-    assert!(requests(&server).await.is_empty(), "no request at all");
+    assert_untouched(&server, "no request at all").await;
 }
 
 #[tokio::test]

@@ -4,11 +4,13 @@
 
 #![allow(clippy::expect_used)]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use secrecy::ExposeSecret;
-use wif_core::{MapEnvironment, RetryPolicy};
+use wif_core::MapEnvironment;
 use wif_source_aws::testing::{
     CONTAINER_ROLE_ARN, ContainerCredentialsError, ContainerCredentialsResponder,
     FakeContainerCredentials, FakeImds, IMDS_ROLE, ImdsCall, ImdsError, ImdsResponder,
@@ -17,18 +19,11 @@ use wif_source_aws::testing::{
 use wif_source_aws::{AwsSource, AwsSourceBuilder, CredentialsFrom, causes};
 use wiremock::MockServer;
 
-fn attempts(n: u32) -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(n)
-        .with_backoff(Duration::from_millis(1), Duration::from_millis(2))
-        .without_jitter()
-}
-
 fn builder(imds: &FakeImds, imdsv2: bool) -> AwsSourceBuilder {
     AwsSource::builder()
         .credential_source(&imds.credential_source(imdsv2))
         .environment(Arc::new(MapEnvironment::new()))
-        .metadata_retry(attempts(1))
+        .metadata_retry(support::quick_retry(1))
 }
 
 fn calls(requests: &[wif_source_aws::testing::ImdsRequest]) -> Vec<ImdsCall> {
@@ -182,7 +177,7 @@ async fn flaky_slow_and_injected_faults() {
     let kept = responder.clone();
     let imds = FakeImds::start_with(responder).await;
     builder(&imds, false)
-        .metadata_retry(attempts(3))
+        .metadata_retry(support::quick_retry(3))
         .build()
         .expect("valid")
         .resolve()

@@ -339,10 +339,7 @@ async fn lambda_env_credentials_and_region_make_zero_metadata_requests() {
             session_token: true
         }
     );
-    assert!(
-        requests(&server).await.is_empty(),
-        "metadata service was contacted"
-    );
+    assert_untouched(&server, "metadata service was contacted").await;
 }
 
 #[tokio::test]
@@ -365,7 +362,7 @@ async fn permanent_env_keys_sign_without_a_session_token() {
             .url
             .starts_with("https://sts.ap-southeast-2.amazonaws.com?")
     );
-    assert!(requests(&server).await.is_empty());
+    assert_untouched(&server, "no request").await;
 }
 
 #[tokio::test]
@@ -533,7 +530,7 @@ async fn rotated_env_credentials_are_reread_on_each_refresh() {
     let second = decoded_token(&source).await;
     assert_eq!(second.access_key_id(), "ASIATWO");
     support::verify(&second, "two-secret").expect("verifies");
-    assert!(requests(&server).await.is_empty());
+    assert_untouched(&server, "no request").await;
 }
 
 #[derive(Debug)]
@@ -553,13 +550,8 @@ impl ProvideCredentials for FailingProvider {
 #[tokio::test]
 async fn a_static_credentials_provider_is_used_instead_of_env_and_metadata() {
     let server = MockServer::start().await;
-    let provider = aws_credential_types::Credentials::new(
-        "ASIAPROVIDER",
-        "provider-secret",
-        Some("provider-session".into()),
-        None,
-        "test",
-    );
+    let provider =
+        support::session_credentials("ASIAPROVIDER", "provider-secret", "provider-session");
     // Env credentials exist too: the provider still wins.
     let source = builder(&server, true, env_keys())
         .credentials_provider(provider)
@@ -578,10 +570,7 @@ async fn a_static_credentials_provider_is_used_instead_of_env_and_metadata() {
         resolved.provenance.credentials_from,
         CredentialsFrom::Provider
     );
-    assert!(
-        requests(&server).await.is_empty(),
-        "no metadata with a provider and a region"
-    );
+    assert_untouched(&server, "no metadata with a provider and a region").await;
 
     let failing = builder(&server, true, MapEnvironment::new())
         .credentials_provider(FailingProvider)

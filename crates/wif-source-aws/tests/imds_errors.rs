@@ -212,7 +212,7 @@ async fn missing_region_or_credentials_fail_before_any_request() {
         err.to_string().contains("AWS_SECRET_ACCESS_KEY is not"),
         "{err}"
     );
-    assert!(requests(&server).await.is_empty());
+    assert_untouched(&server, "no request").await;
 }
 
 /// Half an env key pair with a metadata URL: the metadata service is asked, and when it fails
@@ -298,10 +298,7 @@ async fn bad_configuration_fails_in_build_before_any_request() {
         assert_eq!(err.step(), Step::Config);
         assert!(err.to_string().contains(field), "{field}: {err}");
     }
-    assert!(
-        requests(&server).await.is_empty(),
-        "no request before a valid build"
-    );
+    assert_untouched(&server, "no request before a valid build").await;
 }
 
 #[tokio::test]
@@ -316,7 +313,7 @@ async fn wrong_subject_token_type_fails_before_any_request() {
         .await
         .expect_err("empty audience");
     assert!(err.to_string().contains("audience"), "{err}");
-    assert!(requests(&server).await.is_empty());
+    assert_untouched(&server, "no request").await;
     assert_eq!(source.kind(), "aws");
 }
 

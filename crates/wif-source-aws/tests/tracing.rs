@@ -3,9 +3,12 @@
 // Test helpers outside #[test] functions may panic too.
 #![allow(clippy::expect_used)]
 
+mod support;
+
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
+use wif_core::testing::assert_no_secrets;
 use wif_core::{MapEnvironment, SourceContext, SubjectTokenSource};
 use wif_source_aws::{AWS_SUBJECT_TOKEN_TYPE, AwsSource};
 use wiremock::matchers::{method, path};
@@ -57,25 +60,20 @@ async fn trace_output_holds_no_secrets() {
         .expect("signature in token");
 
     let logs = captured.contents();
-    assert!(
-        logs.contains("signed AWS GetCallerIdentity"),
-        "tracing was captured: {logs}"
+    support::assert_traced(
+        &logs,
+        &["signed AWS GetCallerIdentity", "canonical_request"],
     );
-    assert!(
-        logs.contains("canonical_request"),
-        "aws-sigv4's TRACE events were captured: {logs}"
+    assert_no_secrets(
+        "traces",
+        &logs,
+        &[
+            "trace-secret-value",
+            "trace-session-value",
+            "imds-session-token-value",
+            &signature,
+        ],
     );
-    for secret in [
-        "trace-secret-value",
-        "trace-session-value",
-        "imds-session-token-value",
-        signature.as_str(),
-    ] {
-        assert!(
-            !logs.contains(secret),
-            "{secret} leaked into traces:\n{logs}"
-        );
-    }
 }
 
 /// Web identity (IRSA) and container credentials (Pod Identity), traced at every level: neither
@@ -163,12 +161,14 @@ async fn web_identity_and_container_secrets_never_reach_traces() {
     shown.push_str(&format!("{err} {err:?}\n"));
 
     let logs = captured.contents();
-    assert!(
-        logs.contains("assumed the role with the web identity token")
-            && logs.contains("got container credentials"),
-        "tracing was captured: {logs}"
+    support::assert_traced(
+        &logs,
+        &[
+            "assumed the role with the web identity token",
+            "got container credentials",
+        ],
     );
-    for secret in [
+    let secrets = [
         WEB_TOKEN,
         "web-identity-trace-secret",
         POD_TOKEN,
@@ -176,11 +176,7 @@ async fn web_identity_and_container_secrets_never_reach_traces() {
         "irsa-trace-session-token",
         "pod-trace-secret-key",
         "pod-trace-session-token",
-    ] {
-        assert!(
-            !logs.contains(secret),
-            "{secret} leaked into traces:\n{logs}"
-        );
-        assert!(!shown.contains(secret), "{secret} leaked:\n{shown}");
-    }
+    ];
+    assert_no_secrets("traces", &logs, &secrets);
+    assert_no_secrets("Debug and errors", &shown, &secrets);
 }

@@ -9,6 +9,51 @@ pub mod imds;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
+/// Asserts the captured trace output `logs` holds each of `events`: proof that tracing (and, with
+/// `canonical_request`, aws-sigv4's own TRACE events) reached the capture, so that a leak check
+/// on the same text means something.
+#[track_caller]
+pub fn assert_traced(logs: &str, events: &[&str]) {
+    for event in events {
+        assert!(logs.contains(event), "{event:?} was not traced:\n{logs}");
+    }
+}
+
+/// A retry policy of `attempts` tries with a short backoff and no jitter, so that retry tests
+/// take milliseconds.
+pub fn quick_retry(attempts: u32) -> wif_core::RetryPolicy {
+    wif_core::RetryPolicy::default()
+        .with_max_attempts(attempts)
+        .with_backoff(
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_millis(20),
+        )
+        .without_jitter()
+}
+
+/// Static AWS credentials with a session token, as an SDK credentials provider.
+pub fn session_credentials(
+    id: &str,
+    secret: &str,
+    session: &str,
+) -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new(id, secret, Some(session.to_owned()), None, "test")
+}
+
+/// An AWS SDK config with `region` and the static credentials `[id, secret, session]`: both
+/// explicit, so loading it consults no provider chain and no network.
+#[cfg(feature = "aws-config")]
+pub async fn sdk_config(
+    region: &'static str,
+    [id, secret, session]: [&str; 3],
+) -> aws_config::SdkConfig {
+    wif_source_aws::config_loader()
+        .region(aws_config::Region::new(region))
+        .credentials_provider(session_credentials(id, secret, session))
+        .load()
+        .await
+}
+
 /// A subject token, decoded.
 #[derive(Debug)]
 pub struct Decoded {
