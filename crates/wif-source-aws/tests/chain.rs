@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use secrecy::ExposeSecret;
+use wif_core::testing::Scripted;
 use wif_core::{Clock, ErrorKind, MapEnvironment, SourceContext, SubjectTokenSource};
 use wif_source_aws::{
     AWS_SUBJECT_TOKEN_TYPE, AwsJwtSource, AwsSource, AwsSourceBuilder, CredentialsFrom,
@@ -418,16 +419,9 @@ async fn container_refusals_and_outages() {
         })))
         .mount(&server)
         .await;
+    let fresh = container_answer(clock.now() + Duration::from_secs(3600), false);
     Mock::given(path("/flaky"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/flaky"))
-        .respond_with(container_answer(
-            clock.now() + Duration::from_secs(3600),
-            false,
-        ))
+        .respond_with(Scripted::new(fresh).first(1, ResponseTemplate::new(503)))
         .mount(&server)
         .await;
     let env = |p: &str| {

@@ -11,13 +11,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use secrecy::ExposeSecret;
-use wif_core::testing::assert_no_secrets;
+use wif_core::testing::{Scripted, assert_no_secrets};
 use wif_core::{ErrorKind, FixedClock, MapEnvironment, SourceContext, Step, SubjectTokenSource};
 use wif_source_aws::{
     AWS_SUBJECT_TOKEN_TYPE, AwsJwtSource, AwsJwtSourceBuilder, JWT_SUBJECT_TOKEN_TYPE, causes,
 };
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
 use support::imds::{
     CREDS_PATH, TOKEN_PATH, ZONE_PATH, count, credential_source, creds_json, mount_imds, summarize,
@@ -81,7 +81,7 @@ fn aws_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
     ))
 }
 
-async fn sts_answers(server: &MockServer, response: ResponseTemplate) {
+async fn sts_answers(server: &MockServer, response: impl Respond + 'static) {
     Mock::given(method("POST"))
         .and(path(STS_PATH))
         .respond_with(response)
@@ -294,18 +294,8 @@ async fn aws_errors_carry_hints_causes_and_the_retry_flag() {
 #[tokio::test]
 async fn a_503_is_retried_once_then_the_token_is_returned() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(STS_PATH))
-        .respond_with(aws_error(
-            503,
-            "ServiceUnavailable",
-            "Service is unavailable",
-        ))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    sts_answers(&server, success()).await;
+    let unavailable = aws_error(503, "ServiceUnavailable", "Service is unavailable");
+    sts_answers(&server, Scripted::new(success()).first(1, unavailable)).await;
     let source = builder(&server, env(true))
         .clock(Arc::new(TickingClock::default()))
         .build()
@@ -546,7 +536,7 @@ async fn no_secret_in_debug_errors_or_traces() {
         "Debug shows the configuration: {shown}"
     );
     let logs = captured.contents();
-    support::assert_traced(
+    support::assert_says(
         &logs,
         &["got an AWS web identity token", "canonical_request"],
     );

@@ -60,7 +60,7 @@ async fn trace_output_holds_no_secrets() {
         .expect("signature in token");
 
     let logs = captured.contents();
-    support::assert_traced(
+    support::assert_says(
         &logs,
         &["signed AWS GetCallerIdentity", "canonical_request"],
     );
@@ -161,7 +161,7 @@ async fn web_identity_and_container_secrets_never_reach_traces() {
     shown.push_str(&format!("{err} {err:?}\n"));
 
     let logs = captured.contents();
-    support::assert_traced(
+    support::assert_says(
         &logs,
         &[
             "assumed the role with the web identity token",

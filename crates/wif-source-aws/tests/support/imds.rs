@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use wif_core::{FixedClock, MapEnvironment, SourceContext, SubjectTokenSource};
 use wif_source_aws::{AWS_SUBJECT_TOKEN_TYPE, AwsCredentialSource, AwsSource, AwsSourceBuilder};
 use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
 use super::Decoded;
 
@@ -88,8 +88,19 @@ pub async fn mount_imds(server: &MockServer, require_token: bool, zone: &str, cr
     }
 }
 
+/// Mounts a 200 answer with `body` for every `m` request to `p`.
+pub async fn answer_text(server: &MockServer, m: &str, p: &str, body: impl Into<String>) {
+    answer(
+        server,
+        m,
+        p,
+        ResponseTemplate::new(200).set_body_string(body.into()),
+    )
+    .await;
+}
+
 /// Mounts `response` for every `m` request to `p`.
-pub async fn answer(server: &MockServer, m: &str, p: &str, response: ResponseTemplate) {
+pub async fn answer(server: &MockServer, m: &str, p: &str, response: impl Respond + 'static) {
     Mock::given(method(m))
         .and(path(p))
         .respond_with(response)
@@ -141,6 +152,12 @@ pub fn summarize(requests: &[wiremock::Request]) -> Vec<(String, String, bool)> 
 pub async fn assert_untouched(server: &MockServer, why: &str) {
     let seen = requests(server).await;
     assert!(seen.is_empty(), "{why}: {seen:?}");
+}
+
+/// Asserts `server` received `m p` exactly `n` times; `why` says why that many.
+pub async fn assert_requested(server: &MockServer, m: &str, p: &str, n: usize, why: &str) {
+    let reqs = requests(server).await;
+    assert_eq!(count(&reqs, m, p), n, "{m} {p}: {why}: {reqs:?}");
 }
 
 pub fn count(reqs: &[(String, String, bool)], m: &str, p: &str) -> usize {

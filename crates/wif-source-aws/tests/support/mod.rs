@@ -9,13 +9,14 @@ pub mod imds;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-/// Asserts the captured trace output `logs` holds each of `events`: proof that tracing (and, with
+/// Asserts `shown` (an error, `Debug` output, captured traces) holds each of `parts`, naming the
+/// missing one. On captured traces it is also the proof that tracing (and, with
 /// `canonical_request`, aws-sigv4's own TRACE events) reached the capture, so that a leak check
 /// on the same text means something.
 #[track_caller]
-pub fn assert_traced(logs: &str, events: &[&str]) {
-    for event in events {
-        assert!(logs.contains(event), "{event:?} was not traced:\n{logs}");
+pub fn assert_says(shown: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(shown.contains(part), "{part:?} missing in:\n{shown}");
     }
 }
 
