@@ -47,10 +47,7 @@ async fn imdsv1_hands_out_the_zone_role_and_rotating_credentials() {
     let second = source.resolve().await.expect("resolved again");
     assert_eq!(second.credentials.access_key_id(), "ASIAFAKEIMDS00000002");
     assert_eq!(
-        second
-            .credentials
-            .session_token()
-            .map(|t| t.expose_secret()),
+        support::session_token_of(&second.credentials),
         Some("fake-imds-session-token-2")
     );
 
@@ -384,13 +381,7 @@ async fn the_source_reads_its_container_credentials_from_the_fake() {
     let dir = tempfile::tempdir().expect("temp dir");
     let token_file = dir.path().join("eks-pod-identity-token");
     std::fs::write(&token_file, "pod-token-SECRET\n").expect("written");
-    let env = MapEnvironment::new()
-        .with("AWS_REGION", "eu-west-1")
-        .with("AWS_CONTAINER_CREDENTIALS_FULL_URI", fake.full_uri())
-        .with(
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-            token_file.display().to_string(),
-        );
+    let env = support::pod_identity_env("eu-west-1", fake.full_uri(), &token_file);
     let source = AwsSource::builder()
         .environment(Arc::new(env))
         .build()

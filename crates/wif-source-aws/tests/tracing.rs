@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 use wif_core::testing::assert_no_secrets;
-use wif_core::{MapEnvironment, SourceContext, SubjectTokenSource};
-use wif_source_aws::{AWS_SUBJECT_TOKEN_TYPE, AwsSource};
+use wif_core::{MapEnvironment, SubjectTokenSource};
+use wif_source_aws::AwsSource;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use support::imds::ctx;
 
 #[tokio::test]
 async fn trace_output_holds_no_secrets() {
@@ -44,13 +46,7 @@ async fn trace_output_holds_no_secrets() {
         .imdsv2_session_token_url(format!("{}/token", server.uri()))
         .build()
         .expect("builds");
-    let token = source
-        .subject_token(&SourceContext::new(
-            "//iam.googleapis.com/aud",
-            AWS_SUBJECT_TOKEN_TYPE,
-        ))
-        .await
-        .expect("token");
+    let token = source.subject_token(&ctx()).await.expect("token");
     let signature = token
         .secret()
         .expose_secret()
@@ -129,17 +125,8 @@ async fn web_identity_and_container_secrets_never_reach_traces() {
             )
             .with("AWS_ENDPOINT_URL_STS", format!("{}{sts}", server.uri()))
     };
-    let pod = MapEnvironment::new()
-        .with("AWS_REGION", "us-east-1")
-        .with(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            format!("{}/pod", server.uri()),
-        )
-        .with(
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-            pod_file.display().to_string(),
-        );
-    let ctx = SourceContext::new("//iam.googleapis.com/aud", AWS_SUBJECT_TOKEN_TYPE);
+    let pod = support::pod_identity_env("us-east-1", format!("{}/pod", server.uri()), &pod_file);
+    let ctx = ctx();
     let mut shown = String::new();
     for env in [irsa("/sts"), pod] {
         let source = AwsSource::builder()

@@ -32,6 +32,28 @@ pub fn quick_retry(attempts: u32) -> wif_core::RetryPolicy {
         .without_jitter()
 }
 
+/// The environment of an EKS Pod Identity container: `region`, the agent's `full_uri` and the
+/// file holding its authorization token.
+pub fn pod_identity_env(
+    region: &str,
+    full_uri: String,
+    token_file: &std::path::Path,
+) -> wif_core::MapEnvironment {
+    wif_core::MapEnvironment::new()
+        .with("AWS_REGION", region)
+        .with("AWS_CONTAINER_CREDENTIALS_FULL_URI", full_uri)
+        .with(
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            token_file.display().to_string(),
+        )
+}
+
+/// The session token of `credentials`, in the clear, for assertions.
+pub fn session_token_of(credentials: &wif_source_aws::AwsCredentials) -> Option<&str> {
+    use secrecy::ExposeSecret as _;
+    credentials.session_token().map(|t| t.expose_secret())
+}
+
 /// Static AWS credentials with a session token, as an SDK credentials provider.
 pub fn session_credentials(
     id: &str,
