@@ -101,17 +101,18 @@ fn ci_steps(steps: &mut Steps) -> Result<(), String> {
         clippy(&["-p", "wif-cli", "--all-targets"])?;
         cargo(&["test", "-p", "wif-cli", "--locked"], CI_ENV)
     })?;
-    // The opt-in aws-config integration (ECS, EKS, SSO providers) is off in the default build;
-    // lint and test it explicitly so it can't rot.
-    steps.run("aws-config feature", || {
-        clippy(&["-p", "wif", "--features", "aws-config"])?;
+    // Every kind of AWS profile (assume-role chains, SSO: aws-config's profile provider) is
+    // opt-in, off in the default build and in the workspace run above; lint and test it
+    // explicitly so it can't rot.
+    steps.run("profile-chains feature", || {
+        clippy(&["-p", "wif", "--features", "aws-profile-chains"])?;
         cargo(
             &[
                 "test",
                 "-p",
                 "wif-source-aws",
                 "--features",
-                "aws-config",
+                "profile-chains",
                 "--locked",
             ],
             CI_ENV,
