@@ -12,7 +12,7 @@ use std::process::Command;
 
 /// The packages whose combined build must hold one reqwest: the facade, the CLI users install,
 /// and every bridge. A bridge's foreign client is its normal dependency (object_store,
-/// google-cloud-auth, token-source's clients through reqwest-middleware) or the dev-dependency
+/// google-cloud-auth, reqwest-middleware for the gcloud-* clients) or the dev-dependency
 /// its end-to-end tests drive (google-cloud-storage, gcloud-storage): dev-dependencies are in
 /// the checked graph, so those tests are the "application using wif with google-cloud-storage
 /// and object_store" that must build one HTTP stack.
