@@ -595,7 +595,7 @@ pub async fn footprint(world: &World, tools: &Tools, targets: &mut Vec<Target>) 
     }
     format!(
         "## Footprint\n\n\
-         Release builds (fat LTO in one codegen unit, opt-level s, symbols stripped — the same profile for \
+         Release builds (fat LTO in one codegen unit, opt-level s, panic = abort, symbols stripped — the same profile for \
          wif and the google-cloud-auth bench binary; `wif` with its default features, so without \
          the emulator, as `cargo install wif-cli` builds it). Peak RSS is GNU time's maximum resident \
          set size of one whole cold process, median of 3.\n\n{}\n\
