@@ -3,7 +3,6 @@
 
 #![allow(clippy::expect_used, clippy::panic)]
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures::TryStreamExt as _;
@@ -14,10 +13,8 @@ use wif_bigquery::testing::{
 };
 use wif_bigquery::{BigQuery, BigQueryBuilder, InsertOptions, QueryRequest};
 use wif_core::secrecy::ExposeSecret;
-use wif_core::{
-    AccessToken, Error, MapEnvironment, RetryPolicy, StaticTokenProvider, TokenProvider,
-    async_trait,
-};
+use wif_core::testing::{CountingProvider, PointedAt};
+use wif_core::{AccessToken, MapEnvironment, RetryPolicy, StaticTokenProvider};
 use wiremock::MockServer;
 
 fn attempts(n: u32) -> RetryPolicy {
@@ -40,24 +37,6 @@ fn builder(base: &str) -> BigQueryBuilder {
 
 fn client(base: &str) -> BigQuery {
     builder(base).build().expect("a valid client")
-}
-
-/// Hands out `tok-1`, then `tok-2` after an invalidation, …
-#[derive(Debug, Default)]
-struct Rotating {
-    invalidations: AtomicU32,
-}
-
-#[async_trait]
-impl TokenProvider for Rotating {
-    async fn token(&self) -> Result<AccessToken, Error> {
-        let n = self.invalidations.load(Ordering::SeqCst) + 1;
-        Ok(AccessToken::new(format!("tok-{n}")))
-    }
-
-    fn invalidate(&self) {
-        self.invalidations.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 #[tokio::test]
@@ -270,7 +249,7 @@ async fn flaky_slow_and_expired_then_valid() {
     assert!(err.is_timeout(), "{err}");
 
     let fake = FakeBigQuery::start_with(BigQueryResponder::expired_then_valid()).await;
-    let provider = std::sync::Arc::new(Rotating::default());
+    let provider = CountingProvider::new();
     builder(&fake.base_url())
         .provider(provider.clone())
         .build()
@@ -278,7 +257,7 @@ async fn flaky_slow_and_expired_then_valid() {
         .query(QueryRequest::new("SELECT 1"))
         .await
         .expect("refreshed once");
-    assert_eq!(provider.invalidations.load(Ordering::SeqCst), 1);
+    assert_eq!(provider.invalidations(), 1);
     let bearers: Vec<String> = fake
         .requests()
         .await
@@ -352,27 +331,11 @@ async fn fail_next_and_shared_servers() {
     assert_eq!(bigquery_requests(&server).await.len(), 2);
 }
 
-/// Credentials pointed at a fake ("endpoint_base_url"), as `wif::Credentials` are by
-/// `CredentialsBuilder::endpoint_base_url` or `WIF_ENDPOINT_BASE_URL`.
-#[derive(Debug)]
-struct PointedAt(String);
-
-#[async_trait]
-impl TokenProvider for PointedAt {
-    async fn token(&self) -> Result<AccessToken, Error> {
-        Ok(AccessToken::new("tok"))
-    }
-
-    fn endpoint_base_url(&self) -> Option<&str> {
-        Some(&self.0)
-    }
-}
-
 #[tokio::test]
 async fn the_providers_endpoint_base_url_moves_the_client_and_with_base_url_still_wins() {
     let fake = FakeBigQuery::start().await;
     BigQuery::builder()
-        .provider(PointedAt(fake.server().uri()))
+        .provider(PointedAt::new(fake.server().uri()))
         .project("p")
         .environment(MapEnvironment::new())
         .build()
@@ -384,7 +347,7 @@ async fn the_providers_endpoint_base_url_moves_the_client_and_with_base_url_stil
 
     let other = FakeBigQuery::start().await;
     builder(&other.base_url())
-        .provider(PointedAt("http://127.0.0.1:1".into()))
+        .provider(PointedAt::new("http://127.0.0.1:1"))
         .build()
         .expect("a valid client")
         .query(QueryRequest::new("SELECT 1"))

@@ -14,7 +14,8 @@
 //! Fake servers: [`Scripted`] answers wiremock requests by turns (the first few failing, the
 //! first token expired, every answer slow), the mechanism under every crate's `testing` fakes;
 //! [`bearer_token`] and [`header_text`] read what a recorded request carried;
-//! [`StaticSubjectToken`] is a subject token source that hands out one token.
+//! [`StaticSubjectToken`] is a subject token source that hands out one token; [`CountingProvider`]
+//! and [`PointedAt`] are token providers for the tests of API clients.
 //!
 //! ```
 //! let logs = wif_core::testing::LogCapture::global();
@@ -287,6 +288,35 @@ impl crate::TokenProvider for CountingProvider {
     fn invalidate(&self) {
         self.invalidations
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A token provider pointed at a fake or an emulator, as `wif::Credentials` are by an endpoint
+/// base URL: hands out the token `tok` and names its URL as the
+/// [`endpoint_base_url`](crate::TokenProvider::endpoint_base_url), for the tests of the API
+/// clients that follow it.
+#[derive(Clone, Debug)]
+pub struct PointedAt {
+    base_url: String,
+}
+
+impl PointedAt {
+    /// A provider pointing clients at `base_url`.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        PointedAt {
+            base_url: base_url.into(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::TokenProvider for PointedAt {
+    async fn token(&self) -> Result<crate::AccessToken, crate::Error> {
+        Ok(crate::AccessToken::new("tok"))
+    }
+
+    fn endpoint_base_url(&self) -> Option<&str> {
+        Some(&self.base_url)
     }
 }
 

@@ -4,15 +4,11 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use wif_core::secrecy::ExposeSecret;
-use wif_core::{
-    AccessToken, Error, MapEnvironment, RetryPolicy, StaticTokenProvider, TokenProvider,
-    async_trait,
-};
+use wif_core::testing::{CountingProvider, PointedAt};
+use wif_core::{AccessToken, Error, MapEnvironment, RetryPolicy, StaticTokenProvider};
 use wif_storage::testing::{
     FakeStorage, StorageCall, StorageError, StorageResponder, mount, mount_next, storage_requests,
 };
@@ -73,30 +69,20 @@ async fn objects_round_trip_and_calls_are_recorded() {
         .await
         .expect("metadata");
     assert_eq!(meta.size, 10);
-    let whole = storage
-        .download("my-bucket", "logs/a.txt", None)
-        .await
-        .expect("download")
-        .into_bytes()
-        .await
-        .expect("bytes");
-    assert_eq!(&whole[..], b"0123456789");
-    let part = storage
-        .download("my-bucket", "logs/a.txt", Some((2..5).into()))
-        .await
-        .expect("range")
-        .into_bytes()
-        .await
-        .expect("bytes");
-    assert_eq!(&part[..], b"234");
-    let tail = storage
-        .download("my-bucket", "logs/a.txt", Some(ByteRange::Last(3)))
-        .await
-        .expect("range")
-        .into_bytes()
-        .await
-        .expect("bytes");
-    assert_eq!(&tail[..], b"789");
+    for (range, want) in [
+        (None, &b"0123456789"[..]),
+        (Some((2..5).into()), b"234"),
+        (Some(ByteRange::Last(3)), b"789"),
+    ] {
+        let got = storage
+            .download("my-bucket", "logs/a.txt", range)
+            .await
+            .expect("download")
+            .into_bytes()
+            .await
+            .expect("bytes");
+        assert_eq!(&got[..], want, "{range:?}");
+    }
 
     let mut listing = storage.list("my-bucket", ListOptions::new().delimiter("/").page_size(1));
     let mut entries = Vec::new();
@@ -292,24 +278,6 @@ async fn every_documented_error_reaches_the_client() {
     }
 }
 
-/// Hands out `tok-1`, then `tok-2` after an invalidation, …
-#[derive(Debug, Default)]
-struct Rotating {
-    invalidations: AtomicU32,
-}
-
-#[async_trait]
-impl TokenProvider for Rotating {
-    async fn token(&self) -> Result<AccessToken, Error> {
-        let n = self.invalidations.load(Ordering::SeqCst) + 1;
-        Ok(AccessToken::new(format!("tok-{n}")))
-    }
-
-    fn invalidate(&self) {
-        self.invalidations.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 #[tokio::test]
 async fn flaky_slow_expired_then_valid_and_anonymous() {
     let responder = StorageResponder::new()
@@ -342,7 +310,7 @@ async fn flaky_slow_expired_then_valid_and_anonymous() {
         b"x",
     ))
     .await;
-    let provider = Arc::new(Rotating::default());
+    let provider = CountingProvider::new();
     Storage::builder()
         .provider(provider.clone())
         .base_url(gcs.base_url())
@@ -352,7 +320,7 @@ async fn flaky_slow_expired_then_valid_and_anonymous() {
         .metadata("my-bucket", "a")
         .await
         .expect("refreshed once");
-    assert_eq!(provider.invalidations.load(Ordering::SeqCst), 1);
+    assert_eq!(provider.invalidations(), 1);
     let bearers: Vec<String> = gcs
         .requests()
         .await
@@ -412,26 +380,11 @@ async fn fail_next_and_shared_servers() {
     assert_eq!(storage_requests(&server).await.len(), 2);
 }
 
-/// Credentials pointed at a fake, as `wif::Credentials` are by `endpoint_base_url`.
-#[derive(Debug)]
-struct PointedAt(String);
-
-#[async_trait]
-impl TokenProvider for PointedAt {
-    async fn token(&self) -> Result<AccessToken, Error> {
-        Ok(AccessToken::new("tok"))
-    }
-
-    fn endpoint_base_url(&self) -> Option<&str> {
-        Some(&self.0)
-    }
-}
-
 #[tokio::test]
 async fn the_providers_endpoint_base_url_moves_the_client_unless_told_otherwise() {
     let gcs = FakeStorage::start().await;
     let followed = Storage::builder()
-        .provider(PointedAt(gcs.base_url()))
+        .provider(PointedAt::new(gcs.base_url()))
         .environment(MapEnvironment::new())
         .build()
         .expect("valid");
@@ -442,14 +395,14 @@ async fn the_providers_endpoint_base_url_moves_the_client_unless_told_otherwise(
     assert!(gcs.object_data("my-bucket", "a").is_some());
 
     let explicit = Storage::builder()
-        .provider(PointedAt("http://127.0.0.1:1".into()))
+        .provider(PointedAt::new("http://127.0.0.1:1"))
         .base_url("https://storage.example/")
         .environment(MapEnvironment::new())
         .build()
         .expect("valid");
     assert_eq!(explicit.base_url(), "https://storage.example/");
     let emulator = Storage::builder()
-        .provider(PointedAt("http://127.0.0.1:1".into()))
+        .provider(PointedAt::new("http://127.0.0.1:1"))
         .environment(MapEnvironment::new().with("STORAGE_EMULATOR_HOST", "127.0.0.1:2"))
         .build()
         .expect("valid");

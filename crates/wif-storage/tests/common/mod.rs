@@ -33,6 +33,34 @@ pub fn storage(base: &str, provider: Arc<CountingProvider>) -> Storage {
         .expect("storage builds")
 }
 
+/// A wiremock server answering with `mocks`; where several match a request, the one mounted
+/// first answers.
+pub async fn serving(mocks: impl IntoIterator<Item = Mock>) -> MockServer {
+    let server = MockServer::start().await;
+    for mock in mocks {
+        mock.mount(&server).await;
+    }
+    server
+}
+
+/// A server answering with `mocks` (as [`serving`]) and a client of it with a fresh
+/// [`CountingProvider`].
+pub async fn storage_serving(mocks: impl IntoIterator<Item = Mock>) -> (MockServer, Storage) {
+    let server = serving(mocks).await;
+    let storage = storage(&server.uri(), CountingProvider::new());
+    (server, storage)
+}
+
+/// Cloud Storage's JSON error answer: `status`, the server's `message`, and one `errors[]`
+/// entry with `reason`.
+pub fn gcs_error(status: u16, message: &str, reason: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(serde_json::json!({"error": {
+        "code": status,
+        "message": message,
+        "errors": [{"reason": reason, "domain": "global"}],
+    }}))
+}
+
 /// Uploads the small in-memory `body` as `bucket/name`.
 pub async fn upload_bytes(
     storage: &Storage,
@@ -48,17 +76,15 @@ pub async fn upload_bytes(
 
 /// Answers the first `times` requests of `http_method` with `response` (a failure, typically);
 /// mocks mounted after it answer the rest.
-pub async fn answer_first(
-    server: &MockServer,
-    http_method: &str,
-    times: u64,
-    response: ResponseTemplate,
-) {
+pub fn answers_first(times: u64, http_method: &str, response: ResponseTemplate) -> Mock {
     Mock::given(method(http_method))
         .respond_with(response)
         .up_to_n_times(times)
-        .mount(server)
-        .await;
+}
+
+/// A 200 answer with the JSON `body`.
+pub fn ok_json(body: serde_json::Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
 }
 
 /// Asserts that `err` is GCS's 412 `conditionNotMet`.
