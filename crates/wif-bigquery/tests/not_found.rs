@@ -8,7 +8,7 @@
 mod support;
 
 use serde_json::json;
-use support::{CountingProvider, answer, client, fast_retries, rpc_error_response};
+use support::{CountingProvider, answers, client_serving, fast_retries, rpc_error_response};
 use wif_bigquery::{BigQuery, InsertOptions, QueryRequest, TableRef};
 use wif_core::{Error, MapEnvironment};
 use wiremock::MockServer;
@@ -109,14 +109,8 @@ async fn a_not_found_hint_names_what_was_not_found() {
         ("gone", false, "dataset and table exist", "base URL"),
     ];
     for (message, query, says, not) in cases {
-        let server = MockServer::start().await;
-        answer(
-            &server,
-            "POST",
-            rpc_error_response(404, "notFound", message),
-        )
-        .await;
-        let bq = client(&server, CountingProvider::new());
+        let not_found = rpc_error_response(404, "notFound", message);
+        let (_server, bq) = client_serving([answers("POST", not_found)]).await;
         let err = if *query {
             bq.query(QueryRequest::new("SELECT 1"))
                 .await

@@ -251,6 +251,7 @@ mod tests {
     use serde_json::json;
     use wif::layers::core::StaticTokenProvider;
     use wif::{AccessToken, MapEnvironment};
+    use wif_core::testing::assert_says;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -394,16 +395,14 @@ mod tests {
         let err = run_with_env(cmd, Some(creds()), &env(&server), &mut Vec::new())
             .await
             .expect_err("a rejected row");
-        let text = err.to_string();
-        assert!(
-            text.contains("2 of 2 rows were not inserted into p.d.t"),
-            "{text}"
+        assert_says(
+            &err.to_string(),
+            &[
+                "2 of 2 rows were not inserted into p.d.t",
+                "line 3: invalid at `id`: Cannot convert value to integer.",
+                "1 valid rows were not inserted",
+            ],
         );
-        assert!(
-            text.contains("line 3: invalid at `id`: Cannot convert value to integer."),
-            "{text}"
-        );
-        assert!(text.contains("1 valid rows were not inserted"), "{text}");
     }
 
     #[tokio::test]

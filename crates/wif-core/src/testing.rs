@@ -104,6 +104,15 @@ pub fn assert_no_secrets(what: &str, text: &str, secrets: &[&str]) {
     }
 }
 
+/// Asserts that `text` (an error's `Display`, a log, a command's output) says each of `parts`,
+/// naming the part that is missing and showing `text`.
+#[track_caller]
+pub fn assert_says(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part:?} is missing from:\n{text}");
+    }
+}
+
 /// Makes a named pipe (FIFO) at `path` that nobody writes to, and returns the path: the local
 /// file that blocks a plain `open` for reading until a writer comes, for the tests proving that
 /// a reader of local input refuses it at once instead. Panics when it cannot be made.
@@ -318,6 +327,16 @@ impl crate::TokenProvider for PointedAt {
     fn endpoint_base_url(&self) -> Option<&str> {
         Some(&self.base_url)
     }
+}
+
+/// A wiremock server answering with `mocks`; where several match a request, the first mounted
+/// answers (unless their priorities say otherwise).
+pub async fn server_with(mocks: impl IntoIterator<Item = wiremock::Mock>) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    for mock in mocks {
+        mock.mount(&server).await;
+    }
+    server
 }
 
 /// A wiremock server answering every `http_method` request with `response`.

@@ -9,10 +9,12 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::{
-    CountingProvider, answers_first, gcs_error, ok_json, pattern, serving, storage, storage_serving,
+    CountingProvider, answers_first, gcs_error, ok_json, pattern, server_with, storage,
+    storage_serving,
 };
 use futures::TryStreamExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use wif_core::testing::assert_says;
 use wif_core::{AccessToken, MapEnvironment, StaticTokenProvider, Step};
 use wif_storage::{ByteRange, ListEntry, ListOptions, Preconditions, Storage};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -122,7 +124,7 @@ async fn deletes_are_retried_only_when_pinned_to_a_generation() {
 
 #[tokio::test]
 async fn a_401_refreshes_the_token_once_and_retries() {
-    let server = serving([
+    let server = server_with([
         Mock::given(method("GET"))
             .and(header("authorization", "Bearer tok-1"))
             .respond_with(ResponseTemplate::new(401)),
@@ -142,7 +144,7 @@ async fn a_401_refreshes_the_token_once_and_retries() {
 
 #[tokio::test]
 async fn a_second_401_is_final() {
-    let server = serving([Mock::given(method("GET")).respond_with(gcs_error(
+    let server = server_with([Mock::given(method("GET")).respond_with(gcs_error(
         401,
         "Invalid Credentials",
         "authError",
@@ -172,18 +174,19 @@ async fn a_federated_principal_on_a_fine_grained_bucket_gets_the_hint() {
     let (_server, s) = storage_serving([Mock::given(method("GET")).respond_with(refusal)]).await;
     let err = s.metadata("bkt", "o").await.expect_err("403");
     assert!(!err.is_retryable());
-    let shown = err.to_string();
-    assert!(
-        shown.contains("does not have storage.objects.get access"),
-        "{shown}"
+    assert_says(
+        &err.to_string(),
+        &[
+            "does not have storage.objects.get access",
+            "uniform bucket-level access",
+        ],
     );
-    assert!(shown.contains("uniform bucket-level access"), "{shown}");
 }
 
 #[tokio::test]
 async fn the_emulator_host_without_credentials_is_unauthenticated() {
     let server =
-        serving([Mock::given(method("GET")).respond_with(ok_json(object_json("o")))]).await;
+        server_with([Mock::given(method("GET")).respond_with(ok_json(object_json("o")))]).await;
     let host = server.uri().trim_start_matches("http://").to_owned();
     let s = Storage::builder()
         .environment(MapEnvironment::new().with("STORAGE_EMULATOR_HOST", host))
@@ -349,7 +352,7 @@ async fn download_to_file_writes_atomically() {
 #[tokio::test]
 async fn logs_name_the_calls_but_never_tokens_or_session_uris() {
     let logs = wif_core::testing::LogCapture::global();
-    let server = serving([
+    let server = server_with([
         answers_first(1, "PUT", ResponseTemplate::new(503)),
         Mock::given(method("PUT")).respond_with(ok_json(object_json("logged.bin"))),
     ])

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use common::{
     CountingProvider, FakeSession, Step, answers_first, assert_condition_not_met, gcs_error,
-    ok_json, pattern, serving, storage, upload_bytes,
+    ok_json, pattern, server_with, storage, upload_bytes,
 };
 use secrecy::ExposeSecret as _;
 use tokio::io::{AsyncRead, ReadBuf};
@@ -46,7 +46,7 @@ fn small_chunks(server: &MockServer) -> Storage {
 /// A server answering with `mocks` (the first mounted wins where several match) and a
 /// [`small_chunks`] client of it.
 async fn small_chunks_serving(mocks: impl IntoIterator<Item = Mock>) -> (MockServer, Storage) {
-    let server = serving(mocks).await;
+    let server = server_with(mocks).await;
     let storage = small_chunks(&server);
     (server, storage)
 }

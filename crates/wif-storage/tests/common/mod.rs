@@ -12,7 +12,7 @@ use wif_storage::{Object, Storage, UploadOptions, UploadSource};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-pub use wif_core::testing::CountingProvider;
+pub use wif_core::testing::{CountingProvider, server_with};
 
 /// Fast retries for tests: 4 attempts, 5–20 ms backoff.
 pub fn fast_retries() -> RetryPolicy {
@@ -33,20 +33,10 @@ pub fn storage(base: &str, provider: Arc<CountingProvider>) -> Storage {
         .expect("storage builds")
 }
 
-/// A wiremock server answering with `mocks`; where several match a request, the one mounted
-/// first answers.
-pub async fn serving(mocks: impl IntoIterator<Item = Mock>) -> MockServer {
-    let server = MockServer::start().await;
-    for mock in mocks {
-        mock.mount(&server).await;
-    }
-    server
-}
-
-/// A server answering with `mocks` (as [`serving`]) and a client of it with a fresh
+/// A server answering with `mocks` (as [`server_with`]) and a client of it with a fresh
 /// [`CountingProvider`].
 pub async fn storage_serving(mocks: impl IntoIterator<Item = Mock>) -> (MockServer, Storage) {
-    let server = serving(mocks).await;
+    let server = server_with(mocks).await;
     let storage = storage(&server.uri(), CountingProvider::new());
     (server, storage)
 }
