@@ -13,6 +13,10 @@ use wif_core::{AccessToken, MapEnvironment, RetryPolicy, StaticTokenProvider, To
 use wif_emulator::bigquery::{self, TableField};
 use wif_emulator::{Emulator, Endpoint, Fault, RunningEmulator, TokenKind};
 
+mod support;
+
+use support::all_rows;
+
 const PROJECT: &str = "wif-demo";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,29 +125,21 @@ async fn insert_then_query_back_through_pages() {
         .expect("rows");
     assert_eq!(back, visits, "every type survives the round trip");
 
-    let count = bq
-        .query(
-            QueryRequest::new("SELECT COUNT(*) AS n FROM web.visits WHERE page = @page")
-                .param("page", "/home"),
-        )
-        .await
-        .expect("count")
-        .collect_rows()
-        .await
-        .expect("rows");
+    let count = all_rows(
+        &bq,
+        QueryRequest::new("SELECT COUNT(*) AS n FROM web.visits WHERE page = @page")
+            .param("page", "/home"),
+    )
+    .await;
     assert_eq!(count, vec![json!({"n": 3})]);
 
-    let one = bq
-        .query(
-            QueryRequest::new("SELECT page FROM visits WHERE id = ?")
-                .default_dataset(PROJECT, "web")
-                .positional_param(5),
-        )
-        .await
-        .expect("positional")
-        .collect_rows()
-        .await
-        .expect("rows");
+    let one = all_rows(
+        &bq,
+        QueryRequest::new("SELECT page FROM visits WHERE id = ?")
+            .default_dataset(PROJECT, "web")
+            .positional_param(5),
+    )
+    .await;
     assert_eq!(one, vec![json!({"page": "/about"})]);
 
     let schema = bq.table_schema(&table).await.expect("tables.get");
@@ -170,13 +166,8 @@ async fn polling_and_retries_against_the_emulator() {
     );
 
     bigquery::set_incomplete_polls(emulator.state(), 3);
-    let rows = bq
-        .query(QueryRequest::new("SELECT id FROM web.visits"))
-        .await
-        .expect("polled to completion")
-        .collect_rows()
-        .await
-        .expect("rows");
+    // Polled to completion.
+    let rows = all_rows(&bq, QueryRequest::new("SELECT id FROM web.visits")).await;
     assert_eq!(rows, vec![json!({"id": 1}), json!({"id": 2})]);
 }
 
@@ -233,13 +224,7 @@ async fn emulator_host_from_the_environment() {
         .retry_policy(fast())
         .build()
         .expect("emulator client");
-    let rows = bq
-        .query(QueryRequest::new("SELECT * FROM web.visits"))
-        .await
-        .expect("query")
-        .collect_rows()
-        .await
-        .expect("rows");
+    let rows = all_rows(&bq, QueryRequest::new("SELECT * FROM web.visits")).await;
     assert!(rows.is_empty());
 
     // Without credentials the emulator's bearer check answers 401, and the client says so.

@@ -17,6 +17,10 @@ use wif_core::testing::{CountingProvider, PointedAt};
 use wif_core::{AccessToken, MapEnvironment, RetryPolicy, StaticTokenProvider};
 use wiremock::MockServer;
 
+mod support;
+
+use support::all_rows;
+
 fn attempts(n: u32) -> RetryPolicy {
     RetryPolicy::default()
         .with_max_attempts(n)
@@ -119,13 +123,11 @@ async fn queries_return_the_canned_rows_and_are_recorded() {
     ))
     .await;
     let bq = client(&fake.base_url());
-    let rows: Vec<Value> = bq
-        .query(QueryRequest::new("SELECT * FROM t WHERE kind = @kind").param("kind", "signup"))
-        .await
-        .expect("query")
-        .collect_rows()
-        .await
-        .expect("rows");
+    let rows = all_rows(
+        &bq,
+        QueryRequest::new("SELECT * FROM t WHERE kind = @kind").param("kind", "signup"),
+    )
+    .await;
     assert_eq!(
         rows,
         [

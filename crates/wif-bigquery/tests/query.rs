@@ -11,8 +11,8 @@ use futures::TryStreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use support::{
-    CountingProvider, answers, builder, client, client_serving, fails_first, header, json_body,
-    rpc_error_response, server_with,
+    CountingProvider, all_rows, answers, builder, client, client_serving, fails_first, header,
+    json_body, rpc_error_response, server_with,
 };
 use wif_bigquery::{QueryRequest, QueryResults};
 use wif_core::Error;
@@ -171,13 +171,7 @@ async fn polls_until_complete_then_pages_with_encoded_tokens() {
             .with_priority(3),
     ])
     .await;
-    let rows = bq
-        .query(QueryRequest::new("SELECT 1").page_size(2))
-        .await
-        .expect("completes")
-        .collect_rows()
-        .await
-        .expect("all pages");
+    let rows = all_rows(&bq, QueryRequest::new("SELECT 1").page_size(2)).await;
     let ids: Vec<&Value> = rows.iter().map(|r| &r["id"]).collect();
     assert_eq!(ids, [&json!(1), &json!(2), &json!(3)]);
 
@@ -221,13 +215,8 @@ async fn rate_limits_arrive_as_403_and_are_retried_with_the_same_request_id() {
         answers("POST", complete(vec![row(1)], 1, None)),
     ])
     .await;
-    let rows = bq
-        .query(QueryRequest::new("SELECT 1"))
-        .await
-        .expect("third attempt succeeds")
-        .collect_rows()
-        .await
-        .expect("rows");
+    // The third attempt succeeds.
+    let rows = all_rows(&bq, QueryRequest::new("SELECT 1")).await;
     assert_eq!(rows.len(), 1);
     let requests = server.received_requests().await.expect("recorded");
     assert_eq!(requests.len(), 3);

@@ -9,37 +9,9 @@
 
 use std::path::Path;
 
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
-
 mod support;
 
 use support::*;
-
-/// Mounts a bucket listing and a query answer on the fake.
-fn serve_apis(world: &World) {
-    let server = world.google.server();
-    world.runtime.block_on(async {
-        Mock::given(method("GET"))
-            .and(path("/storage/v1/b/bkt/o"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "kind": "storage#objects",
-                "items": [{"name": "a.txt", "bucket": "bkt", "generation": "1", "metageneration": "1", "size": "3"}]
-            })))
-            .mount(server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/bigquery/v2/projects/p/queries"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "jobComplete": true,
-                "schema": {"fields": [{"name": "n", "type": "INT64"}]},
-                "rows": [{"f": [{"v": "7"}]}],
-                "totalRows": "1"
-            })))
-            .mount(server)
-            .await;
-    });
-}
 
 fn port(world: &World) -> u16 {
     world.google.server().address().port()

@@ -138,24 +138,19 @@ async fn expired_then_valid_makes_a_cache_exchange_again() {
 async fn the_fake_checks_the_form_like_sts() {
     let sts = FakeSts::start().await;
     let bad_audience = builder(sts.token_url())
-        .audience("projects/123/locations/global/workloadIdentityPools/p/providers/q")
-        .build()
-        .expect("valid locally");
-    let err = bad_audience.token().await.expect_err("STS refuses");
-    assert!(
-        err.hint().is_some_and(|h| h.contains("project number")),
-        "{err}"
-    );
-
-    let bad_type = builder(sts.token_url())
-        .subject_token_type("urn:example:not-a-type")
-        .build()
-        .expect("valid locally");
-    let err = bad_type.token().await.expect_err("STS refuses");
-    assert!(
-        err.hint().is_some_and(|h| h.contains("provider kind")),
-        "{err}"
-    );
+        .audience("projects/123/locations/global/workloadIdentityPools/p/providers/q");
+    let bad_type = builder(sts.token_url()).subject_token_type("urn:example:not-a-type");
+    for (refused, hint) in [
+        (bad_audience, "project number"),
+        (bad_type, "provider kind"),
+    ] {
+        let exchange = refused.build().expect("valid locally");
+        let err = exchange.token().await.expect_err("STS refuses");
+        assert!(
+            err.hint().is_some_and(|h| h.contains(hint)),
+            "{hint}: {err}"
+        );
+    }
     assert_eq!(sts.requests().await.len(), 2, "both reached the fake");
 }
 

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use wif_bigquery::{BigQuery, BigQueryBuilder};
+use wif_bigquery::{BigQuery, BigQueryBuilder, QueryRequest};
 use wif_core::{MapEnvironment, RetryPolicy, TokenProvider};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -36,6 +36,17 @@ pub fn builder(server: &MockServer, provider: impl TokenProvider + 'static) -> B
         .base_url(format!("{}/bigquery/v2/", server.uri()))
         .environment(MapEnvironment::new())
         .retry_policy(fast_retries())
+}
+
+/// Runs `request` on `bq` and collects every row of every page, failing the test if the query
+/// or a row fails.
+pub async fn all_rows(bq: &BigQuery, request: QueryRequest) -> Vec<Value> {
+    bq.query(request)
+        .await
+        .expect("the query runs")
+        .collect_rows()
+        .await
+        .expect("every row arrives and decodes")
 }
 
 pub fn json_body(request: &Request) -> Value {

@@ -189,6 +189,16 @@ pub fn exchange(server: &MockServer) -> StsExchange {
         .expect("valid config")
 }
 
+/// One exchange ([`exchange`]) against a mock STS answering every POST with `response`: the
+/// server and the error the exchange ends with.
+pub async fn refused_exchange(response: ResponseTemplate) -> (MockServer, wif_core::Error) {
+    let server = sts_answering(response).await;
+    let err = wif_core::TokenProvider::token(&exchange(&server))
+        .await
+        .expect_err("STS refuses");
+    (server, err)
+}
+
 /// A mock STS answering every POST with `response`.
 pub async fn sts_answering(response: ResponseTemplate) -> MockServer {
     wif_core::testing::server_answering("POST", response).await
@@ -211,12 +221,14 @@ pub async fn sts_failing_first(failures: u64, failure: ResponseTemplate) -> Mock
     server
 }
 
-/// Mounts `mock` to answer a one-hour token, and expects exactly one such request.
-pub async fn grant_once(server: &MockServer, mock: MockBuilder) {
+/// A mock STS where `mock` answers a one-hour token, expecting exactly one such request.
+pub async fn sts_granting_once(mock: MockBuilder) -> MockServer {
+    let server = MockServer::start().await;
     mock.respond_with(success_body(serde_json::json!(3600)))
         .expect(1)
-        .mount(server)
+        .mount(&server)
         .await;
+    server
 }
 
 /// An STS (OAuth 2.0) error answer: `{"error": code, "error_description": description}`.
