@@ -9,13 +9,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use wif_bigquery::{BigQuery, InsertOptions, QueryRequest, TableRef};
-use wif_core::{AccessToken, MapEnvironment, RetryPolicy, StaticTokenProvider, TokenProvider};
+use wif_core::{AccessToken, MapEnvironment, StaticTokenProvider, TokenProvider};
 use wif_emulator::bigquery::{self, TableField};
 use wif_emulator::{Emulator, Endpoint, Fault, RunningEmulator, TokenKind};
 
 mod support;
 
 use support::all_rows;
+use wif_core::testing::quick_retries;
 
 const PROJECT: &str = "wif-demo";
 
@@ -84,19 +85,12 @@ async fn setup() -> (RunningEmulator, Arc<dyn TokenProvider>) {
     (emulator, provider)
 }
 
-fn fast() -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(3)
-        .with_backoff(Duration::from_millis(1), Duration::from_millis(5))
-        .without_jitter()
-}
-
 fn client(emulator: &RunningEmulator, provider: Arc<dyn TokenProvider>) -> BigQuery {
     BigQuery::builder()
         .provider(provider)
         .project(PROJECT)
         .base_url(format!("{}/bigquery/v2/", emulator.base_url()))
-        .retry_policy(fast())
+        .retry_policy(quick_retries(3))
         .build()
         .expect("a valid client")
 }
@@ -221,7 +215,7 @@ async fn emulator_host_from_the_environment() {
         .provider(provider)
         .project(PROJECT)
         .environment(env.clone())
-        .retry_policy(fast())
+        .retry_policy(quick_retries(3))
         .build()
         .expect("emulator client");
     let rows = all_rows(&bq, QueryRequest::new("SELECT * FROM web.visits")).await;

@@ -13,20 +13,13 @@ use wif_bigquery::testing::{
 };
 use wif_bigquery::{BigQuery, BigQueryBuilder, InsertOptions, QueryRequest};
 use wif_core::secrecy::ExposeSecret;
-use wif_core::testing::{CountingProvider, PointedAt};
-use wif_core::{AccessToken, MapEnvironment, RetryPolicy, StaticTokenProvider};
+use wif_core::testing::{CountingProvider, PointedAt, quick_retries};
+use wif_core::{AccessToken, MapEnvironment, StaticTokenProvider};
 use wiremock::MockServer;
 
 mod support;
 
 use support::all_rows;
-
-fn attempts(n: u32) -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(n)
-        .with_backoff(Duration::from_millis(1), Duration::from_millis(2))
-        .without_jitter()
-}
 
 fn builder(base: &str) -> BigQueryBuilder {
     BigQuery::builder()
@@ -36,7 +29,7 @@ fn builder(base: &str) -> BigQueryBuilder {
         .project("my-project")
         .base_url(base)
         .environment(MapEnvironment::new())
-        .retry_policy(attempts(1))
+        .retry_policy(quick_retries(1))
 }
 
 fn client(base: &str) -> BigQuery {
@@ -231,7 +224,7 @@ async fn flaky_slow_and_expired_then_valid() {
     let kept = responder.clone();
     let fake = FakeBigQuery::start_with(responder).await;
     builder(&fake.base_url())
-        .retry_policy(attempts(3))
+        .retry_policy(quick_retries(3))
         .build()
         .expect("a valid client")
         .query(QueryRequest::new("SELECT 1"))
@@ -242,7 +235,7 @@ async fn flaky_slow_and_expired_then_valid() {
     let slow =
         FakeBigQuery::start_with(BigQueryResponder::new().slow(Duration::from_secs(30))).await;
     let err = builder(&slow.base_url())
-        .retry_policy(attempts(1).with_deadline(Duration::from_millis(200)))
+        .retry_policy(quick_retries(1).with_deadline(Duration::from_millis(200)))
         .build()
         .expect("a valid client")
         .query(QueryRequest::new("SELECT 1"))
@@ -282,7 +275,7 @@ async fn bearer_tokens_are_required_unless_anonymous() {
             .project("p")
             .base_url(base)
             .environment(MapEnvironment::new())
-            .retry_policy(attempts(1))
+            .retry_policy(quick_retries(1))
             .build()
             .expect("no token toward a fake on this machine")
     };
@@ -324,7 +317,7 @@ async fn fail_next_and_shared_servers() {
     mount(&server, BigQueryResponder::new()).await;
     mount_next(&server, 1, BigQueryError::BackendError).await;
     builder(&base_url(&server))
-        .retry_policy(attempts(2))
+        .retry_policy(quick_retries(2))
         .build()
         .expect("a valid client")
         .query(QueryRequest::new("SELECT 1"))

@@ -300,6 +300,18 @@ impl crate::TokenProvider for CountingProvider {
     }
 }
 
+/// A retry policy for tests against fakes: `attempts` attempts 1–2 ms apart, without jitter,
+/// so that retries are exercised without slowing a suite down.
+pub fn quick_retries(attempts: u32) -> crate::RetryPolicy {
+    crate::RetryPolicy::default()
+        .with_max_attempts(attempts)
+        .with_backoff(
+            std::time::Duration::from_millis(1),
+            std::time::Duration::from_millis(2),
+        )
+        .without_jitter()
+}
+
 /// A token provider pointed at a fake or an emulator, as `wif::Credentials` are by an endpoint
 /// base URL: hands out the token `tok` and names its URL as the
 /// [`endpoint_base_url`](crate::TokenProvider::endpoint_base_url), for the tests of the API

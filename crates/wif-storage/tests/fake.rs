@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use wif_core::secrecy::ExposeSecret;
-use wif_core::testing::{CountingProvider, PointedAt};
-use wif_core::{AccessToken, Error, MapEnvironment, RetryPolicy, StaticTokenProvider};
+use wif_core::testing::{CountingProvider, PointedAt, quick_retries};
+use wif_core::{AccessToken, Error, MapEnvironment, StaticTokenProvider};
 use wif_storage::testing::{
     FakeStorage, StorageCall, StorageError, StorageResponder, mount, mount_next, storage_requests,
 };
@@ -18,13 +18,6 @@ use wif_storage::{
 };
 use wiremock::MockServer;
 
-fn attempts(n: u32) -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(n)
-        .with_backoff(Duration::from_millis(1), Duration::from_millis(2))
-        .without_jitter()
-}
-
 fn builder(base: &str) -> StorageBuilder {
     Storage::builder()
         .provider(StaticTokenProvider::new(AccessToken::new(
@@ -32,7 +25,7 @@ fn builder(base: &str) -> StorageBuilder {
         )))
         .base_url(base)
         .environment(MapEnvironment::new())
-        .retry_policy(attempts(1))
+        .retry_policy(quick_retries(1))
 }
 
 fn storage(base: &str) -> Storage {
@@ -286,7 +279,7 @@ async fn flaky_slow_expired_then_valid_and_anonymous() {
     let kept = responder.clone();
     let gcs = FakeStorage::start_with(responder).await;
     builder(&gcs.base_url())
-        .retry_policy(attempts(3))
+        .retry_policy(quick_retries(3))
         .build()
         .expect("valid")
         .metadata("my-bucket", "a")
@@ -296,7 +289,7 @@ async fn flaky_slow_expired_then_valid_and_anonymous() {
 
     let slow = FakeStorage::start_with(StorageResponder::new().slow(Duration::from_secs(30))).await;
     let err = builder(&slow.base_url())
-        .retry_policy(attempts(1).with_deadline(Duration::from_millis(200)))
+        .retry_policy(quick_retries(1).with_deadline(Duration::from_millis(200)))
         .build()
         .expect("valid")
         .metadata("my-bucket", "a")
@@ -371,7 +364,7 @@ async fn fail_next_and_shared_servers() {
     .await;
     mount_next(&server, 1, StorageError::Unavailable).await;
     builder(&server.uri())
-        .retry_policy(attempts(2))
+        .retry_policy(quick_retries(2))
         .build()
         .expect("valid")
         .metadata("my-bucket", "a")

@@ -85,7 +85,7 @@ async fn known_sts_errors_carry_the_server_words_and_a_hint() {
     for (status, code, description, hint_words) in cases {
         let server = sts_answering(sts_error(*status, code, description)).await;
         let sts = builder(&server, TestSource::new(SUBJECT))
-            .retry_policy(fast_retries(1))
+            .retry_policy(quick_retries(1))
             .build()
             .expect("valid config");
         let err = sts.token().await.expect_err("STS refuses");
@@ -116,7 +116,7 @@ async fn errors_keep_the_server_date_for_clock_checks() {
     )
     .await;
     let sts = builder(&server, TestSource::new(SUBJECT))
-        .retry_policy(fast_retries(1))
+        .retry_policy(quick_retries(1))
         .build()
         .expect("valid config");
     let err = sts.token().await.expect_err("STS refuses");
@@ -191,7 +191,7 @@ async fn a_400_is_not_retried() {
 async fn a_hanging_server_is_a_retryable_timeout_per_attempt() {
     let server = sts_answering(success_body(json!(3600)).set_delay(Duration::from_secs(10))).await;
     let sts = builder(&server, TestSource::new(SUBJECT))
-        .retry_policy(fast_retries(2))
+        .retry_policy(quick_retries(2))
         .timeout(Duration::from_millis(200))
         .build()
         .expect("valid config");

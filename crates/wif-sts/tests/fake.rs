@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use wif_core::{RetryPolicy, TokenCache, TokenProvider};
+use wif_core::testing::quick_retries;
+use wif_core::{TokenCache, TokenProvider};
 use wif_sts::testing::{
     AUDIENCE, FakeSts, StaticSubjectToken, StsError, StsResponder, mount, mount_next, sts_requests,
 };
@@ -16,20 +17,13 @@ use wiremock::MockServer;
 const SUBJECT: &str = "subject-SECRET-token-0123456789";
 const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 
-fn attempts(n: u32) -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(n)
-        .with_backoff(Duration::from_millis(1), Duration::from_millis(2))
-        .without_jitter()
-}
-
 fn builder(token_url: String) -> StsExchangeBuilder {
     StsExchange::builder()
         .source(StaticSubjectToken::new(SUBJECT))
         .audience(AUDIENCE)
         .subject_token_type(JWT)
         .token_url(token_url)
-        .retry_policy(attempts(1))
+        .retry_policy(quick_retries(1))
 }
 
 fn secret(token: &wif_core::AccessToken) -> String {
@@ -80,7 +74,7 @@ async fn flaky_fails_the_first_requests_then_succeeds() {
     let kept = responder.clone();
     let sts = FakeSts::start_with(responder).await;
     let exchange = builder(sts.token_url())
-        .retry_policy(attempts(3))
+        .retry_policy(quick_retries(3))
         .build()
         .expect("valid");
     let token = exchange.token().await.expect("the third attempt succeeds");
@@ -273,7 +267,7 @@ async fn mount_and_record_on_a_shared_server() {
     .await;
     mount_next(&server, 1, StsError::Unavailable).await;
     let exchange = builder(format!("{}/v1/token", server.uri()))
-        .retry_policy(attempts(2))
+        .retry_policy(quick_retries(2))
         .build()
         .expect("valid");
     let token = exchange

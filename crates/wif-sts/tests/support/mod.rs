@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wif_core::{
-    Error, ErrorKind, RetryPolicy, SourceContext, Step, SubjectToken, SubjectTokenSource,
-    async_trait,
+    Error, ErrorKind, SourceContext, Step, SubjectToken, SubjectTokenSource, async_trait,
 };
 use wif_sts::{StsExchange, StsExchangeBuilder};
+
+pub use wif_core::testing::quick_retries;
 use wiremock::matchers::method;
 use wiremock::{Match, Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 
@@ -159,14 +160,6 @@ pub async fn requests(server: &MockServer) -> Vec<Request> {
         .expect("request recording is on")
 }
 
-/// Fast retries so retry tests don't wait.
-pub fn fast_retries(attempts: u32) -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(attempts)
-        .with_backoff(Duration::from_millis(1), Duration::from_millis(5))
-        .without_jitter()
-}
-
 pub fn token_url(server: &MockServer) -> String {
     format!("{}/v1/token", server.uri())
 }
@@ -178,7 +171,7 @@ pub fn builder(server: &MockServer, source: Arc<TestSource>) -> StsExchangeBuild
         .audience(WORKLOAD_AUDIENCE)
         .subject_token_type(AWS_TYPE)
         .token_url(token_url(server))
-        .retry_policy(fast_retries(3))
+        .retry_policy(quick_retries(3))
         .timeout(Duration::from_secs(5))
 }
 
