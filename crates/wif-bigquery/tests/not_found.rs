@@ -10,6 +10,7 @@ mod support;
 use serde_json::json;
 use support::{CountingProvider, answers, client_serving, fast_retries, rpc_error_response};
 use wif_bigquery::{BigQuery, InsertOptions, QueryRequest, TableRef};
+use wif_core::testing::assert_says;
 use wif_core::{Error, MapEnvironment};
 use wiremock::MockServer;
 
@@ -45,8 +46,7 @@ async fn an_empty_404_names_the_url_and_blames_the_base_url() {
         server.uri()
     );
     let shown = err.to_string();
-    assert!(shown.contains(&format!("(POST {url})")), "{shown}");
-    assert!(shown.contains("empty body"), "{shown}");
+    assert_says(&shown, &[&format!("(POST {url})"), "empty body"]);
     let hint = err.hint().expect("a hint");
     assert!(hint.contains(&url) && hint.contains("base URL"), "{hint}");
     let besides_the_url = hint.replace(&url, "");

@@ -170,8 +170,7 @@ fn google_application_credentials_pointing_nowhere_is_a_config_error() {
         &[("GOOGLE_APPLICATION_CREDENTIALS", missing.as_path())],
     );
     run.assert_code(2);
-    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
-    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert_says(&run.stderr, &["does not exist", "hint:"]);
 }
 
 #[test]
@@ -354,9 +353,7 @@ fn help_exits_zero() {
         assert!(run.stdout.contains("Usage:"), "{}", run.stdout);
     }
     let run = world.wif(&["token", "--help"], &[]);
-    assert!(run.stdout.contains("--credentials"), "{}", run.stdout);
-    assert!(run.stdout.contains("--scopes"), "{}", run.stdout);
-    assert!(run.stdout.contains("--format"), "{}", run.stdout);
+    assert_says(&run.stdout, &["--credentials", "--scopes", "--format"]);
 }
 
 #[test]

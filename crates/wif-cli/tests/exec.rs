@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use support::*;
+use wif_core::testing::assert_says;
 
 /// What the tool prints as its token: distinctive, so a leak anywhere is easy to spot.
 const EXEC_TOKEN: &str = "EXEC-ID-TOKEN-e2e-41d7";
@@ -169,7 +170,6 @@ fn a_failing_executable_is_reported_without_its_output() {
     );
     run.assert_code(1)
         .assert_stderr_clean(&[EXEC_TOKEN, EXEC_STDERR]);
-    assert!(run.stderr.contains("exit code 7"), "{}", run.stderr);
-    assert!(run.stderr.contains("not shown"), "{}", run.stderr);
+    assert_says(&run.stderr, &["exit code 7", "not shown"]);
     assert!(world.requests_to("/v1/token").is_empty(), "STS was called");
 }
