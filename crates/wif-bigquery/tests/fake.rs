@@ -14,7 +14,7 @@ use wif_bigquery::testing::{
 use wif_bigquery::{BigQuery, BigQueryBuilder, InsertOptions, QueryRequest};
 use wif_core::secrecy::ExposeSecret;
 use wif_core::testing::{CountingProvider, PointedAt, quick_retries};
-use wif_core::{AccessToken, MapEnvironment, StaticTokenProvider};
+use wif_core::{AccessToken, MapEnvironment, RetryPolicy, StaticTokenProvider};
 use wiremock::MockServer;
 
 mod support;
@@ -34,6 +34,14 @@ fn builder(base: &str) -> BigQueryBuilder {
 
 fn client(base: &str) -> BigQuery {
     builder(base).build().expect("a valid client")
+}
+
+/// A client of `base` retrying under `policy`.
+fn retrying(base: &str, policy: RetryPolicy) -> BigQuery {
+    builder(base)
+        .retry_policy(policy)
+        .build()
+        .expect("a valid client")
 }
 
 #[tokio::test]
@@ -223,10 +231,7 @@ async fn flaky_slow_and_expired_then_valid() {
     let responder = BigQueryResponder::new().flaky(2);
     let kept = responder.clone();
     let fake = FakeBigQuery::start_with(responder).await;
-    builder(&fake.base_url())
-        .retry_policy(quick_retries(3))
-        .build()
-        .expect("a valid client")
+    retrying(&fake.base_url(), quick_retries(3))
         .query(QueryRequest::new("SELECT 1"))
         .await
         .expect("the third attempt");
@@ -234,13 +239,13 @@ async fn flaky_slow_and_expired_then_valid() {
 
     let slow =
         FakeBigQuery::start_with(BigQueryResponder::new().slow(Duration::from_secs(30))).await;
-    let err = builder(&slow.base_url())
-        .retry_policy(quick_retries(1).with_deadline(Duration::from_millis(200)))
-        .build()
-        .expect("a valid client")
-        .query(QueryRequest::new("SELECT 1"))
-        .await
-        .expect_err("times out");
+    let err = retrying(
+        &slow.base_url(),
+        quick_retries(1).with_deadline(Duration::from_millis(200)),
+    )
+    .query(QueryRequest::new("SELECT 1"))
+    .await
+    .expect_err("times out");
     assert!(err.is_timeout(), "{err}");
 
     let fake = FakeBigQuery::start_with(BigQueryResponder::expired_then_valid()).await;
@@ -316,10 +321,7 @@ async fn fail_next_and_shared_servers() {
     let server = MockServer::start().await;
     mount(&server, BigQueryResponder::new()).await;
     mount_next(&server, 1, BigQueryError::BackendError).await;
-    builder(&base_url(&server))
-        .retry_policy(quick_retries(2))
-        .build()
-        .expect("a valid client")
+    retrying(&base_url(&server), quick_retries(2))
         .query(QueryRequest::new("SELECT 1"))
         .await
         .expect("retried");

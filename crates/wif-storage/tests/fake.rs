@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use wif_core::secrecy::ExposeSecret;
 use wif_core::testing::{CountingProvider, PointedAt, quick_retries};
-use wif_core::{AccessToken, Error, MapEnvironment, StaticTokenProvider};
+use wif_core::{AccessToken, Error, MapEnvironment, RetryPolicy, StaticTokenProvider};
 use wif_storage::testing::{
     FakeStorage, StorageCall, StorageError, StorageResponder, mount, mount_next, storage_requests,
 };
@@ -30,6 +30,11 @@ fn builder(base: &str) -> StorageBuilder {
 
 fn storage(base: &str) -> Storage {
     builder(base).build().expect("valid")
+}
+
+/// A client of `base` retrying under `policy`.
+fn retrying(base: &str, policy: RetryPolicy) -> Storage {
+    builder(base).retry_policy(policy).build().expect("valid")
 }
 
 async fn upload(storage: &Storage, name: &str, data: &'static [u8]) -> Result<i64, Error> {
@@ -278,23 +283,20 @@ async fn flaky_slow_expired_then_valid_and_anonymous() {
         .flaky(2);
     let kept = responder.clone();
     let gcs = FakeStorage::start_with(responder).await;
-    builder(&gcs.base_url())
-        .retry_policy(quick_retries(3))
-        .build()
-        .expect("valid")
+    retrying(&gcs.base_url(), quick_retries(3))
         .metadata("my-bucket", "a")
         .await
         .expect("the third attempt");
     assert_eq!(kept.answered(), 3);
 
     let slow = FakeStorage::start_with(StorageResponder::new().slow(Duration::from_secs(30))).await;
-    let err = builder(&slow.base_url())
-        .retry_policy(quick_retries(1).with_deadline(Duration::from_millis(200)))
-        .build()
-        .expect("valid")
-        .metadata("my-bucket", "a")
-        .await
-        .expect_err("times out");
+    let err = retrying(
+        &slow.base_url(),
+        quick_retries(1).with_deadline(Duration::from_millis(200)),
+    )
+    .metadata("my-bucket", "a")
+    .await
+    .expect_err("times out");
     assert!(err.is_timeout(), "{err}");
 
     let gcs = FakeStorage::start_with(StorageResponder::expired_then_valid().with_object(
@@ -363,10 +365,7 @@ async fn fail_next_and_shared_servers() {
     )
     .await;
     mount_next(&server, 1, StorageError::Unavailable).await;
-    builder(&server.uri())
-        .retry_policy(quick_retries(2))
-        .build()
-        .expect("valid")
+    retrying(&server.uri(), quick_retries(2))
         .metadata("my-bucket", "a")
         .await
         .expect("retried");

@@ -12,15 +12,11 @@ use wif_core::{MapEnvironment, RetryPolicy, TokenProvider};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-pub use wif_core::testing::{CountingProvider, server_with};
+pub use wif_core::testing::{CountingProvider, quick_retries, server_with};
 
-/// Retries quickly so suites stay fast (real time: wiremock needs real I/O).
+/// Four quick attempts within 10 s, so suites stay fast (real time: wiremock needs real I/O).
 pub fn fast_retries() -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(4)
-        .with_backoff(Duration::from_millis(1), Duration::from_millis(5))
-        .with_deadline(Duration::from_secs(10))
-        .without_jitter()
+    quick_retries(4).with_deadline(Duration::from_secs(10))
 }
 
 /// A client of project `proj` on `server`'s `/bigquery/v2/`, with [`fast_retries`].
