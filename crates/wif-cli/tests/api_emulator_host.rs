@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 mod support;
 
@@ -16,6 +16,15 @@ use wif_core::testing::assert_says;
 
 fn port(world: &World) -> u16 {
     world.google.server().address().port()
+}
+
+/// A world whose fake answers the bucket listing and the query ([`serve_apis`]), and its
+/// credentials file.
+fn world_serving_apis() -> (World, PathBuf) {
+    let world = World::new();
+    serve_apis(&world);
+    let config = world.config(None);
+    (world, config)
 }
 
 /// `wif gcs ls gs://bkt` and `wif bq query … --project p`, each with its emulator variable set
@@ -95,9 +104,7 @@ fn the_emulator_is_spoken_to_anonymously_whatever_adc_holds() {
 /// An explicit `--credentials` is used against a loopback emulator: the token goes there.
 #[test]
 fn explicit_credentials_go_to_a_loopback_emulator() {
-    let world = World::new();
-    serve_apis(&world);
-    let config = world.config(None);
+    let (world, config) = world_serving_apis();
     let host = format!("127.0.0.1:{}", port(&world));
     for run in both(&world, &host, &["--credentials", path_str(&config)], &[]) {
         run.assert_code(0)
@@ -126,9 +133,7 @@ fn explicit_credentials_go_to_a_loopback_emulator() {
 /// refused before the credentials are even loaded: nothing reaches the listener.
 #[test]
 fn a_v4_mapped_address_is_not_loopback_and_gets_nothing() {
-    let world = World::new();
-    serve_apis(&world);
-    let config = world.config(None);
+    let (world, config) = world_serving_apis();
     let host = format!("http://[::ffff:127.0.0.1]:{}", port(&world));
     for flags in [&["--credentials", path_str(&config)][..], &[]] {
         for run in both(&world, &host, flags, &[]) {

