@@ -16,7 +16,7 @@ use wif_emulator::{Emulator, Endpoint, Fault, RunningEmulator, TokenKind};
 mod support;
 
 use support::all_rows;
-use wif_core::testing::quick_retries;
+use wif_core::testing::{assert_hint_says, quick_retries};
 
 const PROJECT: &str = "wif-demo";
 
@@ -200,10 +200,7 @@ async fn partial_failures_and_query_errors_come_back_classified() {
         .await
         .expect_err("wrong location");
     assert_eq!(err.status(), Some(404));
-    assert!(
-        err.hint().is_some_and(|h| h.contains("location")),
-        "{err:?}"
-    );
+    assert_hint_says(&err, "location");
 }
 
 #[tokio::test]

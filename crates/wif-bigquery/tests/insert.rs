@@ -14,7 +14,7 @@ use support::{
     rpc_error_response, server_with,
 };
 use wif_bigquery::{InsertOptions, TableRef};
-use wif_core::testing::assert_says;
+use wif_core::testing::{assert_hint_says, assert_says};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
@@ -152,10 +152,7 @@ async fn batches_1200_rows_into_three_requests_and_reports_original_indexes() {
             "1194 valid rows were stopped",
         ],
     );
-    assert!(
-        err.hint().is_some_and(|h| h.contains("skip_invalid_rows")),
-        "{err:?}"
-    );
+    assert_hint_says(&err, "skip_invalid_rows");
 }
 
 #[tokio::test]
@@ -272,7 +269,7 @@ async fn a_second_401_is_an_error_not_a_loop() {
     assert_eq!(provider.invalidations(), 1, "exactly one refresh");
     assert_eq!(err.status(), Some(401));
     assert!(!err.is_retryable());
-    assert!(err.hint().is_some_and(|h| h.contains("scopes")), "{err:?}");
+    assert_hint_says(&err, "scopes");
 }
 
 #[tokio::test]
@@ -303,10 +300,7 @@ async fn client_errors_are_not_retried_and_carry_hints() {
             "{err}"
         );
         if !hint.is_empty() {
-            assert!(
-                err.hint().is_some_and(|h| h.contains(hint)),
-                "{reason}: {err:?}"
-            );
+            assert_hint_says(&err, hint);
         }
     }
 }

@@ -10,7 +10,7 @@ mod support;
 use serde_json::json;
 use support::{CountingProvider, answers, client_serving, fast_retries, rpc_error_response};
 use wif_bigquery::{BigQuery, InsertOptions, QueryRequest, TableRef};
-use wif_core::testing::assert_says;
+use wif_core::testing::{assert_hint_says, assert_says};
 use wif_core::{Error, MapEnvironment};
 use wiremock::MockServer;
 
@@ -61,7 +61,7 @@ async fn an_empty_404_names_the_url_and_blames_the_base_url() {
         .expect_err("404");
     let url = format!("{}/projects/proj/queries", server.uri());
     assert!(err.to_string().contains(&format!("(POST {url})")), "{err}");
-    assert!(err.hint().is_some_and(|h| h.contains(&url)), "{err:?}");
+    assert_hint_says(&err, &url);
 }
 
 /// BigQuery's `notFound` message names the missing thing; the hint is about that thing.

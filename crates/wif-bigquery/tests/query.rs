@@ -16,7 +16,7 @@ use support::{
 };
 use wif_bigquery::{QueryRequest, QueryResults};
 use wif_core::Error;
-use wif_core::testing::{assert_no_secrets, assert_says};
+use wif_core::testing::{assert_hint_says, assert_no_secrets, assert_says};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -251,10 +251,7 @@ async fn invalid_query_is_not_retried() {
             "(reason: invalidQuery)",
         ],
     );
-    assert!(
-        err.hint().is_some_and(|h| h.contains("GoogleSQL")),
-        "{err:?}"
-    );
+    assert_hint_says(&err, "GoogleSQL");
 }
 
 #[tokio::test]
@@ -344,10 +341,7 @@ async fn a_failed_page_fetch_ends_the_stream_with_the_error() {
     )
     .await;
     assert_eq!(err.status(), Some(404));
-    assert!(
-        err.hint().is_some_and(|h| h.contains("location")),
-        "{err:?}"
-    );
+    assert_hint_says(&err, "location");
     assert!(
         results.next_row().await.is_none(),
         "the stream ends after the error"

@@ -113,6 +113,16 @@ pub fn assert_says(text: &str, parts: &[&str]) {
     }
 }
 
+/// Asserts that `err` carries a hint (the fix to try) that says `part`, showing the error when
+/// it does not.
+#[track_caller]
+pub fn assert_hint_says(err: &crate::Error, part: &str) {
+    assert!(
+        err.hint().is_some_and(|h| h.contains(part)),
+        "no hint saying {part:?}: {err:?}"
+    );
+}
+
 /// Makes a named pipe (FIFO) at `path` that nobody writes to, and returns the path: the local
 /// file that blocks a plain `open` for reading until a writer comes, for the tests proving that
 /// a reader of local input refuses it at once instead. Panics when it cannot be made.

@@ -13,7 +13,7 @@ use wif_core::http::{
     MAX_RESPONSE_BYTES, Response, USER_AGENT, client_builder, default_client, describe_url,
     is_loopback, send,
 };
-use wif_core::testing::server_with;
+use wif_core::testing::{assert_hint_says, server_with};
 use wif_core::{Error, ErrorKind, RetryPolicy, Step};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -762,8 +762,5 @@ async fn a_failed_tls_handshake_is_not_retryable_and_says_why() {
     assert!(!err.is_retryable(), "{err:?}");
     let shown = err.to_string();
     assert!(shown.contains("TLS handshake failed"), "{shown}");
-    assert!(
-        err.hint().is_some_and(|h| h.contains("plain HTTP")),
-        "{shown}"
-    );
+    assert_hint_says(&err, "plain HTTP");
 }

@@ -14,7 +14,7 @@ use common::{
 };
 use futures::TryStreamExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use wif_core::testing::{assert_no_secrets, assert_says};
+use wif_core::testing::{assert_hint_says, assert_no_secrets, assert_says};
 use wif_core::{AccessToken, MapEnvironment, StaticTokenProvider, Step};
 use wif_storage::{ByteRange, ListEntry, ListOptions, Preconditions, Storage};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -161,7 +161,7 @@ async fn a_second_401_is_final() {
         err.server_error().and_then(|s| s.reason.as_deref()),
         Some("authError")
     );
-    assert!(err.hint().is_some_and(|h| h.contains("scopes")), "{err}");
+    assert_hint_says(&err, "scopes");
 }
 
 #[tokio::test]

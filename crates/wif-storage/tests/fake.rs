@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use wif_core::secrecy::ExposeSecret;
-use wif_core::testing::{CountingProvider, PointedAt, quick_retries};
+use wif_core::testing::{CountingProvider, PointedAt, assert_hint_says, quick_retries};
 use wif_core::{AccessToken, Error, MapEnvironment, RetryPolicy, StaticTokenProvider};
 use wif_storage::testing::{
     FakeStorage, StorageCall, StorageError, StorageResponder, mount, mount_next, storage_requests,
@@ -226,11 +226,7 @@ async fn preconditions_hold_like_gcs() {
         .await
         .expect_err("exists");
     assert_eq!(err.status(), Some(412));
-    assert!(
-        err.hint()
-            .is_some_and(|h| h.contains("ifGenerationMatch=0")),
-        "{err}"
-    );
+    assert_hint_says(&err, "ifGenerationMatch=0");
     assert_eq!(
         gcs.object_data("my-bucket", "once").as_deref(),
         Some(&b"1"[..])

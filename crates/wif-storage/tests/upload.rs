@@ -18,6 +18,7 @@ use common::{
 use secrecy::ExposeSecret as _;
 use tokio::io::{AsyncRead, ReadBuf};
 use wif_core::Error;
+use wif_core::testing::assert_hint_says;
 use wif_storage::{Object, Storage, UploadOptions, UploadSource, UploadStatus};
 use wiremock::matchers::{body_bytes, header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -341,10 +342,7 @@ async fn an_expired_session_is_explained() {
         .await
         .expect_err("410");
     assert_eq!(err.status(), Some(410));
-    assert!(
-        err.hint().is_some_and(|h| h.contains("start a new upload")),
-        "{err}"
-    );
+    assert_hint_says(&err, "start a new upload");
     assert_eq!(session.puts().len(), 1, "a gone session is not retried");
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde_json::json;
 use support::*;
-use wif_core::testing::assert_says;
+use wif_core::testing::{assert_hint_says, assert_says};
 use wif_core::{ErrorKind, Step, SubjectToken, TokenProvider};
 use wiremock::{MockServer, ResponseTemplate};
 
@@ -135,10 +135,7 @@ async fn audience_hints_show_the_audience_that_was_sent() {
         "The target service indicated by the \"audience\" parameters is invalid.",
     ))
     .await;
-    assert!(
-        err.hint().is_some_and(|h| h.contains(WORKLOAD_AUDIENCE)),
-        "{err}"
-    );
+    assert_hint_says(&err, WORKLOAD_AUDIENCE);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use wif_core::testing::quick_retries;
+use wif_core::testing::{assert_hint_says, quick_retries};
 use wif_core::{TokenCache, TokenProvider};
 use wif_sts::testing::{
     AUDIENCE, FakeSts, StaticSubjectToken, StsError, StsResponder, mount, mount_next, sts_requests,
@@ -140,10 +140,7 @@ async fn the_fake_checks_the_form_like_sts() {
     ] {
         let exchange = refused.build().expect("valid locally");
         let err = exchange.token().await.expect_err("STS refuses");
-        assert!(
-            err.hint().is_some_and(|h| h.contains(hint)),
-            "{hint}: {err}"
-        );
+        assert_hint_says(&err, hint);
     }
     assert_eq!(sts.requests().await.len(), 2, "both reached the fake");
 }
@@ -251,7 +248,7 @@ async fn fail_next_injects_errors_into_a_running_fake() {
     sts.fail_next(2, StsError::InvalidTarget).await;
     for _ in 0..2 {
         let err = exchange.token().await.expect_err("injected");
-        assert!(err.hint().is_some_and(|h| h.contains("disabled")), "{err}");
+        assert_hint_says(&err, "disabled");
     }
     let token = exchange.token().await.expect("the fake answers again");
     assert_eq!(secret(&token), "federated-1");
