@@ -14,7 +14,7 @@ use support::{
     rpc_error_response, server_with,
 };
 use wif_bigquery::{InsertOptions, TableRef};
-use wif_core::testing::{assert_hint_says, assert_says};
+use wif_core::testing::{assert_hint_says, assert_refused_with, assert_says};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
@@ -287,11 +287,7 @@ async fn client_errors_are_not_retried_and_carry_hints() {
             .insert_rows(&table(), [json!({"id": 1})], InsertOptions::default())
             .await
             .expect_err(reason);
-        assert_eq!(err.status(), Some(*status), "{reason}");
-        assert_eq!(
-            err.server_error().and_then(|s| s.reason.as_deref()),
-            Some(*reason)
-        );
+        assert_refused_with(&err, *status, reason);
         assert!(!err.is_retryable(), "{reason}");
         assert_eq!(err.step(), wif_core::Step::Api);
         assert!(

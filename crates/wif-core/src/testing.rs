@@ -113,6 +113,18 @@ pub fn assert_says(text: &str, parts: &[&str]) {
     }
 }
 
+/// Asserts that `err` is the server's answer `status` naming `reason` (Google's
+/// `errors[].reason`), showing the error when it is not.
+#[track_caller]
+pub fn assert_refused_with(err: &crate::Error, status: u16, reason: &str) {
+    let said = err.server_error().and_then(|s| s.reason.as_deref());
+    assert_eq!(
+        (err.status(), said),
+        (Some(status), Some(reason)),
+        "{err:?}"
+    );
+}
+
 /// Asserts that `err` carries a hint (the fix to try) that says `part`, showing the error when
 /// it does not.
 #[track_caller]

@@ -14,7 +14,7 @@ use common::{
 };
 use futures::TryStreamExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use wif_core::testing::{assert_hint_says, assert_no_secrets, assert_says};
+use wif_core::testing::{assert_hint_says, assert_no_secrets, assert_refused_with, assert_says};
 use wif_core::{AccessToken, MapEnvironment, StaticTokenProvider, Step};
 use wif_storage::{ByteRange, ListEntry, ListOptions, Preconditions, Storage};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -156,11 +156,7 @@ async fn a_second_401_is_final() {
     assert_eq!(provider.invalidations(), 1, "one refresh, not a loop");
     assert_eq!(server.received_requests().await.expect("recorded").len(), 2);
     assert_eq!(err.step(), Step::Api);
-    assert_eq!(err.status(), Some(401));
-    assert_eq!(
-        err.server_error().and_then(|s| s.reason.as_deref()),
-        Some("authError")
-    );
+    assert_refused_with(&err, 401, "authError");
     assert_hint_says(&err, "scopes");
 }
 

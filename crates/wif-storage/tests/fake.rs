@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use wif_core::secrecy::ExposeSecret;
-use wif_core::testing::{CountingProvider, PointedAt, assert_hint_says, quick_retries};
+use wif_core::testing::{
+    CountingProvider, PointedAt, assert_hint_says, assert_refused_with, quick_retries,
+};
 use wif_core::{AccessToken, Error, MapEnvironment, RetryPolicy, StaticTokenProvider};
 use wif_storage::testing::{
     FakeStorage, StorageCall, StorageError, StorageResponder, mount, mount_next, storage_requests,
@@ -241,12 +243,7 @@ async fn every_documented_error_reaches_the_client() {
             .metadata("my-bucket", "x")
             .await
             .expect_err("refused");
-        assert_eq!(err.status(), Some(error.status()), "{error:?}");
-        assert_eq!(
-            err.server_error().and_then(|s| s.reason.as_deref()),
-            Some(error.reason()),
-            "{error:?}"
-        );
+        assert_refused_with(&err, error.status(), error.reason());
         assert_eq!(
             err.is_retryable(),
             matches!(

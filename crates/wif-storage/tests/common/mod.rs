@@ -79,12 +79,7 @@ pub fn ok_json(body: serde_json::Value) -> ResponseTemplate {
 
 /// Asserts that `err` is GCS's 412 `conditionNotMet`.
 pub fn assert_condition_not_met(err: &Error) {
-    assert_eq!(err.status(), Some(412), "{err}");
-    assert_eq!(
-        err.server_error().and_then(|e| e.reason.as_deref()),
-        Some("conditionNotMet"),
-        "{err}"
-    );
+    wif_core::testing::assert_refused_with(err, 412, "conditionNotMet");
 }
 
 /// The bytes of the test pattern at `offset` (not periodic at any power of two, so a chunk sent
