@@ -3,11 +3,9 @@
 
 #![allow(clippy::expect_used)]
 
-use std::time::Duration;
-
 use wif_bigquery::{BigQuery, QueryRequest};
-use wif_core::testing::assert_api_echoes_are_scrubbed;
-use wif_core::{AccessToken, MapEnvironment, RetryPolicy, StaticTokenProvider, Step};
+use wif_core::testing::{assert_api_echoes_are_scrubbed, quick_retries};
+use wif_core::{AccessToken, MapEnvironment, StaticTokenProvider, Step};
 
 const BEARER: &str = "ya29.bigquery-BEARER-3c4d5e/with+base64=";
 
@@ -19,11 +17,7 @@ async fn an_echoing_server_gets_no_bearer_token_through() {
             .project("proj")
             .base_url(format!("{uri}/bigquery/v2/"))
             .environment(MapEnvironment::new())
-            .retry_policy(
-                RetryPolicy::default()
-                    .with_max_attempts(2)
-                    .with_backoff(Duration::from_millis(1), Duration::from_millis(1)),
-            )
+            .retry_policy(quick_retries(2))
             .build()
             .expect("a valid client");
         let err = bq

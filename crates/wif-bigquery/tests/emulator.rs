@@ -9,9 +9,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use wif_bigquery::{BigQuery, InsertOptions, QueryRequest, TableRef};
-use wif_core::{AccessToken, MapEnvironment, RetryPolicy, StaticTokenProvider, TokenProvider};
+use wif_core::{AccessToken, MapEnvironment, StaticTokenProvider, TokenProvider};
 use wif_emulator::bigquery::{self, TableField};
 use wif_emulator::{Emulator, Endpoint, Fault, RunningEmulator, TokenKind};
+
+mod support;
+
+use support::all_rows;
+use wif_core::testing::{assert_hint_says, quick_retries};
 
 const PROJECT: &str = "wif-demo";
 
@@ -80,19 +85,12 @@ async fn setup() -> (RunningEmulator, Arc<dyn TokenProvider>) {
     (emulator, provider)
 }
 
-fn fast() -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(3)
-        .with_backoff(Duration::from_millis(1), Duration::from_millis(5))
-        .without_jitter()
-}
-
 fn client(emulator: &RunningEmulator, provider: Arc<dyn TokenProvider>) -> BigQuery {
     BigQuery::builder()
         .provider(provider)
         .project(PROJECT)
         .base_url(format!("{}/bigquery/v2/", emulator.base_url()))
-        .retry_policy(fast())
+        .retry_policy(quick_retries(3))
         .build()
         .expect("a valid client")
 }
@@ -121,29 +119,21 @@ async fn insert_then_query_back_through_pages() {
         .expect("rows");
     assert_eq!(back, visits, "every type survives the round trip");
 
-    let count = bq
-        .query(
-            QueryRequest::new("SELECT COUNT(*) AS n FROM web.visits WHERE page = @page")
-                .param("page", "/home"),
-        )
-        .await
-        .expect("count")
-        .collect_rows()
-        .await
-        .expect("rows");
+    let count = all_rows(
+        &bq,
+        QueryRequest::new("SELECT COUNT(*) AS n FROM web.visits WHERE page = @page")
+            .param("page", "/home"),
+    )
+    .await;
     assert_eq!(count, vec![json!({"n": 3})]);
 
-    let one = bq
-        .query(
-            QueryRequest::new("SELECT page FROM visits WHERE id = ?")
-                .default_dataset(PROJECT, "web")
-                .positional_param(5),
-        )
-        .await
-        .expect("positional")
-        .collect_rows()
-        .await
-        .expect("rows");
+    let one = all_rows(
+        &bq,
+        QueryRequest::new("SELECT page FROM visits WHERE id = ?")
+            .default_dataset(PROJECT, "web")
+            .positional_param(5),
+    )
+    .await;
     assert_eq!(one, vec![json!({"page": "/about"})]);
 
     let schema = bq.table_schema(&table).await.expect("tables.get");
@@ -170,13 +160,8 @@ async fn polling_and_retries_against_the_emulator() {
     );
 
     bigquery::set_incomplete_polls(emulator.state(), 3);
-    let rows = bq
-        .query(QueryRequest::new("SELECT id FROM web.visits"))
-        .await
-        .expect("polled to completion")
-        .collect_rows()
-        .await
-        .expect("rows");
+    // Polled to completion.
+    let rows = all_rows(&bq, QueryRequest::new("SELECT id FROM web.visits")).await;
     assert_eq!(rows, vec![json!({"id": 1}), json!({"id": 2})]);
 }
 
@@ -215,10 +200,7 @@ async fn partial_failures_and_query_errors_come_back_classified() {
         .await
         .expect_err("wrong location");
     assert_eq!(err.status(), Some(404));
-    assert!(
-        err.hint().is_some_and(|h| h.contains("location")),
-        "{err:?}"
-    );
+    assert_hint_says(&err, "location");
 }
 
 #[tokio::test]
@@ -230,16 +212,10 @@ async fn emulator_host_from_the_environment() {
         .provider(provider)
         .project(PROJECT)
         .environment(env.clone())
-        .retry_policy(fast())
+        .retry_policy(quick_retries(3))
         .build()
         .expect("emulator client");
-    let rows = bq
-        .query(QueryRequest::new("SELECT * FROM web.visits"))
-        .await
-        .expect("query")
-        .collect_rows()
-        .await
-        .expect("rows");
+    let rows = all_rows(&bq, QueryRequest::new("SELECT * FROM web.visits")).await;
     assert!(rows.is_empty());
 
     // Without credentials the emulator's bearer check answers 401, and the client says so.

@@ -3,7 +3,6 @@
 
 #![allow(clippy::expect_used, clippy::panic)]
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures::TryStreamExt as _;
@@ -14,18 +13,13 @@ use wif_bigquery::testing::{
 };
 use wif_bigquery::{BigQuery, BigQueryBuilder, InsertOptions, QueryRequest};
 use wif_core::secrecy::ExposeSecret;
-use wif_core::{
-    AccessToken, Error, MapEnvironment, RetryPolicy, StaticTokenProvider, TokenProvider,
-    async_trait,
-};
+use wif_core::testing::{CountingProvider, PointedAt, quick_retries};
+use wif_core::{AccessToken, MapEnvironment, RetryPolicy, StaticTokenProvider};
 use wiremock::MockServer;
 
-fn attempts(n: u32) -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(n)
-        .with_backoff(Duration::from_millis(1), Duration::from_millis(2))
-        .without_jitter()
-}
+mod support;
+
+use support::all_rows;
 
 fn builder(base: &str) -> BigQueryBuilder {
     BigQuery::builder()
@@ -35,29 +29,19 @@ fn builder(base: &str) -> BigQueryBuilder {
         .project("my-project")
         .base_url(base)
         .environment(MapEnvironment::new())
-        .retry_policy(attempts(1))
+        .retry_policy(quick_retries(1))
 }
 
 fn client(base: &str) -> BigQuery {
     builder(base).build().expect("a valid client")
 }
 
-/// Hands out `tok-1`, then `tok-2` after an invalidation, …
-#[derive(Debug, Default)]
-struct Rotating {
-    invalidations: AtomicU32,
-}
-
-#[async_trait]
-impl TokenProvider for Rotating {
-    async fn token(&self) -> Result<AccessToken, Error> {
-        let n = self.invalidations.load(Ordering::SeqCst) + 1;
-        Ok(AccessToken::new(format!("tok-{n}")))
-    }
-
-    fn invalidate(&self) {
-        self.invalidations.fetch_add(1, Ordering::SeqCst);
-    }
+/// A client of `base` retrying under `policy`.
+fn retrying(base: &str, policy: RetryPolicy) -> BigQuery {
+    builder(base)
+        .retry_policy(policy)
+        .build()
+        .expect("a valid client")
 }
 
 #[tokio::test]
@@ -140,13 +124,11 @@ async fn queries_return_the_canned_rows_and_are_recorded() {
     ))
     .await;
     let bq = client(&fake.base_url());
-    let rows: Vec<Value> = bq
-        .query(QueryRequest::new("SELECT * FROM t WHERE kind = @kind").param("kind", "signup"))
-        .await
-        .expect("query")
-        .collect_rows()
-        .await
-        .expect("rows");
+    let rows = all_rows(
+        &bq,
+        QueryRequest::new("SELECT * FROM t WHERE kind = @kind").param("kind", "signup"),
+    )
+    .await;
     assert_eq!(
         rows,
         [
@@ -249,10 +231,7 @@ async fn flaky_slow_and_expired_then_valid() {
     let responder = BigQueryResponder::new().flaky(2);
     let kept = responder.clone();
     let fake = FakeBigQuery::start_with(responder).await;
-    builder(&fake.base_url())
-        .retry_policy(attempts(3))
-        .build()
-        .expect("a valid client")
+    retrying(&fake.base_url(), quick_retries(3))
         .query(QueryRequest::new("SELECT 1"))
         .await
         .expect("the third attempt");
@@ -260,17 +239,17 @@ async fn flaky_slow_and_expired_then_valid() {
 
     let slow =
         FakeBigQuery::start_with(BigQueryResponder::new().slow(Duration::from_secs(30))).await;
-    let err = builder(&slow.base_url())
-        .retry_policy(attempts(1).with_deadline(Duration::from_millis(200)))
-        .build()
-        .expect("a valid client")
-        .query(QueryRequest::new("SELECT 1"))
-        .await
-        .expect_err("times out");
+    let err = retrying(
+        &slow.base_url(),
+        quick_retries(1).with_deadline(Duration::from_millis(200)),
+    )
+    .query(QueryRequest::new("SELECT 1"))
+    .await
+    .expect_err("times out");
     assert!(err.is_timeout(), "{err}");
 
     let fake = FakeBigQuery::start_with(BigQueryResponder::expired_then_valid()).await;
-    let provider = std::sync::Arc::new(Rotating::default());
+    let provider = CountingProvider::new();
     builder(&fake.base_url())
         .provider(provider.clone())
         .build()
@@ -278,7 +257,7 @@ async fn flaky_slow_and_expired_then_valid() {
         .query(QueryRequest::new("SELECT 1"))
         .await
         .expect("refreshed once");
-    assert_eq!(provider.invalidations.load(Ordering::SeqCst), 1);
+    assert_eq!(provider.invalidations(), 1);
     let bearers: Vec<String> = fake
         .requests()
         .await
@@ -301,7 +280,7 @@ async fn bearer_tokens_are_required_unless_anonymous() {
             .project("p")
             .base_url(base)
             .environment(MapEnvironment::new())
-            .retry_policy(attempts(1))
+            .retry_policy(quick_retries(1))
             .build()
             .expect("no token toward a fake on this machine")
     };
@@ -342,37 +321,18 @@ async fn fail_next_and_shared_servers() {
     let server = MockServer::start().await;
     mount(&server, BigQueryResponder::new()).await;
     mount_next(&server, 1, BigQueryError::BackendError).await;
-    builder(&base_url(&server))
-        .retry_policy(attempts(2))
-        .build()
-        .expect("a valid client")
+    retrying(&base_url(&server), quick_retries(2))
         .query(QueryRequest::new("SELECT 1"))
         .await
         .expect("retried");
     assert_eq!(bigquery_requests(&server).await.len(), 2);
 }
 
-/// Credentials pointed at a fake ("endpoint_base_url"), as `wif::Credentials` are by
-/// `CredentialsBuilder::endpoint_base_url` or `WIF_ENDPOINT_BASE_URL`.
-#[derive(Debug)]
-struct PointedAt(String);
-
-#[async_trait]
-impl TokenProvider for PointedAt {
-    async fn token(&self) -> Result<AccessToken, Error> {
-        Ok(AccessToken::new("tok"))
-    }
-
-    fn endpoint_base_url(&self) -> Option<&str> {
-        Some(&self.0)
-    }
-}
-
 #[tokio::test]
 async fn the_providers_endpoint_base_url_moves_the_client_and_with_base_url_still_wins() {
     let fake = FakeBigQuery::start().await;
     BigQuery::builder()
-        .provider(PointedAt(fake.server().uri()))
+        .provider(PointedAt::new(fake.server().uri()))
         .project("p")
         .environment(MapEnvironment::new())
         .build()
@@ -384,7 +344,7 @@ async fn the_providers_endpoint_base_url_moves_the_client_and_with_base_url_stil
 
     let other = FakeBigQuery::start().await;
     builder(&other.base_url())
-        .provider(PointedAt("http://127.0.0.1:1".into()))
+        .provider(PointedAt::new("http://127.0.0.1:1"))
         .build()
         .expect("a valid client")
         .query(QueryRequest::new("SELECT 1"))

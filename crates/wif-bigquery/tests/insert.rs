@@ -10,11 +10,13 @@ use std::collections::HashSet;
 use serde::Serialize;
 use serde_json::{Value, json};
 use support::{
-    CountingProvider, answer, builder, client, fail_then, header, json_body, rpc_error_response,
+    CountingProvider, answers, builder, client, client_serving, fails_first, header, json_body,
+    rpc_error_response, server_with,
 };
 use wif_bigquery::{InsertOptions, TableRef};
+use wif_core::testing::{assert_hint_says, assert_refused_with, assert_says};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const INSERT_PATH: &str = "/bigquery/v2/projects/proj/datasets/ds/tables/events/insertAll";
 
@@ -34,13 +36,11 @@ fn ok() -> ResponseTemplate {
 
 #[tokio::test]
 async fn sends_the_documented_request() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
+    let server = server_with([Mock::given(method("POST"))
         .and(path(INSERT_PATH))
         .respond_with(ok())
-        .expect(2)
-        .mount(&server)
-        .await;
+        .expect(2)])
+    .await;
     let bq = builder(&server, CountingProvider::new())
         .quota_project("billing-proj")
         .build()
@@ -108,14 +108,11 @@ impl Respond for RejectSome {
 
 #[tokio::test]
 async fn batches_1200_rows_into_three_requests_and_reports_original_indexes() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
+    let (server, bq) = client_serving([Mock::given(method("POST"))
         .and(path(INSERT_PATH))
         .respond_with(RejectSome)
-        .expect(3)
-        .mount(&server)
-        .await;
-    let bq = client(&server, CountingProvider::new());
+        .expect(3)])
+    .await;
     let rows: Vec<Value> = (0..1200).map(|i| json!({"id": i})).collect();
     let report = bq
         .insert_rows(&table(), &rows, InsertOptions::default())
@@ -146,25 +143,21 @@ async fn batches_1200_rows_into_three_requests_and_reports_original_indexes() {
     assert_eq!(report.stopped_rows().count(), 1194);
 
     let err = report.into_result().expect_err("rows were rejected");
-    let text = err.to_string();
-    assert!(
-        text.contains("1200 of 1200 rows were not inserted"),
-        "{text}"
+    assert_says(
+        &err.to_string(),
+        &[
+            "1200 of 1200 rows were not inserted",
+            "row 5: invalid at `id`: m",
+            "and 1 more invalid rows",
+            "1194 valid rows were stopped",
+        ],
     );
-    assert!(text.contains("row 5: invalid at `id`: m"), "{text}");
-    assert!(text.contains("and 1 more invalid rows"), "{text}");
-    assert!(text.contains("1194 valid rows were stopped"), "{text}");
-    assert!(
-        err.hint().is_some_and(|h| h.contains("skip_invalid_rows")),
-        "{err:?}"
-    );
+    assert_hint_says(&err, "skip_invalid_rows");
 }
 
 #[tokio::test]
 async fn large_rows_split_batches_by_bytes() {
-    let server = MockServer::start().await;
-    answer(&server, "POST", ok()).await;
-    let bq = client(&server, CountingProvider::new());
+    let (server, bq) = client_serving([answers("POST", ok())]).await;
     let big = "x".repeat(300_000);
     let rows: Vec<Value> = (0..40).map(|i| json!({"id": i, "blob": big})).collect();
     let report = bq
@@ -193,8 +186,7 @@ async fn large_rows_split_batches_by_bytes() {
 
 #[tokio::test]
 async fn bad_input_fails_before_any_request() {
-    let server = MockServer::start().await;
-    let bq = client(&server, CountingProvider::new());
+    let (server, bq) = client_serving([]).await;
     let err = bq
         .insert_rows(
             &table(),
@@ -231,10 +223,9 @@ async fn bad_input_fails_before_any_request() {
 
 #[tokio::test]
 async fn retries_backend_errors_with_the_same_insert_ids() {
-    let server = MockServer::start().await;
     let backend_error = rpc_error_response(503, "backendError", "try again");
-    fail_then(&server, "POST", 1, backend_error, ok()).await;
-    let bq = client(&server, CountingProvider::new());
+    let (server, bq) =
+        client_serving([fails_first("POST", 1, backend_error), answers("POST", ok())]).await;
     bq.insert_rows(&table(), [json!({"id": 1})], InsertOptions::default())
         .await
         .expect("second attempt succeeds");
@@ -249,9 +240,8 @@ async fn retries_backend_errors_with_the_same_insert_ids() {
 
 #[tokio::test]
 async fn a_401_refreshes_the_token_once() {
-    let server = MockServer::start().await;
     let unauthorized = rpc_error_response(401, "authError", "Invalid Credentials");
-    fail_then(&server, "POST", 1, unauthorized, ok()).await;
+    let server = server_with([fails_first("POST", 1, unauthorized), answers("POST", ok())]).await;
     let provider = CountingProvider::new();
     let bq = client(&server, provider.clone());
     bq.insert_rows(&table(), [json!({"id": 1})], InsertOptions::default())
@@ -268,12 +258,8 @@ async fn a_401_refreshes_the_token_once() {
 
 #[tokio::test]
 async fn a_second_401_is_an_error_not_a_loop() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(rpc_error_response(401, "authError", "Invalid Credentials"))
-        .expect(2)
-        .mount(&server)
-        .await;
+    let unauthorized = rpc_error_response(401, "authError", "Invalid Credentials");
+    let server = server_with([answers("POST", unauthorized).expect(2)]).await;
     let provider = CountingProvider::new();
     let bq = client(&server, provider.clone());
     let err = bq
@@ -283,7 +269,7 @@ async fn a_second_401_is_an_error_not_a_loop() {
     assert_eq!(provider.invalidations(), 1, "exactly one refresh");
     assert_eq!(err.status(), Some(401));
     assert!(!err.is_retryable());
-    assert!(err.hint().is_some_and(|h| h.contains("scopes")), "{err:?}");
+    assert_hint_says(&err, "scopes");
 }
 
 #[tokio::test]
@@ -295,22 +281,13 @@ async fn client_errors_are_not_retried_and_carry_hints() {
         (403, "quotaExceeded", "x-goog-user-project"),
     ];
     for (status, reason, hint) in table_cases {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(rpc_error_response(*status, reason, "no"))
-            .expect(1)
-            .mount(&server)
-            .await;
-        let bq = client(&server, CountingProvider::new());
+        let refusal = rpc_error_response(*status, reason, "no");
+        let (_server, bq) = client_serving([answers("POST", refusal).expect(1)]).await;
         let err = bq
             .insert_rows(&table(), [json!({"id": 1})], InsertOptions::default())
             .await
             .expect_err(reason);
-        assert_eq!(err.status(), Some(*status), "{reason}");
-        assert_eq!(
-            err.server_error().and_then(|s| s.reason.as_deref()),
-            Some(*reason)
-        );
+        assert_refused_with(&err, *status, reason);
         assert!(!err.is_retryable(), "{reason}");
         assert_eq!(err.step(), wif_core::Step::Api);
         assert!(
@@ -319,10 +296,7 @@ async fn client_errors_are_not_retried_and_carry_hints() {
             "{err}"
         );
         if !hint.is_empty() {
-            assert!(
-                err.hint().is_some_and(|h| h.contains(hint)),
-                "{reason}: {err:?}"
-            );
+            assert_hint_says(&err, hint);
         }
     }
 }

@@ -8,8 +8,9 @@
 mod support;
 
 use serde_json::json;
-use support::{CountingProvider, answer, client, fast_retries, rpc_error_response};
+use support::{CountingProvider, answers, client_serving, fast_retries, rpc_error_response};
 use wif_bigquery::{BigQuery, InsertOptions, QueryRequest, TableRef};
+use wif_core::testing::{assert_hint_says, assert_says};
 use wif_core::{Error, MapEnvironment};
 use wiremock::MockServer;
 
@@ -45,8 +46,7 @@ async fn an_empty_404_names_the_url_and_blames_the_base_url() {
         server.uri()
     );
     let shown = err.to_string();
-    assert!(shown.contains(&format!("(POST {url})")), "{shown}");
-    assert!(shown.contains("empty body"), "{shown}");
+    assert_says(&shown, &[&format!("(POST {url})"), "empty body"]);
     let hint = err.hint().expect("a hint");
     assert!(hint.contains(&url) && hint.contains("base URL"), "{hint}");
     let besides_the_url = hint.replace(&url, "");
@@ -61,7 +61,7 @@ async fn an_empty_404_names_the_url_and_blames_the_base_url() {
         .expect_err("404");
     let url = format!("{}/projects/proj/queries", server.uri());
     assert!(err.to_string().contains(&format!("(POST {url})")), "{err}");
-    assert!(err.hint().is_some_and(|h| h.contains(&url)), "{err:?}");
+    assert_hint_says(&err, &url);
 }
 
 /// BigQuery's `notFound` message names the missing thing; the hint is about that thing.
@@ -109,14 +109,8 @@ async fn a_not_found_hint_names_what_was_not_found() {
         ("gone", false, "dataset and table exist", "base URL"),
     ];
     for (message, query, says, not) in cases {
-        let server = MockServer::start().await;
-        answer(
-            &server,
-            "POST",
-            rpc_error_response(404, "notFound", message),
-        )
-        .await;
-        let bq = client(&server, CountingProvider::new());
+        let not_found = rpc_error_response(404, "notFound", message);
+        let (_server, bq) = client_serving([answers("POST", not_found)]).await;
         let err = if *query {
             bq.query(QueryRequest::new("SELECT 1"))
                 .await

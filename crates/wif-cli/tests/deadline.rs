@@ -9,20 +9,14 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::*;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wif_core::testing::{assert_says, server_answering};
+use wiremock::ResponseTemplate;
 
 #[test]
 fn a_chain_slower_than_the_deadline_ends_there_naming_the_step() {
     let world = World::new();
-    let sts = world.runtime.block_on(async {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(503).set_delay(Duration::from_secs(30)))
-            .mount(&server)
-            .await;
-        server
-    });
+    let slow = ResponseTemplate::new(503).set_delay(Duration::from_secs(30));
+    let sts = world.runtime.block_on(server_answering("POST", slow));
     let config = json!({
         "type": "external_account",
         "audience": wif::testing::FAKE_AUDIENCE,
@@ -44,18 +38,14 @@ fn a_chain_slower_than_the_deadline_ends_there_naming_the_step() {
         );
         run.assert_code(1).assert_stderr_clean(&[SUBJECT]);
         let want = if flag[1] == "1s" { "1.0s" } else { "1.5s" };
-        assert!(
-            run.stderr
-                .contains(&format!("did not finish within its deadline of {want}")),
-            "{}",
-            run.stderr
+        assert_says(
+            &run.stderr,
+            &[
+                &format!("did not finish within its deadline of {want}"),
+                "it was at the STS token exchange",
+                "(retryable)",
+            ],
         );
-        assert!(
-            run.stderr.contains("it was at the STS token exchange"),
-            "{}",
-            run.stderr
-        );
-        assert!(run.stderr.contains("(retryable)"), "{}", run.stderr);
     }
 }
 

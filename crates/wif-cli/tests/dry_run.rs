@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 use support::*;
+use wif_core::testing::assert_says;
 
 /// A port on 127.0.0.1 that accepts connections, counts them and closes them at once (a fast
 /// failure for anything that does connect).
@@ -86,14 +87,12 @@ fn dry_run_prints_the_plan_and_contacts_nothing() {
         let config = world.write_config(name, &config.to_string());
         let run = world.token(&config, &["--dry-run"]);
         run.assert_code(0);
-        assert!(run.stdout.contains("nothing was sent"), "{}", run.stdout);
-        assert!(
-            run.stdout.contains(&format!(
-                "{}  [configuration `token_url`]",
-                watcher.url("/v1/token")
-            )),
-            "{}",
-            run.stdout
+        assert_says(
+            &run.stdout,
+            &[
+                "nothing was sent",
+                &format!("{}  [configuration `token_url`]", watcher.url("/v1/token")),
+            ],
         );
         assert_eq!(watcher.connections(), 0, "{name}: --dry-run connected");
 

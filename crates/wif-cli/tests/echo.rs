@@ -10,9 +10,9 @@ use std::path::Path;
 
 use serde_json::json;
 use support::*;
-use wif_core::testing::{EchoRequest, Quote, assert_no_secrets};
+use wif_core::testing::{EchoRequest, Quote, assert_no_secrets, server_answering};
+use wiremock::Mock;
 use wiremock::matchers::method;
-use wiremock::{Mock, MockServer};
 
 const SECRET: &str = "AWS-SECRET-KEY-echo-4b3a2f";
 const SESSION: &str = "AWS-SESSION-TOKEN-echo+base64/8c7d==";
@@ -35,14 +35,10 @@ fn signature_sent(requests: &[wiremock::Request]) -> String {
 fn token_and_explain_print_no_aws_secret_an_echoing_sts_quotes() {
     let world = World::new();
     for part in [Quote::FormTwice, Quote::Json, Quote::Body] {
-        let sts = world.runtime.block_on(async {
-            let server = MockServer::start().await;
-            Mock::given(method("POST"))
-                .respond_with(EchoRequest::oauth(400).quoting(part))
-                .mount(&server)
-                .await;
-            server
-        });
+        let sts = world.runtime.block_on(server_answering(
+            "POST",
+            EchoRequest::oauth(400).quoting(part),
+        ));
         let config = json!({
             "type": "external_account",
             "audience": wif::testing::FAKE_AUDIENCE,

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use support::*;
+use wif_core::testing::assert_says;
 
 /// What the tool prints as its token: distinctive, so a leak anywhere is easy to spot.
 const EXEC_TOKEN: &str = "EXEC-ID-TOKEN-e2e-41d7";
@@ -20,7 +21,6 @@ const ALLOW: &str = "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES";
 /// Writes the tool: it records its arguments and the protocol variables into `seen`, leaves
 /// a secret on stderr, and prints a successful id_token response.
 fn tool(world: &World) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
     let seen = world.dir.path().join("seen.txt");
     let response = json!({
         "version": 1,
@@ -40,10 +40,7 @@ fn tool(world: &World) -> PathBuf {
          echo '{response}'\n",
         seen = seen.display()
     );
-    let path = world.dir.path().join("get token");
-    std::fs::write(&path, script).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
+    world.executable("get token", &script)
 }
 
 fn seen(world: &World) -> String {
@@ -153,15 +150,11 @@ fn executables_must_be_allowed() {
 
 #[test]
 fn a_failing_executable_is_reported_without_its_output() {
-    use std::os::unix::fs::PermissionsExt;
     let world = World::new();
-    let tool = world.dir.path().join("failing");
-    std::fs::write(
-        &tool,
-        format!("#!/bin/sh\necho '{EXEC_STDERR}' >&2\necho '{EXEC_TOKEN}'\nexit 7\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tool = world.executable(
+        "failing",
+        &format!("#!/bin/sh\necho '{EXEC_STDERR}' >&2\necho '{EXEC_TOKEN}'\nexit 7\n"),
+    );
     let config = config(&world, &tool, None);
     let run = world.token_with_env(
         &config,
@@ -169,7 +162,6 @@ fn a_failing_executable_is_reported_without_its_output() {
     );
     run.assert_code(1)
         .assert_stderr_clean(&[EXEC_TOKEN, EXEC_STDERR]);
-    assert!(run.stderr.contains("exit code 7"), "{}", run.stderr);
-    assert!(run.stderr.contains("not shown"), "{}", run.stderr);
+    assert_says(&run.stderr, &["exit code 7", "not shown"]);
     assert!(world.requests_to("/v1/token").is_empty(), "STS was called");
 }

@@ -29,7 +29,6 @@ fn start(world: &World) -> RunningEmulator {
 /// Writes a tool printing `id_token` (a pluggable-auth response) that records the audience and
 /// impersonated email it was given into `seen.txt`.
 fn tool(world: &World, id_token: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
     let seen = world.dir.path().join("seen.txt");
     let response = executable_response(id_token, 9_999_999_999);
     let script = format!(
@@ -39,10 +38,7 @@ fn tool(world: &World, id_token: &str) -> PathBuf {
          echo '{response}'\n",
         seen = seen.display()
     );
-    let path = world.dir.path().join("emulator-token.sh");
-    std::fs::write(&path, script).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
+    world.executable("emulator-token.sh", &script)
 }
 
 /// What gcloud writes for an executable source, every URL at the emulator.

@@ -38,16 +38,12 @@ fn eventually(what: impl Fn() -> bool) -> bool {
 
 /// A wrapper script that starts `sleep 100` in the background, records both pids and waits.
 fn wrapper(world: &World) -> (PathBuf, PathBuf) {
-    use std::os::unix::fs::PermissionsExt;
     let pids = world.dir.path().join("pids");
     let script = format!(
         "#!/bin/sh\nsleep 100 &\necho \"$$ $!\" > '{0}.tmp'\nmv '{0}.tmp' '{0}'\nwait\n",
         pids.display()
     );
-    let path = world.dir.path().join("slow-tool");
-    std::fs::write(&path, script).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (path, pids)
+    (world.executable("slow-tool", &script), pids)
 }
 
 fn read_pids(pids: &Path) -> Vec<u32> {

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
+use wif_core::testing::assert_says;
 
 #[test]
 fn demo_and_emulator_say_how_to_build_them_in() {
@@ -16,15 +17,12 @@ fn demo_and_emulator_say_how_to_build_them_in() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
         assert!(out.stdout.is_empty(), "{command}");
-        assert!(
-            stderr.contains(&format!("`wif {command}` needs the emulator")),
-            "{stderr}"
-        );
-        assert!(
-            stderr.contains(&format!(
-                "cargo run -p wif-cli --features emulator -- {command}"
-            )),
-            "{stderr}"
+        assert_says(
+            &stderr,
+            &[
+                &format!("`wif {command}` needs the emulator"),
+                &format!("cargo run -p wif-cli --features emulator -- {command}"),
+            ],
         );
     }
 }

@@ -111,63 +111,43 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
     }
 }
 
-#[async_trait]
-impl<T: SubjectTokenSource + ?Sized> SubjectTokenSource for Arc<T> {
-    async fn subject_token(&self, ctx: &SourceContext) -> Result<SubjectToken, Error> {
-        (**self).subject_token(ctx).await
-    }
-    fn kind(&self) -> &'static str {
-        (**self).kind()
-    }
+/// Implements both traits for a smart pointer by forwarding every method to the pointee, so a
+/// shared (`Arc`) or boxed source or provider is one too. A macro: the impls differ only in the
+/// pointer, and one generic impl over `Deref` would overlap the sources' and providers' own.
+macro_rules! forward_through {
+    ($($pointer:ident),+) => {$(
+        #[async_trait]
+        impl<T: SubjectTokenSource + ?Sized> SubjectTokenSource for $pointer<T> {
+            async fn subject_token(&self, ctx: &SourceContext) -> Result<SubjectToken, Error> {
+                (**self).subject_token(ctx).await
+            }
+            fn kind(&self) -> &'static str {
+                (**self).kind()
+            }
+        }
+
+        #[async_trait]
+        impl<T: TokenProvider + ?Sized> TokenProvider for $pointer<T> {
+            async fn token(&self) -> Result<AccessToken, Error> {
+                (**self).token().await
+            }
+            fn invalidate(&self) {
+                (**self).invalidate()
+            }
+            fn invalidate_all(&self) {
+                (**self).invalidate_all()
+            }
+            fn endpoint_base_url(&self) -> Option<&str> {
+                (**self).endpoint_base_url()
+            }
+            fn fresh_token(&self) -> Option<AccessToken> {
+                (**self).fresh_token()
+            }
+        }
+    )+};
 }
 
-#[async_trait]
-impl<T: SubjectTokenSource + ?Sized> SubjectTokenSource for Box<T> {
-    async fn subject_token(&self, ctx: &SourceContext) -> Result<SubjectToken, Error> {
-        (**self).subject_token(ctx).await
-    }
-    fn kind(&self) -> &'static str {
-        (**self).kind()
-    }
-}
-
-#[async_trait]
-impl<T: TokenProvider + ?Sized> TokenProvider for Arc<T> {
-    async fn token(&self) -> Result<AccessToken, Error> {
-        (**self).token().await
-    }
-    fn invalidate(&self) {
-        (**self).invalidate()
-    }
-    fn invalidate_all(&self) {
-        (**self).invalidate_all()
-    }
-    fn endpoint_base_url(&self) -> Option<&str> {
-        (**self).endpoint_base_url()
-    }
-    fn fresh_token(&self) -> Option<AccessToken> {
-        (**self).fresh_token()
-    }
-}
-
-#[async_trait]
-impl<T: TokenProvider + ?Sized> TokenProvider for Box<T> {
-    async fn token(&self) -> Result<AccessToken, Error> {
-        (**self).token().await
-    }
-    fn invalidate(&self) {
-        (**self).invalidate()
-    }
-    fn invalidate_all(&self) {
-        (**self).invalidate_all()
-    }
-    fn endpoint_base_url(&self) -> Option<&str> {
-        (**self).endpoint_base_url()
-    }
-    fn fresh_token(&self) -> Option<AccessToken> {
-        (**self).fresh_token()
-    }
-}
+forward_through!(Arc, Box);
 
 /// A provider that always returns the same token: for tests, and for tokens obtained elsewhere.
 #[derive(Clone, Debug)]

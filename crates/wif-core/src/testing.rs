@@ -14,7 +14,8 @@
 //! Fake servers: [`Scripted`] answers wiremock requests by turns (the first few failing, the
 //! first token expired, every answer slow), the mechanism under every crate's `testing` fakes;
 //! [`bearer_token`] and [`header_text`] read what a recorded request carried;
-//! [`StaticSubjectToken`] is a subject token source that hands out one token.
+//! [`StaticSubjectToken`] is a subject token source that hands out one token; [`CountingProvider`]
+//! and [`PointedAt`] are token providers for the tests of API clients.
 //!
 //! ```
 //! let logs = wif_core::testing::LogCapture::global();
@@ -101,6 +102,37 @@ pub fn assert_no_secrets(what: &str, text: &str, secrets: &[&str]) {
             );
         }
     }
+}
+
+/// Asserts that `text` (an error's `Display`, a log, a command's output) says each of `parts`,
+/// naming the part that is missing and showing `text`.
+#[track_caller]
+pub fn assert_says(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part:?} is missing from:\n{text}");
+    }
+}
+
+/// Asserts that `err` is the server's answer `status` naming `reason` (Google's
+/// `errors[].reason`), showing the error when it is not.
+#[track_caller]
+pub fn assert_refused_with(err: &crate::Error, status: u16, reason: &str) {
+    let said = err.server_error().and_then(|s| s.reason.as_deref());
+    assert_eq!(
+        (err.status(), said),
+        (Some(status), Some(reason)),
+        "{err:?}"
+    );
+}
+
+/// Asserts that `err` carries a hint (the fix to try) that says `part`, showing the error when
+/// it does not.
+#[track_caller]
+pub fn assert_hint_says(err: &crate::Error, part: &str) {
+    assert!(
+        err.hint().is_some_and(|h| h.contains(part)),
+        "no hint saying {part:?}: {err:?}"
+    );
 }
 
 /// Makes a named pipe (FIFO) at `path` that nobody writes to, and returns the path: the local
@@ -288,6 +320,57 @@ impl crate::TokenProvider for CountingProvider {
         self.invalidations
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// A retry policy for tests against fakes: `attempts` attempts 1–2 ms apart, without jitter,
+/// so that retries are exercised without slowing a suite down.
+pub fn quick_retries(attempts: u32) -> crate::RetryPolicy {
+    crate::RetryPolicy::default()
+        .with_max_attempts(attempts)
+        .with_backoff(
+            std::time::Duration::from_millis(1),
+            std::time::Duration::from_millis(2),
+        )
+        .without_jitter()
+}
+
+/// A token provider pointed at a fake or an emulator, as `wif::Credentials` are by an endpoint
+/// base URL: hands out the token `tok` and names its URL as the
+/// [`endpoint_base_url`](crate::TokenProvider::endpoint_base_url), for the tests of the API
+/// clients that follow it.
+#[derive(Clone, Debug)]
+pub struct PointedAt {
+    base_url: String,
+}
+
+impl PointedAt {
+    /// A provider pointing clients at `base_url`.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        PointedAt {
+            base_url: base_url.into(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::TokenProvider for PointedAt {
+    async fn token(&self) -> Result<crate::AccessToken, crate::Error> {
+        Ok(crate::AccessToken::new("tok"))
+    }
+
+    fn endpoint_base_url(&self) -> Option<&str> {
+        Some(&self.base_url)
+    }
+}
+
+/// A wiremock server answering with `mocks`; where several match a request, the first mounted
+/// answers (unless their priorities say otherwise).
+pub async fn server_with(mocks: impl IntoIterator<Item = wiremock::Mock>) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    for mock in mocks {
+        mock.mount(&server).await;
+    }
+    server
 }
 
 /// A wiremock server answering every `http_method` request with `response`.

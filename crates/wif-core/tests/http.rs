@@ -13,6 +13,7 @@ use wif_core::http::{
     MAX_RESPONSE_BYTES, Response, USER_AGENT, client_builder, default_client, describe_url,
     is_loopback, send,
 };
+use wif_core::testing::{assert_hint_says, server_with};
 use wif_core::{Error, ErrorKind, RetryPolicy, Step};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -26,6 +27,12 @@ fn everything_shown(err: &Error) -> String {
         source = s.source();
     }
     shown
+}
+
+/// The code and message of the server's words `err` carries (panics if it carries none).
+fn code_and_message(err: &Error) -> (Option<&str>, Option<&str>) {
+    let words = err.server_error().expect("the error body was parsed");
+    (words.code.as_deref(), words.message.as_deref())
 }
 
 /// Accepts one connection on a raw socket and reads the request head, so the response we then
@@ -68,33 +75,32 @@ async fn after_hang_up<T: Send + 'static>(server: std::thread::JoinHandle<T>) ->
     .expect("server thread")
 }
 
+/// `GET url` through `client`, as wif's crates send a request.
+async fn get_with(client: &reqwest::Client, step: Step, url: &str) -> Result<Response, Error> {
+    send(step, &format!("GET {url}"), client.get(url)).await
+}
+
 async fn get(server: &MockServer, step: Step, route: &str) -> Result<Response, Error> {
-    let client = default_client()?;
-    let url = format!("{}{route}", server.uri());
-    send(step, &format!("GET {url}"), client.get(&url)).await
+    get_with(
+        &default_client()?,
+        step,
+        &format!("{}{route}", server.uri()),
+    )
+    .await
 }
 
 /// A mock server answering each `(path, response)` route, whatever the method.
 async fn serving<const N: usize>(routes: [(&str, ResponseTemplate); N]) -> MockServer {
-    let server = MockServer::start().await;
-    for (route, response) in routes {
-        Mock::given(path(route))
-            .respond_with(response)
-            .mount(&server)
-            .await;
-    }
-    server
+    server_with(routes.map(|(route, response)| Mock::given(path(route)).respond_with(response)))
+        .await
 }
 
 /// A mock server answering `/v1/token` (any method) with `response`, expecting exactly one call.
 async fn token_endpoint_once(response: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(path("/v1/token"))
+    server_with([Mock::given(path("/v1/token"))
         .respond_with(response)
-        .expect(1)
-        .mount(&server)
-        .await;
-    server
+        .expect(1)])
+    .await
 }
 
 /// `POST {server}/v1/token` under `policy`, each attempt through `send` then `error_for_status`
@@ -122,18 +128,13 @@ async fn post_token_with_retries(
 
 #[tokio::test]
 async fn send_returns_status_headers_and_body() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
+    let created = ResponseTemplate::new(201)
+        .insert_header("x-goog-request-id", "abc123")
+        .set_body_string(r#"{"access_token":"ya29.x"}"#);
+    let form_post = Mock::given(method("POST"))
         .and(path("/v1/token"))
-        .and(header("content-type", "application/x-www-form-urlencoded"))
-        .respond_with(
-            ResponseTemplate::new(201)
-                .insert_header("x-goog-request-id", "abc123")
-                .set_body_string(r#"{"access_token":"ya29.x"}"#),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
+        .and(header("content-type", "application/x-www-form-urlencoded"));
+    let server = server_with([form_post.respond_with(created).expect(1)]).await;
 
     let client = default_client().expect("default client builds");
     let response = send(
@@ -253,13 +254,9 @@ async fn a_declared_content_length_over_the_limit_is_refused_before_reading() {
         .timeout(Duration::from_secs(5))
         .build()
         .expect("client builds");
-    let err = send(
-        Step::Exchange,
-        "GET silent",
-        client.get(format!("http://{addr}/")),
-    )
-    .await
-    .expect_err("an oversized body is refused");
+    let err = get_with(&client, Step::Exchange, &format!("http://{addr}/"))
+        .await
+        .expect_err("an oversized body is refused");
     assert_eq!(
         err.kind(),
         ErrorKind::InvalidResponse,
@@ -329,13 +326,9 @@ async fn an_endless_stream_is_cut_off_at_the_limit() {
     });
 
     let client = default_client().expect("default client builds");
-    let err = send(
-        Step::Source,
-        "GET endless",
-        client.get(format!("http://{addr}/")),
-    )
-    .await
-    .expect_err("an endless body is refused");
+    let err = get_with(&client, Step::Source, &format!("http://{addr}/"))
+        .await
+        .expect_err("an endless body is refused");
     assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err:?}");
     drop(client);
 
@@ -356,11 +349,9 @@ async fn error_for_status_parses_oauth_bodies_and_drops_the_body() {
     assert_eq!(err.kind(), ErrorKind::Http);
     assert_eq!(err.step(), Step::Exchange);
     assert_eq!(err.status(), Some(400));
-    let server_error = err.server_error().expect("OAuth body parsed");
-    assert_eq!(server_error.code.as_deref(), Some("invalid_grant"));
     assert_eq!(
-        server_error.message.as_deref(),
-        Some("The audience does not match.")
+        code_and_message(&err),
+        (Some("invalid_grant"), Some("The audience does not match."))
     );
     assert!(!err.is_retryable(), "invalid_grant is permanent: {err:?}");
     assert_eq!(err.retry_after(), None);
@@ -385,16 +376,15 @@ async fn error_for_status_parses_google_rpc_bodies() {
         .expect_err("403 is an error");
     assert_eq!(err.step(), Step::Impersonation);
     assert_eq!(err.status(), Some(403));
-    let server_error = err.server_error().expect("google.rpc body parsed");
-    assert_eq!(server_error.code.as_deref(), Some("PERMISSION_DENIED"));
     assert_eq!(
-        server_error.message.as_deref(),
-        Some("Permission 'iam.serviceAccounts.getAccessToken' denied")
+        code_and_message(&err),
+        (
+            Some("PERMISSION_DENIED"),
+            Some("Permission 'iam.serviceAccounts.getAccessToken' denied")
+        )
     );
-    assert_eq!(
-        server_error.reason.as_deref(),
-        Some("IAM_PERMISSION_DENIED")
-    );
+    let reason = err.server_error().and_then(|s| s.reason.as_deref());
+    assert_eq!(reason, Some("IAM_PERMISSION_DENIED"));
     assert!(!err.is_retryable());
     let shown = everything_shown(&err);
     assert!(!shown.contains("BODY-ONLY-MARKER"), "body kept: {shown}");
@@ -564,20 +554,15 @@ async fn a_slow_server_is_a_retryable_timeout() {
 
 #[tokio::test]
 async fn redirects_are_not_followed() {
-    let server = MockServer::start().await;
-    Mock::given(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(302)
-                .insert_header("location", format!("{}/elsewhere", server.uri()).as_str()),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/elsewhere"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(0)
-        .mount(&server)
-        .await;
+    // A relative location, on the same server: a client that followed redirects would go there.
+    let redirect = ResponseTemplate::new(302).insert_header("location", "/elsewhere");
+    let server = server_with([
+        Mock::given(path("/token")).respond_with(redirect).expect(1),
+        Mock::given(path("/elsewhere"))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(0),
+    ])
+    .await;
 
     let response = get(&server, Step::Exchange, "/token").await.expect("sent");
     assert_eq!(response.status, 302, "the redirect comes back as is");
@@ -597,14 +582,10 @@ async fn the_default_client_sends_the_wif_user_agent() {
         format!("wif-rs/{}", env!("CARGO_PKG_VERSION")),
         "User-Agent is wif-rs/<version>"
     );
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
+    let from_wif = Mock::given(method("GET"))
         .and(path("/ua"))
-        .and(header("user-agent", USER_AGENT))
-        .respond_with(ResponseTemplate::new(204))
-        .expect(1)
-        .mount(&server)
-        .await;
+        .and(header("user-agent", USER_AGENT));
+    let server = server_with([from_wif.respond_with(ResponseTemplate::new(204)).expect(1)]).await;
 
     let response = get(&server, Step::Api, "/ua").await.expect("sent");
     assert_eq!(response.status, 204, "the User-Agent matcher matched");
@@ -655,12 +636,7 @@ impl reqwest::dns::Resolve for NoDns {
 async fn localhost_is_never_looked_up() {
     // `is_loopback` lets credentials go over plain http to `localhost`: the default client must
     // connect it to this machine itself, whatever a resolver would answer.
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/here"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
+    let server = serving([("/here", ResponseTemplate::new(204))]).await;
     let port = server.address().port();
     let dns = std::sync::Arc::new(NoDns::default());
     let client = client_builder()
@@ -668,23 +644,16 @@ async fn localhost_is_never_looked_up() {
         .build()
         .expect("client");
 
-    let response = send(
-        Step::Source,
-        "GET localhost",
-        client.get(format!("http://localhost:{port}/here")),
-    )
-    .await
-    .expect("localhost connects without a lookup");
+    let here_at = |host: &str| format!("http://{host}:{port}/here");
+    let response = get_with(&client, Step::Source, &here_at("localhost"))
+        .await
+        .expect("localhost connects without a lookup");
     assert_eq!(response.status, 204);
 
     // Other names, `*.localhost` included, still go to the resolver.
-    let err = send(
-        Step::Source,
-        "GET a.localhost",
-        client.get(format!("http://a.localhost:{port}/here")),
-    )
-    .await
-    .expect_err("a.localhost is not mapped");
+    let err = get_with(&client, Step::Source, &here_at("a.localhost"))
+        .await
+        .expect_err("a.localhost is not mapped");
     assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
     assert_eq!(*dns.0.lock().expect("not poisoned"), ["a.localhost"]);
 }
@@ -726,20 +695,17 @@ fn describe_url_drops_query_fragment_and_userinfo() {
 
 #[tokio::test]
 async fn retry_policy_and_send_recover_from_two_503s() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/token"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .expect(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":true}"#))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let token_post = || Mock::given(method("POST")).and(path("/v1/token"));
+    let server = server_with([
+        token_post()
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(2)
+            .expect(2),
+        token_post()
+            .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":true}"#))
+            .expect(1),
+    ])
+    .await;
 
     let policy = RetryPolicy::default()
         .with_max_attempts(3)
@@ -796,8 +762,5 @@ async fn a_failed_tls_handshake_is_not_retryable_and_says_why() {
     assert!(!err.is_retryable(), "{err:?}");
     let shown = err.to_string();
     assert!(shown.contains("TLS handshake failed"), "{shown}");
-    assert!(
-        err.hint().is_some_and(|h| h.contains("plain HTTP")),
-        "{shown}"
-    );
+    assert_hint_says(&err, "plain HTTP");
 }

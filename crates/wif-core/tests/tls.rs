@@ -13,6 +13,20 @@ async fn get(client: &reqwest::Client, server: &TlsServer) -> Result<u16, wif_co
     Ok(response.status)
 }
 
+/// A test server with wif's TLS provider, after one successful request from a client that
+/// trusts its CA (the server recorded that handshake).
+#[allow(clippy::expect_used)] // a test helper: panicking with a message is how it reports
+async fn after_one_trusted_get() -> TlsServer {
+    let server = TlsServer::start(crypto_provider()).await;
+    let client = client_builder_with_roots(std::slice::from_ref(&server.root))
+        .expect("the test CA is a certificate")
+        .build()
+        .expect("the client builds");
+    let status = get(&client, &server).await.expect("the CA is trusted");
+    assert_eq!(status, 200);
+    server
+}
+
 #[tokio::test]
 async fn a_private_ca_is_trusted_only_when_given() {
     let server = TlsServer::start(crypto_provider()).await;
@@ -49,12 +63,7 @@ async fn reqwests_own_root_setting_does_not_reach_the_default_builder() {
 /// that supports it agrees; ring has no ML-KEM, so its first classical group.
 #[tokio::test]
 async fn the_key_exchange_is_post_quantum_where_the_provider_offers_it() {
-    let server = TlsServer::start(crypto_provider()).await;
-    let client = client_builder_with_roots(std::slice::from_ref(&server.root))
-        .unwrap()
-        .build()
-        .unwrap();
-    assert_eq!(get(&client, &server).await.unwrap(), 200);
+    let server = after_one_trusted_get().await;
 
     let offered: Vec<NamedGroup> = crypto_provider()
         .kx_groups
@@ -76,12 +85,7 @@ async fn the_key_exchange_is_post_quantum_where_the_provider_offers_it() {
 /// wif's clients speak HTTP/1.1 and say so: a server that prefers h2 must not pick it.
 #[tokio::test]
 async fn the_clients_offer_http1_only() {
-    let server = TlsServer::start(crypto_provider()).await;
-    let client = client_builder_with_roots(std::slice::from_ref(&server.root))
-        .unwrap()
-        .build()
-        .unwrap();
-    assert_eq!(get(&client, &server).await.unwrap(), 200);
+    let server = after_one_trusted_get().await;
     assert_eq!(
         server.handshakes()[0].alpn.as_deref(),
         Some(&b"http/1.1"[..])

@@ -3,6 +3,7 @@
 //! installed once).
 
 use wif_core::http::{client_builder, crypto_provider, default_client};
+use wif_core::testing::assert_hint_says;
 use wif_core::{ErrorKind, Step};
 
 #[test]
@@ -15,10 +16,7 @@ fn a_provider_without_cipher_suites_is_an_error_not_a_panic() {
     assert_eq!(err.step(), Step::Config);
     assert_eq!(err.kind(), ErrorKind::Internal);
     assert!(err.to_string().contains("could not configure TLS"), "{err}");
-    assert!(
-        err.hint().is_some_and(|h| h.contains("process default")),
-        "{err:?}"
-    );
+    assert_hint_says(&err, "process default");
     // The infallible builder defers the failure to build().
     assert!(client_builder().build().is_err());
 }

@@ -8,13 +8,17 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{CountingProvider, answer_first, pattern, storage};
+use common::{
+    CountingProvider, answers_first, gcs_error, ok_json, pattern, server_with, storage,
+    storage_serving,
+};
 use futures::TryStreamExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use wif_core::testing::{assert_hint_says, assert_no_secrets, assert_refused_with, assert_says};
 use wif_core::{AccessToken, MapEnvironment, StaticTokenProvider, Step};
 use wif_storage::{ByteRange, ListEntry, ListOptions, Preconditions, Storage};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 fn object_json(name: &str) -> serde_json::Value {
     serde_json::json!({"name": name, "bucket": "bkt", "generation": "1700000000000001", "metageneration": "3", "size": "10"})
@@ -22,15 +26,12 @@ fn object_json(name: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn metadata_puts_the_name_in_one_encoded_segment() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
+    let (_server, s) = storage_serving([Mock::given(method("GET"))
         .and(path("/storage/v1/b/bkt/o/dir%2Fa%20b%2B%C3%BC.txt"))
         .and(header("authorization", "Bearer tok-1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(object_json("dir/a b+ü.txt")))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let s = storage(&server.uri(), CountingProvider::new());
+        .expect(1)])
+    .await;
     let o = s.metadata("bkt", "dir/a b+ü.txt").await.expect("found");
     assert_eq!(o.name, "dir/a b+ü.txt");
     assert_eq!(
@@ -41,8 +42,7 @@ async fn metadata_puts_the_name_in_one_encoded_segment() {
 
 #[tokio::test]
 async fn list_streams_every_page_with_prefixes() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
+    let first_page = Mock::given(method("GET"))
         .and(path("/storage/v1/b/bkt/o"))
         .and(query_param("prefix", "logs/"))
         .and(query_param("delimiter", "/"))
@@ -53,20 +53,14 @@ async fn list_streams_every_page_with_prefixes() {
             "prefixes": ["logs/2026/"],
             "items": [object_json("logs/a.txt")],
             "nextPageToken": "next/+= page",
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
+        })));
+    let second_page = Mock::given(method("GET"))
         .and(path("/storage/v1/b/bkt/o"))
         .and(query_param("pageToken", "next/+= page"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "items": [object_json("logs/b.txt")],
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let s = storage(&server.uri(), CountingProvider::new());
+        })));
+    let (server, s) = storage_serving([first_page.expect(1), second_page.expect(1)]).await;
     let entries: Vec<ListEntry> = s
         .list(
             "bkt",
@@ -95,28 +89,25 @@ async fn list_streams_every_page_with_prefixes() {
 
 #[tokio::test]
 async fn reads_are_retried_on_5xx() {
-    let server = MockServer::start().await;
     let gateway_error = ResponseTemplate::new(502).set_body_string("<html>bad gateway</html>");
-    answer_first(&server, "GET", 2, gateway_error).await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(object_json("o")))
-        .mount(&server)
-        .await;
-    let s = storage(&server.uri(), CountingProvider::new());
+    let (server, s) = storage_serving([
+        answers_first(2, "GET", gateway_error),
+        Mock::given(method("GET")).respond_with(ok_json(object_json("o"))),
+    ])
+    .await;
     s.metadata("bkt", "o").await.expect("third attempt");
     assert_eq!(server.received_requests().await.expect("recorded").len(), 3);
 }
 
 #[tokio::test]
 async fn deletes_are_retried_only_when_pinned_to_a_generation() {
-    let server = MockServer::start().await;
-    answer_first(&server, "DELETE", 2, ResponseTemplate::new(503)).await;
-    Mock::given(method("DELETE"))
-        .and(path("/storage/v1/b/bkt/o/a%2Fb"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
-    let s = storage(&server.uri(), CountingProvider::new());
+    let (server, s) = storage_serving([
+        answers_first(2, "DELETE", ResponseTemplate::new(503)),
+        Mock::given(method("DELETE"))
+            .and(path("/storage/v1/b/bkt/o/a%2Fb"))
+            .respond_with(ResponseTemplate::new(204)),
+    ])
+    .await;
     let err = s
         .delete("bkt", "a/b", Preconditions::none())
         .await
@@ -133,17 +124,15 @@ async fn deletes_are_retried_only_when_pinned_to_a_generation() {
 
 #[tokio::test]
 async fn a_401_refreshes_the_token_once_and_retries() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(header("authorization", "Bearer tok-1"))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(header("authorization", "Bearer tok-2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(object_json("o")))
-        .mount(&server)
-        .await;
+    let server = server_with([
+        Mock::given(method("GET"))
+            .and(header("authorization", "Bearer tok-1"))
+            .respond_with(ResponseTemplate::new(401)),
+        Mock::given(method("GET"))
+            .and(header("authorization", "Bearer tok-2"))
+            .respond_with(ok_json(object_json("o"))),
+    ])
+    .await;
     let provider = CountingProvider::new();
     let s = storage(&server.uri(), provider.clone());
     s.metadata("bkt", "o")
@@ -155,56 +144,45 @@ async fn a_401_refreshes_the_token_once_and_retries() {
 
 #[tokio::test]
 async fn a_second_401_is_final() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
-            "error": {"code": 401, "message": "Invalid Credentials", "errors": [{"reason": "authError"}]}
-        })))
-        .mount(&server)
-        .await;
+    let server = server_with([Mock::given(method("GET")).respond_with(gcs_error(
+        401,
+        "Invalid Credentials",
+        "authError",
+    ))])
+    .await;
     let provider = CountingProvider::new();
     let s = storage(&server.uri(), provider.clone());
     let err = s.metadata("bkt", "o").await.expect_err("401");
     assert_eq!(provider.invalidations(), 1, "one refresh, not a loop");
     assert_eq!(server.received_requests().await.expect("recorded").len(), 2);
     assert_eq!(err.step(), Step::Api);
-    assert_eq!(err.status(), Some(401));
-    assert_eq!(
-        err.server_error().and_then(|s| s.reason.as_deref()),
-        Some("authError")
-    );
-    assert!(err.hint().is_some_and(|h| h.contains("scopes")), "{err}");
+    assert_refused_with(&err, 401, "authError");
+    assert_hint_says(&err, "scopes");
 }
 
 #[tokio::test]
 async fn a_federated_principal_on_a_fine_grained_bucket_gets_the_hint() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(serde_json::json!({
-            "error": {"code": 403,
-                      "message": "principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/subject/arn does not have storage.objects.get access to the Google Cloud Storage object.",
-                      "errors": [{"reason": "forbidden", "domain": "global"}]}
-        })))
-        .mount(&server)
-        .await;
-    let s = storage(&server.uri(), CountingProvider::new());
+    let refusal = gcs_error(
+        403,
+        "principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/subject/arn does not have storage.objects.get access to the Google Cloud Storage object.",
+        "forbidden",
+    );
+    let (_server, s) = storage_serving([Mock::given(method("GET")).respond_with(refusal)]).await;
     let err = s.metadata("bkt", "o").await.expect_err("403");
     assert!(!err.is_retryable());
-    let shown = err.to_string();
-    assert!(
-        shown.contains("does not have storage.objects.get access"),
-        "{shown}"
+    assert_says(
+        &err.to_string(),
+        &[
+            "does not have storage.objects.get access",
+            "uniform bucket-level access",
+        ],
     );
-    assert!(shown.contains("uniform bucket-level access"), "{shown}");
 }
 
 #[tokio::test]
 async fn the_emulator_host_without_credentials_is_unauthenticated() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(object_json("o")))
-        .mount(&server)
-        .await;
+    let server =
+        server_with([Mock::given(method("GET")).respond_with(ok_json(object_json("o")))]).await;
     let host = server.uri().trim_start_matches("http://").to_owned();
     let s = Storage::builder()
         .environment(MapEnvironment::new().with("STORAGE_EMULATOR_HOST", host))
@@ -217,23 +195,19 @@ async fn the_emulator_host_without_credentials_is_unauthenticated() {
 
 #[tokio::test]
 async fn ranged_downloads_report_what_they_yield() {
-    let server = MockServer::start().await;
     let data = pattern(1000);
-    Mock::given(method("GET"))
+    let partial = ResponseTemplate::new(206)
+        .set_body_bytes(data[100..200].to_vec())
+        .insert_header("content-range", "bytes 100-199/1000")
+        .insert_header("x-goog-generation", "77")
+        .insert_header("content-type", "application/x-test");
+    let (_server, s) = storage_serving([Mock::given(method("GET"))
         .and(path("/storage/v1/b/bkt/o/o"))
         .and(query_param("alt", "media"))
         .and(header("range", "bytes=100-199"))
-        .respond_with(
-            ResponseTemplate::new(206)
-                .set_body_bytes(data[100..200].to_vec())
-                .insert_header("content-range", "bytes 100-199/1000")
-                .insert_header("x-goog-generation", "77")
-                .insert_header("content-type", "application/x-test"),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    let s = storage(&server.uri(), CountingProvider::new());
+        .respond_with(partial)
+        .expect(1)])
+    .await;
     let d = s
         .download("bkt", "o", Some(ByteRange::from(100..200)))
         .await
@@ -259,15 +233,9 @@ async fn ranged_downloads_report_what_they_yield() {
 
 #[tokio::test]
 async fn a_missing_object_fails_at_download_with_the_servers_words() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({
-            "error": {"code": 404, "message": "No such object: bkt/nope", "errors": [{"reason": "notFound"}]}
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let s = storage(&server.uri(), CountingProvider::new());
+    let not_found = gcs_error(404, "No such object: bkt/nope", "notFound");
+    let (_server, s) =
+        storage_serving([Mock::given(method("GET")).respond_with(not_found).expect(1)]).await;
     let err = s.download("bkt", "nope", None).await.expect_err("404");
     assert_eq!(err.status(), Some(404));
     assert!(
@@ -332,15 +300,13 @@ async fn a_broken_download_resumes_pinned_to_its_generation() {
     );
     server.await.expect("server task");
     let heads = heads.lock().expect("lock");
-    assert!(
-        heads[0].starts_with("get /storage/v1/b/bkt/o/big?alt=media "),
-        "{}",
-        heads[0]
-    );
-    assert!(
-        heads[1].starts_with("get /storage/v1/b/bkt/o/big?alt=media&generation=1234 "),
-        "{}",
-        heads[1]
+    let request_lines: Vec<&str> = heads.iter().filter_map(|h| h.lines().next()).collect();
+    assert_eq!(
+        request_lines,
+        [
+            "get /storage/v1/b/bkt/o/big?alt=media http/1.1",
+            "get /storage/v1/b/bkt/o/big?alt=media&generation=1234 http/1.1"
+        ]
     );
     assert!(
         heads[1].contains("\r\nrange: bytes=40000-99999\r\n"),
@@ -351,20 +317,17 @@ async fn a_broken_download_resumes_pinned_to_its_generation() {
 
 #[tokio::test]
 async fn download_to_file_writes_atomically() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/storage/v1/b/bkt/o/f"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"file body".to_vec()))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/storage/v1/b/bkt/o/missing"))
-        .respond_with(ResponseTemplate::new(404))
-        .mount(&server)
-        .await;
+    let (_server, s) = storage_serving([
+        Mock::given(method("GET"))
+            .and(path("/storage/v1/b/bkt/o/f"))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(b"file body".to_vec())),
+        Mock::given(method("GET"))
+            .and(path("/storage/v1/b/bkt/o/missing"))
+            .respond_with(ResponseTemplate::new(404)),
+    ])
+    .await;
     let dir = tempfile::tempdir().expect("dir");
     let target = dir.path().join("out.txt");
-    let s = storage(&server.uri(), CountingProvider::new());
     assert_eq!(
         s.download_to_file("bkt", "f", &target)
             .await
@@ -385,18 +348,17 @@ async fn download_to_file_writes_atomically() {
 #[tokio::test]
 async fn logs_name_the_calls_but_never_tokens_or_session_uris() {
     let logs = wif_core::testing::LogCapture::global();
-    let server = MockServer::start().await;
+    let server = server_with([
+        answers_first(1, "PUT", ResponseTemplate::new(503)),
+        Mock::given(method("PUT")).respond_with(ok_json(object_json("logged.bin"))),
+    ])
+    .await;
     let location = format!(
         "{}/upload/storage/v1/b/bkt/o?uploadType=resumable&upload_id=SESSION-CAPABILITY-123",
         server.uri()
     );
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).insert_header("location", location.as_str()))
-        .mount(&server)
-        .await;
-    answer_first(&server, "PUT", 1, ResponseTemplate::new(503)).await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(object_json("logged.bin")))
         .mount(&server)
         .await;
     let s = Storage::builder()
@@ -418,11 +380,10 @@ async fn logs_name_the_calls_but_never_tokens_or_session_uris() {
     .await
     .expect("uploads");
     let text = logs.contents();
-    assert!(text.contains("gcs.upload"), "spans are emitted: {text}");
-    assert!(text.contains("logged.bin"), "{text}");
-    assert!(!text.contains("NEVER-LOG-ME"), "token leaked: {text}");
-    assert!(
-        !text.contains("SESSION-CAPABILITY-123"),
-        "session URI leaked: {text}"
+    assert_says(&text, &["gcs.upload", "logged.bin"]);
+    assert_no_secrets(
+        "the log",
+        &text,
+        &["NEVER-LOG-ME", "SESSION-CAPABILITY-123"],
     );
 }

@@ -3,10 +3,8 @@
 
 #![allow(clippy::expect_used)]
 
-use std::time::Duration;
-
-use wif_core::testing::assert_api_echoes_are_scrubbed;
-use wif_core::{AccessToken, MapEnvironment, RetryPolicy, StaticTokenProvider, Step};
+use wif_core::testing::{assert_api_echoes_are_scrubbed, quick_retries};
+use wif_core::{AccessToken, MapEnvironment, StaticTokenProvider, Step};
 use wif_storage::Storage;
 
 const BEARER: &str = "ya29.storage-BEARER-0f1e2d/with+base64=";
@@ -18,11 +16,7 @@ async fn an_echoing_server_gets_no_bearer_token_through() {
             .provider(StaticTokenProvider::new(AccessToken::new(BEARER)))
             .base_url(uri)
             .environment(MapEnvironment::new())
-            .retry_policy(
-                RetryPolicy::default()
-                    .with_max_attempts(2)
-                    .with_backoff(Duration::from_millis(1), Duration::from_millis(1)),
-            )
+            .retry_policy(quick_retries(2))
             .build()
             .expect("storage builds");
         let err = storage

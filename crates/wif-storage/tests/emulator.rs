@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::TryStreamExt as _;
+use wif_core::testing::assert_hint_says;
 use wif_core::{
     AccessToken, Error, MapEnvironment, StaticTokenProvider, TokenProvider, async_trait,
 };
@@ -367,11 +368,7 @@ async fn federated_tokens_need_uniform_bucket_level_access() {
         .await
         .expect_err("403");
     assert_eq!(err.status(), Some(403));
-    assert!(
-        err.hint()
-            .is_some_and(|h| h.contains("uniform bucket-level access")),
-        "{err}"
-    );
+    assert_hint_says(&err, "uniform bucket-level access");
     upload_bytes(&s, "bkt", "o", b"x", UploadOptions::new())
         .await
         .expect("a uniform bucket takes federated principals");

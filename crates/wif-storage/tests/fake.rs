@@ -4,15 +4,13 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use wif_core::secrecy::ExposeSecret;
-use wif_core::{
-    AccessToken, Error, MapEnvironment, RetryPolicy, StaticTokenProvider, TokenProvider,
-    async_trait,
+use wif_core::testing::{
+    CountingProvider, PointedAt, assert_hint_says, assert_refused_with, quick_retries,
 };
+use wif_core::{AccessToken, Error, MapEnvironment, RetryPolicy, StaticTokenProvider};
 use wif_storage::testing::{
     FakeStorage, StorageCall, StorageError, StorageResponder, mount, mount_next, storage_requests,
 };
@@ -22,13 +20,6 @@ use wif_storage::{
 };
 use wiremock::MockServer;
 
-fn attempts(n: u32) -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(n)
-        .with_backoff(Duration::from_millis(1), Duration::from_millis(2))
-        .without_jitter()
-}
-
 fn builder(base: &str) -> StorageBuilder {
     Storage::builder()
         .provider(StaticTokenProvider::new(AccessToken::new(
@@ -36,11 +27,16 @@ fn builder(base: &str) -> StorageBuilder {
         )))
         .base_url(base)
         .environment(MapEnvironment::new())
-        .retry_policy(attempts(1))
+        .retry_policy(quick_retries(1))
 }
 
 fn storage(base: &str) -> Storage {
     builder(base).build().expect("valid")
+}
+
+/// A client of `base` retrying under `policy`.
+fn retrying(base: &str, policy: RetryPolicy) -> Storage {
+    builder(base).retry_policy(policy).build().expect("valid")
 }
 
 async fn upload(storage: &Storage, name: &str, data: &'static [u8]) -> Result<i64, Error> {
@@ -73,30 +69,20 @@ async fn objects_round_trip_and_calls_are_recorded() {
         .await
         .expect("metadata");
     assert_eq!(meta.size, 10);
-    let whole = storage
-        .download("my-bucket", "logs/a.txt", None)
-        .await
-        .expect("download")
-        .into_bytes()
-        .await
-        .expect("bytes");
-    assert_eq!(&whole[..], b"0123456789");
-    let part = storage
-        .download("my-bucket", "logs/a.txt", Some((2..5).into()))
-        .await
-        .expect("range")
-        .into_bytes()
-        .await
-        .expect("bytes");
-    assert_eq!(&part[..], b"234");
-    let tail = storage
-        .download("my-bucket", "logs/a.txt", Some(ByteRange::Last(3)))
-        .await
-        .expect("range")
-        .into_bytes()
-        .await
-        .expect("bytes");
-    assert_eq!(&tail[..], b"789");
+    for (range, want) in [
+        (None, &b"0123456789"[..]),
+        (Some((2..5).into()), b"234"),
+        (Some(ByteRange::Last(3)), b"789"),
+    ] {
+        let got = storage
+            .download("my-bucket", "logs/a.txt", range)
+            .await
+            .expect("download")
+            .into_bytes()
+            .await
+            .expect("bytes");
+        assert_eq!(&got[..], want, "{range:?}");
+    }
 
     let mut listing = storage.list("my-bucket", ListOptions::new().delimiter("/").page_size(1));
     let mut entries = Vec::new();
@@ -242,11 +228,7 @@ async fn preconditions_hold_like_gcs() {
         .await
         .expect_err("exists");
     assert_eq!(err.status(), Some(412));
-    assert!(
-        err.hint()
-            .is_some_and(|h| h.contains("ifGenerationMatch=0")),
-        "{err}"
-    );
+    assert_hint_says(&err, "ifGenerationMatch=0");
     assert_eq!(
         gcs.object_data("my-bucket", "once").as_deref(),
         Some(&b"1"[..])
@@ -261,12 +243,7 @@ async fn every_documented_error_reaches_the_client() {
             .metadata("my-bucket", "x")
             .await
             .expect_err("refused");
-        assert_eq!(err.status(), Some(error.status()), "{error:?}");
-        assert_eq!(
-            err.server_error().and_then(|s| s.reason.as_deref()),
-            Some(error.reason()),
-            "{error:?}"
-        );
+        assert_refused_with(&err, error.status(), error.reason());
         assert_eq!(
             err.is_retryable(),
             matches!(
@@ -292,24 +269,6 @@ async fn every_documented_error_reaches_the_client() {
     }
 }
 
-/// Hands out `tok-1`, then `tok-2` after an invalidation, …
-#[derive(Debug, Default)]
-struct Rotating {
-    invalidations: AtomicU32,
-}
-
-#[async_trait]
-impl TokenProvider for Rotating {
-    async fn token(&self) -> Result<AccessToken, Error> {
-        let n = self.invalidations.load(Ordering::SeqCst) + 1;
-        Ok(AccessToken::new(format!("tok-{n}")))
-    }
-
-    fn invalidate(&self) {
-        self.invalidations.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 #[tokio::test]
 async fn flaky_slow_expired_then_valid_and_anonymous() {
     let responder = StorageResponder::new()
@@ -317,23 +276,20 @@ async fn flaky_slow_expired_then_valid_and_anonymous() {
         .flaky(2);
     let kept = responder.clone();
     let gcs = FakeStorage::start_with(responder).await;
-    builder(&gcs.base_url())
-        .retry_policy(attempts(3))
-        .build()
-        .expect("valid")
+    retrying(&gcs.base_url(), quick_retries(3))
         .metadata("my-bucket", "a")
         .await
         .expect("the third attempt");
     assert_eq!(kept.answered(), 3);
 
     let slow = FakeStorage::start_with(StorageResponder::new().slow(Duration::from_secs(30))).await;
-    let err = builder(&slow.base_url())
-        .retry_policy(attempts(1).with_deadline(Duration::from_millis(200)))
-        .build()
-        .expect("valid")
-        .metadata("my-bucket", "a")
-        .await
-        .expect_err("times out");
+    let err = retrying(
+        &slow.base_url(),
+        quick_retries(1).with_deadline(Duration::from_millis(200)),
+    )
+    .metadata("my-bucket", "a")
+    .await
+    .expect_err("times out");
     assert!(err.is_timeout(), "{err}");
 
     let gcs = FakeStorage::start_with(StorageResponder::expired_then_valid().with_object(
@@ -342,7 +298,7 @@ async fn flaky_slow_expired_then_valid_and_anonymous() {
         b"x",
     ))
     .await;
-    let provider = Arc::new(Rotating::default());
+    let provider = CountingProvider::new();
     Storage::builder()
         .provider(provider.clone())
         .base_url(gcs.base_url())
@@ -352,7 +308,7 @@ async fn flaky_slow_expired_then_valid_and_anonymous() {
         .metadata("my-bucket", "a")
         .await
         .expect("refreshed once");
-    assert_eq!(provider.invalidations.load(Ordering::SeqCst), 1);
+    assert_eq!(provider.invalidations(), 1);
     let bearers: Vec<String> = gcs
         .requests()
         .await
@@ -402,36 +358,18 @@ async fn fail_next_and_shared_servers() {
     )
     .await;
     mount_next(&server, 1, StorageError::Unavailable).await;
-    builder(&server.uri())
-        .retry_policy(attempts(2))
-        .build()
-        .expect("valid")
+    retrying(&server.uri(), quick_retries(2))
         .metadata("my-bucket", "a")
         .await
         .expect("retried");
     assert_eq!(storage_requests(&server).await.len(), 2);
 }
 
-/// Credentials pointed at a fake, as `wif::Credentials` are by `endpoint_base_url`.
-#[derive(Debug)]
-struct PointedAt(String);
-
-#[async_trait]
-impl TokenProvider for PointedAt {
-    async fn token(&self) -> Result<AccessToken, Error> {
-        Ok(AccessToken::new("tok"))
-    }
-
-    fn endpoint_base_url(&self) -> Option<&str> {
-        Some(&self.0)
-    }
-}
-
 #[tokio::test]
 async fn the_providers_endpoint_base_url_moves_the_client_unless_told_otherwise() {
     let gcs = FakeStorage::start().await;
     let followed = Storage::builder()
-        .provider(PointedAt(gcs.base_url()))
+        .provider(PointedAt::new(gcs.base_url()))
         .environment(MapEnvironment::new())
         .build()
         .expect("valid");
@@ -442,14 +380,14 @@ async fn the_providers_endpoint_base_url_moves_the_client_unless_told_otherwise(
     assert!(gcs.object_data("my-bucket", "a").is_some());
 
     let explicit = Storage::builder()
-        .provider(PointedAt("http://127.0.0.1:1".into()))
+        .provider(PointedAt::new("http://127.0.0.1:1"))
         .base_url("https://storage.example/")
         .environment(MapEnvironment::new())
         .build()
         .expect("valid");
     assert_eq!(explicit.base_url(), "https://storage.example/");
     let emulator = Storage::builder()
-        .provider(PointedAt("http://127.0.0.1:1".into()))
+        .provider(PointedAt::new("http://127.0.0.1:1"))
         .environment(MapEnvironment::new().with("STORAGE_EMULATOR_HOST", "127.0.0.1:2"))
         .build()
         .expect("valid");

@@ -12,12 +12,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use common::{
-    CountingProvider, FakeSession, Step, answer_first, assert_condition_not_met, pattern, storage,
-    upload_bytes,
+    CountingProvider, FakeSession, Step, answers_first, assert_condition_not_met, gcs_error,
+    ok_json, pattern, server_with, storage, upload_bytes,
 };
 use secrecy::ExposeSecret as _;
 use tokio::io::{AsyncRead, ReadBuf};
 use wif_core::Error;
+use wif_core::testing::assert_hint_says;
 use wif_storage::{Object, Storage, UploadOptions, UploadSource, UploadStatus};
 use wiremock::matchers::{body_bytes, header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -30,9 +31,9 @@ fn object_json(name: &str, size: usize) -> serde_json::Value {
 }
 
 /// A client with small chunks and threshold so tests move little data.
-fn small_chunks(server: &MockServer, provider: Arc<CountingProvider>) -> Storage {
+fn small_chunks(server: &MockServer) -> Storage {
     Storage::builder()
-        .provider(provider)
+        .provider(CountingProvider::new())
         .base_url(server.uri())
         .environment(wif_core::MapEnvironment::new())
         .retry_policy(common::fast_retries())
@@ -41,6 +42,14 @@ fn small_chunks(server: &MockServer, provider: Arc<CountingProvider>) -> Storage
         .quota_project("billing-proj")
         .build()
         .expect("builds")
+}
+
+/// A server answering with `mocks` (the first mounted wins where several match) and a
+/// [`small_chunks`] client of it.
+async fn small_chunks_serving(mocks: impl IntoIterator<Item = Mock>) -> (MockServer, Storage) {
+    let server = server_with(mocks).await;
+    let storage = small_chunks(&server);
+    (server, storage)
 }
 
 /// A wiremock server whose resumable session `big.bin` is the scripted fake.
@@ -78,20 +87,16 @@ async fn mock_session_start(server: &MockServer, session: &FakeSession) {
 
 #[tokio::test]
 async fn small_uploads_are_one_media_request() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
+    let media_upload = Mock::given(method("POST"))
         .and(path("/upload/storage/v1/b/bkt/o"))
         .and(query_param("uploadType", "media"))
         .and(query_param("name", "dir/a b+ü.txt"))
         .and(header("content-type", "text/plain"))
         .and(header("authorization", "Bearer tok-1"))
         .and(header("x-goog-user-project", "billing-proj"))
-        .and(body_bytes(b"hello".to_vec()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(object_json("dir/a b+ü.txt", 5)))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let s = small_chunks(&server, CountingProvider::new());
+        .and(body_bytes(b"hello".to_vec()));
+    let answer = ok_json(object_json("dir/a b+ü.txt", 5));
+    let (server, s) = small_chunks_serving([media_upload.respond_with(answer).expect(1)]).await;
     let o = s
         .upload(
             "bkt",
@@ -117,17 +122,13 @@ async fn small_uploads_are_one_media_request() {
 
 #[tokio::test]
 async fn custom_metadata_uses_a_multipart_request() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
+    let multipart_upload = Mock::given(method("POST"))
         .and(path("/upload/storage/v1/b/bkt/o"))
         .and(query_param("uploadType", "multipart"))
         .and(query_param("ifGenerationMatch", "0"))
-        .and(query_param_is_missing("name"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(object_json("m.json", 2)))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let s = small_chunks(&server, CountingProvider::new());
+        .and(query_param_is_missing("name"));
+    let answer = ok_json(object_json("m.json", 2));
+    let (server, s) = small_chunks_serving([multipart_upload.respond_with(answer).expect(1)]).await;
     s.upload(
         "bkt",
         "m.json",
@@ -167,7 +168,7 @@ async fn a_truncated_chunk_is_resent_from_the_servers_range() {
     // The server keeps only 100 KiB of the first 256 KiB chunk.
     let (server, session) = resumable_server([Step::Truncate(100 * KIB)]).await;
     let data = pattern(600 * KIB);
-    let s = small_chunks(&server, CountingProvider::new());
+    let s = small_chunks(&server);
     let o = upload_big(&s, UploadSource::bytes(data.clone()))
         .await
         .expect("uploads");
@@ -199,7 +200,7 @@ async fn a_failed_chunk_is_followed_by_a_status_query() {
     // Chunk 2 fails with 503; the status query then says what the server holds.
     let (server, session) = resumable_server([Step::Normal, Step::Fail(503)]).await;
     let data = pattern(600 * KIB);
-    let s = small_chunks(&server, CountingProvider::new());
+    let s = small_chunks(&server);
     upload_big(&s, UploadSource::bytes(data.clone()))
         .await
         .expect("uploads despite the 503");
@@ -227,7 +228,7 @@ async fn a_stream_of_unknown_length_ends_with_its_total() {
     let (server, session) = resumable_server([]).await;
     // Exactly two chunks: the end is only known after a read returns nothing.
     let data = pattern(512 * KIB);
-    let s = small_chunks(&server, CountingProvider::new());
+    let s = small_chunks(&server);
     let reader = std::io::Cursor::new(data.clone());
     upload_big(&s, UploadSource::reader(reader, None))
         .await
@@ -247,15 +248,12 @@ async fn a_stream_of_unknown_length_ends_with_its_total() {
 
 #[tokio::test]
 async fn a_short_stream_of_unknown_length_is_one_request() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
+    let (_server, s) = small_chunks_serving([Mock::given(method("POST"))
         .and(query_param("uploadType", "media"))
         .and(body_bytes(b"tiny".to_vec()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(object_json("t", 4)))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let s = small_chunks(&server, CountingProvider::new());
+        .respond_with(ok_json(object_json("t", 4)))
+        .expect(1)])
+    .await;
     s.upload(
         "bkt",
         "t",
@@ -301,7 +299,7 @@ async fn a_session_can_be_resumed_from_its_uri() {
         .expect_err("the 503 ends the first try");
     assert_eq!(err.status(), Some(503));
     // Later, maybe in another process: the session continues where the server stands.
-    let s = small_chunks(&server, CountingProvider::new());
+    let s = small_chunks(&server);
     let resumed = s.resume(uri, Some(data.len() as u64)).expect("same origin");
     assert_eq!(
         resumed.status().await.expect("status"),
@@ -339,27 +337,21 @@ async fn a_session_uri_on_another_host_is_refused() {
 #[tokio::test]
 async fn an_expired_session_is_explained() {
     let (server, session) = resumable_server([Step::Fail(410)]).await;
-    let s = small_chunks(&server, CountingProvider::new());
+    let s = small_chunks(&server);
     let err = upload_big(&s, UploadSource::bytes(pattern(600 * KIB)))
         .await
         .expect_err("410");
     assert_eq!(err.status(), Some(410));
-    assert!(
-        err.hint().is_some_and(|h| h.contains("start a new upload")),
-        "{err}"
-    );
+    assert_hint_says(&err, "start a new upload");
     assert_eq!(session.puts().len(), 1, "a gone session is not retried");
 }
 
 #[tokio::test]
 async fn uploads_without_a_generation_precondition_are_not_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
+    let (_server, s) = small_chunks_serving([Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(503))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let s = small_chunks(&server, CountingProvider::new());
+        .expect(1)])
+    .await;
     let err = upload_bytes(&s, "bkt", "o", b"x", UploadOptions::new())
         .await
         .expect_err("503");
@@ -369,14 +361,13 @@ async fn uploads_without_a_generation_precondition_are_not_retried() {
 
 #[tokio::test]
 async fn uploads_with_a_generation_precondition_are_retried() {
-    let server = MockServer::start().await;
-    answer_first(&server, "POST", 2, ResponseTemplate::new(503)).await;
-    Mock::given(method("POST"))
-        .and(query_param("ifGenerationMatch", "0"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(object_json("o", 1)))
-        .mount(&server)
-        .await;
-    let s = small_chunks(&server, CountingProvider::new());
+    let (server, s) = small_chunks_serving([
+        answers_first(2, "POST", ResponseTemplate::new(503)),
+        Mock::given(method("POST"))
+            .and(query_param("ifGenerationMatch", "0"))
+            .respond_with(ok_json(object_json("o", 1))),
+    ])
+    .await;
     upload_bytes(&s, "bkt", "o", b"x", UploadOptions::new().create_only())
         .await
         .expect("third attempt succeeds");
@@ -393,16 +384,13 @@ async fn uploads_with_a_generation_precondition_are_retried() {
 
 #[tokio::test]
 async fn a_failed_precondition_is_not_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(412).set_body_json(serde_json::json!({
-            "error": {"code": 412, "message": "At least one of the pre-conditions you specified did not hold.",
-                      "errors": [{"reason": "conditionNotMet", "domain": "global"}]}
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let s = small_chunks(&server, CountingProvider::new());
+    let refusal = gcs_error(
+        412,
+        "At least one of the pre-conditions you specified did not hold.",
+        "conditionNotMet",
+    );
+    let (_server, s) =
+        small_chunks_serving([Mock::given(method("POST")).respond_with(refusal).expect(1)]).await;
     let err = upload_bytes(&s, "bkt", "o", b"x", UploadOptions::new().create_only())
         .await
         .expect_err("412");
@@ -412,8 +400,7 @@ async fn a_failed_precondition_is_not_retried() {
 
 #[tokio::test]
 async fn bad_names_fail_before_any_request() {
-    let server = MockServer::start().await;
-    let s = small_chunks(&server, CountingProvider::new());
+    let (server, s) = small_chunks_serving([]).await;
     for (bucket, name) in [("BAD", "o"), ("bkt", ""), ("bkt", "a\nb"), ("bkt", "..")] {
         let err = upload_bytes(&s, bucket, name, b"x", UploadOptions::new())
             .await

@@ -204,14 +204,21 @@ mod tests {
             ("", "not the expected JSON"),
         ];
         for (body, want) in table {
-            let e = parse(body.as_bytes(), Instant::now()).expect_err(body);
-            assert_eq!(e.step(), Step::Exchange, "{body}");
-            assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{body}");
-            assert!(!e.is_retryable(), "{body}");
-            let shown = format!("{e} {e:?}");
-            assert!(shown.contains(want), "{body}: {shown}");
-            assert!(!shown.contains("ya29.secret"), "{body}: {shown}");
+            assert_refused(body, want);
         }
+    }
+
+    /// Asserts that STS's answer `body` is refused as an invalid exchange response that says
+    /// `want` (and cannot be retried away), without showing the token `ya29.secret` it holds.
+    #[track_caller]
+    fn assert_refused(body: &str, want: &str) {
+        let e = parse(body.as_bytes(), Instant::now()).expect_err(body);
+        assert_eq!(e.step(), Step::Exchange, "{body}");
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{body}");
+        assert!(!e.is_retryable(), "{body}");
+        let shown = format!("{e} {e:?}");
+        assert!(shown.contains(want), "{body}: {shown}");
+        assert!(!shown.contains("ya29.secret"), "{body}: {shown}");
     }
 
     #[test]
@@ -238,13 +245,7 @@ mod tests {
                 "`token_type` contains a space",
             ),
         ] {
-            let e = parse(body.as_bytes(), Instant::now()).expect_err(body);
-            assert_eq!(e.step(), Step::Exchange, "{body}");
-            assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{body}");
-            assert!(!e.is_retryable(), "{body}");
-            let shown = format!("{e} {e:?}");
-            assert!(shown.contains(field), "{body}: {shown}");
-            assert!(!shown.contains("ya29.secret"), "{body}: {shown}");
+            assert_refused(body, field);
         }
     }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde_json::json;
 use support::*;
+use wif_core::testing::{assert_hint_says, assert_says};
 use wif_core::{ErrorKind, Step, SubjectToken, TokenProvider};
 use wiremock::{MockServer, ResponseTemplate};
 
@@ -84,7 +85,7 @@ async fn known_sts_errors_carry_the_server_words_and_a_hint() {
     for (status, code, description, hint_words) in cases {
         let server = sts_answering(sts_error(*status, code, description)).await;
         let sts = builder(&server, TestSource::new(SUBJECT))
-            .retry_policy(fast_retries(1))
+            .retry_policy(quick_retries(1))
             .build()
             .expect("valid config");
         let err = sts.token().await.expect_err("STS refuses");
@@ -101,12 +102,7 @@ async fn known_sts_errors_carry_the_server_words_and_a_hint() {
         assert!(!hint.trim().is_empty());
         assert!(hint.contains(hint_words), "{code}: {hint}");
         let shown = err.to_string();
-        assert!(
-            shown.contains(code) && shown.contains(description),
-            "{shown}"
-        );
-        assert!(shown.contains("hint: "), "{shown}");
-        assert!(shown.contains("/v1/token"), "names the call: {shown}");
+        assert_says(&shown, &[code, description, "hint: ", "/v1/token"]);
         assert_eq!(err.is_retryable(), *status == 429, "{shown}");
         assert_no_secrets(&format!("{err} {err:?}"));
     }
@@ -120,7 +116,7 @@ async fn errors_keep_the_server_date_for_clock_checks() {
     )
     .await;
     let sts = builder(&server, TestSource::new(SUBJECT))
-        .retry_policy(fast_retries(1))
+        .retry_policy(quick_retries(1))
         .build()
         .expect("valid config");
     let err = sts.token().await.expect_err("STS refuses");
@@ -133,18 +129,13 @@ async fn errors_keep_the_server_date_for_clock_checks() {
 
 #[tokio::test]
 async fn audience_hints_show_the_audience_that_was_sent() {
-    let server = sts_answering(sts_error(
+    let (_server, err) = refused_exchange(sts_error(
         400,
         "invalid_target",
         "The target service indicated by the \"audience\" parameters is invalid.",
     ))
     .await;
-    let sts = exchange(&server);
-    let err = sts.token().await.expect_err("STS refuses");
-    assert!(
-        err.hint().is_some_and(|h| h.contains(WORKLOAD_AUDIENCE)),
-        "{err}"
-    );
+    assert_hint_says(&err, WORKLOAD_AUDIENCE);
 }
 
 #[tokio::test]
@@ -174,9 +165,7 @@ async fn quota_429_is_retried() {
 
 #[tokio::test]
 async fn persistent_503_gives_up_after_the_policy_attempts() {
-    let server = sts_answering(ResponseTemplate::new(503)).await;
-    let sts = exchange(&server);
-    let err = sts.token().await.expect_err("always 503");
+    let (server, err) = refused_exchange(ResponseTemplate::new(503)).await;
     assert_eq!(err.status(), Some(503));
     assert!(err.is_retryable());
     assert_eq!(requests(&server).await.len(), 3);
@@ -184,14 +173,12 @@ async fn persistent_503_gives_up_after_the_policy_attempts() {
 
 #[tokio::test]
 async fn a_400_is_not_retried() {
-    let server = sts_answering(sts_error(
+    let (server, err) = refused_exchange(sts_error(
         400,
         "invalid_grant",
         "Unable to parse the ID Token.",
     ))
     .await;
-    let sts = exchange(&server);
-    let err = sts.token().await.expect_err("STS refuses");
     assert!(!err.is_retryable(), "{err}");
     assert_eq!(err.hint(), None, "no hint for an unknown complaint: {err}");
     assert_eq!(requests(&server).await.len(), 1, "not retried");
@@ -201,7 +188,7 @@ async fn a_400_is_not_retried() {
 async fn a_hanging_server_is_a_retryable_timeout_per_attempt() {
     let server = sts_answering(success_body(json!(3600)).set_delay(Duration::from_secs(10))).await;
     let sts = builder(&server, TestSource::new(SUBJECT))
-        .retry_policy(fast_retries(2))
+        .retry_policy(quick_retries(2))
         .timeout(Duration::from_millis(200))
         .build()
         .expect("valid config");
@@ -305,18 +292,15 @@ async fn tracing_at_trace_level_never_shows_secrets() {
     tracing::info!(?token, "got a token");
 
     let logs = captured.contents();
-    assert!(logs.contains("sts_exchange"), "spans are recorded:\n{logs}");
-    assert!(
-        logs.contains("sts_attempt{attempt=1 status=503}"),
-        "attempt and status are recorded:\n{logs}"
-    );
-    assert!(
-        logs.contains("sts_attempt{attempt=2 status=200}"),
-        "attempt and status are recorded:\n{logs}"
-    );
-    assert!(
-        logs.contains(WORKLOAD_AUDIENCE),
-        "audience is recorded:\n{logs}"
+    // The spans, each attempt with its status, and the audience.
+    assert_says(
+        &logs,
+        &[
+            "sts_exchange",
+            "sts_attempt{attempt=1 status=503}",
+            "sts_attempt{attempt=2 status=200}",
+            WORKLOAD_AUDIENCE,
+        ],
     );
     assert_no_secrets(&logs);
     assert!(!logs.contains("dXNlcm5hbWU6"), "basic auth leaked:\n{logs}");

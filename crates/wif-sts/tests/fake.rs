@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use wif_core::{RetryPolicy, TokenCache, TokenProvider};
+use wif_core::testing::{assert_hint_says, quick_retries};
+use wif_core::{TokenCache, TokenProvider};
 use wif_sts::testing::{
     AUDIENCE, FakeSts, StaticSubjectToken, StsError, StsResponder, mount, mount_next, sts_requests,
 };
@@ -16,20 +17,13 @@ use wiremock::MockServer;
 const SUBJECT: &str = "subject-SECRET-token-0123456789";
 const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 
-fn attempts(n: u32) -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(n)
-        .with_backoff(Duration::from_millis(1), Duration::from_millis(2))
-        .without_jitter()
-}
-
 fn builder(token_url: String) -> StsExchangeBuilder {
     StsExchange::builder()
         .source(StaticSubjectToken::new(SUBJECT))
         .audience(AUDIENCE)
         .subject_token_type(JWT)
         .token_url(token_url)
-        .retry_policy(attempts(1))
+        .retry_policy(quick_retries(1))
 }
 
 fn secret(token: &wif_core::AccessToken) -> String {
@@ -80,7 +74,7 @@ async fn flaky_fails_the_first_requests_then_succeeds() {
     let kept = responder.clone();
     let sts = FakeSts::start_with(responder).await;
     let exchange = builder(sts.token_url())
-        .retry_policy(attempts(3))
+        .retry_policy(quick_retries(3))
         .build()
         .expect("valid");
     let token = exchange.token().await.expect("the third attempt succeeds");
@@ -138,24 +132,16 @@ async fn expired_then_valid_makes_a_cache_exchange_again() {
 async fn the_fake_checks_the_form_like_sts() {
     let sts = FakeSts::start().await;
     let bad_audience = builder(sts.token_url())
-        .audience("projects/123/locations/global/workloadIdentityPools/p/providers/q")
-        .build()
-        .expect("valid locally");
-    let err = bad_audience.token().await.expect_err("STS refuses");
-    assert!(
-        err.hint().is_some_and(|h| h.contains("project number")),
-        "{err}"
-    );
-
-    let bad_type = builder(sts.token_url())
-        .subject_token_type("urn:example:not-a-type")
-        .build()
-        .expect("valid locally");
-    let err = bad_type.token().await.expect_err("STS refuses");
-    assert!(
-        err.hint().is_some_and(|h| h.contains("provider kind")),
-        "{err}"
-    );
+        .audience("projects/123/locations/global/workloadIdentityPools/p/providers/q");
+    let bad_type = builder(sts.token_url()).subject_token_type("urn:example:not-a-type");
+    for (refused, hint) in [
+        (bad_audience, "project number"),
+        (bad_type, "provider kind"),
+    ] {
+        let exchange = refused.build().expect("valid locally");
+        let err = exchange.token().await.expect_err("STS refuses");
+        assert_hint_says(&err, hint);
+    }
     assert_eq!(sts.requests().await.len(), 2, "both reached the fake");
 }
 
@@ -262,7 +248,7 @@ async fn fail_next_injects_errors_into_a_running_fake() {
     sts.fail_next(2, StsError::InvalidTarget).await;
     for _ in 0..2 {
         let err = exchange.token().await.expect_err("injected");
-        assert!(err.hint().is_some_and(|h| h.contains("disabled")), "{err}");
+        assert_hint_says(&err, "disabled");
     }
     let token = exchange.token().await.expect("the fake answers again");
     assert_eq!(secret(&token), "federated-1");
@@ -278,7 +264,7 @@ async fn mount_and_record_on_a_shared_server() {
     .await;
     mount_next(&server, 1, StsError::Unavailable).await;
     let exchange = builder(format!("{}/v1/token", server.uri()))
-        .retry_policy(attempts(2))
+        .retry_policy(quick_retries(2))
         .build()
         .expect("valid");
     let token = exchange

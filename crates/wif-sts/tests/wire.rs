@@ -18,9 +18,7 @@ use wiremock::{Mock, MockServer};
 
 #[tokio::test]
 async fn sends_the_exact_form_and_headers_and_returns_the_token() {
-    let server = MockServer::start().await;
-    grant_once(
-        &server,
+    let server = sts_granting_once(
         Mock::given(method("POST"))
             .and(path("/v1/token"))
             .and(header_is(
@@ -88,11 +86,9 @@ async fn sends_the_exact_form_and_headers_and_returns_the_token() {
 
 #[tokio::test]
 async fn scope_is_omitted_when_there_are_no_scopes() {
-    let server = MockServer::start().await;
-    grant_once(
-        &server,
-        Mock::given(FormMatcher::new().without("scope").without("options")),
-    )
+    let server = sts_granting_once(Mock::given(
+        FormMatcher::new().without("scope").without("options"),
+    ))
     .await;
     let sts = builder(&server, TestSource::new(SUBJECT))
         .scopes(["", "  "])
@@ -105,11 +101,9 @@ async fn scope_is_omitted_when_there_are_no_scopes() {
 
 #[tokio::test]
 async fn workforce_user_project_is_sent_as_options_encoded_once() {
-    let server = MockServer::start().await;
-    grant_once(
-        &server,
-        Mock::given(FormMatcher::new().with("options", r#"{"userProject":"my-billing-project"}"#)),
-    )
+    let server = sts_granting_once(Mock::given(
+        FormMatcher::new().with("options", r#"{"userProject":"my-billing-project"}"#),
+    ))
     .await;
     let sts = builder(&server, TestSource::new(SUBJECT))
         .audience(WORKFORCE_AUDIENCE)
@@ -131,9 +125,7 @@ async fn workforce_user_project_is_sent_as_options_encoded_once() {
 
 #[tokio::test]
 async fn client_auth_sends_basic_and_suppresses_options() {
-    let server = MockServer::start().await;
-    grant_once(
-        &server,
+    let server = sts_granting_once(
         Mock::given(header_is("authorization", "Basic dXNlcm5hbWU6cGFzc3dvcmQ="))
             .and(FormMatcher::new().without("options").without("client_id")),
     )
@@ -151,11 +143,9 @@ async fn client_auth_sends_basic_and_suppresses_options() {
 
 #[tokio::test]
 async fn empty_client_id_means_no_client_auth() {
-    let server = MockServer::start().await;
-    grant_once(
-        &server,
-        Mock::given(FormMatcher::new().with("options", r#"{"userProject":"p"}"#)),
-    )
+    let server = sts_granting_once(Mock::given(
+        FormMatcher::new().with("options", r#"{"userProject":"p"}"#),
+    ))
     .await;
     let sts = builder(&server, TestSource::new(SUBJECT))
         .audience(WORKFORCE_AUDIENCE)

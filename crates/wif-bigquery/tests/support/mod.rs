@@ -7,20 +7,16 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use wif_bigquery::{BigQuery, BigQueryBuilder};
+use wif_bigquery::{BigQuery, BigQueryBuilder, QueryRequest};
 use wif_core::{MapEnvironment, RetryPolicy, TokenProvider};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-pub use wif_core::testing::CountingProvider;
+pub use wif_core::testing::{CountingProvider, quick_retries, server_with};
 
-/// Retries quickly so suites stay fast (real time: wiremock needs real I/O).
+/// Four quick attempts within 10 s, so suites stay fast (real time: wiremock needs real I/O).
 pub fn fast_retries() -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(4)
-        .with_backoff(Duration::from_millis(1), Duration::from_millis(5))
-        .with_deadline(Duration::from_secs(10))
-        .without_jitter()
+    quick_retries(4).with_deadline(Duration::from_secs(10))
 }
 
 /// A client of project `proj` on `server`'s `/bigquery/v2/`, with [`fast_retries`].
@@ -38,6 +34,17 @@ pub fn builder(server: &MockServer, provider: impl TokenProvider + 'static) -> B
         .retry_policy(fast_retries())
 }
 
+/// Runs `request` on `bq` and collects every row of every page, failing the test if the query
+/// or a row fails.
+pub async fn all_rows(bq: &BigQuery, request: QueryRequest) -> Vec<Value> {
+    bq.query(request)
+        .await
+        .expect("the query runs")
+        .collect_rows()
+        .await
+        .expect("every row arrives and decodes")
+}
+
 pub fn json_body(request: &Request) -> Value {
     serde_json::from_slice(&request.body).expect("the request body is JSON")
 }
@@ -47,28 +54,24 @@ pub fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
 }
 
 /// Every request of `http_method` gets `response`.
-pub async fn answer(server: &MockServer, http_method: &str, response: ResponseTemplate) {
-    Mock::given(method(http_method))
-        .respond_with(response)
-        .mount(server)
-        .await;
+pub fn answers(http_method: &str, response: ResponseTemplate) -> Mock {
+    Mock::given(method(http_method)).respond_with(response)
 }
 
-/// The first `failures` requests of `http_method` get `failure`; every later one `success`.
-pub async fn fail_then(
-    server: &MockServer,
-    http_method: &str,
-    failures: u64,
-    failure: ResponseTemplate,
-    success: ResponseTemplate,
-) {
-    Mock::given(method(http_method))
-        .respond_with(failure)
+/// The first `failures` requests of `http_method` get `failure`, ahead of every other mock;
+/// later ones fall through to them.
+pub fn fails_first(http_method: &str, failures: u64, failure: ResponseTemplate) -> Mock {
+    answers(http_method, failure)
         .up_to_n_times(failures)
         .with_priority(1)
-        .mount(server)
-        .await;
-    answer(server, http_method, success).await;
+}
+
+/// A mock server answering with `mocks`, and a [`client`] of it with a fresh
+/// [`CountingProvider`].
+pub async fn client_serving(mocks: impl IntoIterator<Item = Mock>) -> (MockServer, BigQuery) {
+    let server = server_with(mocks).await;
+    let bq = client(&server, CountingProvider::new());
+    (server, bq)
 }
 
 /// A `status` answer carrying [`rpc_error`]`(status, reason, message)`.

@@ -153,6 +153,20 @@ pub(crate) fn config_failure(err: &Error) -> Vec<Diagnosis> {
     vec![diagnosis]
 }
 
+/// A failed step of Google's part of the chain: refused before its call when the configuration
+/// is wrong ([`config_failure`]), else diagnosed by `call_failure`.
+pub(crate) fn google_failure(
+    err: &Error,
+    known: &Known,
+    call_failure: fn(&Error, &Known) -> Vec<Diagnosis>,
+) -> Vec<Diagnosis> {
+    if err.is_config() {
+        config_failure(err)
+    } else {
+        call_failure(err, known)
+    }
+}
+
 /// The subject token could not be obtained (or, with `--call-aws`, AWS refused it).
 pub(crate) fn source_failure(err: &Error, known: &Known) -> Vec<Diagnosis> {
     chain_failure(err, known, &SOURCE_FAILED)

@@ -73,11 +73,8 @@ impl Walk {
                 Ok(token)
             }
             Err(e) => {
-                let diagnoses = if e.is_config() {
-                    diagnose::config_failure(&e)
-                } else {
-                    diagnose::exchange_failure(&e, &self.known)
-                };
+                let diagnoses =
+                    diagnose::google_failure(&e, &self.known, diagnose::exchange_failure);
                 let skew = self.known.skew(&e);
                 let step = self.step(StepId::Exchange);
                 step.took(elapsed);
@@ -141,11 +138,8 @@ impl Walk {
                 Ok(token)
             }
             Err(e) => {
-                let diagnoses = if e.is_config() {
-                    diagnose::config_failure(&e)
-                } else {
-                    diagnose::impersonation_failure(&e, &self.known)
-                };
+                let diagnoses =
+                    diagnose::google_failure(&e, &self.known, diagnose::impersonation_failure);
                 let step = self.step(StepId::Impersonation);
                 step.took(elapsed);
                 step.fail(&e);

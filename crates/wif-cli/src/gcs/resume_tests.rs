@@ -274,13 +274,9 @@ async fn interrupted_download(
         .set(Endpoint::Storage, wif_emulator::Fault::truncate_next(1));
     relay.reset(u64::MAX);
     let sessions = UploadSessions::in_dir(dir.join("cache"));
-    let err = run_with(
-        storage,
-        &sessions,
-        cp("gs://bkt/big.bin", dest.to_str().expect("utf8")),
-    )
-    .await
-    .expect_err("truncated");
+    let err = run_with(storage, &sessions, cp("gs://bkt/big.bin", &dest))
+        .await
+        .expect_err("truncated");
     assert!(err.is_retryable(), "{err}");
     assert!(
         err.to_string().contains("run it again to continue"),
@@ -328,13 +324,9 @@ async fn an_interrupted_download_continues_from_the_partial_file() {
 
     relay.reset(u64::MAX);
     let sessions = UploadSessions::in_dir(dir.path().join("cache"));
-    run_with(
-        &storage,
-        &sessions,
-        cp("gs://bkt/big.bin", dest.to_str().expect("utf8")),
-    )
-    .await
-    .expect("the rerun finishes the download");
+    run_with(&storage, &sessions, cp("gs://bkt/big.bin", &dest))
+        .await
+        .expect("the rerun finishes the download");
     let rest = SIZE as u64 - kept;
     let received = relay.received();
     assert!(
@@ -371,13 +363,9 @@ async fn a_replaced_object_is_downloaded_afresh() {
         .expect("new generation");
 
     let sessions = UploadSessions::in_dir(dir.path().join("cache"));
-    run_with(
-        &storage,
-        &sessions,
-        cp("gs://bkt/big.bin", dest.to_str().expect("utf8")),
-    )
-    .await
-    .expect("downloaded afresh");
+    run_with(&storage, &sessions, cp("gs://bkt/big.bin", &dest))
+        .await
+        .expect("downloaded afresh");
     assert!(std::fs::read(&dest).expect("read") == replacement);
     assert_eq!(files_in(dir.path()), ["big.bin"]);
 }
@@ -397,13 +385,9 @@ async fn a_corrupted_partial_file_fails_the_crc32c_check() {
     std::fs::write(&partial, bytes).expect("write");
 
     let sessions = UploadSessions::in_dir(dir.path().join("cache"));
-    let err = run_with(
-        &storage,
-        &sessions,
-        cp("gs://bkt/big.bin", dest.to_str().expect("utf8")),
-    )
-    .await
-    .expect_err("checksum");
+    let err = run_with(&storage, &sessions, cp("gs://bkt/big.bin", &dest))
+        .await
+        .expect_err("checksum");
     assert!(err.to_string().contains("CRC32C"), "{err}");
     assert!(!dest.exists());
     assert!(
@@ -428,13 +412,9 @@ async fn a_final_failure_removes_the_partial_files() {
         .expect("deleted");
 
     let sessions = UploadSessions::in_dir(dir.path().join("cache"));
-    let err = run_with(
-        &storage,
-        &sessions,
-        cp("gs://bkt/big.bin", dest.to_str().expect("utf8")),
-    )
-    .await
-    .expect_err("gone");
+    let err = run_with(&storage, &sessions, cp("gs://bkt/big.bin", &dest))
+        .await
+        .expect_err("gone");
     assert_eq!(err.status(), Some(404), "{err}");
     assert!(
         files_in(dir.path()).is_empty(),

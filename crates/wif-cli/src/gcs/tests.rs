@@ -96,10 +96,12 @@ pub(super) async fn run_with(
     Ok(String::from_utf8(out).expect("utf8"))
 }
 
-pub(super) fn cp(from: &str, to: &str) -> GcsCommand {
+/// `wif gcs cp FROM TO`, each side a `gs://` URL, `-` or a local path.
+pub(super) fn cp(from: impl AsRef<Path>, to: impl AsRef<Path>) -> GcsCommand {
+    let text = |side: &Path| side.to_str().expect("a UTF-8 path").to_owned();
     GcsCommand::Cp {
-        from: from.into(),
-        to: to.into(),
+        from: text(from.as_ref()),
+        to: text(to.as_ref()),
     }
 }
 
@@ -132,21 +134,15 @@ async fn cp_ls_rm_round_trip_through_the_emulator() {
         "a,b\n1,2\n"
     );
     let copy = dir.path().join("copy.csv");
-    run_in(
-        &storage,
-        cp("gs://bkt/reports/2026.csv", copy.to_str().expect("utf8")),
-    )
-    .await
-    .expect("download");
+    run_in(&storage, cp("gs://bkt/reports/2026.csv", &copy))
+        .await
+        .expect("download");
     assert_eq!(std::fs::read(&copy).expect("read"), b"a,b\n1,2\n");
     let sub = dir.path().join("sub");
     std::fs::create_dir(&sub).expect("mkdir");
-    run_in(
-        &storage,
-        cp("gs://bkt/reports/2026.csv", sub.to_str().expect("utf8")),
-    )
-    .await
-    .expect("download into dir");
+    run_in(&storage, cp("gs://bkt/reports/2026.csv", &sub))
+        .await
+        .expect("download into dir");
     assert!(sub.join("2026.csv").is_file());
 
     // Listing: the top level, then the "directory" with or without its slash.
@@ -252,22 +248,16 @@ async fn an_overwritten_file_keeps_its_permission_bits() {
     let dir = tempfile::tempdir().expect("dir");
     let local = dir.path().join("fresh.txt");
     std::fs::write(&local, "new content").expect("write");
-    run_in(
-        &storage,
-        cp(local.to_str().expect("utf8"), "gs://bkt/f.txt"),
-    )
-    .await
-    .expect("upload");
+    run_in(&storage, cp(&local, "gs://bkt/f.txt"))
+        .await
+        .expect("upload");
 
     let existing = dir.path().join("existing.txt");
     std::fs::write(&existing, "old").expect("write");
     std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-    run_in(
-        &storage,
-        cp("gs://bkt/f.txt", existing.to_str().expect("utf8")),
-    )
-    .await
-    .expect("download over it");
+    run_in(&storage, cp("gs://bkt/f.txt", &existing))
+        .await
+        .expect("download over it");
     assert_eq!(std::fs::read(&existing).expect("read"), b"new content");
     let mode = std::fs::metadata(&existing)
         .expect("meta")

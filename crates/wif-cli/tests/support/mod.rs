@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use wif::testing::FakeGoogle;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
 
 /// The subject token in the token file: distinctive, so a leak anywhere is easy to spot.
 pub const SUBJECT: &str = "SUBJECT-TOKEN-e2e-7c41f";
@@ -46,6 +48,17 @@ impl World {
     }
 
     /// Writes FakeGoogle's configuration (optionally impersonating) and returns its path.
+    /// Writes `script` as the executable `name` (mode 0755) in the test directory; returns its
+    /// path.
+    #[cfg(unix)]
+    pub fn executable(&self, name: &str, script: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
     pub fn config(&self, impersonate: Option<&str>) -> PathBuf {
         let json = self
             .google
@@ -298,4 +311,30 @@ pub fn tokeninfo(
         assert_eq!(response.status(), 200, "the emulator refused {token}");
         response.json().await.unwrap()
     })
+}
+
+/// Mounts a bucket listing (`bkt`: `a.txt`) and a query answer (one row, `n` = 7, in project
+/// `p`) on the fake Google server.
+pub fn serve_apis(world: &World) {
+    let server = world.google.server();
+    world.runtime.block_on(async {
+        Mock::given(method("GET"))
+            .and(path("/storage/v1/b/bkt/o"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "kind": "storage#objects",
+                "items": [{"name": "a.txt", "bucket": "bkt", "generation": "1", "metageneration": "1", "size": "3"}]
+            })))
+            .mount(server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/bigquery/v2/projects/p/queries"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "jobComplete": true,
+                "schema": {"fields": [{"name": "n", "type": "INT64"}]},
+                "rows": [{"f": [{"v": "7"}]}],
+                "totalRows": "1"
+            })))
+            .mount(server)
+            .await;
+    });
 }

@@ -12,7 +12,7 @@ use wif_storage::{Object, Storage, UploadOptions, UploadSource};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-pub use wif_core::testing::CountingProvider;
+pub use wif_core::testing::{CountingProvider, server_with};
 
 /// Fast retries for tests: 4 attempts, 5–20 ms backoff.
 pub fn fast_retries() -> RetryPolicy {
@@ -33,6 +33,24 @@ pub fn storage(base: &str, provider: Arc<CountingProvider>) -> Storage {
         .expect("storage builds")
 }
 
+/// A server answering with `mocks` (as [`server_with`]) and a client of it with a fresh
+/// [`CountingProvider`].
+pub async fn storage_serving(mocks: impl IntoIterator<Item = Mock>) -> (MockServer, Storage) {
+    let server = server_with(mocks).await;
+    let storage = storage(&server.uri(), CountingProvider::new());
+    (server, storage)
+}
+
+/// Cloud Storage's JSON error answer: `status`, the server's `message`, and one `errors[]`
+/// entry with `reason`.
+pub fn gcs_error(status: u16, message: &str, reason: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(serde_json::json!({"error": {
+        "code": status,
+        "message": message,
+        "errors": [{"reason": reason, "domain": "global"}],
+    }}))
+}
+
 /// Uploads the small in-memory `body` as `bucket/name`.
 pub async fn upload_bytes(
     storage: &Storage,
@@ -48,27 +66,20 @@ pub async fn upload_bytes(
 
 /// Answers the first `times` requests of `http_method` with `response` (a failure, typically);
 /// mocks mounted after it answer the rest.
-pub async fn answer_first(
-    server: &MockServer,
-    http_method: &str,
-    times: u64,
-    response: ResponseTemplate,
-) {
+pub fn answers_first(times: u64, http_method: &str, response: ResponseTemplate) -> Mock {
     Mock::given(method(http_method))
         .respond_with(response)
         .up_to_n_times(times)
-        .mount(server)
-        .await;
+}
+
+/// A 200 answer with the JSON `body`.
+pub fn ok_json(body: serde_json::Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
 }
 
 /// Asserts that `err` is GCS's 412 `conditionNotMet`.
 pub fn assert_condition_not_met(err: &Error) {
-    assert_eq!(err.status(), Some(412), "{err}");
-    assert_eq!(
-        err.server_error().and_then(|e| e.reason.as_deref()),
-        Some("conditionNotMet"),
-        "{err}"
-    );
+    wif_core::testing::assert_refused_with(err, 412, "conditionNotMet");
 }
 
 /// The bytes of the test pattern at `offset` (not periodic at any power of two, so a chunk sent

@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wif_core::{
-    Error, ErrorKind, RetryPolicy, SourceContext, Step, SubjectToken, SubjectTokenSource,
-    async_trait,
+    Error, ErrorKind, SourceContext, Step, SubjectToken, SubjectTokenSource, async_trait,
 };
 use wif_sts::{StsExchange, StsExchangeBuilder};
+
+pub use wif_core::testing::quick_retries;
 use wiremock::matchers::method;
 use wiremock::{Match, Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 
@@ -159,14 +160,6 @@ pub async fn requests(server: &MockServer) -> Vec<Request> {
         .expect("request recording is on")
 }
 
-/// Fast retries so retry tests don't wait.
-pub fn fast_retries(attempts: u32) -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(attempts)
-        .with_backoff(Duration::from_millis(1), Duration::from_millis(5))
-        .without_jitter()
-}
-
 pub fn token_url(server: &MockServer) -> String {
     format!("{}/v1/token", server.uri())
 }
@@ -178,7 +171,7 @@ pub fn builder(server: &MockServer, source: Arc<TestSource>) -> StsExchangeBuild
         .audience(WORKLOAD_AUDIENCE)
         .subject_token_type(AWS_TYPE)
         .token_url(token_url(server))
-        .retry_policy(fast_retries(3))
+        .retry_policy(quick_retries(3))
         .timeout(Duration::from_secs(5))
 }
 
@@ -187,6 +180,16 @@ pub fn exchange(server: &MockServer) -> StsExchange {
     builder(server, TestSource::new(SUBJECT))
         .build()
         .expect("valid config")
+}
+
+/// One exchange ([`exchange`]) against a mock STS answering every POST with `response`: the
+/// server and the error the exchange ends with.
+pub async fn refused_exchange(response: ResponseTemplate) -> (MockServer, wif_core::Error) {
+    let server = sts_answering(response).await;
+    let err = wif_core::TokenProvider::token(&exchange(&server))
+        .await
+        .expect_err("STS refuses");
+    (server, err)
 }
 
 /// A mock STS answering every POST with `response`.
@@ -211,12 +214,14 @@ pub async fn sts_failing_first(failures: u64, failure: ResponseTemplate) -> Mock
     server
 }
 
-/// Mounts `mock` to answer a one-hour token, and expects exactly one such request.
-pub async fn grant_once(server: &MockServer, mock: MockBuilder) {
+/// A mock STS where `mock` answers a one-hour token, expecting exactly one such request.
+pub async fn sts_granting_once(mock: MockBuilder) -> MockServer {
+    let server = MockServer::start().await;
     mock.respond_with(success_body(serde_json::json!(3600)))
         .expect(1)
-        .mount(server)
+        .mount(&server)
         .await;
+    server
 }
 
 /// An STS (OAuth 2.0) error answer: `{"error": code, "error_description": description}`.
