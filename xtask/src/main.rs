@@ -1,13 +1,16 @@
 //! Project automation. `cargo xtask ci` is what `.ci/run` and the README call.
 //!
 //! * `ci` — set-up (the tools the steps run, installed where xtask can: `preflight.rs`), the
-//!   MSRV's bookkeeping (`msrv.rs`), format check, clippy with warnings denied, every test (and
+//!   MSRV's bookkeeping (`msrv.rs`), format check, one `reqwest` in the build of wif, its
+//!   bridges and the CLI (`one_http_stack.rs`), clippy with warnings denied, every test (and
 //!   the opt-in `aws-config` feature's, and the TLS tests on the opt-in `aws-lc-rs`),
 //!   `fresh-deps`, every fuzz target for 5 s, the reference-client proof, docs as docs.rs builds
 //!   them with warnings and broken links denied, `cargo package` of every publishable crate
 //!   (`release.rs`), and the MSRV build.
 //! * `fresh-deps` — every library and binary checked with warnings denied after `cargo update`
 //!   in a scratch copy, as a downstream build resolves them (see `fresh_deps.rs`); part of `ci`.
+//! * `one-reqwest [PACKAGE…]` — the one-reqwest check of `ci`, alone or over other packages
+//!   (see `one_http_stack.rs`).
 //! * `test` — just the tests.
 //! * `fuzz [--seconds N] [TARGET…]` — every coverage-guided fuzz target of `fuzz/` for N seconds
 //!   (default 10; `ci` runs them for 5), failing on any crash (see `fuzz.rs`).
@@ -25,6 +28,7 @@ mod citations;
 mod fresh_deps;
 mod fuzz;
 mod msrv;
+mod one_http_stack;
 mod preflight;
 mod reference;
 mod release;
@@ -91,6 +95,9 @@ fn ci_steps(steps: &mut Steps) -> Result<(), String> {
         Ok(())
     })?;
     steps.run("fmt", || cargo(&["fmt", "--all", "--", "--check"], &[]))?;
+    // wif, its bridges and the CLI resolve one reqwest, the GCP clients' (a second compiles and
+    // passes every test; only the resolved graph shows it). `cargo tree`, no build: a second.
+    steps.run("one reqwest", one_http_stack::run)?;
     steps.run("clippy", || {
         clippy(&["--workspace", "--all-targets", "--features", WITH_EMULATOR])
     })?;
@@ -101,17 +108,18 @@ fn ci_steps(steps: &mut Steps) -> Result<(), String> {
         clippy(&["-p", "wif-cli", "--all-targets"])?;
         cargo(&["test", "-p", "wif-cli", "--locked"], CI_ENV)
     })?;
-    // The opt-in aws-config integration (ECS, EKS, SSO providers) is off in the default build;
-    // lint and test it explicitly so it can't rot.
-    steps.run("aws-config feature", || {
-        clippy(&["-p", "wif", "--features", "aws-config"])?;
+    // Every kind of AWS profile (assume-role chains, SSO: aws-config's profile provider) is
+    // opt-in, off in the default build and in the workspace run above; lint and test it
+    // explicitly so it can't rot.
+    steps.run("profile-chains feature", || {
+        clippy(&["-p", "wif", "--features", "aws-profile-chains"])?;
         cargo(
             &[
                 "test",
                 "-p",
                 "wif-source-aws",
                 "--features",
-                "aws-config",
+                "profile-chains",
                 "--locked",
             ],
             CI_ENV,
@@ -243,11 +251,12 @@ fn main() -> ExitCode {
         "test" => test(),
         "reference" => reference::run(),
         "fresh-deps" => fresh_deps::run(),
+        "one-reqwest" => one_http_stack::cli(&std::env::args().skip(2).collect::<Vec<_>>()),
         "bench" => bench::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "fuzz" => fuzz::cli(&std::env::args().skip(2).collect::<Vec<_>>()),
         "package" => release::run(),
         _ => Err(format!(
-            "unknown task `{task}`; tasks: ci (fmt, clippy, tests, fresh-deps, fuzz, reference, docs, package, MSRV), test, fresh-deps (check after cargo update, in a copy), package (cargo package of every publishable crate), fuzz [--seconds N] [TARGET…], reference (Python google-auth against the emulator), bench [--runs N] (docs/benchmarks.md)"
+            "unknown task `{task}`; tasks: ci (fmt, one reqwest, clippy, tests, fresh-deps, fuzz, reference, docs, package, MSRV), test, fresh-deps (check after cargo update, in a copy), one-reqwest [PACKAGE…] (one reqwest in their build), package (cargo package of every publishable crate), fuzz [--seconds N] [TARGET…], reference (Python google-auth against the emulator), bench [--runs N] (docs/benchmarks.md)"
         )),
     };
     match result {

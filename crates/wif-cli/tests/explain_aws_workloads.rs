@@ -121,24 +121,40 @@ fn a_container_endpoint_that_does_not_answer_is_named() {
         .local_addr()
         .unwrap()
         .port();
-    let run = world.explain(
-        &world.path("aws-lambda.json"),
-        &[],
-        &env(&[
+    let full_uri = format!("http://127.0.0.1:{port}/v1/credentials");
+    let pod_token = world.path("eks-pod-identity-token").display().to_string();
+    // (the workload, its extra variables, what explain must say)
+    let cases: [(&str, &[(&str, &str)], &[&str]); 2] = [
+        (
+            "an ECS task's endpoint",
+            &[],
+            &["[container_credentials_unreachable]"],
+        ),
+        (
+            "EKS Pod Identity without its agent",
+            &[("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &pod_token)],
+            &[
+                "[pod_identity_agent_unreachable]",
+                "the EKS Pod Identity agent is not running",
+                "eks-pod-identity-agent",
+            ],
+        ),
+    ];
+    for (workload, extra, says) in cases {
+        let mut vars = env(&[
             ("AWS_REGION", "us-east-1"),
-            (
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                &format!("http://127.0.0.1:{port}/v1/credentials"),
-            ),
-        ]),
-    );
-    assert_ne!(run.code, Some(0));
-    assert_contains(&run, &["[container_credentials_unreachable]"]);
-    assert_eq!(
-        world.emulator.requests(Endpoint::Imds),
-        0,
-        "no fallback to metadata"
-    );
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &full_uri),
+        ]);
+        vars.extend(env(extra));
+        let run = world.explain(&world.path("aws-lambda.json"), &[], &vars);
+        assert_ne!(run.code, Some(0), "{workload}");
+        assert_contains(&run, says);
+        assert_eq!(
+            world.emulator.requests(Endpoint::Imds),
+            0,
+            "{workload}: no fallback to metadata"
+        );
+    }
 }
 
 #[test]

@@ -6,9 +6,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use secrecy::ExposeSecret;
 use serde_json::json;
+use wif_core::testing::{Scripted, header_text};
 use wif_core::{AccessToken, ErrorKind, RetryPolicy};
-use wiremock::matchers::{body_json, header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 use super::*;
 
@@ -39,21 +39,28 @@ fn sign_path() -> String {
     format!("/v1/projects/-/serviceAccounts/{SA}:signBlob")
 }
 
+/// signBlob's answer: key `k1` and [`SIGNATURE`].
+fn signed_blob() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"keyId": "k1", "signedBlob": b64(SIGNATURE)}))
+}
+
+/// Starts a server answering every POST with `response`.
+async fn server_answering(response: impl Respond + 'static) -> MockServer {
+    wif_core::testing::server_answering("POST", response).await
+}
+
+/// The requests `server` received, after checking each went to the signBlob path.
+async fn sign_calls(server: &MockServer) -> Vec<Request> {
+    let requests = server.received_requests().await.expect("recording on");
+    for request in &requests {
+        assert_eq!(request.url.path(), sign_path(), "the signBlob URL");
+    }
+    requests
+}
+
 #[tokio::test]
 async fn signs_with_the_exact_request_and_decodes_the_signature() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(sign_path()))
-        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
-        .and(header("content-type", "application/json"))
-        .and(body_json(json!({"payload": b64(b"string to sign")})))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"keyId": "k1", "signedBlob": b64(SIGNATURE)})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = server_answering(signed_blob()).await;
     let signed = signer(&server)
         .sign(&AccessToken::new(TOKEN), b"string to sign")
         .await
@@ -63,47 +70,49 @@ async fn signs_with_the_exact_request_and_decodes_the_signature() {
     let debug = format!("{signed:?}");
     assert!(!debug.contains("signature-bytes"), "{debug}");
     assert!(debug.contains("signature_len"), "{debug}");
+
+    let calls = sign_calls(&server).await;
+    assert_eq!(calls.len(), 1, "one call");
+    let call = &calls[0];
+    assert_eq!(call.method.as_str(), "POST");
+    assert_eq!(
+        header_text(call, "authorization"),
+        Some(format!("Bearer {TOKEN}"))
+    );
+    assert_eq!(
+        header_text(call, "content-type").as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&call.body).expect("a JSON body"),
+        json!({"payload": b64(b"string to sign")})
+    );
 }
 
 #[tokio::test]
 async fn retries_a_503_then_succeeds() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(sign_path()))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(sign_path()))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"keyId": "k1", "signedBlob": b64(SIGNATURE)})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server =
+        server_answering(Scripted::new(signed_blob()).first(1, ResponseTemplate::new(503))).await;
     let signed = signer(&server)
         .sign(&AccessToken::new(TOKEN), b"x")
         .await
         .expect("the second attempt succeeds");
     assert_eq!(signed.signature().expose_secret().as_slice(), SIGNATURE);
+    assert_eq!(
+        sign_calls(&server).await.len(),
+        2,
+        "the 503, then the answer"
+    );
 }
 
 #[tokio::test]
 async fn a_403_names_the_missing_role_is_final_and_never_echoes_the_token() {
-    let server = MockServer::start().await;
     // A server (or proxy) that quotes the request's header back in its error.
     let echo = format!("Permission 'iam.serviceAccounts.signBlob' denied; got Bearer {TOKEN}");
-    Mock::given(method("POST"))
-        .and(path(sign_path()))
-        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
-            "error": {"code": 403, "message": echo, "status": "PERMISSION_DENIED"}
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = server_answering(ResponseTemplate::new(403).set_body_json(json!({
+        "error": {"code": 403, "message": echo, "status": "PERMISSION_DENIED"}
+    })))
+    .await;
     let err = signer(&server)
         .sign(&AccessToken::new(TOKEN), b"x")
         .await
@@ -117,35 +126,28 @@ async fn a_403_names_the_missing_role_is_final_and_never_echoes_the_token() {
     );
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains(TOKEN), "{shown}");
+    assert_eq!(sign_calls(&server).await.len(), 1, "not retried");
 }
 
 #[tokio::test]
 async fn a_malformed_answer_is_an_error_that_quotes_nothing() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(sign_path()))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"keyId": "k1", "signedBlob": "not base64 s3cr3t!!"})),
-        )
-        .mount(&server)
-        .await;
+    let server = server_answering(
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"keyId": "k1", "signedBlob": "not base64 s3cr3t!!"})),
+    )
+    .await;
     let err = signer(&server)
         .sign(&AccessToken::new(TOKEN), b"x")
         .await
         .expect_err("not base64");
     assert_eq!(err.kind(), ErrorKind::InvalidResponse);
     assert!(!format!("{err} {err:?}").contains("s3cr3t"));
+    assert_eq!(sign_calls(&server).await.len(), 1);
 }
 
 #[tokio::test]
 async fn bad_input_is_refused_before_any_call() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&server)
-        .await;
+    let server = server_answering(ResponseTemplate::new(500)).await;
     let signer = signer(&server);
     let token = AccessToken::new(TOKEN);
     assert!(signer.sign(&token, b"").await.is_err());
@@ -155,6 +157,7 @@ async fn bad_input_is_refused_before_any_call() {
             .await
             .is_err()
     );
+    assert!(sign_calls(&server).await.is_empty(), "no call was made");
     // Plain http to anything but loopback would send the token in clear.
     let remote =
         format!("http://iam.example.com/v1/projects/-/serviceAccounts/{SA}:generateAccessToken");

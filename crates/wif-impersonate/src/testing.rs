@@ -88,11 +88,16 @@ pub fn impersonation_url(server: &MockServer, email: &str) -> String {
     )
 }
 
-/// Mounts `responder` on `server` for `POST …/serviceAccounts/{email}:generateAccessToken`.
-pub async fn mount(server: &MockServer, responder: impl Respond + 'static) {
+/// `POST …/serviceAccounts/{email}:generateAccessToken` answered by `responder`, not yet mounted.
+fn generate_access_token(responder: impl Respond + 'static) -> Mock {
     Mock::given(method("POST"))
         .and(path_regex(GENERATE_ACCESS_TOKEN_PATH))
         .respond_with(responder)
+}
+
+/// Mounts `responder` on `server` for `POST …/serviceAccounts/{email}:generateAccessToken`.
+pub async fn mount(server: &MockServer, responder: impl Respond + 'static) {
+    generate_access_token(responder)
         .named("iam credentials")
         .mount(server)
         .await;
@@ -101,9 +106,7 @@ pub async fn mount(server: &MockServer, responder: impl Respond + 'static) {
 /// Mounts `responder` on `server` for the next `n` calls only, ahead of what is mounted
 /// already.
 pub async fn mount_next(server: &MockServer, n: u64, responder: impl Respond + 'static) {
-    Mock::given(method("POST"))
-        .and(path_regex(GENERATE_ACCESS_TOKEN_PATH))
-        .respond_with(responder)
+    generate_access_token(responder)
         .up_to_n_times(n)
         .with_priority(1)
         .named("iam credentials (injected)")

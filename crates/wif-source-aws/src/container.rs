@@ -29,7 +29,7 @@ use crate::chain::{
     CONTAINER_AUTHORIZATION_TOKEN, CONTAINER_AUTHORIZATION_TOKEN_FILE, ContainerAuthorization,
     ContainerSettings,
 };
-use crate::credentials::{AwsCredentials, Expiring};
+use crate::credentials::{AwsCredentials, Expiring, unreadable_answer, unusable_file};
 
 /// Timeout of each call (the SDKs read for 5 s).
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -82,12 +82,7 @@ pub(crate) async fn credentials(
                     if !response.is_success() {
                         return Err(refused(what, &response));
                     }
-                    read_answer(&response.body).map_err(|problem| {
-                        Error::invalid_response(
-                            Step::Source,
-                            format!("{what}: the answer {problem}"),
-                        )
-                    })
+                    read_answer(&response.body).map_err(|problem| unreadable_answer(what, &problem))
                 };
                 answer.await.map_err(|e| e.redact(redactor))
             }
@@ -109,12 +104,11 @@ async fn authorization(
     env: &dyn Environment,
 ) -> Result<Option<SecretString>, Error> {
     let unreadable = |problem: String| {
-        Error::new(
-            Step::Source,
-            ErrorKind::InvalidConfig,
-            format!("{CONTAINER_AUTHORIZATION_TOKEN_FILE}: {problem}"),
+        unusable_file(
+            CONTAINER_AUTHORIZATION_TOKEN_FILE,
+            &causes::CONTAINER_CREDENTIALS_REFUSED,
+            problem,
         )
-        .with_known_cause(&causes::CONTAINER_CREDENTIALS_REFUSED)
     };
     match &settings.authorization {
         ContainerAuthorization::None => Ok(None),

@@ -88,6 +88,31 @@ impl AwsCredentials {
     }
 }
 
+/// The error of a local file named by the variable `variable` that cannot be used (missing,
+/// empty, not a regular file, too large): a configuration error before any network call, naming
+/// the variable, with `cause`.
+pub(crate) fn unusable_file(
+    variable: &str,
+    cause: &'static wif_core::Cause,
+    problem: String,
+) -> wif_core::Error {
+    wif_core::Error::new(
+        wif_core::Step::Source,
+        wif_core::ErrorKind::InvalidConfig,
+        format!("{variable}: {problem}"),
+    )
+    .with_known_cause(cause)
+}
+
+/// The error of an answer that came back but cannot be read: `what` names the call (never the
+/// answer itself, which holds secrets), `problem` what is wrong with it.
+pub(crate) fn unreadable_answer(what: &str, problem: &str) -> wif_core::Error {
+    wif_core::Error::invalid_response(
+        wif_core::Step::Source,
+        format!("{what}: the answer {problem}"),
+    )
+}
+
 /// Credentials from a provider of the chain, with when they stop working: what the resolver
 /// caches until shortly before then.
 #[derive(Clone, Debug)]

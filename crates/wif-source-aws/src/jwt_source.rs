@@ -26,6 +26,7 @@ use wif_core::{
 };
 
 use crate::aws_sts::{header_value, response_error};
+use crate::credentials::unreadable_answer;
 use crate::jwt_request::{
     ACTION, DEFAULT_DURATION, FORM_CONTENT_TYPE, SIGNING_ALGORITHM, TokenRequest, read_answer,
 };
@@ -188,9 +189,7 @@ impl JwtInner {
             if !response.is_success() {
                 return Err(response_error(ACTION, &response).context(what));
             }
-            read_answer(&response.body).map_err(|problem| {
-                Error::invalid_response(Step::Source, format!("{what}: the answer {problem}"))
-            })
+            read_answer(&response.body).map_err(|problem| unreadable_answer(what, &problem))
         };
         answer.await.map_err(|e| e.redact(&redactor))
     }

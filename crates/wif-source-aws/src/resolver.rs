@@ -422,6 +422,20 @@ macro_rules! resolver_setters {
             self
         }
 
+        /// Uses the config's credentials provider and, when it has one, its region (as an
+        /// explicit region). The provider is called once per refresh.
+        #[cfg(feature = "aws-config")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
+        pub fn sdk_config(mut self, config: &aws_config::SdkConfig) -> Self {
+            if let Some(provider) = config.credentials_provider() {
+                self = self.credentials_provider(provider);
+            }
+            if let Some(region) = config.region() {
+                self = self.region(region.as_ref());
+            }
+            self
+        }
+
         /// The environment variables to read (default: the process environment).
         pub fn environment(
             mut self,

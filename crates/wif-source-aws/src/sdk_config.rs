@@ -4,29 +4,16 @@
 //!
 //! The HTTP client aws-config needs is built on rustls with `ring`, never `aws-lc-sys`, to keep
 //! the C build out of the dependency tree (aws-config panics at load without one).
+//!
+//! The builders' `sdk_config` setter is one of their shared resolver settings (`resolver_setters!`).
 
-use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader};
 use wif_core::Error;
 
 use crate::aws_http::https_client;
 
 use crate::jwt_source::{AwsJwtSource, AwsJwtSourceBuilder};
 use crate::source::{AwsSource, AwsSourceBuilder};
-
-#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
-impl AwsSourceBuilder {
-    /// Uses the config's credentials provider and, when it has one, its region (as an explicit
-    /// region). The provider is called once per refresh.
-    pub fn sdk_config(mut self, config: &SdkConfig) -> Self {
-        if let Some(provider) = config.credentials_provider() {
-            self = self.credentials_provider(provider);
-        }
-        if let Some(region) = config.region() {
-            self = self.region(region.as_ref());
-        }
-        self
-    }
-}
 
 #[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
 impl AwsSource {
@@ -40,20 +27,6 @@ impl AwsSource {
     /// An `AwsSource` using aws-config's default credential and region chains.
     pub async fn from_default_chain() -> Result<AwsSource, Error> {
         AwsSource::default_chain_builder().await.build()
-    }
-}
-
-#[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
-impl AwsJwtSourceBuilder {
-    /// Uses the config's credentials provider and region: see [`AwsSourceBuilder::sdk_config`].
-    pub fn sdk_config(mut self, config: &SdkConfig) -> Self {
-        if let Some(provider) = config.credentials_provider() {
-            self = self.credentials_provider(provider);
-        }
-        if let Some(region) = config.region() {
-            self = self.region(region.as_ref());
-        }
-        self
     }
 }
 

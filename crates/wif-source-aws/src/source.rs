@@ -6,7 +6,6 @@
 //! provider, the injected environment, clock and HTTP client). All validation happens in
 //! [`AwsSourceBuilder::build`], before any network call, with errors naming the field.
 
-use std::fmt;
 use std::sync::Arc;
 
 use wif_core::{Error, SourceContext, SubjectToken, SubjectTokenSource, async_trait};
@@ -21,10 +20,10 @@ use crate::signing::{SignedRequest, TargetResource, sign_get_caller_identity};
 /// `GetCallerIdentity` with the workload's AWS credentials.
 ///
 /// Cheap to clone (clones share the cached region). Build it with [`AwsSource::builder`].
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct AwsSource {
     resolver: AwsResolver,
-    verification_url: Arc<str>,
+    regional_cred_verification_url: Arc<str>,
     target_resource: TargetResource,
 }
 
@@ -39,14 +38,14 @@ impl AwsSource {
     pub(crate) fn with_resolver(resolver: AwsResolver) -> AwsSource {
         AwsSource {
             resolver,
-            verification_url: DEFAULT_REGIONAL_CRED_VERIFICATION_URL.into(),
+            regional_cred_verification_url: DEFAULT_REGIONAL_CRED_VERIFICATION_URL.into(),
             target_resource: TargetResource::Signed,
         }
     }
 
     /// The `regional_cred_verification_url` template (`{region}` not yet substituted).
     pub fn regional_cred_verification_url(&self) -> &str {
-        &self.verification_url
+        &self.regional_cred_verification_url
     }
 
     /// Whether `x-goog-cloud-target-resource` is signed.
@@ -73,7 +72,7 @@ impl AwsSource {
         sign_get_caller_identity(
             &resolved.credentials,
             &resolved.region,
-            &self.verification_url,
+            &self.regional_cred_verification_url,
             audience,
             self.resolver.clock().now(),
             self.target_resource,
@@ -126,17 +125,8 @@ impl SubjectTokenSource for AwsSource {
     }
 }
 
-impl fmt::Debug for AwsSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AwsSource")
-            .field("resolver", &self.resolver)
-            .field("regional_cred_verification_url", &self.verification_url)
-            .field("target_resource", &self.target_resource)
-            .finish()
-    }
-}
-
 /// Builds an [`AwsSource`]. Every setting is optional.
+#[derive(Debug)]
 pub struct AwsSourceBuilder {
     resolver: ResolverBuilder,
     subject_token_type: Option<String>,
@@ -191,21 +181,12 @@ impl AwsSourceBuilder {
                 format!("is {t:?}, but an AWS credential_source needs {AWS_SUBJECT_TOKEN_TYPE:?}"),
             ));
         }
-        let verification_url = self.resolver.source.verification_url_template().into();
+        let regional_cred_verification_url =
+            self.resolver.source.verification_url_template().into();
         Ok(AwsSource {
             resolver: self.resolver.build()?,
-            verification_url,
+            regional_cred_verification_url,
             target_resource: self.target_resource,
         })
-    }
-}
-
-impl fmt::Debug for AwsSourceBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AwsSourceBuilder")
-            .field("resolver", &self.resolver)
-            .field("subject_token_type", &self.subject_token_type)
-            .field("target_resource", &self.target_resource)
-            .finish()
     }
 }

@@ -94,10 +94,14 @@ impl FakeImds {
     }
 }
 
+/// Everything under `/latest/` answered by `responder`, not yet mounted.
+fn metadata(responder: impl Respond + 'static) -> Mock {
+    Mock::given(path_regex("^/latest/")).respond_with(responder)
+}
+
 /// Mounts `responder` on `server` for everything under `/latest/`.
 pub async fn mount_imds(server: &MockServer, responder: impl Respond + 'static) {
-    Mock::given(path_regex("^/latest/"))
-        .respond_with(responder)
+    metadata(responder)
         .named("instance metadata")
         .mount(server)
         .await;
@@ -105,8 +109,7 @@ pub async fn mount_imds(server: &MockServer, responder: impl Respond + 'static) 
 
 /// Mounts `responder` for the next `n` metadata calls only, ahead of what is mounted already.
 pub async fn mount_imds_next(server: &MockServer, n: u64, responder: impl Respond + 'static) {
-    Mock::given(path_regex("^/latest/"))
-        .respond_with(responder)
+    metadata(responder)
         .up_to_n_times(n)
         .with_priority(1)
         .named("instance metadata (injected)")
@@ -129,6 +132,13 @@ pub async fn imds_requests(server: &MockServer) -> Vec<ImdsRequest> {
 /// The path [`FakeContainerCredentials`] serves on: an ECS-style relative URI.
 pub const CONTAINER_CREDENTIALS_PATH: &str = "/v2/credentials/wif-test-task";
 
+/// `GET /v2/credentials/wif-test-task` answered by `responder`, not yet mounted.
+fn container_credentials(responder: impl Respond + 'static) -> Mock {
+    Mock::given(method("GET"))
+        .and(path(CONTAINER_CREDENTIALS_PATH))
+        .respond_with(responder)
+}
+
 /// The container credentials endpoint on 127.0.0.1 (`GET /v2/credentials/wif-test-task`),
 /// answered by a [`ContainerCredentialsResponder`]. Dropping it stops the server.
 #[derive(Debug)]
@@ -145,9 +155,7 @@ impl FakeContainerCredentials {
     /// Starts the fake answering with `responder`.
     pub async fn start_with(responder: ContainerCredentialsResponder) -> Self {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path(CONTAINER_CREDENTIALS_PATH))
-            .respond_with(responder)
+        container_credentials(responder)
             .named("container credentials")
             .mount(&server)
             .await;
@@ -184,9 +192,7 @@ impl FakeContainerCredentials {
 
     /// The next `n` requests get `error`; later ones the fake's responder again.
     pub async fn fail_next(&self, n: u64, error: ContainerCredentialsError) {
-        Mock::given(method("GET"))
-            .and(path(CONTAINER_CREDENTIALS_PATH))
-            .respond_with(error)
+        container_credentials(error)
             .up_to_n_times(n)
             .with_priority(1)
             .named("container credentials (injected)")

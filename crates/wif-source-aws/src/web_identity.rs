@@ -27,7 +27,7 @@ use wif_core::{Environment, Error, ErrorKind, Redactor, RetryPolicy, Step};
 use crate::aws_sts::{check_transport, response_error, xml_unique};
 use crate::causes;
 use crate::chain::{WEB_IDENTITY_TOKEN_FILE, WebIdentitySettings};
-use crate::credentials::{AwsCredentials, Expiring};
+use crate::credentials::{AwsCredentials, Expiring, unreadable_answer, unusable_file};
 
 const ACTION: &str = "AssumeRoleWithWebIdentity";
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
@@ -134,12 +134,7 @@ pub(crate) async fn assume_role(
                     if !response.is_success() {
                         return Err(response_error(ACTION, &response).context(what));
                     }
-                    read_answer(&response.body).map_err(|problem| {
-                        Error::invalid_response(
-                            Step::Source,
-                            format!("{what}: the answer {problem}"),
-                        )
-                    })
+                    read_answer(&response.body).map_err(|problem| unreadable_answer(what, &problem))
                 };
                 answer.await.map_err(|e| e.redact(redactor))
             }
@@ -158,12 +153,11 @@ pub(crate) async fn assume_role(
 /// any network call, naming the variable and the file.
 async fn read_token(settings: &WebIdentitySettings) -> Result<SecretString, Error> {
     let unreadable = |problem: String| {
-        Error::new(
-            Step::Source,
-            ErrorKind::InvalidConfig,
-            format!("{WEB_IDENTITY_TOKEN_FILE}: {problem}"),
+        unusable_file(
+            WEB_IDENTITY_TOKEN_FILE,
+            &causes::WEB_IDENTITY_TOKEN_UNREADABLE,
+            problem,
         )
-        .with_known_cause(&causes::WEB_IDENTITY_TOKEN_UNREADABLE)
     };
     let bytes = local_file::read_bounded_async(
         settings.token_file.clone(),

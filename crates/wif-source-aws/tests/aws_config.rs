@@ -7,7 +7,6 @@ mod support;
 
 use std::sync::Arc;
 
-use aws_config::Region;
 use secrecy::ExposeSecret;
 use wif_core::{MapEnvironment, SourceContext, SubjectTokenSource};
 use wif_source_aws::{AWS_SUBJECT_TOKEN_TYPE, AwsSource, CredentialsFrom, RegionFrom};
@@ -16,20 +15,10 @@ use wiremock::MockServer;
 #[tokio::test]
 async fn sdk_config_region_and_static_provider_sign_without_metadata() {
     let server = MockServer::start().await;
-    let creds = aws_credential_types::Credentials::new(
-        "ASIASDKCONFIG",
-        "sdk-secret",
-        Some("sdk-session".into()),
-        None,
-        "static",
-    );
     // Region and credentials are explicit, so loading consults no chain and no network; this
     // also proves the loader has an HTTP client (aws-config panics at load without one).
-    let config = wif_source_aws::config_loader()
-        .region(Region::new("eu-north-1"))
-        .credentials_provider(creds)
-        .load()
-        .await;
+    let config =
+        support::sdk_config("eu-north-1", ["ASIASDKCONFIG", "sdk-secret", "sdk-session"]).await;
     let source = AwsSource::builder()
         .sdk_config(&config)
         .environment(Arc::new(MapEnvironment::new()))
@@ -63,12 +52,5 @@ async fn sdk_config_region_and_static_provider_sign_without_metadata() {
             .starts_with("https://sts.eu-north-1.amazonaws.com?")
     );
     support::verify(&decoded, "sdk-secret").expect("verifies");
-    assert!(
-        server
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .is_empty(),
-        "no metadata requests"
-    );
+    support::imds::assert_untouched(&server, "no metadata requests").await;
 }

@@ -6,12 +6,12 @@
 
 use std::time::SystemTime;
 
+use wif_core::testing::{header_text, server_answering};
 use wif_source_aws::{
     AwsCredentials, DEFAULT_REGIONAL_CRED_VERIFICATION_URL, SIGNED_HOST_HEADER, TargetResource,
     get_caller_identity, sign_get_caller_identity,
 };
-use wiremock::matchers::{body_string, header, header_exists, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 const SECRET: &str = "caller-identity-SECRET-key";
 const SESSION: &str = "caller-identity-SESSION-token";
@@ -33,59 +33,66 @@ fn signed() -> wif_source_aws::SignedRequest {
 
 #[tokio::test]
 async fn sends_the_signed_request_and_reads_the_arn() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/aws/sts"))
-        .and(query_param("Action", "GetCallerIdentity"))
-        .and(query_param("Version", "2011-06-15"))
-        .and(header(SIGNED_HOST_HEADER, "sts.eu-west-1.amazonaws.com"))
-        .and(header("x-amz-security-token", SESSION))
-        .and(header("x-goog-cloud-target-resource", AUDIENCE))
-        .and(header_exists("x-amz-date"))
-        .and(header_exists("authorization"))
-        .and(body_string(""))
-        .respond_with(ResponseTemplate::new(200).set_body_string(
+    let server = server_answering(
+        "POST",
+        ResponseTemplate::new(200).set_body_string(
             "<GetCallerIdentityResponse><GetCallerIdentityResult>\
              <Arn>arn:aws:sts::210987654321:assumed-role/app/fn</Arn>\
              <UserId>AROAX:fn</UserId><Account>210987654321</Account>\
              </GetCallerIdentityResult></GetCallerIdentityResponse>",
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let signed = signed();
+        ),
+    )
+    .await;
     let who = get_caller_identity(
         &wif_core::http::default_client().unwrap(),
-        &signed,
+        &signed(),
         Some(&format!("{}/aws/sts", server.uri())),
     )
     .await
     .expect("AWS answers");
     assert_eq!(who.arn, "arn:aws:sts::210987654321:assumed-role/app/fn");
     assert_eq!(who.account, "210987654321");
-    let sent = &server.received_requests().await.unwrap()[0];
-    let auth = sent.headers.get("authorization").unwrap().to_str().unwrap();
+
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1, "one call");
+    let sent = &requests[0];
+    assert_eq!(sent.url.path(), "/aws/sts");
+    let query: Vec<(String, String)> = sent.url.query_pairs().into_owned().collect();
+    for pair in [("Action", "GetCallerIdentity"), ("Version", "2011-06-15")] {
+        assert!(
+            query.contains(&(pair.0.to_owned(), pair.1.to_owned())),
+            "{pair:?} in {query:?}"
+        );
+    }
+    for (name, value) in [
+        (SIGNED_HOST_HEADER, "sts.eu-west-1.amazonaws.com"),
+        ("x-amz-security-token", SESSION),
+        ("x-goog-cloud-target-resource", AUDIENCE),
+    ] {
+        assert_eq!(header_text(sent, name).as_deref(), Some(value), "{name}");
+    }
+    assert!(header_text(sent, "x-amz-date").is_some(), "x-amz-date sent");
+    let auth = header_text(sent, "authorization").expect("Authorization sent");
     assert!(
         auth.starts_with("AWS4-HMAC-SHA256 Credential=ASIACALLER/"),
         "{auth}"
     );
+    assert!(sent.body.is_empty(), "GetCallerIdentity has no body");
 }
 
 #[tokio::test]
 async fn aws_errors_name_the_cause_without_secrets() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(403)
-                .insert_header("date", "Sun, 06 Nov 1994 08:49:37 GMT")
-                .set_body_string(
-                    "<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code>\
-                     <Message>Signature expired: 20260101T000000Z is now earlier than 20260101T001500Z</Message>\
-                     </Error></ErrorResponse>",
-                ),
-        )
-        .mount(&server)
-        .await;
+    let server = server_answering(
+        "POST",
+        ResponseTemplate::new(403)
+            .insert_header("date", "Sun, 06 Nov 1994 08:49:37 GMT")
+            .set_body_string(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code>\
+                 <Message>Signature expired: 20260101T000000Z is now earlier than 20260101T001500Z</Message>\
+                 </Error></ErrorResponse>",
+            ),
+    )
+    .await;
     let err = get_caller_identity(
         &wif_core::http::default_client().unwrap(),
         &signed(),

@@ -11,14 +11,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use secrecy::ExposeSecret;
-use wif_core::{Clock, ErrorKind, MapEnvironment, SourceContext, SubjectTokenSource};
+use wif_core::testing::Scripted;
+use wif_core::{Clock, ErrorKind, MapEnvironment, SubjectTokenSource};
 use wif_source_aws::{
-    AWS_SUBJECT_TOKEN_TYPE, AwsJwtSource, AwsSource, AwsSourceBuilder, CredentialsFrom,
-    REFRESH_MARGIN, causes,
+    AwsJwtSource, AwsSource, AwsSourceBuilder, CredentialsFrom, REFRESH_MARGIN, causes,
 };
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use support::imds::assert_untouched;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/irsa-app";
 const WEB_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6bnM6YXBwIn0.c2lnbmVk-web-identity";
@@ -161,14 +162,7 @@ async fn irsa_assumes_the_role_with_the_token_file_and_never_asks_the_metadata_s
     );
     assert_eq!(resolved.provenance.credentials_from.role_arn(), Some(ROLE));
 
-    let token = source
-        .subject_token(&SourceContext::new(
-            "//iam.googleapis.com/aud",
-            AWS_SUBJECT_TOKEN_TYPE,
-        ))
-        .await
-        .expect("subject token");
-    let decoded = support::decode(token.secret().expose_secret());
+    let decoded = support::imds::decoded_token(&source).await;
     assert_eq!(decoded.access_key_id(), "ASIAIRSA");
     assert_eq!(
         decoded.header("x-amz-security-token"),
@@ -266,10 +260,7 @@ async fn credentials_that_are_already_expired_are_never_signed_with() {
     let token_file = write(&dir, "token", WEB_TOKEN);
     let source = source(&server, irsa_env(&server, &token_file), &clock);
     let err = source
-        .subject_token(&SourceContext::new(
-            "//iam.googleapis.com/aud",
-            AWS_SUBJECT_TOKEN_TYPE,
-        ))
+        .subject_token(&support::imds::ctx())
         .await
         .expect_err("expired");
     assert_eq!(err.known_cause(), Some(&causes::AWS_CREDENTIALS_EXPIRED));
@@ -302,7 +293,7 @@ async fn environment_keys_beat_irsa_and_the_container() {
             session_token: true
         }
     );
-    assert!(requests(&server).await.is_empty(), "not one request");
+    assert_untouched(&server, "not one request").await;
 }
 
 #[tokio::test]
@@ -382,16 +373,11 @@ async fn the_authorization_token_file_is_sent_and_read_again_each_call() {
     }
     let dir = temp_dir();
     let token_file = write(&dir, "eks-pod-identity-token", &format!("{POD_TOKEN}\n"));
-    let env = MapEnvironment::new()
-        .with("AWS_REGION", "us-east-2")
-        .with(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            format!("{}/v1/credentials", server.uri()),
-        )
-        .with(
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-            token_file.display().to_string(),
-        );
+    let env = support::pod_identity_env(
+        "us-east-2",
+        format!("{}/v1/credentials", server.uri()),
+        &token_file,
+    );
     let source = source(&server, env, &clock);
     source.resolve().await.expect("first token");
     // The first credentials expire within the margin, so they are not kept; EKS rotated the
@@ -416,16 +402,9 @@ async fn container_refusals_and_outages() {
         })))
         .mount(&server)
         .await;
+    let fresh = container_answer(clock.now() + Duration::from_secs(3600), false);
     Mock::given(path("/flaky"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/flaky"))
-        .respond_with(container_answer(
-            clock.now() + Duration::from_secs(3600),
-            false,
-        ))
+        .respond_with(Scripted::new(fresh).first(1, ResponseTemplate::new(503)))
         .mount(&server)
         .await;
     let env = |p: &str| {
@@ -559,16 +538,11 @@ async fn bad_settings_fail_before_any_request() {
         ),
         (
             "pod identity token file missing",
-            MapEnvironment::new()
-                .with("AWS_REGION", "eu-west-1")
-                .with(
-                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                    format!("{}/v1/credentials", server.uri()),
-                )
-                .with(
-                    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                    dir.join("absent").display().to_string(),
-                ),
+            support::pod_identity_env(
+                "eu-west-1",
+                format!("{}/v1/credentials", server.uri()),
+                &dir.join("absent"),
+            ),
             &causes::CONTAINER_CREDENTIALS_REFUSED,
             "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
         ),
@@ -586,7 +560,7 @@ async fn bad_settings_fail_before_any_request() {
         );
         assert!(!err.is_retryable(), "{what}");
     }
-    assert!(requests(&server).await.is_empty(), "no request at all");
+    assert_untouched(&server, "no request at all").await;
 }
 
 #[tokio::test]

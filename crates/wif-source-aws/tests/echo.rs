@@ -18,7 +18,7 @@ use wif_source_aws::{
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use support::imds::{IMDS_TOKEN, TOKEN_PATH, ZONE_PATH, answer, ctx, env_keys};
+use support::imds::{IMDS_TOKEN, TOKEN_PATH, ZONE_PATH, answer_text, ctx, env_keys};
 
 const SECRET: &str = "echo-test-SECRET-access-key";
 const SESSION: &str = "echo-test-SESSION+token/with=base64";
@@ -149,13 +149,7 @@ async fn metadata_errors_show_no_imdsv2_session_token() {
         ("a zone that is the token", 200),
     ] {
         let server = MockServer::start().await;
-        answer(
-            &server,
-            "PUT",
-            TOKEN_PATH,
-            ResponseTemplate::new(200).set_body_string(IMDS_TOKEN),
-        )
-        .await;
+        answer_text(&server, "PUT", TOKEN_PATH, IMDS_TOKEN).await;
         Mock::given(method("GET"))
             .and(wiremock::matchers::path(ZONE_PATH))
             .respond_with(move |request: &Request| {

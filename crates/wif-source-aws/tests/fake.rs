@@ -4,11 +4,13 @@
 
 #![allow(clippy::expect_used)]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use secrecy::ExposeSecret;
-use wif_core::{MapEnvironment, RetryPolicy};
+use wif_core::MapEnvironment;
 use wif_source_aws::testing::{
     CONTAINER_ROLE_ARN, ContainerCredentialsError, ContainerCredentialsResponder,
     FakeContainerCredentials, FakeImds, IMDS_ROLE, ImdsCall, ImdsError, ImdsResponder,
@@ -17,18 +19,11 @@ use wif_source_aws::testing::{
 use wif_source_aws::{AwsSource, AwsSourceBuilder, CredentialsFrom, causes};
 use wiremock::MockServer;
 
-fn attempts(n: u32) -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(n)
-        .with_backoff(Duration::from_millis(1), Duration::from_millis(2))
-        .without_jitter()
-}
-
 fn builder(imds: &FakeImds, imdsv2: bool) -> AwsSourceBuilder {
     AwsSource::builder()
         .credential_source(&imds.credential_source(imdsv2))
         .environment(Arc::new(MapEnvironment::new()))
-        .metadata_retry(attempts(1))
+        .metadata_retry(support::quick_retry(1))
 }
 
 fn calls(requests: &[wif_source_aws::testing::ImdsRequest]) -> Vec<ImdsCall> {
@@ -52,10 +47,7 @@ async fn imdsv1_hands_out_the_zone_role_and_rotating_credentials() {
     let second = source.resolve().await.expect("resolved again");
     assert_eq!(second.credentials.access_key_id(), "ASIAFAKEIMDS00000002");
     assert_eq!(
-        second
-            .credentials
-            .session_token()
-            .map(|t| t.expose_secret()),
+        support::session_token_of(&second.credentials),
         Some("fake-imds-session-token-2")
     );
 
@@ -182,7 +174,7 @@ async fn flaky_slow_and_injected_faults() {
     let kept = responder.clone();
     let imds = FakeImds::start_with(responder).await;
     builder(&imds, false)
-        .metadata_retry(attempts(3))
+        .metadata_retry(support::quick_retry(3))
         .build()
         .expect("valid")
         .resolve()
@@ -389,13 +381,7 @@ async fn the_source_reads_its_container_credentials_from_the_fake() {
     let dir = tempfile::tempdir().expect("temp dir");
     let token_file = dir.path().join("eks-pod-identity-token");
     std::fs::write(&token_file, "pod-token-SECRET\n").expect("written");
-    let env = MapEnvironment::new()
-        .with("AWS_REGION", "eu-west-1")
-        .with("AWS_CONTAINER_CREDENTIALS_FULL_URI", fake.full_uri())
-        .with(
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-            token_file.display().to_string(),
-        );
+    let env = support::pod_identity_env("eu-west-1", fake.full_uri(), &token_file);
     let source = AwsSource::builder()
         .environment(Arc::new(env))
         .build()

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, future};
+use wif_core::testing::Scripted;
 use wif_core::{Environment, ErrorKind, MapEnvironment};
 use wif_source_aws::{CredentialsFrom, RegionFrom};
 use wiremock::matchers::{method, path};
@@ -234,52 +235,31 @@ async fn a_replaced_instance_role_is_listed_again() {
     const NEW_ROLE: &str = "gcp-aws-role-2";
     let server = MockServer::start().await;
     // The old role's credentials once, then gone (the instance profile was replaced).
-    Mock::given(method("GET"))
-        .and(path(CREDS_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string(creds_json(
-            "ASIAOLD",
-            "old-secret",
-            "old-session",
-        )))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(CREDS_PATH))
-        .respond_with(ResponseTemplate::new(404))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(ROLE_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string(ROLE))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(ROLE_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string(NEW_ROLE))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("{ROLE_PATH}/{NEW_ROLE}")))
-        .respond_with(ResponseTemplate::new(200).set_body_string(creds_json(
-            "ASIANEW",
-            "new-secret",
-            "new-session",
-        )))
-        .mount(&server)
-        .await;
+    let old = creds_json("ASIAOLD", "old-secret", "old-session");
     answer(
         &server,
         "GET",
-        ZONE_PATH,
-        ResponseTemplate::new(200).set_body_string("us-east-2b"),
+        CREDS_PATH,
+        Scripted::new(ResponseTemplate::new(404))
+            .first(1, ResponseTemplate::new(200).set_body_string(old)),
     )
     .await;
+    answer(
+        &server,
+        "GET",
+        ROLE_PATH,
+        Scripted::new(ResponseTemplate::new(200).set_body_string(NEW_ROLE))
+            .first(1, ResponseTemplate::new(200).set_body_string(ROLE)),
+    )
+    .await;
+    answer_text(
+        &server,
+        "GET",
+        &format!("{ROLE_PATH}/{NEW_ROLE}"),
+        creds_json("ASIANEW", "new-secret", "new-session"),
+    )
+    .await;
+    answer_text(&server, "GET", ZONE_PATH, "us-east-2b").await;
     let source = build(&server, false);
 
     let first = source.resolve().await.expect("first refresh");
@@ -300,12 +280,14 @@ async fn a_replaced_instance_role_is_listed_again() {
     );
     let decoded = decoded_token(&source).await;
     assert_eq!(decoded.access_key_id(), "ASIANEW");
-    let reqs = requests(&server).await;
-    assert_eq!(
-        count(&reqs, "GET", ROLE_PATH),
+    assert_requested(
+        &server,
+        "GET",
+        ROLE_PATH,
         2,
-        "listed once, then again when the role's credentials were gone: {reqs:?}"
-    );
+        "listed once, then again when the role's credentials were gone",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -339,10 +321,7 @@ async fn lambda_env_credentials_and_region_make_zero_metadata_requests() {
             session_token: true
         }
     );
-    assert!(
-        requests(&server).await.is_empty(),
-        "metadata service was contacted"
-    );
+    assert_untouched(&server, "metadata service was contacted").await;
 }
 
 #[tokio::test]
@@ -365,7 +344,7 @@ async fn permanent_env_keys_sign_without_a_session_token() {
             .url
             .starts_with("https://sts.ap-southeast-2.amazonaws.com?")
     );
-    assert!(requests(&server).await.is_empty());
+    assert_untouched(&server, "no request").await;
 }
 
 #[tokio::test]
@@ -451,13 +430,7 @@ async fn region_and_role_lookups_run_concurrently() {
         )
         .await;
     }
-    answer(
-        &server,
-        "GET",
-        CREDS_PATH,
-        ResponseTemplate::new(200).set_body_string(creds_json("A", "s", "t")),
-    )
-    .await;
+    answer_text(&server, "GET", CREDS_PATH, creds_json("A", "s", "t")).await;
     let source = build(&server, false);
     let started = Instant::now();
     source.resolve().await.expect("resolves");
@@ -533,7 +506,7 @@ async fn rotated_env_credentials_are_reread_on_each_refresh() {
     let second = decoded_token(&source).await;
     assert_eq!(second.access_key_id(), "ASIATWO");
     support::verify(&second, "two-secret").expect("verifies");
-    assert!(requests(&server).await.is_empty());
+    assert_untouched(&server, "no request").await;
 }
 
 #[derive(Debug)]
@@ -553,13 +526,8 @@ impl ProvideCredentials for FailingProvider {
 #[tokio::test]
 async fn a_static_credentials_provider_is_used_instead_of_env_and_metadata() {
     let server = MockServer::start().await;
-    let provider = aws_credential_types::Credentials::new(
-        "ASIAPROVIDER",
-        "provider-secret",
-        Some("provider-session".into()),
-        None,
-        "test",
-    );
+    let provider =
+        support::session_credentials("ASIAPROVIDER", "provider-secret", "provider-session");
     // Env credentials exist too: the provider still wins.
     let source = builder(&server, true, env_keys())
         .credentials_provider(provider)
@@ -578,10 +546,7 @@ async fn a_static_credentials_provider_is_used_instead_of_env_and_metadata() {
         resolved.provenance.credentials_from,
         CredentialsFrom::Provider
     );
-    assert!(
-        requests(&server).await.is_empty(),
-        "no metadata with a provider and a region"
-    );
+    assert_untouched(&server, "no metadata with a provider and a region").await;
 
     let failing = builder(&server, true, MapEnvironment::new())
         .credentials_provider(FailingProvider)
@@ -628,5 +593,12 @@ async fn clones_share_the_cached_region() {
     let (a, b) = tokio::join!(source.resolve(), clone.resolve());
     assert_eq!(a.expect("a").region, "us-east-2");
     assert_eq!(b.expect("b").region, "us-east-2");
-    assert_eq!(count(&requests(&server).await, "GET", ZONE_PATH), 1);
+    assert_requested(
+        &server,
+        "GET",
+        ZONE_PATH,
+        1,
+        "clones share the cached region",
+    )
+    .await;
 }

@@ -9,14 +9,16 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
-use wif_core::{ErrorKind, MapEnvironment, RetryPolicy, Step};
-use wif_source_aws::{AwsCredentialSource, AwsSource, causes};
+use wif_core::{ErrorKind, MapEnvironment, Step};
+use wif_source_aws::{AwsSource, causes};
 
-use support::imds::{CREDS_PATH, IMDS_TOKEN, ROLE, ROLE_PATH, TOKEN_PATH, ZONE_PATH, creds_json};
+use support::imds::{
+    CREDS_PATH, IMDS_TOKEN, ROLE, ROLE_PATH, TOKEN_PATH, ZONE_PATH, credential_source_at,
+    creds_json,
+};
 
 /// What the server does to the connections of one path.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -61,20 +63,10 @@ impl RawImds {
     }
 
     fn source(&self) -> AwsSource {
-        let mut source = AwsCredentialSource::default();
-        source.environment_id = Some("aws1".into());
-        source.region_url = Some(format!("{}{ZONE_PATH}", self.base));
-        source.url = Some(format!("{}{ROLE_PATH}", self.base));
-        source.imdsv2_session_token_url = Some(format!("{}{TOKEN_PATH}", self.base));
         AwsSource::builder()
-            .credential_source(&source)
+            .credential_source(&credential_source_at(&self.base, true))
             .environment(Arc::new(MapEnvironment::new()))
-            .metadata_retry(
-                RetryPolicy::default()
-                    .with_max_attempts(3)
-                    .with_backoff(Duration::from_millis(10), Duration::from_millis(20))
-                    .without_jitter(),
-            )
+            .metadata_retry(support::quick_retry(3))
             .build()
             .expect("builds")
     }
@@ -212,13 +204,8 @@ async fn a_refused_connection_still_says_no_metadata_service_and_is_not_retried(
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener);
-    let mut source = AwsCredentialSource::default();
-    source.environment_id = Some("aws1".into());
-    source.region_url = Some(format!("http://{addr}{ZONE_PATH}"));
-    source.url = Some(format!("http://{addr}{ROLE_PATH}"));
-    source.imdsv2_session_token_url = Some(format!("http://{addr}{TOKEN_PATH}"));
     let err = AwsSource::builder()
-        .credential_source(&source)
+        .credential_source(&credential_source_at(&format!("http://{addr}"), true))
         .environment(Arc::new(MapEnvironment::new()))
         .build()
         .expect("builds")

@@ -11,17 +11,17 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use secrecy::ExposeSecret;
-use wif_core::{
-    ErrorKind, FixedClock, MapEnvironment, RetryPolicy, SourceContext, Step, SubjectTokenSource,
-};
+use wif_core::testing::{Scripted, assert_no_secrets};
+use wif_core::{ErrorKind, FixedClock, MapEnvironment, SourceContext, Step, SubjectTokenSource};
 use wif_source_aws::{
-    AWS_SUBJECT_TOKEN_TYPE, AwsCredentialSource, AwsJwtSource, AwsJwtSourceBuilder,
-    JWT_SUBJECT_TOKEN_TYPE, causes,
+    AWS_SUBJECT_TOKEN_TYPE, AwsJwtSource, AwsJwtSourceBuilder, JWT_SUBJECT_TOKEN_TYPE, causes,
 };
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
-use support::imds::{CREDS_PATH, ROLE_PATH, TOKEN_PATH, ZONE_PATH, count, creds_json, mount_imds};
+use support::imds::{
+    CREDS_PATH, TOKEN_PATH, ZONE_PATH, count, credential_source, creds_json, mount_imds, summarize,
+};
 
 const STS_PATH: &str = "/aws/sts";
 const AUDIENCE: &str = "https://iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/pool/providers/aws-jwt";
@@ -50,13 +50,6 @@ fn env(session: bool) -> MapEnvironment {
     }
 }
 
-fn quick_retry(attempts: u32) -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_attempts(attempts)
-        .with_backoff(Duration::from_millis(10), Duration::from_millis(20))
-        .without_jitter()
-}
-
 /// A builder pointed at `server`'s `/aws/sts`, with a fixed clock and `env`.
 fn builder(server: &MockServer, env: MapEnvironment) -> AwsJwtSourceBuilder {
     AwsJwtSource::builder()
@@ -66,7 +59,7 @@ fn builder(server: &MockServer, env: MapEnvironment) -> AwsJwtSourceBuilder {
         .clock(Arc::new(FixedClock(
             UNIX_EPOCH + Duration::from_secs(SIGNED_AT),
         )))
-        .retry(quick_retry(3))
+        .retry(support::quick_retry(3))
 }
 
 fn success() -> ResponseTemplate {
@@ -88,7 +81,7 @@ fn aws_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
     ))
 }
 
-async fn sts_answers(server: &MockServer, response: ResponseTemplate) {
+async fn sts_answers(server: &MockServer, response: impl Respond + 'static) {
     Mock::given(method("POST"))
         .and(path(STS_PATH))
         .respond_with(response)
@@ -98,6 +91,11 @@ async fn sts_answers(server: &MockServer, response: ResponseTemplate) {
 
 async fn sent(server: &MockServer) -> Vec<wiremock::Request> {
     server.received_requests().await.unwrap_or_default()
+}
+
+/// Asserts AWS was asked exactly `calls` times; `why` names the case.
+async fn assert_calls(server: &MockServer, calls: usize, why: &str) {
+    assert_eq!(sent(server).await.len(), calls, "{why}");
 }
 
 fn header<'a>(request: &'a wiremock::Request, name: &str) -> Option<&'a str> {
@@ -273,7 +271,7 @@ async fn aws_errors_carry_hints_causes_and_the_retry_flag() {
             err.to_string().contains("GetWebIdentityToken"),
             "names the call: {err}"
         );
-        assert_eq!(sent(&server).await.len(), 1, "{code}: not retried");
+        assert_calls(&server, 1, &format!("{code}: not retried")).await;
     }
 
     for (status, code) in [
@@ -284,34 +282,20 @@ async fn aws_errors_carry_hints_causes_and_the_retry_flag() {
         let server = MockServer::start().await;
         sts_answers(&server, aws_error(status, code, "try later")).await;
         let source = builder(&server, env(true))
-            .retry(quick_retry(2))
+            .retry(support::quick_retry(2))
             .build()
             .expect("builds");
         let err = source.web_identity_token().await.expect_err(code);
         assert!(err.is_retryable(), "{code} is retryable");
-        assert_eq!(
-            sent(&server).await.len(),
-            2,
-            "{code}: retried up to the policy"
-        );
+        assert_calls(&server, 2, &format!("{code}: retried up to the policy")).await;
     }
 }
 
 #[tokio::test]
 async fn a_503_is_retried_once_then_the_token_is_returned() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(STS_PATH))
-        .respond_with(aws_error(
-            503,
-            "ServiceUnavailable",
-            "Service is unavailable",
-        ))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    sts_answers(&server, success()).await;
+    let unavailable = aws_error(503, "ServiceUnavailable", "Service is unavailable");
+    sts_answers(&server, Scripted::new(success()).first(1, unavailable)).await;
     let source = builder(&server, env(true))
         .clock(Arc::new(TickingClock::default()))
         .build()
@@ -365,7 +349,7 @@ async fn a_garbled_success_is_an_invalid_response_that_quotes_nothing() {
         "{err}"
     );
     assert!(!format!("{err} {err:?}").contains(JWT), "{err:?}");
-    assert_eq!(sent(&server).await.len(), 1);
+    assert_calls(&server, 1, "not retried").await;
 }
 
 #[tokio::test]
@@ -443,35 +427,7 @@ async fn bad_configuration_fails_before_any_request() {
     let id_token = SourceContext::new(POOL, "urn:ietf:params:oauth:token-type:id_token");
     assert!(source.subject_token(&id_token).await.is_ok());
 
-    assert_eq!(
-        sent(&server).await.len(),
-        1,
-        "only the id_token call reached AWS"
-    );
-}
-
-/// The gcloud metadata URLs on `server`, for a source that may (or may not) need them.
-fn metadata(server: &MockServer) -> AwsCredentialSource {
-    let uri = server.uri();
-    let mut source = AwsCredentialSource::default();
-    source.environment_id = Some("aws1".into());
-    source.region_url = Some(format!("{uri}{ZONE_PATH}"));
-    source.url = Some(format!("{uri}{ROLE_PATH}"));
-    source.imdsv2_session_token_url = Some(format!("{uri}{TOKEN_PATH}"));
-    source
-}
-
-fn paths(requests: &[wiremock::Request]) -> Vec<(String, String, bool)> {
-    requests
-        .iter()
-        .map(|r| {
-            (
-                r.method.to_string(),
-                r.url.path().to_owned(),
-                r.headers.contains_key("x-aws-ec2-metadata-token"),
-            )
-        })
-        .collect()
+    assert_calls(&server, 1, "only the id_token call reached AWS").await;
 }
 
 #[tokio::test]
@@ -486,13 +442,13 @@ async fn environment_credentials_never_touch_the_metadata_service() {
     .await;
     sts_answers(&server, success()).await;
     let source = builder(&server, env(true))
-        .credential_source(&metadata(&server))
+        .credential_source(&credential_source(&server, true))
         .build()
         .expect("builds");
     source.web_identity_token().await.expect("token");
     let requests = sent(&server).await;
     assert_eq!(
-        paths(&requests),
+        summarize(&requests),
         [("POST".to_owned(), STS_PATH.to_owned(), false)],
         "only the STS call"
     );
@@ -510,15 +466,15 @@ async fn imdsv2_credentials_and_region_sign_the_call() {
     .await;
     sts_answers(&server, success()).await;
     let source = builder(&server, MapEnvironment::new())
-        .credential_source(&metadata(&server))
-        .metadata_retry(quick_retry(1))
+        .credential_source(&credential_source(&server, true))
+        .metadata_retry(support::quick_retry(1))
         .build()
         .expect("builds");
     let token = source.subject_token(&ctx()).await.expect("token");
     assert_eq!(token.secret().expose_secret(), JWT);
 
     let requests = sent(&server).await;
-    let seen = paths(&requests);
+    let seen = summarize(&requests);
     assert_eq!(count(&seen, "PUT", TOKEN_PATH), 1, "{seen:?}");
     assert_eq!(count(&seen, "GET", ZONE_PATH), 1, "{seen:?}");
     assert_eq!(count(&seen, "GET", CREDS_PATH), 1, "{seen:?}");
@@ -580,18 +536,13 @@ async fn no_secret_in_debug_errors_or_traces() {
         "Debug shows the configuration: {shown}"
     );
     let logs = captured.contents();
-    assert!(
-        logs.contains("got an AWS web identity token"),
-        "traced: {logs}"
+    support::assert_says(
+        &logs,
+        &["got an AWS web identity token", "canonical_request"],
     );
-    assert!(
-        logs.contains("canonical_request"),
-        "aws-sigv4's TRACE captured: {logs}"
-    );
-    for secret in [SECRET, SESSION, JWT, "c2ln", signature.as_str()] {
-        assert!(!shown.contains(secret), "{secret} in Debug/errors: {shown}");
-        assert!(!logs.contains(secret), "{secret} in traces:\n{logs}");
-    }
+    let secrets = [SECRET, SESSION, JWT, "c2ln", signature.as_str()];
+    assert_no_secrets("Debug and errors", &shown, &secrets);
+    assert_no_secrets("traces", &logs, &secrets);
 }
 
 #[tokio::test]
@@ -604,7 +555,7 @@ async fn every_call_asks_aws_again() {
     let second = source.web_identity_token().await.expect("token");
     assert_eq!(first.expires_at(), second.expires_at());
     assert!(first.expires_at() > Some(SystemTime::UNIX_EPOCH));
-    assert_eq!(sent(&server).await.len(), 2, "not cached");
+    assert_calls(&server, 2, "not cached").await;
 }
 
 #[cfg(feature = "aws-config")]
@@ -612,18 +563,11 @@ async fn every_call_asks_aws_again() {
 async fn an_sdk_config_supplies_credentials_and_region() {
     let server = MockServer::start().await;
     sts_answers(&server, success()).await;
-    let creds = aws_credential_types::Credentials::new(
-        "ASIASDKJWT",
-        "sdk-jwt-secret",
-        Some("sdk-jwt-session".into()),
-        None,
-        "static",
-    );
-    let config = wif_source_aws::config_loader()
-        .region(aws_config::Region::new("ap-south-1"))
-        .credentials_provider(creds)
-        .load()
-        .await;
+    let config = support::sdk_config(
+        "ap-south-1",
+        ["ASIASDKJWT", "sdk-jwt-secret", "sdk-jwt-session"],
+    )
+    .await;
     let source = builder(&server, MapEnvironment::new())
         .sdk_config(&config)
         .build()

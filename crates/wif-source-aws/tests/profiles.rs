@@ -5,6 +5,8 @@
 #![cfg(feature = "aws-config")]
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -137,10 +139,7 @@ async fn a_credential_process_profile_runs_its_command() {
     .expect("resolves");
     assert_eq!(resolved.credentials.access_key_id(), "ASIAPROCESS");
     assert_eq!(
-        resolved
-            .credentials
-            .session_token()
-            .map(|t| t.expose_secret()),
+        support::session_token_of(&resolved.credentials),
         Some("process-session")
     );
     assert_eq!(

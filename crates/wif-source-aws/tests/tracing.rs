@@ -3,13 +3,18 @@
 // Test helpers outside #[test] functions may panic too.
 #![allow(clippy::expect_used)]
 
+mod support;
+
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
-use wif_core::{MapEnvironment, SourceContext, SubjectTokenSource};
-use wif_source_aws::{AWS_SUBJECT_TOKEN_TYPE, AwsSource};
+use wif_core::testing::assert_no_secrets;
+use wif_core::{MapEnvironment, SubjectTokenSource};
+use wif_source_aws::AwsSource;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use support::imds::ctx;
 
 #[tokio::test]
 async fn trace_output_holds_no_secrets() {
@@ -41,13 +46,7 @@ async fn trace_output_holds_no_secrets() {
         .imdsv2_session_token_url(format!("{}/token", server.uri()))
         .build()
         .expect("builds");
-    let token = source
-        .subject_token(&SourceContext::new(
-            "//iam.googleapis.com/aud",
-            AWS_SUBJECT_TOKEN_TYPE,
-        ))
-        .await
-        .expect("token");
+    let token = source.subject_token(&ctx()).await.expect("token");
     let signature = token
         .secret()
         .expose_secret()
@@ -57,25 +56,20 @@ async fn trace_output_holds_no_secrets() {
         .expect("signature in token");
 
     let logs = captured.contents();
-    assert!(
-        logs.contains("signed AWS GetCallerIdentity"),
-        "tracing was captured: {logs}"
+    support::assert_says(
+        &logs,
+        &["signed AWS GetCallerIdentity", "canonical_request"],
     );
-    assert!(
-        logs.contains("canonical_request"),
-        "aws-sigv4's TRACE events were captured: {logs}"
+    assert_no_secrets(
+        "traces",
+        &logs,
+        &[
+            "trace-secret-value",
+            "trace-session-value",
+            "imds-session-token-value",
+            &signature,
+        ],
     );
-    for secret in [
-        "trace-secret-value",
-        "trace-session-value",
-        "imds-session-token-value",
-        signature.as_str(),
-    ] {
-        assert!(
-            !logs.contains(secret),
-            "{secret} leaked into traces:\n{logs}"
-        );
-    }
 }
 
 /// Web identity (IRSA) and container credentials (Pod Identity), traced at every level: neither
@@ -131,17 +125,8 @@ async fn web_identity_and_container_secrets_never_reach_traces() {
             )
             .with("AWS_ENDPOINT_URL_STS", format!("{}{sts}", server.uri()))
     };
-    let pod = MapEnvironment::new()
-        .with("AWS_REGION", "us-east-1")
-        .with(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            format!("{}/pod", server.uri()),
-        )
-        .with(
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-            pod_file.display().to_string(),
-        );
-    let ctx = SourceContext::new("//iam.googleapis.com/aud", AWS_SUBJECT_TOKEN_TYPE);
+    let pod = support::pod_identity_env("us-east-1", format!("{}/pod", server.uri()), &pod_file);
+    let ctx = ctx();
     let mut shown = String::new();
     for env in [irsa("/sts"), pod] {
         let source = AwsSource::builder()
@@ -163,12 +148,14 @@ async fn web_identity_and_container_secrets_never_reach_traces() {
     shown.push_str(&format!("{err} {err:?}\n"));
 
     let logs = captured.contents();
-    assert!(
-        logs.contains("assumed the role with the web identity token")
-            && logs.contains("got container credentials"),
-        "tracing was captured: {logs}"
+    support::assert_says(
+        &logs,
+        &[
+            "assumed the role with the web identity token",
+            "got container credentials",
+        ],
     );
-    for secret in [
+    let secrets = [
         WEB_TOKEN,
         "web-identity-trace-secret",
         POD_TOKEN,
@@ -176,11 +163,7 @@ async fn web_identity_and_container_secrets_never_reach_traces() {
         "irsa-trace-session-token",
         "pod-trace-secret-key",
         "pod-trace-session-token",
-    ] {
-        assert!(
-            !logs.contains(secret),
-            "{secret} leaked into traces:\n{logs}"
-        );
-        assert!(!shown.contains(secret), "{secret} leaked:\n{shown}");
-    }
+    ];
+    assert_no_secrets("traces", &logs, &secrets);
+    assert_no_secrets("Debug and errors", &shown, &secrets);
 }

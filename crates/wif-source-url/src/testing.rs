@@ -77,11 +77,16 @@ impl FakeTokenEndpoint {
     }
 }
 
-/// Mounts `responder` on `server` for `GET {token_path}`.
-pub async fn mount(server: &MockServer, token_path: &str, responder: impl Respond + 'static) {
+/// `GET {token_path}` answered by `responder`, not yet mounted.
+fn token_endpoint(token_path: &str, responder: impl Respond + 'static) -> Mock {
     Mock::given(method("GET"))
         .and(path(token_path))
         .respond_with(responder)
+}
+
+/// Mounts `responder` on `server` for `GET {token_path}`.
+pub async fn mount(server: &MockServer, token_path: &str, responder: impl Respond + 'static) {
+    token_endpoint(token_path, responder)
         .named("subject token endpoint")
         .mount(server)
         .await;
@@ -95,9 +100,7 @@ pub async fn mount_next(
     n: u64,
     responder: impl Respond + 'static,
 ) {
-    Mock::given(method("GET"))
-        .and(path(token_path))
-        .respond_with(responder)
+    token_endpoint(token_path, responder)
         .up_to_n_times(n)
         .with_priority(1)
         .named("subject token endpoint (injected)")

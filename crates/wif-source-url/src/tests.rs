@@ -1,8 +1,8 @@
 use tokio::time::Instant;
 use wif_core::ErrorKind;
 use wif_core::secrecy::ExposeSecret;
-use wiremock::matchers::{header, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wif_core::testing::{Scripted, header_text};
+use wiremock::{MockServer, Respond, ResponseTemplate};
 
 use super::*;
 
@@ -59,23 +59,16 @@ fn with_secret_header(source: UrlSource) -> UrlSource {
 }
 
 /// Starts a server that answers every GET with `response`.
-async fn server_answering(response: ResponseTemplate) -> MockServer {
+async fn server_answering(response: impl Respond + 'static) -> MockServer {
     wif_core::testing::server_answering("GET", response).await
 }
 
 /// Starts a server that answers the first GET with `first` and every later one with [`TOKEN`].
 async fn server_answering_after(first: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(first)
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(TOKEN))
-        .mount(&server)
-        .await;
-    server
+    server_answering(
+        Scripted::new(ResponseTemplate::new(200).set_body_string(TOKEN)).first(1, first),
+    )
+    .await
 }
 
 /// Asserts none of the test's secrets (nor `extra`) shows in `shown`.
@@ -95,15 +88,8 @@ fn assert_no_leak(err: &Error, extra: &[&str]) {
 
 #[tokio::test]
 async fn sends_the_configured_headers_and_query_and_reads_a_text_token() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/token"))
-        .and(query_param("api-version", "2018-02-01"))
-        .and(header("metadata", "True"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{TOKEN}\n")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server =
+        server_answering(ResponseTemplate::new(200).set_body_string(format!("{TOKEN}\n"))).await;
     let source = source(&server, TokenFormat::Text)
         .with_headers([
             ("Metadata".to_owned(), "True".to_owned()),
@@ -124,13 +110,7 @@ async fn sends_the_configured_headers_and_query_and_reads_a_text_token() {
         Some(format!("api-version=2018-02-01&sig={QUERY_SECRET}").as_str()),
         "the query is sent verbatim"
     );
-    let sent = |name: &str| {
-        request
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let sent = |name: &str| header_text(request, name);
     assert_eq!(sent("metadata").as_deref(), Some("True"));
     assert_eq!(sent("authorization").as_deref(), Some(HEADER_SECRET));
     assert!(request.body.is_empty(), "a GET has no body");
@@ -138,16 +118,12 @@ async fn sends_the_configured_headers_and_query_and_reads_a_text_token() {
 
 #[tokio::test]
 async fn reads_a_json_field_and_reports_a_missing_one_by_url_without_query() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "access_token": TOKEN,
-            "expires_in": "3599",
-            "token_type": "Bearer",
-        })))
-        .mount(&server)
-        .await;
+    let server = server_answering(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+        "access_token": TOKEN,
+        "expires_in": "3599",
+        "token_type": "Bearer",
+    })))
+    .await;
     let got = fetch(&source(&server, json("access_token")))
         .await
         .expect("json token");
@@ -288,13 +264,7 @@ async fn timeouts_are_retried_like_transport_failures() {
 
 #[tokio::test]
 async fn uses_the_injected_client() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(header("x-injected", "yes"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(TOKEN))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = server_answering(ResponseTemplate::new(200).set_body_string(TOKEN)).await;
     let mut defaults = HeaderMap::new();
     defaults.insert("x-injected", HeaderValue::from_static("yes"));
     let client = http::client_builder()
@@ -303,6 +273,13 @@ async fn uses_the_injected_client() {
         .expect("client");
     let source = source(&server, TokenFormat::Text).with_http_client(client);
     assert_eq!(fetch(&source).await.expect("token"), TOKEN);
+    let requests = server.received_requests().await.expect("recording on");
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        header_text(&requests[0], "x-injected").as_deref(),
+        Some("yes"),
+        "the injected client's default header"
+    );
 }
 
 #[test]
@@ -404,11 +381,7 @@ async fn an_echoing_endpoint_gets_no_header_or_query_secret_through() {
     let secrets = ["header-secret-value", QUERY_SECRET];
     for status in [403, 503] {
         for part in [Quote::Headers, Quote::Json] {
-            let server = MockServer::start().await;
-            Mock::given(method("GET"))
-                .respond_with(EchoRequest::rpc(status).quoting(part))
-                .mount(&server)
-                .await;
+            let server = server_answering(EchoRequest::rpc(status).quoting(part)).await;
             let err = fetch(&with_secret_header(source(&server, TokenFormat::Text)))
                 .await
                 .expect_err("the endpoint refuses");

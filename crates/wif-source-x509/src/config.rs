@@ -238,60 +238,60 @@ mod tests {
 
     #[test]
     fn lookup_order_is_location_then_env_vars_then_gcloud() {
-        let explicit = CertificateConfigLocation::Path("/explicit/cc.json".into());
-        let full = MapEnvironment::new()
-            .with(CERTIFICATE_CONFIG_ENV, "/from-google-api/cc.json")
-            .with(
-                CONTEXT_AWARE_CERTIFICATE_CONFIG_ENV,
-                "/from-cloudsdk/cc.json",
-            )
-            .with("HOME", "/home/me");
-        assert_eq!(
-            origin_and_path(&full, &explicit),
-            (ConfigOrigin::CredentialSource, "/explicit/cc.json".into()),
-            "an explicit location ignores every variable"
-        );
         let default = CertificateConfigLocation::Default;
-        assert_eq!(
-            origin_and_path(&full, &default),
-            (
-                ConfigOrigin::CertificateConfigEnv,
-                "/from-google-api/cc.json".into()
-            )
+        let explicit = CertificateConfigLocation::Path("/explicit/cc.json".into());
+        let google = (CERTIFICATE_CONFIG_ENV, "/from-google-api/cc.json");
+        let cloudsdk = (
+            CONTEXT_AWARE_CERTIFICATE_CONFIG_ENV,
+            "/from-cloudsdk/cc.json",
         );
-        let no_google = MapEnvironment::new()
-            .with(CERTIFICATE_CONFIG_ENV, "")
-            .with(
-                CONTEXT_AWARE_CERTIFICATE_CONFIG_ENV,
-                "/from-cloudsdk/cc.json",
-            )
-            .with("HOME", "/home/me");
-        assert_eq!(
-            origin_and_path(&no_google, &default),
+        let home = ("HOME", "/home/me");
+        // (why, location, environment, the origin and path chosen)
+        let cases = [
             (
-                ConfigOrigin::ContextAwareEnv,
-                "/from-cloudsdk/cc.json".into()
+                "an explicit location ignores every variable",
+                &explicit,
+                vec![google, cloudsdk, home],
+                ConfigOrigin::CredentialSource,
+                "/explicit/cc.json",
             ),
-            "an empty variable counts as unset"
-        );
-        let home_only = MapEnvironment::new().with("HOME", "/home/me");
-        assert_eq!(
-            origin_and_path(&home_only, &default),
             (
-                ConfigOrigin::GcloudDefault,
-                "/home/me/.config/gcloud/certificate_config.json".into()
-            )
-        );
-        let cloudsdk = MapEnvironment::new()
-            .with("HOME", "/home/me")
-            .with("CLOUDSDK_CONFIG", "/etc/gcloud");
-        assert_eq!(
-            origin_and_path(&cloudsdk, &default),
+                "GOOGLE_API_CERTIFICATE_CONFIG comes first",
+                &default,
+                vec![google, cloudsdk, home],
+                ConfigOrigin::CertificateConfigEnv,
+                "/from-google-api/cc.json",
+            ),
             (
+                "an empty variable counts as unset",
+                &default,
+                vec![(CERTIFICATE_CONFIG_ENV, ""), cloudsdk, home],
+                ConfigOrigin::ContextAwareEnv,
+                "/from-cloudsdk/cc.json",
+            ),
+            (
+                "gcloud's default under HOME",
+                &default,
+                vec![home],
                 ConfigOrigin::GcloudDefault,
-                "/etc/gcloud/certificate_config.json".into()
-            )
-        );
+                "/home/me/.config/gcloud/certificate_config.json",
+            ),
+            (
+                "gcloud's default under CLOUDSDK_CONFIG",
+                &default,
+                vec![home, ("CLOUDSDK_CONFIG", "/etc/gcloud")],
+                ConfigOrigin::GcloudDefault,
+                "/etc/gcloud/certificate_config.json",
+            ),
+        ];
+        for (why, location, vars, origin, path) in cases {
+            let env: MapEnvironment = vars.into_iter().collect();
+            assert_eq!(
+                origin_and_path(&env, location),
+                (origin, path.into()),
+                "{why}"
+            );
+        }
     }
 
     #[test]

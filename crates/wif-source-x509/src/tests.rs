@@ -67,6 +67,16 @@ impl World {
             .unwrap()
     }
 
+    /// A new world, an mTLS STS stand-in trusting its CA, the world's source and a client
+    /// presenting that source's certificate.
+    async fn connected() -> (World, MtlsStsServer, X509Source, reqwest::Client) {
+        let w = World::new();
+        let sts = MtlsStsServer::start(&w.pki).await.unwrap();
+        let source = w.source();
+        let client = w.mtls_client(&source);
+        (w, sts, source, client)
+    }
+
     /// Asserts the first request `sts` saw presented this world's leaf certificate.
     fn assert_first_request_presented_the_leaf(&self, sts: &MtlsStsServer) {
         assert_eq!(
@@ -450,10 +460,7 @@ async fn the_handshake_fails_without_a_client_certificate_or_with_a_foreign_one(
 
 #[tokio::test]
 async fn a_client_used_before_any_token_loads_the_certificate_itself() {
-    let w = World::new();
-    let sts = MtlsStsServer::start(&w.pki).await.unwrap();
-    let source = w.source();
-    let client = w.mtls_client(&source);
+    let (w, sts, _source, client) = World::connected().await;
     let response = client.post(sts.token_url()).body("x").send().await.unwrap();
     assert_eq!(response.status(), 200);
     w.assert_first_request_presented_the_leaf(&sts);
@@ -461,10 +468,7 @@ async fn a_client_used_before_any_token_loads_the_certificate_itself() {
 
 #[tokio::test]
 async fn a_rotated_certificate_is_used_by_the_next_token_and_handshake() {
-    let w = World::new();
-    let sts = MtlsStsServer::start(&w.pki).await.unwrap();
-    let source = w.source();
-    let client = w.mtls_client(&source);
+    let (w, sts, source, client) = World::connected().await;
 
     let first = token_of(&source).await;
     client.post(sts.token_url()).body("1").send().await.unwrap();

@@ -81,8 +81,10 @@ async fn answer_once(server: &MockServer, response: ResponseTemplate) {
 }
 
 /// How many requests `server` has received.
-async fn request_count(server: &MockServer) -> Option<usize> {
-    server.received_requests().await.map(|r| r.len())
+/// Asserts IAM was called exactly `calls` times; `why` names the case.
+async fn assert_calls(server: &MockServer, calls: usize, why: &str) {
+    let seen = server.received_requests().await.map(|r| r.len());
+    assert_eq!(seen, Some(calls), "{why}");
 }
 
 fn assert_no_secrets(shown: &str) {
@@ -269,11 +271,12 @@ async fn malformed_success_bodies_are_invalid_responses() {
         assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{body}: {err:?}");
         assert_eq!(err.step(), Step::Impersonation, "{body}");
         assert_no_secrets(&format!("{err} {err:?}"));
-        assert_eq!(
-            request_count(&server).await,
-            Some(1),
-            "{body}: an invalid answer is not retried"
-        );
+        assert_calls(
+            &server,
+            1,
+            &format!("{body}: an invalid answer is not retried"),
+        )
+        .await;
     }
 }
 
@@ -372,11 +375,7 @@ async fn http_errors_name_the_step_and_carry_hints_and_are_not_retried() {
         );
         // A 401 is tried once more with a new federated token (here the same static one).
         let expected = if status == 401 { 2 } else { 1 };
-        assert_eq!(
-            request_count(&server).await,
-            Some(expected),
-            "{status} must not be retried"
-        );
+        assert_calls(&server, expected, &format!("{status} must not be retried")).await;
     }
 }
 
@@ -423,12 +422,7 @@ async fn a_refused_federated_token_is_replaced_once() {
         .mount(&server)
         .await;
     let federated = Arc::new(Renewing::default());
-    let imp = builder(&server)
-        .federated_arc(federated.clone())
-        .build()
-        .expect("valid configuration");
-    let token = imp
-        .token()
+    let token = token_of(builder(&server).federated_arc(federated.clone()))
         .await
         .expect("healed with a new federated token");
     assert_eq!(token.secret().expose_secret(), IMPERSONATED);
@@ -438,7 +432,7 @@ async fn a_refused_federated_token_is_replaced_once() {
             .load(std::sync::atomic::Ordering::SeqCst),
         1
     );
-    assert_eq!(request_count(&server).await, Some(2));
+    assert_calls(&server, 2, "the refused token, then the new one").await;
 }
 
 #[tokio::test]
@@ -475,7 +469,7 @@ async fn retries_stop_at_the_policy_limit() {
         .expect_err("always 500");
     assert_eq!(err.status(), Some(500));
     assert!(err.is_retryable());
-    assert_eq!(request_count(&server).await, Some(2));
+    assert_calls(&server, 2, "retried up to the policy's attempts").await;
 }
 
 #[derive(Debug)]
@@ -505,11 +499,7 @@ async fn federated_errors_pass_through_unchanged() {
     assert_eq!(err.step(), Step::Exchange);
     assert_eq!(err.to_string(), original.to_string());
     assert_eq!(err.hint(), Some("check the attribute condition"));
-    assert_eq!(
-        request_count(&server).await,
-        Some(0),
-        "no impersonation without a federated token"
-    );
+    assert_calls(&server, 0, "no impersonation without a federated token").await;
 }
 
 #[tokio::test]
@@ -535,11 +525,7 @@ async fn each_attempt_is_cut_off_by_the_timeout() {
         "two 200 ms attempts, not the 5 s delay: {:?}",
         started.elapsed()
     );
-    assert_eq!(
-        request_count(&server).await,
-        Some(2),
-        "a timeout is retried"
-    );
+    assert_calls(&server, 2, "a timeout is retried").await;
 }
 
 #[tokio::test]

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use secrecy::ExposeSecret;
-use wif_core::{FixedClock, MapEnvironment, RetryPolicy, SourceContext, SubjectTokenSource};
+use wif_core::{FixedClock, MapEnvironment, SourceContext, SubjectTokenSource};
 use wif_source_aws::{AWS_SUBJECT_TOKEN_TYPE, AwsCredentialSource, AwsSource, AwsSourceBuilder};
 use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
 use super::Decoded;
 
@@ -32,9 +32,14 @@ pub fn creds_json(id: &str, secret: &str, token: &str) -> String {
     )
 }
 
-/// A builder pointed at `server`, with a fixed clock, a quick retry policy and `env`.
-pub fn builder(server: &MockServer, imdsv2: bool, env: MapEnvironment) -> AwsSourceBuilder {
-    let uri = server.uri();
+/// The gcloud metadata URLs on `server` (the session-token URL only with `imdsv2`).
+pub fn credential_source(server: &MockServer, imdsv2: bool) -> AwsCredentialSource {
+    credential_source_at(&server.uri(), imdsv2)
+}
+
+/// The gcloud metadata URLs on the metadata service at `uri` (the session-token URL only with
+/// `imdsv2`).
+pub fn credential_source_at(uri: &str, imdsv2: bool) -> AwsCredentialSource {
     let mut source = AwsCredentialSource::default();
     source.environment_id = Some("aws1".into());
     source.region_url = Some(format!("{uri}{ZONE_PATH}"));
@@ -42,18 +47,18 @@ pub fn builder(server: &MockServer, imdsv2: bool, env: MapEnvironment) -> AwsSou
     if imdsv2 {
         source.imdsv2_session_token_url = Some(format!("{uri}{TOKEN_PATH}"));
     }
+    source
+}
+
+/// A builder pointed at `server`, with a fixed clock, a quick retry policy and `env`.
+pub fn builder(server: &MockServer, imdsv2: bool, env: MapEnvironment) -> AwsSourceBuilder {
     AwsSource::builder()
-        .credential_source(&source)
+        .credential_source(&credential_source(server, imdsv2))
         .environment(Arc::new(env))
         .clock(Arc::new(FixedClock(
             UNIX_EPOCH + Duration::from_secs(1_597_128_922),
         )))
-        .metadata_retry(
-            RetryPolicy::default()
-                .with_max_attempts(3)
-                .with_backoff(Duration::from_millis(10), Duration::from_millis(20))
-                .without_jitter(),
-        )
+        .metadata_retry(super::quick_retry(3))
 }
 
 /// Mounts a complete metadata service. With `require_token`, GETs without the IMDSv2 token get 401.
@@ -83,8 +88,19 @@ pub async fn mount_imds(server: &MockServer, require_token: bool, zone: &str, cr
     }
 }
 
+/// Mounts a 200 answer with `body` for every `m` request to `p`.
+pub async fn answer_text(server: &MockServer, m: &str, p: &str, body: impl Into<String>) {
+    answer(
+        server,
+        m,
+        p,
+        ResponseTemplate::new(200).set_body_string(body.into()),
+    )
+    .await;
+}
+
 /// Mounts `response` for every `m` request to `p`.
-pub async fn answer(server: &MockServer, m: &str, p: &str, response: ResponseTemplate) {
+pub async fn answer(server: &MockServer, m: &str, p: &str, response: impl Respond + 'static) {
     Mock::given(method(m))
         .and(path(p))
         .respond_with(response)
@@ -115,11 +131,13 @@ pub fn build(server: &MockServer, imdsv2: bool) -> AwsSource {
 
 /// (method, path, had an IMDSv2 token header) of every request the fake received.
 pub async fn requests(server: &MockServer) -> Vec<(String, String, bool)> {
-    server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .into_iter()
+    summarize(&server.received_requests().await.unwrap_or_default())
+}
+
+/// (method, path, had an IMDSv2 token header) of each of `requests`.
+pub fn summarize(requests: &[wiremock::Request]) -> Vec<(String, String, bool)> {
+    requests
+        .iter()
         .map(|r| {
             (
                 r.method.to_string(),
@@ -128,6 +146,18 @@ pub async fn requests(server: &MockServer) -> Vec<(String, String, bool)> {
             )
         })
         .collect()
+}
+
+/// Asserts `server` received no request at all; `why` says what had to stop before it.
+pub async fn assert_untouched(server: &MockServer, why: &str) {
+    let seen = requests(server).await;
+    assert!(seen.is_empty(), "{why}: {seen:?}");
+}
+
+/// Asserts `server` received `m p` exactly `n` times; `why` says why that many.
+pub async fn assert_requested(server: &MockServer, m: &str, p: &str, n: usize, why: &str) {
+    let reqs = requests(server).await;
+    assert_eq!(count(&reqs, m, p), n, "{m} {p}: {why}: {reqs:?}");
 }
 
 pub fn count(reqs: &[(String, String, bool)], m: &str, p: &str) -> usize {

@@ -9,6 +9,74 @@ pub mod imds;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
+/// Asserts `shown` (an error, `Debug` output, captured traces) holds each of `parts`, naming the
+/// missing one. On captured traces it is also the proof that tracing (and, with
+/// `canonical_request`, aws-sigv4's own TRACE events) reached the capture, so that a leak check
+/// on the same text means something.
+#[track_caller]
+pub fn assert_says(shown: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(shown.contains(part), "{part:?} missing in:\n{shown}");
+    }
+}
+
+/// A retry policy of `attempts` tries with a short backoff and no jitter, so that retry tests
+/// take milliseconds.
+pub fn quick_retry(attempts: u32) -> wif_core::RetryPolicy {
+    wif_core::RetryPolicy::default()
+        .with_max_attempts(attempts)
+        .with_backoff(
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_millis(20),
+        )
+        .without_jitter()
+}
+
+/// The environment of an EKS Pod Identity container: `region`, the agent's `full_uri` and the
+/// file holding its authorization token.
+pub fn pod_identity_env(
+    region: &str,
+    full_uri: String,
+    token_file: &std::path::Path,
+) -> wif_core::MapEnvironment {
+    wif_core::MapEnvironment::new()
+        .with("AWS_REGION", region)
+        .with("AWS_CONTAINER_CREDENTIALS_FULL_URI", full_uri)
+        .with(
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            token_file.display().to_string(),
+        )
+}
+
+/// The session token of `credentials`, in the clear, for assertions.
+pub fn session_token_of(credentials: &wif_source_aws::AwsCredentials) -> Option<&str> {
+    use secrecy::ExposeSecret as _;
+    credentials.session_token().map(|t| t.expose_secret())
+}
+
+/// Static AWS credentials with a session token, as an SDK credentials provider.
+pub fn session_credentials(
+    id: &str,
+    secret: &str,
+    session: &str,
+) -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new(id, secret, Some(session.to_owned()), None, "test")
+}
+
+/// An AWS SDK config with `region` and the static credentials `[id, secret, session]`: both
+/// explicit, so loading it consults no provider chain and no network.
+#[cfg(feature = "aws-config")]
+pub async fn sdk_config(
+    region: &'static str,
+    [id, secret, session]: [&str; 3],
+) -> aws_config::SdkConfig {
+    wif_source_aws::config_loader()
+        .region(aws_config::Region::new(region))
+        .credentials_provider(session_credentials(id, secret, session))
+        .load()
+        .await
+}
+
 /// A subject token, decoded.
 #[derive(Debug)]
 pub struct Decoded {

@@ -49,7 +49,7 @@ async fn unusable_cached_responses_make_the_command_run() {
     ];
     for (what, body) in cached {
         let f = Fixture::new();
-        let exe = f.printing(&success(ID_TOKEN_TYPE, "id_token", Some(FAR)));
+        let exe = f.printing(&id_token_response());
         let cache = f.path("cache.json");
         std::fs::write(&cache, body).expect("cache");
         let s = builder(&exe).output_file(&cache).build().expect("build");
@@ -59,7 +59,7 @@ async fn unusable_cached_responses_make_the_command_run() {
     }
     // A missing file (the first run) too.
     let f = Fixture::new();
-    let exe = f.printing(&success(ID_TOKEN_TYPE, "id_token", Some(FAR)));
+    let exe = f.printing(&id_token_response());
     let s = builder(&exe)
         .output_file(f.path("absent.json"))
         .build()

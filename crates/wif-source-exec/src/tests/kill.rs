@@ -29,17 +29,29 @@ async fn wait_exited(pid: u32) -> bool {
     false
 }
 
-/// A script that records its pid and then *becomes* `sleep 30` (same pid).
-fn sleeper(f: &Fixture) -> (PathBuf, PathBuf) {
-    let pid_file = f.path("pid");
+/// A script `name` that runs `before`, records the pid `pid` names (`$$`: itself; `$!`: its last
+/// background job) in the file `pid_name` — written aside and renamed, so that a reader never
+/// sees half of it — and then runs `after`. Returns the script and the pid file.
+fn pid_script(
+    f: &Fixture,
+    name: &str,
+    pid_name: &str,
+    [before, pid, after]: [&str; 3],
+) -> (PathBuf, PathBuf) {
+    let pid_file = f.path(pid_name);
     let exe = f.script(
-        "sleeper",
+        name,
         &format!(
-            "echo $$ > '{}.tmp'\nmv '{0}.tmp' '{0}'\nexec sleep 30",
+            "{before}echo {pid} > '{0}.tmp'\nmv '{0}.tmp' '{0}'\n{after}",
             pid_file.display()
         ),
     );
     (exe, pid_file)
+}
+
+/// A script that records its pid and then *becomes* `sleep 30` (same pid).
+fn sleeper(f: &Fixture) -> (PathBuf, PathBuf) {
+    pid_script(f, "sleeper", "pid", ["", "$$", "exec sleep 30"])
 }
 
 async fn read_pid(pid_file: &Path) -> u32 {
@@ -52,6 +64,23 @@ async fn read_pid(pid_file: &Path) -> u32 {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("the script never wrote its pid");
+}
+
+/// Asserts the process whose pid `pid_file` holds has exited (or does soon); `what` names it and
+/// what should have ended it.
+async fn assert_stopped(pid_file: &Path, what: &str) {
+    let pid = read_pid(pid_file).await;
+    assert!(wait_exited(pid).await, "{what}: pid {pid} still running");
+}
+
+/// Runs `exe` and drops its `subject_token` future as soon as it has written `pid_file`.
+async fn drop_once_started(exe: &Path, pid_file: &Path) {
+    let s = source(exe);
+    let c = ctx();
+    tokio::select! {
+        r = s.subject_token(&c) => panic!("{} finished: {r:?}", exe.display()),
+        _ = read_pid(pid_file) => {}
+    }
 }
 
 #[tokio::test]
@@ -75,25 +104,15 @@ async fn timeout_kills_the_child() {
         e.hint().is_some_and(|h| h.contains("timeout_millis")),
         "{e}"
     );
-    let pid = read_pid(&pid_file).await;
-    assert!(wait_exited(pid).await, "pid {pid} still running");
+    assert_stopped(&pid_file, "the sleeper, after its timeout").await;
 }
 
 #[tokio::test]
 async fn dropping_the_future_kills_the_child() {
     let f = Fixture::new();
     let (exe, pid_file) = sleeper(&f);
-    let s = source(&exe);
-    let c = ctx();
-    let pid = tokio::select! {
-        r = s.subject_token(&c) => panic!("the sleeper finished: {r:?}"),
-        pid = read_pid(&pid_file) => pid,
-    };
-    // The select! dropped the subject_token future.
-    assert!(
-        wait_exited(pid).await,
-        "pid {pid} still running after the future was dropped"
-    );
+    drop_once_started(&exe, &pid_file).await;
+    assert_stopped(&pid_file, "the sleeper, after its future was dropped").await;
 }
 
 // ---- killing the whole process group ---------------------------------------------------------
@@ -101,15 +120,12 @@ async fn dropping_the_future_kills_the_child() {
 /// A shell wrapper that does not `exec`: it starts `command` in the background, records that
 /// grandchild's pid, and waits for it.
 fn wrapper(f: &Fixture, command: &str) -> (PathBuf, PathBuf) {
-    let pid_file = f.path("grandchild-pid");
-    let exe = f.script(
+    pid_script(
+        f,
         "wrapper",
-        &format!(
-            "{command} &\necho $! > '{0}.tmp'\nmv '{0}.tmp' '{0}'\nwait",
-            pid_file.display()
-        ),
-    );
-    (exe, pid_file)
+        "grandchild-pid",
+        [&format!("{command} &\n"), "$!", "wait"],
+    )
 }
 
 #[tokio::test]
@@ -122,11 +138,7 @@ async fn timeout_kills_the_grandchildren_too() {
         .expect("build");
     let e = failure(&s).await;
     assert!(e.is_timeout(), "{e}");
-    let pid = read_pid(&pid_file).await;
-    assert!(
-        wait_exited(pid).await,
-        "the wrapper's `sleep` (pid {pid}) outlived the timeout"
-    );
+    assert_stopped(&pid_file, "the wrapper's `sleep`, after the timeout").await;
 }
 
 #[tokio::test]
@@ -154,26 +166,17 @@ async fn too_much_output_from_a_wrapped_command_is_reported_as_such_and_stops_it
         "{e}"
     );
     assert!(!e.is_timeout(), "{e}");
-    let pid = read_pid(&pid_file).await;
-    assert!(
-        wait_exited(pid).await,
-        "the wrapper's `head` (pid {pid}) kept running"
-    );
+    assert_stopped(&pid_file, "the wrapper's `head`, after the overflow").await;
 }
 
 #[tokio::test]
 async fn dropping_the_future_kills_the_grandchildren_too() {
     let f = Fixture::new();
     let (exe, pid_file) = wrapper(&f, "sleep 100");
-    let s = source(&exe);
-    let c = ctx();
-    let pid = tokio::select! {
-        r = s.subject_token(&c) => panic!("the wrapper finished: {r:?}"),
-        pid = read_pid(&pid_file) => pid,
-    };
-    // The select! dropped the subject_token future.
-    assert!(
-        wait_exited(pid).await,
-        "the wrapper's `sleep` (pid {pid}) outlived the dropped future"
-    );
+    drop_once_started(&exe, &pid_file).await;
+    assert_stopped(
+        &pid_file,
+        "the wrapper's `sleep`, after the future was dropped",
+    )
+    .await;
 }

@@ -89,6 +89,11 @@ fn success(token_type: &str, field: &str, expiration: Option<u64>) -> String {
     json.to_string()
 }
 
+/// The usual successful response: an OIDC ID token, valid until [`FAR`].
+fn id_token_response() -> String {
+    success(ID_TOKEN_TYPE, "id_token", Some(FAR))
+}
+
 fn source(command: &Path) -> ExecutableSource {
     builder(command).build().expect("build")
 }
@@ -111,6 +116,14 @@ fn assert_clean(shown: &str) {
     }
 }
 
+/// Asserts `shown` (an error, a log, a dump) holds each of `parts`, naming the missing one.
+#[track_caller]
+fn assert_says(shown: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(shown.contains(part), "{part:?} missing in:\n{shown}");
+    }
+}
+
 async fn failure(source: &ExecutableSource) -> Error {
     let e = source
         .subject_token(&ctx())
@@ -127,9 +140,7 @@ fn builder_validates_and_names_the_field() {
     let config = |b: ExecutableSourceBuilder, field: &str, words: &str| {
         let e = b.build().expect_err(field);
         assert!(e.is_config(), "{e}");
-        let shown = e.to_string();
-        assert!(shown.contains(&format!("`{field}`")), "{shown}");
-        assert!(shown.contains(words), "{shown}");
+        assert_says(&e.to_string(), &[&format!("`{field}`"), words]);
     };
     let cmd = || ExecutableSource::builder().command("/bin/tool");
     config(ExecutableSource::builder(), COMMAND_FIELD, "missing");
@@ -209,11 +220,11 @@ fn debug_shows_the_command_but_no_environment_values() {
 async fn tokens_and_stderr_never_reach_the_logs() {
     let logs = wif_core::testing::LogCapture::global();
     let f = Fixture::new();
-    let exe = f.printing(&success(ID_TOKEN_TYPE, "id_token", Some(FAR)));
+    let exe = f.printing(&id_token_response());
     let cache = f.path("cache.json");
     let s = builder(&exe).output_file(&cache).build().expect("build");
     s.subject_token(&ctx()).await.expect("run");
-    std::fs::write(&cache, success(ID_TOKEN_TYPE, "id_token", Some(FAR))).expect("cache");
+    std::fs::write(&cache, id_token_response()).expect("cache");
     s.subject_token(&ctx()).await.expect("cached");
     let bad = f.script(
         "bad",
@@ -222,13 +233,12 @@ async fn tokens_and_stderr_never_reach_the_logs() {
     let _ = source(&bad).subject_token(&ctx()).await;
 
     let contents = logs.contents();
-    assert!(
-        contents.contains("executable finished"),
-        "nothing captured: {contents}"
-    );
-    assert!(
-        contents.contains("using the cached executable response"),
-        "{contents}"
+    assert_says(
+        &contents,
+        &[
+            "executable finished",
+            "using the cached executable response",
+        ],
     );
     assert_clean(&contents);
 }

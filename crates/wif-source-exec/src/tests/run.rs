@@ -9,7 +9,7 @@ use super::*;
 #[tokio::test]
 async fn id_token_response_becomes_the_subject_token_with_its_expiry() {
     let f = Fixture::new();
-    let exe = f.printing(&success(ID_TOKEN_TYPE, "id_token", Some(FAR)));
+    let exe = f.printing(&id_token_response());
     let s = source(&exe);
     assert_eq!(s.kind(), "executable");
     let token = s.subject_token(&ctx()).await.expect("token");
@@ -43,7 +43,7 @@ async fn saml_response_and_jwt_type_work() {
 async fn empty_stdout_reads_the_response_from_output_file() {
     let f = Fixture::new();
     let out = f.path("out.json");
-    let response = success(ID_TOKEN_TYPE, "id_token", Some(FAR));
+    let response = id_token_response();
     // Written by the script: the cache is empty before it runs.
     let exe = f.script(
         "tool",
@@ -71,7 +71,7 @@ async fn child_receives_the_protocol_environment() {
         .iter()
         .map(|v| format!("echo \"{v}=${{{v}-<unset>}}\" >> '{}'\n", seen.display()))
         .collect();
-    let response = success(ID_TOKEN_TYPE, "id_token", Some(FAR));
+    let response = id_token_response();
     let exe = f.script("tool", &format!("{dump}cat <<'EOF'\n{response}\nEOF"));
 
     // With impersonation and an output file.
@@ -94,13 +94,12 @@ async fn child_receives_the_protocol_environment() {
     std::fs::remove_file(&seen).expect("rm");
     source(&exe).subject_token(&ctx()).await.expect("token");
     let got = std::fs::read_to_string(&seen).expect("env dump");
-    assert!(
-        got.contains("GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL=<unset>\n"),
-        "{got}"
-    );
-    assert!(
-        got.contains("GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE=<unset>\n"),
-        "{got}"
+    assert_says(
+        &got,
+        &[
+            "GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL=<unset>\n",
+            "GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE=<unset>\n",
+        ],
     );
 }
 
@@ -108,7 +107,7 @@ async fn child_receives_the_protocol_environment() {
 async fn command_is_split_with_shell_quoting_and_no_shell() {
     let f = Fixture::new();
     let seen = f.path("args.txt");
-    let response = success(ID_TOKEN_TYPE, "id_token", Some(FAR));
+    let response = id_token_response();
     // In a directory with a space in its name, to test a quoted program path too.
     let exe = f.script(
         "my tools/get token",
@@ -137,9 +136,9 @@ async fn command_is_split_with_shell_quoting_and_no_shell() {
 #[tokio::test]
 async fn nothing_runs_and_no_cache_is_read_unless_executables_are_allowed() {
     let f = Fixture::new();
-    let exe = f.printing(&success(ID_TOKEN_TYPE, "id_token", Some(FAR)));
+    let exe = f.printing(&id_token_response());
     let cache = f.path("cache.json");
-    std::fs::write(&cache, success(ID_TOKEN_TYPE, "id_token", Some(FAR))).expect("cache");
+    std::fs::write(&cache, id_token_response()).expect("cache");
     for env in [
         MapEnvironment::new(),
         MapEnvironment::new().with(ALLOW_EXECUTABLES_ENV, "true"),
@@ -156,13 +155,12 @@ async fn nothing_runs_and_no_cache_is_read_unless_executables_are_allowed() {
         assert_eq!(e.step(), Step::Config);
         assert!(e.is_config());
         let shown = e.to_string();
-        assert!(
-            shown.contains("set GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES to '1'"),
-            "{shown}"
-        );
-        assert!(
-            shown.contains("GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1"),
-            "{shown}"
+        assert_says(
+            &shown,
+            &[
+                "set GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES to '1'",
+                "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1",
+            ],
         );
         assert_clean(&shown);
     }
@@ -178,9 +176,10 @@ async fn unsuccessful_response_surfaces_code_and_message() {
     let e = failure(&source(&exe)).await;
     assert_eq!(e.kind(), ErrorKind::InvalidToken);
     assert!(!e.is_retryable());
-    let shown = e.to_string();
-    assert!(shown.contains("code 401: Caller not authorized"), "{shown}");
-    assert!(shown.contains("executable `"), "{shown}");
+    assert_says(
+        &e.to_string(),
+        &["code 401: Caller not authorized", "executable `"],
+    );
 }
 
 #[tokio::test]
@@ -192,16 +191,12 @@ async fn non_zero_exit_shows_status_and_sizes_but_never_the_output() {
     );
     let e = failure(&source(&exe)).await;
     assert_eq!(e.kind(), ErrorKind::Io);
-    let shown = e.to_string();
-    assert!(shown.contains("exit code 3"), "{shown}");
-    assert!(
-        shown.contains(&format!(
-            "stdout: {} bytes, stderr: {} bytes, not shown",
-            TOKEN.len() + 1,
-            STDERR_SECRET.len() + 1
-        )),
-        "{shown}"
+    let sizes = format!(
+        "stdout: {} bytes, stderr: {} bytes, not shown",
+        TOKEN.len() + 1,
+        STDERR_SECRET.len() + 1
     );
+    assert_says(&e.to_string(), &["exit code 3", &sizes]);
 
     // A failing executable that explains itself with an unsuccessful response is heard.
     let exe = f.script(
@@ -209,8 +204,7 @@ async fn non_zero_exit_shows_status_and_sizes_but_never_the_output() {
         "echo '{\"version\":1,\"success\":false,\"code\":\"E42\",\"message\":\"no session\"}'\nexit 1",
     );
     let shown = failure(&source(&exe)).await.to_string();
-    assert!(shown.contains("exit code 1"), "{shown}");
-    assert!(shown.contains("code E42: no session"), "{shown}");
+    assert_says(&shown, &["exit code 1", "code E42: no session"]);
 }
 
 #[tokio::test]
