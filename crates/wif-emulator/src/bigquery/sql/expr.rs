@@ -110,7 +110,7 @@ fn connective(a: &Expr, b: &Expr, wins: bool, ctx: &Ctx<'_>) -> Result<Cell, Str
     let b = truth(&b.eval(ctx)?);
     Ok(match (a, b) {
         (_, Some(v)) if v == wins => Cell::Bool(wins),
-        (Some(x), Some(y)) if x == !wins && y == !wins => Cell::Bool(!wins),
+        (Some(x), Some(y)) if x != wins && y != wins => Cell::Bool(!wins),
         _ => Cell::Null,
     })
 }
