@@ -108,21 +108,17 @@ async fn the_lambda_config_without_credentials_in_env_fails_before_google() {
     assert_eq!(world.emulator.requests(Endpoint::GoogleSts), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_thousand_cold_callers_cost_one_exchange_and_one_impersonation() {
-    // Slow STS down so that every caller arrives while the first refresh is in flight.
-    let world = world_with_fault(
-        Endpoint::GoogleSts,
-        Fault::latency(Duration::from_millis(200)),
-    )
-    .await;
-    let creds = credentials(&world.configs.file, MapEnvironment::new());
-    let mut callers = tokio::task::JoinSet::new();
-    let start = Arc::new(tokio::sync::Barrier::new(1000));
-    for _ in 0..1000 {
+/// The distinct tokens `callers` tasks get from `creds`, all asking at once (each must succeed).
+async fn tokens_of_simultaneous_callers(
+    creds: &Credentials,
+    callers: usize,
+) -> std::collections::HashSet<String> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let start = Arc::new(tokio::sync::Barrier::new(callers));
+    for _ in 0..callers {
         let creds = creds.clone();
         let start = start.clone();
-        callers.spawn(async move {
+        tasks.spawn(async move {
             start.wait().await;
             creds
                 .token()
@@ -131,32 +127,39 @@ async fn a_thousand_cold_callers_cost_one_exchange_and_one_impersonation() {
         });
     }
     let mut tokens = std::collections::HashSet::new();
-    while let Some(result) = callers.join_next().await {
+    while let Some(result) = tasks.join_next().await {
         tokens.insert(result.unwrap().unwrap());
     }
-    assert_eq!(tokens.len(), 1, "every caller got the same token");
-    assert_eq!(world.emulator.requests(Endpoint::GoogleSts), 1);
-    assert_eq!(world.emulator.requests(Endpoint::IamCredentials), 1);
+    tokens
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_thousand_cold_lambda_callers_cost_one_exchange_and_one_impersonation() {
-    let world = world_with_fault(
-        Endpoint::GoogleSts,
-        Fault::latency(Duration::from_millis(200)),
-    )
-    .await;
-    let creds = credentials(&world.configs.aws_lambda, lambda_env(&world.configs));
-    let mut callers = tokio::task::JoinSet::new();
-    for _ in 0..1000 {
-        let creds = creds.clone();
-        callers.spawn(async move { creds.token().await.map(|_| ()) });
+async fn a_thousand_cold_callers_cost_one_exchange_and_one_impersonation() {
+    type Chain = fn(&World) -> Credentials;
+    let cases: [(&str, Chain); 2] = [
+        ("file source", |world| {
+            credentials(&world.configs.file, MapEnvironment::new())
+        }),
+        ("AWS Lambda", |world| {
+            credentials(&world.configs.aws_lambda, lambda_env(&world.configs))
+        }),
+    ];
+    for (case, chain) in cases {
+        // Slow STS down so that every caller arrives while the first refresh is in flight.
+        let world = world_with_fault(
+            Endpoint::GoogleSts,
+            Fault::latency(Duration::from_millis(200)),
+        )
+        .await;
+        let tokens = tokens_of_simultaneous_callers(&chain(&world), 1000).await;
+        assert_eq!(tokens.len(), 1, "{case}: every caller got the same token");
+        assert_eq!(world.emulator.requests(Endpoint::GoogleSts), 1, "{case}");
+        assert_eq!(
+            world.emulator.requests(Endpoint::IamCredentials),
+            1,
+            "{case}"
+        );
     }
-    while let Some(result) = callers.join_next().await {
-        result.unwrap().unwrap();
-    }
-    assert_eq!(world.emulator.requests(Endpoint::GoogleSts), 1);
-    assert_eq!(world.emulator.requests(Endpoint::IamCredentials), 1);
 }
 
 #[tokio::test]

@@ -42,6 +42,28 @@ fn application(
     (creds, bq, storage)
 }
 
+/// The application's work: a row `{"id": 1}` into `analytics.events`, and `a.txt` into `bucket`.
+async fn insert_and_upload(bq: &BigQuery, storage: &Storage, bucket: &str) {
+    bq.insert_rows(
+        &bq.table("analytics", "events"),
+        [json!({"id": 1})],
+        InsertOptions::default(),
+    )
+    .await
+    .expect("insert")
+    .into_result()
+    .expect("all rows");
+    storage
+        .upload(
+            bucket,
+            "a.txt",
+            UploadSource::bytes(&b"hello"[..]),
+            UploadOptions::new(),
+        )
+        .await
+        .expect("upload");
+}
+
 #[tokio::test]
 async fn every_google_api_follows_the_environment_to_the_fakes() {
     let google = FakeGoogle::start().await;
@@ -55,24 +77,7 @@ async fn every_google_api_follows_the_environment_to_the_fakes() {
         .subject_token_type(JWT);
     let (creds, bq, storage) = application(builder, EMAIL, "my-project");
 
-    bq.insert_rows(
-        &bq.table("analytics", "events"),
-        [json!({"id": 1})],
-        InsertOptions::default(),
-    )
-    .await
-    .expect("insert")
-    .into_result()
-    .expect("all rows");
-    storage
-        .upload(
-            "my-bucket",
-            "a.txt",
-            UploadSource::bytes(&b"hello"[..]),
-            UploadOptions::new(),
-        )
-        .await
-        .expect("upload");
+    insert_and_upload(&bq, &storage, "my-bucket").await;
 
     assert_eq!(google.sts_calls().await, 1);
     assert_eq!(google.iam_requests().await[0].service_account, EMAIL);
@@ -111,24 +116,7 @@ async fn the_same_code_runs_against_the_emulator() {
         .endpoint_base_url(emulator.base_url());
     // The emulated project is wif-demo.
     let (_, bq, storage) = application(builder, DEFAULT_SERVICE_ACCOUNT, "wif-demo");
-    bq.insert_rows(
-        &bq.table("analytics", "events"),
-        [json!({"id": 7})],
-        InsertOptions::default(),
-    )
-    .await
-    .expect("insert through the emulated chain")
-    .into_result()
-    .expect("all rows");
-    storage
-        .upload(
-            "wif-demo-bucket",
-            "a.txt",
-            UploadSource::bytes(&b"hello"[..]),
-            UploadOptions::new(),
-        )
-        .await
-        .expect("upload through the emulated chain");
+    insert_and_upload(&bq, &storage, "wif-demo-bucket").await;
     assert_eq!(
         emulator.table_rows("analytics", "events").map(|r| r.len()),
         Some(1)

@@ -224,12 +224,8 @@ pub fn aws_config(emulator: &RunningEmulator, imdsv2: bool) -> Value {
     )
 }
 
-/// The file-source configuration reading the OIDC token at `token_file`.
-pub fn file_config(emulator: &RunningEmulator, token_file: &Path) -> Value {
-    let source = json!({
-        "file": token_file.to_string_lossy(),
-        "format": { "type": "text" },
-    });
+/// The fields every configuration for the emulator's OIDC provider shares, around `source`.
+fn oidc_common(emulator: &RunningEmulator, source: Value) -> Value {
     common(
         emulator,
         emulator.config().oidc_audience(),
@@ -238,18 +234,22 @@ pub fn file_config(emulator: &RunningEmulator, token_file: &Path) -> Value {
     )
 }
 
+/// The file-source configuration reading the OIDC token at `token_file`.
+pub fn file_config(emulator: &RunningEmulator, token_file: &Path) -> Value {
+    let source = json!({
+        "file": token_file.to_string_lossy(),
+        "format": { "type": "text" },
+    });
+    oidc_common(emulator, source)
+}
+
 /// The URL-source configuration reading `{"id_token": …}` from `{base}/oidc/token`.
 pub fn url_config(emulator: &RunningEmulator) -> Value {
     let source = json!({
         "url": format!("{}/oidc/token", emulator.base_url()),
         "format": { "type": "json", "subject_token_field_name": "id_token" },
     });
-    common(
-        emulator,
-        emulator.config().oidc_audience(),
-        JWT_TOKEN_TYPE,
-        source,
-    )
+    oidc_common(emulator, source)
 }
 
 /// The executable-source configuration running `script` (gcloud's `--executable-command`),
@@ -261,12 +261,7 @@ pub fn executable_config(emulator: &RunningEmulator, script: &Path) -> Value {
             "timeout_millis": 30_000,
         }
     });
-    common(
-        emulator,
-        emulator.config().oidc_audience(),
-        JWT_TOKEN_TYPE,
-        source,
-    )
+    oidc_common(emulator, source)
 }
 
 /// The pluggable-auth response (version 1) carrying `id_token`, a JWT expiring at

@@ -187,17 +187,7 @@ fn sign_blob(state: &State, email: &str, headers: &HeaderMap, body: &[u8]) -> Re
             .any(|member| *member == caller.principal || caller.principal_sets.contains(member)),
     };
     if !allowed {
-        return rpc(
-            StatusCode::FORBIDDEN,
-            "PERMISSION_DENIED",
-            &format!("Permission '{SIGN_BLOB}' denied on resource (or it may not exist)."),
-            serde_json::json!([{
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": "IAM_PERMISSION_DENIED",
-                "domain": "iam.googleapis.com",
-                "metadata": {"permission": SIGN_BLOB},
-            }]),
-        );
+        return iam_permission_denied(SIGN_BLOB);
     }
     let request: SignBlobRequest = match serde_json::from_slice(body) {
         Ok(request) => request,
@@ -274,15 +264,20 @@ fn permission_denied(email: &str) -> Response {
         service_account = email,
         "no workloadIdentityUser binding matches"
     );
+    iam_permission_denied(GET_ACCESS_TOKEN)
+}
+
+/// IAM's 403 for a caller without `permission` on the service account.
+fn iam_permission_denied(permission: &str) -> Response {
     rpc(
         StatusCode::FORBIDDEN,
         "PERMISSION_DENIED",
-        &format!("Permission '{GET_ACCESS_TOKEN}' denied on resource (or it may not exist)."),
+        &format!("Permission '{permission}' denied on resource (or it may not exist)."),
         serde_json::json!([{
             "@type": "type.googleapis.com/google.rpc.ErrorInfo",
             "reason": "IAM_PERMISSION_DENIED",
             "domain": "iam.googleapis.com",
-            "metadata": { "permission": GET_ACCESS_TOKEN },
+            "metadata": { "permission": permission },
         }]),
     )
 }

@@ -45,6 +45,17 @@ fn signed(
 
 /// The role's own credentials signing for `region` through `template`, now, with the target
 /// resource signed: the request a correctly configured client sends.
+/// The `GetCallerIdentity` URL (template) at `host`.
+fn get_caller_identity_at(host: &str) -> String {
+    format!("https://{host}?Action=GetCallerIdentity&Version=2011-06-15")
+}
+
+/// Why a request the role signed for `region`, to `GetCallerIdentity` at `host`, is refused.
+fn rejection_of_role(id: &AwsIdentity, region: &str, host: &str) -> Rejection {
+    let request = signed_by_role(id, region, &get_caller_identity_at(host));
+    verify_at(id, &request, now()).unwrap_err()
+}
+
 fn signed_by_role(id: &AwsIdentity, region: &str, template: &str) -> AwsSubjectRequest {
     signed(
         &credentials(id, &id.secret_access_key),
@@ -304,12 +315,7 @@ fn an_unknown_access_key_is_an_invalid_client_token_id() {
 fn a_scope_region_other_than_the_hosts_is_rejected() {
     let id = identity();
     // The classic bug: signing for us-east-2 while the URL names us-east-1.
-    let request = signed_by_role(
-        &id,
-        "us-east-2",
-        "https://sts.us-east-1.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15",
-    );
-    let err = verify_at(&id, &request, now()).unwrap_err();
+    let err = rejection_of_role(&id, "us-east-2", "sts.us-east-1.amazonaws.com");
     assert_eq!(
         err,
         Rejection::RegionMismatch {
@@ -326,7 +332,7 @@ fn a_scope_region_other_than_the_hosts_is_rejected() {
     let global = signed_by_role(
         &id,
         "us-east-1",
-        "https://sts.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15",
+        &get_caller_identity_at("sts.amazonaws.com"),
     );
     assert!(verify_at(&id, &global, now()).is_ok());
 }
@@ -334,12 +340,7 @@ fn a_scope_region_other_than_the_hosts_is_rejected() {
 #[test]
 fn a_host_that_is_not_aws_sts_is_rejected() {
     let id = identity();
-    let request = signed_by_role(
-        &id,
-        "us-east-1",
-        "https://sts.{region}.evil.example?Action=GetCallerIdentity&Version=2011-06-15",
-    );
-    let err = verify_at(&id, &request, now()).unwrap_err();
+    let err = rejection_of_role(&id, "us-east-1", "sts.{region}.evil.example");
     assert_eq!(err, Rejection::BadHost("sts.us-east-1.evil.example".into()));
 }
 

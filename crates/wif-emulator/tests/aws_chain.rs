@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use secrecy::ExposeSecret;
 use serde_json::json;
-use support::{authorize, long_session_names, start_with as start};
+use support::{authorize, http, long_session_names, start_with as start, status_and_text};
 use wif::{Credentials, Error, MapEnvironment, Step};
 use wif_emulator::{Endpoint, RunningEmulator, TokenKind};
 use wif_source_aws::{
@@ -20,29 +20,15 @@ use wif_source_aws::{
     sign_get_caller_identity,
 };
 
-const AWS4_REQUEST: &str = "urn:ietf:params:aws:token-type:aws4_request";
-
 /// What `gcloud iam workload-identity-pools create-cred-config --aws [--enable-imdsv2]` writes,
-/// with the metadata and token URLs at the emulator.
+/// with the metadata and token URLs at the emulator: the emulator's own configuration, naming
+/// `audience` and without impersonation.
 fn aws_config(emulator: &RunningEmulator, audience: &str, imdsv2: bool) -> String {
-    let base = emulator.base_url();
-    let mut source = json!({
-        "environment_id": "aws1",
-        "region_url": format!("{base}/latest/meta-data/placement/availability-zone"),
-        "url": format!("{base}/latest/meta-data/iam/security-credentials"),
-        "regional_cred_verification_url": DEFAULT_REGIONAL_CRED_VERIFICATION_URL,
-    });
-    if imdsv2 {
-        source["imdsv2_session_token_url"] = json!(format!("{base}/latest/api/token"));
-    }
-    json!({
-        "type": "external_account",
-        "audience": audience,
-        "subject_token_type": AWS4_REQUEST,
-        "token_url": format!("{base}/v1/token"),
-        "credential_source": source,
-    })
-    .to_string()
+    let mut config = wif_emulator::configs::aws_config(emulator, imdsv2);
+    config["audience"] = json!(audience);
+    let fields = config.as_object_mut().expect("a JSON object");
+    fields.remove("service_account_impersonation_url");
+    config.to_string()
 }
 
 /// The Lambda environment: the role's temporary credentials and the region in env vars.
@@ -96,6 +82,14 @@ fn server_message(err: &Error) -> String {
     err.server_error()
         .and_then(|s| s.message.clone())
         .unwrap_or_default()
+}
+
+/// Asserts that Google STS refused with `code` and `message`, and that wif's hint mentions `hint`.
+fn assert_server_refusal(err: &Error, code: &str, message: &str, hint: &str) {
+    assert_eq!(server_code(err), code, "{err}");
+    assert_eq!(server_message(err), message, "{err}");
+    let our_hint = err.hint().unwrap_or_default();
+    assert!(our_hint.contains(hint), "{err}");
 }
 
 #[tokio::test]
@@ -159,24 +153,24 @@ async fn another_account_in_the_condition_is_unauthorized_client_with_our_hint()
     let emulator = start(|c| c.condition.account = Some("999999999999".into())).await;
     let err = lambda_exchange_error(&emulator, &emulator.config().aws_audience()).await;
     assert_eq!(err.step(), Step::Exchange);
-    assert_eq!(server_code(&err), "unauthorized_client");
-    assert_eq!(
-        server_message(&err),
-        "The given credential is rejected by the attribute condition."
+    assert_server_refusal(
+        &err,
+        "unauthorized_client",
+        "The given credential is rejected by the attribute condition.",
+        "attribute condition",
     );
-    assert!(err.hint().unwrap().contains("attribute condition"), "{err}");
 }
 
 #[tokio::test]
 async fn a_long_lambda_session_arn_hits_the_127_byte_limit() {
     let emulator = start(long_session_names).await;
     let err = lambda_exchange_error(&emulator, &emulator.config().aws_audience()).await;
-    assert_eq!(server_code(&err), "invalid_request");
-    assert_eq!(
-        server_message(&err),
-        "The size of mapped attribute google.subject exceeds the 127 bytes limit. Either modify your attribute mapping or the incoming assertion to produce a mapped attribute that is less than 127 bytes."
+    assert_server_refusal(
+        &err,
+        "invalid_request",
+        "The size of mapped attribute google.subject exceeds the 127 bytes limit. Either modify your attribute mapping or the incoming assertion to produce a mapped attribute that is less than 127 bytes.",
+        "127 bytes",
     );
-    assert!(err.hint().unwrap().contains("127 bytes"), "{err}");
 }
 
 #[tokio::test]
@@ -203,7 +197,7 @@ async fn a_v1_config_on_an_imdsv2_only_instance_gets_the_imdsv2_hint() {
 async fn imds_speaks_ec2s_protocol() {
     let emulator = start(|c| c.imdsv2_required = true).await;
     let base = emulator.base_url();
-    let http = wif::layers::core::http::default_client().unwrap();
+    let http = http();
     let put = http
         .put(format!("{base}/latest/api/token"))
         .header("X-aws-ec2-metadata-token-ttl-seconds", "300")
@@ -291,8 +285,7 @@ async fn call_aws_sts(
     signed: &wif_source_aws::SignedRequest,
     host_header: bool,
 ) -> (u16, String) {
-    let mut request = wif::layers::core::http::default_client()
-        .unwrap()
+    let mut request = http()
         .post(format!(
             "{}/aws/sts?Action=GetCallerIdentity&Version=2011-06-15",
             emulator.base_url()
@@ -306,8 +299,7 @@ async fn call_aws_sts(
     } else {
         request.header("x-wif-signed-host", signed.host())
     };
-    let response = request.send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
+    status_and_text(request).await
 }
 
 #[tokio::test]
@@ -345,39 +337,20 @@ async fn aws_sts_answers_aws_error_xml() {
     assert!(xml.contains("<Code>SignatureDoesNotMatch</Code>"), "{xml}");
     assert!(xml.contains("<RequestId>"), "{xml}");
 
-    // Unsigned.
-    let response = wif::layers::core::http::default_client()
-        .unwrap()
-        .post(format!("{}/aws/sts", emulator.base_url()))
-        .form(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 403);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("<Code>MissingAuthenticationToken</Code>")
-    );
-
-    // Another action.
-    let response = wif::layers::core::http::default_client()
-        .unwrap()
-        .post(format!(
-            "{}/aws/sts?Action=AssumeRole&Version=2011-06-15",
-            emulator.base_url()
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("<Code>InvalidAction</Code>")
-    );
+    let base = emulator.base_url();
+    let unsigned = http()
+        .post(format!("{base}/aws/sts"))
+        .form(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]);
+    let another_action = http().post(format!(
+        "{base}/aws/sts?Action=AssumeRole&Version=2011-06-15"
+    ));
+    for (case, request, want_status, want_code) in [
+        ("unsigned", unsigned, 403, "MissingAuthenticationToken"),
+        ("another action", another_action, 400, "InvalidAction"),
+    ] {
+        let (status, xml) = status_and_text(request).await;
+        assert_eq!(status, want_status, "{case}: {xml}");
+        let code = format!("<Code>{want_code}</Code>");
+        assert!(xml.contains(&code), "{case}: {xml}");
+    }
 }

@@ -16,7 +16,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use support::{CLOUD_PLATFORM, start_default, start_with, status_and_json, tokeninfo, unix_now};
+use support::{
+    CLOUD_PLATFORM, generate_access_token, get_json, http, send, start_default, start_with,
+    status_and_json, status_and_text, tokeninfo, unix_now, xml_element,
+};
 use time::OffsetDateTime;
 use time::macros::format_description;
 use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
@@ -110,14 +113,11 @@ async fn post(
     signed: &str,
     sent: &str,
 ) -> (u16, String) {
-    let mut request = wif::layers::core::http::default_client()
-        .unwrap()
-        .post(format!("{}/aws/sts", emulator.base_url()));
+    let mut request = http().post(format!("{}/aws/sts", emulator.base_url()));
     for (name, value) in signer.sign(signed) {
         request = request.header(name, value);
     }
-    let response = request.body(sent.to_owned()).send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
+    status_and_text(request.body(sent.to_owned())).await
 }
 
 /// A signed `GetWebIdentityToken` with `params`, as the emulated role.
@@ -126,25 +126,14 @@ async fn get_token(emulator: &RunningEmulator, params: &[(&str, &str)]) -> (u16,
     post(emulator, &Signer::role(emulator), &body, &body).await
 }
 
-/// The text of `<{tag}>` in `xml`.
-fn xml_text<'a>(xml: &'a str, tag: &str) -> &'a str {
-    let open = format!("<{tag}>");
-    let start = xml
-        .find(&open)
-        .unwrap_or_else(|| panic!("no {tag} in {xml}"))
-        + open.len();
-    let end = start + xml[start..].find('<').unwrap();
-    &xml[start..end]
-}
-
 fn assert_aws_error(status: u16, xml: &str, want_status: u16, code: &str) {
     assert_eq!(status, want_status, "{xml}");
     assert!(
         xml.starts_with("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"),
         "{xml}"
     );
-    assert_eq!(xml_text(xml, "Code"), code, "{xml}");
-    assert_eq!(xml_text(xml, "Type"), "Sender", "{xml}");
+    assert_eq!(xml_element(xml, "Code"), code, "{xml}");
+    assert_eq!(xml_element(xml, "Type"), "Sender", "{xml}");
 }
 
 fn decode_claims(token: &str) -> Value {
@@ -161,13 +150,17 @@ async fn provider_token(emulator: &RunningEmulator) -> String {
     )
     .await;
     assert_eq!(status, 200, "{xml}");
-    xml_text(&xml, "WebIdentityToken").to_owned()
+    xml_element(&xml, "WebIdentityToken").to_owned()
+}
+
+/// The `error_description` of an OAuth error body (`""` when there is none).
+fn description(body: &Value) -> &str {
+    body["error_description"].as_str().unwrap_or("")
 }
 
 /// Google STS's answer to exchanging the JWT `token` for `audience`.
 async fn exchange(emulator: &RunningEmulator, token: &str, audience: &str) -> (u16, Value) {
-    let response = wif::layers::core::http::default_client()
-        .unwrap()
+    let request = http()
         .post(format!("{}/v1/token", emulator.base_url()))
         .form(&[
             (
@@ -182,11 +175,8 @@ async fn exchange(emulator: &RunningEmulator, token: &str, audience: &str) -> (u
             ("subject_token", token),
             ("audience", audience),
             ("scope", CLOUD_PLATFORM),
-        ])
-        .send()
-        .await
-        .unwrap();
-    status_and_json(response).await
+        ]);
+    status_and_json(send(request).await).await
 }
 
 #[tokio::test]
@@ -211,8 +201,8 @@ async fn a_signed_request_gets_a_jwt_with_awss_claims() {
         xml.starts_with("<GetWebIdentityTokenResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <GetWebIdentityTokenResult>\n    <WebIdentityToken>"),
         "{xml}"
     );
-    assert_eq!(xml_text(&xml, "RequestId").len(), 36);
-    let token = xml_text(&xml, "WebIdentityToken");
+    assert_eq!(xml_element(&xml, "RequestId").len(), 36);
+    let token = xml_element(&xml, "WebIdentityToken");
     let claims = decode_claims(token);
     assert_eq!(claims["iss"], config.aws_jwt_issuer().as_str());
     assert_eq!(
@@ -246,7 +236,7 @@ async fn a_signed_request_gets_a_jwt_with_awss_claims() {
             "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
         ))
         .unwrap();
-    assert_eq!(xml_text(&xml, "Expiration"), expiration);
+    assert_eq!(xml_element(&xml, "Expiration"), expiration);
     assert_eq!(emulator.requests(Endpoint::AwsSts), 1);
 
     // One audience is a string; the default duration is 300 s.
@@ -256,7 +246,7 @@ async fn a_signed_request_gets_a_jwt_with_awss_claims() {
     )
     .await;
     assert_eq!(status, 200, "{xml}");
-    let claims = decode_claims(xml_text(&xml, "WebIdentityToken"));
+    let claims = decode_claims(xml_element(&xml, "WebIdentityToken"));
     assert_eq!(claims["aud"], "solo");
     assert_eq!(
         claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
@@ -293,21 +283,12 @@ async fn bad_signatures_and_unknown_keys_are_refused_as_for_get_caller_identity(
     let (status, xml) = post(&emulator, &Signer::role(&emulator), &good, &tampered).await;
     assert_aws_error(status, &xml, 403, "SignatureDoesNotMatch");
 
-    let response = wif::layers::core::http::default_client()
-        .unwrap()
+    let unsigned = http()
         .post(format!("{}/aws/sts", emulator.base_url()))
         .header("content-type", FORM)
-        .body(good)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    assert_aws_error(
-        status,
-        &response.text().await.unwrap(),
-        403,
-        "MissingAuthenticationToken",
-    );
+        .body(good);
+    let (status, xml) = status_and_text(unsigned).await;
+    assert_aws_error(status, &xml, 403, "MissingAuthenticationToken");
 }
 
 #[tokio::test]
@@ -341,7 +322,7 @@ async fn invalid_parameters_are_validation_errors() {
     ] {
         let (status, xml) = get_token(&emulator, &params).await;
         assert_aws_error(status, &xml, 400, "ValidationError");
-        let message = xml_text(&xml, "Message").replace("&apos;", "'");
+        let message = xml_element(&xml, "Message").replace("&apos;", "'");
         assert!(message.contains(expected), "{expected} not in {xml}");
     }
 }
@@ -359,31 +340,12 @@ async fn disabled_outbound_federation_is_a_403() {
 
     // Through the control API.
     let control = format!("{}/_emulator/aws/outbound-federation", emulator.base_url());
-    let http = wif::layers::core::http::default_client().unwrap();
-    let set = http
-        .post(&control)
-        .json(&json!({"enabled": false}))
-        .send()
-        .await
-        .unwrap();
+    let set = send(http().post(&control).json(&json!({"enabled": false}))).await;
     assert_eq!(set.status(), 204);
-    let got: Value = http
-        .get(&control)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(got, json!({"enabled": false}));
+    assert_eq!(get_json(&control).await, json!({"enabled": false}));
     let (status, xml) = get_token(&emulator, &params).await;
     assert_aws_error(status, &xml, 403, code);
-    let typo = http
-        .post(&control)
-        .json(&json!({"enable": true}))
-        .send()
-        .await
-        .unwrap();
+    let typo = send(http().post(&control).json(&json!({"enable": true}))).await;
     assert!(typo.status().is_client_error());
 }
 
@@ -475,10 +437,7 @@ async fn google_sts_exchanges_the_jwt_for_the_aws_jwt_provider_only() {
     let (status, body) = exchange(&emulator, &expired, &config.aws_jwt_audience()).await;
     assert_eq!(status, 400);
     assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .ends_with("is stale to sign-in."),
+        description(&body).ends_with("is stale to sign-in."),
         "{body}"
     );
 
@@ -486,13 +445,8 @@ async fn google_sts_exchanges_the_jwt_for_the_aws_jwt_provider_only() {
     let oidc = emulator.mint_oidc_token("alice");
     let (status, body) = exchange(&emulator, &oidc, &config.aws_jwt_audience()).await;
     assert_eq!(status, 400);
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .starts_with("The issuer in ID Token https://oidc.wif-emulator.invalid"),
-        "{body}"
-    );
+    let oidc_issuer = "The issuer in ID Token https://oidc.wif-emulator.invalid";
+    assert!(description(&body).starts_with(oidc_issuer), "{body}");
 }
 
 #[tokio::test]
@@ -503,17 +457,9 @@ async fn the_whole_chain_ends_with_an_impersonated_service_account_token() {
     assert_eq!(status, 200, "{body}");
     let federated = body["access_token"].as_str().unwrap();
 
-    let response = wif::layers::core::http::default_client()
-        .unwrap()
-        .post(format!(
-            "{}/v1/projects/-/serviceAccounts/{DEFAULT_SERVICE_ACCOUNT}:generateAccessToken",
-            emulator.base_url()
-        ))
-        .bearer_auth(federated)
-        .json(&json!({"scope": [CLOUD_PLATFORM], "lifetime": "600s"}))
-        .send()
-        .await
-        .unwrap();
+    let body = json!({"scope": [CLOUD_PLATFORM], "lifetime": "600s"});
+    let request = generate_access_token(&emulator, DEFAULT_SERVICE_ACCOUNT, &body);
+    let response = send(request.bearer_auth(federated)).await;
     let (status, body) = status_and_json(response).await;
     assert_eq!(status, 200, "{body}");
     let info = tokeninfo(&emulator, body["accessToken"].as_str().unwrap()).await;
@@ -527,15 +473,7 @@ async fn the_whole_chain_ends_with_an_impersonated_service_account_token() {
 #[tokio::test]
 async fn the_world_names_the_aws_jwt_provider() {
     let emulator = start_default().await;
-    let world: Value = wif::layers::core::http::default_client()
-        .unwrap()
-        .get(format!("{}/_emulator/world", emulator.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let world = get_json(&format!("{}/_emulator/world", emulator.base_url())).await;
     let config = emulator.config();
     assert_eq!(
         world["aws_jwt_audience"],

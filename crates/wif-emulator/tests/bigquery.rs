@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{reason, start_default, writer_token};
+use support::{demo_events, error_status_and_message, http, reason, start_default, writer_token};
 use wif_emulator::bigquery::{self, TableField};
 use wif_emulator::{RunningEmulator, TokenKind};
 
@@ -39,7 +39,7 @@ async fn start() -> Bq {
     .expect("schema is valid");
     Bq {
         emulator,
-        http: wif::layers::core::http::default_client().unwrap(),
+        http: http(),
         token,
     }
 }
@@ -64,6 +64,12 @@ impl Bq {
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
+    /// `insertAll` into `demo.events` with the request `body`.
+    async fn insert_all(&self, body: Value) -> (u16, Value) {
+        self.post("datasets/demo/tables/events/insertAll", body)
+            .await
+    }
+
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
         let r = self
             .http
@@ -86,12 +92,7 @@ impl Bq {
     }
 
     async fn insert(&self, rows: Value) -> Value {
-        let (status, body) = self
-            .post(
-                "datasets/demo/tables/events/insertAll",
-                json!({"rows": rows}),
-            )
-            .await;
+        let (status, body) = self.insert_all(json!({"rows": rows})).await;
         assert_eq!(status, 200, "{body}");
         body
     }
@@ -143,20 +144,15 @@ async fn datasets_and_tables_have_the_real_shapes() {
     assert_eq!(status, 200, "{ds}");
     assert_eq!(ds["id"], "wif-demo:eu_data");
     assert_eq!(ds["location"], "EU");
-    let (status, again) = bq
-        .post(
-            "datasets",
-            json!({"datasetReference": {"datasetId": "eu_data"}}),
-        )
-        .await;
-    assert_eq!((status, reason(&again)), (409, "duplicate"), "{again}");
-    let (status, bad) = bq
-        .post(
-            "datasets",
-            json!({"datasetReference": {"datasetId": "no-dashes"}}),
-        )
-        .await;
-    assert_eq!((status, reason(&bad)), (400, "invalid"), "{bad}");
+    // Again, and a name BigQuery does not allow.
+    for (dataset, want) in [
+        ("eu_data", (409, "duplicate")),
+        ("no-dashes", (400, "invalid")),
+    ] {
+        let body = json!({"datasetReference": {"datasetId": dataset}});
+        let (status, refused) = bq.post("datasets", body).await;
+        assert_eq!((status, reason(&refused)), want, "{dataset}: {refused}");
+    }
 
     let table = json!({
         "tableReference": {"projectId": P, "datasetId": "eu_data", "tableId": "t"},
@@ -189,10 +185,9 @@ async fn datasets_and_tables_have_the_real_shapes() {
     assert_eq!(got["tableReference"]["tableId"], "events");
     let (status, nf) = bq.get("datasets/demo/tables/nope", &[]).await;
     assert_eq!((status, reason(&nf)), (404, "notFound"));
-    assert_eq!(nf["error"]["status"], "NOT_FOUND");
     assert_eq!(
-        nf["error"]["message"],
-        "Not found: Table wif-demo:demo.nope"
+        error_status_and_message(&nf),
+        ("NOT_FOUND", "Not found: Table wif-demo:demo.nope")
     );
 }
 
@@ -220,8 +215,7 @@ async fn insert_all_checks_rows_and_stops_the_valid_ones() {
     );
 
     let (status, out) = bq
-        .post(
-            "datasets/demo/tables/events/insertAll",
+        .insert_all(
             json!({"skipInvalidRows": true, "ignoreUnknownValues": true, "rows": [
                 {"insertId": "a", "json": {"id": 1, "kind": "ok", "extra": true}},
                 {"insertId": "b", "json": {"kind": "no id"}},
@@ -234,7 +228,7 @@ async fn insert_all_checks_rows_and_stops_the_valid_ones() {
         out["insertErrors"][0]["errors"][0]["message"],
         "Missing required field: id."
     );
-    let rows = bigquery::table_rows(bq.emulator.state(), P, "demo", "events").expect("table");
+    let rows = demo_events(&bq.emulator);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["id"], "1");
 
@@ -243,15 +237,13 @@ async fn insert_all_checks_rows_and_stops_the_valid_ones() {
         .insert(json!([{"insertId": "a", "json": {"id": 1}}, {"insertId": "d", "json": {"id": 4}}]))
         .await;
     assert_eq!(out.get("insertErrors"), None, "{out}");
-    let rows = bigquery::table_rows(bq.emulator.state(), P, "demo", "events").expect("table");
+    let rows = demo_events(&bq.emulator);
     assert_eq!(
         rows.iter().map(|r| r["id"].clone()).collect::<Vec<_>>(),
         [json!("1"), json!("4")]
     );
 
-    let (status, body) = bq
-        .post("datasets/demo/tables/events/insertAll", json!({"rows": []}))
-        .await;
+    let (status, body) = bq.insert_all(json!({"rows": []})).await;
     assert_eq!((status, reason(&body)), (400, "invalid"));
     let (status, body) = bq
         .post(
@@ -261,10 +253,7 @@ async fn insert_all_checks_rows_and_stops_the_valid_ones() {
         .await;
     assert_eq!((status, reason(&body)), (404, "notFound"));
     let (status, _) = bq
-        .post(
-            "datasets/demo/tables/events/insertAll",
-            json!({"templateSuffix": "_2026", "rows": [{"json": {"id": 9}}]}),
-        )
+        .insert_all(json!({"templateSuffix": "_2026", "rows": [{"json": {"id": 9}}]}))
         .await;
     assert_eq!(status, 200);
     assert_eq!(

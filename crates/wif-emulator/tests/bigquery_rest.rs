@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{reason, start_default, start_with, writer_token};
+use support::{demo_events, http, reason, start_default, start_with, writer_token};
 use wif_emulator::RunningEmulator;
 use wif_emulator::bigquery::TableField;
 
@@ -40,7 +40,7 @@ impl Bq {
             .expect("schema is valid");
         Bq {
             emulator,
-            http: wif::layers::core::http::default_client().unwrap(),
+            http: http(),
             token,
         }
     }
@@ -76,6 +76,12 @@ impl Bq {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// `insertAll` into `demo.events` with the request `body`.
+    async fn insert_all(&self, body: Value) -> (u16, Value) {
+        self.post("datasets/demo/tables/events/insertAll", body)
+            .await
+    }
+
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, query, None).await
     }
@@ -99,12 +105,7 @@ impl Bq {
                 }})
             })
             .collect();
-        let (status, out) = self
-            .post(
-                "datasets/demo/tables/events/insertAll",
-                json!({"rows": rows}),
-            )
-            .await;
+        let (status, out) = self.insert_all(json!({"rows": rows})).await;
         assert_eq!(status, 200, "{out}");
         assert_eq!(out.get("insertErrors"), None, "{out}");
     }
@@ -123,35 +124,21 @@ async fn insert_all_takes_bodies_up_to_ten_megabytes_in_bigquerys_error_shape_be
     let bq = start().await;
     // 2.5 MB in one request: over the web framework's 2 MB default, which used to answer 413.
     bq.insert_events(500, 5_000).await;
-    let rows = bq
-        .emulator
-        .state()
-        .table_rows(P, "demo", "events")
-        .expect("table");
+    let rows = demo_events(&bq.emulator);
     assert_eq!(rows.len(), 500);
 
     // 9.5 MB still fits BigQuery's limit.
     let big: Vec<Value> = (0..95)
         .map(|i| json!({"json": {"id": 1000 + i, "payload": "q".repeat(100_000)}}))
         .collect();
-    let (status, out) = bq
-        .post(
-            "datasets/demo/tables/events/insertAll",
-            json!({"rows": big}),
-        )
-        .await;
+    let (status, out) = bq.insert_all(json!({"rows": big})).await;
     assert_eq!(status, 200, "{out}");
 
     // Past 10 MiB: refused with BigQuery's error body, not the framework's plain text.
     let too_big: Vec<Value> = (0..11)
         .map(|i| json!({"json": {"id": 2000 + i, "payload": "z".repeat(1024 * 1024)}}))
         .collect();
-    let (status, out) = bq
-        .post(
-            "datasets/demo/tables/events/insertAll",
-            json!({"rows": too_big}),
-        )
-        .await;
+    let (status, out) = bq.insert_all(json!({"rows": too_big})).await;
     assert_eq!((status, reason(&out)), (413, "invalid"), "{out}");
     assert!(
         out["error"]["message"]
@@ -166,16 +153,11 @@ async fn insert_all_takes_bodies_up_to_ten_megabytes_in_bigquerys_error_shape_be
 async fn insert_ids_deduplicate_within_the_window_only() {
     let bq = Bq::new(start_with(|c| c.insert_id_window = Duration::from_millis(50)).await).await;
     let row = json!({"rows": [{"insertId": "same", "json": {"id": 1}}]});
-    bq.post("datasets/demo/tables/events/insertAll", row.clone())
-        .await;
+    bq.insert_all(row.clone()).await;
     // Re-sent after the window: no longer a retry of the first.
     tokio::time::sleep(Duration::from_millis(120)).await;
-    bq.post("datasets/demo/tables/events/insertAll", row).await;
-    let rows = bq
-        .emulator
-        .state()
-        .table_rows(P, "demo", "events")
-        .expect("table");
+    bq.insert_all(row).await;
+    let rows = demo_events(&bq.emulator);
     assert_eq!(
         rows.len(),
         2,
@@ -185,14 +167,9 @@ async fn insert_ids_deduplicate_within_the_window_only() {
     let bq = start().await;
     let row = json!({"rows": [{"insertId": "same", "json": {"id": 1}}]});
     for _ in 0..3 {
-        bq.post("datasets/demo/tables/events/insertAll", row.clone())
-            .await;
+        bq.insert_all(row.clone()).await;
     }
-    let rows = bq
-        .emulator
-        .state()
-        .table_rows(P, "demo", "events")
-        .expect("table");
+    let rows = demo_events(&bq.emulator);
     assert_eq!(
         rows.len(),
         1,
@@ -208,12 +185,7 @@ async fn query_results_page_near_ten_megabytes_with_stable_tokens() {
         let rows: Vec<Value> = (0..100)
             .map(|i| json!({"json": {"id": batch * 100 + i, "payload": "x".repeat(100_000)}}))
             .collect();
-        let (status, _) = bq
-            .post(
-                "datasets/demo/tables/events/insertAll",
-                json!({"rows": rows}),
-            )
-            .await;
+        let (status, _) = bq.insert_all(json!({"rows": rows})).await;
         assert_eq!(status, 200);
     }
     let (status, first) = bq

@@ -8,13 +8,12 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{CLOUD_PLATFORM, start_default};
+use support::{CLOUD_PLATFORM, generate_access_token, http, start_default};
 use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
 use wif_emulator::{Endpoint, Fault, RunningEmulator, TokenKind};
 
 struct Iam {
     emulator: RunningEmulator,
-    client: reqwest::Client,
     bearer: String,
 }
 
@@ -29,26 +28,18 @@ impl Iam {
             vec![],
             Duration::from_secs(3600),
         );
-        Iam {
-            emulator,
-            client: wif::layers::core::http::default_client().unwrap(),
-            bearer,
-        }
+        Iam { emulator, bearer }
     }
 
     fn request(&self) -> reqwest::RequestBuilder {
-        self.client
-            .post(format!(
-                "{}/v1/projects/-/serviceAccounts/{DEFAULT_SERVICE_ACCOUNT}:generateAccessToken",
-                self.emulator.base_url()
-            ))
+        let body = json!({"scope": [CLOUD_PLATFORM]});
+        generate_access_token(&self.emulator, DEFAULT_SERVICE_ACCOUNT, &body)
             .bearer_auth(&self.bearer)
-            .json(&json!({"scope": [CLOUD_PLATFORM]}))
     }
 
     /// Sets `fault` on IAM Credentials, from Rust.
     fn inject(&self, fault: Fault) {
-        self.emulator.faults().set(Endpoint::IamCredentials, fault);
+        self.emulator.set_fault(Endpoint::IamCredentials, fault);
     }
 
     /// The whole answer to one request: head and body, or the transport error cutting it.
@@ -66,10 +57,8 @@ impl Iam {
         path: &str,
         body: Option<Value>,
     ) -> reqwest::Response {
-        let mut request = self.client.request(
-            method,
-            format!("{}/_emulator/{path}", self.emulator.base_url()),
-        );
+        let url = format!("{}/_emulator/{path}", self.emulator.base_url());
+        let mut request = http().request(method, url);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -112,13 +101,11 @@ async fn fail_next_n_fails_n_times_then_serves() {
 async fn other_endpoints_are_unaffected() {
     let iam = Iam::start().await;
     iam.emulator
-        .faults()
-        .set(Endpoint::GoogleSts, Fault::fail_next(5, 500));
+        .set_fault(Endpoint::GoogleSts, Fault::fail_next(5, 500));
     assert_eq!(iam.status().await, 200);
     // The control API is never faulted.
     iam.emulator
-        .faults()
-        .set(Endpoint::Control, Fault::fail_next(5, 500));
+        .set_fault(Endpoint::Control, Fault::fail_next(5, 500));
     let health = iam.control(reqwest::Method::GET, "health", None).await;
     assert_eq!(health.status(), 200);
 }

@@ -7,7 +7,9 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{start_default, start_with, writer_token};
+use support::{
+    generate_access_token, http, json_of, send, start_default, start_with, writer_token,
+};
 use wif_emulator::{Endpoint, Fault, TableField};
 
 #[tokio::test]
@@ -39,51 +41,31 @@ async fn one_handle_sets_up_inspects_and_breaks_the_emulator() {
     assert!(bad.to_string().contains("row 1"), "{bad}");
     assert!(emulator.create_table("eu_data", "bad table", &[]).is_err());
 
-    let http = wif::layers::core::http::default_client().unwrap();
+    let http = http();
     let bq = emulator.bigquery_base_url();
     assert_eq!(bq, format!("{}/bigquery/v2/", emulator.base_url()));
-    let dataset: Value = http
-        .get(format!("{bq}projects/wif-demo/datasets/eu_data"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dataset = json_of(http.get(format!("{bq}projects/wif-demo/datasets/eu_data"))).await;
     assert_eq!(
         dataset["location"], "EU",
         "no token needed with anonymous_access"
     );
-    let data: Value = http
-        .get(format!(
-            "{bq}projects/wif-demo/datasets/eu_data/tables/events/data"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let data = json_of(http.get(format!(
+        "{bq}projects/wif-demo/datasets/eu_data/tables/events/data"
+    )))
+    .await;
     assert_eq!(data["rows"], json!([{"f": [{"v": "1"}, {"v": "seed"}]}]));
-    let bucket = http
-        .get(format!(
-            "{}/storage/v1/b/my-bucket",
-            emulator.storage_base_url()
-        ))
-        .send()
-        .await
-        .unwrap();
+    let bucket = send(http.get(format!(
+        "{}/storage/v1/b/my-bucket",
+        emulator.storage_base_url()
+    )))
+    .await;
     assert_eq!(bucket.status(), 200);
 
     let counters = emulator.counters();
     assert_eq!((counters["bigquery"], counters["storage"]), (2, 1));
 
     emulator.set_fault(Endpoint::BigQuery, Fault::fail_next(1, 503));
-    let failed = http
-        .get(format!("{bq}projects/wif-demo/datasets/eu_data"))
-        .send()
-        .await
-        .unwrap();
+    let failed = send(http.get(format!("{bq}projects/wif-demo/datasets/eu_data"))).await;
     assert_eq!(failed.status(), 503);
 
     // A token that is sent must still be the chain's, and current.
@@ -98,16 +80,12 @@ async fn one_handle_sets_up_inspects_and_breaks_the_emulator() {
     emulator.expire_tokens();
     assert_eq!(with(&token).await.unwrap().status(), 401);
     // IAM Credentials always needs the federated token.
-    let iam = http
-        .post(format!(
-            "{}/v1/projects/-/serviceAccounts/{}:generateAccessToken",
-            emulator.base_url(),
-            wif_emulator::config::DEFAULT_SERVICE_ACCOUNT
-        ))
-        .json(&json!({"scope": ["https://www.googleapis.com/auth/cloud-platform"]}))
-        .send()
-        .await
-        .unwrap();
+    let iam = send(generate_access_token(
+        &emulator,
+        wif_emulator::config::DEFAULT_SERVICE_ACCOUNT,
+        &json!({"scope": ["https://www.googleapis.com/auth/cloud-platform"]}),
+    ))
+    .await;
     assert_eq!(iam.status(), 401);
 }
 
@@ -115,13 +93,8 @@ async fn one_handle_sets_up_inspects_and_breaks_the_emulator() {
 async fn without_anonymous_access_every_call_needs_the_chains_token() {
     let emulator = start_default().await;
     emulator.create_bucket("b");
-    let status = wif::layers::core::http::default_client()
-        .unwrap()
-        .get(format!("{}/storage/v1/b/b", emulator.storage_base_url()))
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let url = format!("{}/storage/v1/b/b", emulator.storage_base_url());
+    let status = send(http().get(url)).await.status();
     assert_eq!(status, 401);
 }
 

@@ -8,7 +8,10 @@ mod support;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
-use support::{CLOUD_PLATFORM, authorize, start, status_and_json, tokeninfo};
+use support::{
+    CLOUD_PLATFORM, authorize, error_status_and_message, generate_access_token, http, send, start,
+    status_and_json, tokeninfo,
+};
 use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
 use wif_emulator::{EmulatorConfig, Endpoint, RunningEmulator, ServiceAccount, TokenKind};
 
@@ -29,27 +32,17 @@ fn federated(emulator: &RunningEmulator, lifetime: Duration) -> String {
         .0
 }
 
-fn url(emulator: &RunningEmulator, email: &str) -> String {
-    format!(
-        "{}/v1/projects/-/serviceAccounts/{email}:generateAccessToken",
-        emulator.base_url()
-    )
-}
-
 async fn call(
     emulator: &RunningEmulator,
     email: &str,
     bearer: Option<&str>,
     body: Value,
 ) -> (u16, Value) {
-    let mut request = wif::layers::core::http::default_client()
-        .unwrap()
-        .post(url(emulator, email))
-        .json(&body);
+    let mut request = generate_access_token(emulator, email, &body);
     if let Some(bearer) = bearer {
         request = request.bearer_auth(bearer);
     }
-    status_and_json(request.send().await.unwrap()).await
+    status_and_json(send(request).await).await
 }
 
 fn standard_body() -> Value {
@@ -65,6 +58,13 @@ fn parse_rfc3339(text: &str) -> SystemTime {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .unwrap()
         .into()
+}
+
+/// `generateAccessToken` for `email` with the standard body, bearing an hour's federated token of
+/// the default AWS role.
+async fn generate_as_role(emulator: &RunningEmulator, email: &str) -> (u16, Value) {
+    let bearer = federated(emulator, Duration::from_secs(3600));
+    generate(emulator, email, Some(&bearer)).await
 }
 
 #[tokio::test]
@@ -118,15 +118,17 @@ async fn python_google_auths_body_is_accepted() {
     // google-auth sends `"delegates": null` with spaced separators.
     let emulator = start(EmulatorConfig::default()).await;
     let bearer = federated(&emulator, Duration::from_secs(3600));
-    let response = wif::layers::core::http::default_client().unwrap()
-        .post(url(&emulator, DEFAULT_SERVICE_ACCOUNT))
+    let url = format!(
+        "{}/v1/projects/-/serviceAccounts/{DEFAULT_SERVICE_ACCOUNT}:generateAccessToken",
+        emulator.base_url()
+    );
+    let body = r#"{"delegates": null, "scope": ["https://www.googleapis.com/auth/cloud-platform"], "lifetime": "3600s"}"#;
+    let request = http()
+        .post(url)
         .header("authorization", format!("Bearer {bearer}"))
         .header("content-type", "application/json")
-        .body(r#"{"delegates": null, "scope": ["https://www.googleapis.com/auth/cloud-platform"], "lifetime": "3600s"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+        .body(body);
+    assert_eq!(send(request).await.status(), 200);
 }
 
 #[tokio::test]
@@ -170,13 +172,8 @@ async fn a_principal_without_the_binding_is_denied_with_iams_words() {
         Vec::<String>::new(),
     ));
     let emulator = start(config).await;
-    let bearer = federated(&emulator, Duration::from_secs(3600));
-    let (status, body) = generate(
-        &emulator,
-        "locked@wif-demo.iam.gserviceaccount.com",
-        Some(&bearer),
-    )
-    .await;
+    let (status, body) =
+        generate_as_role(&emulator, "locked@wif-demo.iam.gserviceaccount.com").await;
     assert_eq!(status, 403);
     assert_eq!(
         body,
@@ -197,19 +194,11 @@ async fn a_principal_without_the_binding_is_denied_with_iams_words() {
 #[tokio::test]
 async fn an_unknown_service_account_is_not_found() {
     let emulator = start(EmulatorConfig::default()).await;
-    let bearer = federated(&emulator, Duration::from_secs(3600));
-    let (status, body) = generate(
-        &emulator,
-        "nobody@nowhere.iam.gserviceaccount.com",
-        Some(&bearer),
-    )
-    .await;
+    let (status, body) =
+        generate_as_role(&emulator, "nobody@nowhere.iam.gserviceaccount.com").await;
     assert_eq!(status, 404);
-    assert_eq!(body["error"]["status"], "NOT_FOUND");
-    assert_eq!(
-        body["error"]["message"],
-        "Not found; Gaia id not found for email nobody@nowhere.iam.gserviceaccount.com"
-    );
+    let message = "Not found; Gaia id not found for email nobody@nowhere.iam.gserviceaccount.com";
+    assert_eq!(error_status_and_message(&body), ("NOT_FOUND", message));
 }
 
 #[tokio::test]
@@ -244,13 +233,8 @@ async fn missing_foreign_and_expired_bearers_are_unauthenticated() {
 
     // Expiring every token through the control API takes a good token out too.
     let good = federated(&emulator, Duration::from_secs(3600));
-    let response = wif::layers::core::http::default_client()
-        .unwrap()
-        .post(format!("{}/_emulator/tokens/expire", emulator.base_url()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
+    let expire = http().post(format!("{}/_emulator/tokens/expire", emulator.base_url()));
+    assert_eq!(send(expire).await.status(), 204);
     let (status, _) = generate(&emulator, DEFAULT_SERVICE_ACCOUNT, Some(&good)).await;
     assert_eq!(status, 401);
 }
@@ -346,17 +330,12 @@ async fn delegates_must_exist_and_other_methods_are_not_served() {
     let (status, answer) = call(&emulator, DEFAULT_SERVICE_ACCOUNT, Some(&bearer), body).await;
     assert_eq!(status, 200, "{answer}");
 
-    let response = wif::layers::core::http::default_client()
-        .unwrap()
-        .post(format!(
-            "{}/v1/projects/-/serviceAccounts/{DEFAULT_SERVICE_ACCOUNT}:generateIdToken",
-            emulator.base_url()
-        ))
-        .bearer_auth(&bearer)
-        .json(&json!({"audience": "x"}))
-        .send()
-        .await
-        .unwrap();
+    let id_token = format!(
+        "{}/v1/projects/-/serviceAccounts/{DEFAULT_SERVICE_ACCOUNT}:generateIdToken",
+        emulator.base_url()
+    );
+    let request = http().post(id_token).bearer_auth(&bearer);
+    let response = send(request.json(&json!({"audience": "x"}))).await;
     assert_eq!(response.status(), 404);
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-use support::{get_json, start_default as start, unix_now as now};
+use support::{get_json, http, send, start_default as start, text_of, unix_now as now};
 use wif_emulator::oidc::{self, ISSUER};
 
 fn claims(token: &str) -> Value {
@@ -81,15 +81,8 @@ async fn tampered_foreign_expired_and_misaddressed_tokens_are_refused() {
 #[tokio::test]
 async fn the_control_route_mints_on_request() {
     let emulator = start().await;
-    let client = wif::layers::core::http::default_client().unwrap();
-    let response = client
-        .get(format!(
-            "{}/_emulator/oidc-token?sub=bob&aud=my-aud&lifetime=120",
-            emulator.base_url()
-        ))
-        .send()
-        .await
-        .unwrap();
+    let url = format!("{}/_emulator/oidc-token", emulator.base_url());
+    let response = send(http().get(format!("{url}?sub=bob&aud=my-aud&lifetime=120"))).await;
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]
@@ -103,14 +96,7 @@ async fn the_control_route_mints_on_request() {
     assert!(verified.exp.abs_diff(now() + 120) <= 2);
 
     // Defaults: the OIDC provider's audience and the default subject.
-    let token = client
-        .get(format!("{}/_emulator/oidc-token", emulator.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let token = text_of(http().get(url)).await;
     let verified =
         oidc::verify(emulator.state(), &token, &emulator.config().oidc_audience()).unwrap();
     assert_eq!(verified.sub, oidc::DEFAULT_SUBJECT);

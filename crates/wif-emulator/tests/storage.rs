@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{reason, start_default, writer_token};
+use support::{http, reason, start_default, writer_token};
 use wif_emulator::{Endpoint, Fault, RunningEmulator, TokenKind};
 
 const UNIT: usize = 256 * 1024;
@@ -28,7 +28,7 @@ impl World {
         assert!(emulator.state().create_bucket("bkt"));
         World {
             emulator,
-            http: wif::layers::core::http::default_client().expect("HTTP client"),
+            http: http(),
             token,
         }
     }
@@ -483,8 +483,7 @@ async fn federated_principals_need_uniform_bucket_level_access() {
 async fn faults_apply_to_storage_requests() {
     let w = World::start().await;
     w.emulator
-        .faults()
-        .set(Endpoint::Storage, Fault::fail_next(1, 503));
+        .set_fault(Endpoint::Storage, Fault::fail_next(1, 503));
     let before = w.emulator.requests(Endpoint::Storage);
     let r = w.fetch("/storage/v1/b/bkt/o").await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -5,63 +5,71 @@
 
 mod support;
 
-use std::time::Duration;
-
 use base64::Engine as _;
+use reqwest::{Method, RequestBuilder};
 use sha2::{Digest, Sha256};
-use support::{CLOUD_PLATFORM, start_default};
+use support::{http, send, service_account_token, start_default, text_of, xml_element};
+use wif_emulator::RunningEmulator;
 use wif_emulator::config::DEFAULT_SERVICE_ACCOUNT;
-use wif_emulator::{RunningEmulator, TokenKind};
 
-/// wif's HTTP client (reqwest 0.13 with wif's rustls configuration).
-fn client() -> reqwest::Client {
-    wif::layers::core::http::default_client().expect("HTTP client")
+/// Requests to one bucket of the XML API, bearing a service account's token.
+struct XmlBucket {
+    http: reqwest::Client,
+    /// `{base}/{bucket}`.
+    url: String,
+    token: String,
 }
 
-fn token_of(emulator: &RunningEmulator, email: &str) -> String {
-    emulator
-        .state()
-        .issue(
-            TokenKind::ServiceAccount,
-            email.into(),
-            vec![],
-            vec![CLOUD_PLATFORM.into()],
-            Duration::from_secs(3600),
-        )
-        .0
-}
+impl XmlBucket {
+    /// Creates `bucket` and a token for the default service account.
+    fn create(emulator: &RunningEmulator, bucket: &str) -> Self {
+        emulator.create_bucket(bucket);
+        XmlBucket {
+            http: http(),
+            url: format!("{}/{bucket}", emulator.base_url()),
+            token: service_account_token(emulator, DEFAULT_SERVICE_ACCOUNT),
+        }
+    }
 
-fn element<'a>(xml: &'a str, name: &str) -> &'a str {
-    let open = format!("<{name}>");
-    let start = xml
-        .find(&open)
-        .unwrap_or_else(|| panic!("no <{name}> in {xml}"))
-        + open.len();
-    let end = xml[start..].find(&format!("</{name}>")).unwrap() + start;
-    &xml[start..end]
+    /// `method` of `{bucket}{path}` (`path` is `/object`, `?query` or empty), with the token.
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+    }
+
+    fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, path)
+    }
+
+    fn put(&self, path: &str) -> RequestBuilder {
+        self.request(Method::PUT, path)
+    }
+
+    fn post(&self, path: &str) -> RequestBuilder {
+        self.request(Method::POST, path)
+    }
+
+    fn delete(&self, path: &str) -> RequestBuilder {
+        self.request(Method::DELETE, path)
+    }
 }
 
 #[tokio::test]
 async fn objects_round_trip_with_ranges_listing_and_deletes() {
     let emulator = start_default().await;
-    emulator.create_bucket("xb");
-    let token = token_of(&emulator, DEFAULT_SERVICE_ACCOUNT);
-    let http = client();
-    let url = |path: &str| format!("{}/xb/{path}", emulator.base_url());
+    let xb = XmlBucket::create(&emulator, "xb");
 
-    let refused = http.put(url("a.txt")).body("x").send().await.unwrap();
-    assert_eq!(refused.status(), 401, "a token is required");
+    let anonymous = http().put(format!("{}/a.txt", xb.url)).body("x");
+    assert_eq!(send(anonymous).await.status(), 401, "a token is required");
 
     for name in ["dir%2Fa.txt", "dir%2Fsub%2Fb.txt", "top.txt"] {
-        let put = http
-            .put(url(name))
-            .bearer_auth(&token)
+        let put = xb
+            .put(&format!("/{name}"))
             .header("content-type", "text/plain")
             .header("x-goog-meta-owner", "tests")
-            .body("0123456789")
-            .send()
-            .await
-            .unwrap();
+            .body("0123456789");
+        let put = send(put).await;
         assert_eq!(put.status(), 200);
         assert!(put.headers().contains_key("etag"));
         assert!(put.headers().contains_key("x-goog-generation"));
@@ -74,89 +82,39 @@ async fn objects_round_trip_with_ranges_listing_and_deletes() {
             .map(|o| o.1),
         Some(b"0123456789".to_vec())
     );
-    let create_only = http
-        .put(url("top.txt"))
-        .bearer_auth(&token)
+    let create_only = xb
+        .put("/top.txt")
         .header("x-goog-if-generation-match", "0")
-        .body("again")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(create_only.status(), 412);
+        .body("again");
+    assert_eq!(send(create_only).await.status(), 412);
 
-    let ranged = http
-        .get(url("dir%2Fa.txt"))
-        .bearer_auth(&token)
-        .header("range", "bytes=2-5")
-        .send()
-        .await
-        .unwrap();
+    let ranged = send(xb.get("/dir%2Fa.txt").header("range", "bytes=2-5")).await;
     assert_eq!(ranged.status(), 206);
     assert_eq!(ranged.headers()["content-range"], "bytes 2-5/10");
     assert_eq!(ranged.headers()["x-goog-meta-owner"], "tests");
     assert!(ranged.headers().contains_key("last-modified"));
     assert_eq!(ranged.text().await.unwrap(), "2345");
-    let head = http
-        .head(url("top.txt"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let head = send(xb.request(Method::HEAD, "/top.txt")).await;
     assert_eq!(head.headers()["content-length"], "10");
 
-    let list = http
-        .get(format!(
-            "{}/xb?list-type=2&prefix=dir%2F&delimiter=%2F",
-            emulator.base_url()
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = text_of(xb.get("?list-type=2&prefix=dir%2F&delimiter=%2F")).await;
     assert!(list.contains("<Key>dir/a.txt</Key>"), "{list}");
     assert!(list.contains("<Prefix>dir/sub/</Prefix>"), "{list}");
     assert!(!list.contains("top.txt"), "{list}");
-    let paged = http
-        .get(format!("{}/xb?list-type=2&max-keys=2", emulator.base_url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let next = element(&paged, "NextContinuationToken").to_owned();
-    let rest = http
-        .get(format!("{}/xb?list-type=2", emulator.base_url()))
-        .query(&[("continuation-token", &next)])
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let paged = text_of(xb.get("?list-type=2&max-keys=2")).await;
+    let next = xml_element(&paged, "NextContinuationToken").to_owned();
+    let rest = text_of(
+        xb.get("?list-type=2")
+            .query(&[("continuation-token", &next)]),
+    )
+    .await;
     assert!(
         rest.contains("<Key>top.txt</Key>") && !rest.contains("dir/a.txt"),
         "{rest}"
     );
 
-    let deleted = http
-        .delete(url("top.txt"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), 204);
-    let gone = http
-        .get(url("top.txt"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(send(xb.delete("/top.txt")).await.status(), 204);
+    let gone = send(xb.get("/top.txt")).await;
     assert_eq!(gone.status(), 404);
     assert!(
         gone.text()
@@ -164,74 +122,44 @@ async fn objects_round_trip_with_ranges_listing_and_deletes() {
             .unwrap()
             .contains("<Code>NoSuchKey</Code>")
     );
-    let no_bucket = http
-        .get(format!("{}/nope/x", emulator.base_url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert!(no_bucket.text().await.unwrap().contains("NoSuchBucket"));
+    let no_bucket = xb.http.get(format!("{}/nope/x", emulator.base_url()));
+    let no_bucket = text_of(no_bucket.bearer_auth(&xb.token)).await;
+    assert!(no_bucket.contains("NoSuchBucket"), "{no_bucket}");
 }
 
 #[tokio::test]
 async fn multipart_uploads_assemble_their_parts_as_gcs_checks_them() {
     let emulator = start_default().await;
-    emulator.create_bucket("xb");
-    let token = token_of(&emulator, DEFAULT_SERVICE_ACCOUNT);
-    let http = client();
-    let url = format!("{}/xb/big.bin", emulator.base_url());
+    let xb = XmlBucket::create(&emulator, "xb");
     let initiate = || async {
-        let xml = http
-            .post(format!("{url}?uploads"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        element(&xml, "UploadId").to_owned()
+        let xml = text_of(xb.post("/big.bin?uploads")).await;
+        xml_element(&xml, "UploadId").to_owned()
     };
-    let part = |id: String, n: u32, data: Vec<u8>| {
-        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+    let part = |id: &str, n: u32, data: Vec<u8>| {
+        let request = xb.put(&format!("/big.bin?partNumber={n}&uploadId={id}"));
         async move {
-            let response = http
-                .put(format!("{url}?partNumber={n}&uploadId={id}"))
-                .bearer_auth(token)
-                .body(data)
-                .send()
-                .await
-                .unwrap();
+            let response = send(request.body(data)).await;
             assert_eq!(response.status(), 200);
             response.headers()["etag"].to_str().unwrap().to_owned()
         }
     };
-    let complete = |id: String, parts: Vec<(u32, String)>| {
-        let (http, url, token) = (http.clone(), url.clone(), token.clone());
-        async move {
-            let body: String = parts
-                .iter()
-                .map(|(n, e)| format!("<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>"))
-                .collect();
-            http.post(format!("{url}?uploadId={id}"))
-                .bearer_auth(token)
-                .body(format!(
-                    "<CompleteMultipartUpload>{body}</CompleteMultipartUpload>"
-                ))
-                .send()
-                .await
-                .unwrap()
-        }
+    let complete = |id: &str, parts: Vec<(u32, String)>| {
+        let body: String = parts
+            .iter()
+            .map(|(n, e)| format!("<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>"))
+            .collect();
+        let body = format!("<CompleteMultipartUpload>{body}</CompleteMultipartUpload>");
+        send(xb.post(&format!("/big.bin?uploadId={id}")).body(body))
     };
 
     let first = vec![1u8; 5 * 1024 * 1024];
     let id = initiate().await;
-    let e1 = part(id.clone(), 1, first.clone()).await;
-    let e2 = part(id.clone(), 2, b"tail".to_vec()).await;
-    let wrong = complete(id.clone(), vec![(1, e1.clone()), (2, "\"bogus\"".into())]).await;
+    let e1 = part(&id, 1, first.clone()).await;
+    let e2 = part(&id, 2, b"tail".to_vec()).await;
+    let wrong = complete(&id, vec![(1, e1.clone()), (2, "\"bogus\"".into())]).await;
     assert_eq!(wrong.status(), 400);
     assert!(wrong.text().await.unwrap().contains("InvalidPart"));
-    let done = complete(id.clone(), vec![(1, e1), (2, e2)]).await;
+    let done = complete(&id, vec![(1, e1), (2, e2)]).await;
     assert_eq!(done.status(), 200);
     assert!(done.text().await.unwrap().contains("<ETag>"));
     let mut expected = first;
@@ -243,41 +171,26 @@ async fn multipart_uploads_assemble_their_parts_as_gcs_checks_them() {
 
     // Every part but the last must hold 5 MiB.
     let id = initiate().await;
-    let e1 = part(id.clone(), 1, b"small".to_vec()).await;
-    let e2 = part(id.clone(), 2, b"tail".to_vec()).await;
-    let small = complete(id.clone(), vec![(1, e1), (2, e2)]).await;
+    let e1 = part(&id, 1, b"small".to_vec()).await;
+    let e2 = part(&id, 2, b"tail".to_vec()).await;
+    let small = complete(&id, vec![(1, e1), (2, e2)]).await;
     assert!(small.text().await.unwrap().contains("EntityTooSmall"));
     // Aborted: the upload is gone.
-    let aborted = http
-        .delete(format!("{url}?uploadId={id}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let aborted = send(xb.delete(&format!("/big.bin?uploadId={id}"))).await;
     assert_eq!(aborted.status(), 204);
-    let after = http
-        .put(format!("{url}?partNumber=3&uploadId={id}"))
-        .bearer_auth(&token)
-        .body("x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(after.status(), 404);
+    let after = xb.put(&format!("/big.bin?partNumber=3&uploadId={id}"));
+    assert_eq!(send(after.body("x")).await.status(), 404);
 }
 
 /// `signBlob` as the service account itself.
 async fn sign_blob(emulator: &RunningEmulator, token: &str, payload: &[u8]) -> reqwest::Response {
     let b64 = base64::engine::general_purpose::STANDARD;
-    client()
-        .post(format!(
-            "{}/v1/projects/-/serviceAccounts/{DEFAULT_SERVICE_ACCOUNT}:signBlob",
-            emulator.base_url()
-        ))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"payload": b64.encode(payload)}))
-        .send()
-        .await
-        .unwrap()
+    let url = format!(
+        "{}/v1/projects/-/serviceAccounts/{DEFAULT_SERVICE_ACCOUNT}:signBlob",
+        emulator.base_url()
+    );
+    let body = serde_json::json!({"payload": b64.encode(payload)});
+    send(http().post(url).bearer_auth(token).json(&body)).await
 }
 
 /// A V4 signed GET URL for `bucket/object`, made here by hand (independently of any client),
@@ -340,12 +253,12 @@ fn now_goog() -> String {
 #[tokio::test]
 async fn sign_blob_signs_as_the_service_account_only() {
     let emulator = start_default().await;
-    let own = token_of(&emulator, DEFAULT_SERVICE_ACCOUNT);
+    let own = service_account_token(&emulator, DEFAULT_SERVICE_ACCOUNT);
     let signed = sign_blob(&emulator, &own, b"payload").await;
     assert_eq!(signed.status(), 200);
     let body: serde_json::Value = signed.json().await.unwrap();
     assert!(body["keyId"].is_string());
-    let other = token_of(&emulator, "someone-else@wif-demo.iam.gserviceaccount.com");
+    let other = service_account_token(&emulator, "someone-else@wif-demo.iam.gserviceaccount.com");
     let refused = sign_blob(&emulator, &other, b"payload").await;
     assert_eq!(refused.status(), 403);
     emulator.expire_tokens();
@@ -355,19 +268,17 @@ async fn sign_blob_signs_as_the_service_account_only() {
 #[tokio::test]
 async fn a_signed_url_is_served_and_a_tampered_or_expired_one_refused() {
     let emulator = start_default().await;
-    emulator.create_bucket("xb");
-    let token = token_of(&emulator, DEFAULT_SERVICE_ACCOUNT);
-    let http = client();
+    let xb = XmlBucket::create(&emulator, "xb");
     for name in ["report.csv", "secret.csv"] {
-        http.put(format!("{}/xb/{name}", emulator.base_url()))
-            .bearer_auth(&token)
-            .body(format!("contents of {name}"))
-            .send()
-            .await
-            .unwrap();
+        send(
+            xb.put(&format!("/{name}"))
+                .body(format!("contents of {name}")),
+        )
+        .await;
     }
-    let url = signed_get(&emulator, &token, "/xb/report.csv", &now_goog(), 600).await;
-    let served = client().get(&url).send().await.unwrap();
+    let token = &xb.token;
+    let url = signed_get(&emulator, token, "/xb/report.csv", &now_goog(), 600).await;
+    let served = send(http().get(&url)).await;
     assert_eq!(served.status(), 200);
     assert_eq!(served.text().await.unwrap(), "contents of report.csv");
 
@@ -381,7 +292,7 @@ async fn a_signed_url_is_served_and_a_tampered_or_expired_one_refused() {
             format!("{}{flip}{}", &url[..at], &url[at + 1..])
         },
     ] {
-        let refused = client().get(&tampered).send().await.unwrap();
+        let refused = send(http().get(&tampered)).await;
         assert_eq!(refused.status(), 403, "{tampered}");
         assert!(
             refused
@@ -396,13 +307,13 @@ async fn a_signed_url_is_served_and_a_tampered_or_expired_one_refused() {
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     let expired = signed_get(
         &emulator,
-        &token,
+        token,
         "/xb/report.csv",
         &past.format(format).unwrap(),
         600,
     )
     .await;
-    let refused = client().get(&expired).send().await.unwrap();
+    let refused = send(http().get(&expired)).await;
     assert_eq!(refused.status(), 400);
     assert!(refused.text().await.unwrap().contains("ExpiredToken"));
 }

@@ -63,6 +63,24 @@ fn store(world: &World) -> GoogleCloudStorage {
         .unwrap()
 }
 
+/// Puts `data` at `path` in `store`; the object's path.
+async fn put_static(store: &GoogleCloudStorage, path: &str, data: &'static [u8]) -> Path {
+    let path = Path::from(path);
+    store
+        .put(&path, PutPayload::from_static(data))
+        .await
+        .unwrap();
+    path
+}
+
+/// A signed URL to GET `path` from `store`, valid for `lifetime`.
+async fn signed_get(store: &GoogleCloudStorage, path: &Path, lifetime: Duration) -> url::Url {
+    store
+        .signed_url(http::Method::GET, path, lifetime)
+        .await
+        .unwrap()
+}
+
 fn iam_calls(emulator: &RunningEmulator) -> u64 {
     emulator.counters()["iam"]
 }
@@ -150,23 +168,10 @@ async fn object_store_puts_gets_lists_deletes_and_refreshes_on_wif_tokens() {
 async fn signed_urls_are_signed_by_sign_blob_and_accepted_by_the_emulator() {
     let world = world().await;
     let store = store(&world);
-    let path = Path::from("share/report.csv");
-    store
-        .put(&path, PutPayload::from_static(b"shared rows"))
-        .await
-        .unwrap();
-    store
-        .put(
-            &Path::from("share/private.csv"),
-            PutPayload::from_static(b"no"),
-        )
-        .await
-        .unwrap();
+    let path = put_static(&store, "share/report.csv", b"shared rows").await;
+    put_static(&store, "share/private.csv", b"no").await;
 
-    let url = store
-        .signed_url(http::Method::GET, &path, Duration::from_secs(600))
-        .await
-        .unwrap();
+    let url = signed_get(&store, &path, Duration::from_secs(600)).await;
     assert!(url.query().unwrap().contains("X-Goog-Signature="));
     assert!(url.as_str().starts_with(world.emulator.storage_base_url()));
     // No token: the signature is the authorization.
@@ -180,10 +185,7 @@ async fn signed_urls_are_signed_by_sign_blob_and_accepted_by_the_emulator() {
     // After the emulator expires every token, signing needs (and gets) a fresh one.
     let before = iam_calls(&world.emulator);
     world.emulator.expire_tokens();
-    let again = store
-        .signed_url(http::Method::GET, &path, Duration::from_secs(60))
-        .await
-        .unwrap();
+    let again = signed_get(&store, &path, Duration::from_secs(60)).await;
     assert_eq!(reqwest::get(again.as_str()).await.unwrap().status(), 200);
     assert!(iam_calls(&world.emulator) > before);
 }
@@ -201,15 +203,8 @@ fn signing_works_on_a_current_thread_runtime_too() {
         .unwrap();
     client.block_on(async {
         let store = store(&world);
-        let path = Path::from("x.txt");
-        store
-            .put(&path, PutPayload::from_static(b"x"))
-            .await
-            .unwrap();
-        let url = store
-            .signed_url(http::Method::GET, &path, Duration::from_secs(60))
-            .await
-            .unwrap();
+        let path = put_static(&store, "x.txt", b"x").await;
+        let url = signed_get(&store, &path, Duration::from_secs(60)).await;
         assert_eq!(reqwest::get(url.as_str()).await.unwrap().status(), 200);
     });
 }

@@ -173,6 +173,20 @@ async fn a_fresh_token_is_added_synchronously_and_a_missing_one_awaited() {
     assert_eq!(server.seen().len(), 1);
 
     // Now fresh: the header goes on in `call` itself, and the inner call starts at once.
+    call_directly(&mut service).await;
+    let seen = server.seen();
+    assert_eq!(seen[1].0.as_deref(), Some("Bearer tok-1"), "{seen:?}");
+    assert_eq!(tokens.provider().issued.load(Ordering::SeqCst), 1);
+}
+
+/// One call through `service` that must take the synchronous path: the token is fresh, so the
+/// header goes on in `call` itself and the inner call starts at once.
+async fn call_directly<S>(service: &mut S)
+where
+    S: tower::Service<http::Request<Body>>,
+    S::Future: std::fmt::Debug,
+    S::Error: std::fmt::Debug,
+{
     service.ready().await.expect("ready");
     let direct = service.call(http::Request::new(Body::empty()));
     assert_eq!(
@@ -180,9 +194,6 @@ async fn a_fresh_token_is_added_synchronously_and_a_missing_one_awaited() {
         r#"ResponseFuture { state: "direct" }"#
     );
     let _ = direct.await.expect("served");
-    let seen = server.seen();
-    assert_eq!(seen[1].0.as_deref(), Some("Bearer tok-1"), "{seen:?}");
-    assert_eq!(tokens.provider().issued.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -237,12 +248,6 @@ async fn wif_credentials_take_the_synchronous_path() {
     let server = Server::default();
     let credentials = wif::testing::static_credentials("ya29.static");
     let mut service = BearerLayer::new(credentials).layer(server.service());
-    service.ready().await.expect("ready");
-    let direct = service.call(http::Request::new(Body::empty()));
-    assert_eq!(
-        format!("{direct:?}"),
-        r#"ResponseFuture { state: "direct" }"#
-    );
-    let _ = direct.await.expect("served");
+    call_directly(&mut service).await;
     assert_eq!(server.seen()[0].0.as_deref(), Some("Bearer ya29.static"));
 }

@@ -81,6 +81,29 @@ impl std::fmt::Debug for CredentialsBuilder {
     }
 }
 
+/// Writes the builder's plain setters, each with its own doc comment: `name(arg: T) => field;`
+/// stores `Some(arg)`; `into name(arg: T) => field;` takes `impl Into<T>` and stores
+/// `Some(arg.into())`.
+macro_rules! setters {
+    () => {};
+    ($(#[$doc:meta])* into $name:ident($arg:ident: $ty:ty) => $field:ident; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn $name(mut self, $arg: impl Into<$ty>) -> Self {
+            self.$field = Some($arg.into());
+            self
+        }
+        setters!($($rest)*);
+    };
+    ($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty) => $field:ident; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn $name(mut self, $arg: $ty) -> Self {
+            self.$field = Some($arg);
+            self
+        }
+        setters!($($rest)*);
+    };
+}
+
 impl CredentialsBuilder {
     /// An empty builder.
     pub fn new() -> Self {
@@ -192,29 +215,19 @@ impl CredentialsBuilder {
         self
     }
 
-    /// Like [`source`](Self::source), for a shared source.
-    pub fn source_arc(mut self, source: Arc<dyn SubjectTokenSource>) -> Self {
-        self.source = Some(source);
-        self
-    }
+    setters! {
+        /// Like [`source`](Self::source), for a shared source.
+        source_arc(source: Arc<dyn SubjectTokenSource>) => source;
 
-    /// The STS audience: the pool provider's full resource name.
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audience = Some(audience.into());
-        self
-    }
+        /// The STS audience: the pool provider's full resource name.
+        into audience(audience: String) => audience;
 
-    /// The subject token type (`urn:ietf:params:oauth:token-type:jwt`, `…:id_token`, `…:saml2`,
-    /// `urn:ietf:params:aws:token-type:aws4_request`).
-    pub fn subject_token_type(mut self, token_type: impl Into<String>) -> Self {
-        self.subject_token_type = Some(token_type.into());
-        self
-    }
+        /// The subject token type (`urn:ietf:params:oauth:token-type:jwt`, `…:id_token`, `…:saml2`,
+        /// `urn:ietf:params:aws:token-type:aws4_request`).
+        into subject_token_type(token_type: String) => subject_token_type;
 
-    /// The STS endpoint (default `https://sts.{universe_domain}/v1/token`).
-    pub fn token_url(mut self, url: impl Into<String>) -> Self {
-        self.token_url = Some(url.into());
-        self
+        /// The STS endpoint (default `https://sts.{universe_domain}/v1/token`).
+        into token_url(url: String) => token_url;
     }
 
     /// Scopes of the final token (default `cloud-platform`).
@@ -227,32 +240,22 @@ impl CredentialsBuilder {
         self
     }
 
-    /// Impersonates this service account (IAM Credentials `generateAccessToken` of the
-    /// universe, or at the [`endpoint_base_url`](Self::endpoint_base_url)). Not together with
-    /// [`impersonation_url`](Self::impersonation_url): [`build`](Self::build) refuses both.
-    pub fn impersonate(mut self, service_account_email: impl Into<String>) -> Self {
-        self.impersonate_email = Some(service_account_email.into());
-        self
-    }
+    setters! {
+        /// Impersonates this service account (IAM Credentials `generateAccessToken` of the
+        /// universe, or at the [`endpoint_base_url`](Self::endpoint_base_url)). Not together with
+        /// [`impersonation_url`](Self::impersonation_url): [`build`](Self::build) refuses both.
+        into impersonate(service_account_email: String) => impersonate_email;
 
-    /// Impersonates through this full `generateAccessToken` URL (as in the configuration file),
-    /// used as given. Not together with [`impersonate`](Self::impersonate):
-    /// [`build`](Self::build) refuses both.
-    pub fn impersonation_url(mut self, url: impl Into<String>) -> Self {
-        self.impersonation_url = Some(url.into());
-        self
-    }
+        /// Impersonates through this full `generateAccessToken` URL (as in the configuration file),
+        /// used as given. Not together with [`impersonate`](Self::impersonate):
+        /// [`build`](Self::build) refuses both.
+        into impersonation_url(url: String) => impersonation_url;
 
-    /// Lifetime of impersonated tokens (default 1 hour).
-    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
-        self.lifetime = Some(lifetime);
-        self
-    }
+        /// Lifetime of impersonated tokens (default 1 hour).
+        token_lifetime(lifetime: Duration) => lifetime;
 
-    /// The project billed for quota (`x-goog-user-project`).
-    pub fn quota_project(mut self, project: impl Into<String>) -> Self {
-        self.quota_project = Some(project.into());
-        self
+        /// The project billed for quota (`x-goog-user-project`).
+        into quota_project(project: String) => quota_project;
     }
 
     /// OAuth client authentication for the STS call (HTTP Basic).
@@ -265,87 +268,74 @@ impl CredentialsBuilder {
         self
     }
 
-    /// The workforce pool user project (workforce pools only).
-    pub fn workforce_pool_user_project(mut self, project: impl Into<String>) -> Self {
-        self.workforce_pool_user_project = Some(project.into());
-        self
-    }
+    setters! {
+        /// The workforce pool user project (workforce pools only).
+        into workforce_pool_user_project(project: String) => workforce_pool_user_project;
 
-    /// The universe domain (default: the configuration's, else `googleapis.com`). Default
-    /// endpoints follow it: `https://sts.{universe}/v1/token`, and
-    /// `https://iamcredentials.{universe}/…` for [`impersonate`](Self::impersonate). A
-    /// configuration declaring another universe is refused at [`build`](Self::build), as
-    /// Google's client libraries refuse a universe mismatch.
-    pub fn universe_domain(mut self, domain: impl Into<String>) -> Self {
-        self.universe_domain = Some(domain.into());
-        self
-    }
+        /// The universe domain (default: the configuration's, else `googleapis.com`). Default
+        /// endpoints follow it: `https://sts.{universe}/v1/token`, and
+        /// `https://iamcredentials.{universe}/…` for [`impersonate`](Self::impersonate). A
+        /// configuration declaring another universe is refused at [`build`](Self::build), as
+        /// Google's client libraries refuse a universe mismatch.
+        into universe_domain(domain: String) => universe_domain;
 
-    /// Points every Google endpoint of the universe at `url` — STS, IAM Credentials, and the
-    /// BigQuery and Cloud Storage clients built from these credentials (they ask
-    /// [`TokenProvider::endpoint_base_url`](wif_core::TokenProvider::endpoint_base_url)) — as a
-    /// fake server or the emulator serves them under one base URL. The same setting can come
-    /// from the environment, [`WIF_ENDPOINT_BASE_URL`](crate::ENDPOINT_BASE_URL_VAR); this one
-    /// wins. `https`, or `http` to this machine only; checked by [`build`](Self::build).
-    ///
-    /// The configuration's `token_url` and `service_account_impersonation_url`, and the
-    /// defaults of [`impersonate`](Self::impersonate), keep their paths under `url`; an
-    /// explicit [`token_url`](Self::token_url) or [`impersonation_url`](Self::impersonation_url)
-    /// is kept as given. So production code runs unchanged in a test:
-    ///
-    /// ```
-    /// # fn production(builder: wif::CredentialsBuilder) -> Result<wif::Credentials, wif::Error> {
-    /// // Production code: Google's hosts, unless the environment says otherwise.
-    /// builder.impersonate("writer@my-project.iam.gserviceaccount.com").build()
-    /// # }
-    /// # let source = wif::testing::StaticSubjectToken::new("t");
-    /// // The test gives it a builder pointed at a fake (or sets WIF_ENDPOINT_BASE_URL).
-    /// let builder = wif::Credentials::builder()
-    ///     .source(source)
-    ///     .audience(wif::testing::FAKE_AUDIENCE)
-    ///     .subject_token_type("urn:ietf:params:oauth:token-type:jwt")
-    ///     .endpoint_base_url("http://127.0.0.1:8787");
-    /// let creds = production(builder)?;
-    /// assert_eq!(
-    ///     creds.info().impersonation_url.as_deref(),
-    ///     Some("http://127.0.0.1:8787/v1/projects/-/serviceAccounts/writer@my-project.iam.gserviceaccount.com:generateAccessToken"),
-    /// );
-    /// # Ok::<(), wif::Error>(())
-    /// ```
-    pub fn endpoint_base_url(mut self, url: impl Into<String>) -> Self {
-        self.endpoint_base_url = Some(url.into());
-        self
-    }
+        /// Points every Google endpoint of the universe at `url` — STS, IAM Credentials, and the
+        /// BigQuery and Cloud Storage clients built from these credentials (they ask
+        /// [`TokenProvider::endpoint_base_url`](wif_core::TokenProvider::endpoint_base_url)) — as a
+        /// fake server or the emulator serves them under one base URL. The same setting can come
+        /// from the environment, [`WIF_ENDPOINT_BASE_URL`](crate::ENDPOINT_BASE_URL_VAR); this one
+        /// wins. `https`, or `http` to this machine only; checked by [`build`](Self::build).
+        ///
+        /// The configuration's `token_url` and `service_account_impersonation_url`, and the
+        /// defaults of [`impersonate`](Self::impersonate), keep their paths under `url`; an
+        /// explicit [`token_url`](Self::token_url) or [`impersonation_url`](Self::impersonation_url)
+        /// is kept as given. So production code runs unchanged in a test:
+        ///
+        /// ```
+        /// # fn production(builder: wif::CredentialsBuilder) -> Result<wif::Credentials, wif::Error> {
+        /// // Production code: Google's hosts, unless the environment says otherwise.
+        /// builder.impersonate("writer@my-project.iam.gserviceaccount.com").build()
+        /// # }
+        /// # let source = wif::testing::StaticSubjectToken::new("t");
+        /// // The test gives it a builder pointed at a fake (or sets WIF_ENDPOINT_BASE_URL).
+        /// let builder = wif::Credentials::builder()
+        ///     .source(source)
+        ///     .audience(wif::testing::FAKE_AUDIENCE)
+        ///     .subject_token_type("urn:ietf:params:oauth:token-type:jwt")
+        ///     .endpoint_base_url("http://127.0.0.1:8787");
+        /// let creds = production(builder)?;
+        /// assert_eq!(
+        ///     creds.info().impersonation_url.as_deref(),
+        ///     Some("http://127.0.0.1:8787/v1/projects/-/serviceAccounts/writer@my-project.iam.gserviceaccount.com:generateAccessToken"),
+        /// );
+        /// # Ok::<(), wif::Error>(())
+        /// ```
+        into endpoint_base_url(url: String) => endpoint_base_url;
 
-    /// Checks the configuration with `policy` at [`build`](Self::build), before anything in it
-    /// is used. Without it, the configuration is trusted (your own file). Values you set on the
-    /// builder are not checked — they replace the configuration's: an explicit
-    /// [`token_url`](Self::token_url), impersonation or [`source`](Self::source) exempts the
-    /// configuration's `token_url`, `service_account_impersonation_url` or `credential_source`.
-    /// A [`universe_domain`](Self::universe_domain) set here counts as trusted.
-    ///
-    /// ```
-    /// use wif::{Credentials, TrustPolicy};
-    ///
-    /// let policy = TrustPolicy::strict()
-    ///     .allow_universe_domain("s3nsapis.fr")
-    ///     .allow_file_directory("/var/lib/my-app/tokens");
-    /// let builder = Credentials::builder().trust_policy(policy);
-    /// # let _ = builder;
-    /// ```
-    pub fn trust_policy(mut self, policy: TrustPolicy) -> Self {
-        self.trust_policy = Some(policy);
-        self
-    }
+        /// Checks the configuration with `policy` at [`build`](Self::build), before anything in it
+        /// is used. Without it, the configuration is trusted (your own file). Values you set on the
+        /// builder are not checked — they replace the configuration's: an explicit
+        /// [`token_url`](Self::token_url), impersonation or [`source`](Self::source) exempts the
+        /// configuration's `token_url`, `service_account_impersonation_url` or `credential_source`.
+        /// A [`universe_domain`](Self::universe_domain) set here counts as trusted.
+        ///
+        /// ```
+        /// use wif::{Credentials, TrustPolicy};
+        ///
+        /// let policy = TrustPolicy::strict()
+        ///     .allow_universe_domain("s3nsapis.fr")
+        ///     .allow_file_directory("/var/lib/my-app/tokens");
+        /// let builder = Credentials::builder().trust_policy(policy);
+        /// # let _ = builder;
+        /// ```
+        trust_policy(policy: TrustPolicy) => trust_policy;
 
-    /// The HTTP client every layer uses (default: [`wif_core::http::default_client`]).
-    ///
-    /// With a certificate (X.509) source, the STS and impersonation calls use a client built
-    /// from the certificate instead (the same timeouts, presenting the workload certificate);
-    /// this one serves the rest.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
-        self
+        /// The HTTP client every layer uses (default: [`wif_core::http::default_client`]).
+        ///
+        /// With a certificate (X.509) source, the STS and impersonation calls use a client built
+        /// from the certificate instead (the same timeouts, presenting the workload certificate);
+        /// this one serves the rest.
+        http_client(client: reqwest::Client) => http_client;
     }
 
     /// Also trusts the CA certificates of this PEM bundle, beside the public web roots, for the
@@ -367,10 +357,9 @@ impl CredentialsBuilder {
         self
     }
 
-    /// AWS source: use this region instead of `AWS_REGION` / `AWS_DEFAULT_REGION` / metadata.
-    pub fn aws_region(mut self, region: impl Into<String>) -> Self {
-        self.aws_region = Some(region.into());
-        self
+    setters! {
+        /// AWS source: use this region instead of `AWS_REGION` / `AWS_DEFAULT_REGION` / metadata.
+        into aws_region(region: String) => aws_region;
     }
 
     /// AWS source: take credentials and region from an `aws-config` [`SdkConfig`]
@@ -395,38 +384,28 @@ impl CredentialsBuilder {
         self
     }
 
-    /// The wall clock the sources read (default: the system clock): the time an AWS signature
-    /// is stamped with, and against which an executable's cached response expires. For tests
-    /// and diagnostics (`wif explain --clock-offset`), so a wrong clock can be played without
-    /// changing the machine's.
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
-        self
-    }
+    setters! {
+        /// The wall clock the sources read (default: the system clock): the time an AWS signature
+        /// is stamped with, and against which an executable's cached response expires. For tests
+        /// and diagnostics (`wif explain --clock-offset`), so a wrong clock can be played without
+        /// changing the machine's.
+        clock(clock: Arc<dyn Clock>) => clock;
 
-    /// How STS and IAM calls are retried.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = Some(policy);
-        self
-    }
+        /// How STS and IAM calls are retried.
+        retry_policy(policy: RetryPolicy) => retry;
 
-    /// Cache timing.
-    pub fn cache_options(mut self, options: CacheOptions) -> Self {
-        self.cache = Some(options);
-        self
-    }
+        /// Cache timing.
+        cache_options(options: CacheOptions) => cache;
 
-    /// The longest a refresh of the whole chain may take — subject token, STS exchange,
-    /// impersonation, with every retry — so no `token()` call waits longer (default
-    /// [`DEFAULT_CHAIN_DEADLINE`](wif_core::DEFAULT_CHAIN_DEADLINE), 30 s;
-    /// [`Duration::MAX`] for none). Past it, `token()` fails with a retryable
-    /// [`Timeout`](wif_core::ErrorKind::Timeout) error naming the step that was running, and
-    /// that refresh's work stops. Each step keeps its own timeouts and
-    /// [`retry_policy`](Self::retry_policy) deadline within it; raise this for an executable
-    /// source whose command takes most of its `timeout_millis`.
-    pub fn chain_deadline(mut self, deadline: Duration) -> Self {
-        self.chain_deadline = Some(deadline);
-        self
+        /// The longest a refresh of the whole chain may take — subject token, STS exchange,
+        /// impersonation, with every retry — so no `token()` call waits longer (default
+        /// [`DEFAULT_CHAIN_DEADLINE`](wif_core::DEFAULT_CHAIN_DEADLINE), 30 s;
+        /// [`Duration::MAX`] for none). Past it, `token()` fails with a retryable
+        /// [`Timeout`](wif_core::ErrorKind::Timeout) error naming the step that was running, and
+        /// that refresh's work stops. Each step keeps its own timeouts and
+        /// [`retry_policy`](Self::retry_policy) deadline within it; raise this for an executable
+        /// source whose command takes most of its `timeout_millis`.
+        chain_deadline(deadline: Duration) => chain_deadline;
     }
 
     /// Resolves every setting — from this builder, the configuration and the

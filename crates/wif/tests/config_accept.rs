@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde_json::json;
 use wif::TokenFormat;
 use wif::config::{
-    AwsSourceConfig, CertificateSourceConfig, CredentialSource, ExecutableSourceConfig,
+    Audience, AwsSourceConfig, CertificateSourceConfig, CredentialSource, ExecutableSourceConfig,
     ExternalAccountConfig, FileSourceConfig,
 };
 use wif::secrecy::ExposeSecret;
@@ -418,7 +418,8 @@ fn impersonated_email_table() {
 
 #[test]
 fn is_workforce_pool_table() {
-    // Appendix H #23.
+    // Appendix H #23, plus anchoring and empty-location cases: Python's regex, for the bare
+    // audience and for a configuration naming it.
     for (audience, want) in [
         (
             "//iam.googleapis.com/locations/global/workforcePools/p/providers/x",
@@ -440,7 +441,21 @@ fn is_workforce_pool_table() {
             "x//iam.googleapis.com/locations/global/workforcePools/",
             false,
         ),
+        (
+            "//iam.googleapis.com/locations/global/workforcePools/",
+            true,
+        ),
+        ("//iam.googleapis.com/locations//workforcePools/p", false),
+        (
+            "//iam.googleapis.com/locations/global/workforcePools",
+            false,
+        ),
+        ("", false),
     ] {
+        assert_eq!(Audience::is_workforce_pool(audience), want, "{audience}");
+        if audience.is_empty() {
+            continue; // a configuration needs an audience
+        }
         let c = ExternalAccountConfig::from_value(json!({
             "audience": audience, "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
             "credential_source": {"file": "/t"}

@@ -16,6 +16,11 @@ fn home_with_adc(dir: &Path) -> PathBuf {
     file
 }
 
+/// The file Application Default Credentials find in `env` (`None` when there is none).
+fn found(env: &MapEnvironment) -> Option<PathBuf> {
+    find_credentials_file(env).expect("no error looking")
+}
+
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
@@ -29,13 +34,10 @@ fn env_var_wins_over_gcloud_file() {
     let env = MapEnvironment::new()
         .with("GOOGLE_APPLICATION_CREDENTIALS", s(&explicit))
         .with("HOME", s(dir.path()));
-    assert_eq!(find_credentials_file(&env).expect("found"), Some(explicit));
+    assert_eq!(found(&env), Some(explicit));
     // Without the variable, the well-known file.
     let env = MapEnvironment::new().with("HOME", s(dir.path()));
-    assert_eq!(
-        find_credentials_file(&env).expect("found"),
-        Some(well_known)
-    );
+    assert_eq!(found(&env), Some(well_known));
 }
 
 #[test]
@@ -45,10 +47,7 @@ fn empty_env_var_counts_as_unset() {
     let env = MapEnvironment::new()
         .with("GOOGLE_APPLICATION_CREDENTIALS", "")
         .with("HOME", s(dir.path()));
-    assert_eq!(
-        find_credentials_file(&env).expect("found"),
-        Some(well_known)
-    );
+    assert_eq!(found(&env), Some(well_known));
 }
 
 #[test]
@@ -82,10 +81,7 @@ fn cloudsdk_config_overrides_home() {
     let env = MapEnvironment::new()
         .with("CLOUDSDK_CONFIG", s(config.path()))
         .with("HOME", s(home.path()));
-    assert_eq!(
-        find_credentials_file(&env).expect("found"),
-        Some(file.clone())
-    );
+    assert_eq!(found(&env), Some(file.clone()));
     assert_eq!(well_known_file(&env), Some(file));
 
     // Like gcloud (and Python), CLOUDSDK_CONFIG replaces the directory: no fallback to HOME.
@@ -111,7 +107,7 @@ fn home_fallback_and_nothing_found() {
         )
     );
     let file = home_with_adc(home.path());
-    assert_eq!(find_credentials_file(&env).expect("found"), Some(file));
+    assert_eq!(found(&env), Some(file));
     // No HOME and nothing else: nothing to find, not an error.
     assert_eq!(
         find_credentials_file(&MapEnvironment::new()).expect("ok"),

@@ -117,18 +117,35 @@ fn subject_source() -> Mock {
         .respond_with(ResponseTemplate::new(200).set_body_string("subject-jwt"))
 }
 
+/// Credentials from `json` under the strict policy with the loopback opt-in.
+fn build_allowing_loopback(json: &str) -> Result<Credentials, wif::Error> {
+    Credentials::builder()
+        .trust_policy(TrustPolicy::strict().allow_loopback())
+        .config_json(json)
+        .unwrap()
+        .build()
+}
+
+/// Google STS at `/v1/token`, exchanging the source's `subject-jwt` for `ya29.federated`.
+fn sts_exchange() -> Mock {
+    Mock::given(method("POST"))
+        .and(path("/v1/token"))
+        .and(body_string_contains("subject_token=subject-jwt"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "ya29.federated",
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "token_type": "Bearer",
+            "expires_in": 3600
+        })))
+}
+
 #[tokio::test]
 async fn a_hostile_token_url_is_refused_before_the_source_is_contacted() {
     let server = MockServer::start().await;
     subject_source().mount(&server).await;
     let json = url_source_config(&server, "https://collector.example/v1/token");
 
-    let err = Credentials::builder()
-        .trust_policy(TrustPolicy::strict().allow_loopback())
-        .config_json(&json)
-        .unwrap()
-        .build()
-        .unwrap_err();
+    let err = build_allowing_loopback(&json).unwrap_err();
     assert_policy_error(&err, "token_url", "google-endpoint");
     assert!(server.received_requests().await.unwrap().is_empty());
 
@@ -143,30 +160,14 @@ async fn a_hostile_token_url_is_refused_before_the_source_is_contacted() {
 async fn loopback_endpoints_work_only_after_the_opt_in() {
     let server = MockServer::start().await;
     subject_source().expect(1).mount(&server).await;
-    Mock::given(method("POST"))
-        .and(path("/v1/token"))
-        .and(body_string_contains("subject_token=subject-jwt"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "ya29.federated",
-            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
-            "token_type": "Bearer",
-            "expires_in": 3600
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
+    sts_exchange().expect(1).mount(&server).await;
     let json = url_source_config(&server, &format!("{}/v1/token", server.uri()));
 
     let err = Credentials::from_json_untrusted(&json).unwrap_err();
     assert_policy_error(&err, "token_url", "loopback");
     assert!(server.received_requests().await.unwrap().is_empty());
 
-    let creds = Credentials::builder()
-        .trust_policy(TrustPolicy::strict().allow_loopback())
-        .config_json(&json)
-        .unwrap()
-        .build()
-        .unwrap();
+    let creds = build_allowing_loopback(&json).unwrap();
     let token = creds.token().await.unwrap();
     assert_eq!(token.secret().expose_secret(), "ya29.federated");
 }
@@ -310,17 +311,7 @@ fn untrusted_fifos_are_refused_without_blocking() {
 async fn info_shows_the_urls_as_contacted() {
     let server = MockServer::start().await;
     subject_source().mount(&server).await;
-    Mock::given(method("POST"))
-        .and(path("/v1/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "ya29.federated",
-            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
-            "token_type": "Bearer",
-            "expires_in": 3600
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
+    sts_exchange().expect(1).mount(&server).await;
     let port = server.address().port();
     // Written oddly (a trusted configuration may be): upper case, a dot segment.
     let json = url_source_config(&server, &format!("http://LOCALHOST:{port}/v1/x/../token"));

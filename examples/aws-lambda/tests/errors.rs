@@ -7,60 +7,61 @@ mod support;
 
 use support::*;
 
-#[tokio::test]
-async fn a_token_refused_twice_is_an_api_error_with_a_hint_and_no_secrets() {
+/// Invokes the handler against a Cloud Storage answering `answer` and asserts an `ApiError`
+/// whose message holds `parts` and no secret, after `gcs_calls` Cloud Storage calls (`why`)
+/// and `sts_calls` token exchanges.
+async fn assert_api_error(
+    answer: ResponseTemplate,
+    parts: &[&str],
+    (gcs_calls, why): (usize, &str),
+    sts_calls: usize,
+) {
     let google = FakeGoogle::start().await;
-    let gcs = gcs_answering(unauthenticated()).await;
+    let gcs = gcs_answering(answer).await;
     let handler = handler(lambda_credentials(&google, None, None), &gcs);
 
     let d = invoke_err(&handler, json!({"bucket": BUCKET})).await;
     assert_eq!(d.error_type, "ApiError");
-    assert_message_contains(
-        &d,
+    assert_message_contains(&d, parts);
+    assert_no_secrets(&d.error_message);
+    assert_eq!(gcs_requests(&gcs).await.len(), gcs_calls, "{why}");
+    assert_eq!(google.sts_calls().await, sts_calls);
+}
+
+#[tokio::test]
+async fn a_token_refused_twice_is_an_api_error_with_a_hint_and_no_secrets() {
+    assert_api_error(
+        unauthenticated(),
         &[
             "HTTP 401",
             "UNAUTHENTICATED",
             "hint: a freshly issued token was refused too",
         ],
-    );
-    assert_no_secrets(&d.error_message);
-    assert_eq!(
-        gcs_requests(&gcs).await.len(),
+        (2, "exactly one retry after the 401"),
         2,
-        "exactly one retry after the 401"
-    );
-    assert_eq!(google.sts_calls().await, 2);
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn permission_denied_names_the_fix_and_leaks_nothing() {
-    let google = FakeGoogle::start().await;
-    let gcs = gcs_answering(ResponseTemplate::new(403).set_body_json(json!({"error": {
+    let denied = ResponseTemplate::new(403).set_body_json(json!({"error": {
         "code": 403,
         "message": "principal://iam.googleapis.com/... does not have storage.objects.list access to the Google Cloud Storage bucket.",
         "errors": [{"reason": "forbidden", "domain": "global"}]
-    }})))
-    .await;
-    let handler = handler(lambda_credentials(&google, None, None), &gcs);
-
-    let d = invoke_err(&handler, json!({"bucket": BUCKET})).await;
-    assert_eq!(d.error_type, "ApiError");
-    assert_message_contains(
-        &d,
+    }}));
+    assert_api_error(
+        denied,
         &[
             "HTTP 403",
             "storage.objects.list access",
             "roles/storage.objectViewer",
             "(not retryable)",
         ],
-    );
-    assert_no_secrets(&d.error_message);
-    assert_eq!(
-        gcs_requests(&gcs).await.len(),
+        (1, "403 is neither retried nor refreshed"),
         1,
-        "403 is neither retried nor refreshed"
-    );
-    assert_eq!(google.sts_calls().await, 1);
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -91,9 +92,7 @@ async fn a_rejected_exchange_is_an_exchange_error_without_aws_secrets() {
 
 #[tokio::test]
 async fn bad_events_fail_before_any_token_is_fetched() {
-    let google = FakeGoogle::start().await;
-    let gcs = fake_gcs(&[]).await;
-    let handler = handler(lambda_credentials(&google, None, None), &gcs);
+    let (google, gcs, handler) = lambda_world(&[]).await;
     let d = invoke_err(&handler, json!({"bucket": "gs://my-bucket/reports"})).await;
     assert_eq!(d.error_type, "ApiError");
     assert_message_contains(&d, &["invalid event: `bucket`"]);

@@ -66,9 +66,7 @@ async fn warm_invocations_reuse_the_token_of_the_cold_start() {
 
 #[tokio::test]
 async fn the_subject_token_is_a_signed_get_caller_identity_for_the_lambda_role() {
-    let google = FakeGoogle::start().await;
-    let gcs = fake_gcs(&[]).await;
-    let handler = handler(lambda_credentials(&google, None, None), &gcs);
+    let (google, _gcs, handler) = lambda_world(&[]).await;
     let response = invoke_ok(&handler, json!({"bucket": BUCKET})).await;
     assert!(response.objects.is_empty(), "{response:?}");
 
@@ -170,9 +168,7 @@ async fn impersonated_tokens_and_the_quota_project_reach_cloud_storage() {
 
 #[tokio::test]
 async fn concurrent_cold_invocations_share_one_exchange() {
-    let google = FakeGoogle::start().await;
-    let gcs = fake_gcs(&["x"]).await;
-    let handler = handler(lambda_credentials(&google, None, None), &gcs);
+    let (google, gcs, handler) = lambda_world(&["x"]).await;
     let calls = (0..8).map(|_| handler.invoke(event(json!({"bucket": BUCKET}))));
     for result in futures::future::join_all(calls).await {
         assert!(result.is_ok(), "{result:?}");
@@ -309,9 +305,7 @@ async fn pages_are_followed_up_to_the_limit() {
 
 #[tokio::test]
 async fn prefixes_are_url_encoded() {
-    let google = FakeGoogle::start().await;
-    let gcs = fake_gcs(&[]).await;
-    let handler = handler(lambda_credentials(&google, None, None), &gcs);
+    let (_google, gcs, handler) = lambda_world(&[]).await;
     invoke_ok(
         &handler,
         json!({"bucket": BUCKET, "prefix": "a b/c&d=e?#ü"}),

@@ -162,14 +162,15 @@ impl Log {
     }
 }
 
-/// A running proxy; dropping it stops accepting.
-pub struct Proxy {
+/// A loopback listener served on a thread of its own until dropped: an in-process client
+/// keeping the bench's runtime busy never delays an accept (which would blur when a connection
+/// was opened). The counting proxy and the real-network run's TLS endpoint are both one.
+pub struct LoopbackServer {
     addr: SocketAddr,
-    log: Arc<Mutex<Log>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
-impl Drop for Proxy {
+impl Drop for LoopbackServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -177,22 +178,23 @@ impl Drop for Proxy {
     }
 }
 
-impl Proxy {
-    /// Listens on a free loopback port and relays every connection to `upstream`. The proxy
-    /// runs on a thread of its own, so an in-process client keeping the bench's runtime busy
-    /// never delays an accept (which would blur when a connection was opened).
-    pub fn start(upstream: SocketAddr) -> std::io::Result<Proxy> {
+impl LoopbackServer {
+    /// Listens on a free loopback port, on a thread named `name`; each accepted connection is
+    /// handed to `serve`, in order of acceptance, and what it returns runs as a task of its own.
+    pub fn start<S, F>(name: &str, mut serve: S) -> std::io::Result<LoopbackServer>
+    where
+        S: FnMut(TcpStream) -> F + Send + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
         let std_listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let log = Arc::new(Mutex::new(Log::default()));
-        let accept_log = log.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::Builder::new()
-            .name("bench-proxy".to_owned())
+            .name(name.to_owned())
             .spawn(move || {
                 runtime.block_on(async move {
                     let Ok(listener) = TcpListener::from_std(std_listener) else {
@@ -200,15 +202,7 @@ impl Proxy {
                     };
                     let accept = async {
                         while let Ok((client, _)) = listener.accept().await {
-                            let id = {
-                                let mut log = lock(&accept_log);
-                                log.connections += 1;
-                                log.next_id += 1;
-                                let id = log.next_id;
-                                log.accepted(id);
-                                id
-                            };
-                            tokio::spawn(relay(client, upstream, id, accept_log.clone()));
+                            tokio::spawn(serve(client));
                         }
                     };
                     tokio::select! {
@@ -217,9 +211,8 @@ impl Proxy {
                     }
                 });
             })?;
-        Ok(Proxy {
+        Ok(LoopbackServer {
             addr,
-            log,
             stop: Some(stop),
         })
     }
@@ -228,10 +221,42 @@ impl Proxy {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+}
+
+/// A running proxy; dropping it stops accepting.
+pub struct Proxy {
+    server: LoopbackServer,
+    log: Arc<Mutex<Log>>,
+}
+
+impl Proxy {
+    /// Listens on a free loopback port and relays every connection to `upstream`, on a thread
+    /// of its own (see [`LoopbackServer`]).
+    pub fn start(upstream: SocketAddr) -> std::io::Result<Proxy> {
+        let log = Arc::new(Mutex::new(Log::default()));
+        let accept_log = log.clone();
+        let server = LoopbackServer::start("bench-proxy", move |client| {
+            let id = {
+                let mut log = lock(&accept_log);
+                log.connections += 1;
+                log.next_id += 1;
+                let id = log.next_id;
+                log.accepted(id);
+                id
+            };
+            relay(client, upstream, id, accept_log.clone())
+        })?;
+        Ok(Proxy { server, log })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
 
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
     /// The log so far, with missed reuse counted; the proxy starts a new one.

@@ -23,6 +23,11 @@ struct FakeMachine {
 
 impl FakeMachine {
     /// A machine with everything `ci` needs except what `without` names.
+    /// Sets the environment variable `name` the tools see.
+    fn set_var(&mut self, name: &str, value: &str) {
+        self.vars.insert(name.to_owned(), value.to_owned());
+    }
+
     fn complete_except(without: &[Tool]) -> FakeMachine {
         let mut machine = FakeMachine::default();
         for tool in FOR_CI {
@@ -141,9 +146,7 @@ fn missing_cargo_fuzz_is_installed_at_the_pinned_version() {
 #[test]
 fn cargo_fuzz_is_installed_with_the_cargo_that_runs_xtask() {
     let mut machine = FakeMachine::complete_except(&[Tool::CargoFuzz]);
-    machine
-        .vars
-        .insert("CARGO".to_owned(), "/opt/rust/bin/cargo".to_owned());
+    machine.set_var("CARGO", "/opt/rust/bin/cargo");
     assert_eq!(ensure(&mut machine, &[Tool::CargoFuzz]), Ok(()));
     assert_eq!(
         machine.installs,
@@ -154,9 +157,7 @@ fn cargo_fuzz_is_installed_with_the_cargo_that_runs_xtask() {
 #[test]
 fn an_install_cargo_cannot_find_afterwards_is_an_error_naming_the_bin_directory() {
     let mut machine = FakeMachine::complete_except(&[Tool::CargoFuzz]);
-    machine
-        .vars
-        .insert("CARGO_INSTALL_ROOT".to_owned(), "/scratch".to_owned());
+    machine.set_var("CARGO_INSTALL_ROOT", "/scratch");
     machine.hollow_installers = true;
     let error = ensure(&mut machine, &FOR_FUZZ).expect_err("cargo fuzz still fails");
     assert!(error.contains("still does not run"), "{error}");
@@ -239,24 +240,20 @@ fn a_failed_install_stops_with_its_command() {
 fn compiler_variables_name_the_compiler_checked() {
     // CXX="ccache clang++": the first word must exist, not `c++`.
     let mut machine = FakeMachine::complete_except(&[Tool::CxxCompiler]);
-    machine
-        .vars
-        .insert("CXX".to_owned(), "ccache clang++".to_owned());
+    machine.set_var("CXX", "ccache clang++");
     machine.programs.insert("ccache".to_owned());
     assert_eq!(ensure(&mut machine, &[Tool::CxxCompiler]), Ok(()));
 
     // CC names a compiler that isn't there: missing, although `cc` links.
     let mut machine = FakeMachine::complete_except(&[]);
-    machine.vars.insert("CC".to_owned(), "clang".to_owned());
+    machine.set_var("CC", "clang");
     assert!(ensure(&mut machine, &[Tool::CCompiler]).is_err());
 }
 
 #[test]
 fn python_variable_names_the_interpreter_checked() {
     let mut machine = FakeMachine::complete_except(&[]);
-    machine
-        .vars
-        .insert("PYTHON".to_owned(), "python3.12".to_owned());
+    machine.set_var("PYTHON", "python3.12");
     assert!(ensure(&mut machine, &[Tool::PythonVenv]).is_err());
     machine
         .working
@@ -267,15 +264,11 @@ fn python_variable_names_the_interpreter_checked() {
 #[test]
 fn cargo_installs_into_its_install_root_then_home() {
     let mut machine = FakeMachine::default();
-    machine.vars.insert("HOME".to_owned(), "/home/u".to_owned());
+    machine.set_var("HOME", "/home/u");
     assert_eq!(cargo_bin_dir(&machine), Path::new("/home/u/.cargo/bin"));
-    machine
-        .vars
-        .insert("CARGO_HOME".to_owned(), "/opt/cargo".to_owned());
+    machine.set_var("CARGO_HOME", "/opt/cargo");
     assert_eq!(cargo_bin_dir(&machine), Path::new("/opt/cargo/bin"));
-    machine
-        .vars
-        .insert("CARGO_INSTALL_ROOT".to_owned(), "/scratch".to_owned());
+    machine.set_var("CARGO_INSTALL_ROOT", "/scratch");
     assert_eq!(cargo_bin_dir(&machine), Path::new("/scratch/bin"));
 }
 

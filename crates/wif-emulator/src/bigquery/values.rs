@@ -379,7 +379,18 @@ pub(crate) fn write_row(
     format: TimestampFormat,
 ) {
     out.extend_from_slice(b"{\"f\":[");
-    for (i, (ty, cell)) in types.iter().zip(cells).enumerate() {
+    write_cells(out, types.iter().copied().zip(cells), format);
+    out.extend_from_slice(b"]}");
+}
+
+/// Appends `{"v":…},{"v":…}` for each cell and its type: the inside of a row's `f` and of an
+/// array's value.
+fn write_cells<'a>(
+    out: &mut Vec<u8>,
+    cells: impl Iterator<Item = (&'a Type, &'a Cell)>,
+    format: TimestampFormat,
+) {
+    for (i, (ty, cell)) in cells.enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -387,7 +398,6 @@ pub(crate) fn write_row(
         write_value(out, ty, cell, format);
         out.push(b'}');
     }
-    out.extend_from_slice(b"]}");
 }
 
 fn write_value(out: &mut Vec<u8>, ty: &Type, cell: &Cell, format: TimestampFormat) {
@@ -395,14 +405,7 @@ fn write_value(out: &mut Vec<u8>, ty: &Type, cell: &Cell, format: TimestampForma
         (_, Cell::Null) => out.extend_from_slice(b"null"),
         (Type::Array(element), Cell::Array(items)) => {
             out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(b"{\"v\":");
-                write_value(out, element, item, format);
-                out.push(b'}');
-            }
+            write_cells(out, items.iter().map(|item| (&**element, item)), format);
             out.push(b']');
         }
         (Type::Struct(fields), Cell::Struct(cells)) => {

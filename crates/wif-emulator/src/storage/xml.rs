@@ -28,6 +28,7 @@ use percent_encoding::percent_decode_str;
 
 use super::read::{RangeAsk, parse_range};
 use super::{Conditions, NewObject, StoredObject, authorize, store_object};
+use crate::aws_sts::xml_escape;
 use crate::state::{State, lock};
 
 /// The smallest part but the last of a multipart upload, as GCS enforces it.
@@ -215,11 +216,11 @@ impl Target<'_> {
                 Ok(object) => {
                     contents.push_str(&format!(
                         "<Contents><Key>{}</Key><Generation>{}</Generation><MetaGeneration>{}</MetaGeneration><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size></Contents>",
-                        escape(name),
+                        xml_escape(name),
                         object.generation,
                         object.metageneration,
                         object.time_created,
-                        escape(&xml_etag(object)),
+                        xml_escape(&xml_etag(object)),
                         object.data.len()
                     ));
                     last = Some(name.clone());
@@ -235,21 +236,21 @@ impl Target<'_> {
             .map(|p| {
                 format!(
                     "<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>",
-                    escape(p)
+                    xml_escape(p)
                 )
             })
             .collect();
         let next = match (truncated, last) {
             (true, Some(last)) => format!(
                 "<NextContinuationToken>{}</NextContinuationToken>",
-                escape(&last)
+                xml_escape(&last)
             ),
             _ => String::new(),
         };
         xml_ok(format!(
             "<ListBucketResult xmlns=\"http://doc.s3.amazonaws.com/2006-03-01\"><Name>{}</Name><Prefix>{}</Prefix><KeyCount>{count}</KeyCount><MaxKeys>{max_keys}</MaxKeys><IsTruncated>{truncated}</IsTruncated>{contents}{common}{next}</ListBucketResult>",
-            escape(&self.bucket),
-            escape(&prefix)
+            xml_escape(&self.bucket),
+            xml_escape(&prefix)
         ))
     }
 
@@ -423,8 +424,8 @@ impl Target<'_> {
         );
         xml_ok(format!(
             "<InitiateMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>{}</Bucket><Key>{}</Key><UploadId>{id}</UploadId></InitiateMultipartUploadResult>",
-            escape(&self.bucket),
-            escape(&self.object)
+            xml_escape(&self.bucket),
+            xml_escape(&self.object)
         ))
     }
 
@@ -499,13 +500,13 @@ impl Target<'_> {
         }
         let mut response = xml_ok(format!(
             "<CompleteMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Location>/{0}/{1}</Location><Bucket>{0}</Bucket><Key>{1}</Key><ETag>{2}</ETag></CompleteMultipartUploadResult>",
-            escape(&self.bucket),
-            escape(&self.object),
+            xml_escape(&self.bucket),
+            xml_escape(&self.object),
             stored
                 .headers()
                 .get(header::ETAG)
                 .and_then(|v| v.to_str().ok())
-                .map(escape)
+                .map(xml_escape)
                 .unwrap_or_default()
         ));
         for name in ["x-goog-generation", "x-goog-metageneration"] {
@@ -670,7 +671,7 @@ pub(super) fn xml_error(status: StatusCode, code: &str, message: &str) -> Respon
         [(header::CONTENT_TYPE, "application/xml; charset=UTF-8")],
         format!(
             "<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code><Message>{}</Message></Error>",
-            escape(message)
+            xml_escape(message)
         ),
     )
         .into_response()
@@ -682,14 +683,6 @@ fn no_upload() -> Response {
         "NoSuchUpload",
         "The requested upload was not found.",
     )
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
 }
 
 fn unescape(text: &str) -> String {

@@ -123,6 +123,15 @@ pub fn objects_page(names: &[&str], next: Option<&str>) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(body)
 }
 
+/// The fake Google, a Cloud Storage listing `names`, and the handler on the Lambda's
+/// credentials (no impersonation, no quota project) calling them.
+pub async fn lambda_world(names: &[&str]) -> (FakeGoogle, MockServer, Handler) {
+    let google = FakeGoogle::start().await;
+    let gcs = fake_gcs(names).await;
+    let handler = handler(lambda_credentials(&google, None, None), &gcs);
+    (google, gcs, handler)
+}
+
 pub async fn fake_gcs(names: &[&str]) -> MockServer {
     let gcs = MockServer::start().await;
     Mock::given(method("GET"))

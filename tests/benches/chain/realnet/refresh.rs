@@ -160,9 +160,12 @@ pub async fn run(
     Ok(RefreshResults { rows, load, rtt_ms })
 }
 
-/// wif in this process: first token, then `token()` every 20 ms until it hands out another;
-/// everything the network saw after the first token.
-async fn wif_refresh(network: &Network, source: Source) -> Result<RefreshCost, String> {
+/// wif's credentials for `source` over the real network (trusting the run's CA), and their
+/// first token.
+async fn wif_with_first_token(
+    network: &Network,
+    source: Source,
+) -> Result<(wif::Credentials, wif::AccessToken), String> {
     let creds = wif_side::credentials_trusting(
         network.config(source),
         &network.env(source),
@@ -172,6 +175,13 @@ async fn wif_refresh(network: &Network, source: Source) -> Result<RefreshCost, S
         .token()
         .await
         .map_err(|e| format!("first token: {e}"))?;
+    Ok((creds, first))
+}
+
+/// wif in this process: first token, then `token()` every 20 ms until it hands out another;
+/// everything the network saw after the first token.
+async fn wif_refresh(network: &Network, source: Source) -> Result<RefreshCost, String> {
+    let (creds, first) = wif_with_first_token(network, source).await?;
     network.begin();
     let deadline = Instant::now() + TOKEN_LIFETIME;
     loop {
@@ -221,15 +231,7 @@ fn peer_refresh(
 /// margin of a [`TOKEN_LIFETIME`] token is half of it).
 async fn steady_load(network: &Network) -> Result<Load, String> {
     let source = Source::Lambda;
-    let creds = wif_side::credentials_trusting(
-        network.config(source),
-        &network.env(source),
-        Some(&network.ca_pem),
-    )?;
-    let first = creds
-        .token()
-        .await
-        .map_err(|e| format!("first token: {e}"))?;
+    let (creds, first) = wif_with_first_token(network, source).await?;
     let fetched = Instant::now();
     let stale_at = fetched + TOKEN_LIFETIME / 2;
     tokio::time::sleep_until((stale_at - Duration::from_secs(3)).into()).await;

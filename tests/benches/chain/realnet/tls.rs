@@ -16,8 +16,10 @@ use rcgen::{
     KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
+
+use crate::proxy::LoopbackServer;
 
 /// The CA clients are told to trust, and the server side's configuration.
 pub struct Pki {
@@ -83,67 +85,27 @@ pub struct Handshake {
     pub resumed: bool,
 }
 
-/// The running TLS endpoint.
+/// The running TLS endpoint; dropping it stops accepting.
 pub struct TlsEndpoint {
-    addr: SocketAddr,
+    server: LoopbackServer,
     log: Arc<Mutex<Vec<Handshake>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for TlsEndpoint {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
 }
 
 impl TlsEndpoint {
     /// Listens on a free loopback port; every connection is decrypted and relayed to `upstream`.
     pub fn start(pki: &Pki, upstream: SocketAddr) -> std::io::Result<TlsEndpoint> {
-        let std_listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
-        std_listener.set_nonblocking(true)?;
-        let addr = std_listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
         let acceptor = TlsAcceptor::from(pki.server.clone());
         let log = Arc::new(Mutex::new(Vec::new()));
         let accept_log = log.clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::Builder::new()
-            .name("bench-tls".to_owned())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let Ok(listener) = TcpListener::from_std(std_listener) else {
-                        return;
-                    };
-                    let accept = async {
-                        while let Ok((client, _)) = listener.accept().await {
-                            tokio::spawn(terminate(
-                                client,
-                                acceptor.clone(),
-                                upstream,
-                                accept_log.clone(),
-                            ));
-                        }
-                    };
-                    tokio::select! {
-                        () = accept => {}
-                        _ = stopped => {}
-                    }
-                });
-            })?;
-        Ok(TlsEndpoint {
-            addr,
-            log,
-            stop: Some(stop),
-        })
+        let server = LoopbackServer::start("bench-tls", move |client| {
+            terminate(client, acceptor.clone(), upstream, accept_log.clone())
+        })?;
+        Ok(TlsEndpoint { server, log })
     }
 
     /// Where the Google links deliver.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The handshakes since the last call.

@@ -99,6 +99,22 @@ fn from_truth(b: Option<bool>) -> Cell {
     b.map_or(Cell::Null, Cell::Bool)
 }
 
+/// `a AND b` (`wins` false) or `a OR b` (`wins` true) in three-valued logic: `wins` on either
+/// side decides (`b` is not evaluated when `a` does), both the other value give it, anything
+/// else is NULL.
+fn connective(a: &Expr, b: &Expr, wins: bool, ctx: &Ctx<'_>) -> Result<Cell, String> {
+    let a = truth(&a.eval(ctx)?);
+    if a == Some(wins) {
+        return Ok(Cell::Bool(wins));
+    }
+    let b = truth(&b.eval(ctx)?);
+    Ok(match (a, b) {
+        (_, Some(v)) if v == wins => Cell::Bool(wins),
+        (Some(x), Some(y)) if x != wins && y != wins => Cell::Bool(!wins),
+        _ => Cell::Null,
+    })
+}
+
 impl Expr {
     pub(crate) fn boxed(self) -> Box<Expr> {
         Box::new(self)
@@ -125,31 +141,9 @@ impl Expr {
                 Cell::Numeric(n) => Cell::Numeric(-n),
                 other => other,
             },
-            Expr::And(a, b) => {
-                // FALSE wins over NULL, as in SQL's three-valued logic.
-                let a = truth(&a.eval(ctx)?);
-                if a == Some(false) {
-                    return Ok(Cell::Bool(false));
-                }
-                let b = truth(&b.eval(ctx)?);
-                match (a, b) {
-                    (_, Some(false)) => Cell::Bool(false),
-                    (Some(true), Some(true)) => Cell::Bool(true),
-                    _ => Cell::Null,
-                }
-            }
-            Expr::Or(a, b) => {
-                let a = truth(&a.eval(ctx)?);
-                if a == Some(true) {
-                    return Ok(Cell::Bool(true));
-                }
-                let b = truth(&b.eval(ctx)?);
-                match (a, b) {
-                    (_, Some(true)) => Cell::Bool(true),
-                    (Some(false), Some(false)) => Cell::Bool(false),
-                    _ => Cell::Null,
-                }
-            }
+            // FALSE wins over NULL for AND, TRUE for OR, as in SQL's three-valued logic.
+            Expr::And(a, b) => connective(a, b, false, ctx)?,
+            Expr::Or(a, b) => connective(a, b, true, ctx)?,
             Expr::Compare(op, a, b) => {
                 let (a, b) = (a.eval(ctx)?, b.eval(ctx)?);
                 if a.is_null() || b.is_null() {
@@ -495,28 +489,28 @@ mod tests {
         );
     }
 
+    /// `func` (over distinct values when `distinct`) of an argument of type `arg_type`, before
+    /// its first value.
+    fn running(func: AggFn, distinct: bool, arg_type: Type) -> Running {
+        let aggregate = Aggregate {
+            func,
+            distinct,
+            arg: None,
+            arg_type: Some(arg_type),
+        };
+        Running::new(&aggregate)
+    }
+
     #[test]
     fn sums_overflow_loudly_and_averages_round() {
-        let sum = Aggregate {
-            func: AggFn::Sum,
-            distinct: false,
-            arg: None,
-            arg_type: Some(Type::Int64),
-        };
-        let mut r = Running::new(&sum);
+        let mut r = running(AggFn::Sum, false, Type::Int64);
         r.feed(Cell::Int(i64::MAX)).expect("first");
         assert!(
             r.feed(Cell::Int(1))
                 .expect_err("overflow")
                 .contains("Int64 overflow")
         );
-        let avg = Aggregate {
-            func: AggFn::Avg,
-            distinct: true,
-            arg: None,
-            arg_type: Some(Type::Numeric),
-        };
-        let mut r = Running::new(&avg);
+        let mut r = running(AggFn::Avg, true, Type::Numeric);
         for n in [1, 2, 2] {
             r.feed(Cell::Numeric(n)).expect("feed");
         }
