@@ -138,16 +138,16 @@ fn recorded(operator: Operator) -> (Operator, Arc<Mutex<Vec<String>>>) {
 
 const MIB: usize = 1024 * 1024;
 
+/// opendal's operator on the emulator's bucket `lake`, signing with `credentials`.
+fn lake_operator(emulator: &RunningEmulator, credentials: Credentials) -> Operator {
+    gcs_operator(credentials, "lake", Some(emulator.storage_base_url())).expect("an operator")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opendal_writes_and_reads_back_on_wifs_token() {
     let (emulator, credentials, _dir) = chain().await;
     emulator.create_bucket("lake");
-    let operator = gcs_operator(
-        credentials.clone(),
-        "lake",
-        Some(emulator.storage_base_url()),
-    )
-    .unwrap();
+    let operator = lake_operator(&emulator, credentials.clone());
     let (operator, authorizations) = recorded(operator);
 
     operator.write("reports/a.csv", "x,y\n1,2\n").await.unwrap();
@@ -207,12 +207,7 @@ async fn opendal_writes_and_reads_back_on_wifs_token() {
 async fn opendal_after_a_refused_token_recovers_with_a_new_operator() {
     let (emulator, credentials, _dir) = chain().await;
     emulator.create_bucket("lake");
-    let operator = gcs_operator(
-        credentials.clone(),
-        "lake",
-        Some(emulator.storage_base_url()),
-    )
-    .unwrap();
+    let operator = lake_operator(&emulator, credentials.clone());
     operator.write("a.txt", "a").await.unwrap();
     let first = wif_token(&credentials).await;
 
@@ -221,12 +216,7 @@ async fn opendal_after_a_refused_token_recovers_with_a_new_operator() {
     assert!(refused.to_string().contains("401"), "{refused}");
 
     credentials.invalidate();
-    let operator = gcs_operator(
-        credentials.clone(),
-        "lake",
-        Some(emulator.storage_base_url()),
-    )
-    .unwrap();
+    let operator = lake_operator(&emulator, credentials.clone());
     assert_eq!(operator.read("a.txt").await.unwrap().to_vec(), b"a");
     assert_ne!(wif_token(&credentials).await, first, "a fresh token");
 }
@@ -242,7 +232,7 @@ async fn opendal_fails_when_wif_does_and_sends_nothing() {
         wif_emulator::Endpoint::GoogleSts,
         wif_emulator::Fault::fail_next(100, 400),
     );
-    let operator = gcs_operator(credentials, "lake", Some(emulator.storage_base_url())).unwrap();
+    let operator = lake_operator(&emulator, credentials);
     let (operator, authorizations) = recorded(operator);
     let error = operator.write("a.txt", "a").await.unwrap_err();
     assert!(error.to_string().contains("signing"), "{error}");
