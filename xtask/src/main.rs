@@ -51,6 +51,25 @@ pub(crate) fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> 
     }
 }
 
+/// Runs `cargo args` in the repository root and returns what it printed on stdout; a failure
+/// quotes cargo's stderr.
+pub(crate) fn cargo_stdout(args: &[&str]) -> Result<Vec<u8>, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args(args)
+        .current_dir(repository_root())
+        .output()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`cargo {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(output.stdout)
+}
+
 /// What `ci` sets on every cargo it runs, to keep the target directory small: a clean run
 /// needed 8.8 GB with incremental state (5.4 GB of it) and line tables, more than a CI machine's
 /// disk may have free. One-shot builds gain nothing from incremental state; a panic still

@@ -8,8 +8,6 @@
 //! `cargo tree -d` over [`CHECKED`] (no build: about a second) and fails naming every reqwest
 //! version found and the dependency chains that pull each one in.
 
-use std::process::Command;
-
 /// The packages whose combined build must hold one reqwest: the facade, the CLI users install,
 /// and every bridge. A bridge's foreign client is its normal dependency (object_store,
 /// google-cloud-auth, reqwest-middleware for the gcloud-* clients) or the dev-dependency
@@ -81,7 +79,6 @@ pub(crate) fn reqwest_versions(packages: &[&str]) -> Result<Vec<String>, String>
 /// `cargo tree --locked` over `packages` with every edge a build or test of them can use, in the
 /// machine-readable shape `parse_tree` reads.
 fn cargo_tree(packages: &[&str], extra: &[&str]) -> Result<String, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut args = vec![
         "tree",
         "--locked",
@@ -99,19 +96,8 @@ fn cargo_tree(packages: &[&str], extra: &[&str]) -> Result<String, String> {
         args.extend_from_slice(&["--package", package]);
     }
     args.extend_from_slice(extra);
-    let output = Command::new(cargo)
-        .args(&args)
-        .current_dir(crate::repository_root())
-        .output()
-        .map_err(|e| format!("could not run cargo tree: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "`cargo {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    String::from_utf8(output.stdout).map_err(|_| "cargo tree printed non-UTF-8".to_owned())
+    String::from_utf8(crate::cargo_stdout(&args)?)
+        .map_err(|_| "cargo tree printed non-UTF-8".to_owned())
 }
 
 /// One line of `cargo tree --prefix depth --format {p}`: `2object_store v0.14.2`, or

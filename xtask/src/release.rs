@@ -152,20 +152,10 @@ pub(crate) fn workspace_metadata() -> Result<Value, String> {
 
 /// `cargo metadata --format-version 1 --locked` with `extra` arguments, parsed.
 pub(crate) fn cargo_metadata(extra: &[&str]) -> Result<Value, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let output = std::process::Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--locked"])
-        .args(extra)
-        .current_dir(crate::repository_root())
-        .output()
-        .map_err(|e| format!("could not run cargo metadata: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "`cargo metadata` failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    serde_json::from_slice(&output.stdout).map_err(|e| format!("cargo metadata's output: {e}"))
+    let mut args = vec!["metadata", "--format-version", "1", "--locked"];
+    args.extend_from_slice(extra);
+    let stdout = crate::cargo_stdout(&args)?;
+    serde_json::from_slice(&stdout).map_err(|e| format!("cargo metadata's output: {e}"))
 }
 
 /// Versioned dev-dependencies that close a cycle between publishable crates (A's tests use B,
