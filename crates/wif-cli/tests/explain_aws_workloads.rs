@@ -112,6 +112,9 @@ fn a_pod_without_irsa_and_a_task_without_a_role_are_named() {
     assert_contains(&run, &["[ecs_task_without_role]", "taskRoleArn"]);
 }
 
+/// The workload, its variables beside `AWS_CONTAINER_CREDENTIALS_FULL_URI`, what explain says.
+type UnansweredEndpoint<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+
 #[test]
 fn a_container_endpoint_that_does_not_answer_is_named() {
     let world = World::healthy();
@@ -123,8 +126,7 @@ fn a_container_endpoint_that_does_not_answer_is_named() {
         .port();
     let full_uri = format!("http://127.0.0.1:{port}/v1/credentials");
     let pod_token = world.path("eks-pod-identity-token").display().to_string();
-    // (the workload, its extra variables, what explain must say)
-    let cases: [(&str, &[(&str, &str)], &[&str]); 2] = [
+    let cases: [UnansweredEndpoint<'_>; 2] = [
         (
             "an ECS task's endpoint",
             &[],
