@@ -56,23 +56,16 @@ impl InsertOptions {
         Self::default()
     }
 
-    /// `skipInvalidRows`: insert the valid rows of a request that also has invalid ones. Without
-    /// it, valid rows of such a request are reported with reason `stopped` and not inserted.
-    pub fn skip_invalid_rows(mut self, skip: bool) -> Self {
-        self.skip_invalid_rows = skip;
-        self
-    }
+    wif_core::builder_setters! {
+        /// `skipInvalidRows`: insert the valid rows of a request that also has invalid ones. Without
+        /// it, valid rows of such a request are reported with reason `stopped` and not inserted.
+        pub fn skip_invalid_rows(skip: bool) => skip_invalid_rows;
 
-    /// `ignoreUnknownValues`: drop fields the table does not have instead of rejecting the row.
-    pub fn ignore_unknown_values(mut self, ignore: bool) -> Self {
-        self.ignore_unknown_values = ignore;
-        self
-    }
+        /// `ignoreUnknownValues`: drop fields the table does not have instead of rejecting the row.
+        pub fn ignore_unknown_values(ignore: bool) => ignore_unknown_values;
 
-    /// `templateSuffix`: insert into `{table}{suffix}`, created from the table as a template.
-    pub fn template_suffix(mut self, suffix: impl Into<String>) -> Self {
-        self.template_suffix = Some(suffix.into());
-        self
+        /// `templateSuffix`: insert into `{table}{suffix}`, created from the table as a template.
+        pub fn template_suffix(suffix: impl Into<String>) => Some(template_suffix);
     }
 
     /// Sends no `insertId`s. Faster ingestion quotas, but a retried request may duplicate rows.

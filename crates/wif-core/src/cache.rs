@@ -84,28 +84,18 @@ impl Default for CacheOptions {
 }
 
 impl CacheOptions {
-    /// Sets the refresh-ahead margin.
-    pub fn with_refresh_ahead(mut self, margin: Duration) -> Self {
-        self.refresh_ahead = margin;
-        self
-    }
+    crate::builder_setters! {
+        /// Sets the refresh-ahead margin.
+        pub fn with_refresh_ahead(margin: Duration) => refresh_ahead;
 
-    /// Sets the minimum validity of a handed-out token.
-    pub fn with_min_validity(mut self, min: Duration) -> Self {
-        self.min_validity = min;
-        self
-    }
+        /// Sets the minimum validity of a handed-out token.
+        pub fn with_min_validity(min: Duration) => min_validity;
 
-    /// Sets the clock of the fast path (see [`CacheClock`]).
-    pub fn with_clock(mut self, clock: CacheClock) -> Self {
-        self.clock = clock;
-        self
-    }
+        /// Sets the clock of the fast path (see [`CacheClock`]).
+        pub fn with_clock(clock: CacheClock) => clock;
 
-    /// Sets the pause between failed background refreshes.
-    pub fn with_retry_failed_after(mut self, pause: Duration) -> Self {
-        self.retry_failed_after = pause;
-        self
+        /// Sets the pause between failed background refreshes.
+        pub fn with_retry_failed_after(pause: Duration) => retry_failed_after;
     }
 }
 

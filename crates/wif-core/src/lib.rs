@@ -53,6 +53,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod api_client;
+mod builder_setters;
 mod cache;
 mod cause;
 pub mod causes;

@@ -327,24 +327,17 @@ impl AwsJwtSourceBuilder {
         self
     }
 
-    /// The client for the AWS STS call (default [`wif_core::http::default_client`]). Metadata
-    /// calls keep their own client (see [`metadata_http_client`](Self::metadata_http_client)).
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
-        self
-    }
+    wif_core::builder_setters! {
+        /// The client for the AWS STS call (default [`wif_core::http::default_client`]). Metadata
+        /// calls keep their own client (see [`metadata_http_client`](Self::metadata_http_client)).
+        pub fn http_client(client: reqwest::Client) => Some(http);
 
-    /// Timeout of each AWS STS call (default 30 s, [`DEFAULT_REQUEST_TIMEOUT`]).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
+        /// Timeout of each AWS STS call (default 30 s, [`DEFAULT_REQUEST_TIMEOUT`]).
+        pub fn timeout(timeout: Duration) => timeout;
 
-    /// Retry policy of the AWS STS call (default [`RetryPolicy::default`]): 5xx, 429 and AWS's
-    /// throttling codes are retried, each attempt signed afresh.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
+        /// Retry policy of the AWS STS call (default [`RetryPolicy::default`]): 5xx, 429 and AWS's
+        /// throttling codes are retried, each attempt signed afresh.
+        pub fn retry(policy: RetryPolicy) => retry;
     }
 
     /// Validates everything and builds the source. No network call happens here.

@@ -155,17 +155,32 @@ pub struct ExecutableSourceBuilder {
 }
 
 impl ExecutableSourceBuilder {
-    /// The command line (`credential_source.executable.command`), split like Python's
-    /// `shlex.split`: quotes group words, backslashes escape. No shell is run.
-    pub fn command(mut self, command: impl Into<String>) -> Self {
-        self.command = Some(command.into());
-        self
-    }
+    wif_core::builder_setters! {
+        /// The command line (`credential_source.executable.command`), split like Python's
+        /// `shlex.split`: quotes group words, backslashes escape. No shell is run.
+        pub fn command(command: impl Into<String>) => Some(command);
 
-    /// How long the command may run (`timeout_millis`); 5 s to 120 s, default 30 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
+        /// How long the command may run (`timeout_millis`); 5 s to 120 s, default 30 s.
+        pub fn timeout(timeout: Duration) => Some(timeout);
+
+        /// The file where the executable caches its response (`output_file`); also passed to it as
+        /// `GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE`.
+        pub fn output_file(path: impl Into<PathBuf>) => Some(output_file);
+
+        /// `interactive_timeout_millis` (30 s to 30 min). Accepted so gcloud-written
+        /// configurations load; it has no effect, because interactive mode is not supported.
+        pub fn interactive_timeout(timeout: Duration) => Some(interactive_timeout);
+
+        /// Requests interactive mode (gcloud's sign-in flow). Not supported: `build` fails when
+        /// this is `true`.
+        pub fn interactive(interactive: bool) => interactive;
+
+        /// Where `GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES` is read (default: the process
+        /// environment). The child itself always inherits the real process environment.
+        pub fn environment(env: Arc<dyn Environment>) => Some(env);
+
+        /// The wall clock `expiration_time` is compared with (default: the system clock).
+        pub fn clock(clock: Arc<dyn Clock>) => Some(clock);
     }
 
     /// Tests only: a timeout below the 5 s minimum.
@@ -173,40 +188,6 @@ impl ExecutableSourceBuilder {
     pub(crate) fn timeout_unchecked(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self.unchecked_timeout = true;
-        self
-    }
-
-    /// The file where the executable caches its response (`output_file`); also passed to it as
-    /// `GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE`.
-    pub fn output_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.output_file = Some(path.into());
-        self
-    }
-
-    /// `interactive_timeout_millis` (30 s to 30 min). Accepted so gcloud-written
-    /// configurations load; it has no effect, because interactive mode is not supported.
-    pub fn interactive_timeout(mut self, timeout: Duration) -> Self {
-        self.interactive_timeout = Some(timeout);
-        self
-    }
-
-    /// Requests interactive mode (gcloud's sign-in flow). Not supported: `build` fails when
-    /// this is `true`.
-    pub fn interactive(mut self, interactive: bool) -> Self {
-        self.interactive = interactive;
-        self
-    }
-
-    /// Where `GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES` is read (default: the process
-    /// environment). The child itself always inherits the real process environment.
-    pub fn environment(mut self, env: Arc<dyn Environment>) -> Self {
-        self.env = Some(env);
-        self
-    }
-
-    /// The wall clock `expiration_time` is compared with (default: the system clock).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
         self
     }
 

@@ -150,23 +150,16 @@ impl UrlSource {
         Ok(self)
     }
 
-    /// Uses `client` instead of the default one (share one client across all layers).
-    pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = client;
-        self
-    }
+    wif_core::builder_setters! {
+        /// Uses `client` instead of the default one (share one client across all layers).
+        pub fn with_http_client(client: reqwest::Client) => client;
 
-    /// Sets the timeout of each request (default 10 s). The retry policy's deadline bounds all
-    /// attempts together.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
+        /// Sets the timeout of each request (default 10 s). The retry policy's deadline bounds all
+        /// attempts together.
+        pub fn with_timeout(timeout: Duration) => timeout;
 
-    /// Sets how failed requests are retried (default [`RetryPolicy::default`]).
-    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
+        /// Sets how failed requests are retried (default [`RetryPolicy::default`]).
+        pub fn with_retry_policy(policy: RetryPolicy) => retry;
     }
 
     /// The token format.

@@ -340,27 +340,20 @@ pub fn default_retry_policy() -> RetryPolicy {
 impl StorageBuilder {
     wif_core::api_client_setters!(emulator_var = "STORAGE_EMULATOR_HOST");
 
-    /// The base URL (default `https://storage.googleapis.com/`, or the emulator named by
-    /// `STORAGE_EMULATOR_HOST`, or else the provider's
-    /// [`endpoint_base_url`](TokenProvider::endpoint_base_url)). An explicit base URL wins over
-    /// both.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.settings.base_url = Some(url.into());
-        self
-    }
+    wif_core::builder_setters! {
+        /// The base URL (default `https://storage.googleapis.com/`, or the emulator named by
+        /// `STORAGE_EMULATOR_HOST`, or else the provider's
+        /// [`endpoint_base_url`](TokenProvider::endpoint_base_url)). An explicit base URL wins over
+        /// both.
+        pub fn base_url(url: impl Into<String>) => Some(settings.base_url);
 
-    /// Bytes per resumable chunk; a positive multiple of 256 KiB (default 16 MiB). A chunk is
-    /// the most an upload holds in memory.
-    pub fn chunk_size(mut self, bytes: usize) -> Self {
-        self.chunk_size = bytes;
-        self
-    }
+        /// Bytes per resumable chunk; a positive multiple of 256 KiB (default 16 MiB). A chunk is
+        /// the most an upload holds in memory.
+        pub fn chunk_size(bytes: usize) => chunk_size;
 
-    /// Uploads of this many bytes or more use a resumable session (default 8 MiB); smaller ones
-    /// a single request.
-    pub fn resumable_threshold(mut self, bytes: u64) -> Self {
-        self.resumable_threshold = bytes;
-        self
+        /// Uploads of this many bytes or more use a resumable session (default 8 MiB); smaller ones
+        /// a single request.
+        pub fn resumable_threshold(bytes: u64) => resumable_threshold;
     }
 
     /// Checks the settings and builds the client. No network call is made. Like Google's

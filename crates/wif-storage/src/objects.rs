@@ -35,22 +35,15 @@ impl Preconditions {
         Self::default()
     }
 
-    /// Only if the live object has `generation`.
-    pub fn if_generation_match(mut self, generation: i64) -> Self {
-        self.if_generation_match = Some(generation);
-        self
-    }
+    wif_core::builder_setters! {
+        /// Only if the live object has `generation`.
+        pub fn if_generation_match(generation: i64) => Some(if_generation_match);
 
-    /// Only if the live object has `metageneration`.
-    pub fn if_metageneration_match(mut self, metageneration: i64) -> Self {
-        self.if_metageneration_match = Some(metageneration);
-        self
-    }
+        /// Only if the live object has `metageneration`.
+        pub fn if_metageneration_match(metageneration: i64) => Some(if_metageneration_match);
 
-    /// Act on exactly this generation.
-    pub fn generation(mut self, generation: i64) -> Self {
-        self.generation = Some(generation);
-        self
+        /// Act on exactly this generation.
+        pub fn generation(generation: i64) => Some(generation);
     }
 
     /// True when the request names what it acts on precisely enough to be repeated safely.
@@ -91,22 +84,15 @@ impl ListOptions {
         Self::default()
     }
 
-    /// Only names starting with `prefix`.
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = Some(prefix.into());
-        self
-    }
+    wif_core::builder_setters! {
+        /// Only names starting with `prefix`.
+        pub fn prefix(prefix: impl Into<String>) => Some(prefix);
 
-    /// Groups names by `delimiter` (usually `/`).
-    pub fn delimiter(mut self, delimiter: impl Into<String>) -> Self {
-        self.delimiter = Some(delimiter.into());
-        self
-    }
+        /// Groups names by `delimiter` (usually `/`).
+        pub fn delimiter(delimiter: impl Into<String>) => Some(delimiter);
 
-    /// Asks for `n` results per page.
-    pub fn page_size(mut self, n: u32) -> Self {
-        self.page_size = Some(n);
-        self
+        /// Asks for `n` results per page.
+        pub fn page_size(n: u32) => Some(page_size);
     }
 }
 

@@ -173,27 +173,18 @@ impl UploadOptions {
         Self::default()
     }
 
-    /// Sets the `Content-Type`.
-    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
-        self.content_type = Some(content_type.into());
-        self
-    }
+    wif_core::builder_setters! {
+        /// Sets the `Content-Type`.
+        pub fn content_type(content_type: impl Into<String>) => Some(content_type);
 
-    /// Only if the live object's generation is `generation` (`0`: create-only).
-    pub fn if_generation_match(mut self, generation: i64) -> Self {
-        self.if_generation_match = Some(generation);
-        self
-    }
+        /// Only if the live object's generation is `generation` (`0`: create-only).
+        pub fn if_generation_match(generation: i64) => Some(if_generation_match);
 
-    /// Only if no live object exists (`ifGenerationMatch=0`).
-    pub fn create_only(self) -> Self {
-        self.if_generation_match(0)
-    }
+        /// Only if the live object's metageneration is `metageneration`.
+        pub fn if_metageneration_match(metageneration: i64) => Some(if_metageneration_match);
 
-    /// Only if the live object's metageneration is `metageneration`.
-    pub fn if_metageneration_match(mut self, metageneration: i64) -> Self {
-        self.if_metageneration_match = Some(metageneration);
-        self
+        /// Reports progress to `progress`.
+        pub fn progress(progress: Arc<dyn Progress>) => Some(progress);
     }
 
     /// Adds a custom metadata entry.
@@ -202,10 +193,9 @@ impl UploadOptions {
         self
     }
 
-    /// Reports progress to `progress`.
-    pub fn progress(mut self, progress: Arc<dyn Progress>) -> Self {
-        self.progress = Some(progress);
-        self
+    /// Only if no live object exists (`ifGenerationMatch=0`).
+    pub fn create_only(self) -> Self {
+        self.if_generation_match(0)
     }
 
     pub(crate) fn content_type_or_default(&self) -> &str {

@@ -49,25 +49,18 @@ impl StsExchangeBuilder {
         self.source_arc(Arc::new(source))
     }
 
-    /// Like [`StsExchangeBuilder::source`], for a source that is already shared.
-    pub fn source_arc(mut self, source: Arc<dyn SubjectTokenSource>) -> Self {
-        self.source = Some(source);
-        self
-    }
+    wif_core::builder_setters! {
+        /// Like [`StsExchangeBuilder::source`], for a source that is already shared.
+        pub fn source_arc(source: Arc<dyn SubjectTokenSource>) => Some(source);
 
-    /// The STS `audience`: the pool provider's full resource name,
-    /// `//iam.googleapis.com/projects/<NUMBER>/locations/global/workloadIdentityPools/<POOL>/providers/<PROVIDER>`
-    /// (or a workforce pool provider's). Required; sent verbatim.
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audience = Some(audience.into());
-        self
-    }
+        /// The STS `audience`: the pool provider's full resource name,
+        /// `//iam.googleapis.com/projects/<NUMBER>/locations/global/workloadIdentityPools/<POOL>/providers/<PROVIDER>`
+        /// (or a workforce pool provider's). Required; sent verbatim.
+        pub fn audience(audience: impl Into<String>) => Some(audience);
 
-    /// The STS `subject_token_type`, e.g. `urn:ietf:params:aws:token-type:aws4_request` or
-    /// `urn:ietf:params:oauth:token-type:jwt`. Required; sent verbatim.
-    pub fn subject_token_type(mut self, subject_token_type: impl Into<String>) -> Self {
-        self.subject_token_type = Some(subject_token_type.into());
-        self
+        /// The STS `subject_token_type`, e.g. `urn:ietf:params:aws:token-type:aws4_request` or
+        /// `urn:ietf:params:oauth:token-type:jwt`. Required; sent verbatim.
+        pub fn subject_token_type(subject_token_type: impl Into<String>) => Some(subject_token_type);
     }
 
     /// The STS endpoint. Default [`DEFAULT_TOKEN_URL`]; see [`crate::default_token_url`] for
