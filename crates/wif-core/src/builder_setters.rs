@@ -1,5 +1,5 @@
-//! The plain setters of the crates' builders and option types, written once: each setter keeps
-//! its own doc comment and signature, and only the `mut self … self` body is generated.
+//! Plain builder setters, written once: each setter keeps its own doc comment and signature,
+//! and only the `mut self … self` body is generated.
 
 /// Writes a builder's plain setters. Each entry is a setter's doc comment and signature, then
 /// `=>` and the field it sets (a path such as `settings.base_url` works):
@@ -7,8 +7,9 @@
 /// * `=> field` stores the argument;
 /// * `=> Some(field)` stores `Some(argument)`.
 ///
-/// An argument typed `impl Into<T>` is stored as `argument.into()`. Not part of the API users
-/// call: it serves the wif crates' own builders.
+/// An argument typed `impl Into<T>` is stored as `argument.into()`. Every wif crate's builders
+/// and option types write their plain setters with it, and a crate that plugs its own source or
+/// adapter into wif can do the same, so its builders read like wif's.
 ///
 /// ```
 /// use std::time::Duration;
@@ -32,7 +33,6 @@
 /// assert_eq!(options.timeout, Duration::from_secs(3));
 /// assert_eq!(options.label.as_deref(), Some("l"));
 /// ```
-#[doc(hidden)]
 #[macro_export]
 macro_rules! builder_setters {
     () => {};

@@ -81,29 +81,6 @@ impl std::fmt::Debug for CredentialsBuilder {
     }
 }
 
-/// Writes the builder's plain setters, each with its own doc comment: `name(arg: T) => field;`
-/// stores `Some(arg)`; `into name(arg: T) => field;` takes `impl Into<T>` and stores
-/// `Some(arg.into())`.
-macro_rules! setters {
-    () => {};
-    ($(#[$doc:meta])* into $name:ident($arg:ident: $ty:ty) => $field:ident; $($rest:tt)*) => {
-        $(#[$doc])*
-        pub fn $name(mut self, $arg: impl Into<$ty>) -> Self {
-            self.$field = Some($arg.into());
-            self
-        }
-        setters!($($rest)*);
-    };
-    ($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty) => $field:ident; $($rest:tt)*) => {
-        $(#[$doc])*
-        pub fn $name(mut self, $arg: $ty) -> Self {
-            self.$field = Some($arg);
-            self
-        }
-        setters!($($rest)*);
-    };
-}
-
 impl CredentialsBuilder {
     /// An empty builder.
     pub fn new() -> Self {
@@ -215,19 +192,19 @@ impl CredentialsBuilder {
         self
     }
 
-    setters! {
+    wif_core::builder_setters! {
         /// Like [`source`](Self::source), for a shared source.
-        source_arc(source: Arc<dyn SubjectTokenSource>) => source;
+        pub fn source_arc(source: Arc<dyn SubjectTokenSource>) => Some(source);
 
         /// The STS audience: the pool provider's full resource name.
-        into audience(audience: String) => audience;
+        pub fn audience(audience: impl Into<String>) => Some(audience);
 
         /// The subject token type (`urn:ietf:params:oauth:token-type:jwt`, `…:id_token`, `…:saml2`,
         /// `urn:ietf:params:aws:token-type:aws4_request`).
-        into subject_token_type(token_type: String) => subject_token_type;
+        pub fn subject_token_type(token_type: impl Into<String>) => Some(subject_token_type);
 
         /// The STS endpoint (default `https://sts.{universe_domain}/v1/token`).
-        into token_url(url: String) => token_url;
+        pub fn token_url(url: impl Into<String>) => Some(token_url);
     }
 
     /// Scopes of the final token (default `cloud-platform`).
@@ -240,22 +217,22 @@ impl CredentialsBuilder {
         self
     }
 
-    setters! {
+    wif_core::builder_setters! {
         /// Impersonates this service account (IAM Credentials `generateAccessToken` of the
         /// universe, or at the [`endpoint_base_url`](Self::endpoint_base_url)). Not together with
         /// [`impersonation_url`](Self::impersonation_url): [`build`](Self::build) refuses both.
-        into impersonate(service_account_email: String) => impersonate_email;
+        pub fn impersonate(service_account_email: impl Into<String>) => Some(impersonate_email);
 
         /// Impersonates through this full `generateAccessToken` URL (as in the configuration file),
         /// used as given. Not together with [`impersonate`](Self::impersonate):
         /// [`build`](Self::build) refuses both.
-        into impersonation_url(url: String) => impersonation_url;
+        pub fn impersonation_url(url: impl Into<String>) => Some(impersonation_url);
 
         /// Lifetime of impersonated tokens (default 1 hour).
-        token_lifetime(lifetime: Duration) => lifetime;
+        pub fn token_lifetime(lifetime: Duration) => Some(lifetime);
 
         /// The project billed for quota (`x-goog-user-project`).
-        into quota_project(project: String) => quota_project;
+        pub fn quota_project(project: impl Into<String>) => Some(quota_project);
     }
 
     /// OAuth client authentication for the STS call (HTTP Basic).
@@ -268,16 +245,16 @@ impl CredentialsBuilder {
         self
     }
 
-    setters! {
+    wif_core::builder_setters! {
         /// The workforce pool user project (workforce pools only).
-        into workforce_pool_user_project(project: String) => workforce_pool_user_project;
+        pub fn workforce_pool_user_project(project: impl Into<String>) => Some(workforce_pool_user_project);
 
         /// The universe domain (default: the configuration's, else `googleapis.com`). Default
         /// endpoints follow it: `https://sts.{universe}/v1/token`, and
         /// `https://iamcredentials.{universe}/…` for [`impersonate`](Self::impersonate). A
         /// configuration declaring another universe is refused at [`build`](Self::build), as
         /// Google's client libraries refuse a universe mismatch.
-        into universe_domain(domain: String) => universe_domain;
+        pub fn universe_domain(domain: impl Into<String>) => Some(universe_domain);
 
         /// Points every Google endpoint of the universe at `url` — STS, IAM Credentials, and the
         /// BigQuery and Cloud Storage clients built from these credentials (they ask
@@ -310,7 +287,7 @@ impl CredentialsBuilder {
         /// );
         /// # Ok::<(), wif::Error>(())
         /// ```
-        into endpoint_base_url(url: String) => endpoint_base_url;
+        pub fn endpoint_base_url(url: impl Into<String>) => Some(endpoint_base_url);
 
         /// Checks the configuration with `policy` at [`build`](Self::build), before anything in it
         /// is used. Without it, the configuration is trusted (your own file). Values you set on the
@@ -328,14 +305,14 @@ impl CredentialsBuilder {
         /// let builder = Credentials::builder().trust_policy(policy);
         /// # let _ = builder;
         /// ```
-        trust_policy(policy: TrustPolicy) => trust_policy;
+        pub fn trust_policy(policy: TrustPolicy) => Some(trust_policy);
 
         /// The HTTP client every layer uses (default: [`wif_core::http::default_client`]).
         ///
         /// With a certificate (X.509) source, the STS and impersonation calls use a client built
         /// from the certificate instead (the same timeouts, presenting the workload certificate);
         /// this one serves the rest.
-        http_client(client: reqwest::Client) => http_client;
+        pub fn http_client(client: reqwest::Client) => Some(http_client);
     }
 
     /// Also trusts the CA certificates of this PEM bundle, beside the public web roots, for the
@@ -357,9 +334,9 @@ impl CredentialsBuilder {
         self
     }
 
-    setters! {
+    wif_core::builder_setters! {
         /// AWS source: use this region instead of `AWS_REGION` / `AWS_DEFAULT_REGION` / metadata.
-        into aws_region(region: String) => aws_region;
+        pub fn aws_region(region: impl Into<String>) => Some(aws_region);
     }
 
     /// AWS source: take credentials and region from an `aws-config` [`SdkConfig`]
@@ -384,18 +361,18 @@ impl CredentialsBuilder {
         self
     }
 
-    setters! {
+    wif_core::builder_setters! {
         /// The wall clock the sources read (default: the system clock): the time an AWS signature
         /// is stamped with, and against which an executable's cached response expires. For tests
         /// and diagnostics (`wif explain --clock-offset`), so a wrong clock can be played without
         /// changing the machine's.
-        clock(clock: Arc<dyn Clock>) => clock;
+        pub fn clock(clock: Arc<dyn Clock>) => Some(clock);
 
         /// How STS and IAM calls are retried.
-        retry_policy(policy: RetryPolicy) => retry;
+        pub fn retry_policy(policy: RetryPolicy) => Some(retry);
 
         /// Cache timing.
-        cache_options(options: CacheOptions) => cache;
+        pub fn cache_options(options: CacheOptions) => Some(cache);
 
         /// The longest a refresh of the whole chain may take — subject token, STS exchange,
         /// impersonation, with every retry — so no `token()` call waits longer (default
@@ -405,7 +382,7 @@ impl CredentialsBuilder {
         /// that refresh's work stops. Each step keeps its own timeouts and
         /// [`retry_policy`](Self::retry_policy) deadline within it; raise this for an executable
         /// source whose command takes most of its `timeout_millis`.
-        chain_deadline(deadline: Duration) => chain_deadline;
+        pub fn chain_deadline(deadline: Duration) => Some(chain_deadline);
     }
 
     /// Resolves every setting — from this builder, the configuration and the
