@@ -5,7 +5,6 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use wif_core::testing::{Scripted, bearer_token};
@@ -165,29 +164,23 @@ impl Respond for BigQueryError {
 #[derive(Clone)]
 pub struct BigQueryResponder {
     api: Api,
-    steps: Vec<(u64, BigQueryError)>,
-    refuse_first_token: bool,
-    delay: Option<Duration>,
     script: Scripted,
 }
 
 impl BigQueryResponder {
     /// Accepts every row; queries return no rows (and no columns).
     pub fn new() -> Self {
+        let api = Api {
+            fields: Arc::new(Vec::new()),
+            rows: Arc::new(Vec::new()),
+            rejected_rows: Arc::new(Vec::new()),
+            anonymous: false,
+            jobs: Arc::new(AtomicU64::new(0)),
+        };
         BigQueryResponder {
-            api: Api {
-                fields: Arc::new(Vec::new()),
-                rows: Arc::new(Vec::new()),
-                rejected_rows: Arc::new(Vec::new()),
-                anonymous: false,
-                jobs: Arc::new(AtomicU64::new(0)),
-            },
-            steps: Vec::new(),
-            refuse_first_token: false,
-            delay: None,
-            script: Scripted::new(ResponseTemplate::new(500)),
+            script: Scripted::new(api.clone()),
+            api,
         }
-        .rebuilt(|_| {})
     }
 
     /// Answers every request with `error`.
@@ -198,7 +191,7 @@ impl BigQueryResponder {
     /// The first request is refused with 401 (`authError`), as for a token that expired early
     /// at Google; the client drops its token and asks again.
     pub fn expired_then_valid() -> Self {
-        BigQueryResponder::new().rebuilt(|r| r.refuse_first_token = true)
+        BigQueryResponder::new().failing_first(1, BigQueryError::Unauthenticated)
     }
 
     /// The schema (`(name, type)` pairs) and rows that queries return and `tables.get`
@@ -210,9 +203,9 @@ impl BigQueryResponder {
             .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
             .collect();
         let rows = rows.to_vec();
-        self.rebuilt(|r| {
-            r.api.fields = Arc::new(fields);
-            r.api.rows = Arc::new(rows);
+        self.rebuilt(|api| {
+            api.fields = Arc::new(fields);
+            api.rows = Arc::new(rows);
         })
     }
 
@@ -220,48 +213,21 @@ impl BigQueryResponder {
     /// rows of such a request are `stopped` unless it sets `skipInvalidRows`.
     pub fn rejecting_rows(self, indexes: &[usize]) -> Self {
         let indexes = indexes.to_vec();
-        self.rebuilt(|r| r.api.rejected_rows = Arc::new(indexes))
+        self.rebuilt(|api| api.rejected_rows = Arc::new(indexes))
     }
 
     /// Takes requests without a bearer token, as an emulator does.
     pub fn anonymous(self) -> Self {
-        self.rebuilt(|r| r.api.anonymous = true)
+        self.rebuilt(|api| api.anonymous = true)
     }
 
-    /// Answers the next `failures` requests (after the steps added before) with 503
-    /// `backendError`, which clients retry.
-    pub fn flaky(self, failures: u64) -> Self {
-        self.failing_first(failures, BigQueryError::BackendError)
-    }
+    wif_core::scripted_turns!(BigQueryError, flaky: BigQueryError::BackendError);
 
-    /// Answers the next `n` requests (after the steps added before) with `error`.
-    pub fn failing_first(self, n: u64, error: BigQueryError) -> Self {
-        self.rebuilt(|r| r.steps.push((n, error)))
-    }
-
-    /// Sends every answer after `delay`.
-    pub fn slow(self, delay: Duration) -> Self {
-        self.rebuilt(|r| r.delay = Some(delay))
-    }
-
-    /// Requests answered so far.
-    pub fn answered(&self) -> u64 {
-        self.script.answered()
-    }
-
-    fn rebuilt(mut self, change: impl FnOnce(&mut Self)) -> Self {
-        change(&mut self);
-        let mut script = Scripted::new(self.api.clone());
-        if self.refuse_first_token {
-            script = script.first(1, BigQueryError::Unauthenticated);
-        }
-        for (n, error) in &self.steps {
-            script = script.first(*n, *error);
-        }
-        if let Some(delay) = self.delay {
-            script = script.delayed(delay);
-        }
-        self.script = script;
+    /// Changes the API and answers with it after the steps (settings and steps may come in any
+    /// order).
+    fn rebuilt(mut self, change: impl FnOnce(&mut Api)) -> Self {
+        change(&mut self.api);
+        self.script = self.script.answering(self.api.clone());
         self
     }
 }
@@ -272,11 +238,7 @@ impl Default for BigQueryResponder {
     }
 }
 
-impl Respond for BigQueryResponder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        self.script.respond(request)
-    }
-}
+wif_core::scripted_respond!(BigQueryResponder);
 
 impl fmt::Debug for BigQueryResponder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -27,8 +27,12 @@ use crate::AccessToken;
 
 /// The turn-taking methods of a service's responder whose answers come from a [`Scripted`]
 /// held in its `script` field: `failing_first(n, error)` (the next `n` requests get the service's
-/// `error`), `slow(delay)` and `answered()`, and the [`Respond`] impl that plays the script. The
-/// argument is the service's error type (a [`Respond`]).
+/// `error`), `slow(delay)` and `answered()`. The argument is the service's error type (a
+/// [`Respond`]). With `flaky: error`, also `flaky(failures)`: the next `failures` requests get
+/// that error, the service's own "try again later" (a 503), which clients retry.
+///
+/// The responder still implements [`Respond`] itself (with [`scripted_respond!`](crate::scripted_respond) where the script
+/// is all it plays).
 ///
 /// ```
 /// use wif_core::testing::Scripted;
@@ -46,9 +50,46 @@ use crate::AccessToken;
 /// let flaky = SomeResponder { script: Scripted::new(ResponseTemplate::new(200)) }
 ///     .failing_first(2, ResponseTemplate::new(503));
 /// assert_eq!(flaky.answered(), 0);
+///
+/// /// A fake of a service whose errors are a type of their own.
+/// pub struct OtherResponder {
+///     script: Scripted,
+/// }
+///
+/// /// The other service's errors.
+/// #[derive(Clone, Copy)]
+/// pub enum OtherError {
+///     /// 503: try again later.
+///     Unavailable,
+/// }
+///
+/// impl wiremock::Respond for OtherError {
+///     fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+///         ResponseTemplate::new(503)
+///     }
+/// }
+///
+/// impl OtherResponder {
+///     wif_core::scripted_turns!(OtherError, flaky: OtherError::Unavailable);
+/// }
+///
+/// let twice = OtherResponder { script: Scripted::new(ResponseTemplate::new(200)) }.flaky(2);
+/// assert!(format!("{:?}", twice.script).contains("steps: [2]"));
 /// ```
 #[macro_export]
 macro_rules! scripted_turns {
+    ($error:ty, flaky: $unavailable:expr) => {
+        #[doc = concat!(
+                    "Answers the next `failures` requests (after the steps added before) with `",
+                    stringify!($unavailable),
+                    "`, which clients retry."
+                )]
+        pub fn flaky(self, failures: u64) -> Self {
+            self.failing_first(failures, $unavailable)
+        }
+
+        $crate::scripted_turns!($error);
+    };
     ($error:ty) => {
         /// Answers the next `n` requests (after the steps added before) with `error`.
         pub fn failing_first(mut self, n: u64, error: $error) -> Self {
@@ -65,6 +106,43 @@ macro_rules! scripted_turns {
         /// Requests answered so far, successes and errors.
         pub fn answered(&self) -> u64 {
             self.script.answered()
+        }
+    };
+}
+
+/// The [`Respond`] impl of a service's responder (the argument) that plays the [`Scripted`] held
+/// in its `script` field and nothing else: what goes with [`scripted_turns!`](crate::scripted_turns). The calling crate
+/// names `wiremock` among its dependencies.
+///
+/// ```
+/// use wif_core::testing::Scripted;
+/// use wiremock::ResponseTemplate;
+///
+/// /// A fake of some service.
+/// pub struct SomeResponder {
+///     script: Scripted,
+/// }
+///
+/// wif_core::scripted_respond!(SomeResponder);
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let server = wiremock::MockServer::start().await;
+/// wiremock::Mock::given(wiremock::matchers::any())
+///     .respond_with(SomeResponder { script: Scripted::new(ResponseTemplate::new(204)) })
+///     .mount(&server)
+///     .await;
+/// let client = wif_core::http::default_client().expect("the default client");
+/// let answer = client.get(server.uri()).send().await.expect("answered");
+/// assert_eq!(answer.status(), 204);
+/// # }
+/// ```
+#[macro_export]
+macro_rules! scripted_respond {
+    ($responder:ty) => {
+        impl ::wiremock::Respond for $responder {
+            fn respond(&self, request: &::wiremock::Request) -> ::wiremock::ResponseTemplate {
+                ::wiremock::Respond::respond(&self.script, request)
+            }
         }
     };
 }
@@ -97,6 +175,14 @@ impl Scripted {
         if n > 0 {
             self.steps.push((n, Arc::new(responder)));
         }
+        self
+    }
+
+    /// Answers every request after the steps with `then`, in place of the answer given before
+    /// (for a responder whose usual answer is still being set up after its steps were added);
+    /// the steps, the delay and the count stay.
+    pub fn answering(mut self, then: impl Respond + 'static) -> Self {
+        self.then = Arc::new(then);
         self
     }
 
@@ -204,6 +290,16 @@ mod tests {
         assert_eq!(statuses(&server, 5).await, [503, 503, 429, 200, 200]);
         assert_eq!(kept.answered(), 5, "clones share the count");
         assert!(format!("{kept:?}").contains("steps: [2, 1]"), "{kept:?}");
+    }
+
+    #[tokio::test]
+    async fn answering_replaces_the_last_answer_and_keeps_the_steps() {
+        let server = MockServer::start().await;
+        let script = Scripted::new(ResponseTemplate::new(500))
+            .first(1, ResponseTemplate::new(503))
+            .answering(ResponseTemplate::new(200));
+        Mock::given(any()).respond_with(script).mount(&server).await;
+        assert_eq!(statuses(&server, 3).await, [503, 200, 200]);
     }
 
     #[tokio::test]

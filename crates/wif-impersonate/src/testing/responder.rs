@@ -192,13 +192,7 @@ impl IamCredentialsResponder {
         }
     }
 
-    /// Answers the next `failures` requests (after the steps added before) with 503
-    /// `UNAVAILABLE`, which clients retry.
-    pub fn flaky(self, failures: u64) -> Self {
-        self.failing_first(failures, IamError::Unavailable)
-    }
-
-    wif_core::scripted_turns!(IamError);
+    wif_core::scripted_turns!(IamError, flaky: IamError::Unavailable);
 
     /// Tokens issued so far.
     pub fn issued(&self) -> u64 {
@@ -206,11 +200,7 @@ impl IamCredentialsResponder {
     }
 }
 
-impl Respond for IamCredentialsResponder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        self.script.respond(request)
-    }
-}
+wif_core::scripted_respond!(IamCredentialsResponder);
 
 impl fmt::Debug for IamCredentialsResponder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

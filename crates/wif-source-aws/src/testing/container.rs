@@ -135,33 +135,16 @@ impl ContainerCredentialsResponder {
     }
 
     /// Requires `Authorization: {token}` (EKS Pod Identity): 401 without it, 403 with another,
-    /// before any step (such requests do not advance the steps).
+    /// before any step (such requests do not advance the steps, nor count as answered).
     pub fn requiring_authorization(mut self, token: &str) -> Self {
         self.authorization = Some(Arc::from(token));
         self
     }
 
-    /// Answers the next `failures` requests (after the steps added before) with 503.
-    pub fn flaky(self, failures: u64) -> Self {
-        self.failing_first(failures, ContainerCredentialsError::Unavailable)
-    }
-
-    /// Answers the next `n` requests (after the steps added before) with `error`.
-    pub fn failing_first(mut self, n: u64, error: ContainerCredentialsError) -> Self {
-        self.script = self.script.first(n, error);
-        self
-    }
-
-    /// Sends every answer after `delay`.
-    pub fn slow(mut self, delay: Duration) -> Self {
-        self.script = self.script.delayed(delay);
-        self
-    }
-
-    /// Requests answered so far (refused authorizations not counted).
-    pub fn answered(&self) -> u64 {
-        self.script.answered()
-    }
+    wif_core::scripted_turns!(
+        ContainerCredentialsError,
+        flaky: ContainerCredentialsError::Unavailable
+    );
 
     /// Credentials handed out so far.
     pub fn issued(&self) -> u64 {

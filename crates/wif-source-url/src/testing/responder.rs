@@ -144,12 +144,7 @@ impl TokenEndpointResponder {
         self
     }
 
-    /// Answers the next `failures` requests (after the steps added before) with 503.
-    pub fn flaky(self, failures: u64) -> Self {
-        self.failing_first(failures, TokenEndpointError::Unavailable)
-    }
-
-    wif_core::scripted_turns!(TokenEndpointError);
+    wif_core::scripted_turns!(TokenEndpointError, flaky: TokenEndpointError::Unavailable);
 
     /// Tokens served so far.
     pub fn served(&self) -> u64 {

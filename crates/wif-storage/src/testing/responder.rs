@@ -2,7 +2,6 @@
 //! documented errors in GCS's JSON shape, and faults (slow, flaky, a token refused once).
 
 use std::fmt;
-use std::time::Duration;
 
 use serde_json::json;
 use wif_core::testing::Scripted;
@@ -132,9 +131,6 @@ impl Respond for StorageError {
 #[derive(Clone)]
 pub struct StorageResponder {
     pub(crate) store: Store,
-    steps: Vec<(u64, StorageError)>,
-    refuse_first_token: bool,
-    delay: Option<Duration>,
     script: Scripted,
 }
 
@@ -145,9 +141,6 @@ impl StorageResponder {
         StorageResponder {
             script: Scripted::new(store.clone()),
             store,
-            steps: Vec::new(),
-            refuse_first_token: false,
-            delay: None,
         }
     }
 
@@ -159,7 +152,7 @@ impl StorageResponder {
     /// The first request is refused with 401, as for a token that expired early at Google;
     /// the client drops its token and asks again.
     pub fn expired_then_valid() -> Self {
-        StorageResponder::new().rebuilt(|r| r.refuse_first_token = true)
+        StorageResponder::new().failing_first(1, StorageError::Unauthenticated)
     }
 
     /// Stores `data` as `bucket/name` (content type `application/octet-stream`).
@@ -170,49 +163,17 @@ impl StorageResponder {
     }
 
     /// Takes requests without a bearer token, as an emulator does.
-    pub fn anonymous(self) -> Self {
-        self.rebuilt(|r| r.store.anonymous = true)
+    pub fn anonymous(mut self) -> Self {
+        self.store.anonymous = true;
+        self.script = self.script.answering(self.store.clone());
+        self
     }
 
-    /// Answers the next `failures` requests (after the steps added before) with 503.
-    pub fn flaky(self, failures: u64) -> Self {
-        self.failing_first(failures, StorageError::Unavailable)
-    }
-
-    /// Answers the next `n` requests (after the steps added before) with `error`.
-    pub fn failing_first(self, n: u64, error: StorageError) -> Self {
-        self.rebuilt(|r| r.steps.push((n, error)))
-    }
-
-    /// Sends every answer after `delay`.
-    pub fn slow(self, delay: Duration) -> Self {
-        self.rebuilt(|r| r.delay = Some(delay))
-    }
-
-    /// Requests answered so far.
-    pub fn answered(&self) -> u64 {
-        self.script.answered()
-    }
+    wif_core::scripted_turns!(StorageError, flaky: StorageError::Unavailable);
 
     /// The data stored as `bucket/name`, if any.
     pub fn object_data(&self, bucket: &str, name: &str) -> Option<Vec<u8>> {
         self.store.get(bucket, name).map(|o| o.data)
-    }
-
-    fn rebuilt(mut self, change: impl FnOnce(&mut Self)) -> Self {
-        change(&mut self);
-        let mut script = Scripted::new(self.store.clone());
-        if self.refuse_first_token {
-            script = script.first(1, StorageError::Unauthenticated);
-        }
-        for (n, error) in &self.steps {
-            script = script.first(*n, *error);
-        }
-        if let Some(delay) = self.delay {
-            script = script.delayed(delay);
-        }
-        self.script = script;
-        self
     }
 }
 
@@ -222,11 +183,7 @@ impl Default for StorageResponder {
     }
 }
 
-impl Respond for StorageResponder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        self.script.respond(request)
-    }
-}
+wif_core::scripted_respond!(StorageResponder);
 
 impl fmt::Debug for StorageResponder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -203,13 +203,7 @@ impl StsResponder {
         }
     }
 
-    /// Answers the next `failures` requests (after the steps added before) with 503
-    /// `temporarily_unavailable`, which clients retry.
-    pub fn flaky(self, failures: u64) -> Self {
-        self.failing_first(failures, StsError::Unavailable)
-    }
-
-    wif_core::scripted_turns!(StsError);
+    wif_core::scripted_turns!(StsError, flaky: StsError::Unavailable);
 
     /// Tokens issued so far.
     pub fn issued(&self) -> u64 {
@@ -217,11 +211,7 @@ impl StsResponder {
     }
 }
 
-impl Respond for StsResponder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        self.script.respond(request)
-    }
-}
+wif_core::scripted_respond!(StsResponder);
 
 impl fmt::Debug for StsResponder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
