@@ -5,16 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
-use std::sync::Arc;
-
 use gcloud_storage::client::{Client, ClientConfig};
 use gcloud_storage::http::objects::delete::DeleteObjectRequest;
 use gcloud_storage::http::objects::download::Range;
 use gcloud_storage::http::objects::get::GetObjectRequest;
 use gcloud_storage::http::objects::list::ListObjectsRequest;
 use gcloud_storage::http::objects::upload::{Media, UploadObjectRequest, UploadType};
-use wif::{Credentials, MapEnvironment};
-use wif_emulator::configs::{read_env_file, write_configs};
+use wif::testing::credentials_in;
+use wif_emulator::configs::{aws_lambda_env, write_configs};
 use wif_emulator::{Emulator, EmulatorConfig};
 use wif_gcloud::{WifTokenSourceProvider, refreshing_http_client};
 
@@ -29,16 +27,7 @@ async fn gcloud_storage_uploads_downloads_and_refreshes_on_wif_tokens() {
     emulator.create_bucket(BUCKET);
     let dir = tempfile::tempdir().unwrap();
     let configs = write_configs(&emulator, dir.path()).unwrap();
-    let env = read_env_file(&configs.aws_lambda_env)
-        .unwrap()
-        .into_iter()
-        .collect::<MapEnvironment>();
-    let credentials = Credentials::builder()
-        .environment(Arc::new(env))
-        .config_file(&configs.aws_lambda)
-        .unwrap()
-        .build()
-        .unwrap();
+    let credentials = credentials_in(aws_lambda_env(&emulator), &configs.aws_lambda).unwrap();
 
     let client = Client::new(ClientConfig {
         storage_endpoint: emulator.base_url().to_owned(),

@@ -6,7 +6,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
@@ -14,8 +13,9 @@ use object_store::gcp::GoogleCloudStorage;
 use object_store::path::Path;
 use object_store::signer::Signer;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload};
-use wif::{Credentials, MapEnvironment};
-use wif_emulator::configs::{read_env_file, write_configs};
+use wif::Credentials;
+use wif::testing::credentials_in;
+use wif_emulator::configs::{aws_lambda_env, write_configs};
 use wif_emulator::{Emulator, EmulatorConfig, RunningEmulator};
 
 const BUCKET: &str = "lake";
@@ -36,16 +36,7 @@ async fn world() -> World {
     emulator.create_bucket(BUCKET);
     let dir = tempfile::tempdir().unwrap();
     let configs = write_configs(&emulator, dir.path()).unwrap();
-    let env = read_env_file(&configs.aws_lambda_env)
-        .unwrap()
-        .into_iter()
-        .collect::<MapEnvironment>();
-    let credentials = Credentials::builder()
-        .environment(Arc::new(env))
-        .config_file(&configs.aws_lambda)
-        .unwrap()
-        .build()
-        .unwrap();
+    let credentials = credentials_in(aws_lambda_env(&emulator), &configs.aws_lambda).unwrap();
     World {
         emulator,
         credentials,

@@ -52,11 +52,51 @@ pub use wif_source_aws::testing as aws;
 /// Subject-token endpoint fakes for URL sources: `wif_source_url::testing`.
 pub use wif_source_url::testing as url_source;
 
-use crate::{AccessToken, Credentials};
+use crate::{AccessToken, Credentials, Error, MapEnvironment};
 
 /// Credentials that always hand out `token` (no network, no expiry).
 pub fn static_credentials(token: &str) -> Credentials {
     Credentials::from_provider(StaticTokenProvider::new(AccessToken::new(token)))
+}
+
+/// Credentials from the configuration file at `config` that see the variables of `env` and
+/// none of the process's own: what a workload with that environment builds. For a
+/// configuration written for another platform, such as `wif-emulator`'s `aws-lambda.json` with
+/// the variables of its emulated Lambda function.
+///
+/// ```
+/// # fn main() -> Result<(), wif::Error> {
+/// let dir = tempfile::tempdir().expect("a temporary directory");
+/// let config = dir.path().join("aws.json");
+/// std::fs::write(&config, r#"{
+///     "type": "external_account",
+///     "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/aws",
+///     "subject_token_type": "urn:ietf:params:aws:token-type:aws4_request",
+///     "token_url": "https://sts.googleapis.com/v1/token",
+///     "credential_source": {
+///         "environment_id": "aws1",
+///         "regional_cred_verification_url": "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"
+///     }
+/// }"#).expect("write the configuration");
+/// let lambda = [
+///     ("AWS_REGION", "eu-west-1"),
+///     ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
+///     ("AWS_SECRET_ACCESS_KEY", "example-secret"),
+/// ];
+/// let env = lambda.map(|(name, value)| (name.to_owned(), value.to_owned()));
+/// let credentials = wif::testing::credentials_in(env, &config)?;
+/// # let _ = credentials;
+/// # Ok(()) }
+/// ```
+pub fn credentials_in(
+    env: impl IntoIterator<Item = (String, String)>,
+    config: impl AsRef<Path>,
+) -> Result<Credentials, Error> {
+    let env: MapEnvironment = env.into_iter().collect();
+    Credentials::builder()
+        .environment(std::sync::Arc::new(env))
+        .config_file(config)?
+        .build()
 }
 
 /// The audience [`FakeGoogle::config_json`] writes: a well-formed workload identity pool

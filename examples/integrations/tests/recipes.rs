@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use opendal::{Buffer, HttpBody, HttpTransport, HttpTransporter, Operator};
 use opendal_http_transport_reqwest::ReqwestTransport;
 use secrecy::ExposeSecret;
-use wif::{Credentials, MapEnvironment};
-use wif_emulator::configs::{read_env_file, write_configs};
+use wif::Credentials;
+use wif::testing::credentials_in;
+use wif_emulator::configs::{aws_lambda_env, write_configs};
 use wif_emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use wif_example_integrations::bigquery_client_recipe::WifAuthenticator;
 use wif_example_integrations::gcp_auth_recipe::WifGcpAuth;
@@ -25,16 +26,7 @@ async fn chain() -> (RunningEmulator, Credentials, tempfile::TempDir) {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let configs = write_configs(&emulator, dir.path()).unwrap();
-    let env = read_env_file(&configs.aws_lambda_env)
-        .unwrap()
-        .into_iter()
-        .collect::<MapEnvironment>();
-    let credentials = Credentials::builder()
-        .environment(Arc::new(env))
-        .config_file(&configs.aws_lambda)
-        .unwrap()
-        .build()
-        .unwrap();
+    let credentials = credentials_in(aws_lambda_env(&emulator), &configs.aws_lambda).unwrap();
     (emulator, credentials, dir)
 }
 
