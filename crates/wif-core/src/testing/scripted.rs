@@ -31,8 +31,8 @@ use crate::AccessToken;
 /// [`Respond`]). With `flaky: error`, also `flaky(failures)`: the next `failures` requests get
 /// that error, the service's own "try again later" (a 503), which clients retry.
 ///
-/// The responder still implements [`Respond`] itself (with [`scripted_respond!`](crate::scripted_respond) where the script
-/// is all it plays).
+/// The responder still implements [`Respond`] itself: with
+/// [`scripted_respond!`](crate::scripted_respond) where the script is all it plays.
 ///
 /// ```
 /// use wif_core::testing::Scripted;
@@ -111,8 +111,9 @@ macro_rules! scripted_turns {
 }
 
 /// The [`Respond`] impl of a service's responder (the argument) that plays the [`Scripted`] held
-/// in its `script` field and nothing else: what goes with [`scripted_turns!`](crate::scripted_turns). The calling crate
-/// names `wiremock` among its dependencies.
+/// in its `script` field and nothing else: what goes with
+/// [`scripted_turns!`](crate::scripted_turns). The calling crate names `wiremock` among its
+/// dependencies.
 ///
 /// ```
 /// use wif_core::testing::Scripted;
