@@ -15,13 +15,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State as AxState};
+use axum::extract::{Path, Request, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tonic::server::{Grpc, UnaryService};
 use tonic::{Code, Status};
 use tonic_prost::ProstCodec;
 
+use super::JsonCall;
 use crate::state::State;
 
 /// Largest JSON body of a translated answer read back (a page of 1000 objects fits easily).
@@ -231,9 +232,12 @@ impl UnaryService<ListObjectsRequest> for ListObjects {
             if request.page_size > 0 {
                 query.insert("maxResults".to_owned(), request.page_size.to_string());
             }
-            let answer =
-                super::read::list(AxState(state), Path(bucket.clone()), Query(query), headers)
-                    .await;
+            let call = JsonCall {
+                state,
+                query,
+                headers,
+            };
+            let answer = super::read::list(Path(bucket.clone()), call).await;
             let page = translated(answer).await?;
             Ok(tonic::Response::new(ListObjectsResponse {
                 objects: page["items"]
@@ -282,13 +286,12 @@ impl UnaryService<DeleteObjectRequest> for DeleteObject {
             if let Some(m) = request.if_metageneration_match {
                 query.insert("ifMetagenerationMatch".to_owned(), m.to_string());
             }
-            let answer = super::read::delete_object(
-                AxState(state),
-                Path((bucket, request.object)),
-                Query(query),
+            let call = JsonCall {
+                state,
+                query,
                 headers,
-            )
-            .await;
+            };
+            let answer = super::read::delete_object(Path((bucket, request.object)), call).await;
             translated(answer).await?;
             Ok(tonic::Response::new(()))
         })
