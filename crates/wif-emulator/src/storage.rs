@@ -218,6 +218,7 @@ fn precondition_failed() -> Response {
 
 /// What every JSON API handler reads besides its path: the emulator, the query string and the
 /// headers (the caller's bearer token among them).
+#[derive(Clone)]
 pub(super) struct JsonCall {
     state: Arc<State>,
     query: HashMap<String, String>,

@@ -57,8 +57,8 @@ pub(crate) fn duplicate(message: &str) -> Response {
 }
 
 /// The emulator, for a request whose bearer token is one the chain issued: extracting it
-/// answers Google's 401/403 otherwise. Handlers take it after their path and query string, so
-/// that a malformed one is refused first, as before the token is looked at.
+/// answers Google's 401/403 otherwise. Handlers take it after their path and query string: a
+/// malformed one of those is refused before the token is checked.
 pub(crate) struct Authorized(pub(crate) Arc<State>);
 
 impl FromRequestParts<Arc<State>> for Authorized {
