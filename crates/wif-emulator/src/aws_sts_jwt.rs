@@ -48,7 +48,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::aws_sts::{XMLNS, error_response, request_id, xml_escape};
-use crate::oidc::{self, Audience};
+use crate::oidc::{self, Audience, RegisteredClaims};
 use crate::sigv4::VerifiedCaller;
 use crate::state::State;
 
@@ -109,13 +109,11 @@ struct Header<'a> {
     kid: &'a str,
 }
 
+/// The registered claims first (the JSON keeps their order), then AWS's own.
 #[derive(Serialize, Deserialize)]
 struct Claims {
-    iss: String,
-    sub: String,
-    aud: Audience,
-    iat: u64,
-    exp: u64,
+    #[serde(flatten)]
+    registered: RegisteredClaims,
     #[serde(default)]
     jti: String,
     #[serde(rename = "https://sts.amazonaws.com/", default)]
@@ -172,11 +170,13 @@ fn mint_at(
         many => Audience::Many(many.to_vec()),
     };
     let claims = Claims {
-        iss: config.aws_jwt_issuer(),
-        sub: config.aws.iam_role_arn(),
-        aud,
-        iat,
-        exp,
+        registered: RegisteredClaims {
+            iss: config.aws_jwt_issuer(),
+            sub: config.aws.iam_role_arn(),
+            aud,
+            iat,
+            exp,
+        },
         jti: request_id(),
         aws: Some(AwsClaims {
             aws_account: config.aws.account.clone(),
@@ -198,8 +198,11 @@ fn mint_at(
 /// `error_description`.
 pub fn verify(state: &State, token: &str, audience: &str) -> Result<WebIdentityClaims, String> {
     let payload = oidc::verified_payload(state, token)?;
-    let claims: Claims =
-        serde_json::from_slice(&payload).map_err(|_| oidc::UNPARSABLE.to_owned())?;
+    let Claims {
+        registered: claims,
+        jti,
+        aws,
+    } = serde_json::from_slice(&payload).map_err(|_| oidc::UNPARSABLE.to_owned())?;
     // The provider's default allowed audience is its name with `https:` in front.
     let https = format!("https:{audience}");
     oidc::check_claims(
@@ -208,14 +211,14 @@ pub fn verify(state: &State, token: &str, audience: &str) -> Result<WebIdentityC
         claims.iat,
         claims.exp,
     )?;
-    let aws = claims.aws.unwrap_or_default();
+    let aws = aws.unwrap_or_default();
     Ok(WebIdentityClaims {
         sub: claims.sub,
         iss: claims.iss,
         aud: claims.aud.values().to_vec(),
         iat: claims.iat,
         exp: claims.exp,
-        jti: claims.jti,
+        jti,
         aws_account: aws.aws_account,
         principal_id: aws.principal_id,
         source_region: aws.source_region,

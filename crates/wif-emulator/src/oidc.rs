@@ -67,13 +67,15 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
+/// The registered claims (RFC 7519 §4.1) of every JWT the emulator mints: its own OIDC tokens
+/// carry these alone, its AWS STS web identity tokens flatten them into their own claims.
 #[derive(Serialize, Deserialize)]
-struct Claims {
-    iss: String,
-    sub: String,
-    aud: Audience,
-    iat: u64,
-    exp: u64,
+pub(crate) struct RegisteredClaims {
+    pub(crate) iss: String,
+    pub(crate) sub: String,
+    pub(crate) aud: Audience,
+    pub(crate) iat: u64,
+    pub(crate) exp: u64,
 }
 
 /// A JWT `aud`: one string, or (RFC 7519 §4.1.3, as AWS STS mints with several audiences) an array.
@@ -140,7 +142,7 @@ fn mint_at(state: &State, subject: &str, audience: &str, iat: u64, exp: u64) -> 
         alg: "HS256".into(),
         typ: "JWT".into(),
     };
-    let claims = Claims {
+    let claims = RegisteredClaims {
         iss: ISSUER.into(),
         sub: subject.into(),
         aud: Audience::One(audience.into()),
@@ -169,7 +171,8 @@ fn encode_json<T: Serialize>(value: &T) -> String {
 /// The error is Google STS's `error_description` for the failure.
 pub fn verify(state: &State, token: &str, audience: &str) -> Result<OidcClaims, String> {
     let payload = verified_payload(state, token)?;
-    let claims: Claims = serde_json::from_slice(&payload).map_err(|_| UNPARSABLE.to_owned())?;
+    let claims: RegisteredClaims =
+        serde_json::from_slice(&payload).map_err(|_| UNPARSABLE.to_owned())?;
     check_claims(
         (&claims.iss, ISSUER),
         (&claims.aud, &[audience]),
@@ -298,8 +301,8 @@ mod tests {
         "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/o";
 
     /// Claims for `sub` at [`AUD`], issued now and valid for a minute.
-    fn fresh_claims(sub: &str) -> Claims {
-        Claims {
+    fn fresh_claims(sub: &str) -> RegisteredClaims {
+        RegisteredClaims {
             iss: ISSUER.into(),
             sub: sub.into(),
             aud: Audience::One(AUD.into()),

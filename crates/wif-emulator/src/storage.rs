@@ -39,13 +39,16 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use axum::body::Bytes;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Query};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::de::DeserializeOwned;
 
 use crate::state::{Issued, State, TokenKind, lock};
 
@@ -211,6 +214,50 @@ fn precondition_failed() -> Response {
         "conditionNotMet",
         "At least one of the pre-conditions you specified did not hold.",
     )
+}
+
+/// What every JSON API handler reads besides its path: the emulator, the query string and the
+/// headers (the caller's bearer token among them).
+#[derive(Clone)]
+pub(super) struct JsonCall {
+    state: Arc<State>,
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+}
+
+impl JsonCall {
+    /// [`authorize`] for this call.
+    fn authorize(&self, bucket: &str, permission: &str) -> Result<Issued, Response> {
+        authorize(&self.state, &self.headers, bucket, permission)
+    }
+}
+
+impl FromRequestParts<Arc<State>> for JsonCall {
+    type Rejection = QueryRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<State>,
+    ) -> Result<Self, Self::Rejection> {
+        let Query(query) = Query::from_request_parts(parts, state).await?;
+        Ok(JsonCall {
+            state: Arc::clone(state),
+            query,
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+/// A request's JSON resource (a bucket's, an object's), or GCS's `400 parseError` naming what
+/// is wrong with it.
+fn json_resource<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| {
+        gcs_error(
+            StatusCode::BAD_REQUEST,
+            "parseError",
+            &format!("Parse Error: {e}"),
+        )
+    })
 }
 
 /// Checks the bearer token, then (for a federated principal) that the bucket has uniform

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wif_core::testing::Scripted;
 use wif_core::{Clock, ErrorKind, MapEnvironment, SubjectTokenSource};
 use wif_source_aws::{
-    AwsJwtSource, AwsSource, AwsSourceBuilder, CredentialsFrom, REFRESH_MARGIN, causes,
+    AwsJwtSource, AwsSource, AwsSourceBuilder, CredentialsFrom, REFRESH_MARGIN, Resolved, causes,
 };
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -93,6 +93,14 @@ fn source(server: &MockServer, env: MapEnvironment, clock: &TestClock) -> AwsSou
     builder(server, env, clock).build().expect("builds")
 }
 
+/// What the source for `env` at `server` resolves to; it must resolve.
+async fn resolved_with(server: &MockServer, env: MapEnvironment, clock: &TestClock) -> Resolved {
+    source(server, env, clock)
+        .resolve()
+        .await
+        .expect("resolves")
+}
+
 fn builder(server: &MockServer, env: MapEnvironment, clock: &TestClock) -> AwsSourceBuilder {
     AwsSource::builder()
         .environment_id("aws1")
@@ -120,6 +128,13 @@ fn irsa_env(server: &MockServer, token_file: &Path) -> MapEnvironment {
         .with("AWS_ENDPOINT_URL_STS", format!("{}/sts", server.uri()))
 }
 
+/// A fake AWS (STS at `/sts` once a test mounts it), a test clock, and IRSA's web identity
+/// token file holding [`WEB_TOKEN`].
+async fn irsa_world() -> (MockServer, TestClock, PathBuf) {
+    let token_file = write(&temp_dir(), "token", WEB_TOKEN);
+    (MockServer::start().await, TestClock::new(), token_file)
+}
+
 async fn requests(server: &MockServer) -> Vec<Request> {
     server.received_requests().await.unwrap_or_default()
 }
@@ -142,11 +157,10 @@ async fn mount_sts(server: &MockServer, expires_at: SystemTime) {
 
 #[tokio::test]
 async fn irsa_assumes_the_role_with_the_token_file_and_never_asks_the_metadata_service() {
-    let server = MockServer::start().await;
-    let clock = TestClock::new();
+    let (server, clock, token_file) = irsa_world().await;
+    // The file's token ends with a newline, which is not part of it.
+    std::fs::write(&token_file, format!("{WEB_TOKEN}\n")).expect("write");
     mount_sts(&server, clock.now() + Duration::from_secs(3600)).await;
-    let dir = temp_dir();
-    let token_file = write(&dir, "token", &format!("{WEB_TOKEN}\n"));
     let env = irsa_env(&server, &token_file).with("AWS_ROLE_SESSION_NAME", "checkout");
     let source = source(&server, env, &clock);
 
@@ -194,16 +208,13 @@ async fn irsa_assumes_the_role_with_the_token_file_and_never_asks_the_metadata_s
 
 #[tokio::test]
 async fn aws_endpoint_url_is_honoured_when_there_is_no_sts_one() {
-    let server = MockServer::start().await;
-    let clock = TestClock::new();
+    let (server, clock, token_file) = irsa_world().await;
     Mock::given(method("POST"))
         .and(path("/all-services/"))
         .respond_with(sts_answer(clock.now() + Duration::from_secs(3600)))
         .expect(1)
         .mount(&server)
         .await;
-    let dir = temp_dir();
-    let token_file = write(&dir, "token", WEB_TOKEN);
     let env = MapEnvironment::new()
         .with("AWS_REGION", "eu-west-1")
         .with("AWS_ROLE_ARN", ROLE)
@@ -215,21 +226,15 @@ async fn aws_endpoint_url_is_honoured_when_there_is_no_sts_one() {
             "AWS_ENDPOINT_URL",
             format!("{}/all-services/", server.uri()),
         );
-    let resolved = source(&server, env, &clock)
-        .resolve()
-        .await
-        .expect("resolves");
+    let resolved = resolved_with(&server, env, &clock).await;
     assert_eq!(resolved.credentials.access_key_id(), "ASIAIRSA");
 }
 
 #[tokio::test]
 async fn temporary_credentials_are_replaced_before_they_expire_never_after() {
-    let server = MockServer::start().await;
-    let clock = TestClock::new();
+    let (server, clock, token_file) = irsa_world().await;
     // Valid for 20 minutes from the start.
     mount_sts(&server, clock.now() + Duration::from_secs(20 * 60)).await;
-    let dir = temp_dir();
-    let token_file = write(&dir, "token", WEB_TOKEN);
     let source = source(&server, irsa_env(&server, &token_file), &clock);
     let sts_calls = |reqs: &[Request]| reqs.iter().filter(|r| r.url.path() == "/sts").count();
 
@@ -253,11 +258,8 @@ async fn temporary_credentials_are_replaced_before_they_expire_never_after() {
 
 #[tokio::test]
 async fn credentials_that_are_already_expired_are_never_signed_with() {
-    let server = MockServer::start().await;
-    let clock = TestClock::new();
+    let (server, clock, token_file) = irsa_world().await;
     mount_sts(&server, clock.now() - Duration::from_secs(30)).await;
-    let dir = temp_dir();
-    let token_file = write(&dir, "token", WEB_TOKEN);
     let source = source(&server, irsa_env(&server, &token_file), &clock);
     let err = source
         .subject_token(&support::imds::ctx())
@@ -270,10 +272,7 @@ async fn credentials_that_are_already_expired_are_never_signed_with() {
 
 #[tokio::test]
 async fn environment_keys_beat_irsa_and_the_container() {
-    let server = MockServer::start().await;
-    let clock = TestClock::new();
-    let dir = temp_dir();
-    let token_file = write(&dir, "token", WEB_TOKEN);
+    let (server, clock, token_file) = irsa_world().await;
     let env = irsa_env(&server, &token_file)
         .with("AWS_ACCESS_KEY_ID", "ASIALAMBDA")
         .with("AWS_SECRET_ACCESS_KEY", "lambda-secret")
@@ -282,10 +281,7 @@ async fn environment_keys_beat_irsa_and_the_container() {
             "AWS_CONTAINER_CREDENTIALS_FULL_URI",
             format!("{}/container", server.uri()),
         );
-    let resolved = source(&server, env, &clock)
-        .resolve()
-        .await
-        .expect("resolves");
+    let resolved = resolved_with(&server, env, &clock).await;
     assert_eq!(resolved.credentials.access_key_id(), "ASIALAMBDA");
     assert_eq!(
         resolved.provenance.credentials_from,
@@ -298,19 +294,13 @@ async fn environment_keys_beat_irsa_and_the_container() {
 
 #[tokio::test]
 async fn irsa_beats_container_credentials() {
-    let server = MockServer::start().await;
-    let clock = TestClock::new();
+    let (server, clock, token_file) = irsa_world().await;
     mount_sts(&server, clock.now() + Duration::from_secs(3600)).await;
-    let dir = temp_dir();
-    let token_file = write(&dir, "token", WEB_TOKEN);
     let env = irsa_env(&server, &token_file).with(
         "AWS_CONTAINER_CREDENTIALS_FULL_URI",
         format!("{}/container", server.uri()),
     );
-    let resolved = source(&server, env, &clock)
-        .resolve()
-        .await
-        .expect("resolves");
+    let resolved = resolved_with(&server, env, &clock).await;
     assert_eq!(resolved.credentials.access_key_id(), "ASIAIRSA");
     let reqs = requests(&server).await;
     assert!(
@@ -419,13 +409,13 @@ async fn container_refusals_and_outages() {
     let retry = wif_core::RetryPolicy::default()
         .with_max_attempts(3)
         .with_backoff(Duration::from_millis(5), Duration::from_millis(10));
-    let err = builder(&server, env("/denied"), &clock)
-        .metadata_retry(retry)
-        .build()
-        .unwrap()
-        .resolve()
-        .await
-        .expect_err("403");
+    let source = |p: &str| {
+        builder(&server, env(p), &clock)
+            .metadata_retry(retry)
+            .build()
+            .unwrap()
+    };
+    let err = source("/denied").resolve().await.expect_err("403");
     assert_eq!(err.status(), Some(403));
     assert_eq!(
         err.known_cause(),
@@ -441,13 +431,7 @@ async fn container_refusals_and_outages() {
         "the echoed token is scrubbed: {shown}"
     );
 
-    let resolved = builder(&server, env("/flaky"), &clock)
-        .metadata_retry(retry)
-        .build()
-        .unwrap()
-        .resolve()
-        .await
-        .expect("a 503 is retried");
+    let resolved = source("/flaky").resolve().await.expect("a 503 is retried");
     assert_eq!(resolved.credentials.access_key_id(), "ASIACONTAINER");
 }
 
@@ -461,8 +445,7 @@ async fn aws_sts_refusals_of_the_web_identity_are_named() {
             &causes::WEB_IDENTITY_TOKEN_REJECTED,
         ),
     ] {
-        let server = MockServer::start().await;
-        let clock = TestClock::new();
+        let (server, clock, token_file) = irsa_world().await;
         Mock::given(path("/sts"))
             .respond_with(ResponseTemplate::new(400).set_body_string(format!(
                 "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>\
@@ -470,8 +453,6 @@ async fn aws_sts_refusals_of_the_web_identity_are_named() {
             )))
             .mount(&server)
             .await;
-        let dir = temp_dir();
-        let token_file = write(&dir, "token", WEB_TOKEN);
         let err = source(&server, irsa_env(&server, &token_file), &clock)
             .resolve()
             .await
@@ -604,11 +585,8 @@ async fn a_pod_or_task_without_a_role_is_named_as_such() {
 
 #[tokio::test]
 async fn the_jwt_source_resolves_through_the_same_chain() {
-    let server = MockServer::start().await;
-    let clock = TestClock::new();
+    let (server, clock, token_file) = irsa_world().await;
     mount_sts(&server, clock.now() + Duration::from_secs(3600)).await;
-    let dir = temp_dir();
-    let token_file = write(&dir, "token", WEB_TOKEN);
     let source = AwsJwtSource::builder()
         .audience("https://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/jwt")
         .environment(Arc::new(irsa_env(&server, &token_file)))

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use secrecy::ExposeSecret;
 use wif_core::{MapEnvironment, SystemClock};
-use wif_source_aws::{AwsSource, CredentialsFrom, RegionFrom, causes};
+use wif_source_aws::{AwsSource, CredentialsFrom, RegionFrom, Resolved, causes};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -93,14 +93,44 @@ fn env(home: &Path) -> MapEnvironment {
     MapEnvironment::new().with("HOME", home.display().to_string())
 }
 
+/// A metadata service that answers nothing unless a test mounts it, and a [`home`] with the
+/// profiles.
+struct World {
+    server: MockServer,
+    home: PathBuf,
+}
+
+impl World {
+    async fn start() -> World {
+        World {
+            server: MockServer::start().await,
+            home: home(),
+        }
+    }
+
+    /// The source reading the home's profiles and `vars`.
+    fn source(&self, vars: &[(&str, &str)]) -> AwsSource {
+        let env = vars
+            .iter()
+            .fold(env(&self.home), |env, &(name, value)| env.with(name, value));
+        source(&self.server, env)
+    }
+
+    async fn resolved(&self, vars: &[(&str, &str)]) -> Resolved {
+        self.source(vars).resolve().await.expect("resolves")
+    }
+
+    /// The profile alone answered (or refused): the metadata service was not asked.
+    async fn assert_nothing_asked(&self) {
+        let asked = self.server.received_requests().await.unwrap_or_default();
+        assert!(asked.is_empty(), "{asked:?}");
+    }
+}
+
 #[tokio::test]
 async fn aws_profile_dev_gives_its_keys_and_its_region_without_the_metadata_service() {
-    let server = MockServer::start().await;
-    let home = home();
-    let resolved = source(&server, env(&home).with("AWS_PROFILE", "dev"))
-        .resolve()
-        .await
-        .expect("resolves");
+    let world = World::start().await;
+    let resolved = world.resolved(&[("AWS_PROFILE", "dev")]).await;
     assert_eq!(resolved.credentials.access_key_id(), "AKIADEVPROFILE");
     assert_eq!(
         resolved.credentials.secret_access_key().expose_secret(),
@@ -115,28 +145,15 @@ async fn aws_profile_dev_gives_its_keys_and_its_region_without_the_metadata_serv
         resolved.provenance.credentials_from,
         CredentialsFrom::Profile { name: "dev".into() }
     );
-    assert!(
-        server
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .is_empty()
-    );
+    world.assert_nothing_asked().await;
 }
 
 #[tokio::test]
 async fn a_credential_process_profile_runs_its_command() {
-    let server = MockServer::start().await;
-    let home = home();
-    let resolved = source(
-        &server,
-        env(&home)
-            .with("AWS_PROFILE", "proc")
-            .with("AWS_REGION", "ap-northeast-1"),
-    )
-    .resolve()
-    .await
-    .expect("resolves");
+    let world = World::start().await;
+    let resolved = world
+        .resolved(&[("AWS_PROFILE", "proc"), ("AWS_REGION", "ap-northeast-1")])
+        .await;
     assert_eq!(resolved.credentials.access_key_id(), "ASIAPROCESS");
     assert_eq!(
         support::session_token_of(&resolved.credentials),
@@ -146,35 +163,26 @@ async fn a_credential_process_profile_runs_its_command() {
         resolved.region, "ap-northeast-1",
         "AWS_REGION beats the profile"
     );
-    assert!(
-        server
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .is_empty()
-    );
+    world.assert_nothing_asked().await;
 }
 
 #[tokio::test]
 async fn a_default_profile_with_a_region_only_leaves_credentials_to_the_metadata_service() {
-    let server = MockServer::start().await;
+    let world = World::start().await;
+    let server = &world.server;
     Mock::given(method("GET"))
         .and(path(ROLE_PATH))
         .respond_with(ResponseTemplate::new(200).set_body_string("ec2-role"))
-        .mount(&server)
+        .mount(server)
         .await;
     Mock::given(method("GET"))
         .and(path(format!("{ROLE_PATH}/ec2-role")))
         .respond_with(ResponseTemplate::new(200).set_body_string(
             r#"{"Code":"Success","AccessKeyId":"ASIAEC2","SecretAccessKey":"ec2-secret","Token":"ec2-session"}"#,
         ))
-        .mount(&server)
+        .mount(server)
         .await;
-    let home = home();
-    let resolved = source(&server, env(&home))
-        .resolve()
-        .await
-        .expect("resolves");
+    let resolved = world.resolved(&[]).await;
     assert_eq!(resolved.credentials.access_key_id(), "ASIAEC2");
     assert_eq!(
         resolved.provenance.region_from,
@@ -196,10 +204,10 @@ async fn a_default_profile_with_a_region_only_leaves_credentials_to_the_metadata
 
 #[tokio::test]
 async fn a_named_profile_must_exist_and_work() {
-    let server = MockServer::start().await;
-    let home = home();
+    let world = World::start().await;
+    let home = &world.home;
     let cases: Vec<(MapEnvironment, &str)> = vec![
-        (env(&home).with("AWS_PROFILE", "nope"), "no such profile"),
+        (env(home).with("AWS_PROFILE", "nope"), "no such profile"),
         (
             MapEnvironment::new()
                 .with("AWS_PROFILE", "dev")
@@ -207,7 +215,7 @@ async fn a_named_profile_must_exist_and_work() {
             "neither the shared config file",
         ),
         (
-            env(&home).with("AWS_PROFILE", "dev").with(
+            env(home).with("AWS_PROFILE", "dev").with(
                 "AWS_SHARED_CREDENTIALS_FILE",
                 home.join("elsewhere").display().to_string(),
             ),
@@ -215,7 +223,7 @@ async fn a_named_profile_must_exist_and_work() {
         ),
     ];
     for (env, says) in cases {
-        let err = source(&server, env).resolve().await.expect_err(says);
+        let err = source(&world.server, env).resolve().await.expect_err(says);
         assert_eq!(
             err.known_cause(),
             Some(&causes::PROFILE_FAILED),
@@ -223,41 +231,28 @@ async fn a_named_profile_must_exist_and_work() {
         );
         assert!(err.to_string().contains(says), "want {says:?} in {err}");
     }
-    assert!(
-        server
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .is_empty()
-    );
+    world.assert_nothing_asked().await;
 }
 
 #[cfg(not(feature = "profile-chains"))]
 #[tokio::test]
 async fn a_role_chain_names_the_feature_that_follows_it() {
-    let server = MockServer::start().await;
-    let home = home();
-    let err = source(&server, env(&home).with("AWS_PROFILE", "chained"))
+    let world = World::start().await;
+    let err = world
+        .source(&[("AWS_PROFILE", "chained")])
         .resolve()
         .await
         .expect_err("not built");
     assert_eq!(err.known_cause(), Some(&causes::PROFILES_NOT_BUILT));
     assert!(err.to_string().contains("role_arn"), "{err}");
     assert!(err.to_string().contains("profile-chains"), "{err}");
-    assert!(
-        server
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .is_empty()
-    );
+    world.assert_nothing_asked().await;
 }
 
 #[tokio::test]
 async fn profile_secrets_never_print() {
-    let server = MockServer::start().await;
-    let home = home();
-    let source = source(&server, env(&home).with("AWS_PROFILE", "dev"));
+    let world = World::start().await;
+    let source = world.source(&[("AWS_PROFILE", "dev")]);
     let resolved = source.resolve().await.expect("resolves");
     let shown = format!("{source:?} {resolved:?} {}", resolved.provenance);
     assert!(!shown.contains("dev-profile-secret"), "{shown}");

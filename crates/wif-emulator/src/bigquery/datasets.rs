@@ -2,12 +2,10 @@
 //! BigQuery, with the real API's resource shapes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
-use axum::extract::{Path, Query, State as AxState};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,11 +13,10 @@ use serde_json::{Value, json};
 use super::store::{Dataset, Table, now_ms};
 use super::values::normalize_schema;
 use super::wire::{
-    authorized, bq_error, count_param, duplicate, invalid, json_body, not_found, page_token, param,
-    read_page_token, try_response,
+    Authorized, JsonRequest, bq_error, count_param, duplicate, invalid, not_found, page_token,
+    param, read_page_token, try_response,
 };
 use super::{DEFAULT_LOCATION, TableField};
-use crate::state::State;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -30,7 +27,7 @@ pub(crate) struct DatasetReference {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DatasetBody {
+pub(crate) struct DatasetBody {
     dataset_reference: DatasetReference,
     location: Option<String>,
     #[serde(default)]
@@ -73,13 +70,10 @@ fn no_dataset(project: &str, dataset: &str) -> Response {
 }
 
 pub(crate) async fn insert_dataset(
-    AxState(state): AxState<Arc<State>>,
     Path(project): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    Authorized(state): Authorized,
+    JsonRequest(req): JsonRequest<DatasetBody>,
 ) -> Response {
-    try_response!(authorized(&state, &headers));
-    let req: DatasetBody = try_response!(json_body(body).await);
     let id = req.dataset_reference.dataset_id;
     if !valid_id(&id) {
         return invalid(&format!(
@@ -107,11 +101,9 @@ pub(crate) async fn insert_dataset(
 }
 
 pub(crate) async fn get_dataset(
-    AxState(state): AxState<Arc<State>>,
     Path((project, dataset)): Path<(String, String)>,
-    headers: HeaderMap,
+    Authorized(state): Authorized,
 ) -> Response {
-    try_response!(authorized(&state, &headers));
     let datasets = state.bigquery.datasets();
     match datasets.get(&(project.clone(), dataset.clone())) {
         Some(ds) => Json(dataset_json(&project, &dataset, ds)).into_response(),
@@ -137,12 +129,10 @@ fn label_filter(filter: &str, labels: &BTreeMap<String, String>) -> Option<bool>
 }
 
 pub(crate) async fn list_datasets(
-    AxState(state): AxState<Arc<State>>,
     Path(project): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    Authorized(state): Authorized,
 ) -> Response {
-    try_response!(authorized(&state, &headers));
     let all = param(&q, "all").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let max = try_response!(count_param(&q, "maxResults")).unwrap_or(usize::MAX);
     let start = match param(&q, "pageToken") {
@@ -193,12 +183,10 @@ pub(crate) async fn list_datasets(
 }
 
 pub(crate) async fn delete_dataset(
-    AxState(state): AxState<Arc<State>>,
     Path((project, dataset)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    Authorized(state): Authorized,
 ) -> Response {
-    try_response!(authorized(&state, &headers));
     let delete_contents =
         param(&q, "deleteContents").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let mut datasets = state.bigquery.datasets();
@@ -231,7 +219,7 @@ struct SchemaBody {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct TableBody {
+pub(crate) struct TableBody {
     table_reference: TableReference,
     #[serde(default)]
     schema: SchemaBody,
@@ -271,13 +259,10 @@ pub(crate) fn table_json(
 }
 
 pub(crate) async fn insert_table(
-    AxState(state): AxState<Arc<State>>,
     Path((project, dataset)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
+    Authorized(state): Authorized,
+    JsonRequest(req): JsonRequest<TableBody>,
 ) -> Response {
-    try_response!(authorized(&state, &headers));
-    let req: TableBody = try_response!(json_body(body).await);
     let id = req.table_reference.table_id;
     if !valid_id(&id.replace('$', "_")) {
         return invalid(&format!("Invalid table ID \"{id}\"."));
@@ -304,11 +289,9 @@ pub(crate) async fn insert_table(
 }
 
 pub(crate) async fn get_table(
-    AxState(state): AxState<Arc<State>>,
     Path((project, dataset, table)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Authorized(state): Authorized,
 ) -> Response {
-    try_response!(authorized(&state, &headers));
     let datasets = state.bigquery.datasets();
     let found = datasets
         .get(&(project.clone(), dataset.clone()))
@@ -322,12 +305,10 @@ pub(crate) async fn get_table(
 }
 
 pub(crate) async fn list_tables(
-    AxState(state): AxState<Arc<State>>,
     Path((project, dataset)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    Authorized(state): Authorized,
 ) -> Response {
-    try_response!(authorized(&state, &headers));
     let max = try_response!(count_param(&q, "maxResults")).unwrap_or(usize::MAX);
     let scope = format!("tables.{dataset}");
     let start = match param(&q, "pageToken") {
@@ -370,11 +351,9 @@ pub(crate) async fn list_tables(
 }
 
 pub(crate) async fn delete_table(
-    AxState(state): AxState<Arc<State>>,
     Path((project, dataset, table)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Authorized(state): Authorized,
 ) -> Response {
-    try_response!(authorized(&state, &headers));
     let mut datasets = state.bigquery.datasets();
     let removed = datasets
         .get_mut(&(project.clone(), dataset.clone()))

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
-use axum::extract::{Path, Query, State as AxState};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -21,8 +21,9 @@ use super::sql::{self, Pos, ResultSet, SqlError, TableSource};
 use super::store::{Dataset, Job, JobError, Store, now_micros, now_ms};
 use super::values::TimestampFormat;
 use super::wire::{
-    authorized, bq_error, count_param, duplicate, invalid, json_body, not_found, page, page_token,
-    param, read_page_token, timestamp_format, timestamp_format_json, try_response, with_rows,
+    Authorized, JsonRequest, bq_error, count_param, duplicate, invalid, not_found, page,
+    page_token, param, read_page_token, timestamp_format, timestamp_format_json, try_response,
+    with_rows,
 };
 use crate::state::State;
 
@@ -52,7 +53,7 @@ struct QueryConfig {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct QueryBody {
+pub(crate) struct QueryBody {
     #[serde(flatten)]
     config: QueryConfig,
     location: Option<String>,
@@ -370,13 +371,10 @@ fn start_job(
 }
 
 pub(crate) async fn query(
-    AxState(state): AxState<Arc<State>>,
     Path(project): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    Authorized(state): Authorized,
+    JsonRequest(req): JsonRequest<QueryBody>,
 ) -> Response {
-    try_response!(authorized(&state, &headers));
-    let req: QueryBody = try_response!(json_body(body).await);
     let format = timestamp_format_json(req.format_options.as_ref());
     let max_results = req
         .max_results
@@ -401,39 +399,38 @@ pub(crate) async fn query(
         .clone()
         .filter(|r| !r.is_empty())
         .map(|id| (project.clone(), id));
-    if let Some(key) = &replay_key
-        && let Some(job_id) = state.bigquery.request_ids().get(key).cloned()
-    {
-        return results(
-            &state,
-            &project,
-            &job_id,
-            "bigquery#queryResponse",
-            0,
-            max_results,
-            format,
-        );
-    }
-    let job_id = new_job_id();
-    let mut configuration = json!({"jobType": "QUERY", "query": query_config_json(&req.config)});
-    if let Some(l) = location {
-        configuration["query"]["location"] = json!(l);
-    }
-    if let Err(e) = start_job(
-        &state,
-        &project,
-        &job_id,
-        location,
-        &req.config,
-        configuration,
-    ) {
-        // jobs.query fails the call itself for a query that cannot run; no job is left behind.
-        state.bigquery.jobs().remove(&(project.clone(), job_id));
-        return job_error(&e);
-    }
-    if let Some(key) = replay_key {
-        state.bigquery.request_ids().insert(key, job_id.clone());
-    }
+    let replayed = replay_key
+        .as_ref()
+        .and_then(|key| state.bigquery.request_ids().get(key).cloned());
+    // A retried request (same requestId) answers the job the first one started.
+    let job_id = match replayed {
+        Some(job_id) => job_id,
+        None => {
+            let job_id = new_job_id();
+            let mut configuration =
+                json!({"jobType": "QUERY", "query": query_config_json(&req.config)});
+            if let Some(l) = location {
+                configuration["query"]["location"] = json!(l);
+            }
+            if let Err(e) = start_job(
+                &state,
+                &project,
+                &job_id,
+                location,
+                &req.config,
+                configuration,
+            ) {
+                // jobs.query fails the call itself for a query that cannot run; no job is left
+                // behind.
+                state.bigquery.jobs().remove(&(project.clone(), job_id));
+                return job_error(&e);
+            }
+            if let Some(key) = replay_key {
+                state.bigquery.request_ids().insert(key, job_id.clone());
+            }
+            job_id
+        }
+    };
     results(
         &state,
         &project,
@@ -521,19 +518,13 @@ fn results(
     with_rows(out, Some(&rows))
 }
 
-pub(crate) async fn get_query_results(
-    AxState(state): AxState<Arc<State>>,
-    Path((project, job_id)): Path<(String, String)>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    try_response!(authorized(&state, &headers));
-    try_response!(job_in_location(
-        &state,
-        &project,
-        &job_id,
-        param(&q, "location")
-    ));
+pub(crate) async fn get_query_results(call: JobCall) -> Response {
+    let JobCall {
+        state,
+        project,
+        job_id,
+        query: q,
+    } = call;
     let max_results = try_response!(count_param(&q, "maxResults"));
     let start = match (
         param(&q, "pageToken"),
@@ -554,6 +545,38 @@ pub(crate) async fn get_query_results(
         max_results,
         timestamp_format(&q),
     )
+}
+
+/// The job a `…/jobs/{job}` or `…/queries/{job}` request names, found in the `location` its
+/// query string names, for a caller with a valid token: what `jobs.get`, `jobs.cancel` and
+/// `jobs.getQueryResults` start from. Extracted in the order the checks answer: path, query
+/// string, token, then the job's existence in that location.
+pub(crate) struct JobCall {
+    state: Arc<State>,
+    project: String,
+    job_id: String,
+    query: HashMap<String, String>,
+}
+
+impl FromRequestParts<Arc<State>> for JobCall {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, Response> {
+        let Path((project, job_id)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Query(query) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Authorized(state) = Authorized::from_request_parts(parts, state).await?;
+        job_in_location(&state, &project, &job_id, param(&query, "location"))?;
+        Ok(JobCall {
+            state,
+            project,
+            job_id,
+            query,
+        })
+    }
 }
 
 /// A job looked up in another location does not exist there: the classic missing-`location` 404.
@@ -615,13 +638,10 @@ fn job_json(project: &str, job_id: &str, job: &Job) -> Value {
 }
 
 pub(crate) async fn insert_job(
-    AxState(state): AxState<Arc<State>>,
     Path(project): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    Authorized(state): Authorized,
+    JsonRequest(raw): JsonRequest<Value>,
 ) -> Response {
-    try_response!(authorized(&state, &headers));
-    let raw: Value = try_response!(json_body(body).await);
     let req: JobBody = match serde_json::from_value(raw.clone()) {
         Ok(r) => r,
         Err(e) => return invalid(&format!("Invalid job: {e}")),
@@ -697,35 +717,17 @@ fn job_response(state: &State, project: &str, job_id: &str, poll: bool) -> Respo
     }
 }
 
-pub(crate) async fn get_job(
-    AxState(state): AxState<Arc<State>>,
-    Path((project, job_id)): Path<(String, String)>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    try_response!(authorized(&state, &headers));
-    try_response!(job_in_location(
-        &state,
-        &project,
-        &job_id,
-        param(&q, "location")
-    ));
-    job_response(&state, &project, &job_id, true)
+pub(crate) async fn get_job(call: JobCall) -> Response {
+    job_response(&call.state, &call.project, &call.job_id, true)
 }
 
-pub(crate) async fn cancel_job(
-    AxState(state): AxState<Arc<State>>,
-    Path((project, job_id)): Path<(String, String)>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    try_response!(authorized(&state, &headers));
-    try_response!(job_in_location(
-        &state,
-        &project,
-        &job_id,
-        param(&q, "location")
-    ));
+pub(crate) async fn cancel_job(call: JobCall) -> Response {
+    let JobCall {
+        state,
+        project,
+        job_id,
+        ..
+    } = call;
     let mut jobs = state.bigquery.jobs();
     let Some(job) = jobs.get_mut(&(project.clone(), job_id.clone())) else {
         return not_found(&format!("Not found: Job {project}:{job_id}"));

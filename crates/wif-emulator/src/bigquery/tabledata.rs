@@ -3,12 +3,9 @@
 //! emulated BigQuery.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Body;
-use axum::extract::{Path, Query, State as AxState};
-use axum::http::HeaderMap;
+use axum::extract::{Path, Query};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -17,10 +14,9 @@ use super::cell::{Row, Type};
 use super::store::now_ms;
 use super::values::typed_row;
 use super::wire::{
-    authorized, count_param, invalid, json_body, not_found, page, page_token, param,
+    Authorized, JsonRequest, count_param, invalid, not_found, page, page_token, param,
     read_page_token, timestamp_format, try_response, with_rows,
 };
-use crate::state::State;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,7 +28,7 @@ struct InsertRow {
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
-struct InsertAllBody {
+pub(crate) struct InsertAllBody {
     skip_invalid_rows: bool,
     ignore_unknown_values: bool,
     template_suffix: Option<String>,
@@ -40,13 +36,10 @@ struct InsertAllBody {
 }
 
 pub(crate) async fn insert_all(
-    AxState(state): AxState<Arc<State>>,
     Path((project, dataset, table)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    body: Body,
+    Authorized(state): Authorized,
+    JsonRequest(req): JsonRequest<InsertAllBody>,
 ) -> Response {
-    try_response!(authorized(&state, &headers));
-    let req: InsertAllBody = try_response!(json_body(body).await);
     let store = &state.bigquery;
     let window = state.config.insert_id_window;
     let missing = || not_found(&format!("Not found: Table {project}:{dataset}.{table}"));
@@ -153,12 +146,10 @@ fn selected_columns(
 }
 
 pub(crate) async fn list(
-    AxState(state): AxState<Arc<State>>,
     Path((project, dataset, table)): Path<(String, String, String)>,
     Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    Authorized(state): Authorized,
 ) -> Response {
-    try_response!(authorized(&state, &headers));
     let max_results = try_response!(count_param(&q, "maxResults"));
     let start_index = try_response!(count_param(&q, "startIndex"));
     let format = timestamp_format(&q);

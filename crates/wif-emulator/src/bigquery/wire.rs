@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -54,17 +56,34 @@ pub(crate) fn duplicate(message: &str) -> Response {
     bq_error(StatusCode::CONFLICT, "duplicate", message)
 }
 
-/// Checks the bearer token (401/403 in Google's shape otherwise).
-// Handlers answer early with a ready response; its size does not matter on this cold path.
-#[allow(clippy::result_large_err)]
-pub(crate) fn authorized(state: &Arc<State>, headers: &HeaderMap) -> Result<(), Response> {
-    state.authorize(headers, ACCEPTED).map(|_| ())
+/// The emulator, for a request whose bearer token is one the chain issued: extracting it
+/// answers Google's 401/403 otherwise. Handlers take it after their path and query string: a
+/// malformed one of those is refused before the token is checked.
+pub(crate) struct Authorized(pub(crate) Arc<State>);
+
+impl FromRequestParts<Arc<State>> for Authorized {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, Response> {
+        state.authorize(&parts.headers, ACCEPTED)?;
+        Ok(Authorized(Arc::clone(state)))
+    }
 }
 
-/// Reads a JSON request body of at most [`MAX_REQUEST_BYTES`], answering BigQuery's errors
+/// A JSON request body of at most [`MAX_REQUEST_BYTES`]: extracting it answers BigQuery's errors
 /// (not the web framework's) for a larger or malformed one.
+pub(crate) struct JsonRequest<T>(pub(crate) T);
+
+impl<T: DeserializeOwned> FromRequest<Arc<State>> for JsonRequest<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, _: &Arc<State>) -> Result<Self, Response> {
+        json_body(request.into_body()).await.map(JsonRequest)
+    }
+}
+
 #[allow(clippy::result_large_err)]
-pub(crate) async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, Response> {
+async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, Response> {
     let bytes: Bytes = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
         .await
         .map_err(|_| {

@@ -15,13 +15,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State as AxState};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Request, State as AxState};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tonic::server::{Grpc, UnaryService};
 use tonic::{Code, Status};
 use tonic_prost::ProstCodec;
 
+use super::JsonCall;
 use crate::state::State;
 
 /// Largest JSON body of a translated answer read back (a page of 1000 objects fits easily).
@@ -101,18 +102,20 @@ pub(super) async fn call(
     Path(method): Path<String>,
     request: Request,
 ) -> Response {
-    let headers = request.headers().clone();
+    let call = JsonCall {
+        state,
+        query: HashMap::new(),
+        headers: request.headers().clone(),
+    };
     let response = match method.as_str() {
         "ListObjects" => {
-            let handler = ListObjects { state, headers };
             Grpc::new(ProstCodec::default())
-                .unary(handler, request)
+                .unary(Method(call, list_objects), request)
                 .await
         }
         "DeleteObject" => {
-            let handler = DeleteObject { state, headers };
             Grpc::new(ProstCodec::default())
-                .unary(handler, request)
+                .unary(Method(call, delete_object), request)
                 .await
         }
         other => {
@@ -202,97 +205,84 @@ fn object(json: &serde_json::Value, bucket: &str) -> Object {
     }
 }
 
-struct ListObjects {
-    state: Arc<State>,
-    headers: HeaderMap,
-}
+/// One gRPC method answered by a JSON API handler: the call (emulator and headers, with an
+/// empty query string), and the function that fills it in from the method's request and
+/// answers.
+struct Method<F>(JsonCall, F);
 
-impl UnaryService<ListObjectsRequest> for ListObjects {
-    type Response = ListObjectsResponse;
-    type Future =
-        futures::future::BoxFuture<'static, Result<tonic::Response<Self::Response>, Status>>;
+impl<Req, Res, F, Answer> UnaryService<Req> for Method<F>
+where
+    F: Fn(JsonCall, Req) -> Answer,
+    Answer: Future<Output = Result<Res, Status>> + Send + 'static,
+{
+    type Response = Res;
+    type Future = futures::future::BoxFuture<'static, Result<tonic::Response<Res>, Status>>;
 
-    fn call(&mut self, request: tonic::Request<ListObjectsRequest>) -> Self::Future {
-        let state = self.state.clone();
-        let headers = self.headers.clone();
-        Box::pin(async move {
-            let request = request.into_inner();
-            let bucket = bucket_name(&request.parent)?;
-            let mut query = HashMap::new();
-            for (name, value) in [
-                ("prefix", request.prefix),
-                ("delimiter", request.delimiter),
-                ("pageToken", request.page_token),
-            ] {
-                if !value.is_empty() {
-                    query.insert(name.to_owned(), value);
-                }
-            }
-            if request.page_size > 0 {
-                query.insert("maxResults".to_owned(), request.page_size.to_string());
-            }
-            let answer =
-                super::read::list(AxState(state), Path(bucket.clone()), Query(query), headers)
-                    .await;
-            let page = translated(answer).await?;
-            Ok(tonic::Response::new(ListObjectsResponse {
-                objects: page["items"]
-                    .as_array()
-                    .map(|items| items.iter().map(|o| object(o, &bucket)).collect())
-                    .unwrap_or_default(),
-                prefixes: page["prefixes"]
-                    .as_array()
-                    .map(|p| {
-                        p.iter()
-                            .filter_map(|p| p.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                next_page_token: page["nextPageToken"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-            }))
-        })
+    fn call(&mut self, request: tonic::Request<Req>) -> Self::Future {
+        let answer = (self.1)(self.0.clone(), request.into_inner());
+        Box::pin(async move { answer.await.map(tonic::Response::new) })
     }
 }
 
-struct DeleteObject {
-    state: Arc<State>,
-    headers: HeaderMap,
+/// `ListObjects` as `objects.list`.
+async fn list_objects(
+    mut call: JsonCall,
+    request: ListObjectsRequest,
+) -> Result<ListObjectsResponse, Status> {
+    let bucket = bucket_name(&request.parent)?;
+    for (name, value) in [
+        ("prefix", request.prefix),
+        ("delimiter", request.delimiter),
+        ("pageToken", request.page_token),
+    ] {
+        if !value.is_empty() {
+            call.query.insert(name.to_owned(), value);
+        }
+    }
+    if request.page_size > 0 {
+        call.query
+            .insert("maxResults".to_owned(), request.page_size.to_string());
+    }
+    let answer = super::read::list(Path(bucket.clone()), call).await;
+    let page = translated(answer).await?;
+    Ok(ListObjectsResponse {
+        objects: page["items"]
+            .as_array()
+            .map(|items| items.iter().map(|o| object(o, &bucket)).collect())
+            .unwrap_or_default(),
+        prefixes: page["prefixes"]
+            .as_array()
+            .map(|p| {
+                p.iter()
+                    .filter_map(|p| p.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        next_page_token: page["nextPageToken"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    })
 }
 
-impl UnaryService<DeleteObjectRequest> for DeleteObject {
-    type Response = ();
-    type Future = futures::future::BoxFuture<'static, Result<tonic::Response<()>, Status>>;
-
-    fn call(&mut self, request: tonic::Request<DeleteObjectRequest>) -> Self::Future {
-        let state = self.state.clone();
-        let headers = self.headers.clone();
-        Box::pin(async move {
-            let request = request.into_inner();
-            let bucket = bucket_name(&request.bucket)?;
-            let mut query = HashMap::new();
-            if request.generation != 0 {
-                query.insert("generation".to_owned(), request.generation.to_string());
-            }
-            if let Some(g) = request.if_generation_match {
-                query.insert("ifGenerationMatch".to_owned(), g.to_string());
-            }
-            if let Some(m) = request.if_metageneration_match {
-                query.insert("ifMetagenerationMatch".to_owned(), m.to_string());
-            }
-            let answer = super::read::delete_object(
-                AxState(state),
-                Path((bucket, request.object)),
-                Query(query),
-                headers,
-            )
-            .await;
-            translated(answer).await?;
-            Ok(tonic::Response::new(()))
-        })
+/// `DeleteObject` as `objects.delete`.
+async fn delete_object(mut call: JsonCall, request: DeleteObjectRequest) -> Result<(), Status> {
+    let bucket = bucket_name(&request.bucket)?;
+    if request.generation != 0 {
+        call.query
+            .insert("generation".to_owned(), request.generation.to_string());
     }
+    if let Some(g) = request.if_generation_match {
+        call.query
+            .insert("ifGenerationMatch".to_owned(), g.to_string());
+    }
+    if let Some(m) = request.if_metageneration_match {
+        call.query
+            .insert("ifMetagenerationMatch".to_owned(), m.to_string());
+    }
+    let answer = super::read::delete_object(Path((bucket, request.object)), call).await;
+    translated(answer).await?;
+    Ok(())
 }
 
 #[cfg(test)]

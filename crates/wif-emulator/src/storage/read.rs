@@ -13,8 +13,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 use super::{
-    Conditions, StoredObject, authorize, base_url, etag, gcs_error, insert_bucket as create,
-    no_bucket, no_object, object_json, precondition_failed,
+    Conditions, JsonCall, StoredObject, base_url, etag, gcs_error, insert_bucket as create,
+    json_resource, no_bucket, no_object, object_json, precondition_failed,
 };
 use crate::state::{State, lock};
 
@@ -66,15 +66,9 @@ pub(super) async fn insert_bucket(
             "Required parameter: project",
         );
     };
-    let resource: BucketResource = match serde_json::from_slice(&body) {
+    let resource: BucketResource = match json_resource(&body) {
         Ok(r) => r,
-        Err(e) => {
-            return gcs_error(
-                StatusCode::BAD_REQUEST,
-                "parseError",
-                &format!("Parse Error: {e}"),
-            );
-        }
+        Err(r) => return r,
     };
     let valid = (3..=63).contains(&resource.name.len())
         && resource.name.bytes().all(|b| {
@@ -98,15 +92,11 @@ pub(super) async fn insert_bucket(
 }
 
 /// `buckets.get`.
-pub(super) async fn get_bucket(
-    AxState(state): AxState<Arc<State>>,
-    Path(bucket): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = authorize(&state, &headers, &bucket, "storage.buckets.get") {
+pub(super) async fn get_bucket(Path(bucket): Path<String>, call: JsonCall) -> Response {
+    if let Err(r) = call.authorize(&bucket, "storage.buckets.get") {
         return r;
     }
-    bucket_response(&state, &headers, &bucket)
+    bucket_response(&call.state, &call.headers, &bucket)
 }
 
 fn bucket_response(state: &State, headers: &HeaderMap, bucket: &str) -> Response {
@@ -135,38 +125,34 @@ fn bucket_response(state: &State, headers: &HeaderMap, bucket: &str) -> Response
 
 /// `objects.list`: name order; `delimiter` folds names into `prefixes`; pages of `maxResults`
 /// entries (objects and prefixes together, at most 1,000).
-pub(super) async fn list(
-    AxState(state): AxState<Arc<State>>,
-    Path(bucket): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = authorize(&state, &headers, &bucket, "storage.objects.list") {
+pub(super) async fn list(Path(bucket): Path<String>, call: JsonCall) -> Response {
+    if let Err(r) = call.authorize(&bucket, "storage.objects.list") {
         return r;
     }
-    let prefix = query.get("prefix").map(String::as_str).unwrap_or("");
-    let delimiter = query
+    let prefix = call.query.get("prefix").map(String::as_str).unwrap_or("");
+    let delimiter = call
+        .query
         .get("delimiter")
         .map(String::as_str)
         .filter(|d| !d.is_empty());
-    let max = match super::int_param(&query, "maxResults") {
+    let max = match super::int_param(&call.query, "maxResults") {
         Ok(m) => m.map_or(MAX_PAGE, |m| {
             usize::try_from(m).unwrap_or(0).clamp(1, MAX_PAGE)
         }),
         Err(r) => return r,
     };
-    let after = match query.get("pageToken").map(|t| PageToken::decode(t)) {
+    let after = match call.query.get("pageToken").map(|t| PageToken::decode(t)) {
         None => None,
         Some(Some(t)) => Some(t),
         Some(None) => {
             return gcs_error(StatusCode::BAD_REQUEST, "invalid", "Invalid page token.");
         }
     };
-    let inner = lock(&state.storage.inner);
+    let inner = lock(&call.state.storage.inner);
     let Some(b) = inner.buckets.get(&bucket) else {
         return no_bucket(&bucket);
     };
-    let base = base_url(&headers);
+    let base = base_url(&call.headers);
     let mut items = Vec::new();
     let mut prefixes: Vec<String> = Vec::new();
     let mut last: Option<PageToken> = None;
@@ -251,46 +237,35 @@ impl PageToken {
 
 /// `objects.get`: metadata, or the data with `alt=media`.
 pub(super) async fn get_object(
-    state: AxState<Arc<State>>,
     Path((bucket, name)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    call: JsonCall,
 ) -> Response {
-    let media = query.get("alt").is_some_and(|a| a == "media");
-    read_object(&state, &bucket, &name, &query, &headers, media)
+    let media = call.query.get("alt").is_some_and(|a| a == "media");
+    read_object(&call, &bucket, &name, media)
 }
 
 /// The `mediaLink` alias: always the data.
 pub(super) async fn download(
-    state: AxState<Arc<State>>,
     Path((bucket, name)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    call: JsonCall,
 ) -> Response {
-    read_object(&state, &bucket, &name, &query, &headers, true)
+    read_object(&call, &bucket, &name, true)
 }
 
-fn read_object(
-    state: &State,
-    bucket: &str,
-    name: &str,
-    query: &HashMap<String, String>,
-    headers: &HeaderMap,
-    media: bool,
-) -> Response {
-    if let Err(r) = authorize(state, headers, bucket, "storage.objects.get") {
+fn read_object(call: &JsonCall, bucket: &str, name: &str, media: bool) -> Response {
+    if let Err(r) = call.authorize(bucket, "storage.objects.get") {
         return r;
     }
-    let conditions = match Conditions::from_query(query) {
+    let conditions = match Conditions::from_query(&call.query) {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let not_match = match super::int_param(query, "ifGenerationNotMatch") {
+    let not_match = match super::int_param(&call.query, "ifGenerationNotMatch") {
         Ok(n) => n,
         Err(r) => return r,
     };
     let object = {
-        let inner = lock(&state.storage.inner);
+        let inner = lock(&call.state.storage.inner);
         let Some(b) = inner.buckets.get(bucket) else {
             return no_bucket(bucket);
         };
@@ -307,9 +282,9 @@ fn read_object(
         return StatusCode::NOT_MODIFIED.into_response();
     }
     if !media {
-        return Json(object_json(&base_url(headers), bucket, &object)).into_response();
+        return Json(object_json(&base_url(&call.headers), bucket, &object)).into_response();
     }
-    media_response(&object, headers.get(header::RANGE))
+    media_response(&object, call.headers.get(header::RANGE))
 }
 
 /// The data, whole (200) or one byte range (206); 416 when the range is past the end.
@@ -400,14 +375,13 @@ pub(super) fn parse_range(value: &str, size: u64) -> RangeAsk {
 
 /// `objects.delete`: 204 with an empty body.
 pub(super) async fn delete_object(
-    AxState(state): AxState<Arc<State>>,
     Path((bucket, name)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    call: JsonCall,
 ) -> Response {
-    if let Err(r) = authorize(&state, &headers, &bucket, "storage.objects.delete") {
+    if let Err(r) = call.authorize(&bucket, "storage.objects.delete") {
         return r;
     }
+    let JsonCall { state, query, .. } = call;
     let conditions = match Conditions::from_query(&query) {
         Ok(c) => c,
         Err(r) => return r,

@@ -8,18 +8,17 @@
 //! upload completes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{
-    CHUNK_UNIT, Conditions, NewObject, authorize, base_url, encode, gcs_error, no_bucket,
-    store_object,
+    CHUNK_UNIT, Conditions, JsonCall, NewObject, base_url, encode, gcs_error, json_resource,
+    no_bucket, store_object,
 };
 use crate::state::{State, lock};
 
@@ -51,56 +50,51 @@ struct Resource {
 }
 
 /// `POST …/upload/storage/v1/b/{bucket}/o?uploadType=…`.
-pub(super) async fn insert(
-    AxState(state): AxState<Arc<State>>,
-    Path(bucket): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(r) = authorize(&state, &headers, &bucket, "storage.objects.create") {
+pub(super) async fn insert(Path(bucket): Path<String>, call: JsonCall, body: Bytes) -> Response {
+    if let Err(r) = call.authorize(&bucket, "storage.objects.create") {
         return r;
     }
-    if !lock(&state.storage.inner).buckets.contains_key(&bucket) {
+    if !lock(&call.state.storage.inner)
+        .buckets
+        .contains_key(&bucket)
+    {
         return no_bucket(&bucket);
     }
-    let conditions = match Conditions::from_query(&query) {
+    let conditions = match Conditions::from_query(&call.query) {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let content_type = headers
+    let content_type = call
+        .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    match query.get("uploadType").map(String::as_str) {
+    let object = match call.query.get("uploadType").map(String::as_str) {
         Some("media") => {
-            let Some(name) = query.get("name").filter(|n| !n.is_empty()) else {
+            let Some(name) = call.query.get("name").filter(|n| !n.is_empty()) else {
                 return required_name();
             };
-            let object = NewObject {
+            NewObject {
                 name: name.clone(),
                 content_type: non_empty_or_default(&content_type),
                 metadata: BTreeMap::new(),
                 data: body,
-            };
-            stored(store_object(
-                &state,
-                &base_url(&headers),
-                &bucket,
-                object,
-                &conditions,
-            ))
+            }
         }
         Some("multipart") => {
             let (resource, media_type, data) = match parse_multipart(&content_type, &body) {
                 Ok(parts) => parts,
                 Err(message) => return gcs_error(StatusCode::BAD_REQUEST, "invalid", &message),
             };
-            let Some(name) = resource.name.clone().or_else(|| query.get("name").cloned()) else {
+            let Some(name) = resource
+                .name
+                .clone()
+                .or_else(|| call.query.get("name").cloned())
+            else {
                 return required_name();
             };
-            let object = NewObject {
+            NewObject {
                 name,
                 content_type: resource
                     .content_type
@@ -108,31 +102,41 @@ pub(super) async fn insert(
                     .unwrap_or_else(|| non_empty_or_default(&media_type)),
                 metadata: resource.metadata,
                 data,
-            };
-            stored(store_object(
-                &state,
-                &base_url(&headers),
-                &bucket,
-                object,
-                &conditions,
-            ))
+            }
         }
-        Some("resumable") => start_session(&state, &bucket, &query, &headers, &body, &conditions),
-        Some(other) => gcs_error(
-            StatusCode::BAD_REQUEST,
-            "invalidParameter",
-            &format!("Invalid upload type: {other}"),
-        ),
-        None => gcs_error(
-            StatusCode::BAD_REQUEST,
-            "required",
-            "Upload requests must include an uploadType URL parameter and a URL-encoded object name.",
-        ),
-    }
-}
-
-fn stored(result: Result<serde_json::Value, Response>) -> Response {
-    match result {
+        Some("resumable") => {
+            return start_session(
+                &call.state,
+                &bucket,
+                &call.query,
+                &call.headers,
+                &body,
+                &conditions,
+            );
+        }
+        Some(other) => {
+            return gcs_error(
+                StatusCode::BAD_REQUEST,
+                "invalidParameter",
+                &format!("Invalid upload type: {other}"),
+            );
+        }
+        None => {
+            return gcs_error(
+                StatusCode::BAD_REQUEST,
+                "required",
+                "Upload requests must include an uploadType URL parameter and a URL-encoded object name.",
+            );
+        }
+    };
+    // A one-shot upload (media or multipart) stores the object now.
+    match store_object(
+        &call.state,
+        &base_url(&call.headers),
+        &bucket,
+        object,
+        &conditions,
+    ) {
         Ok(json) => (StatusCode::OK, Json(json)).into_response(),
         Err(response) => response,
     }
@@ -161,15 +165,9 @@ fn start_session(
     let resource: Resource = if body.iter().all(u8::is_ascii_whitespace) {
         Resource::default()
     } else {
-        match serde_json::from_slice(body) {
+        match json_resource(body) {
             Ok(r) => r,
-            Err(e) => {
-                return gcs_error(
-                    StatusCode::BAD_REQUEST,
-                    "parseError",
-                    &format!("Parse Error: {e}"),
-                );
-            }
+            Err(r) => return r,
         }
     };
     let Some(name) = resource.name.clone().or_else(|| query.get("name").cloned()) else {
@@ -251,24 +249,19 @@ fn parse_content_range(value: &str) -> Option<ChunkRange> {
 }
 
 /// `PUT {session URI}`: a chunk, a status query or a finalization.
-pub(super) async fn put_chunk(
-    AxState(state): AxState<Arc<State>>,
-    Path(bucket): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(r) = authorize(&state, &headers, &bucket, "storage.objects.create") {
+pub(super) async fn put_chunk(Path(bucket): Path<String>, call: JsonCall, body: Bytes) -> Response {
+    if let Err(r) = call.authorize(&bucket, "storage.objects.create") {
         return r;
     }
-    let Some(id) = query.get("upload_id") else {
+    let Some(id) = call.query.get("upload_id") else {
         return gcs_error(
             StatusCode::BAD_REQUEST,
             "required",
             "Required parameter: upload_id",
         );
     };
-    let range = match headers
+    let range = match call
+        .headers
         .get(header::CONTENT_RANGE)
         .map(|v| v.to_str().ok().and_then(parse_content_range))
     {
@@ -286,9 +279,9 @@ pub(super) async fn put_chunk(
             total: Some(body.len() as u64),
         },
     };
-    let base = base_url(&headers);
+    let base = base_url(&call.headers);
     let (finished, conditions) = {
-        let mut inner = lock(&state.storage.inner);
+        let mut inner = lock(&call.state.storage.inner);
         let Some(session) = inner.sessions.get_mut(id).filter(|s| s.bucket == bucket) else {
             return gcs_error(StatusCode::NOT_FOUND, "notFound", "No such upload session.");
         };
@@ -313,8 +306,8 @@ pub(super) async fn put_chunk(
             ),
         }
     };
-    let stored = store_object(&state, &base, &bucket, finished, &conditions);
-    let mut inner = lock(&state.storage.inner);
+    let stored = store_object(&call.state, &base, &bucket, finished, &conditions);
+    let mut inner = lock(&call.state.storage.inner);
     match stored {
         Ok(json) => {
             // Keep the answer so a client that lost it gets the object again, not an error.
@@ -389,18 +382,14 @@ fn incomplete(persisted: u64) -> Response {
 }
 
 /// `DELETE {session URI}`: cancels the upload; GCS answers 499.
-pub(super) async fn cancel(
-    AxState(state): AxState<Arc<State>>,
-    Path(bucket): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = authorize(&state, &headers, &bucket, "storage.objects.create") {
+pub(super) async fn cancel(Path(bucket): Path<String>, call: JsonCall) -> Response {
+    if let Err(r) = call.authorize(&bucket, "storage.objects.create") {
         return r;
     }
-    let removed = query
+    let removed = call
+        .query
         .get("upload_id")
-        .and_then(|id| lock(&state.storage.inner).sessions.remove(id));
+        .and_then(|id| lock(&call.state.storage.inner).sessions.remove(id));
     match removed {
         Some(_) => StatusCode::from_u16(499)
             .unwrap_or(StatusCode::NO_CONTENT)
