@@ -23,7 +23,7 @@ fn builder(imds: &FakeImds, imdsv2: bool) -> AwsSourceBuilder {
     AwsSource::builder()
         .credential_source(&imds.credential_source(imdsv2))
         .environment(Arc::new(MapEnvironment::new()))
-        .metadata_retry(support::quick_retry(1))
+        .metadata_retry(wif_core::testing::quick_retries(1))
 }
 
 fn calls(requests: &[wif_source_aws::testing::ImdsRequest]) -> Vec<ImdsCall> {
@@ -174,7 +174,7 @@ async fn flaky_slow_and_injected_faults() {
     let kept = responder.clone();
     let imds = FakeImds::start_with(responder).await;
     builder(&imds, false)
-        .metadata_retry(support::quick_retry(3))
+        .metadata_retry(wif_core::testing::quick_retries(3))
         .build()
         .expect("valid")
         .resolve()

@@ -239,7 +239,7 @@ async fn half_a_key_pair_is_named_when_the_metadata_service_fails_too() {
         } else {
             "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"
         };
-        support::assert_says(
+        wif_core::testing::assert_says(
             &shown,
             &[
                 &format!("no AWS credentials from the environment ({half})"),

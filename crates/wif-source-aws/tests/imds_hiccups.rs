@@ -66,7 +66,7 @@ impl RawImds {
         AwsSource::builder()
             .credential_source(&credential_source_at(&self.base, true))
             .environment(Arc::new(MapEnvironment::new()))
-            .metadata_retry(support::quick_retry(3))
+            .metadata_retry(wif_core::testing::quick_retries(3))
             .build()
             .expect("builds")
     }

@@ -59,7 +59,7 @@ fn builder(server: &MockServer, env: MapEnvironment) -> AwsJwtSourceBuilder {
         .clock(Arc::new(FixedClock(
             UNIX_EPOCH + Duration::from_secs(SIGNED_AT),
         )))
-        .retry(support::quick_retry(3))
+        .retry(wif_core::testing::quick_retries(3))
 }
 
 fn success() -> ResponseTemplate {
@@ -282,7 +282,7 @@ async fn aws_errors_carry_hints_causes_and_the_retry_flag() {
         let server = MockServer::start().await;
         sts_answers(&server, aws_error(status, code, "try later")).await;
         let source = builder(&server, env(true))
-            .retry(support::quick_retry(2))
+            .retry(wif_core::testing::quick_retries(2))
             .build()
             .expect("builds");
         let err = source.web_identity_token().await.expect_err(code);
@@ -467,7 +467,7 @@ async fn imdsv2_credentials_and_region_sign_the_call() {
     sts_answers(&server, success()).await;
     let source = builder(&server, MapEnvironment::new())
         .credential_source(&credential_source(&server, true))
-        .metadata_retry(support::quick_retry(1))
+        .metadata_retry(wif_core::testing::quick_retries(1))
         .build()
         .expect("builds");
     let token = source.subject_token(&ctx()).await.expect("token");
@@ -536,7 +536,7 @@ async fn no_secret_in_debug_errors_or_traces() {
         "Debug shows the configuration: {shown}"
     );
     let logs = captured.contents();
-    support::assert_says(
+    wif_core::testing::assert_says(
         &logs,
         &["got an AWS web identity token", "canonical_request"],
     );

@@ -56,7 +56,7 @@ async fn trace_output_holds_no_secrets() {
         .expect("signature in token");
 
     let logs = captured.contents();
-    support::assert_says(
+    wif_core::testing::assert_says(
         &logs,
         &["signed AWS GetCallerIdentity", "canonical_request"],
     );
@@ -148,7 +148,7 @@ async fn web_identity_and_container_secrets_never_reach_traces() {
     shown.push_str(&format!("{err} {err:?}\n"));
 
     let logs = captured.contents();
-    support::assert_says(
+    wif_core::testing::assert_says(
         &logs,
         &[
             "assumed the role with the web identity token",

@@ -58,7 +58,7 @@ pub fn builder(server: &MockServer, imdsv2: bool, env: MapEnvironment) -> AwsSou
         .clock(Arc::new(FixedClock(
             UNIX_EPOCH + Duration::from_secs(1_597_128_922),
         )))
-        .metadata_retry(super::quick_retry(3))
+        .metadata_retry(wif_core::testing::quick_retries(3))
 }
 
 /// Mounts a complete metadata service. With `require_token`, GETs without the IMDSv2 token get 401.

@@ -9,29 +9,6 @@ pub mod imds;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-/// Asserts `shown` (an error, `Debug` output, captured traces) holds each of `parts`, naming the
-/// missing one. On captured traces it is also the proof that tracing (and, with
-/// `canonical_request`, aws-sigv4's own TRACE events) reached the capture, so that a leak check
-/// on the same text means something.
-#[track_caller]
-pub fn assert_says(shown: &str, parts: &[&str]) {
-    for part in parts {
-        assert!(shown.contains(part), "{part:?} missing in:\n{shown}");
-    }
-}
-
-/// A retry policy of `attempts` tries with a short backoff and no jitter, so that retry tests
-/// take milliseconds.
-pub fn quick_retry(attempts: u32) -> wif_core::RetryPolicy {
-    wif_core::RetryPolicy::default()
-        .with_max_attempts(attempts)
-        .with_backoff(
-            std::time::Duration::from_millis(10),
-            std::time::Duration::from_millis(20),
-        )
-        .without_jitter()
-}
-
 /// The environment of an EKS Pod Identity container: `region`, the agent's `full_uri` and the
 /// file holding its authorization token.
 pub fn pod_identity_env(
