@@ -114,30 +114,23 @@ macro_rules! api_client_setters {
             self
         }
 
-        /// The HTTP client (share one across the process; it carries the timeouts). Without
-        /// it, wif's default client (`wif_core::http`: rustls, a 5 s connect timeout, no
-        /// redirects, `localhost` resolved without DNS) is used.
-        pub fn client(mut self, client: ::reqwest::Client) -> Self {
-            self.settings.client = Some(client);
-            self
-        }
-
         #[doc = concat!("Where `", $var, "` is read from (default: the process environment).")]
         pub fn environment(mut self, environment: impl $crate::Environment + 'static) -> Self {
             self.settings.environment = ::std::sync::Arc::new(environment);
             self
         }
 
-        /// The project billed and charged quota, sent as `x-goog-user-project`.
-        pub fn quota_project(mut self, project: impl Into<String>) -> Self {
-            self.settings.quota_project = Some(project.into());
-            self
-        }
+        $crate::builder_setters! {
+            /// The HTTP client (share one across the process; it carries the timeouts). Without
+            /// it, wif's default client (`wif_core::http`: rustls, a 5 s connect timeout, no
+            /// redirects, `localhost` resolved without DNS) is used.
+            pub fn client(client: ::reqwest::Client) => Some(settings.client);
 
-        /// How retryable failures are retried (default: [`default_retry_policy`]).
-        pub fn retry_policy(mut self, policy: $crate::RetryPolicy) -> Self {
-            self.settings.retry = policy;
-            self
+            /// The project billed and charged quota, sent as `x-goog-user-project`.
+            pub fn quota_project(project: impl Into<String>) => Some(settings.quota_project);
+
+            /// How retryable failures are retried (default: [`default_retry_policy`]).
+            pub fn retry_policy(policy: $crate::RetryPolicy) => settings.retry;
         }
     };
 }

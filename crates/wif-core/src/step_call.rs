@@ -76,24 +76,17 @@ impl CallSettings {
 #[macro_export]
 macro_rules! call_setters {
     () => {
-        /// The HTTP client (share one across all layers). Default:
-        /// [`wif_core::http::default_client`].
-        pub fn http_client(mut self, client: ::reqwest::Client) -> Self {
-            self.call.client = Some(client);
-            self
-        }
+        $crate::builder_setters! {
+            /// The HTTP client (share one across all layers). Default:
+            /// [`wif_core::http::default_client`].
+            pub fn http_client(client: ::reqwest::Client) => Some(call.client);
 
-        /// How failed calls are retried (only 408, 429, 5xx and transport failures are
-        /// retried). Default: [`wif_core::RetryPolicy::default`].
-        pub fn retry_policy(mut self, policy: $crate::RetryPolicy) -> Self {
-            self.call.retry = Some(policy);
-            self
-        }
+            /// How failed calls are retried (only 408, 429, 5xx and transport failures are
+            /// retried). Default: [`wif_core::RetryPolicy::default`].
+            pub fn retry_policy(policy: $crate::RetryPolicy) => Some(call.retry);
 
-        /// The timeout of each attempt (connect, send, whole response). Default: 10 s.
-        pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
-            self.call.timeout = Some(timeout);
-            self
+            /// The timeout of each attempt (connect, send, whole response). Default: 10 s.
+            pub fn timeout(timeout: ::std::time::Duration) => Some(call.timeout);
         }
     };
 }
