@@ -21,7 +21,7 @@ use google_cloud_gax::retry_policy::{Aip194Strict, RetryPolicyExt as _};
 use google_cloud_storage::client::{Storage, StorageControl};
 use google_cloud_storage::retry_policy::RetryableErrors;
 use serde_json::{Value, json};
-use wif::MapEnvironment;
+use wif::testing::credentials_in;
 use wif_emulator::configs::{read_env_file, write_configs};
 use wif_emulator::{Emulator, EmulatorConfig, RunningEmulator, TableField};
 use wif_google_cloud::WifCredentialsProvider;
@@ -48,13 +48,7 @@ impl World {
             .await?;
         let dir = tempfile::tempdir()?;
         let configs = write_configs(&emulator, dir.path())?;
-        let env = read_env_file(&configs.aws_lambda_env)?
-            .into_iter()
-            .collect::<MapEnvironment>();
-        let wif = wif::Credentials::builder()
-            .environment(Arc::new(env))
-            .config_file(&configs.aws_lambda)?
-            .build()?;
+        let wif = credentials_in(read_env_file(&configs.aws_lambda_env)?, &configs.aws_lambda)?;
         Ok(World {
             emulator,
             wif,
