@@ -82,6 +82,33 @@ async fn the_key_exchange_is_post_quantum_where_the_provider_offers_it() {
     }
 }
 
+/// A server that supports P-384 and lists it first (rustls' own defaults from 0.23.48) still
+/// gets X25519 (X25519MLKEM768 with aws-lc-rs) from wif's clients, in one flight: the client's
+/// key share is for the group it offers first, and P-384 is offered last.
+#[tokio::test]
+async fn a_server_preferring_p384_negotiates_the_clients_fast_group_without_a_retry() {
+    let mut p384_first = (*crypto_provider()).clone();
+    p384_first
+        .kx_groups
+        .sort_by_key(|group| group.name() != NamedGroup::secp384r1);
+    assert_eq!(p384_first.kx_groups[0].name(), NamedGroup::secp384r1);
+    let server = TlsServer::start(std::sync::Arc::new(p384_first)).await;
+    let client = client_builder_with_roots(std::slice::from_ref(&server.root))
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(get(&client, &server).await.unwrap(), 200);
+
+    let handshake = &server.handshakes()[0];
+    let expected = if cfg!(feature = "aws-lc-rs") {
+        NamedGroup::X25519MLKEM768
+    } else {
+        NamedGroup::X25519
+    };
+    assert_eq!(handshake.key_exchange, Some(expected));
+    assert_eq!(handshake.kind, Some(rustls::HandshakeKind::Full));
+}
+
 /// wif's clients speak HTTP/1.1 and say so: a server that prefers h2 must not pick it.
 #[tokio::test]
 async fn the_clients_offer_http1_only() {

@@ -13,7 +13,7 @@ use wif_core::http::{client_builder_with_roots, crypto_provider};
 async fn the_applications_process_default_provider_is_used() {
     let built_in = crypto_provider();
     // The application's choice, told apart by its key exchange: P-256 only. wif's own provider
-    // offers another group first (P-384 with ring, X25519MLKEM768 with aws-lc-rs), and the
+    // offers another group first (X25519 with ring, X25519MLKEM768 with aws-lc-rs), and the
     // server, which supports them all, would take that one.
     assert_ne!(built_in.kx_groups[0].name(), NamedGroup::secp256r1);
     let mut p256_only = (*built_in).clone();

@@ -16,6 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[derive(Clone, Debug)]
 pub struct Handshake {
     pub key_exchange: Option<NamedGroup>,
+    /// Full, full after a HelloRetryRequest (the client's key share was for another group), or
+    /// resumed.
+    pub kind: Option<rustls::HandshakeKind>,
     pub alpn: Option<Vec<u8>>,
 }
 
@@ -94,6 +97,7 @@ async fn answer(
     let connection = tls.get_ref().1;
     lock(seen).push(Handshake {
         key_exchange: connection.negotiated_key_exchange_group().map(|g| g.name()),
+        kind: connection.handshake_kind(),
         alpn: connection.alpn_protocol().map(<[u8]>::to_vec),
     });
     // The request head is all a GET sends.
