@@ -27,6 +27,11 @@ use crate::impersonation::Settings;
 
 /// The federated token from `settings.federated`; when it is not ready at once and connect-ahead
 /// is on, the connection to the IAM host is opened meanwhile.
+///
+/// The warm-up runs as a task of its own: on a multi-threaded runtime its TLS handshake is
+/// computed beside the STS one instead of after it on the same thread, so neither the exchange
+/// nor the connection waits for the other's CPU. It is aborted if this call is dropped or gives
+/// up waiting for it.
 pub(crate) async fn federated_token(settings: &Settings) -> Result<AccessToken, Error> {
     let mut federated = pin!(settings.federated.token());
     if !settings.connect_ahead {
@@ -36,19 +41,23 @@ pub(crate) async fn federated_token(settings: &Settings) -> Result<AccessToken, 
         return result;
     }
     let started = Instant::now();
-    let mut warm_up = pin!(warm_up(settings));
+    let mut warm_up = AbortOnDrop(tokio::spawn(warm_up(
+        settings.client.clone(),
+        settings.url.clone(),
+        settings.timeout,
+    )));
     let mut connected = false;
     let result = loop {
         tokio::select! {
             biased;
             result = federated.as_mut() => break result,
-            () = warm_up.as_mut(), if !connected => connected = true,
+            _ = &mut warm_up.0, if !connected => connected = true,
         }
     };
     if result.is_ok() && !connected {
         // The handshakes are nearly done (they started when the exchange did): worth a short wait.
         let wait = started.elapsed().min(settings.timeout);
-        connected = tokio::time::timeout(wait, warm_up).await.is_ok();
+        connected = tokio::time::timeout(wait, &mut warm_up.0).await.is_ok();
     }
     if connected {
         // The client puts the connection back in its pool in a task of its own, spawned as the
@@ -59,25 +68,27 @@ pub(crate) async fn federated_token(settings: &Settings) -> Result<AccessToken, 
     result
 }
 
+/// A spawned task that ends with its handle.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Polls `future` once, with this task's waker.
 async fn poll_once<F: Future + Unpin>(mut future: F) -> Poll<F::Output> {
     std::future::poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut future).poll(cx))).await
 }
 
-/// `HEAD /` on the IAM host: DNS, TCP and TLS into the client's pool.
-async fn warm_up(settings: &Settings) {
-    let mut origin = settings.url.clone();
+/// `HEAD /` on the IAM host of `url`: DNS, TCP and TLS into `client`'s pool.
+async fn warm_up(client: reqwest::Client, mut origin: url::Url, timeout: std::time::Duration) {
     origin.set_path("/");
     origin.set_query(None);
     origin.set_fragment(None);
     let started = Instant::now();
-    match settings
-        .client
-        .head(origin)
-        .timeout(settings.timeout)
-        .send()
-        .await
-    {
+    match client.head(origin).timeout(timeout).send().await {
         Ok(response) => tracing::debug!(
             status = response.status().as_u16(),
             elapsed_ms = started.elapsed().as_millis() as u64,

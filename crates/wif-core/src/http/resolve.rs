@@ -109,12 +109,21 @@ impl Resolver {
     }
 }
 
-/// `getaddrinfo(host)` on a blocking thread. Port 0: the connection sets the URL's.
+/// `getaddrinfo(host)` on a blocking thread, started at the call rather than at the future's
+/// first poll: a prefetch's query leaves while the chain is still signing its first request,
+/// not once the task that spawned it yields. Port 0: the connection sets the URL's.
 fn system_lookup(host: String) -> BoxFuture<'static, Result<Arc<[SocketAddr]>, Arc<str>>> {
+    use std::net::ToSocketAddrs;
+    let lookup = tokio::task::spawn_blocking(move || {
+        (host.as_str(), 0)
+            .to_socket_addrs()
+            .map(|addrs| addrs.collect::<Vec<_>>())
+    });
     async move {
-        match tokio::net::lookup_host((host.as_str(), 0)).await {
-            Ok(addrs) => Ok(addrs.collect::<Vec<_>>().into()),
-            Err(e) => Err(Arc::from(e.to_string())),
+        match lookup.await {
+            Ok(Ok(addrs)) => Ok(addrs.into()),
+            Ok(Err(e)) => Err(Arc::from(e.to_string())),
+            Err(e) => Err(Arc::from(format!("the lookup's thread failed: {e}"))),
         }
     }
     .boxed()
