@@ -72,10 +72,7 @@ impl Resolver {
             .name("dns-answers".to_owned())
             .spawn(move || {
                 for (at, answer, to) in rx {
-                    let now = Instant::now();
-                    if at > now {
-                        std::thread::sleep(at - now);
-                    }
+                    super::link::wait_until(at);
                     let _ = answers.send_to(&answer, to);
                 }
             })?;

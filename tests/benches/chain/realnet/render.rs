@@ -40,7 +40,8 @@ pub fn section(
          `http://169.254.169.254/latest/…`): a resolver in the bench answers the names with \
          loopback addresses ({dns} per answer, as a resolver next door with the name cached) and \
          counts the lookups; each Google host sits behind a TCP link that delivers every byte \
-         half a round-trip time later in each direction, so the TCP handshake (one round trip \
+         half a round-trip time later in each direction (to within a few microseconds: it sleeps \
+         to just before the instant, then yields until it), so the TCP handshake (one round trip \
          before the client may send), TLS (one more) and each request pay as on a real network; \
          the metadata service is {metadata} away. TLS ends at a bench endpoint holding a \
          certificate from a CA made for the run, which every client is told to trust its own \
@@ -53,8 +54,9 @@ pub fn section(
          overlap the exchange and both lookups can run at once. First-token times are \
          configuration to token in the process (google-auth: after its imports; `wif token`: \
          spawn to exit), medians of the timed runs with min–max; *÷ RTT* divides by the round \
-         trip. The machine is shared and busy, so absolute numbers are noisy; the round-trip \
-         counts are not. wif's one `other` request is the `HEAD /` that opens the IAM \
+         trip. The clients, the bench's TLS endpoint, links and emulator share the machine's \
+         cores, so a millisecond or two of each time is CPU work a real network would spread \
+         over two machines, and it varies from run to run; the round-trip counts do not. wif's one `other` request is the `HEAD /` that opens the IAM \
          Credentials connection ahead (it carries no credential).\n\n\
          ### Targets (real network)\n\n{}\n{body}",
         targets_table(targets),
