@@ -200,6 +200,43 @@ mod tests {
         assert_eq!(requests.len(), 1, "{requests:?}");
     }
 
+    /// The warm-up is a task of its own, but not an orphan: when the call is dropped (a caller's
+    /// timeout, a cancelled request), its connection closes at once rather than at the
+    /// warm-up's own timeout (10 s).
+    #[tokio::test]
+    async fn a_dropped_call_takes_its_warm_up_with_it() {
+        use tokio::io::AsyncReadExt;
+        // An IAM host that accepts and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let exchange = Arc::new(Exchange {
+            delay: Duration::from_secs(60),
+            fails: false,
+        });
+        let imp = Impersonation::builder()
+            .federated_arc(exchange)
+            .url(format!(
+                "http://{addr}/v1/projects/-/serviceAccounts/{SA}:generateAccessToken"
+            ))
+            .http_client(wif_core::http::default_client().expect("client"))
+            .connect_ahead(true)
+            .build()
+            .expect("valid");
+        let call = tokio::spawn(async move { imp.token().await });
+        let (mut socket, _) = listener.accept().await.expect("the warm-up connects");
+        let mut buf = vec![0u8; 4096];
+        let n = socket.read(&mut buf).await.expect("the warm-up's request");
+        assert!(buf[..n].starts_with(b"HEAD / "), "{:?}", &buf[..n]);
+
+        call.abort();
+        let closed = tokio::time::timeout(Duration::from_secs(3), socket.read(&mut buf))
+            .await
+            .expect("the connection closes with the call");
+        assert_eq!(closed.expect("a clean close"), 0);
+    }
+
     #[tokio::test]
     async fn a_failed_exchange_is_returned_as_it_was() {
         let exchange = Arc::new(Exchange {
