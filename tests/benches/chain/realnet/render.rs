@@ -56,8 +56,9 @@ pub fn section(
          spawn to exit), medians of the timed runs with min–max; *÷ RTT* divides by the round \
          trip. The clients, the bench's TLS endpoint, links and emulator share the machine's \
          cores, so a millisecond or two of each time is CPU work a real network would spread \
-         over two machines, and it varies from run to run; the round-trip counts do not. wif's one `other` request is the `HEAD /` that opens the IAM \
-         Credentials connection ahead (it carries no credential).\n\n\
+         over two machines, and it varies from run to run; the round-trip counts do not. wif's \
+         one `other` request is the `HEAD /` that opens the IAM Credentials connection ahead \
+         (it carries no credential).\n\n\
          ### Targets (real network)\n\n{}\n{body}",
         targets_table(targets),
         dns = ms(DNS_LATENCY.as_secs_f64() * 1000.0),
